@@ -1,0 +1,26 @@
+//! Sans-IO codecs for the whole Kafka wire protocol.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod error;
+pub mod generated;
+pub mod message;
+mod primitives;
+#[cfg(feature = "serde")]
+mod serde_support;
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing;
+pub mod types;
+mod value;
+
+pub use bytestring::ByteString;
+pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use generated::{AnyRequest, AnyResponse, ApiKey};
+pub use message::{Decode, Encode, Message, Request, VersionRange};
+pub use types::{Packed, PackedElem, RawTaggedField, Uuid};

@@ -1,0 +1,561 @@
+//! Wire primitives: integers, varints, (compact) strings, bytes and arrays, nullables, UUIDs and
+//! tagged-field sections. Decoders are `nom` parsers over a complete `&[u8]`; zero-copy values
+//! are cut from the enclosing [`Bytes`] with [`Bytes::slice_ref`]. Encoders write into
+//! [`BufMut`]; `*_size` functions give the exact encoded sizes.
+
+use alloc::vec::Vec;
+
+use bytes::{BufMut, Bytes};
+use bytestring::ByteString;
+use nom::Parser;
+use nom::number::complete as num;
+
+use crate::error::{DecodeErrorKind, EncodeError, WireError};
+use crate::types::{Packed, PackedElem, RawTaggedField, Uuid};
+
+/// Result of every internal parser.
+pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, WireError>;
+
+#[inline]
+pub(crate) fn fail<T>(at: &[u8], kind: DecodeErrorKind) -> PResult<'_, T> {
+    Err(nom::Err::Error(WireError::at(at, kind)))
+}
+
+/// Names the field an error happened in, unless an inner field already did.
+#[inline]
+pub(crate) fn field<'a, T>(r: PResult<'a, T>, name: &'static str) -> PResult<'a, T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(nom::Err::Error(mut e)) | Err(nom::Err::Failure(mut e)) => {
+            if e.field.is_empty() {
+                e.field = name;
+            }
+            Err(nom::Err::Error(e))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[inline]
+pub(crate) fn int8(i: &[u8]) -> PResult<'_, i8> {
+    num::be_i8.parse(i)
+}
+#[inline]
+pub(crate) fn int16(i: &[u8]) -> PResult<'_, i16> {
+    num::be_i16.parse(i)
+}
+#[inline]
+pub(crate) fn uint16(i: &[u8]) -> PResult<'_, u16> {
+    num::be_u16.parse(i)
+}
+#[inline]
+pub(crate) fn int32(i: &[u8]) -> PResult<'_, i32> {
+    num::be_i32.parse(i)
+}
+#[inline]
+pub(crate) fn uint32(i: &[u8]) -> PResult<'_, u32> {
+    num::be_u32.parse(i)
+}
+#[inline]
+pub(crate) fn int64(i: &[u8]) -> PResult<'_, i64> {
+    num::be_i64.parse(i)
+}
+#[inline]
+pub(crate) fn float64(i: &[u8]) -> PResult<'_, f64> {
+    num::be_f64.parse(i)
+}
+#[inline]
+pub(crate) fn boolean(i: &[u8]) -> PResult<'_, bool> {
+    let (rest, b) = num::be_u8.parse(i)?;
+    match b {
+        0 => Ok((rest, false)),
+        1 => Ok((rest, true)),
+        other => fail(i, DecodeErrorKind::InvalidBool(other)),
+    }
+}
+#[inline]
+pub(crate) fn uuid(i: &[u8]) -> PResult<'_, Uuid> {
+    let (rest, b) = take(i, 16)?;
+    Ok((rest, Uuid::read(b)))
+}
+
+/// Takes exactly `n` bytes.
+#[inline]
+pub(crate) fn take(i: &[u8], n: usize) -> PResult<'_, &[u8]> {
+    if i.len() < n {
+        return fail(i, DecodeErrorKind::UnexpectedEnd);
+    }
+    Ok((&i[n..], &i[..n]))
+}
+
+/// Unsigned LEB128 varint of at most 5 bytes (32 bits).
+#[inline]
+pub(crate) fn uvarint(i: &[u8]) -> PResult<'_, u32> {
+    let mut value: u32 = 0;
+    for k in 0..5 {
+        let Some(&b) = i.get(k) else {
+            return fail(i, DecodeErrorKind::UnexpectedEnd);
+        };
+        if k == 4 && b > 0x0f {
+            return fail(i, DecodeErrorKind::VarintTooLong);
+        }
+        value |= u32::from(b & 0x7f) << (7 * k);
+        if b & 0x80 == 0 {
+            return Ok((&i[k + 1..], value));
+        }
+    }
+    fail(i, DecodeErrorKind::VarintTooLong)
+}
+
+/// Unsigned LEB128 varlong of at most 10 bytes (64 bits).
+#[inline]
+pub(crate) fn uvarlong(i: &[u8]) -> PResult<'_, u64> {
+    let mut value: u64 = 0;
+    for k in 0..10 {
+        let Some(&b) = i.get(k) else {
+            return fail(i, DecodeErrorKind::UnexpectedEnd);
+        };
+        if k == 9 && b > 0x01 {
+            return fail(i, DecodeErrorKind::VarintTooLong);
+        }
+        value |= u64::from(b & 0x7f) << (7 * k);
+        if b & 0x80 == 0 {
+            return Ok((&i[k + 1..], value));
+        }
+    }
+    fail(i, DecodeErrorKind::VarintTooLong)
+}
+
+/// Zig-zag signed varint (32 bits).
+#[inline]
+pub(crate) fn varint(i: &[u8]) -> PResult<'_, i32> {
+    let (rest, u) = uvarint(i)?;
+    Ok((rest, ((u >> 1) as i32) ^ -((u & 1) as i32)))
+}
+
+/// Zig-zag signed varlong (64 bits).
+#[inline]
+pub(crate) fn varlong(i: &[u8]) -> PResult<'_, i64> {
+    let (rest, u) = uvarlong(i)?;
+    Ok((rest, ((u >> 1) as i64) ^ -((u & 1) as i64)))
+}
+
+/// Length of a string: int16 (classic) or compact uvarint N+1 (flexible). `None` is null.
+#[inline]
+pub(crate) fn str_len(i: &[u8], flex: bool) -> PResult<'_, Option<usize>> {
+    if flex {
+        compact_len(i)
+    } else {
+        let (rest, n) = int16(i)?;
+        match n {
+            -1 => Ok((rest, None)),
+            n if n < 0 => fail(i, DecodeErrorKind::InvalidLength(i64::from(n))),
+            n => Ok((rest, Some(n as usize))),
+        }
+    }
+}
+
+/// Length of bytes, records or an array: int32 (classic) or compact (flexible).
+#[inline]
+pub(crate) fn bytes_len(i: &[u8], flex: bool) -> PResult<'_, Option<usize>> {
+    if flex {
+        compact_len(i)
+    } else {
+        let (rest, n) = int32(i)?;
+        match n {
+            -1 => Ok((rest, None)),
+            n if n < 0 => fail(i, DecodeErrorKind::InvalidLength(i64::from(n))),
+            n => Ok((rest, Some(n as usize))),
+        }
+    }
+}
+
+#[inline]
+fn compact_len(i: &[u8]) -> PResult<'_, Option<usize>> {
+    let (rest, n) = uvarint(i)?;
+    Ok((rest, n.checked_sub(1).map(|n| n as usize)))
+}
+
+#[inline]
+fn utf8(i: &[u8], ctx: &Bytes, raw: &[u8]) -> Result<ByteString, nom::Err<WireError>> {
+    if core::str::from_utf8(raw).is_err() {
+        return Err(nom::Err::Error(WireError::at(i, DecodeErrorKind::InvalidUtf8)));
+    }
+    let b = ctx.slice_ref(raw);
+    // Validated just above.
+    ByteString::try_from(b)
+        .map_err(|_| nom::Err::Error(WireError::at(i, DecodeErrorKind::InvalidUtf8)))
+}
+
+/// A non-nullable string, zero-copy.
+#[inline]
+pub(crate) fn string<'a>(i: &'a [u8], ctx: &Bytes, flex: bool) -> PResult<'a, ByteString> {
+    match nullable_string(i, ctx, flex)? {
+        (rest, Some(s)) => Ok((rest, s)),
+        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
+    }
+}
+
+/// A nullable string, zero-copy.
+#[inline]
+pub(crate) fn nullable_string<'a>(
+    i: &'a [u8],
+    ctx: &Bytes,
+    flex: bool,
+) -> PResult<'a, Option<ByteString>> {
+    let (rest, len) = str_len(i, flex)?;
+    let Some(len) = len else {
+        return Ok((rest, None));
+    };
+    let (rest, raw) = take(rest, len)?;
+    if raw.is_empty() {
+        return Ok((rest, Some(ByteString::new())));
+    }
+    Ok((rest, Some(utf8(i, ctx, raw)?)))
+}
+
+/// Non-nullable bytes, zero-copy.
+#[inline]
+pub(crate) fn bytes<'a>(i: &'a [u8], ctx: &Bytes, flex: bool) -> PResult<'a, Bytes> {
+    match nullable_bytes(i, ctx, flex)? {
+        (rest, Some(s)) => Ok((rest, s)),
+        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
+    }
+}
+
+/// Nullable bytes (also records), zero-copy.
+#[inline]
+pub(crate) fn nullable_bytes<'a>(
+    i: &'a [u8],
+    ctx: &Bytes,
+    flex: bool,
+) -> PResult<'a, Option<Bytes>> {
+    let (rest, len) = bytes_len(i, flex)?;
+    let Some(len) = len else {
+        return Ok((rest, None));
+    };
+    let (rest, raw) = take(rest, len)?;
+    if raw.is_empty() {
+        return Ok((rest, Some(Bytes::new())));
+    }
+    Ok((rest, Some(ctx.slice_ref(raw))))
+}
+
+/// Array count, checked against the remaining input: every element needs at least
+/// `min_elem` bytes (at least one byte is assumed even for elements that could be empty).
+#[inline]
+pub(crate) fn array_len(i: &[u8], flex: bool, min_elem: usize) -> PResult<'_, Option<usize>> {
+    let (rest, n) = bytes_len(i, flex)?;
+    if let Some(n) = n {
+        if n.saturating_mul(min_elem.max(1)) > rest.len() {
+            return fail(
+                i,
+                DecodeErrorKind::ArrayTooLong {
+                    count: n as u64,
+                    remaining: rest.len(),
+                },
+            );
+        }
+    }
+    Ok((rest, n))
+}
+
+/// A nullable packed primitive array, zero-copy.
+#[inline]
+pub(crate) fn nullable_packed<'a, T: PackedElem>(
+    i: &'a [u8],
+    ctx: &Bytes,
+    flex: bool,
+) -> PResult<'a, Option<Packed<T>>> {
+    let (rest, n) = array_len(i, flex, T::SIZE)?;
+    let Some(n) = n else {
+        return Ok((rest, None));
+    };
+    let (rest, raw) = take(rest, n * T::SIZE)?;
+    if raw.is_empty() {
+        return Ok((rest, Some(Packed::new())));
+    }
+    Ok((rest, Some(Packed::from_wire(ctx.slice_ref(raw)))))
+}
+
+/// A non-nullable packed primitive array, zero-copy.
+#[inline]
+pub(crate) fn packed<'a, T: PackedElem>(
+    i: &'a [u8],
+    ctx: &Bytes,
+    flex: bool,
+) -> PResult<'a, Packed<T>> {
+    match nullable_packed(i, ctx, flex)? {
+        (rest, Some(s)) => Ok((rest, s)),
+        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
+    }
+}
+
+/// A nullable array of strings.
+pub(crate) fn nullable_string_array<'a>(
+    i: &'a [u8],
+    ctx: &Bytes,
+    flex: bool,
+) -> PResult<'a, Option<Vec<ByteString>>> {
+    let (mut rest, n) = array_len(i, flex, if flex { 1 } else { 2 })?;
+    let Some(n) = n else {
+        return Ok((rest, None));
+    };
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (r, s) = string(rest, ctx, flex)?;
+        v.push(s);
+        rest = r;
+    }
+    Ok((rest, Some(v)))
+}
+
+/// A non-nullable array of strings.
+pub(crate) fn string_array<'a>(
+    i: &'a [u8],
+    ctx: &Bytes,
+    flex: bool,
+) -> PResult<'a, Vec<ByteString>> {
+    match nullable_string_array(i, ctx, flex)? {
+        (rest, Some(s)) => Ok((rest, s)),
+        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
+    }
+}
+
+/// Reads one tagged-field header: (tag, body). The body is bounded by its declared size.
+#[inline]
+pub(crate) fn tagged_field(i: &[u8]) -> PResult<'_, (u32, &[u8])> {
+    let (rest, tag) = uvarint(i)?;
+    let (rest, size) = uvarint(rest)?;
+    let (rest, body) = take(rest, size as usize)?;
+    Ok((rest, (tag, body)))
+}
+
+/// Checks that a known tagged field consumed its whole body.
+#[inline]
+pub(crate) fn tagged_done<'a>(body: &'a [u8], rest: &'a [u8], tag: u32) -> PResult<'a, ()> {
+    if rest.is_empty() {
+        Ok((rest, ()))
+    } else {
+        fail(body, DecodeErrorKind::TagSizeMismatch(tag))
+    }
+}
+
+/// Reads the whole tagged-field section of a struct when no tag is known at this version.
+pub(crate) fn unknown_tags<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, Vec<RawTaggedField>> {
+    let (mut rest, n) = uvarint(i)?;
+    if n == 0 {
+        return Ok((rest, Vec::new()));
+    }
+    if (n as usize).saturating_mul(2) > rest.len() {
+        return fail(
+            i,
+            DecodeErrorKind::ArrayTooLong {
+                count: u64::from(n),
+                remaining: rest.len(),
+            },
+        );
+    }
+    let mut v = Vec::with_capacity(n as usize);
+    let mut last: Option<u32> = None;
+    for _ in 0..n {
+        let (r, (tag, body)) = tagged_field(rest)?;
+        if last.is_some_and(|l| tag <= l) {
+            return fail(rest, DecodeErrorKind::TagOutOfOrder(tag));
+        }
+        last = Some(tag);
+        v.push(RawTaggedField {
+            tag,
+            data: if body.is_empty() {
+                Bytes::new()
+            } else {
+                ctx.slice_ref(body)
+            },
+        });
+        rest = r;
+    }
+    Ok((rest, v))
+}
+
+/// Checks that tags are strictly ascending within one tagged section.
+#[inline]
+pub(crate) fn check_tag_order<'a>(
+    at: &'a [u8],
+    last: &mut Option<u32>,
+    tag: u32,
+) -> PResult<'a, ()> {
+    if last.is_some_and(|l| tag <= l) {
+        return fail(at, DecodeErrorKind::TagOutOfOrder(tag));
+    }
+    *last = Some(tag);
+    Ok((at, ()))
+}
+
+/// Raw bytes of an unknown tagged field.
+#[inline]
+pub(crate) fn raw_tag(ctx: &Bytes, tag: u32, body: &[u8]) -> RawTaggedField {
+    RawTaggedField {
+        tag,
+        data: if body.is_empty() {
+            Bytes::new()
+        } else {
+            ctx.slice_ref(body)
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+/// Size of an unsigned varint.
+#[inline]
+#[must_use]
+pub(crate) const fn uvarint_size(v: u32) -> usize {
+    match v {
+        0..=0x7f => 1,
+        0x80..=0x3fff => 2,
+        0x4000..=0x1f_ffff => 3,
+        0x20_0000..=0xfff_ffff => 4,
+        _ => 5,
+    }
+}
+
+/// Size of an unsigned varlong.
+#[inline]
+#[must_use]
+pub(crate) const fn uvarlong_size(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// Size of a zig-zag varint.
+#[inline]
+#[must_use]
+pub(crate) const fn varint_size(v: i32) -> usize {
+    uvarint_size(((v << 1) ^ (v >> 31)) as u32)
+}
+
+/// Size of a zig-zag varlong.
+#[inline]
+#[must_use]
+pub(crate) const fn varlong_size(v: i64) -> usize {
+    uvarlong_size(((v << 1) ^ (v >> 63)) as u64)
+}
+
+#[inline]
+pub(crate) fn put_uvarint<B: BufMut>(out: &mut B, mut v: u32) {
+    while v >= 0x80 {
+        out.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.put_u8(v as u8);
+}
+
+#[inline]
+pub(crate) fn put_uvarlong<B: BufMut>(out: &mut B, mut v: u64) {
+    while v >= 0x80 {
+        out.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.put_u8(v as u8);
+}
+
+#[inline]
+pub(crate) fn put_varint<B: BufMut>(out: &mut B, v: i32) {
+    put_uvarint(out, ((v << 1) ^ (v >> 31)) as u32);
+}
+
+#[inline]
+pub(crate) fn put_varlong<B: BufMut>(out: &mut B, v: i64) {
+    put_uvarlong(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+/// Size of a string/bytes/array length prefix (`None` = null).
+#[inline]
+pub(crate) fn len_prefix_size(len: Option<usize>, flex: bool, short: bool) -> usize {
+    if flex {
+        uvarint_size(len.map_or(0, |n| (n as u32).wrapping_add(1)))
+    } else if short {
+        2
+    } else {
+        4
+    }
+}
+
+/// Writes a length prefix: int16 (`short`, strings) or int32, or compact N+1 when flexible.
+#[inline]
+pub(crate) fn put_len<B: BufMut>(
+    out: &mut B,
+    len: Option<usize>,
+    flex: bool,
+    short: bool,
+    name: &'static str,
+) -> Result<(), EncodeError> {
+    match (flex, len) {
+        (true, None) => out.put_u8(0),
+        (true, Some(n)) => {
+            let n = u32::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_add(1))
+                .filter(|&n| n <= i32::MAX as u32)
+                .ok_or(EncodeError::TooLong { field: name })?;
+            put_uvarint(out, n);
+        }
+        (false, None) if short => out.put_i16(-1),
+        (false, None) => out.put_i32(-1),
+        (false, Some(n)) if short => {
+            out.put_i16(i16::try_from(n).map_err(|_| EncodeError::TooLong { field: name })?);
+        }
+        (false, Some(n)) => {
+            out.put_i32(i32::try_from(n).map_err(|_| EncodeError::TooLong { field: name })?);
+        }
+    }
+    Ok(())
+}
+
+/// Checks a length fits its prefix (so `encoded_len` fails exactly when `encode` would).
+#[inline]
+pub(crate) fn check_len(n: usize, short: bool, name: &'static str) -> Result<(), EncodeError> {
+    let max = if short { i16::MAX as usize } else { i32::MAX as usize - 1 };
+    if n > max {
+        Err(EncodeError::TooLong { field: name })
+    } else {
+        Ok(())
+    }
+}
+
+/// Size of a tagged-field section: count, then per field tag + size + body.
+#[inline]
+pub(crate) fn tagged_entry_size(tag: u32, body: usize) -> usize {
+    uvarint_size(tag) + uvarint_size(body as u32) + body
+}
+
+/// Validates and sizes unknown tags, merged with `known` tags (ascending) present at this version.
+pub(crate) fn unknown_tags_size(
+    unknown: &[RawTaggedField],
+    known: &[u32],
+) -> Result<usize, EncodeError> {
+    let mut last: Option<u32> = None;
+    let mut size = 0;
+    for f in unknown {
+        if last.is_some_and(|l| f.tag <= l) || known.contains(&f.tag) {
+            return Err(EncodeError::BadTag { tag: f.tag });
+        }
+        last = Some(f.tag);
+        check_len(f.data.len(), false, "_tagged_fields")?;
+        size += tagged_entry_size(f.tag, f.data.len());
+    }
+    Ok(size)
+}
+
+/// Writes one raw tagged field.
+#[inline]
+pub(crate) fn put_raw_tag<B: BufMut>(out: &mut B, f: &RawTaggedField) {
+    put_uvarint(out, f.tag);
+    put_uvarint(out, f.data.len() as u32);
+    out.put_slice(&f.data);
+}

@@ -1,0 +1,3 @@
+//! `kgroup`: the project's command-line tool.
+
+fn main() {}
