@@ -7,10 +7,15 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod codec;
 pub mod error;
+pub mod error_code;
+pub mod frame;
 pub mod generated;
+pub mod header;
 pub mod message;
 mod primitives;
+pub mod records;
 #[cfg(feature = "serde")]
 mod serde_support;
 #[cfg(feature = "testing")]
@@ -21,6 +26,7 @@ mod value;
 
 pub use bytestring::ByteString;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use header::{RequestHeader, ResponseHeader};
 pub use generated::{AnyRequest, AnyResponse, ApiKey};
 pub use message::{Decode, Encode, Message, Request, VersionRange};
 pub use types::{Packed, PackedElem, RawTaggedField, Uuid};
