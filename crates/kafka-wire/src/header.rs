@@ -177,23 +177,24 @@ impl ResponseHeader {
     /// Truncated input or bad tagged fields.
     pub fn decode(frame: &Bytes, hv: i16) -> Result<(Self, usize), DecodeError> {
         let input: &[u8] = frame;
-        let parse = |i: &'_ [u8]| -> PResult<'_, Self> {
-            let (i, correlation_id) = p::field(p::int32(i), "CorrelationId")?;
-            let (i, unknown_tagged_fields) = if hv >= 1 {
-                p::field(tags(i, frame), "_tagged_fields")?
-            } else {
-                (i, Vec::new())
-            };
-            Ok((
-                i,
-                Self {
-                    correlation_id,
-                    unknown_tagged_fields,
-                },
-            ))
-        };
-        let (rest, h) = parse(input).map_err(|e| finish(e, input))?;
+        let (rest, h) = Self::parse(input, frame, hv).map_err(|e| finish(e, input))?;
         Ok((h, input.len() - rest.len()))
+    }
+
+    fn parse<'a>(i: &'a [u8], ctx: &Bytes, hv: i16) -> PResult<'a, Self> {
+        let (i, correlation_id) = p::field(p::int32(i), "CorrelationId")?;
+        let (i, unknown_tagged_fields) = if hv >= 1 {
+            p::field(tags(i, ctx), "_tagged_fields")?
+        } else {
+            (i, Vec::new())
+        };
+        Ok((
+            i,
+            Self {
+                correlation_id,
+                unknown_tagged_fields,
+            },
+        ))
     }
 
     /// Exact encoded size at header version `hv`.
