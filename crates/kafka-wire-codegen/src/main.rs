@@ -399,16 +399,13 @@ fn emit_spec(spec: &Spec) -> String {
 }}
 
 impl Decode for {n} {{
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {{
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {{
         if !Self::VERSIONS.contains(v) {{
             return Err(DecodeError::new(0, DecodeErrorKind::UnsupportedVersion {{ api_key: Self::API_KEY, version: v }}));
         }}
         let input: &[u8] = body;
         let (rest, x) = Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {{
-            return Err(DecodeError::new(input.len() - rest.len(), DecodeErrorKind::TrailingBytes(rest.len())));
-        }}
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }}
 }}
 
@@ -549,10 +546,11 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
             let read = read_expr(f, valid).replacen("(i,", "(body,", 1);
             writeln!(
                 o,
-                "                    {} if {} => {{ let (r, x) = p::field({read}, {:?})?; p::tagged_done(body, r, tag)?; {id} = x; }}",
+                "                    {} if {} => {{ let (r, x) = p::field({read}, {:?})?; p::tagged_done(body, r, tag)?; if x == {} {{ unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)); }} else {{ {id} = x; }} }}",
                 f.tag.expect("tagged field has a tag"),
                 cond(f.tagged, valid),
-                f.name
+                f.name,
+                default_expr(f)
             )
             .unwrap();
         }
@@ -599,9 +597,12 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
             }
         }
         // tagged section
-        let known: Vec<String> = tagged.iter().map(|f| f.tag.unwrap_or(0).to_string()).collect();
+        let known: Vec<String> = tagged
+            .iter()
+            .map(|f| format!("({}, has_{})", f.tag.unwrap_or(0), field_ident(&f.name)))
+            .collect();
         o.push_str("        if flex {\n");
-        o.push_str("            let mut count = self.unknown_tagged_fields.len();\n");
+        o.push_str("            let mut count = 0usize;\n");
         for f in &tagged {
             let id = field_ident(&f.name);
             writeln!(
@@ -615,7 +616,7 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
         }
         writeln!(
             o,
-            "            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[{}])?;",
+            "            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[{}])?;\n            count += raw_count;",
             known.join(", ")
         )
         .unwrap();
@@ -639,10 +640,17 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
                 let tag = f.tag.unwrap_or(0);
                 let sz = size_expr(f, valid);
                 let w = write_stmt(f, valid, "encode");
+                if tag > 0 {
+                    writeln!(
+                        o,
+                        "            while let Some(u) = unknown.next_if(|u| u.tag < {tag}) {{ p::put_raw_tag(out, u); }}"
+                    )
+                    .unwrap();
+                }
                 writeln!(
                     o,
-                    "            while let Some(u) = unknown.next_if(|u| u.tag < {tag}) {{ p::put_raw_tag(out, u); }}
-            if has_{id} {{ let s = {sz}; p::put_uvarint(out, {tag}); p::put_uvarint(out, s as u32); {w} }}"
+                    "
+            if has_{id} {{ let s = {sz}; p::put_uvarint(out, {tag}); p::put_uvarint(out, s as u32); {w} let _ = unknown.next_if(|u| u.tag == {tag}); }}"
                 )
                 .unwrap();
             }
@@ -836,6 +844,10 @@ fn emit_mod(specs: &[Spec]) -> String {
         o.push_str("    /// Decodes the body of API `key` at version `v`.\n    ///\n    /// # Errors\n    /// Unsupported versions and malformed bodies.\n    pub fn decode(key: ApiKey, v: i16, body: &Bytes) -> Result<Self, DecodeError> {\n        Ok(match key {\n");
         for (s, it) in reqs.iter().zip(&items) {
             writeln!(o, "            ApiKey::{} => Self::{}({}::decode(body, v)?),", api_name(s), api_name(s), it.name).unwrap();
+        }
+        o.push_str("        })\n    }\n\n    /// Decodes a body that may be followed by extra bytes; returns the value and the bytes used.\n    ///\n    /// # Errors\n    /// Unsupported versions and malformed bodies.\n    pub fn decode_prefix(key: ApiKey, v: i16, body: &Bytes) -> Result<(Self, usize), DecodeError> {\n        Ok(match key {\n");
+        for (s, it) in reqs.iter().zip(&items) {
+            writeln!(o, "            ApiKey::{} => {{ let (x, n) = {}::decode_prefix(body, v)?; (Self::{}(x), n) }}", api_name(s), it.name, api_name(s)).unwrap();
         }
         o.push_str("        })\n    }\n\n    /// The API this body belongs to.\n    #[must_use]\n    pub const fn api_key(&self) -> ApiKey {\n        match self {\n");
         for s in &reqs {

@@ -134,7 +134,7 @@ impl RequestHeader {
             };
         }
         if hv >= 2 {
-            let s = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let (_, s) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
             n += p::uvarint_size(self.unknown_tagged_fields.len() as u32) + s;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: hv });
@@ -203,7 +203,7 @@ impl ResponseHeader {
     /// Tagged fields below v1, bad tags.
     pub fn encoded_len(&self, hv: i16) -> Result<usize, EncodeError> {
         if hv >= 1 {
-            let s = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let (_, s) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
             Ok(4 + p::uvarint_size(self.unknown_tagged_fields.len() as u32) + s)
         } else if self.unknown_tagged_fields.is_empty() {
             Ok(4)

@@ -30,3 +30,5 @@ pub use header::{RequestHeader, ResponseHeader};
 pub use generated::{AnyRequest, AnyResponse, ApiKey};
 pub use message::{Decode, Encode, Message, Request, VersionRange};
 pub use types::{Packed, PackedElem, RawTaggedField, Uuid};
+pub use codec::{ApiVersionsOutcome, ClientCodec, CorrelationId, NegotiatedVersions, NegotiationOptions};
+pub use frame::{FrameDecoder, FrameError};

@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, Bytes};
 
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 
 /// An inclusive range of versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,7 +72,25 @@ pub trait Decode: Sized {
     ///
     /// # Errors
     /// A [`DecodeError`] naming the byte offset and field; trailing bytes are an error.
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError>;
+    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+        let (x, used) = Self::decode_prefix(body, v)?;
+        if used != body.len() {
+            return Err(DecodeError::new(
+                used,
+                DecodeErrorKind::TrailingBytes(body.len() - used),
+            ));
+        }
+        Ok(x)
+    }
+
+    /// Decodes one message from the start of `body` and returns it with the number of bytes it
+    /// used; bytes after it are left alone. Java and librdkafka ignore trailing bytes in
+    /// responses, and some brokers send them (librdkafka 2.16's mock adds one byte to Metadata
+    /// v13 responses), so clients may prefer this for responses.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] naming the byte offset and field.
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError>;
 }
 
 /// A request type and the response type that answers it.

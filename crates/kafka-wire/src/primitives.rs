@@ -534,22 +534,30 @@ pub(crate) fn tagged_entry_size(tag: u32, body: usize) -> usize {
     uvarint_size(tag) + uvarint_size(body as u32) + body
 }
 
-/// Validates and sizes unknown tags, merged with `known` tags (ascending) present at this version.
+/// Validates and sizes the raw tagged fields of a struct. `known` lists the struct's known tags
+/// at this version with whether the typed field will be written; a raw entry with the tag of a
+/// written typed field is shadowed by it (the typed value wins). Returns (count, size) of the
+/// raw entries that will be written.
 pub(crate) fn unknown_tags_size(
-    unknown: &[RawTaggedField],
-    known: &[u32],
-) -> Result<usize, EncodeError> {
+    raw: &[RawTaggedField],
+    known: &[(u32, bool)],
+) -> Result<(usize, usize), EncodeError> {
     let mut last: Option<u32> = None;
     let mut size = 0;
-    for f in unknown {
-        if last.is_some_and(|l| f.tag <= l) || known.contains(&f.tag) {
+    let mut count = 0;
+    for f in raw {
+        if last.is_some_and(|l| f.tag <= l) {
             return Err(EncodeError::BadTag { tag: f.tag });
         }
         last = Some(f.tag);
+        if known.iter().any(|&(t, has)| t == f.tag && has) {
+            continue;
+        }
         check_len(f.data.len(), false, "_tagged_fields")?;
         size += tagged_entry_size(f.tag, f.data.len());
+        count += 1;
     }
-    Ok(size)
+    Ok((count, size))
 }
 
 /// Writes one raw tagged field.

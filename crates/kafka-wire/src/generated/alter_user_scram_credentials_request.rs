@@ -90,8 +90,9 @@ impl WireStruct for AlterUserScramCredentialsRequest {
         self.deletions.write(out, flex, v, "Deletions")?;
         self.upsertions.write(out, flex, v, "Upsertions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -108,8 +109,9 @@ impl WireStruct for AlterUserScramCredentialsRequest {
         n += self.deletions.size(flex, v, "Deletions")?;
         n += self.upsertions.size(flex, v, "Upsertions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -206,8 +208,9 @@ impl WireStruct for ScramCredentialDeletion {
         self.name.write(out, flex, v, "Name")?;
         self.mechanism.write(out, flex, v, "Mechanism")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -224,8 +227,9 @@ impl WireStruct for ScramCredentialDeletion {
         n += self.name.size(flex, v, "Name")?;
         n += self.mechanism.size(flex, v, "Mechanism")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -354,8 +358,9 @@ impl WireStruct for ScramCredentialUpsertion {
         self.salt.write(out, flex, v, "Salt")?;
         self.salted_password.write(out, flex, v, "SaltedPassword")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -375,8 +380,9 @@ impl WireStruct for ScramCredentialUpsertion {
         n += self.salt.size(flex, v, "Salt")?;
         n += self.salted_password.size(flex, v, "SaltedPassword")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -427,7 +433,7 @@ impl Message for AlterUserScramCredentialsRequest {
 }
 
 impl Decode for AlterUserScramCredentialsRequest {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -440,13 +446,7 @@ impl Decode for AlterUserScramCredentialsRequest {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

@@ -114,7 +114,11 @@ impl WireStruct for ApiVersionsResponse {
                             "SupportedFeatures",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        supported_features = x;
+                        if x == <Vec<SupportedFeatureKey>>::new() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            supported_features = x;
+                        }
                     }
                     1 if v >= 3 => {
                         let (r, x) = p::field(
@@ -122,7 +126,11 @@ impl WireStruct for ApiVersionsResponse {
                             "FinalizedFeaturesEpoch",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        finalized_features_epoch = x;
+                        if x == -1_i64 {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            finalized_features_epoch = x;
+                        }
                     }
                     2 if v >= 3 => {
                         let (r, x) = p::field(
@@ -130,7 +138,11 @@ impl WireStruct for ApiVersionsResponse {
                             "FinalizedFeatures",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        finalized_features = x;
+                        if x == <Vec<FinalizedFeatureKey>>::new() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            finalized_features = x;
+                        }
                     }
                     3 if v >= 3 => {
                         let (r, x) = p::field(
@@ -138,7 +150,11 @@ impl WireStruct for ApiVersionsResponse {
                             "ZkMigrationReady",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        zk_migration_ready = x;
+                        if x == false {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            zk_migration_ready = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -172,7 +188,7 @@ impl WireStruct for ApiVersionsResponse {
                 .write(out, flex, v, "ThrottleTimeMs")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_supported_features =
                 (v >= 3) && self.supported_features != <Vec<SupportedFeatureKey>>::new();
             count += usize::from(has_supported_features);
@@ -183,22 +199,31 @@ impl WireStruct for ApiVersionsResponse {
             count += usize::from(has_finalized_features);
             let has_zk_migration_ready = (v >= 3) && self.zk_migration_ready != false;
             count += usize::from(has_zk_migration_ready);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1, 2, 3])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[
+                    (0, has_supported_features),
+                    (1, has_finalized_features_epoch),
+                    (2, has_finalized_features),
+                    (3, has_zk_migration_ready),
+                ],
+            )?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_supported_features {
                 let s = self.supported_features.size(flex, v, "SupportedFeatures")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.supported_features
                     .write(out, flex, v, "SupportedFeatures")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             while let Some(u) = unknown.next_if(|u| u.tag < 1) {
                 p::put_raw_tag(out, u);
             }
+
             if has_finalized_features_epoch {
                 let s = self
                     .finalized_features_epoch
@@ -207,26 +232,31 @@ impl WireStruct for ApiVersionsResponse {
                 p::put_uvarint(out, s as u32);
                 self.finalized_features_epoch
                     .write(out, flex, v, "FinalizedFeaturesEpoch")?;
+                let _ = unknown.next_if(|u| u.tag == 1);
             }
             while let Some(u) = unknown.next_if(|u| u.tag < 2) {
                 p::put_raw_tag(out, u);
             }
+
             if has_finalized_features {
                 let s = self.finalized_features.size(flex, v, "FinalizedFeatures")?;
                 p::put_uvarint(out, 2);
                 p::put_uvarint(out, s as u32);
                 self.finalized_features
                     .write(out, flex, v, "FinalizedFeatures")?;
+                let _ = unknown.next_if(|u| u.tag == 2);
             }
             while let Some(u) = unknown.next_if(|u| u.tag < 3) {
                 p::put_raw_tag(out, u);
             }
+
             if has_zk_migration_ready {
                 let s = self.zk_migration_ready.size(flex, v, "ZkMigrationReady")?;
                 p::put_uvarint(out, 3);
                 p::put_uvarint(out, s as u32);
                 self.zk_migration_ready
                     .write(out, flex, v, "ZkMigrationReady")?;
+                let _ = unknown.next_if(|u| u.tag == 3);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -245,7 +275,7 @@ impl WireStruct for ApiVersionsResponse {
             n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_supported_features =
                 (v >= 3) && self.supported_features != <Vec<SupportedFeatureKey>>::new();
             count += usize::from(has_supported_features);
@@ -256,7 +286,16 @@ impl WireStruct for ApiVersionsResponse {
             count += usize::from(has_finalized_features);
             let has_zk_migration_ready = (v >= 3) && self.zk_migration_ready != false;
             count += usize::from(has_zk_migration_ready);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1, 2, 3])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[
+                    (0, has_supported_features),
+                    (1, has_finalized_features_epoch),
+                    (2, has_finalized_features),
+                    (3, has_zk_migration_ready),
+                ],
+            )?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_supported_features {
                 let s = self.supported_features.size(flex, v, "SupportedFeatures")?;
@@ -395,8 +434,9 @@ impl WireStruct for ApiVersion {
         self.min_version.write(out, flex, v, "MinVersion")?;
         self.max_version.write(out, flex, v, "MaxVersion")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -414,8 +454,9 @@ impl WireStruct for ApiVersion {
         n += self.min_version.size(flex, v, "MinVersion")?;
         n += self.max_version.size(flex, v, "MaxVersion")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -556,8 +597,9 @@ impl WireStruct for SupportedFeatureKey {
             self.max_version.write(out, flex, v, "MaxVersion")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -599,8 +641,9 @@ impl WireStruct for SupportedFeatureKey {
             n += self.max_version.size(flex, v, "MaxVersion")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -743,8 +786,9 @@ impl WireStruct for FinalizedFeatureKey {
                 .write(out, flex, v, "MinVersionLevel")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -786,8 +830,9 @@ impl WireStruct for FinalizedFeatureKey {
             n += self.min_version_level.size(flex, v, "MinVersionLevel")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -832,7 +877,7 @@ impl Message for ApiVersionsResponse {
 }
 
 impl Decode for ApiVersionsResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -845,13 +890,7 @@ impl Decode for ApiVersionsResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

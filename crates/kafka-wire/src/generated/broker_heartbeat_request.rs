@@ -113,7 +113,11 @@ impl WireStruct for BrokerHeartbeatRequest {
                             "OfflineLogDirs",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        offline_log_dirs = x;
+                        if x == Packed::new() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            offline_log_dirs = x;
+                        }
                     }
                     1 if v >= 2 => {
                         let (r, x) = p::field(
@@ -121,7 +125,11 @@ impl WireStruct for BrokerHeartbeatRequest {
                             "CordonedLogDirs",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        cordoned_log_dirs = x;
+                        if x == None {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            cordoned_log_dirs = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -167,27 +175,31 @@ impl WireStruct for BrokerHeartbeatRequest {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_offline_log_dirs = (v >= 1) && self.offline_log_dirs != Packed::new();
             count += usize::from(has_offline_log_dirs);
             let has_cordoned_log_dirs = (v >= 2) && self.cordoned_log_dirs != None;
             count += usize::from(has_cordoned_log_dirs);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_offline_log_dirs), (1, has_cordoned_log_dirs)],
+            )?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_offline_log_dirs {
                 let s = self.offline_log_dirs.size(flex, v, "OfflineLogDirs")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.offline_log_dirs
                     .write(out, flex, v, "OfflineLogDirs")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             while let Some(u) = unknown.next_if(|u| u.tag < 1) {
                 p::put_raw_tag(out, u);
             }
+
             if has_cordoned_log_dirs {
                 let s = val::size_opt(
                     self.cordoned_log_dirs.as_ref(),
@@ -206,6 +218,7 @@ impl WireStruct for BrokerHeartbeatRequest {
                     v >= 2,
                     "CordonedLogDirs",
                 )?;
+                let _ = unknown.next_if(|u| u.tag == 1);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -238,12 +251,16 @@ impl WireStruct for BrokerHeartbeatRequest {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_offline_log_dirs = (v >= 1) && self.offline_log_dirs != Packed::new();
             count += usize::from(has_offline_log_dirs);
             let has_cordoned_log_dirs = (v >= 2) && self.cordoned_log_dirs != None;
             count += usize::from(has_cordoned_log_dirs);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_offline_log_dirs), (1, has_cordoned_log_dirs)],
+            )?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_offline_log_dirs {
                 let s = self.offline_log_dirs.size(flex, v, "OfflineLogDirs")?;
@@ -318,7 +335,7 @@ impl Message for BrokerHeartbeatRequest {
 }
 
 impl Decode for BrokerHeartbeatRequest {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -331,13 +348,7 @@ impl Decode for BrokerHeartbeatRequest {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

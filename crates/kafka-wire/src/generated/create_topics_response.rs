@@ -94,8 +94,9 @@ impl WireStruct for CreateTopicsResponse {
         }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -114,8 +115,9 @@ impl WireStruct for CreateTopicsResponse {
         }
         n += self.topics.size(flex, v, "Topics")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -269,7 +271,11 @@ impl WireStruct for CreatableTopicResult {
                             "TopicConfigErrorCode",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        topic_config_error_code = x;
+                        if x == 0 {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            topic_config_error_code = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -323,15 +329,17 @@ impl WireStruct for CreatableTopicResult {
             val::write_opt(self.configs.as_ref(), out, flex, v, v >= 5, "Configs")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_topic_config_error_code = (v >= 5) && self.topic_config_error_code != 0;
             count += usize::from(has_topic_config_error_code);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_topic_config_error_code)],
+            )?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_topic_config_error_code {
                 let s = self
                     .topic_config_error_code
@@ -340,6 +348,7 @@ impl WireStruct for CreatableTopicResult {
                 p::put_uvarint(out, s as u32);
                 self.topic_config_error_code
                     .write(out, flex, v, "TopicConfigErrorCode")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -370,10 +379,14 @@ impl WireStruct for CreatableTopicResult {
             n += val::size_opt(self.configs.as_ref(), flex, v, v >= 5, "Configs")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_topic_config_error_code = (v >= 5) && self.topic_config_error_code != 0;
             count += usize::from(has_topic_config_error_code);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_topic_config_error_code)],
+            )?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_topic_config_error_code {
                 let s = self
@@ -586,8 +599,9 @@ impl WireStruct for CreatableTopicConfigs {
             self.is_sensitive.write(out, flex, v, "IsSensitive")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -641,8 +655,9 @@ impl WireStruct for CreatableTopicConfigs {
             n += self.is_sensitive.size(flex, v, "IsSensitive")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -697,7 +712,7 @@ impl Message for CreateTopicsResponse {
 }
 
 impl Decode for CreateTopicsResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -710,13 +725,7 @@ impl Decode for CreateTopicsResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

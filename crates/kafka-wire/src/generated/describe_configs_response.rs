@@ -89,8 +89,9 @@ impl WireStruct for DescribeConfigsResponse {
             .write(out, flex, v, "ThrottleTimeMs")?;
         self.results.write(out, flex, v, "Results")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -107,8 +108,9 @@ impl WireStruct for DescribeConfigsResponse {
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         n += self.results.size(flex, v, "Results")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -244,8 +246,9 @@ impl WireStruct for DescribeConfigsResult {
         self.resource_name.write(out, flex, v, "ResourceName")?;
         self.configs.write(out, flex, v, "Configs")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -265,8 +268,9 @@ impl WireStruct for DescribeConfigsResult {
         n += self.resource_name.size(flex, v, "ResourceName")?;
         n += self.configs.size(flex, v, "Configs")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -486,8 +490,9 @@ impl WireStruct for DescribeConfigsResourceResult {
             )?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -527,8 +532,9 @@ impl WireStruct for DescribeConfigsResourceResult {
             n += val::size_opt(self.documentation.as_ref(), flex, v, true, "Documentation")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -697,8 +703,9 @@ impl WireStruct for DescribeConfigsSynonym {
             self.source.write(out, flex, v, "Source")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -740,8 +747,9 @@ impl WireStruct for DescribeConfigsSynonym {
             n += self.source.size(flex, v, "Source")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -790,7 +798,7 @@ impl Message for DescribeConfigsResponse {
 }
 
 impl Decode for DescribeConfigsResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -803,13 +811,7 @@ impl Decode for DescribeConfigsResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

@@ -176,7 +176,11 @@ impl WireStruct for FetchRequest {
                             "ClusterId",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        cluster_id = x;
+                        if x == None {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            cluster_id = x;
+                        }
                     }
                     1 if v >= 15 => {
                         let (r, x) = p::field(
@@ -184,7 +188,11 @@ impl WireStruct for FetchRequest {
                             "ReplicaState",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        replica_state = x;
+                        if x == Default::default() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            replica_state = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -260,31 +268,36 @@ impl WireStruct for FetchRequest {
             self.rack_id.write(out, flex, v, "RackId")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_cluster_id = (v >= 12) && self.cluster_id != None;
             count += usize::from(has_cluster_id);
             let has_replica_state = (v >= 15) && self.replica_state != Default::default();
             count += usize::from(has_replica_state);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_cluster_id), (1, has_replica_state)],
+            )?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_cluster_id {
                 let s = val::size_opt(self.cluster_id.as_ref(), flex, v, v >= 12, "ClusterId")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 val::write_opt(self.cluster_id.as_ref(), out, flex, v, v >= 12, "ClusterId")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             while let Some(u) = unknown.next_if(|u| u.tag < 1) {
                 p::put_raw_tag(out, u);
             }
+
             if has_replica_state {
                 let s = self.replica_state.size(flex, v, "ReplicaState")?;
                 p::put_uvarint(out, 1);
                 p::put_uvarint(out, s as u32);
                 self.replica_state.write(out, flex, v, "ReplicaState")?;
+                let _ = unknown.next_if(|u| u.tag == 1);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -342,12 +355,16 @@ impl WireStruct for FetchRequest {
             n += self.rack_id.size(flex, v, "RackId")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_cluster_id = (v >= 12) && self.cluster_id != None;
             count += usize::from(has_cluster_id);
             let has_replica_state = (v >= 15) && self.replica_state != Default::default();
             count += usize::from(has_replica_state);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_cluster_id), (1, has_replica_state)],
+            )?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_cluster_id {
                 let s = val::size_opt(self.cluster_id.as_ref(), flex, v, v >= 12, "ClusterId")?;
@@ -506,8 +523,9 @@ impl WireStruct for ReplicaState {
             self.replica_epoch.write(out, flex, v, "ReplicaEpoch")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -540,8 +558,9 @@ impl WireStruct for ReplicaState {
             n += self.replica_epoch.size(flex, v, "ReplicaEpoch")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -658,8 +677,9 @@ impl WireStruct for FetchTopic {
         }
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -681,8 +701,9 @@ impl WireStruct for FetchTopic {
         }
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -824,13 +845,21 @@ impl WireStruct for FetchPartition {
                             "ReplicaDirectoryId",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        replica_directory_id = x;
+                        if x == Uuid::ZERO {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            replica_directory_id = x;
+                        }
                     }
                     1 if v >= 18 => {
                         let (r, x) =
                             p::field(<i64 as Value>::read(body, ctx, flex, v), "HighWatermark")?;
                         p::tagged_done(body, r, tag)?;
-                        high_watermark = x;
+                        if x == 9223372036854775807 {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            high_watermark = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -881,17 +910,19 @@ impl WireStruct for FetchPartition {
         self.partition_max_bytes
             .write(out, flex, v, "PartitionMaxBytes")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_replica_directory_id = (v >= 17) && self.replica_directory_id != Uuid::ZERO;
             count += usize::from(has_replica_directory_id);
             let has_high_watermark = (v >= 18) && self.high_watermark != 9223372036854775807;
             count += usize::from(has_high_watermark);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_replica_directory_id), (1, has_high_watermark)],
+            )?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_replica_directory_id {
                 let s = self
                     .replica_directory_id
@@ -900,15 +931,18 @@ impl WireStruct for FetchPartition {
                 p::put_uvarint(out, s as u32);
                 self.replica_directory_id
                     .write(out, flex, v, "ReplicaDirectoryId")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             while let Some(u) = unknown.next_if(|u| u.tag < 1) {
                 p::put_raw_tag(out, u);
             }
+
             if has_high_watermark {
                 let s = self.high_watermark.size(flex, v, "HighWatermark")?;
                 p::put_uvarint(out, 1);
                 p::put_uvarint(out, s as u32);
                 self.high_watermark.write(out, flex, v, "HighWatermark")?;
+                let _ = unknown.next_if(|u| u.tag == 1);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -944,12 +978,16 @@ impl WireStruct for FetchPartition {
             .partition_max_bytes
             .size(flex, v, "PartitionMaxBytes")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_replica_directory_id = (v >= 17) && self.replica_directory_id != Uuid::ZERO;
             count += usize::from(has_replica_directory_id);
             let has_high_watermark = (v >= 18) && self.high_watermark != 9223372036854775807;
             count += usize::from(has_high_watermark);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_replica_directory_id), (1, has_high_watermark)],
+            )?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_replica_directory_id {
                 let s = self
@@ -1103,8 +1141,9 @@ impl WireStruct for ForgottenTopic {
             self.partitions.write(out, flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -1134,8 +1173,9 @@ impl WireStruct for ForgottenTopic {
             n += self.partitions.size(flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1180,7 +1220,7 @@ impl Message for FetchRequest {
 }
 
 impl Decode for FetchRequest {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -1193,13 +1233,7 @@ impl Decode for FetchRequest {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

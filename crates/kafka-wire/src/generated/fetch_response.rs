@@ -111,7 +111,11 @@ impl WireStruct for FetchResponse {
                             "NodeEndpoints",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        node_endpoints = x;
+                        if x == <Vec<NodeEndpoint>>::new() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            node_endpoints = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -160,20 +164,21 @@ impl WireStruct for FetchResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_node_endpoints = (v >= 16) && self.node_endpoints != <Vec<NodeEndpoint>>::new();
             count += usize::from(has_node_endpoints);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_node_endpoints)])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_node_endpoints {
                 let s = self.node_endpoints.size(flex, v, "NodeEndpoints")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.node_endpoints.write(out, flex, v, "NodeEndpoints")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -209,10 +214,12 @@ impl WireStruct for FetchResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_node_endpoints = (v >= 16) && self.node_endpoints != <Vec<NodeEndpoint>>::new();
             count += usize::from(has_node_endpoints);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_node_endpoints)])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_node_endpoints {
                 let s = self.node_endpoints.size(flex, v, "NodeEndpoints")?;
@@ -344,8 +351,9 @@ impl WireStruct for FetchableTopicResponse {
         }
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -367,8 +375,9 @@ impl WireStruct for FetchableTopicResponse {
         }
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -545,7 +554,11 @@ impl WireStruct for PartitionData {
                             "DivergingEpoch",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        diverging_epoch = x;
+                        if x == Default::default() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            diverging_epoch = x;
+                        }
                     }
                     1 if v >= 12 => {
                         let (r, x) = p::field(
@@ -553,7 +566,11 @@ impl WireStruct for PartitionData {
                             "CurrentLeader",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        current_leader = x;
+                        if x == Default::default() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            current_leader = x;
+                        }
                     }
                     2 if v >= 12 => {
                         let (r, x) = p::field(
@@ -561,7 +578,11 @@ impl WireStruct for PartitionData {
                             "SnapshotId",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        snapshot_id = x;
+                        if x == Default::default() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            snapshot_id = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -643,42 +664,53 @@ impl WireStruct for PartitionData {
         }
         val::write_opt(self.records.as_ref(), out, flex, v, true, "Records")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_diverging_epoch = (v >= 12) && self.diverging_epoch != Default::default();
             count += usize::from(has_diverging_epoch);
             let has_current_leader = (v >= 12) && self.current_leader != Default::default();
             count += usize::from(has_current_leader);
             let has_snapshot_id = (v >= 12) && self.snapshot_id != Default::default();
             count += usize::from(has_snapshot_id);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1, 2])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[
+                    (0, has_diverging_epoch),
+                    (1, has_current_leader),
+                    (2, has_snapshot_id),
+                ],
+            )?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_diverging_epoch {
                 let s = self.diverging_epoch.size(flex, v, "DivergingEpoch")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.diverging_epoch.write(out, flex, v, "DivergingEpoch")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             while let Some(u) = unknown.next_if(|u| u.tag < 1) {
                 p::put_raw_tag(out, u);
             }
+
             if has_current_leader {
                 let s = self.current_leader.size(flex, v, "CurrentLeader")?;
                 p::put_uvarint(out, 1);
                 p::put_uvarint(out, s as u32);
                 self.current_leader.write(out, flex, v, "CurrentLeader")?;
+                let _ = unknown.next_if(|u| u.tag == 1);
             }
             while let Some(u) = unknown.next_if(|u| u.tag < 2) {
                 p::put_raw_tag(out, u);
             }
+
             if has_snapshot_id {
                 let s = self.snapshot_id.size(flex, v, "SnapshotId")?;
                 p::put_uvarint(out, 2);
                 p::put_uvarint(out, s as u32);
                 self.snapshot_id.write(out, flex, v, "SnapshotId")?;
+                let _ = unknown.next_if(|u| u.tag == 2);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -740,14 +772,22 @@ impl WireStruct for PartitionData {
         }
         n += val::size_opt(self.records.as_ref(), flex, v, true, "Records")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_diverging_epoch = (v >= 12) && self.diverging_epoch != Default::default();
             count += usize::from(has_diverging_epoch);
             let has_current_leader = (v >= 12) && self.current_leader != Default::default();
             count += usize::from(has_current_leader);
             let has_snapshot_id = (v >= 12) && self.snapshot_id != Default::default();
             count += usize::from(has_snapshot_id);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0, 1, 2])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[
+                    (0, has_diverging_epoch),
+                    (1, has_current_leader),
+                    (2, has_snapshot_id),
+                ],
+            )?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_diverging_epoch {
                 let s = self.diverging_epoch.size(flex, v, "DivergingEpoch")?;
@@ -915,8 +955,9 @@ impl WireStruct for EpochEndOffset {
             self.end_offset.write(out, flex, v, "EndOffset")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -949,8 +990,9 @@ impl WireStruct for EpochEndOffset {
             n += self.end_offset.size(flex, v, "EndOffset")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1067,8 +1109,9 @@ impl WireStruct for LeaderIdAndEpoch {
             self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -1101,8 +1144,9 @@ impl WireStruct for LeaderIdAndEpoch {
             n += self.leader_epoch.size(flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1195,8 +1239,9 @@ impl WireStruct for SnapshotId {
         self.end_offset.write(out, flex, v, "EndOffset")?;
         self.epoch.write(out, flex, v, "Epoch")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -1213,8 +1258,9 @@ impl WireStruct for SnapshotId {
         n += self.end_offset.size(flex, v, "EndOffset")?;
         n += self.epoch.size(flex, v, "Epoch")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1331,8 +1377,9 @@ impl WireStruct for AbortedTransaction {
             self.first_offset.write(out, flex, v, "FirstOffset")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -1365,8 +1412,9 @@ impl WireStruct for AbortedTransaction {
             n += self.first_offset.size(flex, v, "FirstOffset")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1528,8 +1576,9 @@ impl WireStruct for NodeEndpoint {
             val::write_opt(self.rack.as_ref(), out, flex, v, v >= 16, "Rack")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -1580,8 +1629,9 @@ impl WireStruct for NodeEndpoint {
             n += val::size_opt(self.rack.as_ref(), flex, v, v >= 16, "Rack")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1633,7 +1683,7 @@ impl Message for FetchResponse {
 }
 
 impl Decode for FetchResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -1646,13 +1696,7 @@ impl Decode for FetchResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

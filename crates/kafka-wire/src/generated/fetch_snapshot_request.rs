@@ -92,7 +92,11 @@ impl WireStruct for FetchSnapshotRequest {
                             "ClusterId",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        cluster_id = x;
+                        if x == None {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            cluster_id = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -120,20 +124,21 @@ impl WireStruct for FetchSnapshotRequest {
         self.max_bytes.write(out, flex, v, "MaxBytes")?;
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_cluster_id = (true) && self.cluster_id != None;
             count += usize::from(has_cluster_id);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_cluster_id)])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_cluster_id {
                 let s = val::size_opt(self.cluster_id.as_ref(), flex, v, true, "ClusterId")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 val::write_opt(self.cluster_id.as_ref(), out, flex, v, true, "ClusterId")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -150,10 +155,12 @@ impl WireStruct for FetchSnapshotRequest {
         n += self.max_bytes.size(flex, v, "MaxBytes")?;
         n += self.topics.size(flex, v, "Topics")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_cluster_id = (true) && self.cluster_id != None;
             count += usize::from(has_cluster_id);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_cluster_id)])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_cluster_id {
                 let s = val::size_opt(self.cluster_id.as_ref(), flex, v, true, "ClusterId")?;
@@ -263,8 +270,9 @@ impl WireStruct for TopicSnapshot {
         self.name.write(out, flex, v, "Name")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -281,8 +289,9 @@ impl WireStruct for TopicSnapshot {
         n += self.name.size(flex, v, "Name")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -391,7 +400,11 @@ impl WireStruct for PartitionSnapshot {
                             "ReplicaDirectoryId",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        replica_directory_id = x;
+                        if x == Uuid::ZERO {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            replica_directory_id = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -422,15 +435,17 @@ impl WireStruct for PartitionSnapshot {
         self.snapshot_id.write(out, flex, v, "SnapshotId")?;
         self.position.write(out, flex, v, "Position")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_replica_directory_id = (v >= 1) && self.replica_directory_id != Uuid::ZERO;
             count += usize::from(has_replica_directory_id);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_replica_directory_id)],
+            )?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_replica_directory_id {
                 let s = self
                     .replica_directory_id
@@ -439,6 +454,7 @@ impl WireStruct for PartitionSnapshot {
                 p::put_uvarint(out, s as u32);
                 self.replica_directory_id
                     .write(out, flex, v, "ReplicaDirectoryId")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -458,10 +474,14 @@ impl WireStruct for PartitionSnapshot {
         n += self.snapshot_id.size(flex, v, "SnapshotId")?;
         n += self.position.size(flex, v, "Position")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_replica_directory_id = (v >= 1) && self.replica_directory_id != Uuid::ZERO;
             count += usize::from(has_replica_directory_id);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) = p::unknown_tags_size(
+                &self.unknown_tagged_fields,
+                &[(0, has_replica_directory_id)],
+            )?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_replica_directory_id {
                 let s = self
@@ -569,8 +589,9 @@ impl WireStruct for SnapshotId {
         self.end_offset.write(out, flex, v, "EndOffset")?;
         self.epoch.write(out, flex, v, "Epoch")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -587,8 +608,9 @@ impl WireStruct for SnapshotId {
         n += self.end_offset.size(flex, v, "EndOffset")?;
         n += self.epoch.size(flex, v, "Epoch")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -630,7 +652,7 @@ impl Message for FetchSnapshotRequest {
 }
 
 impl Decode for FetchSnapshotRequest {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -643,13 +665,7 @@ impl Decode for FetchSnapshotRequest {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

@@ -93,7 +93,11 @@ impl WireStruct for FetchSnapshotResponse {
                             "NodeEndpoints",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        node_endpoints = x;
+                        if x == <Vec<NodeEndpoint>>::new() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            node_endpoints = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -128,20 +132,21 @@ impl WireStruct for FetchSnapshotResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_node_endpoints = (v >= 1) && self.node_endpoints != <Vec<NodeEndpoint>>::new();
             count += usize::from(has_node_endpoints);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_node_endpoints)])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_node_endpoints {
                 let s = self.node_endpoints.size(flex, v, "NodeEndpoints")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.node_endpoints.write(out, flex, v, "NodeEndpoints")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -164,10 +169,12 @@ impl WireStruct for FetchSnapshotResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_node_endpoints = (v >= 1) && self.node_endpoints != <Vec<NodeEndpoint>>::new();
             count += usize::from(has_node_endpoints);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_node_endpoints)])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_node_endpoints {
                 let s = self.node_endpoints.size(flex, v, "NodeEndpoints")?;
@@ -273,8 +280,9 @@ impl WireStruct for TopicSnapshot {
         self.name.write(out, flex, v, "Name")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -291,8 +299,9 @@ impl WireStruct for TopicSnapshot {
         n += self.name.size(flex, v, "Name")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -419,7 +428,11 @@ impl WireStruct for PartitionSnapshot {
                             "CurrentLeader",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        current_leader = x;
+                        if x == Default::default() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            current_leader = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -454,20 +467,21 @@ impl WireStruct for PartitionSnapshot {
         self.unaligned_records
             .write(out, flex, v, "UnalignedRecords")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_current_leader = (true) && self.current_leader != Default::default();
             count += usize::from(has_current_leader);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_current_leader)])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_current_leader {
                 let s = self.current_leader.size(flex, v, "CurrentLeader")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.current_leader.write(out, flex, v, "CurrentLeader")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -487,10 +501,12 @@ impl WireStruct for PartitionSnapshot {
         n += self.position.size(flex, v, "Position")?;
         n += self.unaligned_records.size(flex, v, "UnalignedRecords")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_current_leader = (true) && self.current_leader != Default::default();
             count += usize::from(has_current_leader);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_current_leader)])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_current_leader {
                 let s = self.current_leader.size(flex, v, "CurrentLeader")?;
@@ -602,8 +618,9 @@ impl WireStruct for SnapshotId {
         self.end_offset.write(out, flex, v, "EndOffset")?;
         self.epoch.write(out, flex, v, "Epoch")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -620,8 +637,9 @@ impl WireStruct for SnapshotId {
         n += self.end_offset.size(flex, v, "EndOffset")?;
         n += self.epoch.size(flex, v, "Epoch")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -714,8 +732,9 @@ impl WireStruct for LeaderIdAndEpoch {
         self.leader_id.write(out, flex, v, "LeaderId")?;
         self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -732,8 +751,9 @@ impl WireStruct for LeaderIdAndEpoch {
         n += self.leader_id.size(flex, v, "LeaderId")?;
         n += self.leader_epoch.size(flex, v, "LeaderEpoch")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -871,8 +891,9 @@ impl WireStruct for NodeEndpoint {
             self.port.write(out, flex, v, "Port")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -914,8 +935,9 @@ impl WireStruct for NodeEndpoint {
             n += self.port.size(flex, v, "Port")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -960,7 +982,7 @@ impl Message for FetchSnapshotResponse {
 }
 
 impl Decode for FetchSnapshotResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -973,13 +995,7 @@ impl Decode for FetchSnapshotResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

@@ -89,8 +89,9 @@ impl WireStruct for IncrementalAlterConfigsResponse {
             .write(out, flex, v, "ThrottleTimeMs")?;
         self.responses.write(out, flex, v, "Responses")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -107,8 +108,9 @@ impl WireStruct for IncrementalAlterConfigsResponse {
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         n += self.responses.size(flex, v, "Responses")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -232,8 +234,9 @@ impl WireStruct for AlterConfigsResourceResponse {
         self.resource_type.write(out, flex, v, "ResourceType")?;
         self.resource_name.write(out, flex, v, "ResourceName")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -252,8 +255,9 @@ impl WireStruct for AlterConfigsResourceResponse {
         n += self.resource_type.size(flex, v, "ResourceType")?;
         n += self.resource_name.size(flex, v, "ResourceName")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -305,7 +309,7 @@ impl Message for IncrementalAlterConfigsResponse {
 }
 
 impl Decode for IncrementalAlterConfigsResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -318,13 +322,7 @@ impl Decode for IncrementalAlterConfigsResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

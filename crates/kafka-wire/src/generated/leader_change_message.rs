@@ -105,8 +105,9 @@ impl WireStruct for LeaderChangeMessage {
         self.voters.write(out, flex, v, "Voters")?;
         self.granting_voters.write(out, flex, v, "GrantingVoters")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -125,8 +126,9 @@ impl WireStruct for LeaderChangeMessage {
         n += self.voters.size(flex, v, "Voters")?;
         n += self.granting_voters.size(flex, v, "GrantingVoters")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -238,8 +240,9 @@ impl WireStruct for Voter {
                 .write(out, flex, v, "VoterDirectoryId")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -264,8 +267,9 @@ impl WireStruct for Voter {
             n += self.voter_directory_id.size(flex, v, "VoterDirectoryId")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -307,7 +311,7 @@ impl Message for LeaderChangeMessage {
 }
 
 impl Decode for LeaderChangeMessage {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -320,13 +324,7 @@ impl Decode for LeaderChangeMessage {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

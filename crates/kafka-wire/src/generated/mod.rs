@@ -2031,6 +2031,387 @@ impl AnyRequest {
         })
     }
 
+    /// Decodes a body that may be followed by extra bytes; returns the value and the bytes used.
+    ///
+    /// # Errors
+    /// Unsupported versions and malformed bodies.
+    pub fn decode_prefix(key: ApiKey, v: i16, body: &Bytes) -> Result<(Self, usize), DecodeError> {
+        Ok(match key {
+            ApiKey::Produce => {
+                let (x, n) = ProduceRequest::decode_prefix(body, v)?;
+                (Self::Produce(x), n)
+            }
+            ApiKey::Fetch => {
+                let (x, n) = FetchRequest::decode_prefix(body, v)?;
+                (Self::Fetch(x), n)
+            }
+            ApiKey::ListOffsets => {
+                let (x, n) = ListOffsetsRequest::decode_prefix(body, v)?;
+                (Self::ListOffsets(x), n)
+            }
+            ApiKey::Metadata => {
+                let (x, n) = MetadataRequest::decode_prefix(body, v)?;
+                (Self::Metadata(x), n)
+            }
+            ApiKey::LeaderAndIsr => {
+                let (x, n) = LeaderAndIsrRequest::decode_prefix(body, v)?;
+                (Self::LeaderAndIsr(x), n)
+            }
+            ApiKey::StopReplica => {
+                let (x, n) = StopReplicaRequest::decode_prefix(body, v)?;
+                (Self::StopReplica(x), n)
+            }
+            ApiKey::UpdateMetadata => {
+                let (x, n) = UpdateMetadataRequest::decode_prefix(body, v)?;
+                (Self::UpdateMetadata(x), n)
+            }
+            ApiKey::ControlledShutdown => {
+                let (x, n) = ControlledShutdownRequest::decode_prefix(body, v)?;
+                (Self::ControlledShutdown(x), n)
+            }
+            ApiKey::OffsetCommit => {
+                let (x, n) = OffsetCommitRequest::decode_prefix(body, v)?;
+                (Self::OffsetCommit(x), n)
+            }
+            ApiKey::OffsetFetch => {
+                let (x, n) = OffsetFetchRequest::decode_prefix(body, v)?;
+                (Self::OffsetFetch(x), n)
+            }
+            ApiKey::FindCoordinator => {
+                let (x, n) = FindCoordinatorRequest::decode_prefix(body, v)?;
+                (Self::FindCoordinator(x), n)
+            }
+            ApiKey::JoinGroup => {
+                let (x, n) = JoinGroupRequest::decode_prefix(body, v)?;
+                (Self::JoinGroup(x), n)
+            }
+            ApiKey::Heartbeat => {
+                let (x, n) = HeartbeatRequest::decode_prefix(body, v)?;
+                (Self::Heartbeat(x), n)
+            }
+            ApiKey::LeaveGroup => {
+                let (x, n) = LeaveGroupRequest::decode_prefix(body, v)?;
+                (Self::LeaveGroup(x), n)
+            }
+            ApiKey::SyncGroup => {
+                let (x, n) = SyncGroupRequest::decode_prefix(body, v)?;
+                (Self::SyncGroup(x), n)
+            }
+            ApiKey::DescribeGroups => {
+                let (x, n) = DescribeGroupsRequest::decode_prefix(body, v)?;
+                (Self::DescribeGroups(x), n)
+            }
+            ApiKey::ListGroups => {
+                let (x, n) = ListGroupsRequest::decode_prefix(body, v)?;
+                (Self::ListGroups(x), n)
+            }
+            ApiKey::SaslHandshake => {
+                let (x, n) = SaslHandshakeRequest::decode_prefix(body, v)?;
+                (Self::SaslHandshake(x), n)
+            }
+            ApiKey::ApiVersions => {
+                let (x, n) = ApiVersionsRequest::decode_prefix(body, v)?;
+                (Self::ApiVersions(x), n)
+            }
+            ApiKey::CreateTopics => {
+                let (x, n) = CreateTopicsRequest::decode_prefix(body, v)?;
+                (Self::CreateTopics(x), n)
+            }
+            ApiKey::DeleteTopics => {
+                let (x, n) = DeleteTopicsRequest::decode_prefix(body, v)?;
+                (Self::DeleteTopics(x), n)
+            }
+            ApiKey::DeleteRecords => {
+                let (x, n) = DeleteRecordsRequest::decode_prefix(body, v)?;
+                (Self::DeleteRecords(x), n)
+            }
+            ApiKey::InitProducerId => {
+                let (x, n) = InitProducerIdRequest::decode_prefix(body, v)?;
+                (Self::InitProducerId(x), n)
+            }
+            ApiKey::OffsetForLeaderEpoch => {
+                let (x, n) = OffsetForLeaderEpochRequest::decode_prefix(body, v)?;
+                (Self::OffsetForLeaderEpoch(x), n)
+            }
+            ApiKey::AddPartitionsToTxn => {
+                let (x, n) = AddPartitionsToTxnRequest::decode_prefix(body, v)?;
+                (Self::AddPartitionsToTxn(x), n)
+            }
+            ApiKey::AddOffsetsToTxn => {
+                let (x, n) = AddOffsetsToTxnRequest::decode_prefix(body, v)?;
+                (Self::AddOffsetsToTxn(x), n)
+            }
+            ApiKey::EndTxn => {
+                let (x, n) = EndTxnRequest::decode_prefix(body, v)?;
+                (Self::EndTxn(x), n)
+            }
+            ApiKey::WriteTxnMarkers => {
+                let (x, n) = WriteTxnMarkersRequest::decode_prefix(body, v)?;
+                (Self::WriteTxnMarkers(x), n)
+            }
+            ApiKey::TxnOffsetCommit => {
+                let (x, n) = TxnOffsetCommitRequest::decode_prefix(body, v)?;
+                (Self::TxnOffsetCommit(x), n)
+            }
+            ApiKey::DescribeAcls => {
+                let (x, n) = DescribeAclsRequest::decode_prefix(body, v)?;
+                (Self::DescribeAcls(x), n)
+            }
+            ApiKey::CreateAcls => {
+                let (x, n) = CreateAclsRequest::decode_prefix(body, v)?;
+                (Self::CreateAcls(x), n)
+            }
+            ApiKey::DeleteAcls => {
+                let (x, n) = DeleteAclsRequest::decode_prefix(body, v)?;
+                (Self::DeleteAcls(x), n)
+            }
+            ApiKey::DescribeConfigs => {
+                let (x, n) = DescribeConfigsRequest::decode_prefix(body, v)?;
+                (Self::DescribeConfigs(x), n)
+            }
+            ApiKey::AlterConfigs => {
+                let (x, n) = AlterConfigsRequest::decode_prefix(body, v)?;
+                (Self::AlterConfigs(x), n)
+            }
+            ApiKey::AlterReplicaLogDirs => {
+                let (x, n) = AlterReplicaLogDirsRequest::decode_prefix(body, v)?;
+                (Self::AlterReplicaLogDirs(x), n)
+            }
+            ApiKey::DescribeLogDirs => {
+                let (x, n) = DescribeLogDirsRequest::decode_prefix(body, v)?;
+                (Self::DescribeLogDirs(x), n)
+            }
+            ApiKey::SaslAuthenticate => {
+                let (x, n) = SaslAuthenticateRequest::decode_prefix(body, v)?;
+                (Self::SaslAuthenticate(x), n)
+            }
+            ApiKey::CreatePartitions => {
+                let (x, n) = CreatePartitionsRequest::decode_prefix(body, v)?;
+                (Self::CreatePartitions(x), n)
+            }
+            ApiKey::CreateDelegationToken => {
+                let (x, n) = CreateDelegationTokenRequest::decode_prefix(body, v)?;
+                (Self::CreateDelegationToken(x), n)
+            }
+            ApiKey::RenewDelegationToken => {
+                let (x, n) = RenewDelegationTokenRequest::decode_prefix(body, v)?;
+                (Self::RenewDelegationToken(x), n)
+            }
+            ApiKey::ExpireDelegationToken => {
+                let (x, n) = ExpireDelegationTokenRequest::decode_prefix(body, v)?;
+                (Self::ExpireDelegationToken(x), n)
+            }
+            ApiKey::DescribeDelegationToken => {
+                let (x, n) = DescribeDelegationTokenRequest::decode_prefix(body, v)?;
+                (Self::DescribeDelegationToken(x), n)
+            }
+            ApiKey::DeleteGroups => {
+                let (x, n) = DeleteGroupsRequest::decode_prefix(body, v)?;
+                (Self::DeleteGroups(x), n)
+            }
+            ApiKey::ElectLeaders => {
+                let (x, n) = ElectLeadersRequest::decode_prefix(body, v)?;
+                (Self::ElectLeaders(x), n)
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                let (x, n) = IncrementalAlterConfigsRequest::decode_prefix(body, v)?;
+                (Self::IncrementalAlterConfigs(x), n)
+            }
+            ApiKey::AlterPartitionReassignments => {
+                let (x, n) = AlterPartitionReassignmentsRequest::decode_prefix(body, v)?;
+                (Self::AlterPartitionReassignments(x), n)
+            }
+            ApiKey::ListPartitionReassignments => {
+                let (x, n) = ListPartitionReassignmentsRequest::decode_prefix(body, v)?;
+                (Self::ListPartitionReassignments(x), n)
+            }
+            ApiKey::OffsetDelete => {
+                let (x, n) = OffsetDeleteRequest::decode_prefix(body, v)?;
+                (Self::OffsetDelete(x), n)
+            }
+            ApiKey::DescribeClientQuotas => {
+                let (x, n) = DescribeClientQuotasRequest::decode_prefix(body, v)?;
+                (Self::DescribeClientQuotas(x), n)
+            }
+            ApiKey::AlterClientQuotas => {
+                let (x, n) = AlterClientQuotasRequest::decode_prefix(body, v)?;
+                (Self::AlterClientQuotas(x), n)
+            }
+            ApiKey::DescribeUserScramCredentials => {
+                let (x, n) = DescribeUserScramCredentialsRequest::decode_prefix(body, v)?;
+                (Self::DescribeUserScramCredentials(x), n)
+            }
+            ApiKey::AlterUserScramCredentials => {
+                let (x, n) = AlterUserScramCredentialsRequest::decode_prefix(body, v)?;
+                (Self::AlterUserScramCredentials(x), n)
+            }
+            ApiKey::Vote => {
+                let (x, n) = VoteRequest::decode_prefix(body, v)?;
+                (Self::Vote(x), n)
+            }
+            ApiKey::BeginQuorumEpoch => {
+                let (x, n) = BeginQuorumEpochRequest::decode_prefix(body, v)?;
+                (Self::BeginQuorumEpoch(x), n)
+            }
+            ApiKey::EndQuorumEpoch => {
+                let (x, n) = EndQuorumEpochRequest::decode_prefix(body, v)?;
+                (Self::EndQuorumEpoch(x), n)
+            }
+            ApiKey::DescribeQuorum => {
+                let (x, n) = DescribeQuorumRequest::decode_prefix(body, v)?;
+                (Self::DescribeQuorum(x), n)
+            }
+            ApiKey::AlterPartition => {
+                let (x, n) = AlterPartitionRequest::decode_prefix(body, v)?;
+                (Self::AlterPartition(x), n)
+            }
+            ApiKey::UpdateFeatures => {
+                let (x, n) = UpdateFeaturesRequest::decode_prefix(body, v)?;
+                (Self::UpdateFeatures(x), n)
+            }
+            ApiKey::Envelope => {
+                let (x, n) = EnvelopeRequest::decode_prefix(body, v)?;
+                (Self::Envelope(x), n)
+            }
+            ApiKey::FetchSnapshot => {
+                let (x, n) = FetchSnapshotRequest::decode_prefix(body, v)?;
+                (Self::FetchSnapshot(x), n)
+            }
+            ApiKey::DescribeCluster => {
+                let (x, n) = DescribeClusterRequest::decode_prefix(body, v)?;
+                (Self::DescribeCluster(x), n)
+            }
+            ApiKey::DescribeProducers => {
+                let (x, n) = DescribeProducersRequest::decode_prefix(body, v)?;
+                (Self::DescribeProducers(x), n)
+            }
+            ApiKey::BrokerRegistration => {
+                let (x, n) = BrokerRegistrationRequest::decode_prefix(body, v)?;
+                (Self::BrokerRegistration(x), n)
+            }
+            ApiKey::BrokerHeartbeat => {
+                let (x, n) = BrokerHeartbeatRequest::decode_prefix(body, v)?;
+                (Self::BrokerHeartbeat(x), n)
+            }
+            ApiKey::UnregisterBroker => {
+                let (x, n) = UnregisterBrokerRequest::decode_prefix(body, v)?;
+                (Self::UnregisterBroker(x), n)
+            }
+            ApiKey::DescribeTransactions => {
+                let (x, n) = DescribeTransactionsRequest::decode_prefix(body, v)?;
+                (Self::DescribeTransactions(x), n)
+            }
+            ApiKey::ListTransactions => {
+                let (x, n) = ListTransactionsRequest::decode_prefix(body, v)?;
+                (Self::ListTransactions(x), n)
+            }
+            ApiKey::AllocateProducerIds => {
+                let (x, n) = AllocateProducerIdsRequest::decode_prefix(body, v)?;
+                (Self::AllocateProducerIds(x), n)
+            }
+            ApiKey::ConsumerGroupHeartbeat => {
+                let (x, n) = ConsumerGroupHeartbeatRequest::decode_prefix(body, v)?;
+                (Self::ConsumerGroupHeartbeat(x), n)
+            }
+            ApiKey::ConsumerGroupDescribe => {
+                let (x, n) = ConsumerGroupDescribeRequest::decode_prefix(body, v)?;
+                (Self::ConsumerGroupDescribe(x), n)
+            }
+            ApiKey::ControllerRegistration => {
+                let (x, n) = ControllerRegistrationRequest::decode_prefix(body, v)?;
+                (Self::ControllerRegistration(x), n)
+            }
+            ApiKey::GetTelemetrySubscriptions => {
+                let (x, n) = GetTelemetrySubscriptionsRequest::decode_prefix(body, v)?;
+                (Self::GetTelemetrySubscriptions(x), n)
+            }
+            ApiKey::PushTelemetry => {
+                let (x, n) = PushTelemetryRequest::decode_prefix(body, v)?;
+                (Self::PushTelemetry(x), n)
+            }
+            ApiKey::AssignReplicasToDirs => {
+                let (x, n) = AssignReplicasToDirsRequest::decode_prefix(body, v)?;
+                (Self::AssignReplicasToDirs(x), n)
+            }
+            ApiKey::ListConfigResources => {
+                let (x, n) = ListConfigResourcesRequest::decode_prefix(body, v)?;
+                (Self::ListConfigResources(x), n)
+            }
+            ApiKey::DescribeTopicPartitions => {
+                let (x, n) = DescribeTopicPartitionsRequest::decode_prefix(body, v)?;
+                (Self::DescribeTopicPartitions(x), n)
+            }
+            ApiKey::ShareGroupHeartbeat => {
+                let (x, n) = ShareGroupHeartbeatRequest::decode_prefix(body, v)?;
+                (Self::ShareGroupHeartbeat(x), n)
+            }
+            ApiKey::ShareGroupDescribe => {
+                let (x, n) = ShareGroupDescribeRequest::decode_prefix(body, v)?;
+                (Self::ShareGroupDescribe(x), n)
+            }
+            ApiKey::ShareFetch => {
+                let (x, n) = ShareFetchRequest::decode_prefix(body, v)?;
+                (Self::ShareFetch(x), n)
+            }
+            ApiKey::ShareAcknowledge => {
+                let (x, n) = ShareAcknowledgeRequest::decode_prefix(body, v)?;
+                (Self::ShareAcknowledge(x), n)
+            }
+            ApiKey::AddRaftVoter => {
+                let (x, n) = AddRaftVoterRequest::decode_prefix(body, v)?;
+                (Self::AddRaftVoter(x), n)
+            }
+            ApiKey::RemoveRaftVoter => {
+                let (x, n) = RemoveRaftVoterRequest::decode_prefix(body, v)?;
+                (Self::RemoveRaftVoter(x), n)
+            }
+            ApiKey::UpdateRaftVoter => {
+                let (x, n) = UpdateRaftVoterRequest::decode_prefix(body, v)?;
+                (Self::UpdateRaftVoter(x), n)
+            }
+            ApiKey::InitializeShareGroupState => {
+                let (x, n) = InitializeShareGroupStateRequest::decode_prefix(body, v)?;
+                (Self::InitializeShareGroupState(x), n)
+            }
+            ApiKey::ReadShareGroupState => {
+                let (x, n) = ReadShareGroupStateRequest::decode_prefix(body, v)?;
+                (Self::ReadShareGroupState(x), n)
+            }
+            ApiKey::WriteShareGroupState => {
+                let (x, n) = WriteShareGroupStateRequest::decode_prefix(body, v)?;
+                (Self::WriteShareGroupState(x), n)
+            }
+            ApiKey::DeleteShareGroupState => {
+                let (x, n) = DeleteShareGroupStateRequest::decode_prefix(body, v)?;
+                (Self::DeleteShareGroupState(x), n)
+            }
+            ApiKey::ReadShareGroupStateSummary => {
+                let (x, n) = ReadShareGroupStateSummaryRequest::decode_prefix(body, v)?;
+                (Self::ReadShareGroupStateSummary(x), n)
+            }
+            ApiKey::StreamsGroupHeartbeat => {
+                let (x, n) = StreamsGroupHeartbeatRequest::decode_prefix(body, v)?;
+                (Self::StreamsGroupHeartbeat(x), n)
+            }
+            ApiKey::StreamsGroupDescribe => {
+                let (x, n) = StreamsGroupDescribeRequest::decode_prefix(body, v)?;
+                (Self::StreamsGroupDescribe(x), n)
+            }
+            ApiKey::DescribeShareGroupOffsets => {
+                let (x, n) = DescribeShareGroupOffsetsRequest::decode_prefix(body, v)?;
+                (Self::DescribeShareGroupOffsets(x), n)
+            }
+            ApiKey::AlterShareGroupOffsets => {
+                let (x, n) = AlterShareGroupOffsetsRequest::decode_prefix(body, v)?;
+                (Self::AlterShareGroupOffsets(x), n)
+            }
+            ApiKey::DeleteShareGroupOffsets => {
+                let (x, n) = DeleteShareGroupOffsetsRequest::decode_prefix(body, v)?;
+                (Self::DeleteShareGroupOffsets(x), n)
+            }
+        })
+    }
+
     /// The API this body belongs to.
     #[must_use]
     pub const fn api_key(&self) -> ApiKey {
@@ -3039,6 +3420,387 @@ impl AnyResponse {
             }
             ApiKey::DeleteShareGroupOffsets => {
                 Self::DeleteShareGroupOffsets(DeleteShareGroupOffsetsResponse::decode(body, v)?)
+            }
+        })
+    }
+
+    /// Decodes a body that may be followed by extra bytes; returns the value and the bytes used.
+    ///
+    /// # Errors
+    /// Unsupported versions and malformed bodies.
+    pub fn decode_prefix(key: ApiKey, v: i16, body: &Bytes) -> Result<(Self, usize), DecodeError> {
+        Ok(match key {
+            ApiKey::Produce => {
+                let (x, n) = ProduceResponse::decode_prefix(body, v)?;
+                (Self::Produce(x), n)
+            }
+            ApiKey::Fetch => {
+                let (x, n) = FetchResponse::decode_prefix(body, v)?;
+                (Self::Fetch(x), n)
+            }
+            ApiKey::ListOffsets => {
+                let (x, n) = ListOffsetsResponse::decode_prefix(body, v)?;
+                (Self::ListOffsets(x), n)
+            }
+            ApiKey::Metadata => {
+                let (x, n) = MetadataResponse::decode_prefix(body, v)?;
+                (Self::Metadata(x), n)
+            }
+            ApiKey::LeaderAndIsr => {
+                let (x, n) = LeaderAndIsrResponse::decode_prefix(body, v)?;
+                (Self::LeaderAndIsr(x), n)
+            }
+            ApiKey::StopReplica => {
+                let (x, n) = StopReplicaResponse::decode_prefix(body, v)?;
+                (Self::StopReplica(x), n)
+            }
+            ApiKey::UpdateMetadata => {
+                let (x, n) = UpdateMetadataResponse::decode_prefix(body, v)?;
+                (Self::UpdateMetadata(x), n)
+            }
+            ApiKey::ControlledShutdown => {
+                let (x, n) = ControlledShutdownResponse::decode_prefix(body, v)?;
+                (Self::ControlledShutdown(x), n)
+            }
+            ApiKey::OffsetCommit => {
+                let (x, n) = OffsetCommitResponse::decode_prefix(body, v)?;
+                (Self::OffsetCommit(x), n)
+            }
+            ApiKey::OffsetFetch => {
+                let (x, n) = OffsetFetchResponse::decode_prefix(body, v)?;
+                (Self::OffsetFetch(x), n)
+            }
+            ApiKey::FindCoordinator => {
+                let (x, n) = FindCoordinatorResponse::decode_prefix(body, v)?;
+                (Self::FindCoordinator(x), n)
+            }
+            ApiKey::JoinGroup => {
+                let (x, n) = JoinGroupResponse::decode_prefix(body, v)?;
+                (Self::JoinGroup(x), n)
+            }
+            ApiKey::Heartbeat => {
+                let (x, n) = HeartbeatResponse::decode_prefix(body, v)?;
+                (Self::Heartbeat(x), n)
+            }
+            ApiKey::LeaveGroup => {
+                let (x, n) = LeaveGroupResponse::decode_prefix(body, v)?;
+                (Self::LeaveGroup(x), n)
+            }
+            ApiKey::SyncGroup => {
+                let (x, n) = SyncGroupResponse::decode_prefix(body, v)?;
+                (Self::SyncGroup(x), n)
+            }
+            ApiKey::DescribeGroups => {
+                let (x, n) = DescribeGroupsResponse::decode_prefix(body, v)?;
+                (Self::DescribeGroups(x), n)
+            }
+            ApiKey::ListGroups => {
+                let (x, n) = ListGroupsResponse::decode_prefix(body, v)?;
+                (Self::ListGroups(x), n)
+            }
+            ApiKey::SaslHandshake => {
+                let (x, n) = SaslHandshakeResponse::decode_prefix(body, v)?;
+                (Self::SaslHandshake(x), n)
+            }
+            ApiKey::ApiVersions => {
+                let (x, n) = ApiVersionsResponse::decode_prefix(body, v)?;
+                (Self::ApiVersions(x), n)
+            }
+            ApiKey::CreateTopics => {
+                let (x, n) = CreateTopicsResponse::decode_prefix(body, v)?;
+                (Self::CreateTopics(x), n)
+            }
+            ApiKey::DeleteTopics => {
+                let (x, n) = DeleteTopicsResponse::decode_prefix(body, v)?;
+                (Self::DeleteTopics(x), n)
+            }
+            ApiKey::DeleteRecords => {
+                let (x, n) = DeleteRecordsResponse::decode_prefix(body, v)?;
+                (Self::DeleteRecords(x), n)
+            }
+            ApiKey::InitProducerId => {
+                let (x, n) = InitProducerIdResponse::decode_prefix(body, v)?;
+                (Self::InitProducerId(x), n)
+            }
+            ApiKey::OffsetForLeaderEpoch => {
+                let (x, n) = OffsetForLeaderEpochResponse::decode_prefix(body, v)?;
+                (Self::OffsetForLeaderEpoch(x), n)
+            }
+            ApiKey::AddPartitionsToTxn => {
+                let (x, n) = AddPartitionsToTxnResponse::decode_prefix(body, v)?;
+                (Self::AddPartitionsToTxn(x), n)
+            }
+            ApiKey::AddOffsetsToTxn => {
+                let (x, n) = AddOffsetsToTxnResponse::decode_prefix(body, v)?;
+                (Self::AddOffsetsToTxn(x), n)
+            }
+            ApiKey::EndTxn => {
+                let (x, n) = EndTxnResponse::decode_prefix(body, v)?;
+                (Self::EndTxn(x), n)
+            }
+            ApiKey::WriteTxnMarkers => {
+                let (x, n) = WriteTxnMarkersResponse::decode_prefix(body, v)?;
+                (Self::WriteTxnMarkers(x), n)
+            }
+            ApiKey::TxnOffsetCommit => {
+                let (x, n) = TxnOffsetCommitResponse::decode_prefix(body, v)?;
+                (Self::TxnOffsetCommit(x), n)
+            }
+            ApiKey::DescribeAcls => {
+                let (x, n) = DescribeAclsResponse::decode_prefix(body, v)?;
+                (Self::DescribeAcls(x), n)
+            }
+            ApiKey::CreateAcls => {
+                let (x, n) = CreateAclsResponse::decode_prefix(body, v)?;
+                (Self::CreateAcls(x), n)
+            }
+            ApiKey::DeleteAcls => {
+                let (x, n) = DeleteAclsResponse::decode_prefix(body, v)?;
+                (Self::DeleteAcls(x), n)
+            }
+            ApiKey::DescribeConfigs => {
+                let (x, n) = DescribeConfigsResponse::decode_prefix(body, v)?;
+                (Self::DescribeConfigs(x), n)
+            }
+            ApiKey::AlterConfigs => {
+                let (x, n) = AlterConfigsResponse::decode_prefix(body, v)?;
+                (Self::AlterConfigs(x), n)
+            }
+            ApiKey::AlterReplicaLogDirs => {
+                let (x, n) = AlterReplicaLogDirsResponse::decode_prefix(body, v)?;
+                (Self::AlterReplicaLogDirs(x), n)
+            }
+            ApiKey::DescribeLogDirs => {
+                let (x, n) = DescribeLogDirsResponse::decode_prefix(body, v)?;
+                (Self::DescribeLogDirs(x), n)
+            }
+            ApiKey::SaslAuthenticate => {
+                let (x, n) = SaslAuthenticateResponse::decode_prefix(body, v)?;
+                (Self::SaslAuthenticate(x), n)
+            }
+            ApiKey::CreatePartitions => {
+                let (x, n) = CreatePartitionsResponse::decode_prefix(body, v)?;
+                (Self::CreatePartitions(x), n)
+            }
+            ApiKey::CreateDelegationToken => {
+                let (x, n) = CreateDelegationTokenResponse::decode_prefix(body, v)?;
+                (Self::CreateDelegationToken(x), n)
+            }
+            ApiKey::RenewDelegationToken => {
+                let (x, n) = RenewDelegationTokenResponse::decode_prefix(body, v)?;
+                (Self::RenewDelegationToken(x), n)
+            }
+            ApiKey::ExpireDelegationToken => {
+                let (x, n) = ExpireDelegationTokenResponse::decode_prefix(body, v)?;
+                (Self::ExpireDelegationToken(x), n)
+            }
+            ApiKey::DescribeDelegationToken => {
+                let (x, n) = DescribeDelegationTokenResponse::decode_prefix(body, v)?;
+                (Self::DescribeDelegationToken(x), n)
+            }
+            ApiKey::DeleteGroups => {
+                let (x, n) = DeleteGroupsResponse::decode_prefix(body, v)?;
+                (Self::DeleteGroups(x), n)
+            }
+            ApiKey::ElectLeaders => {
+                let (x, n) = ElectLeadersResponse::decode_prefix(body, v)?;
+                (Self::ElectLeaders(x), n)
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                let (x, n) = IncrementalAlterConfigsResponse::decode_prefix(body, v)?;
+                (Self::IncrementalAlterConfigs(x), n)
+            }
+            ApiKey::AlterPartitionReassignments => {
+                let (x, n) = AlterPartitionReassignmentsResponse::decode_prefix(body, v)?;
+                (Self::AlterPartitionReassignments(x), n)
+            }
+            ApiKey::ListPartitionReassignments => {
+                let (x, n) = ListPartitionReassignmentsResponse::decode_prefix(body, v)?;
+                (Self::ListPartitionReassignments(x), n)
+            }
+            ApiKey::OffsetDelete => {
+                let (x, n) = OffsetDeleteResponse::decode_prefix(body, v)?;
+                (Self::OffsetDelete(x), n)
+            }
+            ApiKey::DescribeClientQuotas => {
+                let (x, n) = DescribeClientQuotasResponse::decode_prefix(body, v)?;
+                (Self::DescribeClientQuotas(x), n)
+            }
+            ApiKey::AlterClientQuotas => {
+                let (x, n) = AlterClientQuotasResponse::decode_prefix(body, v)?;
+                (Self::AlterClientQuotas(x), n)
+            }
+            ApiKey::DescribeUserScramCredentials => {
+                let (x, n) = DescribeUserScramCredentialsResponse::decode_prefix(body, v)?;
+                (Self::DescribeUserScramCredentials(x), n)
+            }
+            ApiKey::AlterUserScramCredentials => {
+                let (x, n) = AlterUserScramCredentialsResponse::decode_prefix(body, v)?;
+                (Self::AlterUserScramCredentials(x), n)
+            }
+            ApiKey::Vote => {
+                let (x, n) = VoteResponse::decode_prefix(body, v)?;
+                (Self::Vote(x), n)
+            }
+            ApiKey::BeginQuorumEpoch => {
+                let (x, n) = BeginQuorumEpochResponse::decode_prefix(body, v)?;
+                (Self::BeginQuorumEpoch(x), n)
+            }
+            ApiKey::EndQuorumEpoch => {
+                let (x, n) = EndQuorumEpochResponse::decode_prefix(body, v)?;
+                (Self::EndQuorumEpoch(x), n)
+            }
+            ApiKey::DescribeQuorum => {
+                let (x, n) = DescribeQuorumResponse::decode_prefix(body, v)?;
+                (Self::DescribeQuorum(x), n)
+            }
+            ApiKey::AlterPartition => {
+                let (x, n) = AlterPartitionResponse::decode_prefix(body, v)?;
+                (Self::AlterPartition(x), n)
+            }
+            ApiKey::UpdateFeatures => {
+                let (x, n) = UpdateFeaturesResponse::decode_prefix(body, v)?;
+                (Self::UpdateFeatures(x), n)
+            }
+            ApiKey::Envelope => {
+                let (x, n) = EnvelopeResponse::decode_prefix(body, v)?;
+                (Self::Envelope(x), n)
+            }
+            ApiKey::FetchSnapshot => {
+                let (x, n) = FetchSnapshotResponse::decode_prefix(body, v)?;
+                (Self::FetchSnapshot(x), n)
+            }
+            ApiKey::DescribeCluster => {
+                let (x, n) = DescribeClusterResponse::decode_prefix(body, v)?;
+                (Self::DescribeCluster(x), n)
+            }
+            ApiKey::DescribeProducers => {
+                let (x, n) = DescribeProducersResponse::decode_prefix(body, v)?;
+                (Self::DescribeProducers(x), n)
+            }
+            ApiKey::BrokerRegistration => {
+                let (x, n) = BrokerRegistrationResponse::decode_prefix(body, v)?;
+                (Self::BrokerRegistration(x), n)
+            }
+            ApiKey::BrokerHeartbeat => {
+                let (x, n) = BrokerHeartbeatResponse::decode_prefix(body, v)?;
+                (Self::BrokerHeartbeat(x), n)
+            }
+            ApiKey::UnregisterBroker => {
+                let (x, n) = UnregisterBrokerResponse::decode_prefix(body, v)?;
+                (Self::UnregisterBroker(x), n)
+            }
+            ApiKey::DescribeTransactions => {
+                let (x, n) = DescribeTransactionsResponse::decode_prefix(body, v)?;
+                (Self::DescribeTransactions(x), n)
+            }
+            ApiKey::ListTransactions => {
+                let (x, n) = ListTransactionsResponse::decode_prefix(body, v)?;
+                (Self::ListTransactions(x), n)
+            }
+            ApiKey::AllocateProducerIds => {
+                let (x, n) = AllocateProducerIdsResponse::decode_prefix(body, v)?;
+                (Self::AllocateProducerIds(x), n)
+            }
+            ApiKey::ConsumerGroupHeartbeat => {
+                let (x, n) = ConsumerGroupHeartbeatResponse::decode_prefix(body, v)?;
+                (Self::ConsumerGroupHeartbeat(x), n)
+            }
+            ApiKey::ConsumerGroupDescribe => {
+                let (x, n) = ConsumerGroupDescribeResponse::decode_prefix(body, v)?;
+                (Self::ConsumerGroupDescribe(x), n)
+            }
+            ApiKey::ControllerRegistration => {
+                let (x, n) = ControllerRegistrationResponse::decode_prefix(body, v)?;
+                (Self::ControllerRegistration(x), n)
+            }
+            ApiKey::GetTelemetrySubscriptions => {
+                let (x, n) = GetTelemetrySubscriptionsResponse::decode_prefix(body, v)?;
+                (Self::GetTelemetrySubscriptions(x), n)
+            }
+            ApiKey::PushTelemetry => {
+                let (x, n) = PushTelemetryResponse::decode_prefix(body, v)?;
+                (Self::PushTelemetry(x), n)
+            }
+            ApiKey::AssignReplicasToDirs => {
+                let (x, n) = AssignReplicasToDirsResponse::decode_prefix(body, v)?;
+                (Self::AssignReplicasToDirs(x), n)
+            }
+            ApiKey::ListConfigResources => {
+                let (x, n) = ListConfigResourcesResponse::decode_prefix(body, v)?;
+                (Self::ListConfigResources(x), n)
+            }
+            ApiKey::DescribeTopicPartitions => {
+                let (x, n) = DescribeTopicPartitionsResponse::decode_prefix(body, v)?;
+                (Self::DescribeTopicPartitions(x), n)
+            }
+            ApiKey::ShareGroupHeartbeat => {
+                let (x, n) = ShareGroupHeartbeatResponse::decode_prefix(body, v)?;
+                (Self::ShareGroupHeartbeat(x), n)
+            }
+            ApiKey::ShareGroupDescribe => {
+                let (x, n) = ShareGroupDescribeResponse::decode_prefix(body, v)?;
+                (Self::ShareGroupDescribe(x), n)
+            }
+            ApiKey::ShareFetch => {
+                let (x, n) = ShareFetchResponse::decode_prefix(body, v)?;
+                (Self::ShareFetch(x), n)
+            }
+            ApiKey::ShareAcknowledge => {
+                let (x, n) = ShareAcknowledgeResponse::decode_prefix(body, v)?;
+                (Self::ShareAcknowledge(x), n)
+            }
+            ApiKey::AddRaftVoter => {
+                let (x, n) = AddRaftVoterResponse::decode_prefix(body, v)?;
+                (Self::AddRaftVoter(x), n)
+            }
+            ApiKey::RemoveRaftVoter => {
+                let (x, n) = RemoveRaftVoterResponse::decode_prefix(body, v)?;
+                (Self::RemoveRaftVoter(x), n)
+            }
+            ApiKey::UpdateRaftVoter => {
+                let (x, n) = UpdateRaftVoterResponse::decode_prefix(body, v)?;
+                (Self::UpdateRaftVoter(x), n)
+            }
+            ApiKey::InitializeShareGroupState => {
+                let (x, n) = InitializeShareGroupStateResponse::decode_prefix(body, v)?;
+                (Self::InitializeShareGroupState(x), n)
+            }
+            ApiKey::ReadShareGroupState => {
+                let (x, n) = ReadShareGroupStateResponse::decode_prefix(body, v)?;
+                (Self::ReadShareGroupState(x), n)
+            }
+            ApiKey::WriteShareGroupState => {
+                let (x, n) = WriteShareGroupStateResponse::decode_prefix(body, v)?;
+                (Self::WriteShareGroupState(x), n)
+            }
+            ApiKey::DeleteShareGroupState => {
+                let (x, n) = DeleteShareGroupStateResponse::decode_prefix(body, v)?;
+                (Self::DeleteShareGroupState(x), n)
+            }
+            ApiKey::ReadShareGroupStateSummary => {
+                let (x, n) = ReadShareGroupStateSummaryResponse::decode_prefix(body, v)?;
+                (Self::ReadShareGroupStateSummary(x), n)
+            }
+            ApiKey::StreamsGroupHeartbeat => {
+                let (x, n) = StreamsGroupHeartbeatResponse::decode_prefix(body, v)?;
+                (Self::StreamsGroupHeartbeat(x), n)
+            }
+            ApiKey::StreamsGroupDescribe => {
+                let (x, n) = StreamsGroupDescribeResponse::decode_prefix(body, v)?;
+                (Self::StreamsGroupDescribe(x), n)
+            }
+            ApiKey::DescribeShareGroupOffsets => {
+                let (x, n) = DescribeShareGroupOffsetsResponse::decode_prefix(body, v)?;
+                (Self::DescribeShareGroupOffsets(x), n)
+            }
+            ApiKey::AlterShareGroupOffsets => {
+                let (x, n) = AlterShareGroupOffsetsResponse::decode_prefix(body, v)?;
+                (Self::AlterShareGroupOffsets(x), n)
+            }
+            ApiKey::DeleteShareGroupOffsets => {
+                let (x, n) = DeleteShareGroupOffsetsResponse::decode_prefix(body, v)?;
+                (Self::DeleteShareGroupOffsets(x), n)
             }
         })
     }

@@ -127,8 +127,9 @@ impl WireStruct for ProduceRequest {
         self.timeout_ms.write(out, flex, v, "TimeoutMs")?;
         self.topic_data.write(out, flex, v, "TopicData")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -161,8 +162,9 @@ impl WireStruct for ProduceRequest {
         n += self.timeout_ms.size(flex, v, "TimeoutMs")?;
         n += self.topic_data.size(flex, v, "TopicData")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -291,8 +293,9 @@ impl WireStruct for TopicProduceData {
         }
         self.partition_data.write(out, flex, v, "PartitionData")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -314,8 +317,9 @@ impl WireStruct for TopicProduceData {
         }
         n += self.partition_data.size(flex, v, "PartitionData")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -417,8 +421,9 @@ impl WireStruct for PartitionProduceData {
         self.index.write(out, flex, v, "Index")?;
         val::write_opt(self.records.as_ref(), out, flex, v, true, "Records")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -435,8 +440,9 @@ impl WireStruct for PartitionProduceData {
         n += self.index.size(flex, v, "Index")?;
         n += val::size_opt(self.records.as_ref(), flex, v, true, "Records")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -482,7 +488,7 @@ impl Message for ProduceRequest {
 }
 
 impl Decode for ProduceRequest {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -495,13 +501,7 @@ impl Decode for ProduceRequest {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

@@ -89,7 +89,11 @@ impl WireStruct for ProduceResponse {
                             "NodeEndpoints",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        node_endpoints = x;
+                        if x == <Vec<NodeEndpoint>>::new() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            node_endpoints = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -124,20 +128,21 @@ impl WireStruct for ProduceResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_node_endpoints = (v >= 10) && self.node_endpoints != <Vec<NodeEndpoint>>::new();
             count += usize::from(has_node_endpoints);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_node_endpoints)])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_node_endpoints {
                 let s = self.node_endpoints.size(flex, v, "NodeEndpoints")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.node_endpoints.write(out, flex, v, "NodeEndpoints")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -161,10 +166,12 @@ impl WireStruct for ProduceResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_node_endpoints = (v >= 10) && self.node_endpoints != <Vec<NodeEndpoint>>::new();
             count += usize::from(has_node_endpoints);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_node_endpoints)])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_node_endpoints {
                 let s = self.node_endpoints.size(flex, v, "NodeEndpoints")?;
@@ -291,8 +298,9 @@ impl WireStruct for TopicProduceResponse {
         self.partition_responses
             .write(out, flex, v, "PartitionResponses")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -316,8 +324,9 @@ impl WireStruct for TopicProduceResponse {
             .partition_responses
             .size(flex, v, "PartitionResponses")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -470,7 +479,11 @@ impl WireStruct for PartitionProduceResponse {
                             "CurrentLeader",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        current_leader = x;
+                        if x == Default::default() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            current_leader = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -529,20 +542,21 @@ impl WireStruct for PartitionProduceResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_current_leader = (v >= 10) && self.current_leader != Default::default();
             count += usize::from(has_current_leader);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_current_leader)])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_current_leader {
                 let s = self.current_leader.size(flex, v, "CurrentLeader")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.current_leader.write(out, flex, v, "CurrentLeader")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -577,10 +591,12 @@ impl WireStruct for PartitionProduceResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_current_leader = (v >= 10) && self.current_leader != Default::default();
             count += usize::from(has_current_leader);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_current_leader)])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_current_leader {
                 let s = self.current_leader.size(flex, v, "CurrentLeader")?;
@@ -735,8 +751,9 @@ impl WireStruct for BatchIndexAndErrorMessage {
             )?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -775,8 +792,9 @@ impl WireStruct for BatchIndexAndErrorMessage {
             )?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -897,8 +915,9 @@ impl WireStruct for LeaderIdAndEpoch {
             self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -931,8 +950,9 @@ impl WireStruct for LeaderIdAndEpoch {
             n += self.leader_epoch.size(flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1094,8 +1114,9 @@ impl WireStruct for NodeEndpoint {
             val::write_opt(self.rack.as_ref(), out, flex, v, v >= 10, "Rack")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -1146,8 +1167,9 @@ impl WireStruct for NodeEndpoint {
             n += val::size_opt(self.rack.as_ref(), flex, v, v >= 10, "Rack")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1199,7 +1221,7 @@ impl Message for ProduceResponse {
 }
 
 impl Decode for ProduceResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -1212,13 +1234,7 @@ impl Decode for ProduceResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

@@ -83,7 +83,11 @@ impl WireStruct for UpdateRaftVoterResponse {
                             "CurrentLeader",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        current_leader = x;
+                        if x == Default::default() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            current_leader = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -110,20 +114,21 @@ impl WireStruct for UpdateRaftVoterResponse {
             .write(out, flex, v, "ThrottleTimeMs")?;
         self.error_code.write(out, flex, v, "ErrorCode")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_current_leader = (true) && self.current_leader != Default::default();
             count += usize::from(has_current_leader);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_current_leader)])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_current_leader {
                 let s = self.current_leader.size(flex, v, "CurrentLeader")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.current_leader.write(out, flex, v, "CurrentLeader")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -139,10 +144,12 @@ impl WireStruct for UpdateRaftVoterResponse {
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         n += self.error_code.size(flex, v, "ErrorCode")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_current_leader = (true) && self.current_leader != Default::default();
             count += usize::from(has_current_leader);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_current_leader)])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_current_leader {
                 let s = self.current_leader.size(flex, v, "CurrentLeader")?;
@@ -260,8 +267,9 @@ impl WireStruct for CurrentLeader {
         self.host.write(out, flex, v, "Host")?;
         self.port.write(out, flex, v, "Port")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -280,8 +288,9 @@ impl WireStruct for CurrentLeader {
         n += self.host.size(flex, v, "Host")?;
         n += self.port.size(flex, v, "Port")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -329,7 +338,7 @@ impl Message for UpdateRaftVoterResponse {
 }
 
 impl Decode for UpdateRaftVoterResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -342,13 +351,7 @@ impl Decode for UpdateRaftVoterResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

@@ -82,7 +82,11 @@ impl WireStruct for VoteResponse {
                             "NodeEndpoints",
                         )?;
                         p::tagged_done(body, r, tag)?;
-                        node_endpoints = x;
+                        if x == <Vec<NodeEndpoint>>::new() {
+                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                        } else {
+                            node_endpoints = x;
+                        }
                     }
                     _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                 }
@@ -114,20 +118,21 @@ impl WireStruct for VoteResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_node_endpoints = (v >= 1) && self.node_endpoints != <Vec<NodeEndpoint>>::new();
             count += usize::from(has_node_endpoints);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_node_endpoints)])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            while let Some(u) = unknown.next_if(|u| u.tag < 0) {
-                p::put_raw_tag(out, u);
-            }
+
             if has_node_endpoints {
                 let s = self.node_endpoints.size(flex, v, "NodeEndpoints")?;
                 p::put_uvarint(out, 0);
                 p::put_uvarint(out, s as u32);
                 self.node_endpoints.write(out, flex, v, "NodeEndpoints")?;
+                let _ = unknown.next_if(|u| u.tag == 0);
             }
             for u in unknown {
                 p::put_raw_tag(out, u);
@@ -149,10 +154,12 @@ impl WireStruct for VoteResponse {
             });
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
+            let mut count = 0usize;
             let has_node_endpoints = (v >= 1) && self.node_endpoints != <Vec<NodeEndpoint>>::new();
             count += usize::from(has_node_endpoints);
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[0])?;
+            let (raw_count, unknown_size) =
+                p::unknown_tags_size(&self.unknown_tagged_fields, &[(0, has_node_endpoints)])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
             if has_node_endpoints {
                 let s = self.node_endpoints.size(flex, v, "NodeEndpoints")?;
@@ -255,8 +262,9 @@ impl WireStruct for TopicData {
         self.topic_name.write(out, flex, v, "TopicName")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -273,8 +281,9 @@ impl WireStruct for TopicData {
         n += self.topic_name.size(flex, v, "TopicName")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -395,8 +404,9 @@ impl WireStruct for PartitionData {
         self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
         self.vote_granted.write(out, flex, v, "VoteGranted")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -416,8 +426,9 @@ impl WireStruct for PartitionData {
         n += self.leader_epoch.size(flex, v, "LeaderEpoch")?;
         n += self.vote_granted.size(flex, v, "VoteGranted")?;
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -564,8 +575,9 @@ impl WireStruct for NodeEndpoint {
             self.port.write(out, flex, v, "Port")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             p::put_uvarint(out, count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             for u in unknown {
@@ -607,8 +619,9 @@ impl WireStruct for NodeEndpoint {
             n += self.port.size(flex, v, "Port")?;
         }
         if flex {
-            let mut count = self.unknown_tagged_fields.len();
-            let unknown_size = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            let mut count = 0usize;
+            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+            count += raw_count;
             n += p::uvarint_size(count as u32) + unknown_size;
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -653,7 +666,7 @@ impl Message for VoteResponse {
 }
 
 impl Decode for VoteResponse {
-    fn decode(body: &Bytes, v: i16) -> Result<Self, DecodeError> {
+    fn decode_prefix(body: &Bytes, v: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(DecodeError::new(
                 0,
@@ -666,13 +679,7 @@ impl Decode for VoteResponse {
         let input: &[u8] = body;
         let (rest, x) =
             Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::new(
-                input.len() - rest.len(),
-                DecodeErrorKind::TrailingBytes(rest.len()),
-            ));
-        }
-        Ok(x)
+        Ok((x, input.len() - rest.len()))
     }
 }
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every check of the project: format, clippy, all tests (property, golden, hostile,
+# allocation bound, fuzz-corpus replay), the no_std build and the code-generation diff.
+# Installs what it needs when it is missing. Usage: scripts/test-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain components"
+if ! cargo fmt --version >/dev/null 2>&1; then rustup component add rustfmt; fi
+if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "cargo test (all features)"
+cargo test --workspace --all-features
+
+step "no_std build of the core"
+cargo build -p kafka-wire --no-default-features
+
+step "regenerate kafka-wire from the JSON specs and diff"
+if [ -d ../shared/kafka-message-specs ] && [ -d ../shared/kafka-message-specs-3.9 ]; then
+    cargo run -q -p kafka-wire-codegen
+    if ! git diff --exit-code --stat -- crates/kafka-wire/src/generated; then
+        echo "generated code differs from the committed code: run 'cargo run -p kafka-wire-codegen' and commit" >&2
+        exit 1
+    fi
+    if [ -n "$(git status --porcelain -- crates/kafka-wire/src/generated)" ]; then
+        git status --porcelain -- crates/kafka-wire/src/generated >&2
+        echo "generated files added or removed: regenerate and commit" >&2
+        exit 1
+    fi
+else
+    echo "SKIPPED: ../shared/kafka-message-specs{,-3.9} not found (a fresh clone has no ../shared); regeneration check not run"
+fi
+
+step "all checks passed"
