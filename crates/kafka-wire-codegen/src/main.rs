@@ -23,12 +23,14 @@ fn main() {
     let new_dir = args
         .first()
         .map_or_else(|| root.join("../shared/kafka-message-specs"), PathBuf::from);
-    let old_dir = args
-        .get(1)
-        .map_or_else(|| root.join("../shared/kafka-message-specs-3.9"), PathBuf::from);
-    let out_dir = args
-        .get(2)
-        .map_or_else(|| root.join("crates/kafka-wire/src/generated"), PathBuf::from);
+    let old_dir = args.get(1).map_or_else(
+        || root.join("../shared/kafka-message-specs-3.9"),
+        PathBuf::from,
+    );
+    let out_dir = args.get(2).map_or_else(
+        || root.join("crates/kafka-wire/src/generated"),
+        PathBuf::from,
+    );
 
     let new = load_dir(&new_dir);
     let old = load_dir(&old_dir);
@@ -121,7 +123,8 @@ pub(crate) fn snake(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
             let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
             if i > 0 && (prev_lower || (prev_upper && next_lower)) {
@@ -206,7 +209,8 @@ fn parse_int(s: &str) -> i128 {
     } else if let Some(h) = s.strip_prefix("-0x") {
         -i128::from_str_radix(h, 16).expect("hex default")
     } else {
-        s.parse().unwrap_or_else(|_| panic!("integer default {s:?}"))
+        s.parse()
+            .unwrap_or_else(|_| panic!("integer default {s:?}"))
     }
 }
 
@@ -263,7 +267,11 @@ fn default_expr(f: &Field) -> String {
             }
         }
     };
-    if nullable { format!("Some({base})") } else { base }
+    if nullable {
+        format!("Some({base})")
+    } else {
+        base
+    }
 }
 
 /// Minimum encoded size of a field when present and not null (conservative lower bound).
@@ -358,7 +366,9 @@ fn emit_spec(spec: &Spec) -> String {
     )
     .unwrap();
     o.push_str("#![allow(clippy::all, clippy::pedantic, unused_imports, unused_variables, unused_mut, unused_assignments)]\n\n");
-    o.push_str("use alloc::vec::Vec;\nuse bytes::{BufMut, Bytes};\nuse bytestring::ByteString;\n\n");
+    o.push_str(
+        "use alloc::vec::Vec;\nuse bytes::{BufMut, Bytes};\nuse bytestring::ByteString;\n\n",
+    );
     o.push_str("use crate::error::{DecodeError, DecodeErrorKind, EncodeError};\n");
     o.push_str("use crate::message::{Decode, Encode, Message, VersionRange};\n");
     o.push_str("use crate::primitives::{self as p, PResult};\n");
@@ -442,7 +452,10 @@ impl Encode for {n} {{
 }
 
 fn doc_escape(s: &str) -> String {
-    s.replace('[', "\\[").replace(']', "\\]").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('[', "\\[")
+        .replace(']', "\\]")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn range_text(r: Range, valid: Range) -> String {
@@ -457,8 +470,18 @@ fn range_text(r: Range, valid: Range) -> String {
     }
 }
 
-#[expect(clippy::too_many_lines, reason = "one emitter per struct keeps the output in one place")]
-fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_len: usize, top: bool) {
+#[expect(
+    clippy::too_many_lines,
+    reason = "one emitter per struct keeps the output in one place"
+)]
+fn emit_struct(
+    o: &mut String,
+    spec: &Spec,
+    name: &str,
+    fields: &[Field],
+    min_len: usize,
+    top: bool,
+) {
     let valid = spec.valid;
     let flex_cond = cond(spec.flexible, valid);
     // struct definition
@@ -474,36 +497,64 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
         writeln!(
             o,
             "    /// {}\n    ///\n    /// Spec field `{}`, versions {}{}{}.",
-            if about.is_empty() { "(no description)".to_string() } else { about },
+            if about.is_empty() {
+                "(no description)".to_string()
+            } else {
+                about
+            },
             f.name,
             range_text(f.versions, valid),
             if is_nullable(f) {
-                format!(", nullable {}", range_text(f.nullable.intersect(f.versions), valid))
+                format!(
+                    ", nullable {}",
+                    range_text(f.nullable.intersect(f.versions), valid)
+                )
             } else {
                 String::new()
             },
             if f.tagged.is_empty() {
                 String::new()
             } else {
-                format!(", tagged (tag {}) {}", f.tag.unwrap_or(0), range_text(f.tagged, valid))
+                format!(
+                    ", tagged (tag {}) {}",
+                    f.tag.unwrap_or(0),
+                    range_text(f.tagged, valid)
+                )
             }
         )
         .unwrap();
-        writeln!(o, "    #[cfg_attr(feature = \"serde\", serde(rename = {:?}))]", f.name).unwrap();
+        writeln!(
+            o,
+            "    #[cfg_attr(feature = \"serde\", serde(rename = {:?}))]",
+            f.name
+        )
+        .unwrap();
         if matches!(f.ty, Ty::Bytes | Ty::Records) {
             let w = if is_nullable(f) { "opt_bytes" } else { "bytes" };
             writeln!(o, "    #[cfg_attr(feature = \"serde\", serde(serialize_with = \"crate::serde_support::{w}\"))]").unwrap();
         }
         writeln!(o, "    pub {}: {},", field_ident(&f.name), rust_type(f)).unwrap();
     }
-    o.push_str("    /// Tagged fields this version of the library does not know, kept for re-encoding.\n");
+    o.push_str(
+        "    /// Tagged fields this version of the library does not know, kept for re-encoding.\n",
+    );
     o.push_str("    #[cfg_attr(feature = \"serde\", serde(rename = \"_unknown_tagged_fields\", skip_serializing_if = \"Vec::is_empty\"))]\n");
     o.push_str("    pub unknown_tagged_fields: Vec<RawTaggedField>,\n}\n\n");
 
     // Default
-    writeln!(o, "impl Default for {name} {{\n    fn default() -> Self {{\n        Self {{").unwrap();
+    writeln!(
+        o,
+        "impl Default for {name} {{\n    fn default() -> Self {{\n        Self {{"
+    )
+    .unwrap();
     for f in fields {
-        writeln!(o, "            {}: {},", field_ident(&f.name), default_expr(f)).unwrap();
+        writeln!(
+            o,
+            "            {}: {},",
+            field_ident(&f.name),
+            default_expr(f)
+        )
+        .unwrap();
     }
     o.push_str("            unknown_tagged_fields: Vec::new(),\n        }\n    }\n}\n\n");
 
@@ -511,7 +562,11 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
     tagged.sort_by_key(|f| f.tag.unwrap_or(0));
 
     // decode
-    writeln!(o, "impl WireStruct for {name} {{\n    const MIN_LEN: usize = {min_len};\n").unwrap();
+    writeln!(
+        o,
+        "impl WireStruct for {name} {{\n    const MIN_LEN: usize = {min_len};\n"
+    )
+    .unwrap();
     o.push_str("    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {\n");
     writeln!(o, "        let flex = {flex_cond};").unwrap();
     for f in fields {
@@ -523,7 +578,12 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
         if present == "false" {
             writeln!(o, "        let {mutkw}{id} = {};", default_expr(f)).unwrap();
         } else if present == "true" {
-            writeln!(o, "        let (i, {mutkw}{id}) = p::field({read}, {:?})?;", f.name).unwrap();
+            writeln!(
+                o,
+                "        let (i, {mutkw}{id}) = p::field({read}, {:?})?;",
+                f.name
+            )
+            .unwrap();
         } else {
             writeln!(
                 o,
@@ -539,7 +599,9 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
     if tagged.is_empty() {
         o.push_str("            let (i, u) = p::unknown_tags(i, ctx)?;\n            unknown_tagged_fields = u;\n            i\n");
     } else {
-        o.push_str("            let (mut i, n) = p::uvarint(i)?;\n            let mut last = None;\n");
+        o.push_str(
+            "            let (mut i, n) = p::uvarint(i)?;\n            let mut last = None;\n",
+        );
         o.push_str("            for _ in 0..n {\n                let (rest, (tag, body)) = p::tagged_field(i)?;\n                p::check_tag_order(i, &mut last, tag)?;\n                match tag {\n");
         for f in &tagged {
             let id = field_ident(&f.name);
@@ -634,7 +696,9 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
             }
         } else {
             o.push_str("            p::put_uvarint(out, count as u32);\n");
-            o.push_str("            let mut unknown = self.unknown_tagged_fields.iter().peekable();\n");
+            o.push_str(
+                "            let mut unknown = self.unknown_tagged_fields.iter().peekable();\n",
+            );
             for f in &tagged {
                 let id = field_ident(&f.name);
                 let tag = f.tag.unwrap_or(0);
@@ -667,7 +731,9 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
 
     // random values for tests
     writeln!(o, "#[cfg(feature = \"testing\")]\nimpl {name} {{").unwrap();
-    o.push_str("    /// A random value whose fields are all valid at version `v` (for property tests).\n");
+    o.push_str(
+        "    /// A random value whose fields are all valid at version `v` (for property tests).\n",
+    );
     o.push_str("    pub fn random(g: &mut crate::testing::Gen, v: i16) -> Self {\n");
     writeln!(o, "        let flex = {flex_cond};").unwrap();
     o.push_str("        let mut x = Self::default();\n");
@@ -688,8 +754,16 @@ fn emit_struct(o: &mut String, spec: &Spec, name: &str, fields: &[Field], min_le
         };
         writeln!(o, "        if {present} {{ x.{id} = {val}; }}").unwrap();
     }
-    let max_known = tagged.iter().map(|f| f.tag.unwrap_or(0)).max().map_or(0, |t| t + 1);
-    writeln!(o, "        if flex {{ x.unknown_tagged_fields = g.unknown_tags({max_known}); }}").unwrap();
+    let max_known = tagged
+        .iter()
+        .map(|f| f.tag.unwrap_or(0))
+        .max()
+        .map_or(0, |t| t + 1);
+    writeln!(
+        o,
+        "        if flex {{ x.unknown_tagged_fields = g.unknown_tags({max_known}); }}"
+    )
+    .unwrap();
     o.push_str("        x\n    }\n}\n\n");
 }
 
@@ -770,7 +844,10 @@ fn api_name(spec: &Spec) -> String {
         .to_string()
 }
 
-#[expect(clippy::too_many_lines, reason = "the dispatch tables are emitted together")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the dispatch tables are emitted together"
+)]
 fn emit_mod(specs: &[Spec]) -> String {
     let mut o = String::new();
     o.push_str("//! Every Kafka message at every version, generated by kafka-wire-codegen from the Kafka 4.3.1 and\n//! 3.9.2 JSON specs (union of their versions). Do not edit: run `cargo run -p kafka-wire-codegen`.\n\n");
@@ -793,14 +870,29 @@ fn emit_mod(specs: &[Spec]) -> String {
     };
     for s in &reqs {
         let r = resp(s.api_key.expect("requests have keys"));
-        writeln!(o, "\nimpl crate::message::Request for {} {{\n    type Response = {};\n}}", s.name, r.name).unwrap();
+        writeln!(
+            o,
+            "\nimpl crate::message::Request for {} {{\n    type Response = {};\n}}",
+            s.name, r.name
+        )
+        .unwrap();
     }
 
     // ApiKey
-    o.push_str("\n/// Every API key defined by the specs (including inter-broker and removed ones).\n");
+    o.push_str(
+        "\n/// Every API key defined by the specs (including inter-broker and removed ones).\n",
+    );
     o.push_str("#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]\n#[cfg_attr(feature = \"serde\", derive(serde::Serialize))]\n#[non_exhaustive]\n#[repr(i16)]\npub enum ApiKey {\n");
     for s in &reqs {
-        writeln!(o, "    /// `{}` (key {}).\n    {} = {},", api_name(s), s.api_key.unwrap_or(0), api_name(s), s.api_key.unwrap_or(0)).unwrap();
+        writeln!(
+            o,
+            "    /// `{}` (key {}).\n    {} = {},",
+            api_name(s),
+            s.api_key.unwrap_or(0),
+            api_name(s),
+            s.api_key.unwrap_or(0)
+        )
+        .unwrap();
     }
     o.push_str("}\n\nimpl ApiKey {\n    /// All keys in ascending order.\n    pub const ALL: &'static [ApiKey] = &[\n");
     for s in &reqs {
@@ -808,7 +900,13 @@ fn emit_mod(specs: &[Spec]) -> String {
     }
     o.push_str("    ];\n\n    /// The key for a wire value, if known.\n    #[must_use]\n    pub const fn from_i16(k: i16) -> Option<Self> {\n        match k {\n");
     for s in &reqs {
-        writeln!(o, "            {} => Some(ApiKey::{}),", s.api_key.unwrap_or(0), api_name(s)).unwrap();
+        writeln!(
+            o,
+            "            {} => Some(ApiKey::{}),",
+            s.api_key.unwrap_or(0),
+            api_name(s)
+        )
+        .unwrap();
     }
     o.push_str("            _ => None,\n        }\n    }\n\n    /// The wire value.\n    #[must_use]\n    pub const fn as_i16(self) -> i16 {\n        self as i16\n    }\n\n");
     o.push_str("    /// The API's name as Kafka spells it, e.g. `\"JoinGroup\"`.\n    #[must_use]\n    pub const fn name(self) -> &'static str {\n        match self {\n");
@@ -817,24 +915,51 @@ fn emit_mod(specs: &[Spec]) -> String {
     }
     o.push_str("        }\n    }\n\n    /// Request versions this library implements (union of Kafka 3.9.2 and 4.3.1).\n    #[must_use]\n    pub const fn versions(self) -> VersionRange {\n        match self {\n");
     for s in &reqs {
-        writeln!(o, "            ApiKey::{} => {}::VERSIONS,", api_name(s), s.name).unwrap();
+        writeln!(
+            o,
+            "            ApiKey::{} => {}::VERSIONS,",
+            api_name(s),
+            s.name
+        )
+        .unwrap();
     }
     o.push_str("        }\n    }\n\n    /// First flexible version, if any.\n    #[must_use]\n    pub const fn flexible_from(self) -> Option<i16> {\n        match self {\n");
     for s in &reqs {
-        writeln!(o, "            ApiKey::{} => {}::FLEXIBLE_FROM,", api_name(s), s.name).unwrap();
+        writeln!(
+            o,
+            "            ApiKey::{} => {}::FLEXIBLE_FROM,",
+            api_name(s),
+            s.name
+        )
+        .unwrap();
     }
     o.push_str("        }\n    }\n\n    /// Versions brokers advertise only with unstable APIs enabled; negotiation skips them by default.\n    #[must_use]\n    pub const fn unstable_versions(self) -> &'static [i16] {\n        match self {\n");
     for s in &reqs {
-        writeln!(o, "            ApiKey::{} => {}::UNSTABLE_VERSIONS,", api_name(s), s.name).unwrap();
+        writeln!(
+            o,
+            "            ApiKey::{} => {}::UNSTABLE_VERSIONS,",
+            api_name(s),
+            s.name
+        )
+        .unwrap();
     }
     o.push_str("        }\n    }\n\n    /// Request header version for request version `v`: 2 if flexible, else 1 (0 for\n    /// ControlledShutdown v0).\n    #[must_use]\n    pub const fn request_header_version(self, v: i16) -> i16 {\n        if matches!(self, ApiKey::ControlledShutdown) && v == 0 {\n            return 0;\n        }\n        match self.flexible_from() {\n            Some(f) if v >= f => 2,\n            _ => 1,\n        }\n    }\n\n");
     o.push_str("    /// Response header version for version `v`: 1 if flexible, else 0; always 0 for ApiVersions.\n    #[must_use]\n    pub const fn response_header_version(self, v: i16) -> i16 {\n        if matches!(self, ApiKey::ApiVersions) {\n            return 0;\n        }\n        match self.flexible_from() {\n            Some(f) if v >= f => 1,\n            _ => 0,\n        }\n    }\n}\n\n");
     o.push_str("impl TryFrom<i16> for ApiKey {\n    type Error = DecodeError;\n    fn try_from(k: i16) -> Result<Self, DecodeError> {\n        Self::from_i16(k).ok_or(DecodeError::new(0, DecodeErrorKind::UnknownApiKey(k)))\n    }\n}\n\n");
 
-    for (enum_name, kind) in [("AnyRequest", Kind::Request), ("AnyResponse", Kind::Response)] {
+    for (enum_name, kind) in [
+        ("AnyRequest", Kind::Request),
+        ("AnyResponse", Kind::Response),
+    ] {
         let items: Vec<&Spec> = reqs
             .iter()
-            .map(|s| if kind == Kind::Request { *s } else { resp(s.api_key.unwrap_or(0)) })
+            .map(|s| {
+                if kind == Kind::Request {
+                    *s
+                } else {
+                    resp(s.api_key.unwrap_or(0))
+                }
+            })
             .collect();
         writeln!(o, "/// Any {} body, tagged by API.\n#[derive(Debug, Clone, PartialEq)]\n#[cfg_attr(feature = \"serde\", derive(serde::Serialize))]\n#[cfg_attr(feature = \"serde\", serde(untagged))]\n#[non_exhaustive]\npub enum {enum_name} {{", if kind == Kind::Request { "request" } else { "response" }).unwrap();
         for (s, it) in reqs.iter().zip(&items) {
@@ -843,7 +968,14 @@ fn emit_mod(specs: &[Spec]) -> String {
         writeln!(o, "}}\n\nimpl {enum_name} {{").unwrap();
         o.push_str("    /// Decodes the body of API `key` at version `v`.\n    ///\n    /// # Errors\n    /// Unsupported versions and malformed bodies.\n    pub fn decode(key: ApiKey, v: i16, body: &Bytes) -> Result<Self, DecodeError> {\n        Ok(match key {\n");
         for (s, it) in reqs.iter().zip(&items) {
-            writeln!(o, "            ApiKey::{} => Self::{}({}::decode(body, v)?),", api_name(s), api_name(s), it.name).unwrap();
+            writeln!(
+                o,
+                "            ApiKey::{} => Self::{}({}::decode(body, v)?),",
+                api_name(s),
+                api_name(s),
+                it.name
+            )
+            .unwrap();
         }
         o.push_str("        })\n    }\n\n    /// Decodes a body that may be followed by extra bytes; returns the value and the bytes used.\n    ///\n    /// # Errors\n    /// Unsupported versions and malformed bodies.\n    pub fn decode_prefix(key: ApiKey, v: i16, body: &Bytes) -> Result<(Self, usize), DecodeError> {\n        Ok(match key {\n");
         for (s, it) in reqs.iter().zip(&items) {
@@ -851,23 +983,51 @@ fn emit_mod(specs: &[Spec]) -> String {
         }
         o.push_str("        })\n    }\n\n    /// The API this body belongs to.\n    #[must_use]\n    pub const fn api_key(&self) -> ApiKey {\n        match self {\n");
         for s in &reqs {
-            writeln!(o, "            Self::{n}(_) => ApiKey::{n},", n = api_name(s)).unwrap();
+            writeln!(
+                o,
+                "            Self::{n}(_) => ApiKey::{n},",
+                n = api_name(s)
+            )
+            .unwrap();
         }
         o.push_str("        }\n    }\n\n    /// Exact encoded size at version `v`.\n    ///\n    /// # Errors\n    /// See [`Encode::encoded_len`].\n    pub fn encoded_len(&self, v: i16) -> Result<usize, EncodeError> {\n        match self {\n");
         for s in &reqs {
-            writeln!(o, "            Self::{}(x) => x.encoded_len(v),", api_name(s)).unwrap();
+            writeln!(
+                o,
+                "            Self::{}(x) => x.encoded_len(v),",
+                api_name(s)
+            )
+            .unwrap();
         }
         o.push_str("        }\n    }\n\n    /// Encodes at version `v`.\n    ///\n    /// # Errors\n    /// See [`Encode::encode`].\n    pub fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {\n        match self {\n");
         for s in &reqs {
-            writeln!(o, "            Self::{}(x) => x.encode(v, out),", api_name(s)).unwrap();
+            writeln!(
+                o,
+                "            Self::{}(x) => x.encode(v, out),",
+                api_name(s)
+            )
+            .unwrap();
         }
         o.push_str("        }\n    }\n\n    /// A random body valid at version `v` (property tests).\n    #[cfg(feature = \"testing\")]\n    pub fn random(key: ApiKey, v: i16, g: &mut crate::testing::Gen) -> Self {\n        match key {\n");
         for (s, it) in reqs.iter().zip(&items) {
-            writeln!(o, "            ApiKey::{} => Self::{}({}::random(g, v)),", api_name(s), api_name(s), it.name).unwrap();
+            writeln!(
+                o,
+                "            ApiKey::{} => Self::{}({}::random(g, v)),",
+                api_name(s),
+                api_name(s),
+                it.name
+            )
+            .unwrap();
         }
         o.push_str("        }\n    }\n\n    /// Versions of this body type for API `key`.\n    #[must_use]\n    pub const fn versions(key: ApiKey) -> VersionRange {\n        match key {\n");
         for (s, it) in reqs.iter().zip(&items) {
-            writeln!(o, "            ApiKey::{} => {}::VERSIONS,", api_name(s), it.name).unwrap();
+            writeln!(
+                o,
+                "            ApiKey::{} => {}::VERSIONS,",
+                api_name(s),
+                it.name
+            )
+            .unwrap();
         }
         o.push_str("        }\n    }\n}\n\n");
     }

@@ -96,8 +96,16 @@ fn merge_one(mut new: Spec, mut old: Spec) -> Spec {
             unstable.push(*u);
         }
     }
-    let flexible = if new.flexible.is_empty() { old.flexible } else { new.flexible.hull(old.flexible) };
-    let name = if new.valid.is_empty() { old.name.clone() } else { new.name.clone() };
+    let flexible = if new.flexible.is_empty() {
+        old.flexible
+    } else {
+        new.flexible.hull(old.flexible)
+    };
+    let name = if new.valid.is_empty() {
+        old.name.clone()
+    } else {
+        new.name.clone()
+    };
     Spec {
         name,
         kind: new.kind,

@@ -223,7 +223,8 @@ pub(crate) fn parse_spec(j: &Json) -> Option<Spec> {
         other => panic!("unknown spec type {other}"),
     };
     let valid = Range::parse(&get("validVersions").expect("validVersions"));
-    let unstable = if get("latestVersionUnstable").is_some_and(|s| s == "true") && !valid.is_empty() {
+    let unstable = if get("latestVersionUnstable").is_some_and(|s| s == "true") && !valid.is_empty()
+    {
         vec![valid.hi]
     } else {
         Vec::new()

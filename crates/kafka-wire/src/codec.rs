@@ -15,7 +15,7 @@
 //! # Run loop (client)
 //!
 //! 1. `codec.encode_request(&req, version, &mut out)` and write `out` to the socket;
-//! 2. read into a `BytesMut`, take frames with [`frame::split`](crate::frame::split);
+//! 2. read into a `BytesMut`, take frames with [`frame::split`];
 //! 3. `codec.decode_response(frame)` yields the correlation id, API, version and body.
 //!
 //! Start every connection with `ApiVersions` at the highest version we know
@@ -71,7 +71,7 @@ struct InFlight {
 ///   one complete frame (size prefix, header, body) to the caller's buffer and record the
 ///   request as in flight;
 /// - input: [`decode_response`](Self::decode_response) takes one frame body (as returned by
-///   [`frame::split`](crate::frame::split)) and removes its request from the in-flight table;
+///   [`frame::split`]) and removes its request from the in-flight table;
 /// - [`forget`](Self::forget) drops a request that will never be answered (Produce with
 ///   `acks = 0`, or a request the caller gave up on).
 ///
@@ -224,6 +224,9 @@ impl ClientCodec {
     /// [`retry_api_versions_version`] answer "retry with v0", as librdkafka does. See
     /// [`decode_api_versions_response`].
     ///
+    /// **Trailing bytes** after a complete response body are ignored, as the Java client and
+    /// librdkafka do; strict callers can use [`AnyResponse::decode`] on the body themselves.
+    ///
     /// # Errors
     /// [`DecodeErrorKind::UnknownCorrelationId`] if no request with that id is in flight
     /// (nothing changes then), `UnexpectedEnd` for a frame shorter than 4 bytes, and any error
@@ -250,7 +253,9 @@ impl ClientCodec {
         let resp = if key == ApiKey::ApiVersions {
             decode_api_versions_response(&body, version).map(AnyResponse::ApiVersions)
         } else {
-            AnyResponse::decode(key, version, &body)
+            // Trailing bytes after a complete response are ignored, as Java and librdkafka do
+            // (librdkafka 2.16's mock broker appends one byte to Metadata v13 responses).
+            AnyResponse::decode_prefix(key, version, &body).map(|(r, _)| r)
         }
         .map_err(|e| e.shifted(header_len))?;
         Ok((CorrelationId(id), key, version, resp))

@@ -23,12 +23,15 @@ mod serde_support;
 pub mod testing;
 pub mod types;
 mod value;
+pub mod versioned;
 
 pub use bytestring::ByteString;
+pub use codec::{
+    ApiVersionsOutcome, ClientCodec, CorrelationId, NegotiatedVersions, NegotiationOptions,
+};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
-pub use header::{RequestHeader, ResponseHeader};
+pub use frame::{FrameDecoder, FrameError};
 pub use generated::{AnyRequest, AnyResponse, ApiKey};
+pub use header::{RequestHeader, ResponseHeader};
 pub use message::{Decode, Encode, Message, Request, VersionRange};
 pub use types::{Packed, PackedElem, RawTaggedField, Uuid};
-pub use codec::{ApiVersionsOutcome, ClientCodec, CorrelationId, NegotiatedVersions, NegotiationOptions};
-pub use frame::{FrameDecoder, FrameError};

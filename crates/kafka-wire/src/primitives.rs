@@ -179,7 +179,10 @@ fn compact_len(i: &[u8]) -> PResult<'_, Option<usize>> {
 #[inline]
 fn utf8(i: &[u8], ctx: &Bytes, raw: &[u8]) -> Result<ByteString, nom::Err<WireError>> {
     if core::str::from_utf8(raw).is_err() {
-        return Err(nom::Err::Error(WireError::at(i, DecodeErrorKind::InvalidUtf8)));
+        return Err(nom::Err::Error(WireError::at(
+            i,
+            DecodeErrorKind::InvalidUtf8,
+        )));
     }
     let b = ctx.slice_ref(raw);
     // Validated just above.
@@ -286,37 +289,6 @@ pub(crate) fn packed<'a, T: PackedElem>(
     flex: bool,
 ) -> PResult<'a, Packed<T>> {
     match nullable_packed(i, ctx, flex)? {
-        (rest, Some(s)) => Ok((rest, s)),
-        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
-    }
-}
-
-/// A nullable array of strings.
-pub(crate) fn nullable_string_array<'a>(
-    i: &'a [u8],
-    ctx: &Bytes,
-    flex: bool,
-) -> PResult<'a, Option<Vec<ByteString>>> {
-    let (mut rest, n) = array_len(i, flex, if flex { 1 } else { 2 })?;
-    let Some(n) = n else {
-        return Ok((rest, None));
-    };
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (r, s) = string(rest, ctx, flex)?;
-        v.push(s);
-        rest = r;
-    }
-    Ok((rest, Some(v)))
-}
-
-/// A non-nullable array of strings.
-pub(crate) fn string_array<'a>(
-    i: &'a [u8],
-    ctx: &Bytes,
-    flex: bool,
-) -> PResult<'a, Vec<ByteString>> {
-    match nullable_string_array(i, ctx, flex)? {
         (rest, Some(s)) => Ok((rest, s)),
         (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
     }
@@ -520,7 +492,11 @@ pub(crate) fn put_len<B: BufMut>(
 /// Checks a length fits its prefix (so `encoded_len` fails exactly when `encode` would).
 #[inline]
 pub(crate) fn check_len(n: usize, short: bool, name: &'static str) -> Result<(), EncodeError> {
-    let max = if short { i16::MAX as usize } else { i32::MAX as usize - 1 };
+    let max = if short {
+        i16::MAX as usize
+    } else {
+        i32::MAX as usize - 1
+    };
     if n > max {
         Err(EncodeError::TooLong { field: name })
     } else {

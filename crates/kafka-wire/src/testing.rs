@@ -18,7 +18,10 @@ impl Gen {
     /// A generator from a seed; arrays get at most 3 elements.
     #[must_use]
     pub const fn new(seed: u64) -> Self {
-        Self { state: seed, max_len: 3 }
+        Self {
+            state: seed,
+            max_len: 3,
+        }
     }
 
     /// Sets the maximum array length.
@@ -43,6 +46,10 @@ impl Gen {
     }
 
     /// A length in 0..=max_len.
+    #[expect(
+        clippy::len_without_is_empty,
+        reason = "a random length, not a container"
+    )]
     pub fn len(&mut self) -> usize {
         (self.next_u64() % (self.max_len as u64 + 1)) as usize
     }
@@ -91,7 +98,17 @@ impl Gen {
     }
     /// Random short string, sometimes non-ASCII.
     pub fn string(&mut self) -> ByteString {
-        const PIECES: &[&str] = &["a", "topic", "-", "é", "群", "0", "_", "consumer", "\u{1F600}"];
+        const PIECES: &[&str] = &[
+            "a",
+            "topic",
+            "-",
+            "é",
+            "群",
+            "0",
+            "_",
+            "consumer",
+            "\u{1F600}",
+        ];
         let n = (self.next_u64() % 6) as usize;
         let mut s = alloc::string::String::new();
         for _ in 0..n {

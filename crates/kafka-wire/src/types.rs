@@ -20,8 +20,8 @@ impl Uuid {
         let h = high.to_be_bytes();
         let l = low.to_be_bytes();
         Self([
-            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], l[0], l[1], l[2], l[3], l[4], l[5], l[6],
-            l[7],
+            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], l[0], l[1], l[2], l[3], l[4], l[5],
+            l[6], l[7],
         ])
     }
 }

@@ -70,7 +70,10 @@ pub(crate) fn write_opt<B: BufMut, T: Value>(
             T::write_null(out, flex);
             Ok(())
         }
-        None => Err(EncodeError::NullNotAllowed { field: name, version: v }),
+        None => Err(EncodeError::NullNotAllowed {
+            field: name,
+            version: v,
+        }),
     }
 }
 
@@ -86,7 +89,10 @@ pub(crate) fn size_opt<T: Value>(
     match x {
         Some(x) => x.size(flex, v, name),
         None if nullable => Ok(T::null_size(flex)),
-        None => Err(EncodeError::NullNotAllowed { field: name, version: v }),
+        None => Err(EncodeError::NullNotAllowed {
+            field: name,
+            version: v,
+        }),
     }
 }
 
@@ -388,12 +394,7 @@ impl<S: WireStruct> Value for S {
         S::decode_body(i, ctx, v)
     }
     /// Nullable structs carry an int8 marker: -1 for null, 1 for present.
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        _: bool,
-        v: i16,
-    ) -> PResult<'a, Option<Self>> {
+    fn read_nullable<'a>(i: &'a [u8], ctx: &Bytes, _: bool, v: i16) -> PResult<'a, Option<Self>> {
         let (r, marker) = p::int8(i)?;
         match marker {
             -1 => Ok((r, None)),
@@ -446,7 +447,10 @@ pub(crate) fn write_struct_opt<B: BufMut, S: WireStruct>(
             out.put_i8(-1);
             Ok(())
         }
-        None => Err(EncodeError::NullNotAllowed { field: name, version: v }),
+        None => Err(EncodeError::NullNotAllowed {
+            field: name,
+            version: v,
+        }),
     }
 }
 
@@ -461,6 +465,9 @@ pub(crate) fn size_struct_opt<S: WireStruct>(
     match x {
         Some(x) => Ok(usize::from(nullable) + x.body_size(v)?),
         None if nullable => Ok(1),
-        None => Err(EncodeError::NullNotAllowed { field: name, version: v }),
+        None => Err(EncodeError::NullNotAllowed {
+            field: name,
+            version: v,
+        }),
     }
 }

@@ -59,14 +59,17 @@ fn decode_allocation_is_bounded_by_input_size() {
     for (k, v, is_req, input) in &inputs {
         let n = allocated_by(|| {
             if *is_req {
-                let _ = std::hint::black_box(AnyRequest::decode(*k, *v, input));
+                let _ = core::hint::black_box(AnyRequest::decode(*k, *v, input));
             } else {
-                let _ = std::hint::black_box(AnyResponse::decode(*k, *v, input));
+                let _ = core::hint::black_box(AnyResponse::decode(*k, *v, input));
             }
         });
         let ratio = n as f64 / input.len().max(1) as f64;
         if ratio > worst.0 {
-            worst = (ratio, format!("{k:?} v{v} req={is_req} len={}", input.len()));
+            worst = (
+                ratio,
+                format!("{k:?} v{v} req={is_req} len={}", input.len()),
+            );
         }
         assert!(
             n <= FACTOR * input.len() + 1024,
@@ -74,5 +77,10 @@ fn decode_allocation_is_bounded_by_input_size() {
             input.len()
         );
     }
-    eprintln!("{} inputs; worst allocation ratio {:.1} bytes per input byte ({})", inputs.len(), worst.0, worst.1);
+    eprintln!(
+        "{} inputs; worst allocation ratio {:.1} bytes per input byte ({})",
+        inputs.len(),
+        worst.0,
+        worst.1
+    );
 }

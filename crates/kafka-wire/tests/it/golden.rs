@@ -17,7 +17,12 @@ fn frames(path: &Path) -> Vec<Bytes> {
         out.push(Bytes::copy_from_slice(&data[i + 4..i + 4 + n]));
         i += 4 + n;
     }
-    assert_eq!(i, data.len(), "{} ends with a partial frame", path.display());
+    assert_eq!(
+        i,
+        data.len(),
+        "{} ends with a partial frame",
+        path.display()
+    );
     out
 }
 
@@ -48,23 +53,38 @@ fn check_connection(c2s: &Path, s2c: &Path, seen: &mut Seen) {
         let hv = key.request_header_version(hdr.api_version);
         let body = frame.slice(hlen..);
         let req = AnyRequest::decode(key, hdr.api_version, &body).unwrap_or_else(|e| {
-            panic!("{}: {key:?} v{} request: {e}", c2s.display(), hdr.api_version)
+            panic!(
+                "{}: {key:?} v{} request: {e}",
+                c2s.display(),
+                hdr.api_version
+            )
         });
         let mut out = BytesMut::new();
         hdr.encode(hv, &mut out).unwrap();
         req.encode(hdr.api_version, &mut out).unwrap();
         assert_eq!(req.encoded_len(hdr.api_version).unwrap(), body.len());
-        assert_eq!(&out[..], &frame[..], "{}: {key:?} v{} request re-encode", c2s.display(), hdr.api_version);
+        assert_eq!(
+            &out[..],
+            &frame[..],
+            "{}: {key:?} v{} request re-encode",
+            c2s.display(),
+            hdr.api_version
+        );
         inflight.insert(hdr.correlation_id, (key, hdr.api_version));
         seen.frames += 1;
-        let e = seen.apis.entry((key.name().to_string(), "request")).or_default();
+        let e = seen
+            .apis
+            .entry((key.name().to_string(), "request"))
+            .or_default();
         if !e.contains(&hdr.api_version) {
             e.push(hdr.api_version);
         }
     }
     for frame in frames(s2c) {
         let corr = i32::from_be_bytes(frame[..4].try_into().unwrap());
-        let (key, v) = inflight.remove(&corr).expect("response to a request we saw");
+        let (key, v) = inflight
+            .remove(&corr)
+            .expect("response to a request we saw");
         let hv = key.response_header_version(v);
         let (hdr, hlen) = ResponseHeader::decode(&frame, hv).unwrap();
         let body = frame.slice(hlen..);
@@ -77,7 +97,11 @@ fn check_connection(c2s: &Path, s2c: &Path, seen: &mut Seen) {
                 seen.known_bad += 1;
                 continue;
             }
-            Err(e) if key == ApiKey::Metadata && v == 13 && matches!(e.kind, kafka_wire::DecodeErrorKind::TrailingBytes(1)) => {
+            Err(e)
+                if key == ApiKey::Metadata
+                    && v == 13
+                    && matches!(e.kind, kafka_wire::DecodeErrorKind::TrailingBytes(1)) =>
+            {
                 // librdkafka 2.16's mock appends one byte to Metadata v13 responses; Java and
                 // librdkafka ignore trailing bytes. The prefix must still re-encode exactly.
                 let (r, used) = AnyResponse::decode_prefix(key, v, &body).unwrap();
@@ -93,9 +117,17 @@ fn check_connection(c2s: &Path, s2c: &Path, seen: &mut Seen) {
         let mut out = BytesMut::new();
         hdr.encode(hv, &mut out).unwrap();
         resp.encode(v, &mut out).unwrap();
-        assert_eq!(&out[..], &frame[..], "{}: {key:?} v{v} response re-encode", s2c.display());
+        assert_eq!(
+            &out[..],
+            &frame[..],
+            "{}: {key:?} v{v} response re-encode",
+            s2c.display()
+        );
         seen.frames += 1;
-        let e = seen.apis.entry((key.name().to_string(), "response")).or_default();
+        let e = seen
+            .apis
+            .entry((key.name().to_string(), "response"))
+            .or_default();
         if !e.contains(&v) {
             e.push(v);
         }
@@ -117,7 +149,12 @@ fn captures_decode_and_reencode_byte_identical() {
             check_connection(&c2s, &s2c, &mut seen);
             n += 1;
         }
-        eprintln!("{}: {} frames, {} known-malformed", dir.display(), seen.frames, seen.known_bad);
+        eprintln!(
+            "{}: {} frames, {} known-malformed",
+            dir.display(),
+            seen.frames,
+            seen.known_bad
+        );
         for ((api, dirn), vs) in &seen.apis {
             eprintln!("  {api} {dirn} {vs:?}");
         }
@@ -129,11 +166,23 @@ fn captures_decode_and_reencode_byte_identical() {
 #[test]
 fn required_apis_in_both_directions_per_client() {
     let required = [
-        "ApiVersions", "Metadata", "FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat",
-        "OffsetCommit", "OffsetFetch", "LeaveGroup", "ListOffsets", "Fetch", "Produce",
+        "ApiVersions",
+        "Metadata",
+        "FindCoordinator",
+        "JoinGroup",
+        "SyncGroup",
+        "Heartbeat",
+        "OffsetCommit",
+        "OffsetFetch",
+        "LeaveGroup",
+        "ListOffsets",
+        "Fetch",
+        "Produce",
     ];
     for scenario in ["tansu-librdkafka-consumer", "tansu-kafka-python"] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures").join(scenario);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/captures")
+            .join(scenario);
         let mut seen = Seen::default();
         let mut n = 1;
         while dir.join(format!("conn-{n}.c2s.bin")).exists() {
@@ -146,7 +195,10 @@ fn required_apis_in_both_directions_per_client() {
         }
         for api in required {
             for d in ["request", "response"] {
-                assert!(seen.apis.contains_key(&(api.to_string(), d)), "{scenario}: no {api} {d}");
+                assert!(
+                    seen.apis.contains_key(&(api.to_string(), d)),
+                    "{scenario}: no {api} {d}"
+                );
             }
         }
     }

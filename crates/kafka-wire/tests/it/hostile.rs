@@ -9,10 +9,17 @@ use kafka_wire::{AnyRequest, AnyResponse, ApiKey, Decode, DecodeErrorKind, Encod
 #[test]
 fn metadata_v0_four_byte_body_is_an_error_not_an_allocation() {
     // kafka-protocol 0.18 tries to allocate ~154 GB for this body.
-    for body in [[0x7f, 0xff, 0xff, 0xff], [0x24, 0x00, 0x00, 0x00], [0xff, 0xff, 0xff, 0xfe]] {
+    for body in [
+        [0x7f, 0xff, 0xff, 0xff],
+        [0x24, 0x00, 0x00, 0x00],
+        [0xff, 0xff, 0xff, 0xfe],
+    ] {
         let err = MetadataRequest::decode(&Bytes::copy_from_slice(&body), 0).unwrap_err();
         assert!(
-            matches!(err.kind, DecodeErrorKind::ArrayTooLong { .. } | DecodeErrorKind::InvalidLength(_)),
+            matches!(
+                err.kind,
+                DecodeErrorKind::ArrayTooLong { .. } | DecodeErrorKind::InvalidLength(_)
+            ),
             "{err:?}"
         );
         assert_eq!(err.field, "Topics");
@@ -40,7 +47,12 @@ fn array_claiming_2_pow_31_elements_in_ten_bytes() {
         }
     }
     let err = ConsumerProtocolSubscription::decode(&b, 0).unwrap_err();
-    assert!(matches!(err.kind, DecodeErrorKind::UnexpectedEnd | DecodeErrorKind::ArrayTooLong { .. } | DecodeErrorKind::InvalidUtf8));
+    assert!(matches!(
+        err.kind,
+        DecodeErrorKind::UnexpectedEnd
+            | DecodeErrorKind::ArrayTooLong { .. }
+            | DecodeErrorKind::InvalidUtf8
+    ));
 }
 
 #[test]
@@ -73,7 +85,11 @@ fn every_truncation_point_of_valid_messages_is_a_typed_error() {
                     // A prefix can be a valid message only when the tail was optional; then the
                     // full input must have had more bytes, which decode() rejects as trailing.
                     if let Err(e) = res {
-                        assert!(e.offset <= cut, "{k:?} v{v} {label}: offset {} > len {cut}", e.offset);
+                        assert!(
+                            e.offset <= cut,
+                            "{k:?} v{v} {label}: offset {} > len {cut}",
+                            e.offset
+                        );
                     }
                 }
             }
@@ -136,7 +152,10 @@ fn tagged_fields_out_of_order_or_duplicated_are_rejected() {
     assert_eq!(out.freeze(), ok, "unknown tags re-encode verbatim");
     for bad in [&[(9, &b"x"[..]), (5, b"y")][..], &[(5, b"x"), (5, b"y")]] {
         let err = HeartbeatRequest::decode(&heartbeat_v4_with_tags(bad), 4).unwrap_err();
-        assert!(matches!(err.kind, DecodeErrorKind::TagOutOfOrder(5)), "{err:?}");
+        assert!(
+            matches!(err.kind, DecodeErrorKind::TagOutOfOrder(5)),
+            "{err:?}"
+        );
     }
 }
 
@@ -144,7 +163,10 @@ fn tagged_fields_out_of_order_or_duplicated_are_rejected() {
 fn known_tagged_field_with_wrong_size_is_rejected() {
     // FetchRequest v12+ ClusterId is tag 0 (nullable compact string). Declare size 5 but put a
     // 1-byte string inside: the field does not fill its declared size.
-    let req = FetchRequest { cluster_id: Some("c".into()), ..Default::default() };
+    let req = FetchRequest {
+        cluster_id: Some("c".into()),
+        ..Default::default()
+    };
     let mut out = BytesMut::new();
     req.encode(12, &mut out).unwrap();
     let mut bytes = out.to_vec();
@@ -176,6 +198,12 @@ fn random_garbage_never_panics() {
 #[test]
 fn unsupported_version_is_typed() {
     let err = JoinGroupRequest::decode(&Bytes::new(), 42).unwrap_err();
-    assert!(matches!(err.kind, DecodeErrorKind::UnsupportedVersion { api_key: 11, version: 42 }));
+    assert!(matches!(
+        err.kind,
+        DecodeErrorKind::UnsupportedVersion {
+            api_key: 11,
+            version: 42
+        }
+    ));
     assert!(JoinGroupRequest::default().encoded_len(-1).is_err());
 }

@@ -71,7 +71,11 @@ fn coverage_counts() {
         })
         .sum();
     // 93 APIs in 4.3.1 plus keys 4-7 only in 3.9.2 = 97 request/response pairs.
-    assert_eq!(ApiKey::ALL.len(), 93, "every api key of 4.3.1 (keys 4-7 carry only 3.9.2 versions)");
+    assert_eq!(
+        ApiKey::ALL.len(),
+        93,
+        "every api key of 4.3.1 (keys 4-7 carry only 3.9.2 versions)"
+    );
     eprintln!("request (api, version) pairs: {req}; response pairs: {resp}");
     // Union of Kafka 3.9.2 and 4.3.1 validVersions, counted from the JSON specs: 361 request
     // and 361 response versions (plus 17 data-schema versions, covered by `data_schemas`).
@@ -117,14 +121,24 @@ proptest! {
 #[test]
 fn absent_field_with_value_fails_to_encode() {
     // GroupInstanceId exists from JoinGroup v5 and is not ignorable.
-    let mut req = JoinGroupRequest::default();
-    req.group_instance_id = Some("static-1".into());
+    let req = JoinGroupRequest {
+        group_instance_id: Some("static-1".into()),
+        ..Default::default()
+    };
     let err = req.encoded_len(4).unwrap_err();
-    assert!(matches!(err, kafka_wire::EncodeError::FieldNotInVersion { field: "GroupInstanceId", version: 4 }));
+    assert!(matches!(
+        err,
+        kafka_wire::EncodeError::FieldNotInVersion {
+            field: "GroupInstanceId",
+            version: 4
+        }
+    ));
     assert!(req.encoded_len(5).is_ok());
     // RebalanceTimeoutMs (v1+) is ignorable: dropped silently at v0, like the Java client.
-    let mut req = JoinGroupRequest::default();
-    req.rebalance_timeout_ms = 30_000;
+    let req = JoinGroupRequest {
+        rebalance_timeout_ms: 30_000,
+        ..Default::default()
+    };
     assert!(req.encoded_len(0).is_ok());
 }
 
@@ -140,21 +154,30 @@ fn absent_field_decodes_to_default() {
     let mut out = BytesMut::new();
     req.encode(0, &mut out).unwrap();
     let back = JoinGroupRequest::decode(&out.freeze(), 0).unwrap();
-    assert_eq!(back.rebalance_timeout_ms, -1, "spec default of RebalanceTimeoutMs");
+    assert_eq!(
+        back.rebalance_timeout_ms, -1,
+        "spec default of RebalanceTimeoutMs"
+    );
     assert_eq!(back.group_instance_id, None);
 }
 
 #[test]
 fn old_fields_from_3_9_are_kept() {
     // OffsetCommit v1 CommitTimestamp exists only in the 3.9.2 specs.
-    let mut p = offset_commit_request::OffsetCommitRequestPartition::default();
-    p.commit_timestamp = 1234;
+    let p = offset_commit_request::OffsetCommitRequestPartition {
+        commit_timestamp: 1234,
+        ..Default::default()
+    };
     let t = offset_commit_request::OffsetCommitRequestTopic {
         name: "t".into(),
         partitions: vec![p],
         ..Default::default()
     };
-    let req = OffsetCommitRequest { group_id: "g".into(), topics: vec![t], ..Default::default() };
+    let req = OffsetCommitRequest {
+        group_id: "g".into(),
+        topics: vec![t],
+        ..Default::default()
+    };
     let mut out = BytesMut::new();
     req.encode(1, &mut out).unwrap();
     let back = OffsetCommitRequest::decode(&out.freeze(), 1).unwrap();
@@ -183,5 +206,8 @@ fn zero_copy_bytes_fields() {
     let meta = &back.protocols[0].metadata;
     let start = body.as_ptr() as usize;
     let p = meta.as_ptr() as usize;
-    assert!(p >= start && p + meta.len() <= start + body.len(), "metadata is a slice of the input");
+    assert!(
+        p >= start && p + meta.len() <= start + body.len(),
+        "metadata is a slice of the input"
+    );
 }
