@@ -2388,9 +2388,19 @@ mod tests {
 
     #[test]
     fn legacy_v0_and_v1_message_sets() {
-        let mut blob = legacy(0, 0, 0, None, Some(b"k"), Some(b"v0"));
-        blob.extend(legacy(1, 0, 0, None, None, None));
-        blob.extend(legacy(2, 1, 0x08, Some(77), Some(b""), Some(b"v1")));
+        let entries = [
+            legacy(0, 0, 0, None, Some(b"k"), Some(b"v0")),
+            legacy(1, 0, 0, None, None, None),
+            legacy(2, 1, 0x08, Some(77), Some(b""), Some(b"v1")),
+        ];
+        let ends: Vec<usize> = entries
+            .iter()
+            .scan(0, |end, e| {
+                *end += e.len();
+                Some(*end)
+            })
+            .collect();
+        let blob = entries.concat();
         let set = legacy_set(&blob);
         assert_eq!(set.len(), 3);
         let m0 = &set[0][0];
@@ -2415,8 +2425,13 @@ mod tests {
         for n in 0..blob.len() {
             let set =
                 decode_batches(&Bytes::copy_from_slice(&blob[..n]), DecodeOptions::new()).unwrap();
-            let whole = [0, 34, 68, blob.len()].iter().filter(|&&w| w <= n).count() - 1;
+            let whole = ends.iter().filter(|&&end| end <= n).count();
             assert_eq!(set.batches.len(), whole, "cut at {n}");
+            assert_eq!(
+                set.is_truncated(),
+                !ends.contains(&n) && n > 0,
+                "cut at {n}"
+            );
         }
 
         // CRC-32 mismatch, unknown magic inside a message, short message size.

@@ -1,3 +1,80 @@
 //! `kgroup`: the project's command-line tool.
+//!
+//! One binary with one subcommand per job, so that later tools (`consume`, `simulate`,
+//! `proxy`, `assign`) slot in as new [`Command`] variants:
+//!
+//! - `kgroup decode`: turns the raw bytes of one captured TCP connection into JSON lines,
+//!   one object per Kafka frame, and can check that every frame re-encodes to the same bytes
+//!   (see the `decode` module).
+//!
+//! Exit codes are shared by all subcommands: 0 success, 1 a check failed (e.g. a round-trip
+//! mismatch), 2 bad input or bad usage, 141 standard output closed early (as with `SIGPIPE`).
+#![forbid(unsafe_code)]
 
-fn main() {}
+mod decode;
+mod error;
+mod frames;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
+
+/// Text shown after `kgroup --help`.
+const TOP_EXAMPLES: &str = "\
+Examples:
+  kgroup decode --requests conn-1.c2s.bin --responses conn-1.s2c.bin
+  kgroup decode --requests conn-1.c2s.bin --responses conn-1.s2c.bin --check-roundtrip
+  cat conn-1.c2s.bin | kgroup decode --requests -
+
+Exit codes: 0 success, 1 a check failed (round-trip mismatch), 2 bad input or usage,
+141 standard output closed early.";
+
+/// The command line of `kgroup`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kgroup",
+    version,
+    about = "Tools for the Kafka consumer-group protocol, built on the kafka-wire codecs.",
+    long_about = "Tools for the Kafka consumer-group protocol, built on the sans-IO kafka-wire \
+                  codecs.\n\nRun `kgroup <COMMAND> --help` for the details of a command.",
+    after_help = TOP_EXAMPLES
+)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands of `kgroup`.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode captured Kafka traffic (size-prefixed frames) into JSON lines.
+    #[command(
+        long_about = decode::LONG_ABOUT,
+        after_help = decode::EXAMPLES,
+    )]
+    Decode(decode::DecodeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Decode(args) => decode::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints `e` on standard error (unless it is a closed pipe) and returns its exit code.
+fn report(e: &CliError) -> ExitCode {
+    if let Some(message) = e.message() {
+        // Nothing sensible is left to do if standard error itself is gone.
+        let _ = writeln!(std::io::stderr().lock(), "kgroup: error: {message}");
+    }
+    ExitCode::from(e.exit_code())
+}

@@ -1,0 +1,580 @@
+//! `kgroup decode`: captured Kafka traffic to JSON lines, with an optional byte-exact
+//! round-trip check.
+//!
+//! Input is one direction of one TCP connection (size-prefixed frames back to back). Requests
+//! carry their API key and version in the header; responses do not, so each response is
+//! matched by correlation id to the earliest unanswered request of the request file.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use kafka_wire::frame::{DEFAULT_MAX_FRAME, FrameError};
+use kafka_wire::{
+    AnyRequest, AnyResponse, ApiKey, DecodeError, DecodeErrorKind, EncodeError, RequestHeader,
+    ResponseHeader,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::CliError;
+use crate::frames::{Frame, FrameReadError, FrameReader, to_u64};
+
+/// `UNSUPPORTED_VERSION`, the error code of a KIP-511 ApiVersions fallback reply.
+const UNSUPPORTED_VERSION: i16 = 35;
+
+/// Long help of `kgroup decode`.
+pub(crate) const LONG_ABOUT: &str = "\
+Decode captured Kafka traffic (size-prefixed frames) into JSON lines.
+
+Each FILE holds the raw bytes of one direction of one TCP connection: Kafka frames (a 4-byte \
+big-endian size, then that many bytes) back to back, such as the conn-N.c2s.bin and \
+conn-N.s2c.bin files of crates/kafka-wire/tests/data/captures. `-` reads standard input (for \
+one of the two files at most).
+
+Output: one JSON object per frame on standard output, every request frame in file order, then \
+every response frame in file order. Keys: direction (\"request\" or \"response\"), frame (index \
+within its file, from 0), offset (byte offset of the frame's size prefix in its file), api_key, \
+api_name, api_version, correlation_id, client_id (requests only; null if absent), \
+header_version, and body (the decoded message: fields under their Kafka spec names, bytes as \
+hex strings). A response carries no API key or version on the wire: it is matched to the \
+earliest unanswered request with the same correlation id.
+
+Real broker behaviour that is tolerated, not an error:
+  * A response body followed by extra bytes (the librdkafka 2.16 mock broker appends one byte \
+to its Metadata v13 responses): the message is decoded from the prefix and the object gets \
+\"trailing_bytes\": N.
+  * An ApiVersions response with error_code 35 (UNSUPPORTED_VERSION) that does not decode at \
+the requested version: brokers answer an ApiVersions version they do not support with a v0 \
+body (KIP-511), so it is decoded again as v0 (the object gets \"decoded_version\": 0). If that \
+fails too (the librdkafka 2.16 mock's reply to ApiVersions v3 is neither a valid v3 nor a valid \
+v0 body), the object gets \"body\": null, \"error_code\": 35 and \"error\": {...}, and decoding \
+goes on.
+
+--check-roundtrip re-encodes every frame (the header at its header version, then the body) and \
+compares the result with the original bytes. Frames with trailing bytes compare the decoded \
+prefix; ApiVersions error replies that decode at no version compare the header only.
+
+Errors name the file, the frame, the absolute byte offset in the file and the field: a \
+truncated frame, a size prefix that is negative, above --max-frame-bytes or past the end of the \
+input, an unknown API key or version, an undecodable body, invalid UTF-8, a response that \
+matches no request. Frames before the error have been printed already.
+
+Exit codes: 0 success; 1 round-trip mismatch; 2 bad input or usage; 141 standard output \
+closed early.";
+
+/// Examples shown after `kgroup decode --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  # Decode both directions of one connection:
+  kgroup decode --requests conn-6.c2s.bin --responses conn-6.s2c.bin
+
+  # Also check that every frame re-encodes to the very same bytes:
+  kgroup decode --requests conn-6.c2s.bin --responses conn-6.s2c.bin --check-roundtrip
+
+  # Requests from standard input; keep the JoinGroup bodies (with jq):
+  kgroup decode --requests - < conn-6.c2s.bin | jq -c 'select(.api_name == \"JoinGroup\") | .body'
+
+Output line (body shortened):
+  {\"direction\":\"request\",\"frame\":13,\"offset\":1237,\"api_key\":12,\"api_name\":\"Heartbeat\",
+   \"api_version\":3,\"correlation_id\":14,\"client_id\":\"rdkafka\",\"header_version\":1,
+   \"body\":{\"GroupId\":\"cap-group\",\"GenerationId\":1,\"MemberId\":\"rdkafka-...\",...}}";
+
+/// Arguments of `kgroup decode`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DecodeArgs {
+    /// Client-to-server bytes of one connection (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    requests: PathBuf,
+
+    /// Server-to-client bytes of the same connection (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    responses: Option<PathBuf>,
+
+    /// Re-encode every frame and fail (exit code 1) at the first byte that differs.
+    #[arg(long)]
+    check_roundtrip: bool,
+
+    /// Largest accepted frame body, checked before anything is allocated for it.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME)]
+    max_frame_bytes: usize,
+}
+
+/// Runs `kgroup decode`.
+///
+/// # Errors
+/// [`CliError::Input`] for unreadable or malformed input, [`CliError::Check`] for a round-trip
+/// mismatch, [`CliError::BrokenPipe`] when standard output closes.
+pub(crate) fn run(args: &DecodeArgs) -> Result<(), CliError> {
+    let stdin_twice = is_stdin(&args.requests) && args.responses.as_deref().is_some_and(is_stdin);
+    if stdin_twice {
+        return Err(CliError::input(
+            "--requests and --responses cannot both read standard input (`-`)",
+        ));
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    let result = decode_all(args, &mut out);
+    // Print the frames decoded before a failure, too.
+    let flushed = out.flush().map_err(|e| CliError::from_stdout(&e));
+    result.and(flushed)
+}
+
+/// Decodes the request file, then the response file, writing JSON lines to `out`.
+fn decode_all<W: Write>(args: &DecodeArgs, out: &mut W) -> Result<(), CliError> {
+    let requests = Input::open(&args.requests)?;
+    let mut session = Session {
+        check: args.check_roundtrip,
+        requests_name: requests.name.clone(),
+        pending: BTreeMap::new(),
+    };
+    session.decode_stream(requests, Direction::Request, args.max_frame_bytes, out)?;
+    if let Some(path) = &args.responses {
+        let responses = Input::open(path)?;
+        session.decode_stream(responses, Direction::Response, args.max_frame_bytes, out)?;
+    }
+    Ok(())
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// An opened input file (or standard input) and the name used in messages.
+struct Input {
+    name: String,
+    reader: Box<dyn Read>,
+}
+
+impl Input {
+    fn open(path: &Path) -> Result<Self, CliError> {
+        if is_stdin(path) {
+            return Ok(Self {
+                name: "<stdin>".to_owned(),
+                reader: Box::new(io::stdin().lock()),
+            });
+        }
+        let name = path.display().to_string();
+        let file =
+            File::open(path).map_err(|e| CliError::input(format!("cannot open {name}: {e}")))?;
+        Ok(Self {
+            name,
+            reader: Box::new(BufReader::new(file)),
+        })
+    }
+}
+
+/// Which side of the connection a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Request,
+    Response,
+}
+
+impl Direction {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Response => "response",
+        }
+    }
+}
+
+/// The decoded body of a frame.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Body {
+    Request(AnyRequest),
+    Response(AnyResponse),
+}
+
+/// One output line.
+#[derive(Debug, Serialize)]
+struct Record {
+    direction: &'static str,
+    frame: usize,
+    offset: u64,
+    api_key: i16,
+    api_name: &'static str,
+    api_version: i16,
+    correlation_id: i32,
+    /// `Some(None)` prints `null` (requests without a client id); `None` omits the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<Option<String>>,
+    header_version: i16,
+    /// The version the body was decoded at, when it differs from `api_version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decoded_version: Option<i16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trailing_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<i16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+    body: Option<Body>,
+}
+
+impl Record {
+    fn new(direction: Direction, frame: &Frame, key: ApiKey, version: i16, corr: i32) -> Self {
+        Self {
+            direction: direction.as_str(),
+            frame: frame.index,
+            offset: frame.offset,
+            api_key: key.as_i16(),
+            api_name: key.name(),
+            api_version: version,
+            correlation_id: corr,
+            client_id: None,
+            header_version: 0,
+            decoded_version: None,
+            trailing_bytes: None,
+            error_code: None,
+            error: None,
+            body: None,
+        }
+    }
+}
+
+/// State carried from the request file to the response file.
+struct Session {
+    check: bool,
+    requests_name: String,
+    /// API and version of every unanswered request, by correlation id, oldest first.
+    pending: BTreeMap<i32, VecDeque<(ApiKey, i16)>>,
+}
+
+impl Session {
+    fn decode_stream<W: Write>(
+        &mut self,
+        input: Input,
+        direction: Direction,
+        max: usize,
+        out: &mut W,
+    ) -> Result<(), CliError> {
+        let name = input.name;
+        let mut reader = FrameReader::new(input.reader, max);
+        loop {
+            let (index, offset) = (reader.index(), reader.offset());
+            let frame = match reader.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(frame_read_failure(&name, index, offset, max, e)),
+            };
+            let record = match direction {
+                Direction::Request => self.request(&name, &frame)?,
+                Direction::Response => self.response(&name, &frame)?,
+            };
+            let mut line = serde_json::to_vec(&record).map_err(|e| {
+                CliError::input(format!(
+                    "{name}: frame {index} at offset {offset}: cannot render as JSON: {e}"
+                ))
+            })?;
+            line.push(b'\n');
+            out.write_all(&line)
+                .map_err(|e| CliError::from_stdout(&e))?;
+        }
+    }
+
+    fn request(&mut self, file: &str, frame: &Frame) -> Result<Record, CliError> {
+        let (header, hlen) = RequestHeader::decode_auto(&frame.bytes)
+            .map_err(|e| decode_failure(file, frame, "request header", 0, e))?;
+        let Some(key) = ApiKey::from_i16(header.api_key) else {
+            let e = DecodeError {
+                offset: 0,
+                field: "RequestApiKey",
+                kind: DecodeErrorKind::UnknownApiKey(header.api_key),
+            };
+            return Err(decode_failure(file, frame, "request header", 0, e));
+        };
+        let version = header.api_version;
+        let corr = header.correlation_id;
+        let what = format!("request {} v{version}, correlation id {corr}", key.name());
+        let hv = key.request_header_version(version);
+        let body_bytes = frame.bytes.slice(hlen..);
+        let body = AnyRequest::decode(key, version, &body_bytes)
+            .map_err(|e| decode_failure(file, frame, &what, hlen, e))?;
+        if self.check {
+            let mut buf = Vec::with_capacity(frame.bytes.len());
+            header
+                .encode(hv, &mut buf)
+                .map_err(|e| encode_failure(file, frame, &what, "header", e))?;
+            reencode_body(&body, version, &mut buf)
+                .map_err(|e| encode_failure(file, frame, &what, "body", e))?;
+            compare(file, frame, &what, &frame.bytes, &buf)?;
+        }
+        self.pending
+            .entry(corr)
+            .or_default()
+            .push_back((key, version));
+        let mut record = Record::new(Direction::Request, frame, key, version, corr);
+        record.client_id = Some(header.client_id.map(|c| c.to_string()));
+        record.header_version = hv;
+        record.body = Some(Body::Request(body));
+        Ok(record)
+    }
+
+    fn response(&mut self, file: &str, frame: &Frame) -> Result<Record, CliError> {
+        let (first, _) = ResponseHeader::decode(&frame.bytes, 0)
+            .map_err(|e| decode_failure(file, frame, "response header", 0, e))?;
+        let corr = first.correlation_id;
+        let Some((key, version)) = self.pending.get_mut(&corr).and_then(VecDeque::pop_front) else {
+            return Err(CliError::input(format!(
+                "{file}: frame {} at offset {}: response with correlation id {corr} matches no \
+                 unanswered request in {} (at byte offset {}, field CorrelationId)",
+                frame.index,
+                frame.offset,
+                self.requests_name,
+                frame.abs(0),
+            )));
+        };
+        let what = format!("response {} v{version}, correlation id {corr}", key.name());
+        let hv = key.response_header_version(version);
+        let (header, hlen) = ResponseHeader::decode(&frame.bytes, hv)
+            .map_err(|e| decode_failure(file, frame, &what, 0, e))?;
+        let body_bytes = frame.bytes.slice(hlen..);
+        let mut record = Record::new(Direction::Response, frame, key, version, corr);
+        record.header_version = hv;
+
+        // What to compare in the round-trip check: the body and its version, and how many bytes
+        // of the frame it covers.
+        let (body, body_version, covered) = match AnyResponse::decode(key, version, &body_bytes) {
+            Ok(body) => (Some(body), version, frame.bytes.len()),
+            Err(e) if is_unsupported_api_versions(key, &body_bytes) => {
+                match AnyResponse::decode(key, 0, &body_bytes) {
+                    Ok(body) => {
+                        record.decoded_version = Some(0);
+                        (Some(body), 0, frame.bytes.len())
+                    }
+                    Err(e0) => {
+                        record.error_code = Some(UNSUPPORTED_VERSION);
+                        record.error = Some(api_versions_error(frame, hlen, version, e, e0));
+                        (None, version, hlen)
+                    }
+                }
+            }
+            Err(e) if matches!(e.kind, DecodeErrorKind::TrailingBytes(_)) => {
+                let (body, used) = AnyResponse::decode_prefix(key, version, &body_bytes)
+                    .map_err(|e| decode_failure(file, frame, &what, hlen, e))?;
+                record.trailing_bytes = Some(body_bytes.len().saturating_sub(used));
+                (Some(body), version, hlen + used)
+            }
+            Err(e) => return Err(decode_failure(file, frame, &what, hlen, e)),
+        };
+        if self.check {
+            let mut buf = Vec::with_capacity(covered);
+            header
+                .encode(hv, &mut buf)
+                .map_err(|e| encode_failure(file, frame, &what, "header", e))?;
+            if let Some(body) = &body {
+                reencode_body(body, body_version, &mut buf)
+                    .map_err(|e| encode_failure(file, frame, &what, "body", e))?;
+            }
+            let original = frame.bytes.get(..covered).unwrap_or(&frame.bytes);
+            compare(file, frame, &what, original, &buf)?;
+        }
+        record.body = body.map(Body::Response);
+        Ok(record)
+    }
+}
+
+/// Whether `body` is an ApiVersions response starting with error code 35.
+fn is_unsupported_api_versions(key: ApiKey, body: &Bytes) -> bool {
+    key == ApiKey::ApiVersions
+        && matches!(body.get(..2), Some(&[a, b]) if i16::from_be_bytes([a, b]) == UNSUPPORTED_VERSION)
+}
+
+/// The `error` object of an ApiVersions reply that decodes at no version.
+fn api_versions_error(
+    frame: &Frame,
+    hlen: usize,
+    version: i16,
+    at_version: DecodeError,
+    at_v0: DecodeError,
+) -> serde_json::Value {
+    let attempt = |v: i16, e: DecodeError| {
+        json!({
+            "version": v,
+            "kind": e.kind.to_string(),
+            "field": e.field,
+            "offset": frame.abs(hlen + e.offset),
+        })
+    };
+    json!({
+        "message": format!(
+            "ApiVersions v{version} response with error_code 35 (UNSUPPORTED_VERSION) is \
+             neither a valid v{version} nor a valid v0 body (KIP-511 fallback)"
+        ),
+        "attempts": [attempt(version, at_version), attempt(0, at_v0)],
+    })
+}
+
+/// Re-encodes a decoded body and checks that `encoded_len` agrees with what was written.
+fn reencode_body<B: Reencode>(body: &B, version: i16, out: &mut Vec<u8>) -> Result<(), String> {
+    let expected = body.encoded_len(version).map_err(|e| e.to_string())?;
+    let before = out.len();
+    body.encode(version, out).map_err(|e| e.to_string())?;
+    let written = out.len() - before;
+    if written == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "encoded_len says {expected} bytes but encode wrote {written}"
+        ))
+    }
+}
+
+/// The two decoded body types, re-encodable.
+trait Reencode {
+    fn encoded_len(&self, v: i16) -> Result<usize, EncodeError>;
+    fn encode(&self, v: i16, out: &mut Vec<u8>) -> Result<(), EncodeError>;
+}
+
+impl Reencode for AnyRequest {
+    fn encoded_len(&self, v: i16) -> Result<usize, EncodeError> {
+        Self::encoded_len(self, v)
+    }
+    fn encode(&self, v: i16, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        Self::encode(self, v, out)
+    }
+}
+
+impl Reencode for AnyResponse {
+    fn encoded_len(&self, v: i16) -> Result<usize, EncodeError> {
+        Self::encoded_len(self, v)
+    }
+    fn encode(&self, v: i16, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        Self::encode(self, v, out)
+    }
+}
+
+/// Compares the original frame bytes with their re-encoding.
+fn compare(
+    file: &str,
+    frame: &Frame,
+    what: &str,
+    original: &[u8],
+    encoded: &[u8],
+) -> Result<(), CliError> {
+    let Some(pos) = first_difference(original, encoded) else {
+        return Ok(());
+    };
+    let show = |s: &[u8]| {
+        s.get(pos)
+            .map_or_else(|| "nothing".to_owned(), |b| format!("0x{b:02x}"))
+    };
+    Err(CliError::check(format!(
+        "{file}: frame {} at offset {} ({what}): round trip differs at byte {pos} of the frame \
+         (absolute byte offset {}): original {}, re-encoded {} ({} original bytes compared, {} \
+         re-encoded)",
+        frame.index,
+        frame.offset,
+        frame.abs(pos),
+        show(original),
+        show(encoded),
+        original.len(),
+        encoded.len(),
+    )))
+}
+
+/// Index of the first byte where `a` and `b` differ (a length difference counts).
+fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())))
+}
+
+/// A decode failure at byte `base + e.offset` of the frame body.
+fn decode_failure(file: &str, frame: &Frame, what: &str, base: usize, e: DecodeError) -> CliError {
+    let field = if e.field.is_empty() {
+        "unknown"
+    } else {
+        e.field
+    };
+    CliError::input(format!(
+        "{file}: frame {} at offset {} ({what}): {} at byte offset {} (field {field})",
+        frame.index,
+        frame.offset,
+        e.kind,
+        frame.abs(base + e.offset),
+    ))
+}
+
+/// A failure to re-encode a decoded frame (a round-trip failure).
+fn encode_failure(
+    file: &str,
+    frame: &Frame,
+    what: &str,
+    part: &str,
+    e: impl core::fmt::Display,
+) -> CliError {
+    CliError::check(format!(
+        "{file}: frame {} at offset {} ({what}): round trip failed: cannot re-encode the {part}: \
+         {e}",
+        frame.index, frame.offset,
+    ))
+}
+
+/// A framing failure for the frame that would start at `offset`.
+fn frame_read_failure(
+    file: &str,
+    index: usize,
+    offset: u64,
+    max: usize,
+    e: FrameReadError,
+) -> CliError {
+    let at = |rel: usize| offset + to_u64(rel);
+    let detail = match e {
+        FrameReadError::Io(e) => {
+            return CliError::input(format!(
+                "{file}: cannot read frame {index} at offset {offset}: {e}"
+            ));
+        }
+        FrameReadError::TruncatedPrefix { got } => format!(
+            "truncated size prefix: the input ends after {got} of its 4 bytes (at byte offset {}, \
+             field length)",
+            at(got)
+        ),
+        FrameReadError::Size(FrameError::NegativeSize(n)) => {
+            format!("negative size prefix {n} (at byte offset {offset}, field length)")
+        }
+        FrameReadError::Size(FrameError::TooLarge { size, .. }) => format!(
+            "size prefix {size} exceeds the maximum frame size {max} (--max-frame-bytes) (at \
+             byte offset {offset}, field length)"
+        ),
+        FrameReadError::Size(e) => format!("{e} (at byte offset {offset}, field length)"),
+        FrameReadError::TruncatedBody { size, got } => format!(
+            "truncated frame: the size prefix says {size} bytes but the input ends after {got} \
+             (at byte offset {}, field length at byte offset {offset})",
+            at(4 + got)
+        ),
+    };
+    CliError::input(format!(
+        "{file}: frame {index} at offset {offset}: {detail}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_difference_finds_bytes_and_lengths() {
+        assert_eq!(first_difference(b"abc", b"abc"), None);
+        assert_eq!(first_difference(b"abc", b"abd"), Some(2));
+        assert_eq!(first_difference(b"abc", b"ab"), Some(2));
+        assert_eq!(first_difference(b"", b"x"), Some(0));
+    }
+
+    #[test]
+    fn detects_unsupported_api_versions_replies() {
+        let body = Bytes::from_static(&[0, 35, 1]);
+        assert!(is_unsupported_api_versions(ApiKey::ApiVersions, &body));
+        assert!(!is_unsupported_api_versions(ApiKey::Metadata, &body));
+        assert!(!is_unsupported_api_versions(
+            ApiKey::ApiVersions,
+            &Bytes::from_static(&[0])
+        ));
+    }
+}
