@@ -178,15 +178,8 @@ fn compact_len(i: &[u8]) -> PResult<'_, Option<usize>> {
 
 #[inline]
 fn utf8(i: &[u8], ctx: &Bytes, raw: &[u8]) -> Result<ByteString, nom::Err<WireError>> {
-    if core::str::from_utf8(raw).is_err() {
-        return Err(nom::Err::Error(WireError::at(
-            i,
-            DecodeErrorKind::InvalidUtf8,
-        )));
-    }
-    let b = ctx.slice_ref(raw);
-    // Validated just above.
-    ByteString::try_from(b)
+    // `try_from` validates the UTF-8 once and keeps the slice (no copy).
+    ByteString::try_from(ctx.slice_ref(raw))
         .map_err(|_| nom::Err::Error(WireError::at(i, DecodeErrorKind::InvalidUtf8)))
 }
 
