@@ -696,19 +696,67 @@ fn check_batch(blob: &Bytes, start: usize, end: usize, b: &RecordBatch, opts: De
     }
 }
 
+/// CRC-32C (record batches) and CRC-32 (legacy messages), to repair mutated inputs.
+static CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+static CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// Rewrites the checksum of every complete top-level entry of a records blob so that it
+/// matches the entry's bytes, walking the blob the way [`BatchIter`] does. Returns whether
+/// anything changed. Without this, almost every mutation inside a batch would stop at the CRC
+/// check; checksums inside compressed legacy wrappers are left alone.
+fn fix_crcs(blob: &mut [u8]) -> bool {
+    let mut changed = false;
+    let mut at = 0;
+    while let Some(entry) = blob.get(at..at + 17) {
+        let size = i32::from_be_bytes([entry[8], entry[9], entry[10], entry[11]]);
+        let magic = entry[16];
+        let Ok(size) = usize::try_from(size) else {
+            break;
+        };
+        let Some(e) = blob.get_mut(at..at + 12 + size) else {
+            break;
+        };
+        let (crc_at, covered_from) = match magic {
+            2 if e.len() >= RecordBatch::HEADER_SIZE => (17, 21),
+            0 | 1 if e.len() >= 26 => (12, 16),
+            _ => break,
+        };
+        let crc = if magic == 2 { &CRC32C } else { &CRC32 }
+            .checksum(&e[covered_from..])
+            .to_be_bytes();
+        if e[crc_at..crc_at + 4] != crc {
+            e[crc_at..crc_at + 4].copy_from_slice(&crc);
+            changed = true;
+        }
+        at += e.len();
+    }
+    changed
+}
+
 /// Fuzz target `record_batches`.
 ///
-/// The input is a records blob (the `records` field of a Fetch response). It is walked with
-/// [`BatchIter`] (limit [`MAX_DECOMPRESSED`]); [`decode_batches`] must return the same entries,
-/// error or truncated tail. Every v2 batch must be what [`RecordBatch::decode_with`] finds at
-/// the same offset, and must survive encode → decode with its own codec and uncompressed; an
-/// uncompressed batch re-encodes to at most its input size, and to the very input bytes when
-/// the size is the same.
+/// The input is a records blob (the `records` field of a Fetch response), checked twice: as
+/// given, and, if that differs, with the checksums of its top-level entries repaired
+/// (`fix_crcs`), so that mutations reach the record parsers and decompressors.
+///
+/// The blob is walked with [`BatchIter`] (limit [`MAX_DECOMPRESSED`]); [`decode_batches`] must
+/// return the same entries, error or truncated tail. Every v2 batch must be what
+/// [`RecordBatch::decode_with`] finds at the same offset, and must survive encode → decode
+/// with its own codec and uncompressed; an uncompressed batch re-encodes to at most its input
+/// size, and to the very input bytes when the size is the same (the encoder writes minimal
+/// varints).
 ///
 /// # Panics
 /// Only on a bug.
 pub fn record_batches(data: &[u8]) {
-    let blob = Bytes::copy_from_slice(data);
+    check_blob(Bytes::copy_from_slice(data));
+    let mut fixed = Vec::from(data);
+    if fix_crcs(&mut fixed) {
+        check_blob(Bytes::from(fixed));
+    }
+}
+
+fn check_blob(blob: Bytes) {
     let opts = DecodeOptions::new().with_max_decompressed(MAX_DECOMPRESSED);
 
     let mut it = BatchIter::new(&blob, opts);

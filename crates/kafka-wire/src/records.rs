@@ -62,6 +62,8 @@ const BATCH_OVERHEAD: usize = 61;
 const MIN_BATCH_LENGTH: usize = BATCH_OVERHEAD - LOG_OVERHEAD;
 /// Smallest legacy message (magic 0): crc, magic, attributes, key and value lengths.
 const LEGACY_V0_OVERHEAD: usize = 14;
+/// Offset of a legacy message's attributes: offset, size, crc, magic.
+const LEGACY_ATTRIBUTES_OFFSET: usize = LOG_OVERHEAD + 5;
 /// Smallest encoded record: seven one-byte fields.
 const MIN_RECORD_SIZE: usize = 7;
 /// Smallest encoded record header: two one-byte lengths.
@@ -922,7 +924,7 @@ fn legacy_entry<'a>(
         // Zstandard needs magic 2; ids 5-7 are undefined.
         Some(Compression::Zstd) | None => {
             return err(
-                &i[LOG_OVERHEAD..],
+                &i[LEGACY_ATTRIBUTES_OFFSET..],
                 DecodeErrorKind::UnsupportedRecordFormat,
                 "attributes",
             );
@@ -973,7 +975,7 @@ fn inner_messages<'a>(ctx: &Bytes, i: &'a [u8]) -> PResult<'a, Vec<LegacyMessage
         if m.compression() != Some(Compression::None) {
             // Kafka: "inner messages must not be compressed".
             return err(
-                &at[LOG_OVERHEAD..],
+                &at[LEGACY_ATTRIBUTES_OFFSET..],
                 DecodeErrorKind::UnsupportedRecordFormat,
                 "attributes",
             );
@@ -1416,19 +1418,34 @@ mod codecs {
         }
     }
 
-    /// Reads `r` to the end, failing once more than `limit` bytes come out.
+    /// Reads `r` to the end, failing once more than `limit` bytes come out. The buffer grows
+    /// geometrically with the data but its capacity never exceeds `limit`.
     #[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd"))]
-    fn read_limited<R: std::io::Read>(r: R, limit: usize) -> Result<Vec<u8>, DecodeErrorKind> {
-        use std::io::Read as _;
+    fn read_limited<R: std::io::Read>(mut r: R, limit: usize) -> Result<Vec<u8>, DecodeErrorKind> {
+        const CHUNK: usize = 16 * 1024;
         let mut out = Vec::new();
-        let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-        r.take(cap)
-            .read_to_end(&mut out)
-            .map_err(|_| DecodeErrorKind::Decompression)?;
-        if out.len() > limit {
-            return Err(DecodeErrorKind::Decompression);
+        let mut chunk = [0u8; CHUNK];
+        loop {
+            let n = match r.read(&mut chunk) {
+                Ok(0) => return Ok(out),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(DecodeErrorKind::Decompression),
+            };
+            if n > limit - out.len() {
+                return Err(DecodeErrorKind::Decompression);
+            }
+            if out.capacity() - out.len() < n {
+                let target = out
+                    .capacity()
+                    .saturating_mul(2)
+                    .max(out.len() + n)
+                    .max(CHUNK)
+                    .min(limit);
+                out.reserve_exact(target - out.len());
+            }
+            out.extend_from_slice(&chunk[..n]);
         }
-        Ok(out)
     }
 
     /// Stubs for codecs that are not compiled in.
@@ -1673,8 +1690,10 @@ mod codecs {
             let mut d = zstd::stream::read::Decoder::with_buffer(src)
                 .map_err(|_| DecodeErrorKind::Decompression)?;
             // A window larger than the output limit is never needed; refusing it keeps a tiny
-            // hostile frame from making the decoder allocate a huge window.
-            let bits = (usize::BITS - limit.saturating_sub(1).leading_zeros()).clamp(10, 30);
+            // hostile frame from making the decoder allocate a huge window. The floor of 8 MiB
+            // (window log 23) accepts what every non-"ultra" level writes, so a small limit does
+            // not reject small frames written with a large window.
+            let bits = (usize::BITS - limit.saturating_sub(1).leading_zeros()).clamp(23, 30);
             d.window_log_max(bits)
                 .map_err(|_| DecodeErrorKind::Decompression)?;
             super::read_limited(d, limit)

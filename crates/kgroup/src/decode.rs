@@ -68,6 +68,8 @@ closed early.";
 /// Examples shown after `kgroup decode --help`.
 pub(crate) const EXAMPLES: &str = "\
 Examples:
+  cd crates/kafka-wire/tests/data/captures/tansu-librdkafka-consumer
+
   # Decode both directions of one connection:
   kgroup decode --requests conn-6.c2s.bin --responses conn-6.s2c.bin
 
@@ -77,10 +79,11 @@ Examples:
   # Requests from standard input; keep the JoinGroup bodies (with jq):
   kgroup decode --requests - < conn-6.c2s.bin | jq -c 'select(.api_name == \"JoinGroup\") | .body'
 
-Output line (body shortened):
-  {\"direction\":\"request\",\"frame\":13,\"offset\":1237,\"api_key\":12,\"api_name\":\"Heartbeat\",
-   \"api_version\":3,\"correlation_id\":14,\"client_id\":\"rdkafka\",\"header_version\":1,
-   \"body\":{\"GroupId\":\"cap-group\",\"GenerationId\":1,\"MemberId\":\"rdkafka-...\",...}}";
+Output line (the first Heartbeat request printed by the first command):
+  {\"direction\":\"request\",\"frame\":6,\"offset\":705,\"api_key\":12,\"api_name\":\"Heartbeat\",\
+\"api_version\":3,\"correlation_id\":7,\"client_id\":\"cap-consumer\",\"header_version\":1,\"body\":\
+{\"GroupId\":\"cap-group\",\"GenerationId\":0,\"MemberId\":\"cap-consumer-73800998-fa2f-4c13-8f99-\
+42536fbcd012\",\"GroupInstanceId\":null}}";
 
 /// Arguments of `kgroup decode`.
 #[derive(Debug, clap::Args)]
@@ -137,17 +140,21 @@ fn decode_all<W: Write>(args: &DecodeArgs, out: &mut W) -> Result<(), CliError> 
     Ok(())
 }
 
+/// Whether `path` names standard input (`-`).
 fn is_stdin(path: &Path) -> bool {
     path == Path::new("-")
 }
 
 /// An opened input file (or standard input) and the name used in messages.
 struct Input {
+    /// The path as given, or `<stdin>`.
     name: String,
+    /// The byte stream.
     reader: Box<dyn Read>,
 }
 
 impl Input {
+    /// Opens `path` (`-` for standard input).
     fn open(path: &Path) -> Result<Self, CliError> {
         if is_stdin(path) {
             return Ok(Self {
@@ -168,11 +175,14 @@ impl Input {
 /// Which side of the connection a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Direction {
+    /// Client to server.
     Request,
+    /// Server to client.
     Response,
 }
 
 impl Direction {
+    /// The value of the `direction` key.
     const fn as_str(self) -> &'static str {
         match self {
             Self::Request => "request",
@@ -185,11 +195,13 @@ impl Direction {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum Body {
-    Request(AnyRequest),
-    Response(AnyResponse),
+    /// A request body.
+    Request(Box<AnyRequest>),
+    /// A response body.
+    Response(Box<AnyResponse>),
 }
 
-/// One output line.
+/// One output line; the keys are documented in [`LONG_ABOUT`].
 #[derive(Debug, Serialize)]
 struct Record {
     direction: &'static str,
@@ -216,6 +228,7 @@ struct Record {
 }
 
 impl Record {
+    /// A record with the frame and API facts set and every optional key absent.
     fn new(direction: Direction, frame: &Frame, key: ApiKey, version: i16, corr: i32) -> Self {
         Self {
             direction: direction.as_str(),
@@ -238,13 +251,16 @@ impl Record {
 
 /// State carried from the request file to the response file.
 struct Session {
+    /// Whether `--check-roundtrip` was given.
     check: bool,
+    /// Name of the request file, for messages about unmatched responses.
     requests_name: String,
     /// API and version of every unanswered request, by correlation id, oldest first.
     pending: BTreeMap<i32, VecDeque<(ApiKey, i16)>>,
 }
 
 impl Session {
+    /// Decodes every frame of `input` and writes one JSON line per frame to `out`.
     fn decode_stream<W: Write>(
         &mut self,
         input: Input,
@@ -276,6 +292,7 @@ impl Session {
         }
     }
 
+    /// Decodes (and checks) one request frame and remembers its API and version.
     fn request(&mut self, file: &str, frame: &Frame) -> Result<Record, CliError> {
         let (header, hlen) = RequestHeader::decode_auto(&frame.bytes)
             .map_err(|e| decode_failure(file, frame, "request header", 0, e))?;
@@ -310,10 +327,11 @@ impl Session {
         let mut record = Record::new(Direction::Request, frame, key, version, corr);
         record.client_id = Some(header.client_id.map(|c| c.to_string()));
         record.header_version = hv;
-        record.body = Some(Body::Request(body));
+        record.body = Some(Body::Request(Box::new(body)));
         Ok(record)
     }
 
+    /// Decodes (and checks) one response frame, tolerating the known broker quirks.
     fn response(&mut self, file: &str, frame: &Frame) -> Result<Record, CliError> {
         let (first, _) = ResponseHeader::decode(&frame.bytes, 0)
             .map_err(|e| decode_failure(file, frame, "response header", 0, e))?;
@@ -373,7 +391,7 @@ impl Session {
             let original = frame.bytes.get(..covered).unwrap_or(&frame.bytes);
             compare(file, frame, &what, original, &buf)?;
         }
-        record.body = body.map(Body::Response);
+        record.body = body.map(|b| Body::Response(Box::new(b)));
         Ok(record)
     }
 }
@@ -396,7 +414,7 @@ fn api_versions_error(
         json!({
             "version": v,
             "kind": e.kind.to_string(),
-            "field": e.field,
+            "field": (!e.field.is_empty()).then_some(e.field),
             "offset": frame.abs(hlen + e.offset),
         })
     };
@@ -426,7 +444,9 @@ fn reencode_body<B: Reencode>(body: &B, version: i16, out: &mut Vec<u8>) -> Resu
 
 /// The two decoded body types, re-encodable.
 trait Reencode {
+    /// Exact encoded size at version `v`.
     fn encoded_len(&self, v: i16) -> Result<usize, EncodeError>;
+    /// Appends the encoding at version `v` to `out`.
     fn encode(&self, v: i16, out: &mut Vec<u8>) -> Result<(), EncodeError>;
 }
 
@@ -545,8 +565,8 @@ fn frame_read_failure(
         ),
         FrameReadError::Size(e) => format!("{e} (at byte offset {offset}, field length)"),
         FrameReadError::TruncatedBody { size, got } => format!(
-            "truncated frame: the size prefix says {size} bytes but the input ends after {got} \
-             (at byte offset {}, field length at byte offset {offset})",
+            "truncated frame: its size prefix says {size} bytes but the input ends after {got} \
+             of them (at byte offset {}, field length)",
             at(4 + got)
         ),
     };

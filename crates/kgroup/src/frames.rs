@@ -50,9 +50,13 @@ pub(crate) enum FrameReadError {
 /// Reads frames one by one, never buffering more than one frame.
 #[derive(Debug)]
 pub(crate) struct FrameReader<R> {
+    /// The byte stream.
     inner: R,
+    /// Largest accepted frame body.
     max: usize,
+    /// Index of the next frame.
     index: usize,
+    /// Stream offset of the next frame.
     offset: u64,
 }
 
