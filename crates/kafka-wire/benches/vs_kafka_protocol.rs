@@ -19,6 +19,8 @@
 
 use core::hint::black_box;
 use core::time::Duration;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -95,6 +97,33 @@ fn quick() -> bool {
     std::env::var_os("KW_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
+// The timed routines, shared by criterion and the interleaved A/B summary.
+
+fn kw_decode_once<W: Decode>(wire: &Bytes, v: i16) {
+    drop(black_box(W::decode(black_box(wire), v)));
+}
+
+fn kp_decode_once<P: Decodable>(wire: &Bytes, v: i16) {
+    let mut buf = black_box(wire).clone();
+    drop(black_box(P::decode(&mut buf, v)));
+}
+
+fn kw_encode_once<W: Encode>(w: &W, v: i16, buf: &mut BytesMut) {
+    buf.clear();
+    let n = black_box(w).encoded_len(v).expect("size");
+    buf.reserve(n);
+    w.encode(v, buf).expect("encode");
+    black_box(&buf);
+}
+
+fn kp_encode_once<P: Encodable>(p: &P, v: i16, buf: &mut BytesMut) {
+    buf.clear();
+    let n = black_box(p).compute_size(v).expect("size");
+    buf.reserve(n);
+    p.encode(buf, v).expect("encode");
+    black_box(&buf);
+}
+
 /// Times decode and encode of `wire` with both crates in one criterion group named `name`.
 fn bench_case<W, P>(c: &mut Criterion, name: &str, wire: &Bytes, v: i16)
 where
@@ -111,39 +140,118 @@ where
     }
 
     g.bench_function(BenchmarkId::new("decode", "kafka-wire"), |b| {
-        b.iter(|| drop(black_box(W::decode(black_box(wire), v))));
+        b.iter(|| kw_decode_once::<W>(wire, v));
     });
     g.bench_function(BenchmarkId::new("decode", "kafka-protocol"), |b| {
-        b.iter(|| {
-            let mut buf = black_box(wire).clone();
-            drop(black_box(P::decode(&mut buf, v)));
-        });
+        b.iter(|| kp_decode_once::<P>(wire, v));
     });
 
     let mut buf = BytesMut::with_capacity(wire.len());
     g.bench_function(BenchmarkId::new("encode", "kafka-wire"), |b| {
-        b.iter(|| {
-            buf.clear();
-            let n = black_box(&w).encoded_len(v).expect("size");
-            buf.reserve(n);
-            w.encode(v, &mut buf).expect("encode");
-            black_box(&buf);
-        });
+        b.iter(|| kw_encode_once(&w, v, &mut buf));
     });
     // Empty when a filter skipped the benchmark.
-    assert!(buf.is_empty() || buf == *wire, "{name}: timed kafka-wire encode differs");
+    assert!(
+        buf.is_empty() || buf == *wire,
+        "{name}: timed kafka-wire encode differs"
+    );
     buf.clear();
     g.bench_function(BenchmarkId::new("encode", "kafka-protocol"), |b| {
-        b.iter(|| {
-            buf.clear();
-            let n = black_box(&p).compute_size(v).expect("size");
-            buf.reserve(n);
-            p.encode(&mut buf, v).expect("encode");
-            black_box(&buf);
-        });
+        b.iter(|| kp_encode_once(&p, v, &mut buf));
     });
-    assert!(buf.is_empty() || buf == *wire, "{name}: timed kafka-protocol encode differs");
+    assert!(
+        buf.is_empty() || buf == *wire,
+        "{name}: timed kafka-protocol encode differs"
+    );
     g.finish();
+}
+
+/// Median of `xs` (sorted in place).
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// Times `a` and `b` in alternating batches for about `budget` and returns the median time
+/// per iteration of each and the median of the per-round ratios `b / a`. Background load that
+/// comes and goes hits both sides of a round alike, so the ratio is steadier than two
+/// separate criterion runs on a busy machine.
+fn ab(mut a: impl FnMut(), mut b: impl FnMut(), budget: Duration) -> (f64, f64, f64) {
+    fn batch(f: &mut dyn FnMut(), iters: u32) -> f64 {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1e9 / f64::from(iters)
+    }
+    // Batches of about 2 ms each; the first rounds only warm up.
+    let one = batch(&mut a, 1).max(batch(&mut b, 1)).max(1.0);
+    let iters = (2e6 / one).clamp(1.0, 1e6) as u32;
+    let (mut ta, mut tb, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let start = Instant::now();
+    let mut round = 0u32;
+    while start.elapsed() < budget || ratio.len() < 5 {
+        let (x, y) = if round % 2 == 0 {
+            let x = batch(&mut a, iters);
+            (x, batch(&mut b, iters))
+        } else {
+            let y = batch(&mut b, iters);
+            (batch(&mut a, iters), y)
+        };
+        round += 1;
+        if round > 2 {
+            ta.push(x);
+            tb.push(y);
+            ratio.push(y / x);
+        }
+    }
+    (median(&mut ta), median(&mut tb), median(&mut ratio))
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// One markdown row per operation of the interleaved A/B comparison of a case.
+fn ab_case<W, P>(name: &str, wire: &Bytes, v: i16, budget: Duration) -> String
+where
+    W: Decode + Encode,
+    P: Decodable + Encodable,
+{
+    let w: W = kw_decode(wire, v);
+    let p: P = kp_decode(wire, v);
+    let dec = ab(
+        || kw_decode_once::<W>(wire, v),
+        || kp_decode_once::<P>(wire, v),
+        budget,
+    );
+    let mut buf_w = BytesMut::with_capacity(wire.len());
+    let mut buf_p = BytesMut::with_capacity(wire.len());
+    let enc = ab(
+        || kw_encode_once(&w, v, &mut buf_w),
+        || kp_encode_once(&p, v, &mut buf_p),
+        budget,
+    );
+    let row = |op: &str, (kw, kp, r): (f64, f64, f64), target: f64| {
+        let met = if r >= target { "yes" } else { "**no**" };
+        format!(
+            "| {name} | {op} | {} | {} | {r:.2}x | {target}x | {met} |",
+            fmt_ns(kw),
+            fmt_ns(kp)
+        )
+    };
+    format!("{}\n{}", row("decode", dec, 3.0), row("encode", enc, 1.5))
 }
 
 /// A small deterministic generator (xorshift64*), so every run benches the same bytes.
@@ -555,46 +663,126 @@ fn check_subscription(wire: &Bytes) {
 // ---------------------------------------------------------------------------------------------
 // Criterion
 
+/// The encoded input of every case, built and checked once.
+struct Wires {
+    metadata: Bytes,
+    join_group: Bytes,
+    fetch: Bytes,
+    offset_commit: Bytes,
+    subscription: Bytes,
+}
+
+fn wires() -> &'static Wires {
+    static WIRES: OnceLock<Wires> = OnceLock::new();
+    WIRES.get_or_init(|| {
+        let w = Wires {
+            metadata: metadata(),
+            join_group: join_group(),
+            fetch: fetch(),
+            offset_commit: offset_commit(),
+            subscription: subscription(),
+        };
+        check_metadata(&w.metadata);
+        check_join_group(&w.join_group);
+        check_fetch(&w.fetch);
+        check_offset_commit(&w.offset_commit);
+        check_subscription(&w.subscription);
+        for (name, bytes) in [
+            ("a_metadata_v12", &w.metadata),
+            ("b_join_group_v9", &w.join_group),
+            ("c_fetch_v16", &w.fetch),
+            ("d_offset_commit_v9", &w.offset_commit),
+            ("e_subscription_v3", &w.subscription),
+        ] {
+            println!("{name}: {} bytes", bytes.len());
+        }
+        w
+    })
+}
+
 fn vs_kafka_protocol(c: &mut Criterion) {
-    let wire = metadata();
-    check_metadata(&wire);
+    let w = wires();
     bench_case::<MetadataResponse, kp::MetadataResponse>(
         c,
         "a_metadata_v12",
-        &wire,
+        &w.metadata,
         METADATA_VERSION,
     );
-
-    let wire = join_group();
-    check_join_group(&wire);
     bench_case::<JoinGroupResponse, kp::JoinGroupResponse>(
         c,
         "b_join_group_v9",
-        &wire,
+        &w.join_group,
         JOIN_GROUP_VERSION,
     );
-
-    let wire = fetch();
-    check_fetch(&wire);
-    bench_case::<FetchResponse, kp::FetchResponse>(c, "c_fetch_v16", &wire, FETCH_VERSION);
-
-    let wire = offset_commit();
-    check_offset_commit(&wire);
+    bench_case::<FetchResponse, kp::FetchResponse>(c, "c_fetch_v16", &w.fetch, FETCH_VERSION);
     bench_case::<OffsetCommitRequest, kp::OffsetCommitRequest>(
         c,
         "d_offset_commit_v9",
-        &wire,
+        &w.offset_commit,
         OFFSET_COMMIT_VERSION,
     );
-
-    let wire = subscription();
-    check_subscription(&wire);
     bench_case::<ConsumerProtocolSubscription, kp::ConsumerProtocolSubscription>(
         c,
         "e_subscription_v3",
-        &wire,
+        &w.subscription,
         SUBSCRIPTION_VERSION,
     );
+}
+
+/// After the criterion run (`cargo bench`, not `cargo test`, not `--profile-time`): an
+/// interleaved A/B comparison of every case, printed as a markdown table. `KW_BENCH_AB=0`
+/// skips it.
+fn ab_summary() {
+    let args: Vec<String> = std::env::args().collect();
+    let bench_mode = args.iter().any(|a| a == "--bench");
+    let profiling = args.iter().any(|a| a == "--profile-time" || a == "--list");
+    let off = std::env::var("KW_BENCH_AB").is_ok_and(|v| v == "0");
+    if !bench_mode || profiling || off {
+        return;
+    }
+    let budget = if quick() {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(3)
+    };
+    let w = wires();
+    let rows = [
+        ab_case::<MetadataResponse, kp::MetadataResponse>(
+            "a_metadata_v12",
+            &w.metadata,
+            METADATA_VERSION,
+            budget,
+        ),
+        ab_case::<JoinGroupResponse, kp::JoinGroupResponse>(
+            "b_join_group_v9",
+            &w.join_group,
+            JOIN_GROUP_VERSION,
+            budget,
+        ),
+        ab_case::<FetchResponse, kp::FetchResponse>("c_fetch_v16", &w.fetch, FETCH_VERSION, budget),
+        ab_case::<OffsetCommitRequest, kp::OffsetCommitRequest>(
+            "d_offset_commit_v9",
+            &w.offset_commit,
+            OFFSET_COMMIT_VERSION,
+            budget,
+        ),
+        ab_case::<ConsumerProtocolSubscription, kp::ConsumerProtocolSubscription>(
+            "e_subscription_v3",
+            &w.subscription,
+            SUBSCRIPTION_VERSION,
+            budget,
+        ),
+    ];
+    println!();
+    println!(
+        "Interleaved A/B summary (median per iteration; speed-up = kafka-protocol / kafka-wire):"
+    );
+    println!();
+    println!("| case | op | kafka-wire | kafka-protocol | speed-up | target | met |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | --- |");
+    for r in rows {
+        println!("{r}");
+    }
 }
 
 fn config() -> Criterion {
@@ -614,4 +802,4 @@ criterion_group! {
     config = config();
     targets = vs_kafka_protocol
 }
-criterion_main!(benches);
+criterion_main!(benches, ab_summary);

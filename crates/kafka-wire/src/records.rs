@@ -2076,8 +2076,6 @@ mod tests {
     fn bad_lengths_are_typed_errors() {
         let bad =
             |records: &[u8], count: i32| kind(RecordBatch::decode(&raw_batch(0, count, records)));
-        let ok_tail = [0u8, 0, 0, 0, 0, 0]; // attrs, ts, off, key -1? no: see below
-        let _ = ok_tail;
         // attributes, timestampDelta, offsetDelta
         let head = [0u8, 0, 0];
         let with = |rest: &[u8]| {
