@@ -1,0 +1,102 @@
+//! Member configuration, with the Java client's defaults.
+
+use alloc::string::String;
+use core::time::Duration;
+
+/// Configuration of one group member. Defaults follow the Java consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The group id.
+    pub group_id: String,
+    /// Client id (used by the broker to build member ids).
+    pub client_id: String,
+    /// `group.instance.id`: makes the member static (KIP-345).
+    pub group_instance_id: Option<String>,
+    /// `client.rack`, sent in the subscription (v3).
+    pub rack_id: Option<String>,
+    /// `session.timeout.ms` (45 s).
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms` (3 s).
+    pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms` (300 s); also the rebalance timeout sent in JoinGroup.
+    pub max_poll_interval: Duration,
+    /// `request.timeout.ms` (30 s). JoinGroup gets `max(this, rebalance timeout + 5 s)`.
+    pub request_timeout: Duration,
+    /// `retry.backoff.ms` (100 ms): first backoff step.
+    pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms` (1 s): backoff ceiling.
+    pub retry_backoff_max: Duration,
+    /// `enable.auto.commit` (true): commit the positions the app reported.
+    pub auto_commit: bool,
+    /// `auto.commit.interval.ms` (5 s).
+    pub auto_commit_interval: Duration,
+    /// `metadata.max.age.ms` (5 min): how often the member refreshes topic metadata.
+    pub metadata_max_age: Duration,
+    /// Send LeaveGroup on close. `None` = Java's rule: dynamic members leave, static ones do not.
+    pub leave_on_close: Option<bool>,
+    /// Seed for the backoff jitter (the core has no other randomness).
+    pub rng_seed: u64,
+}
+
+impl Config {
+    /// A configuration for `group_id` with every other setting at its default.
+    #[must_use]
+    pub fn new(group_id: impl Into<String>) -> Self {
+        Self {
+            group_id: group_id.into(),
+            client_id: String::from("group-fsm"),
+            group_instance_id: None,
+            rack_id: None,
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+            max_poll_interval: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+            auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
+            metadata_max_age: Duration::from_secs(300),
+            leave_on_close: None,
+            rng_seed: 0,
+        }
+    }
+
+    /// Checks the settings that Kafka rejects or that cannot work.
+    ///
+    /// # Errors
+    /// A message naming the bad setting.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.group_id.is_empty() {
+            return Err("group_id must not be empty");
+        }
+        if self.heartbeat_interval >= self.session_timeout {
+            return Err("heartbeat_interval must be lower than session_timeout");
+        }
+        if self.heartbeat_interval.is_zero() || self.session_timeout.is_zero() {
+            return Err("timeouts must be positive");
+        }
+        if self.max_poll_interval.as_millis() > i32::MAX as u128
+            || self.session_timeout.as_millis() > i32::MAX as u128
+        {
+            return Err("timeouts must fit in 32-bit milliseconds");
+        }
+        if self.group_instance_id.as_deref() == Some("") {
+            return Err("group_instance_id must not be empty");
+        }
+        Ok(())
+    }
+
+    /// Whether LeaveGroup is sent on close.
+    #[must_use]
+    pub fn leaves_on_close(&self) -> bool {
+        self.leave_on_close
+            .unwrap_or(self.group_instance_id.is_none())
+    }
+
+    /// The JoinGroup request timeout: `max(request_timeout, rebalance timeout + 5 s)`.
+    #[must_use]
+    pub fn join_timeout(&self) -> Duration {
+        self.request_timeout
+            .max(self.max_poll_interval + Duration::from_secs(5))
+    }
+}

@@ -1,0 +1,1536 @@
+//! [`Member`]: one member of one consumer group, classic protocol.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+use kafka_wire::error_code::ErrorCode;
+use kafka_wire::generated::{
+    FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, MetadataRequest,
+    OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
+    join_group_request::JoinGroupRequestProtocol, leave_group_request::MemberIdentity,
+    metadata_request::MetadataRequestTopic, offset_commit_request, offset_fetch_request,
+    sync_group_request::SyncGroupRequestAssignment,
+};
+use kafka_wire::{AnyRequest, AnyResponse, ApiKey, ByteString, NegotiatedVersions};
+
+use crate::assignor::{
+    Assignment, Assignor, ClusterView, RebalanceProtocol, Subscription, TopicPartition,
+    consumer_protocol,
+};
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::error::{GroupError, UsageError};
+use crate::io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
+use crate::table::{self, Api, Reaction};
+use crate::time::Instant;
+use crate::timer::{Timer, TimerTable};
+
+/// The member's state, as reported by [`Member::state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    /// Not in a group: no subscription, or waiting to (re)join.
+    Unjoined,
+    /// JoinGroup sent, waiting for the response (the coordinator may hold it).
+    Joining,
+    /// JoinGroup answered; SyncGroup sent (leader: after assigning).
+    Syncing,
+    /// Member of a stable generation, heartbeating.
+    Stable,
+    /// Closing: revoking, committing, leaving.
+    Leaving,
+    /// Closed cleanly.
+    Closed,
+    /// Stopped on a fatal error (sticky).
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Coordinator {
+    node_id: i32,
+    host: String,
+    port: i32,
+}
+
+#[derive(Debug, Clone)]
+enum Pending {
+    FindCoordinator,
+    Metadata,
+    Join,
+    Sync {
+        generation: i32,
+    },
+    Heartbeat {
+        generation: i32,
+    },
+    Commit {
+        generation: i32,
+        offsets: Vec<Offset>,
+        then_join: bool,
+        on_close: bool,
+    },
+    OffsetFetch {
+        partitions: Vec<TopicPartition>,
+    },
+    Leave,
+}
+
+/// What to do once the app answered a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterRevoke {
+    /// Commit (auto-commit) then send JoinGroup.
+    Join,
+    /// Nothing more (cooperative revocation after SyncGroup): rejoin is already requested.
+    Continue,
+    /// Commit then leave (close or unsubscribe).
+    Leave,
+}
+
+#[derive(Debug, Clone)]
+struct Revocation {
+    partitions: Vec<TopicPartition>,
+    then: AfterRevoke,
+}
+
+/// Leader work between JoinGroup and SyncGroup: waiting for metadata of members' topics.
+#[derive(Debug, Clone)]
+struct LeaderWork {
+    generation: i32,
+    protocol: String,
+    members: Vec<(String, Subscription)>,
+}
+
+/// One member of one consumer group (classic protocol), as a sans-IO state machine.
+///
+/// # Method families
+/// - getters on `&self`: [`state`](Self::state), [`generation`](Self::generation),
+///   [`member_id`](Self::member_id), [`assignment`](Self::assignment),
+///   [`is_leader`](Self::is_leader);
+/// - input: [`handle`](Self::handle) (one [`Input`] enum for every external fact) and
+///   [`handle_timeout`](Self::handle_timeout);
+/// - output: [`poll_action`](Self::poll_action) and [`poll_timeout`](Self::poll_timeout).
+///
+/// # Contract
+/// After any `&mut self` call, drain `poll_action()` until `None`, then sleep until
+/// `poll_timeout()`; a deadline at or before now means call `handle_timeout` now, `None` means
+/// nothing is scheduled. Time must not go backwards (an earlier `now` is treated as the last
+/// one). Every request in [`Action::Send`] must be answered exactly once by
+/// [`Input::Response`] or [`Input::Failed`].
+pub struct Member {
+    config: Config,
+    assignors: Vec<Box<dyn Assignor>>,
+    now: Instant,
+    actions: VecDeque<Action>,
+    next_request: u64,
+    pending: BTreeMap<RequestId, Pending>,
+    versions: Option<NegotiatedVersions>,
+    backoff: Backoff,
+    timers: TimerTable,
+
+    state: StateKind,
+    failed: Option<GroupError>,
+    coordinator: Option<Coordinator>,
+    member_id: String,
+    generation: i32,
+    protocol_name: Option<String>,
+    leader_id: String,
+    protocol: RebalanceProtocol,
+
+    subscription: Vec<String>,
+    joined_subscription: Vec<String>,
+    owned: Vec<TopicPartition>,
+    cluster: ClusterView,
+    assigned_snapshot: Option<ClusterView>,
+    leader_work: Option<LeaderWork>,
+    revoking: Option<Revocation>,
+    revocation_announced: bool,
+    rejoin_needed: bool,
+    rejoin_reason: &'static str,
+    poll_expired: bool,
+    closing: bool,
+    heartbeat_in_flight: bool,
+    positions: BTreeMap<TopicPartition, Offset>,
+    committed: BTreeMap<TopicPartition, i64>,
+}
+
+impl Member {
+    /// A member with its configuration and assignors (at least one; the first is preferred).
+    ///
+    /// An invalid configuration, or no assignor, gives a member that is already `Failed` and
+    /// reports [`Event::Fatal`].
+    #[must_use]
+    pub fn new(config: Config, assignors: Vec<Box<dyn Assignor>>, now: Instant) -> Self {
+        let backoff = Backoff::new(
+            config.retry_backoff,
+            config.retry_backoff_max,
+            config.rng_seed,
+        );
+        let protocol = common_protocol(&assignors);
+        let mut m = Self {
+            config,
+            assignors,
+            now,
+            actions: VecDeque::new(),
+            next_request: 0,
+            pending: BTreeMap::new(),
+            versions: None,
+            backoff,
+            timers: TimerTable::default(),
+            state: StateKind::Unjoined,
+            failed: None,
+            coordinator: None,
+            member_id: String::new(),
+            generation: -1,
+            protocol_name: None,
+            leader_id: String::new(),
+            protocol,
+            subscription: Vec::new(),
+            joined_subscription: Vec::new(),
+            owned: Vec::new(),
+            cluster: ClusterView::default(),
+            assigned_snapshot: None,
+            leader_work: None,
+            revoking: None,
+            revocation_announced: false,
+            rejoin_needed: true,
+            rejoin_reason: "initial join",
+            poll_expired: false,
+            closing: false,
+            heartbeat_in_flight: false,
+            positions: BTreeMap::new(),
+            committed: BTreeMap::new(),
+        };
+        if let Err(e) = m.config.validate() {
+            m.fail(GroupError::Config(e));
+        } else if m.assignors.is_empty() {
+            m.fail(GroupError::Config("at least one assignor is required"));
+        }
+        m
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // getters
+
+    /// The current state.
+    #[must_use]
+    pub const fn state(&self) -> StateKind {
+        self.state
+    }
+
+    /// The current generation, -1 when not in one.
+    #[must_use]
+    pub const fn generation(&self) -> i32 {
+        self.generation
+    }
+
+    /// Our member id ("" before the coordinator gave one).
+    #[must_use]
+    pub fn member_id(&self) -> &str {
+        &self.member_id
+    }
+
+    /// The partitions this member owns now.
+    #[must_use]
+    pub fn assignment(&self) -> &[TopicPartition] {
+        &self.owned
+    }
+
+    /// Whether this member is the group leader of the current generation.
+    #[must_use]
+    pub fn is_leader(&self) -> bool {
+        !self.member_id.is_empty() && self.leader_id == self.member_id
+    }
+
+    /// The rebalance protocol the member's assignors agree on.
+    #[must_use]
+    pub const fn rebalance_protocol(&self) -> RebalanceProtocol {
+        self.protocol
+    }
+
+    /// The fatal error, if the member failed.
+    #[must_use]
+    pub const fn error(&self) -> Option<GroupError> {
+        self.failed
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // output
+
+    /// The next action, in order.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Member::handle_timeout`] must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // input
+
+    /// Fires every timer due at `now`. Extra calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        self.progress();
+    }
+
+    /// Consumes one external fact at `now` (due timers fire first).
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        self.advance(now);
+        if matches!(self.state, StateKind::Failed | StateKind::Closed) {
+            match input {
+                Input::Response { id, .. } | Input::Failed { id, .. } => {
+                    self.pending.remove(&id);
+                }
+                Input::Poll | Input::Positions(_) | Input::Versions(_) => {}
+                _ => self.event(Event::Rejected(UsageError::Closed)),
+            }
+            return;
+        }
+        match input {
+            Input::Subscribe(mut topics) => {
+                topics.sort();
+                topics.dedup();
+                if topics != self.subscription {
+                    self.subscription = topics;
+                    if self.state != StateKind::Unjoined || !self.member_id.is_empty() {
+                        self.request_rejoin("subscription changed");
+                    } else {
+                        self.rejoin_needed = true;
+                    }
+                    self.timers.set(Timer::Metadata, self.now);
+                }
+                self.timers.set(
+                    Timer::PollInterval,
+                    self.now + self.config.max_poll_interval,
+                );
+            }
+            Input::Unsubscribe => {
+                self.subscription.clear();
+                self.start_close(false);
+            }
+            Input::Poll => {
+                self.timers.set(
+                    Timer::PollInterval,
+                    self.now + self.config.max_poll_interval,
+                );
+                if self.poll_expired {
+                    self.poll_expired = false;
+                    self.rejoin_needed = true;
+                }
+            }
+            Input::RevocationDone => self.revocation_done(),
+            Input::Positions(offsets) => {
+                for o in offsets {
+                    self.positions.insert(o.partition.clone(), o);
+                }
+            }
+            Input::Commit(offsets) => self.commit(offsets, false, false),
+            Input::FetchCommitted(partitions) => self.fetch_committed(partitions),
+            Input::Close => self.start_close(true),
+            Input::Versions(v) => self.versions = Some(v),
+            Input::Response { id, response } => self.on_response(id, response),
+            Input::Failed { id, error } => self.on_failed(id, error),
+        }
+        self.progress();
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // internals: plumbing
+
+    fn advance(&mut self, now: Instant) {
+        debug_assert!(now >= self.now, "time went backwards: {now} < {}", self.now);
+        if now > self.now {
+            self.now = now;
+        }
+        while let Some(t) = self.timers.pop_due(self.now) {
+            self.on_timer(t);
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        self.actions.push_back(Action::Event(e));
+    }
+
+    fn fail(&mut self, e: GroupError) {
+        if self.failed.is_none() {
+            self.failed = Some(e);
+            self.state = StateKind::Failed;
+            self.timers.clear();
+            self.event(Event::Fatal(e));
+        }
+    }
+
+    fn version(&self, key: ApiKey, cap: i16) -> i16 {
+        let ours = key.versions().max.min(cap);
+        match &self.versions {
+            Some(v) => v.version(key).map_or(ours, |b| b.min(ours)),
+            None => ours,
+        }
+    }
+
+    fn send(
+        &mut self,
+        pending: Pending,
+        to: Destination,
+        request: AnyRequest,
+        version: i16,
+        held: bool,
+    ) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let timeout = if held {
+            self.config.join_timeout()
+        } else {
+            self.config.request_timeout
+        };
+        self.pending.insert(id, pending);
+        self.actions.push_back(Action::Send(Send {
+            id,
+            to,
+            request,
+            version,
+            timeout,
+            held_for: held.then_some(self.config.max_poll_interval),
+        }));
+        id
+    }
+
+    fn coordinator_dest(&self) -> Option<Destination> {
+        self.coordinator.as_ref().map(|c| Destination::Coordinator {
+            node_id: c.node_id,
+            host: c.host.clone(),
+            port: c.port,
+        })
+    }
+
+    fn has_pending(&self, f: impl Fn(&Pending) -> bool) -> bool {
+        self.pending.values().any(f)
+    }
+
+    fn request_rejoin(&mut self, reason: &'static str) {
+        self.rejoin_needed = true;
+        self.rejoin_reason = reason;
+    }
+
+    fn instance_id(&self) -> Option<ByteString> {
+        self.config
+            .group_instance_id
+            .as_deref()
+            .map(ByteString::from)
+    }
+
+    /// Forget the coordinator and find it again (NOT_COORDINATOR, disconnects...).
+    fn mark_coordinator_unknown(&mut self) {
+        if self.coordinator.take().is_some() {
+            // Requests in flight to the old coordinator will fail or be ignored.
+            self.heartbeat_in_flight = false;
+            self.timers.cancel(Timer::Heartbeat);
+        }
+    }
+
+    /// Reset membership: partitions are lost (when `lost`), member id cleared if asked.
+    fn reset_generation(&mut self, reset_member_id: bool, reason: &'static str) {
+        self.generation = -1;
+        self.protocol_name = None;
+        self.leader_id.clear();
+        self.leader_work = None;
+        if reset_member_id {
+            self.member_id.clear();
+        }
+        self.heartbeat_in_flight = false;
+        self.timers.cancel(Timer::Heartbeat);
+        self.timers.cancel(Timer::Session);
+        if !self.owned.is_empty() {
+            let lost = core::mem::take(&mut self.owned);
+            self.event(Event::Lost { partitions: lost });
+        }
+        // A pending revocation is moot: the partitions are gone.
+        self.revoking = None;
+        self.revocation_announced = false;
+        if !matches!(
+            self.state,
+            StateKind::Leaving | StateKind::Closed | StateKind::Failed
+        ) {
+            self.state = StateKind::Unjoined;
+        }
+        self.request_rejoin(reason);
+    }
+
+    fn backoff_then_retry(&mut self) {
+        let d = self.backoff.next_delay();
+        self.timers.set(Timer::Backoff, self.now + d);
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // the driver: what to send next
+
+    fn progress(&mut self) {
+        if matches!(self.state, StateKind::Failed | StateKind::Closed) {
+            return;
+        }
+        if self.timers.is_set(Timer::Backoff) {
+            return;
+        }
+        if self.closing {
+            self.progress_close();
+            return;
+        }
+        if self.subscription.is_empty() {
+            return;
+        }
+        // Metadata for the subscription (and for the leader's assignment).
+        if self.needs_metadata() && !self.has_pending(|p| matches!(p, Pending::Metadata)) {
+            self.send_metadata();
+        }
+        if let Some(work) = self.leader_work.take() {
+            if self.metadata_covers(&work.members) {
+                self.assign_and_sync(work);
+            } else {
+                self.leader_work = Some(work);
+            }
+            return;
+        }
+        if self.coordinator.is_none() {
+            if !self.has_pending(|p| matches!(p, Pending::FindCoordinator)) {
+                self.send_find_coordinator();
+            }
+            return;
+        }
+        if self.rejoin_needed
+            && !self.poll_expired
+            && matches!(self.state, StateKind::Unjoined | StateKind::Stable)
+            && self.revoking.is_none()
+            && !self.has_pending(|p| {
+                matches!(
+                    p,
+                    Pending::Join
+                        | Pending::Sync { .. }
+                        | Pending::Commit {
+                            then_join: true,
+                            ..
+                        }
+                )
+            })
+        {
+            self.prepare_join();
+        }
+    }
+
+    fn needs_metadata(&self) -> bool {
+        self.subscription
+            .iter()
+            .any(|t| !self.cluster.partitions.contains_key(t))
+            || self
+                .leader_work
+                .as_ref()
+                .is_some_and(|w| !self.metadata_covers(&w.members))
+    }
+
+    fn metadata_covers(&self, members: &[(String, Subscription)]) -> bool {
+        members
+            .iter()
+            .flat_map(|(_, s)| s.topics.iter())
+            .all(|t| self.cluster.partitions.contains_key(t))
+    }
+
+    fn send_metadata(&mut self) {
+        let mut topics: BTreeSet<String> = self.subscription.iter().cloned().collect();
+        if let Some(w) = &self.leader_work {
+            for (_, s) in &w.members {
+                topics.extend(s.topics.iter().cloned());
+            }
+        }
+        if self.is_leader() {
+            if let Some(s) = &self.assigned_snapshot {
+                topics.extend(s.partitions.keys().cloned());
+            }
+        }
+        let v = self.version(ApiKey::Metadata, 12);
+        let req = MetadataRequest {
+            topics: Some(
+                topics
+                    .into_iter()
+                    .map(|t| MetadataRequestTopic {
+                        name: Some(t.as_str().into()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        };
+        self.send(
+            Pending::Metadata,
+            Destination::AnyBroker,
+            AnyRequest::Metadata(req),
+            v,
+            false,
+        );
+    }
+
+    fn send_find_coordinator(&mut self) {
+        let v = self.version(ApiKey::FindCoordinator, 6);
+        let gid: ByteString = self.config.group_id.as_str().into();
+        let req = if v >= 4 {
+            FindCoordinatorRequest {
+                key_type: 0,
+                coordinator_keys: alloc::vec![gid],
+                ..Default::default()
+            }
+        } else {
+            FindCoordinatorRequest {
+                key: gid,
+                key_type: 0,
+                ..Default::default()
+            }
+        };
+        self.send(
+            Pending::FindCoordinator,
+            Destination::AnyBroker,
+            AnyRequest::FindCoordinator(req),
+            v,
+            false,
+        );
+    }
+
+    /// Before JoinGroup: revoke (eager: all; cooperative: unsubscribed topics), let the app
+    /// acknowledge, commit, then join.
+    fn prepare_join(&mut self) {
+        let to_revoke: Vec<TopicPartition> = match self.protocol {
+            RebalanceProtocol::Eager => self.owned.clone(),
+            RebalanceProtocol::Cooperative => self
+                .owned
+                .iter()
+                .filter(|tp| !self.subscription.contains(&tp.topic))
+                .cloned()
+                .collect(),
+        };
+        if !to_revoke.is_empty() {
+            self.start_revocation(to_revoke, AfterRevoke::Join);
+            return;
+        }
+        self.send_join();
+    }
+
+    fn start_revocation(&mut self, partitions: Vec<TopicPartition>, then: AfterRevoke) {
+        self.revoking = Some(Revocation {
+            partitions: partitions.clone(),
+            then,
+        });
+        self.revocation_announced = true;
+        self.event(Event::Revoke {
+            partitions,
+            generation: self.generation,
+        });
+    }
+
+    fn revocation_done(&mut self) {
+        let Some(rev) = self.revoking.take() else {
+            self.event(Event::Rejected(UsageError::NoRevocationPending));
+            return;
+        };
+        self.revocation_announced = false;
+        self.owned.retain(|tp| !rev.partitions.contains(tp));
+        let to_commit = self.auto_commit_offsets(Some(&rev.partitions));
+        match rev.then {
+            AfterRevoke::Join => {
+                if !to_commit.is_empty() && self.generation >= 0 && self.coordinator.is_some() {
+                    self.commit(to_commit, true, false);
+                } else {
+                    self.send_join_if_ready();
+                }
+            }
+            AfterRevoke::Continue => {
+                if !to_commit.is_empty() && self.generation >= 0 {
+                    self.commit(to_commit, false, false);
+                }
+            }
+            AfterRevoke::Leave => {
+                if !to_commit.is_empty() && self.generation >= 0 && self.coordinator.is_some() {
+                    self.commit(to_commit, false, true);
+                }
+            }
+        }
+    }
+
+    fn send_join_if_ready(&mut self) {
+        if self.coordinator.is_some() && !self.closing {
+            self.send_join();
+        }
+    }
+
+    /// Positions to auto-commit (only changed ones), optionally restricted to `only`.
+    fn auto_commit_offsets(&self, only: Option<&[TopicPartition]>) -> Vec<Offset> {
+        if !self.config.auto_commit {
+            return Vec::new();
+        }
+        self.positions
+            .values()
+            .filter(|o| only.is_none_or(|p| p.contains(&o.partition)))
+            .filter(|o| self.owned.contains(&o.partition) || only.is_some())
+            .filter(|o| self.committed.get(&o.partition) != Some(&o.offset))
+            .cloned()
+            .collect()
+    }
+
+    fn subscription_bytes(&self, assignor: &dyn Assignor) -> Bytes {
+        let sub = Subscription {
+            topics: self.subscription.clone(),
+            user_data: assignor.subscription_user_data(&self.subscription),
+            owned_partitions: match self.protocol {
+                RebalanceProtocol::Cooperative => self.owned.clone(),
+                RebalanceProtocol::Eager => Vec::new(),
+            },
+            generation: self.generation,
+            rack_id: self.config.rack_id.clone(),
+        };
+        consumer_protocol::encode_subscription(&sub, 3).unwrap_or_default()
+    }
+
+    fn send_join(&mut self) {
+        let Some(to) = self.coordinator_dest() else {
+            return;
+        };
+        let mut v = self.version(ApiKey::JoinGroup, 9);
+        if self.config.group_instance_id.is_some() && v < 5 {
+            self.fail(GroupError::Broker {
+                api: "JoinGroup",
+                code: ErrorCode::UNSUPPORTED_VERSION.0,
+            });
+            return;
+        }
+        if v < 0 {
+            v = 0;
+        }
+        let protocols = self
+            .assignors
+            .iter()
+            .map(|a| JoinGroupRequestProtocol {
+                name: a.name().into(),
+                metadata: self.subscription_bytes(a.as_ref()),
+                ..Default::default()
+            })
+            .collect();
+        let req = JoinGroupRequest {
+            group_id: self.config.group_id.as_str().into(),
+            session_timeout_ms: ms_i32(self.config.session_timeout),
+            rebalance_timeout_ms: ms_i32(self.config.max_poll_interval),
+            member_id: self.member_id.as_str().into(),
+            group_instance_id: if v >= 5 { self.instance_id() } else { None },
+            protocol_type: "consumer".into(),
+            protocols,
+            reason: if v >= 8 {
+                Some(self.rejoin_reason.into())
+            } else {
+                None
+            },
+            ..Default::default()
+        };
+        self.joined_subscription = self.subscription.clone();
+        self.rejoin_needed = false;
+        self.state = StateKind::Joining;
+        self.timers.cancel(Timer::Heartbeat);
+        self.heartbeat_in_flight = false;
+        self.send(Pending::Join, to, AnyRequest::JoinGroup(req), v, true);
+    }
+
+    fn assign_and_sync(&mut self, work: LeaderWork) {
+        if work.generation != self.generation {
+            return;
+        }
+        let Some(assignor) = self.assignors.iter().find(|a| a.name() == work.protocol) else {
+            self.fail(GroupError::Protocol(
+                "coordinator chose a protocol we did not offer",
+            ));
+            return;
+        };
+        let subs: BTreeMap<String, Subscription> = work.members.iter().cloned().collect();
+        let mut cluster = ClusterView::default();
+        for s in subs.values() {
+            for t in &s.topics {
+                if let Some(&n) = self.cluster.partitions.get(t) {
+                    cluster.partitions.insert(t.clone(), n);
+                }
+            }
+        }
+        let result = assignor.assign(&cluster, &subs);
+        self.assigned_snapshot = Some(cluster);
+        let assignments = subs
+            .keys()
+            .map(|m| {
+                let a = result.get(m).cloned().unwrap_or_default();
+                SyncGroupRequestAssignment {
+                    member_id: m.as_str().into(),
+                    assignment: consumer_protocol::encode_assignment(&a, 3).unwrap_or_default(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        self.send_sync(assignments);
+    }
+
+    fn send_sync(&mut self, assignments: Vec<SyncGroupRequestAssignment>) {
+        let Some(to) = self.coordinator_dest() else {
+            return;
+        };
+        let v = self.version(ApiKey::SyncGroup, 5);
+        let req = SyncGroupRequest {
+            group_id: self.config.group_id.as_str().into(),
+            generation_id: self.generation,
+            member_id: self.member_id.as_str().into(),
+            group_instance_id: if v >= 3 { self.instance_id() } else { None },
+            protocol_type: if v >= 5 {
+                Some("consumer".into())
+            } else {
+                None
+            },
+            protocol_name: if v >= 5 {
+                self.protocol_name.as_deref().map(ByteString::from)
+            } else {
+                None
+            },
+            assignments,
+            ..Default::default()
+        };
+        self.state = StateKind::Syncing;
+        let generation = self.generation;
+        self.send(
+            Pending::Sync { generation },
+            to,
+            AnyRequest::SyncGroup(req),
+            v,
+            true,
+        );
+    }
+
+    fn send_heartbeat(&mut self) {
+        let Some(to) = self.coordinator_dest() else {
+            return;
+        };
+        let v = self.version(ApiKey::Heartbeat, 4);
+        let req = HeartbeatRequest {
+            group_id: self.config.group_id.as_str().into(),
+            generation_id: self.generation,
+            member_id: self.member_id.as_str().into(),
+            group_instance_id: if v >= 3 { self.instance_id() } else { None },
+            ..Default::default()
+        };
+        self.heartbeat_in_flight = true;
+        let generation = self.generation;
+        self.send(
+            Pending::Heartbeat { generation },
+            to,
+            AnyRequest::Heartbeat(req),
+            v,
+            false,
+        );
+    }
+
+    fn commit(&mut self, offsets: Vec<Offset>, then_join: bool, on_close: bool) {
+        if offsets.is_empty() {
+            if then_join {
+                self.send_join_if_ready();
+            }
+            return;
+        }
+        let in_generation = self.generation >= 0
+            && (matches!(self.state, StateKind::Stable | StateKind::Leaving) || then_join);
+        if !in_generation {
+            let err = if matches!(self.state, StateKind::Joining | StateKind::Syncing) {
+                UsageError::RebalanceInProgress
+            } else {
+                UsageError::NotMember
+            };
+            self.event(Event::Rejected(err));
+            return;
+        }
+        let Some(to) = self.coordinator_dest() else {
+            self.event(Event::Rejected(UsageError::RebalanceInProgress));
+            return;
+        };
+        let v = self.version(ApiKey::OffsetCommit, 9);
+        let mut topics: BTreeMap<&str, Vec<offset_commit_request::OffsetCommitRequestPartition>> =
+            BTreeMap::new();
+        for o in &offsets {
+            topics.entry(o.partition.topic.as_str()).or_default().push(
+                offset_commit_request::OffsetCommitRequestPartition {
+                    partition_index: o.partition.partition,
+                    committed_offset: o.offset,
+                    committed_leader_epoch: if v >= 6 { o.leader_epoch } else { -1 },
+                    committed_metadata: Some(o.metadata.as_deref().unwrap_or("").into()),
+                    ..Default::default()
+                },
+            );
+        }
+        let req = OffsetCommitRequest {
+            group_id: self.config.group_id.as_str().into(),
+            generation_id_or_member_epoch: self.generation,
+            member_id: self.member_id.as_str().into(),
+            group_instance_id: if v >= 7 { self.instance_id() } else { None },
+            topics: topics
+                .into_iter()
+                .map(
+                    |(t, partitions)| offset_commit_request::OffsetCommitRequestTopic {
+                        name: t.into(),
+                        partitions,
+                        ..Default::default()
+                    },
+                )
+                .collect(),
+            ..Default::default()
+        };
+        let generation = self.generation;
+        self.send(
+            Pending::Commit {
+                generation,
+                offsets,
+                then_join,
+                on_close,
+            },
+            to,
+            AnyRequest::OffsetCommit(req),
+            v,
+            false,
+        );
+    }
+
+    fn fetch_committed(&mut self, partitions: Vec<TopicPartition>) {
+        let Some(to) = self.coordinator_dest() else {
+            self.event(Event::Rejected(UsageError::NotMember));
+            return;
+        };
+        let v = self.version(ApiKey::OffsetFetch, 7);
+        let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for tp in &partitions {
+            topics
+                .entry(tp.topic.as_str())
+                .or_default()
+                .push(tp.partition);
+        }
+        let req = OffsetFetchRequest {
+            group_id: self.config.group_id.as_str().into(),
+            topics: Some(
+                topics
+                    .into_iter()
+                    .map(|(t, p)| offset_fetch_request::OffsetFetchRequestTopic {
+                        name: t.into(),
+                        partition_indexes: p.into(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            require_stable: v >= 7,
+            ..Default::default()
+        };
+        self.send(
+            Pending::OffsetFetch { partitions },
+            to,
+            AnyRequest::OffsetFetch(req),
+            v,
+            false,
+        );
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // closing
+
+    fn start_close(&mut self, close: bool) {
+        if close {
+            self.closing = true;
+        } else {
+            // Unsubscribe: leave the group but stay usable.
+            self.closing = true;
+        }
+        self.state = StateKind::Leaving;
+        self.timers.cancel(Timer::Backoff);
+    }
+
+    fn progress_close(&mut self) {
+        if self.revoking.is_some() {
+            return;
+        }
+        if !self.owned.is_empty() && self.generation >= 0 {
+            let all = self.owned.clone();
+            self.start_revocation(all, AfterRevoke::Leave);
+            return;
+        }
+        if !self.owned.is_empty() {
+            let lost = core::mem::take(&mut self.owned);
+            self.event(Event::Lost { partitions: lost });
+        }
+        if self
+            .has_pending(|p| matches!(p, Pending::Commit { on_close: true, .. } | Pending::Leave))
+        {
+            return;
+        }
+        if self.config.leaves_on_close() && !self.member_id.is_empty() && self.coordinator.is_some()
+        {
+            if let Some(to) = self.coordinator_dest() {
+                let v = self.version(ApiKey::LeaveGroup, 5);
+                let req = if v >= 3 {
+                    LeaveGroupRequest {
+                        group_id: self.config.group_id.as_str().into(),
+                        members: alloc::vec![MemberIdentity {
+                            member_id: self.member_id.as_str().into(),
+                            group_instance_id: self.instance_id(),
+                            reason: if v >= 5 {
+                                Some("the consumer is being closed".into())
+                            } else {
+                                None
+                            },
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }
+                } else {
+                    LeaveGroupRequest {
+                        group_id: self.config.group_id.as_str().into(),
+                        member_id: self.member_id.as_str().into(),
+                        ..Default::default()
+                    }
+                };
+                self.member_id.clear();
+                self.send(Pending::Leave, to, AnyRequest::LeaveGroup(req), v, false);
+                return;
+            }
+        }
+        self.finish_close();
+    }
+
+    fn finish_close(&mut self) {
+        self.generation = -1;
+        self.member_id.clear();
+        self.timers.clear();
+        self.state = StateKind::Closed;
+        self.closing = false;
+        self.event(Event::Closed);
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // timers
+
+    fn on_timer(&mut self, t: Timer) {
+        match t {
+            Timer::Backoff => {}
+            Timer::Heartbeat => {
+                if self.state == StateKind::Stable && !self.heartbeat_in_flight {
+                    self.send_heartbeat();
+                } else if self.state == StateKind::Stable {
+                    self.timers
+                        .set(Timer::Heartbeat, self.now + self.config.heartbeat_interval);
+                }
+            }
+            Timer::Session => {
+                if matches!(self.state, StateKind::Stable) {
+                    self.event(Event::Warning(GroupError::SessionTimedOut));
+                    self.mark_coordinator_unknown();
+                }
+            }
+            Timer::PollInterval => {
+                if !self.subscription.is_empty()
+                    && !self.closing
+                    && self.generation >= 0
+                    && matches!(
+                        self.state,
+                        StateKind::Stable | StateKind::Syncing | StateKind::Joining
+                    )
+                {
+                    self.event(Event::Warning(GroupError::PollIntervalExceeded));
+                    self.poll_expired = true;
+                    if self.config.leaves_on_close() {
+                        if let Some(to) = self.coordinator_dest() {
+                            let v = self.version(ApiKey::LeaveGroup, 5);
+                            let req = leave_request(
+                                &self.config,
+                                &self.member_id,
+                                v,
+                                "consumer poll timeout has expired",
+                            );
+                            self.send(Pending::Leave, to, AnyRequest::LeaveGroup(req), v, false);
+                        }
+                        self.reset_generation(true, "poll interval exceeded");
+                    } else {
+                        self.reset_generation(false, "poll interval exceeded");
+                    }
+                }
+            }
+            Timer::AutoCommit => {
+                if self.state == StateKind::Stable && self.revoking.is_none() {
+                    let offsets = self.auto_commit_offsets(None);
+                    if !offsets.is_empty()
+                        && !self.has_pending(|p| matches!(p, Pending::Commit { .. }))
+                    {
+                        self.commit(offsets, false, false);
+                    }
+                }
+                if self.config.auto_commit {
+                    self.timers.set(
+                        Timer::AutoCommit,
+                        self.now + self.config.auto_commit_interval,
+                    );
+                }
+            }
+            Timer::Metadata => {
+                if !self.subscription.is_empty()
+                    && !self.has_pending(|p| matches!(p, Pending::Metadata))
+                {
+                    self.send_metadata();
+                }
+                self.timers
+                    .set(Timer::Metadata, self.now + self.config.metadata_max_age);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // responses
+
+    fn on_failed(&mut self, id: RequestId, _error: TransportError) {
+        let Some(p) = self.pending.remove(&id) else {
+            return;
+        };
+        match p {
+            Pending::FindCoordinator | Pending::Metadata => self.backoff_then_retry(),
+            Pending::Join | Pending::Sync { .. } => {
+                self.mark_coordinator_unknown();
+                if matches!(self.state, StateKind::Joining | StateKind::Syncing) {
+                    self.state = StateKind::Unjoined;
+                }
+                self.request_rejoin("coordinator request failed");
+                self.backoff_then_retry();
+            }
+            Pending::Heartbeat { .. } => {
+                self.heartbeat_in_flight = false;
+                self.mark_coordinator_unknown();
+            }
+            Pending::Commit {
+                offsets,
+                then_join,
+                on_close,
+                ..
+            } => {
+                self.mark_coordinator_unknown();
+                let results = offsets
+                    .into_iter()
+                    .map(|o| (o, ErrorCode::REQUEST_TIMED_OUT.0))
+                    .collect();
+                self.event(Event::Committed { results });
+                if then_join {
+                    self.request_rejoin("commit before join failed");
+                }
+                let _ = on_close;
+            }
+            Pending::OffsetFetch { partitions } => {
+                self.mark_coordinator_unknown();
+                let offsets = partitions
+                    .into_iter()
+                    .map(|tp| (Offset::new(tp, -1), ErrorCode::REQUEST_TIMED_OUT.0))
+                    .collect();
+                self.event(Event::CommittedOffsets { offsets });
+            }
+            Pending::Leave => {}
+        }
+    }
+
+    fn on_response(&mut self, id: RequestId, response: AnyResponse) {
+        let Some(p) = self.pending.remove(&id) else {
+            return;
+        };
+        match (p, response) {
+            (Pending::FindCoordinator, AnyResponse::FindCoordinator(r)) => {
+                let (code, node_id, host, port) = match r.coordinators.first() {
+                    Some(c) => (c.error_code, c.node_id, c.host.to_string(), c.port),
+                    None => (r.error_code, r.node_id, r.host.to_string(), r.port),
+                };
+                if code == 0 {
+                    self.backoff.reset();
+                    self.coordinator = Some(Coordinator {
+                        node_id,
+                        host,
+                        port,
+                    });
+                    self.event(Event::CoordinatorFound { node_id });
+                } else {
+                    self.react(Api::FindCoordinator, code, None);
+                }
+            }
+            (Pending::Metadata, AnyResponse::Metadata(r)) => self.on_metadata(&r),
+            (Pending::Join, AnyResponse::JoinGroup(r)) => self.on_join(r),
+            (Pending::Sync { generation }, AnyResponse::SyncGroup(r)) => {
+                self.on_sync(generation, r)
+            }
+            (Pending::Heartbeat { generation }, AnyResponse::Heartbeat(r)) => {
+                self.heartbeat_in_flight = false;
+                if self.state == StateKind::Stable {
+                    self.timers
+                        .set(Timer::Heartbeat, self.now + self.config.heartbeat_interval);
+                }
+                if r.error_code == 0 || r.error_code == ErrorCode::REBALANCE_IN_PROGRESS.0 {
+                    self.timers
+                        .set(Timer::Session, self.now + self.config.session_timeout);
+                }
+                if r.error_code != 0 {
+                    self.react(Api::Heartbeat, r.error_code, Some(generation));
+                }
+            }
+            (
+                Pending::Commit {
+                    generation,
+                    offsets,
+                    then_join,
+                    on_close,
+                },
+                AnyResponse::OffsetCommit(r),
+            ) => {
+                let mut results = Vec::with_capacity(offsets.len());
+                let mut worst = 0i16;
+                for o in offsets {
+                    let code = r
+                        .topics
+                        .iter()
+                        .find(|t| t.name.as_ref() as &str == o.partition.topic)
+                        .and_then(|t| {
+                            t.partitions
+                                .iter()
+                                .find(|p| p.partition_index == o.partition.partition)
+                        })
+                        .map_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0, |p| p.error_code);
+                    if code == 0 {
+                        self.committed.insert(o.partition.clone(), o.offset);
+                    } else if worst == 0 {
+                        worst = code;
+                    }
+                    results.push((o, code));
+                }
+                self.event(Event::Committed { results });
+                if worst != 0 {
+                    self.react(Api::OffsetCommit, worst, Some(generation));
+                }
+                if then_join && !self.closing {
+                    self.send_join_if_ready();
+                }
+                let _ = on_close;
+            }
+            (Pending::OffsetFetch { partitions }, AnyResponse::OffsetFetch(r)) => {
+                let offsets = partitions
+                    .into_iter()
+                    .map(|tp| {
+                        let found = r
+                            .topics
+                            .iter()
+                            .find(|t| t.name.as_ref() as &str == tp.topic)
+                            .and_then(|t| {
+                                t.partitions
+                                    .iter()
+                                    .find(|p| p.partition_index == tp.partition)
+                            });
+                        match found {
+                            Some(p) => (
+                                Offset {
+                                    partition: tp,
+                                    offset: p.committed_offset,
+                                    leader_epoch: p.committed_leader_epoch,
+                                    metadata: p.metadata.as_ref().map(ToString::to_string),
+                                },
+                                if p.error_code != 0 {
+                                    p.error_code
+                                } else {
+                                    r.error_code
+                                },
+                            ),
+                            None => (Offset::new(tp, -1), r.error_code),
+                        }
+                    })
+                    .collect();
+                self.event(Event::CommittedOffsets { offsets });
+            }
+            (Pending::Leave, AnyResponse::LeaveGroup(_)) => {}
+            (_, _) => self.event(Event::Warning(GroupError::Protocol(
+                "response of the wrong type",
+            ))),
+        }
+    }
+
+    fn on_metadata(&mut self, r: &kafka_wire::generated::MetadataResponse) {
+        let mut changed = false;
+        for t in &r.topics {
+            let Some(name) = &t.name else { continue };
+            let name: &str = name;
+            if t.error_code != 0 {
+                continue;
+            }
+            let n = i32::try_from(t.partitions.len()).unwrap_or(i32::MAX);
+            let old = self.cluster.partitions.insert(name.to_string(), n);
+            if old.is_some_and(|o| o != n) {
+                changed = true;
+            }
+        }
+        // The leader watches every topic it assigned: a partition-count change means a rejoin.
+        if self.is_leader() && self.state == StateKind::Stable {
+            if let Some(snap) = &self.assigned_snapshot {
+                let moved = snap
+                    .partitions
+                    .iter()
+                    .any(|(t, n)| self.cluster.partitions.get(t).is_some_and(|m| m != n));
+                if moved || changed {
+                    self.request_rejoin("cached metadata has changed");
+                }
+            }
+        }
+    }
+
+    fn on_join(&mut self, r: kafka_wire::generated::JoinGroupResponse) {
+        if self.state != StateKind::Joining {
+            return;
+        }
+        let code = r.error_code;
+        if code == ErrorCode::MEMBER_ID_REQUIRED.0 {
+            // KIP-394 (Tansu also answers this below v4): rejoin at once with the given id.
+            self.member_id = r.member_id.to_string();
+            self.state = StateKind::Unjoined;
+            self.request_rejoin("need to re-join with the given member-id");
+            return;
+        }
+        if code != 0 {
+            self.state = StateKind::Unjoined;
+            self.react(Api::JoinGroup, code, None);
+            return;
+        }
+        if let Some(pt) = &r.protocol_type {
+            if &**pt != "consumer" {
+                self.fail(GroupError::Broker {
+                    api: "JoinGroup",
+                    code: ErrorCode::INCONSISTENT_GROUP_PROTOCOL.0,
+                });
+                return;
+            }
+        }
+        let Some(protocol) = r.protocol_name.as_ref().map(ToString::to_string) else {
+            self.fail(GroupError::Protocol(
+                "JoinGroup response without a protocol name",
+            ));
+            return;
+        };
+        if !self.assignors.iter().any(|a| a.name() == protocol) {
+            self.fail(GroupError::Broker {
+                api: "JoinGroup",
+                code: ErrorCode::INCONSISTENT_GROUP_PROTOCOL.0,
+            });
+            return;
+        }
+        self.backoff.reset();
+        self.member_id = r.member_id.to_string();
+        self.generation = r.generation_id;
+        self.leader_id = r.leader.to_string();
+        self.protocol_name = Some(protocol.clone());
+        self.state = StateKind::Syncing;
+        let leader = self.is_leader();
+        self.event(Event::Joined {
+            generation: self.generation,
+            member_id: self.member_id.clone(),
+            leader,
+        });
+        if leader && !r.skip_assignment {
+            let mut members = Vec::with_capacity(r.members.len());
+            for m in &r.members {
+                match consumer_protocol::decode_subscription(&m.metadata) {
+                    Ok(s) => members.push((m.member_id.to_string(), s)),
+                    // An undecodable subscription: the member gets nothing (never a panic).
+                    Err(_) => members.push((m.member_id.to_string(), Subscription::default())),
+                }
+            }
+            self.leader_work = Some(LeaderWork {
+                generation: self.generation,
+                protocol,
+                members,
+            });
+            // progress() assigns once metadata for every member's topics is known.
+        } else {
+            self.send_sync(Vec::new());
+        }
+    }
+
+    fn on_sync(&mut self, generation: i32, r: kafka_wire::generated::SyncGroupResponse) {
+        if self.state != StateKind::Syncing || generation != self.generation {
+            return;
+        }
+        if r.error_code != 0 {
+            self.state = StateKind::Unjoined;
+            self.react(Api::SyncGroup, r.error_code, Some(generation));
+            return;
+        }
+        if r.protocol_type.as_deref().is_some_and(|t| t != "consumer")
+            || r.protocol_name
+                .as_deref()
+                .is_some_and(|n| Some(n) != self.protocol_name.as_deref())
+        {
+            self.fail(GroupError::Broker {
+                api: "SyncGroup",
+                code: ErrorCode::INCONSISTENT_GROUP_PROTOCOL.0,
+            });
+            return;
+        }
+        let assignment = match consumer_protocol::decode_assignment(&r.assignment) {
+            Ok(a) => a,
+            Err(_) => {
+                self.event(Event::Warning(GroupError::Protocol(
+                    "undecodable assignment",
+                )));
+                Assignment::default()
+            }
+        };
+        let mut assigned: Vec<TopicPartition> = assignment.partitions.clone();
+        assigned.sort();
+        assigned.dedup();
+        if let Some(a) = self
+            .assignors
+            .iter_mut()
+            .find(|a| Some(a.name()) == self.protocol_name.as_deref())
+        {
+            a.on_assignment(&assignment, generation);
+        }
+        self.state = StateKind::Stable;
+        self.timers
+            .set(Timer::Heartbeat, self.now + self.config.heartbeat_interval);
+        self.timers
+            .set(Timer::Session, self.now + self.config.session_timeout);
+        if self.config.auto_commit {
+            self.timers.set(
+                Timer::AutoCommit,
+                self.now + self.config.auto_commit_interval,
+            );
+        }
+        // Assigned topics no longer subscribed (subscription changed during the rebalance).
+        if assigned
+            .iter()
+            .any(|tp| !self.subscription.contains(&tp.topic))
+            || self.joined_subscription != self.subscription
+        {
+            self.request_rejoin("subscription changed during rebalance");
+        }
+        let idle = assigned.is_empty();
+        match self.protocol {
+            RebalanceProtocol::Eager => {
+                self.owned = assigned.clone();
+                self.event(Event::Assigned {
+                    partitions: assigned,
+                    generation,
+                });
+            }
+            RebalanceProtocol::Cooperative => {
+                let revoked: Vec<TopicPartition> = self
+                    .owned
+                    .iter()
+                    .filter(|tp| !assigned.contains(tp))
+                    .cloned()
+                    .collect();
+                let added: Vec<TopicPartition> = assigned
+                    .iter()
+                    .filter(|tp| !self.owned.contains(tp))
+                    .cloned()
+                    .collect();
+                self.owned.extend(added.iter().cloned());
+                self.owned.sort();
+                if !added.is_empty() {
+                    self.event(Event::Assigned {
+                        partitions: added,
+                        generation,
+                    });
+                }
+                if !revoked.is_empty() {
+                    self.start_revocation(revoked, AfterRevoke::Continue);
+                    self.request_rejoin("need to revoke partitions and re-join");
+                }
+            }
+        }
+        if idle {
+            self.event(Event::Idle { generation });
+        }
+    }
+
+    /// Applies the error table (see [`crate::table`]).
+    fn react(&mut self, api: Api, code: i16, sent_generation: Option<i32>) {
+        // An error about an older generation is stale: ignore it.
+        if sent_generation.is_some_and(|g| g != self.generation) {
+            return;
+        }
+        match table::reaction(api, code) {
+            Reaction::Ignore => {}
+            Reaction::RetryNow => self.request_rejoin("retriable join error"),
+            Reaction::Backoff => {
+                if matches!(api, Api::JoinGroup | Api::SyncGroup) {
+                    self.request_rejoin("retriable join error");
+                }
+                self.backoff_then_retry();
+            }
+            Reaction::Rediscover => {
+                self.mark_coordinator_unknown();
+                if matches!(api, Api::JoinGroup | Api::SyncGroup) {
+                    self.request_rejoin("coordinator moved");
+                }
+                self.backoff_then_retry();
+            }
+            Reaction::Rejoin => {
+                if self.state == StateKind::Stable || matches!(api, Api::SyncGroup) {
+                    self.request_rejoin("group is rebalancing");
+                }
+            }
+            Reaction::ResetGeneration => self.reset_generation(false, "illegal generation"),
+            Reaction::ResetMember => self.reset_generation(true, "unknown member id"),
+            Reaction::Report => self.event(Event::Warning(GroupError::Broker {
+                api: api.name(),
+                code,
+            })),
+            Reaction::Fatal => self.fail(GroupError::Broker {
+                api: api.name(),
+                code,
+            }),
+        }
+    }
+}
+
+fn leave_request(config: &Config, member_id: &str, v: i16, reason: &str) -> LeaveGroupRequest {
+    if v >= 3 {
+        LeaveGroupRequest {
+            group_id: config.group_id.as_str().into(),
+            members: alloc::vec![MemberIdentity {
+                member_id: member_id.into(),
+                group_instance_id: config.group_instance_id.as_deref().map(ByteString::from),
+                reason: if v >= 5 { Some(reason.into()) } else { None },
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    } else {
+        LeaveGroupRequest {
+            group_id: config.group_id.as_str().into(),
+            member_id: member_id.into(),
+            ..Default::default()
+        }
+    }
+}
+
+fn ms_i32(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+/// The rebalance protocol every configured assignor supports, preferring cooperative.
+fn common_protocol(assignors: &[Box<dyn Assignor>]) -> RebalanceProtocol {
+    let all_coop = !assignors.is_empty()
+        && assignors.iter().all(|a| {
+            a.supported_protocols()
+                .contains(&RebalanceProtocol::Cooperative)
+        });
+    if all_coop {
+        RebalanceProtocol::Cooperative
+    } else {
+        RebalanceProtocol::Eager
+    }
+}
