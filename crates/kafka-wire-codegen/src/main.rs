@@ -372,7 +372,7 @@ fn emit_spec(spec: &Spec) -> String {
     o.push_str("use crate::error::{DecodeError, DecodeErrorKind, EncodeError};\n");
     o.push_str("use crate::message::{Decode, Encode, Message, VersionRange};\n");
     o.push_str("use crate::primitives::{self as p, PResult};\n");
-    o.push_str("use crate::types::{Packed, RawTaggedField, Uuid};\n");
+    o.push_str("use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};\n");
     o.push_str("use crate::value::{self as val, Value, WireStruct};\n\n");
 
     let structs = collect_structs(spec);
@@ -538,8 +538,8 @@ fn emit_struct(
     o.push_str(
         "    /// Tagged fields this version of the library does not know, kept for re-encoding.\n",
     );
-    o.push_str("    #[cfg_attr(feature = \"serde\", serde(rename = \"_unknown_tagged_fields\", skip_serializing_if = \"Vec::is_empty\"))]\n");
-    o.push_str("    pub unknown_tagged_fields: Vec<RawTaggedField>,\n}\n\n");
+    o.push_str("    #[cfg_attr(feature = \"serde\", serde(rename = \"_unknown_tagged_fields\", skip_serializing_if = \"TaggedFields::is_empty\"))]\n");
+    o.push_str("    pub unknown_tagged_fields: TaggedFields,\n}\n\n");
 
     // Default
     writeln!(
@@ -556,7 +556,7 @@ fn emit_struct(
         )
         .unwrap();
     }
-    o.push_str("            unknown_tagged_fields: Vec::new(),\n        }\n    }\n}\n\n");
+    o.push_str("            unknown_tagged_fields: TaggedFields::new(),\n        }\n    }\n}\n\n");
 
     let mut tagged: Vec<&Field> = fields.iter().filter(|f| !f.tagged.is_empty()).collect();
     tagged.sort_by_key(|f| f.tag.unwrap_or(0));
@@ -594,11 +594,12 @@ fn emit_struct(
             .unwrap();
         }
     }
-    o.push_str("        let mut unknown_tagged_fields = Vec::new();\n");
+    o.push_str("        let mut unknown_tagged_fields = TaggedFields::new();\n");
     o.push_str("        let i = if flex {\n");
     if tagged.is_empty() {
         o.push_str("            let (i, u) = p::unknown_tags(i, ctx)?;\n            unknown_tagged_fields = u;\n            i\n");
     } else {
+        o.push_str("            if let Some((&0, rest)) = i.split_first() { rest } else {\n");
         o.push_str(
             "            let (mut i, n) = p::uvarint(i)?;\n            let mut last = None;\n",
         );
@@ -616,7 +617,7 @@ fn emit_struct(
             )
             .unwrap();
         }
-        o.push_str("                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),\n                }\n                i = rest;\n            }\n            i\n");
+        o.push_str("                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),\n                }\n                i = rest;\n            }\n            i\n            }\n");
     }
     o.push_str("        } else { i };\n");
     o.push_str("        Ok((i, Self {\n");
@@ -761,7 +762,7 @@ fn emit_struct(
         .map_or(0, |t| t + 1);
     writeln!(
         o,
-        "        if flex {{ x.unknown_tagged_fields = g.unknown_tags({max_known}); }}"
+        "        if flex {{ x.unknown_tagged_fields = g.unknown_tags({max_known}).into(); }}"
     )
     .unwrap();
     o.push_str("        x\n    }\n}\n\n");

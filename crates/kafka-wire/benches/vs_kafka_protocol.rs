@@ -14,8 +14,10 @@
 //!
 //! Run: `cargo bench -p kafka-wire --bench vs_kafka_protocol`; summarise with
 //! `python3 crates/kafka-wire/benches/ratios.py`. `KW_BENCH_QUICK=1` (or criterion's `--quick`)
-//! makes a short run for CI. `cargo test --all-targets` runs every case once (setup checks
-//! included) in criterion's test mode.
+//! makes a short run for CI; `KW_BENCH_AB=0` skips the interleaved A/B summary printed after
+//! the criterion run; `KW_BENCH_DUMP=DIR` writes each case's input bytes to `DIR/<case>.bin`.
+//! `cargo test --all-targets` runs every case once (setup checks included) in criterion's test
+//! mode.
 
 use core::hint::black_box;
 use core::time::Duration;
@@ -23,7 +25,9 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use kafka_protocol::messages as kp;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_wire::generated::{
@@ -135,8 +139,9 @@ where
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(wire.len() as u64));
     if !quick() && wire.len() > 1 << 20 {
-        // Multi-millisecond iterations: fewer samples keep the run near its time budget.
-        g.sample_size(30);
+        // Multi-millisecond iterations: flat sampling with fewer samples keeps the run within
+        // its time budget.
+        g.sampling_mode(SamplingMode::Flat).sample_size(30);
     }
 
     g.bench_function(BenchmarkId::new("decode", "kafka-wire"), |b| {
@@ -505,7 +510,7 @@ fn fetch() -> Bytes {
         })
         .collect();
     let msg = FetchResponse {
-        session_id: 0x5e55_1d,
+        session_id: 0x005e_551d,
         responses,
         ..Default::default()
     };
@@ -695,6 +700,11 @@ fn wires() -> &'static Wires {
             ("e_subscription_v3", &w.subscription),
         ] {
             println!("{name}: {} bytes", bytes.len());
+            // For profiling the codecs outside criterion.
+            if let Some(dir) = std::env::var_os("KW_BENCH_DUMP") {
+                let path = std::path::Path::new(&dir).join(format!("{name}.bin"));
+                std::fs::write(&path, bytes).expect("write KW_BENCH_DUMP file");
+            }
         }
         w
     })

@@ -192,7 +192,7 @@ impl ClientCodec {
             api_version: version,
             correlation_id: id,
             client_id: self.client_id.clone(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: crate::types::TaggedFields::new(),
         };
         let hv = key.request_header_version(version);
         let header_len = header.encoded_len(hv)?;
@@ -533,7 +533,7 @@ pub fn encode_response(
     let hv = resp.api_key().response_header_version(version);
     let header = ResponseHeader {
         correlation_id: correlation_id.0,
-        unknown_tagged_fields: Vec::new(),
+        unknown_tagged_fields: crate::types::TaggedFields::new(),
     };
     let header_len = header.encoded_len(hv)?;
     let body_len = resp.encoded_len(version)?;

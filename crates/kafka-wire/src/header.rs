@@ -6,15 +6,13 @@
 //! [`ApiKey::request_header_version`] and [`ApiKey::response_header_version`] (ApiVersions
 //! responses always use v0).
 
-use alloc::vec::Vec;
-
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, finish};
 use crate::generated::ApiKey;
 use crate::primitives::{self as p, PResult};
-use crate::types::RawTaggedField;
+use crate::types::TaggedFields;
 
 /// A request header.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,7 +27,7 @@ pub struct RequestHeader {
     /// The client id (v1+; nullable).
     pub client_id: Option<ByteString>,
     /// Unknown tagged fields (v2).
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 /// A response header.
@@ -39,10 +37,10 @@ pub struct ResponseHeader {
     /// The correlation id of the request this answers.
     pub correlation_id: i32,
     /// Unknown tagged fields (v1).
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
-fn tags<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, Vec<RawTaggedField>> {
+fn tags<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, TaggedFields> {
     p::unknown_tags(i, ctx)
 }
 
@@ -104,7 +102,7 @@ impl RequestHeader {
         let (i, unknown_tagged_fields) = if hv >= 2 {
             p::field(tags(i, ctx), "_tagged_fields")?
         } else {
-            (i, Vec::new())
+            (i, TaggedFields::new())
         };
         Ok((
             i,
@@ -186,7 +184,7 @@ impl ResponseHeader {
         let (i, unknown_tagged_fields) = if hv >= 1 {
             p::field(tags(i, ctx), "_tagged_fields")?
         } else {
-            (i, Vec::new())
+            (i, TaggedFields::new())
         };
         Ok((
             i,

@@ -104,4 +104,4 @@ pub use frame::{FrameDecoder, FrameError};
 pub use generated::{AnyRequest, AnyResponse, ApiKey};
 pub use header::{RequestHeader, ResponseHeader};
 pub use message::{Decode, Encode, Message, Request, VersionRange};
-pub use types::{Packed, PackedElem, RawTaggedField, Uuid};
+pub use types::{Packed, PackedElem, RawTaggedField, TaggedFields, Uuid};

@@ -11,12 +11,13 @@ use nom::Parser;
 use nom::number::complete as num;
 
 use crate::error::{DecodeErrorKind, EncodeError, WireError};
-use crate::types::{Packed, PackedElem, RawTaggedField, Uuid};
+use crate::types::{Packed, PackedElem, RawTaggedField, TaggedFields, Uuid};
 
 /// Result of every internal parser.
 pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, WireError>;
 
-#[inline]
+#[cold]
+#[inline(never)]
 pub(crate) fn fail<T>(at: &[u8], kind: DecodeErrorKind) -> PResult<'_, T> {
     Err(nom::Err::Error(WireError::at(at, kind)))
 }
@@ -307,10 +308,20 @@ pub(crate) fn tagged_done<'a>(body: &'a [u8], rest: &'a [u8], tag: u32) -> PResu
 }
 
 /// Reads the whole tagged-field section of a struct when no tag is known at this version.
-pub(crate) fn unknown_tags<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, Vec<RawTaggedField>> {
+#[inline]
+pub(crate) fn unknown_tags<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, TaggedFields> {
+    // Fast path: an empty tag section is one zero byte.
+    if let Some((&0, rest)) = i.split_first() {
+        return Ok((rest, TaggedFields::new()));
+    }
+    unknown_tags_slow(i, ctx)
+}
+
+#[cold]
+fn unknown_tags_slow<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, TaggedFields> {
     let (mut rest, n) = uvarint(i)?;
     if n == 0 {
-        return Ok((rest, Vec::new()));
+        return Ok((rest, TaggedFields::new()));
     }
     if (n as usize).saturating_mul(2) > rest.len() {
         return fail(
@@ -339,7 +350,7 @@ pub(crate) fn unknown_tags<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, Vec<RawT
         });
         rest = r;
     }
-    Ok((rest, v))
+    Ok((rest, v.into()))
 }
 
 /// Checks that tags are strictly ascending within one tagged section.

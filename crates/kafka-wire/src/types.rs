@@ -218,9 +218,74 @@ pub struct RawTaggedField {
     pub data: Bytes,
 }
 
+/// The tagged fields of a struct that have no typed field: unknown tags, and known tags that
+/// were sent with their default value. Kept verbatim so a re-encode is byte-identical.
+///
+/// Eight bytes and no allocation when empty (the common case), so every generated struct stays
+/// small and dropping it is a null check.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TaggedFields(Option<alloc::boxed::Box<Vec<RawTaggedField>>>);
+
+impl TaggedFields {
+    /// No tagged fields.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self(None)
+    }
+
+    /// Appends a field (callers keep tags strictly ascending; encoding checks it).
+    pub fn push(&mut self, field: RawTaggedField) {
+        self.0.get_or_insert_with(Default::default).push(field);
+    }
+
+    /// The fields as a slice.
+    #[must_use]
+    pub fn as_slice(&self) -> &[RawTaggedField] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether there are no fields.
+    #[must_use]
+    #[inline]
+    pub const fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl core::ops::Deref for TaggedFields {
+    type Target = [RawTaggedField];
+    fn deref(&self) -> &[RawTaggedField] {
+        self.as_slice()
+    }
+}
+
+impl From<Vec<RawTaggedField>> for TaggedFields {
+    fn from(v: Vec<RawTaggedField>) -> Self {
+        if v.is_empty() {
+            Self(None)
+        } else {
+            Self(Some(alloc::boxed::Box::new(v)))
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a TaggedFields {
+    type Item = &'a RawTaggedField;
+    type IntoIter = core::slice::Iter<'a, RawTaggedField>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+impl fmt::Debug for TaggedFields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 #[cfg(feature = "serde")]
 mod serde_impls {
-    use super::{Packed, PackedElem, RawTaggedField, Uuid};
+    use super::{Packed, PackedElem, RawTaggedField, TaggedFields, Uuid};
     use alloc::string::ToString;
     use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
@@ -235,6 +300,16 @@ mod serde_impls {
             let mut seq = s.serialize_seq(Some(self.len()))?;
             for x in self.iter() {
                 seq.serialize_element(&x)?;
+            }
+            seq.end()
+        }
+    }
+
+    impl Serialize for TaggedFields {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.len()))?;
+            for x in self.as_slice() {
+                seq.serialize_element(x)?;
             }
             seq.end()
         }

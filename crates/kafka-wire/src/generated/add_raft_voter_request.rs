@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `AddRaftVoterRequest`: versions 0-1.
@@ -58,10 +58,10 @@ pub struct AddRaftVoterRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AddRaftVoterRequest {
@@ -73,7 +73,7 @@ impl Default for AddRaftVoterRequest {
             voter_directory_id: Uuid::ZERO,
             listeners: <Vec<Listener>>::new(),
             ack_when_committed: true,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -98,7 +98,7 @@ impl WireStruct for AddRaftVoterRequest {
         } else {
             (i, true)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -210,7 +210,7 @@ impl AddRaftVoterRequest {
             x.ack_when_committed = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -240,10 +240,10 @@ pub struct Listener {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Listener {
@@ -252,7 +252,7 @@ impl Default for Listener {
             name: ByteString::new(),
             host: ByteString::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -265,7 +265,7 @@ impl WireStruct for Listener {
         let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
         let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
         let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -337,7 +337,7 @@ impl Listener {
             x.port = g.u16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `AllocateProducerIdsRequest`: versions 0-0.
@@ -38,10 +38,10 @@ pub struct AllocateProducerIdsRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AllocateProducerIdsRequest {
@@ -49,7 +49,7 @@ impl Default for AllocateProducerIdsRequest {
         Self {
             broker_id: 0,
             broker_epoch: -1_i64,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -61,7 +61,7 @@ impl WireStruct for AllocateProducerIdsRequest {
         let flex = true;
         let (i, broker_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "BrokerId")?;
         let (i, broker_epoch) = p::field(<i64 as Value>::read(i, ctx, flex, v), "BrokerEpoch")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -127,7 +127,7 @@ impl AllocateProducerIdsRequest {
             x.broker_epoch = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `AllocateProducerIdsResponse`: versions 0-0.
@@ -48,10 +48,10 @@ pub struct AllocateProducerIdsResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AllocateProducerIdsResponse {
@@ -61,7 +61,7 @@ impl Default for AllocateProducerIdsResponse {
             error_code: 0,
             producer_id_start: 0,
             producer_id_len: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -78,7 +78,7 @@ impl WireStruct for AllocateProducerIdsResponse {
             p::field(<i64 as Value>::read(i, ctx, flex, v), "ProducerIdStart")?;
         let (i, producer_id_len) =
             p::field(<i32 as Value>::read(i, ctx, flex, v), "ProducerIdLen")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -158,7 +158,7 @@ impl AllocateProducerIdsResponse {
             x.producer_id_len = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

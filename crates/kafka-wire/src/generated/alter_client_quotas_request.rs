@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `AlterClientQuotasRequest`: versions 0-1.
@@ -38,10 +38,10 @@ pub struct AlterClientQuotasRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterClientQuotasRequest {
@@ -49,7 +49,7 @@ impl Default for AlterClientQuotasRequest {
         Self {
             entries: <Vec<EntryData>>::new(),
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -61,7 +61,7 @@ impl WireStruct for AlterClientQuotasRequest {
         let flex = v >= 1;
         let (i, entries) = p::field(<Vec<EntryData> as Value>::read(i, ctx, flex, v), "Entries")?;
         let (i, validate_only) = p::field(<bool as Value>::read(i, ctx, flex, v), "ValidateOnly")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -127,7 +127,7 @@ impl AlterClientQuotasRequest {
             x.validate_only = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -152,10 +152,10 @@ pub struct EntryData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntryData {
@@ -163,7 +163,7 @@ impl Default for EntryData {
         Self {
             entity: <Vec<EntityData>>::new(),
             ops: <Vec<OpData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -175,7 +175,7 @@ impl WireStruct for EntryData {
         let flex = v >= 1;
         let (i, entity) = p::field(<Vec<EntityData> as Value>::read(i, ctx, flex, v), "Entity")?;
         let (i, ops) = p::field(<Vec<OpData> as Value>::read(i, ctx, flex, v), "Ops")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -241,7 +241,7 @@ impl EntryData {
             x.ops = (0..g.len()).map(|_| OpData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -266,10 +266,10 @@ pub struct EntityData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntityData {
@@ -277,7 +277,7 @@ impl Default for EntityData {
         Self {
             entity_type: ByteString::new(),
             entity_name: Some(ByteString::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -293,7 +293,7 @@ impl WireStruct for EntityData {
             val::read_opt::<ByteString>(i, ctx, flex, v, true),
             "EntityName",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -363,7 +363,7 @@ impl EntityData {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -393,10 +393,10 @@ pub struct OpData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OpData {
@@ -405,7 +405,7 @@ impl Default for OpData {
             key: ByteString::new(),
             value: 0.0,
             remove: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -418,7 +418,7 @@ impl WireStruct for OpData {
         let (i, key) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Key")?;
         let (i, value) = p::field(<f64 as Value>::read(i, ctx, flex, v), "Value")?;
         let (i, remove) = p::field(<bool as Value>::read(i, ctx, flex, v), "Remove")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -490,7 +490,7 @@ impl OpData {
             x.remove = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `AlterClientQuotasResponse`: versions 0-1.
@@ -38,10 +38,10 @@ pub struct AlterClientQuotasResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterClientQuotasResponse {
@@ -49,7 +49,7 @@ impl Default for AlterClientQuotasResponse {
         Self {
             throttle_time_ms: 0,
             entries: <Vec<EntryData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -62,7 +62,7 @@ impl WireStruct for AlterClientQuotasResponse {
         let (i, throttle_time_ms) =
             p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
         let (i, entries) = p::field(<Vec<EntryData> as Value>::read(i, ctx, flex, v), "Entries")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -129,7 +129,7 @@ impl AlterClientQuotasResponse {
             x.entries = (0..g.len()).map(|_| EntryData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -159,10 +159,10 @@ pub struct EntryData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntryData {
@@ -171,7 +171,7 @@ impl Default for EntryData {
             error_code: 0,
             error_message: Some(ByteString::new()),
             entity: <Vec<EntityData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -187,7 +187,7 @@ impl WireStruct for EntryData {
             "ErrorMessage",
         )?;
         let (i, entity) = p::field(<Vec<EntityData> as Value>::read(i, ctx, flex, v), "Entity")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -270,7 +270,7 @@ impl EntryData {
             x.entity = (0..g.len()).map(|_| EntityData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -295,10 +295,10 @@ pub struct EntityData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntityData {
@@ -306,7 +306,7 @@ impl Default for EntityData {
         Self {
             entity_type: ByteString::new(),
             entity_name: Some(ByteString::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -322,7 +322,7 @@ impl WireStruct for EntityData {
             val::read_opt::<ByteString>(i, ctx, flex, v, true),
             "EntityName",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -392,7 +392,7 @@ impl EntityData {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `AlterShareGroupOffsetsResponse`: versions 0-0.
@@ -48,10 +48,10 @@ pub struct AlterShareGroupOffsetsResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterShareGroupOffsetsResponse {
@@ -61,7 +61,7 @@ impl Default for AlterShareGroupOffsetsResponse {
             error_code: 0,
             error_message: None,
             responses: <Vec<AlterShareGroupOffsetsResponseTopic>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -82,7 +82,7 @@ impl WireStruct for AlterShareGroupOffsetsResponse {
             <Vec<AlterShareGroupOffsetsResponseTopic> as Value>::read(i, ctx, flex, v),
             "Responses",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -174,7 +174,7 @@ impl AlterShareGroupOffsetsResponse {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -204,10 +204,10 @@ pub struct AlterShareGroupOffsetsResponseTopic {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterShareGroupOffsetsResponseTopic {
@@ -216,7 +216,7 @@ impl Default for AlterShareGroupOffsetsResponseTopic {
             topic_name: ByteString::new(),
             topic_id: Uuid::ZERO,
             partitions: <Vec<AlterShareGroupOffsetsResponsePartition>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -232,7 +232,7 @@ impl WireStruct for AlterShareGroupOffsetsResponseTopic {
             <Vec<AlterShareGroupOffsetsResponsePartition> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -306,7 +306,7 @@ impl AlterShareGroupOffsetsResponseTopic {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -336,10 +336,10 @@ pub struct AlterShareGroupOffsetsResponsePartition {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterShareGroupOffsetsResponsePartition {
@@ -348,7 +348,7 @@ impl Default for AlterShareGroupOffsetsResponsePartition {
             partition_index: 0,
             error_code: 0,
             error_message: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -365,7 +365,7 @@ impl WireStruct for AlterShareGroupOffsetsResponsePartition {
             val::read_opt::<ByteString>(i, ctx, flex, v, true),
             "ErrorMessage",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -448,7 +448,7 @@ impl AlterShareGroupOffsetsResponsePartition {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `AlterUserScramCredentialsRequest`: versions 0-0.
@@ -38,10 +38,10 @@ pub struct AlterUserScramCredentialsRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterUserScramCredentialsRequest {
@@ -49,7 +49,7 @@ impl Default for AlterUserScramCredentialsRequest {
         Self {
             deletions: <Vec<ScramCredentialDeletion>>::new(),
             upsertions: <Vec<ScramCredentialUpsertion>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -67,7 +67,7 @@ impl WireStruct for AlterUserScramCredentialsRequest {
             <Vec<ScramCredentialUpsertion> as Value>::read(i, ctx, flex, v),
             "Upsertions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -137,7 +137,7 @@ impl AlterUserScramCredentialsRequest {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -162,10 +162,10 @@ pub struct ScramCredentialDeletion {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ScramCredentialDeletion {
@@ -173,7 +173,7 @@ impl Default for ScramCredentialDeletion {
         Self {
             name: ByteString::new(),
             mechanism: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -185,7 +185,7 @@ impl WireStruct for ScramCredentialDeletion {
         let flex = true;
         let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
         let (i, mechanism) = p::field(<i8 as Value>::read(i, ctx, flex, v), "Mechanism")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -251,7 +251,7 @@ impl ScramCredentialDeletion {
             x.mechanism = g.i8();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -299,10 +299,10 @@ pub struct ScramCredentialUpsertion {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ScramCredentialUpsertion {
@@ -313,7 +313,7 @@ impl Default for ScramCredentialUpsertion {
             iterations: 0,
             salt: Bytes::new(),
             salted_password: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -329,7 +329,7 @@ impl WireStruct for ScramCredentialUpsertion {
         let (i, salt) = p::field(<Bytes as Value>::read(i, ctx, flex, v), "Salt")?;
         let (i, salted_password) =
             p::field(<Bytes as Value>::read(i, ctx, flex, v), "SaltedPassword")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -413,7 +413,7 @@ impl ScramCredentialUpsertion {
             x.salted_password = g.bytes();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `ApiVersionsResponse`: versions 0-4.
@@ -63,10 +63,10 @@ pub struct ApiVersionsResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ApiVersionsResponse {
@@ -79,7 +79,7 @@ impl Default for ApiVersionsResponse {
             finalized_features_epoch: -1_i64,
             finalized_features: <Vec<FinalizedFeatureKey>>::new(),
             zk_migration_ready: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -100,67 +100,71 @@ impl WireStruct for ApiVersionsResponse {
         let mut finalized_features_epoch = -1_i64;
         let mut finalized_features = <Vec<FinalizedFeatureKey>>::new();
         let mut zk_migration_ready = false;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 3 => {
-                        let (r, x) = p::field(
-                            <Vec<SupportedFeatureKey> as Value>::read(body, ctx, flex, v),
-                            "SupportedFeatures",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == <Vec<SupportedFeatureKey>>::new() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            supported_features = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 3 => {
+                            let (r, x) = p::field(
+                                <Vec<SupportedFeatureKey> as Value>::read(body, ctx, flex, v),
+                                "SupportedFeatures",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == <Vec<SupportedFeatureKey>>::new() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                supported_features = x;
+                            }
                         }
-                    }
-                    1 if v >= 3 => {
-                        let (r, x) = p::field(
-                            <i64 as Value>::read(body, ctx, flex, v),
-                            "FinalizedFeaturesEpoch",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == -1_i64 {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            finalized_features_epoch = x;
+                        1 if v >= 3 => {
+                            let (r, x) = p::field(
+                                <i64 as Value>::read(body, ctx, flex, v),
+                                "FinalizedFeaturesEpoch",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == -1_i64 {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                finalized_features_epoch = x;
+                            }
                         }
-                    }
-                    2 if v >= 3 => {
-                        let (r, x) = p::field(
-                            <Vec<FinalizedFeatureKey> as Value>::read(body, ctx, flex, v),
-                            "FinalizedFeatures",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == <Vec<FinalizedFeatureKey>>::new() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            finalized_features = x;
+                        2 if v >= 3 => {
+                            let (r, x) = p::field(
+                                <Vec<FinalizedFeatureKey> as Value>::read(body, ctx, flex, v),
+                                "FinalizedFeatures",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == <Vec<FinalizedFeatureKey>>::new() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                finalized_features = x;
+                            }
                         }
-                    }
-                    3 if v >= 3 => {
-                        let (r, x) = p::field(
-                            <bool as Value>::read(body, ctx, flex, v),
-                            "ZkMigrationReady",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == false {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            zk_migration_ready = x;
+                        3 if v >= 3 => {
+                            let (r, x) = p::field(
+                                <bool as Value>::read(body, ctx, flex, v),
+                                "ZkMigrationReady",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == false {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                zk_migration_ready = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -354,7 +358,7 @@ impl ApiVersionsResponse {
             x.zk_migration_ready = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(4);
+            x.unknown_tagged_fields = g.unknown_tags(4).into();
         }
         x
     }
@@ -384,10 +388,10 @@ pub struct ApiVersion {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ApiVersion {
@@ -396,7 +400,7 @@ impl Default for ApiVersion {
             api_key: 0,
             min_version: 0,
             max_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -409,7 +413,7 @@ impl WireStruct for ApiVersion {
         let (i, api_key) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ApiKey")?;
         let (i, min_version) = p::field(<i16 as Value>::read(i, ctx, flex, v), "MinVersion")?;
         let (i, max_version) = p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxVersion")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -481,7 +485,7 @@ impl ApiVersion {
             x.max_version = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -511,10 +515,10 @@ pub struct SupportedFeatureKey {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SupportedFeatureKey {
@@ -523,7 +527,7 @@ impl Default for SupportedFeatureKey {
             name: ByteString::new(),
             min_version: 0,
             max_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -548,7 +552,7 @@ impl WireStruct for SupportedFeatureKey {
         } else {
             (i, 0)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -668,7 +672,7 @@ impl SupportedFeatureKey {
             x.max_version = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -698,10 +702,10 @@ pub struct FinalizedFeatureKey {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FinalizedFeatureKey {
@@ -710,7 +714,7 @@ impl Default for FinalizedFeatureKey {
             name: ByteString::new(),
             max_version_level: 0,
             min_version_level: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -735,7 +739,7 @@ impl WireStruct for FinalizedFeatureKey {
         } else {
             (i, 0)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -857,7 +861,7 @@ impl FinalizedFeatureKey {
             x.min_version_level = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

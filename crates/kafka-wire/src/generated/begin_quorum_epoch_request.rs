@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `BeginQuorumEpochRequest`: versions 0-1.
@@ -48,10 +48,10 @@ pub struct BeginQuorumEpochRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for BeginQuorumEpochRequest {
@@ -61,7 +61,7 @@ impl Default for BeginQuorumEpochRequest {
             voter_id: -1_i32,
             topics: <Vec<TopicData>>::new(),
             leader_endpoints: <Vec<LeaderEndpoint>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -89,7 +89,7 @@ impl WireStruct for BeginQuorumEpochRequest {
         } else {
             (i, <Vec<LeaderEndpoint>>::new())
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -180,7 +180,7 @@ impl BeginQuorumEpochRequest {
             x.leader_endpoints = (0..g.len()).map(|_| LeaderEndpoint::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -205,10 +205,10 @@ pub struct TopicData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicData {
@@ -216,7 +216,7 @@ impl Default for TopicData {
         Self {
             topic_name: ByteString::new(),
             partitions: <Vec<PartitionData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -231,7 +231,7 @@ impl WireStruct for TopicData {
             <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -297,7 +297,7 @@ impl TopicData {
             x.partitions = (0..g.len()).map(|_| PartitionData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -332,10 +332,10 @@ pub struct PartitionData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionData {
@@ -345,7 +345,7 @@ impl Default for PartitionData {
             voter_directory_id: Uuid::ZERO,
             leader_id: 0,
             leader_epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -364,7 +364,7 @@ impl WireStruct for PartitionData {
         };
         let (i, leader_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderId")?;
         let (i, leader_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -447,7 +447,7 @@ impl PartitionData {
             x.leader_epoch = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -477,10 +477,10 @@ pub struct LeaderEndpoint {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderEndpoint {
@@ -489,7 +489,7 @@ impl Default for LeaderEndpoint {
             name: ByteString::new(),
             host: ByteString::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -514,7 +514,7 @@ impl WireStruct for LeaderEndpoint {
         } else {
             (i, 0)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -634,7 +634,7 @@ impl LeaderEndpoint {
             x.port = g.u16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `BrokerHeartbeatRequest`: versions 0-2.
@@ -63,10 +63,10 @@ pub struct BrokerHeartbeatRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for BrokerHeartbeatRequest {
@@ -79,7 +79,7 @@ impl Default for BrokerHeartbeatRequest {
             want_shut_down: false,
             offline_log_dirs: Packed::new(),
             cordoned_log_dirs: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -99,43 +99,47 @@ impl WireStruct for BrokerHeartbeatRequest {
         let (i, want_shut_down) = p::field(<bool as Value>::read(i, ctx, flex, v), "WantShutDown")?;
         let mut offline_log_dirs = Packed::new();
         let mut cordoned_log_dirs = None;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 1 => {
-                        let (r, x) = p::field(
-                            <Packed<Uuid> as Value>::read(body, ctx, flex, v),
-                            "OfflineLogDirs",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == Packed::new() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            offline_log_dirs = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 1 => {
+                            let (r, x) = p::field(
+                                <Packed<Uuid> as Value>::read(body, ctx, flex, v),
+                                "OfflineLogDirs",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == Packed::new() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                offline_log_dirs = x;
+                            }
                         }
-                    }
-                    1 if v >= 2 => {
-                        let (r, x) = p::field(
-                            val::read_opt::<Packed<Uuid>>(body, ctx, flex, v, v >= 2),
-                            "CordonedLogDirs",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == None {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            cordoned_log_dirs = x;
+                        1 if v >= 2 => {
+                            let (r, x) = p::field(
+                                val::read_opt::<Packed<Uuid>>(body, ctx, flex, v, v >= 2),
+                                "CordonedLogDirs",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == None {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                cordoned_log_dirs = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -315,7 +319,7 @@ impl BrokerHeartbeatRequest {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(2);
+            x.unknown_tagged_fields = g.unknown_tags(2).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `ConsumerProtocolAssignment`: versions 0-3.
@@ -42,10 +42,10 @@ pub struct ConsumerProtocolAssignment {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ConsumerProtocolAssignment {
@@ -53,7 +53,7 @@ impl Default for ConsumerProtocolAssignment {
         Self {
             assigned_partitions: <Vec<TopicPartition>>::new(),
             user_data: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -68,7 +68,7 @@ impl WireStruct for ConsumerProtocolAssignment {
             "AssignedPartitions",
         )?;
         let (i, user_data) = p::field(val::read_opt::<Bytes>(i, ctx, flex, v, true), "UserData")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -141,7 +141,7 @@ impl ConsumerProtocolAssignment {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -166,10 +166,10 @@ pub struct TopicPartition {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicPartition {
@@ -177,7 +177,7 @@ impl Default for TopicPartition {
         Self {
             topic: ByteString::new(),
             partitions: Packed::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -190,7 +190,7 @@ impl WireStruct for TopicPartition {
         let (i, topic) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?;
         let (i, partitions) =
             p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -256,7 +256,7 @@ impl TopicPartition {
             x.partitions = (0..g.len()).map(|_| g.i32()).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

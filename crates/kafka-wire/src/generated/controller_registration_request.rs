@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `ControllerRegistrationRequest`: versions 0-0.
@@ -53,10 +53,10 @@ pub struct ControllerRegistrationRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ControllerRegistrationRequest {
@@ -67,7 +67,7 @@ impl Default for ControllerRegistrationRequest {
             zk_migration_ready: false,
             listeners: <Vec<Listener>>::new(),
             features: <Vec<Feature>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -85,7 +85,7 @@ impl WireStruct for ControllerRegistrationRequest {
         let (i, listeners) =
             p::field(<Vec<Listener> as Value>::read(i, ctx, flex, v), "Listeners")?;
         let (i, features) = p::field(<Vec<Feature> as Value>::read(i, ctx, flex, v), "Features")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -170,7 +170,7 @@ impl ControllerRegistrationRequest {
             x.features = (0..g.len()).map(|_| Feature::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -205,10 +205,10 @@ pub struct Listener {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Listener {
@@ -218,7 +218,7 @@ impl Default for Listener {
             host: ByteString::new(),
             port: 0,
             security_protocol: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -233,7 +233,7 @@ impl WireStruct for Listener {
         let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
         let (i, security_protocol) =
             p::field(<i16 as Value>::read(i, ctx, flex, v), "SecurityProtocol")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -312,7 +312,7 @@ impl Listener {
             x.security_protocol = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -342,10 +342,10 @@ pub struct Feature {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Feature {
@@ -354,7 +354,7 @@ impl Default for Feature {
             name: ByteString::new(),
             min_supported_version: 0,
             max_supported_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -369,7 +369,7 @@ impl WireStruct for Feature {
             p::field(<i16 as Value>::read(i, ctx, flex, v), "MinSupportedVersion")?;
         let (i, max_supported_version) =
             p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxSupportedVersion")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -447,7 +447,7 @@ impl Feature {
             x.max_supported_version = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

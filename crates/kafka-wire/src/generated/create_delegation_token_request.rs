@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `CreateDelegationTokenRequest`: versions 0-3.
@@ -48,10 +48,10 @@ pub struct CreateDelegationTokenRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreateDelegationTokenRequest {
@@ -61,7 +61,7 @@ impl Default for CreateDelegationTokenRequest {
             owner_principal_name: Some(ByteString::new()),
             renewers: <Vec<CreatableRenewers>>::new(),
             max_lifetime_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -93,7 +93,7 @@ impl WireStruct for CreateDelegationTokenRequest {
         )?;
         let (i, max_lifetime_ms) =
             p::field(<i64 as Value>::read(i, ctx, flex, v), "MaxLifetimeMs")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -239,7 +239,7 @@ impl CreateDelegationTokenRequest {
             x.max_lifetime_ms = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -264,10 +264,10 @@ pub struct CreatableRenewers {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatableRenewers {
@@ -275,7 +275,7 @@ impl Default for CreatableRenewers {
         Self {
             principal_type: ByteString::new(),
             principal_name: ByteString::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -293,7 +293,7 @@ impl WireStruct for CreatableRenewers {
             <ByteString as Value>::read(i, ctx, flex, v),
             "PrincipalName",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -359,7 +359,7 @@ impl CreatableRenewers {
             x.principal_name = g.string();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

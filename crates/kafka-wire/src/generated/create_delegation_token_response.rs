@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `CreateDelegationTokenResponse`: versions 0-3.
@@ -87,10 +87,10 @@ pub struct CreateDelegationTokenResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreateDelegationTokenResponse {
@@ -107,7 +107,7 @@ impl Default for CreateDelegationTokenResponse {
             token_id: ByteString::new(),
             hmac: Bytes::new(),
             throttle_time_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -152,7 +152,7 @@ impl WireStruct for CreateDelegationTokenResponse {
         let (i, hmac) = p::field(<Bytes as Value>::read(i, ctx, flex, v), "Hmac")?;
         let (i, throttle_time_ms) =
             p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -324,7 +324,7 @@ impl CreateDelegationTokenResponse {
             x.throttle_time_ms = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `CreatePartitionsRequest`: versions 0-3.
@@ -43,10 +43,10 @@ pub struct CreatePartitionsRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatePartitionsRequest {
@@ -55,7 +55,7 @@ impl Default for CreatePartitionsRequest {
             topics: <Vec<CreatePartitionsTopic>>::new(),
             timeout_ms: 0,
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -71,7 +71,7 @@ impl WireStruct for CreatePartitionsRequest {
         )?;
         let (i, timeout_ms) = p::field(<i32 as Value>::read(i, ctx, flex, v), "TimeoutMs")?;
         let (i, validate_only) = p::field(<bool as Value>::read(i, ctx, flex, v), "ValidateOnly")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -145,7 +145,7 @@ impl CreatePartitionsRequest {
             x.validate_only = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -175,10 +175,10 @@ pub struct CreatePartitionsTopic {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatePartitionsTopic {
@@ -187,7 +187,7 @@ impl Default for CreatePartitionsTopic {
             name: ByteString::new(),
             count: 0,
             assignments: Some(<Vec<CreatePartitionsAssignment>>::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -203,7 +203,7 @@ impl WireStruct for CreatePartitionsTopic {
             val::read_opt::<Vec<CreatePartitionsAssignment>>(i, ctx, flex, v, true),
             "Assignments",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -283,7 +283,7 @@ impl CreatePartitionsTopic {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -303,17 +303,17 @@ pub struct CreatePartitionsAssignment {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatePartitionsAssignment {
     fn default() -> Self {
         Self {
             broker_ids: Packed::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -324,7 +324,7 @@ impl WireStruct for CreatePartitionsAssignment {
     fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
         let flex = v >= 2;
         let (i, broker_ids) = p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "BrokerIds")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -384,7 +384,7 @@ impl CreatePartitionsAssignment {
             x.broker_ids = (0..g.len()).map(|_| g.i32()).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `CreateTopicsResponse`: versions 0-7.
@@ -38,10 +38,10 @@ pub struct CreateTopicsResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreateTopicsResponse {
@@ -49,7 +49,7 @@ impl Default for CreateTopicsResponse {
         Self {
             throttle_time_ms: 0,
             topics: <Vec<CreatableTopicResult>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -68,7 +68,7 @@ impl WireStruct for CreateTopicsResponse {
             <Vec<CreatableTopicResult> as Value>::read(i, ctx, flex, v),
             "Topics",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -141,7 +141,7 @@ impl CreateTopicsResponse {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -196,10 +196,10 @@ pub struct CreatableTopicResult {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatableTopicResult {
@@ -213,7 +213,7 @@ impl Default for CreatableTopicResult {
             num_partitions: -1_i32,
             replication_factor: -1_i16,
             configs: Some(<Vec<CreatableTopicConfigs>>::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -257,31 +257,35 @@ impl WireStruct for CreatableTopicResult {
         } else {
             (i, Some(<Vec<CreatableTopicConfigs>>::new()))
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 5 => {
-                        let (r, x) = p::field(
-                            <i16 as Value>::read(body, ctx, flex, v),
-                            "TopicConfigErrorCode",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == 0 {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            topic_config_error_code = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 5 => {
+                            let (r, x) = p::field(
+                                <i16 as Value>::read(body, ctx, flex, v),
+                                "TopicConfigErrorCode",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == 0 {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                topic_config_error_code = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -444,7 +448,7 @@ impl CreatableTopicResult {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(1);
+            x.unknown_tagged_fields = g.unknown_tags(1).into();
         }
         x
     }
@@ -484,10 +488,10 @@ pub struct CreatableTopicConfigs {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatableTopicConfigs {
@@ -498,7 +502,7 @@ impl Default for CreatableTopicConfigs {
             read_only: false,
             config_source: -1_i8,
             is_sensitive: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -536,7 +540,7 @@ impl WireStruct for CreatableTopicConfigs {
         } else {
             (i, false)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -692,7 +696,7 @@ impl CreatableTopicConfigs {
             x.is_sensitive = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `DescribeAclsRequest`: versions 0-3.
@@ -63,10 +63,10 @@ pub struct DescribeAclsRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeAclsRequest {
@@ -79,7 +79,7 @@ impl Default for DescribeAclsRequest {
             host_filter: Some(ByteString::new()),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -111,7 +111,7 @@ impl WireStruct for DescribeAclsRequest {
         let (i, operation) = p::field(<i8 as Value>::read(i, ctx, flex, v), "Operation")?;
         let (i, permission_type) =
             p::field(<i8 as Value>::read(i, ctx, flex, v), "PermissionType")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -267,7 +267,7 @@ impl DescribeAclsRequest {
             x.permission_type = g.i8();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

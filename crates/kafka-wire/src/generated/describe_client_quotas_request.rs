@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `DescribeClientQuotasRequest`: versions 0-1.
@@ -38,10 +38,10 @@ pub struct DescribeClientQuotasRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeClientQuotasRequest {
@@ -49,7 +49,7 @@ impl Default for DescribeClientQuotasRequest {
         Self {
             components: <Vec<ComponentData>>::new(),
             strict: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -64,7 +64,7 @@ impl WireStruct for DescribeClientQuotasRequest {
             "Components",
         )?;
         let (i, strict) = p::field(<bool as Value>::read(i, ctx, flex, v), "Strict")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -130,7 +130,7 @@ impl DescribeClientQuotasRequest {
             x.strict = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -160,10 +160,10 @@ pub struct ComponentData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ComponentData {
@@ -172,7 +172,7 @@ impl Default for ComponentData {
             entity_type: ByteString::new(),
             match_type: 0,
             match_: Some(ByteString::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -186,7 +186,7 @@ impl WireStruct for ComponentData {
             p::field(<ByteString as Value>::read(i, ctx, flex, v), "EntityType")?;
         let (i, match_type) = p::field(<i8 as Value>::read(i, ctx, flex, v), "MatchType")?;
         let (i, match_) = p::field(val::read_opt::<ByteString>(i, ctx, flex, v, true), "Match")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -262,7 +262,7 @@ impl ComponentData {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `DescribeClientQuotasResponse`: versions 0-1.
@@ -48,10 +48,10 @@ pub struct DescribeClientQuotasResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeClientQuotasResponse {
@@ -61,7 +61,7 @@ impl Default for DescribeClientQuotasResponse {
             error_code: 0,
             error_message: Some(ByteString::new()),
             entries: Some(<Vec<EntryData>>::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -82,7 +82,7 @@ impl WireStruct for DescribeClientQuotasResponse {
             val::read_opt::<Vec<EntryData>>(i, ctx, flex, v, true),
             "Entries",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -176,7 +176,7 @@ impl DescribeClientQuotasResponse {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -201,10 +201,10 @@ pub struct EntryData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntryData {
@@ -212,7 +212,7 @@ impl Default for EntryData {
         Self {
             entity: <Vec<EntityData>>::new(),
             values: <Vec<ValueData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -224,7 +224,7 @@ impl WireStruct for EntryData {
         let flex = v >= 1;
         let (i, entity) = p::field(<Vec<EntityData> as Value>::read(i, ctx, flex, v), "Entity")?;
         let (i, values) = p::field(<Vec<ValueData> as Value>::read(i, ctx, flex, v), "Values")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -290,7 +290,7 @@ impl EntryData {
             x.values = (0..g.len()).map(|_| ValueData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -315,10 +315,10 @@ pub struct EntityData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntityData {
@@ -326,7 +326,7 @@ impl Default for EntityData {
         Self {
             entity_type: ByteString::new(),
             entity_name: Some(ByteString::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -342,7 +342,7 @@ impl WireStruct for EntityData {
             val::read_opt::<ByteString>(i, ctx, flex, v, true),
             "EntityName",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -412,7 +412,7 @@ impl EntityData {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -437,10 +437,10 @@ pub struct ValueData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ValueData {
@@ -448,7 +448,7 @@ impl Default for ValueData {
         Self {
             key: ByteString::new(),
             value: 0.0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -460,7 +460,7 @@ impl WireStruct for ValueData {
         let flex = v >= 1;
         let (i, key) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Key")?;
         let (i, value) = p::field(<f64 as Value>::read(i, ctx, flex, v), "Value")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -526,7 +526,7 @@ impl ValueData {
             x.value = g.f64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

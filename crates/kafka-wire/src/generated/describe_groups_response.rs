@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `DescribeGroupsResponse`: versions 0-6.
@@ -38,10 +38,10 @@ pub struct DescribeGroupsResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeGroupsResponse {
@@ -49,7 +49,7 @@ impl Default for DescribeGroupsResponse {
         Self {
             throttle_time_ms: 0,
             groups: <Vec<DescribedGroup>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -68,7 +68,7 @@ impl WireStruct for DescribeGroupsResponse {
             <Vec<DescribedGroup> as Value>::read(i, ctx, flex, v),
             "Groups",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -139,7 +139,7 @@ impl DescribeGroupsResponse {
             x.groups = (0..g.len()).map(|_| DescribedGroup::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -194,10 +194,10 @@ pub struct DescribedGroup {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribedGroup {
@@ -211,7 +211,7 @@ impl Default for DescribedGroup {
             protocol_data: ByteString::new(),
             members: <Vec<DescribedGroupMember>>::new(),
             authorized_operations: -2147483648_i32,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -249,7 +249,7 @@ impl WireStruct for DescribedGroup {
         } else {
             (i, -2147483648_i32)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -399,7 +399,7 @@ impl DescribedGroup {
             x.authorized_operations = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -452,10 +452,10 @@ pub struct DescribedGroupMember {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribedGroupMember {
@@ -467,7 +467,7 @@ impl Default for DescribedGroupMember {
             client_host: ByteString::new(),
             member_metadata: Bytes::new(),
             member_assignment: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -493,7 +493,7 @@ impl WireStruct for DescribedGroupMember {
             p::field(<Bytes as Value>::read(i, ctx, flex, v), "MemberMetadata")?;
         let (i, member_assignment) =
             p::field(<Bytes as Value>::read(i, ctx, flex, v), "MemberAssignment")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -605,7 +605,7 @@ impl DescribedGroupMember {
             x.member_assignment = g.bytes();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `DescribeShareGroupOffsetsResponse`: versions 0-1.
@@ -38,10 +38,10 @@ pub struct DescribeShareGroupOffsetsResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeShareGroupOffsetsResponse {
@@ -49,7 +49,7 @@ impl Default for DescribeShareGroupOffsetsResponse {
         Self {
             throttle_time_ms: 0,
             groups: <Vec<DescribeShareGroupOffsetsResponseGroup>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -65,7 +65,7 @@ impl WireStruct for DescribeShareGroupOffsetsResponse {
             <Vec<DescribeShareGroupOffsetsResponseGroup> as Value>::read(i, ctx, flex, v),
             "Groups",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -134,7 +134,7 @@ impl DescribeShareGroupOffsetsResponse {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -169,10 +169,10 @@ pub struct DescribeShareGroupOffsetsResponseGroup {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeShareGroupOffsetsResponseGroup {
@@ -182,7 +182,7 @@ impl Default for DescribeShareGroupOffsetsResponseGroup {
             topics: <Vec<DescribeShareGroupOffsetsResponseTopic>>::new(),
             error_code: 0,
             error_message: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -202,7 +202,7 @@ impl WireStruct for DescribeShareGroupOffsetsResponseGroup {
             val::read_opt::<ByteString>(i, ctx, flex, v, true),
             "ErrorMessage",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -293,7 +293,7 @@ impl DescribeShareGroupOffsetsResponseGroup {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -323,10 +323,10 @@ pub struct DescribeShareGroupOffsetsResponseTopic {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeShareGroupOffsetsResponseTopic {
@@ -335,7 +335,7 @@ impl Default for DescribeShareGroupOffsetsResponseTopic {
             topic_name: ByteString::new(),
             topic_id: Uuid::ZERO,
             partitions: <Vec<DescribeShareGroupOffsetsResponsePartition>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -351,7 +351,7 @@ impl WireStruct for DescribeShareGroupOffsetsResponseTopic {
             <Vec<DescribeShareGroupOffsetsResponsePartition> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -425,7 +425,7 @@ impl DescribeShareGroupOffsetsResponseTopic {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -470,10 +470,10 @@ pub struct DescribeShareGroupOffsetsResponsePartition {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeShareGroupOffsetsResponsePartition {
@@ -485,7 +485,7 @@ impl Default for DescribeShareGroupOffsetsResponsePartition {
             lag: -1_i64,
             error_code: 0,
             error_message: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -509,7 +509,7 @@ impl WireStruct for DescribeShareGroupOffsetsResponsePartition {
             val::read_opt::<ByteString>(i, ctx, flex, v, true),
             "ErrorMessage",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -614,7 +614,7 @@ impl DescribeShareGroupOffsetsResponsePartition {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

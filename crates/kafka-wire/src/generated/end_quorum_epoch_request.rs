@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `EndQuorumEpochRequest`: versions 0-1.
@@ -43,10 +43,10 @@ pub struct EndQuorumEpochRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EndQuorumEpochRequest {
@@ -55,7 +55,7 @@ impl Default for EndQuorumEpochRequest {
             cluster_id: None,
             topics: <Vec<TopicData>>::new(),
             leader_endpoints: <Vec<LeaderEndpoint>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -78,7 +78,7 @@ impl WireStruct for EndQuorumEpochRequest {
         } else {
             (i, <Vec<LeaderEndpoint>>::new())
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -159,7 +159,7 @@ impl EndQuorumEpochRequest {
             x.leader_endpoints = (0..g.len()).map(|_| LeaderEndpoint::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -184,10 +184,10 @@ pub struct TopicData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicData {
@@ -195,7 +195,7 @@ impl Default for TopicData {
         Self {
             topic_name: ByteString::new(),
             partitions: <Vec<PartitionData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -210,7 +210,7 @@ impl WireStruct for TopicData {
             <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -276,7 +276,7 @@ impl TopicData {
             x.partitions = (0..g.len()).map(|_| PartitionData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -316,10 +316,10 @@ pub struct PartitionData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionData {
@@ -330,7 +330,7 @@ impl Default for PartitionData {
             leader_epoch: 0,
             preferred_successors: Packed::new(),
             preferred_candidates: <Vec<ReplicaInfo>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -360,7 +360,7 @@ impl WireStruct for PartitionData {
         } else {
             (i, <Vec<ReplicaInfo>>::new())
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -458,7 +458,7 @@ impl PartitionData {
             x.preferred_candidates = (0..g.len()).map(|_| ReplicaInfo::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -483,10 +483,10 @@ pub struct ReplicaInfo {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ReplicaInfo {
@@ -494,7 +494,7 @@ impl Default for ReplicaInfo {
         Self {
             candidate_id: 0,
             candidate_directory_id: Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -517,7 +517,7 @@ impl WireStruct for ReplicaInfo {
         } else {
             (i, Uuid::ZERO)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -618,7 +618,7 @@ impl ReplicaInfo {
             x.candidate_directory_id = g.uuid();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -648,10 +648,10 @@ pub struct LeaderEndpoint {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderEndpoint {
@@ -660,7 +660,7 @@ impl Default for LeaderEndpoint {
             name: ByteString::new(),
             host: ByteString::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -685,7 +685,7 @@ impl WireStruct for LeaderEndpoint {
         } else {
             (i, 0)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -805,7 +805,7 @@ impl LeaderEndpoint {
             x.port = g.u16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `FetchRequest`: versions 0-18.
@@ -88,10 +88,10 @@ pub struct FetchRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchRequest {
@@ -109,7 +109,7 @@ impl Default for FetchRequest {
             topics: <Vec<FetchTopic>>::new(),
             forgotten_topics_data: <Vec<ForgottenTopic>>::new(),
             rack_id: ByteString::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -162,43 +162,47 @@ impl WireStruct for FetchRequest {
         } else {
             (i, ByteString::new())
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 12 => {
-                        let (r, x) = p::field(
-                            val::read_opt::<ByteString>(body, ctx, flex, v, v >= 12),
-                            "ClusterId",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == None {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            cluster_id = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 12 => {
+                            let (r, x) = p::field(
+                                val::read_opt::<ByteString>(body, ctx, flex, v, v >= 12),
+                                "ClusterId",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == None {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                cluster_id = x;
+                            }
                         }
-                    }
-                    1 if v >= 15 => {
-                        let (r, x) = p::field(
-                            <ReplicaState as Value>::read(body, ctx, flex, v),
-                            "ReplicaState",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == Default::default() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            replica_state = x;
+                        1 if v >= 15 => {
+                            let (r, x) = p::field(
+                                <ReplicaState as Value>::read(body, ctx, flex, v),
+                                "ReplicaState",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                replica_state = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -428,7 +432,7 @@ impl FetchRequest {
             x.rack_id = g.string();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(2);
+            x.unknown_tagged_fields = g.unknown_tags(2).into();
         }
         x
     }
@@ -453,10 +457,10 @@ pub struct ReplicaState {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ReplicaState {
@@ -464,7 +468,7 @@ impl Default for ReplicaState {
         Self {
             replica_id: -1_i32,
             replica_epoch: -1_i64,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -484,7 +488,7 @@ impl WireStruct for ReplicaState {
         } else {
             (i, -1_i64)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -582,7 +586,7 @@ impl ReplicaState {
             x.replica_epoch = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -612,10 +616,10 @@ pub struct FetchTopic {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchTopic {
@@ -624,7 +628,7 @@ impl Default for FetchTopic {
             topic: ByteString::new(),
             topic_id: Uuid::ZERO,
             partitions: <Vec<FetchPartition>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -648,7 +652,7 @@ impl WireStruct for FetchTopic {
             <Vec<FetchPartition> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -728,7 +732,7 @@ impl FetchTopic {
             x.partitions = (0..g.len()).map(|_| FetchPartition::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -783,10 +787,10 @@ pub struct FetchPartition {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchPartition {
@@ -800,7 +804,7 @@ impl Default for FetchPartition {
             partition_max_bytes: 0,
             replica_directory_id: Uuid::ZERO,
             high_watermark: 9223372036854775807,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -831,41 +835,47 @@ impl WireStruct for FetchPartition {
             p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionMaxBytes")?;
         let mut replica_directory_id = Uuid::ZERO;
         let mut high_watermark = 9223372036854775807;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 17 => {
-                        let (r, x) = p::field(
-                            <Uuid as Value>::read(body, ctx, flex, v),
-                            "ReplicaDirectoryId",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == Uuid::ZERO {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            replica_directory_id = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 17 => {
+                            let (r, x) = p::field(
+                                <Uuid as Value>::read(body, ctx, flex, v),
+                                "ReplicaDirectoryId",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == Uuid::ZERO {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                replica_directory_id = x;
+                            }
                         }
-                    }
-                    1 if v >= 18 => {
-                        let (r, x) =
-                            p::field(<i64 as Value>::read(body, ctx, flex, v), "HighWatermark")?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == 9223372036854775807 {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            high_watermark = x;
+                        1 if v >= 18 => {
+                            let (r, x) = p::field(
+                                <i64 as Value>::read(body, ctx, flex, v),
+                                "HighWatermark",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == 9223372036854775807 {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                high_watermark = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -1037,7 +1047,7 @@ impl FetchPartition {
             x.high_watermark = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(2);
+            x.unknown_tagged_fields = g.unknown_tags(2).into();
         }
         x
     }
@@ -1067,10 +1077,10 @@ pub struct ForgottenTopic {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ForgottenTopic {
@@ -1079,7 +1089,7 @@ impl Default for ForgottenTopic {
             topic: ByteString::new(),
             topic_id: Uuid::ZERO,
             partitions: Packed::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1104,7 +1114,7 @@ impl WireStruct for ForgottenTopic {
         } else {
             (i, Packed::new())
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1200,7 +1210,7 @@ impl ForgottenTopic {
             x.partitions = (0..g.len()).map(|_| g.i32()).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

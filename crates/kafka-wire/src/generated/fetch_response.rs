@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `FetchResponse`: versions 0-18.
@@ -53,10 +53,10 @@ pub struct FetchResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchResponse {
@@ -67,7 +67,7 @@ impl Default for FetchResponse {
             session_id: 0,
             responses: <Vec<FetchableTopicResponse>>::new(),
             node_endpoints: <Vec<NodeEndpoint>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -97,31 +97,35 @@ impl WireStruct for FetchResponse {
             "Responses",
         )?;
         let mut node_endpoints = <Vec<NodeEndpoint>>::new();
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 16 => {
-                        let (r, x) = p::field(
-                            <Vec<NodeEndpoint> as Value>::read(body, ctx, flex, v),
-                            "NodeEndpoints",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == <Vec<NodeEndpoint>>::new() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            node_endpoints = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 16 => {
+                            let (r, x) = p::field(
+                                <Vec<NodeEndpoint> as Value>::read(body, ctx, flex, v),
+                                "NodeEndpoints",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == <Vec<NodeEndpoint>>::new() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                node_endpoints = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -256,7 +260,7 @@ impl FetchResponse {
             x.node_endpoints = (0..g.len()).map(|_| NodeEndpoint::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(1);
+            x.unknown_tagged_fields = g.unknown_tags(1).into();
         }
         x
     }
@@ -286,10 +290,10 @@ pub struct FetchableTopicResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchableTopicResponse {
@@ -298,7 +302,7 @@ impl Default for FetchableTopicResponse {
             topic: ByteString::new(),
             topic_id: Uuid::ZERO,
             partitions: <Vec<PartitionData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -322,7 +326,7 @@ impl WireStruct for FetchableTopicResponse {
             <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -402,7 +406,7 @@ impl FetchableTopicResponse {
             x.partitions = (0..g.len()).map(|_| PartitionData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -476,10 +480,10 @@ pub struct PartitionData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionData {
@@ -496,7 +500,7 @@ impl Default for PartitionData {
             aborted_transactions: Some(<Vec<AbortedTransaction>>::new()),
             preferred_read_replica: -1_i32,
             records: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -540,55 +544,59 @@ impl WireStruct for PartitionData {
             (i, -1_i32)
         };
         let (i, records) = p::field(val::read_opt::<Bytes>(i, ctx, flex, v, true), "Records")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 12 => {
-                        let (r, x) = p::field(
-                            <EpochEndOffset as Value>::read(body, ctx, flex, v),
-                            "DivergingEpoch",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == Default::default() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            diverging_epoch = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 12 => {
+                            let (r, x) = p::field(
+                                <EpochEndOffset as Value>::read(body, ctx, flex, v),
+                                "DivergingEpoch",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                diverging_epoch = x;
+                            }
                         }
-                    }
-                    1 if v >= 12 => {
-                        let (r, x) = p::field(
-                            <LeaderIdAndEpoch as Value>::read(body, ctx, flex, v),
-                            "CurrentLeader",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == Default::default() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            current_leader = x;
+                        1 if v >= 12 => {
+                            let (r, x) = p::field(
+                                <LeaderIdAndEpoch as Value>::read(body, ctx, flex, v),
+                                "CurrentLeader",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                current_leader = x;
+                            }
                         }
-                    }
-                    2 if v >= 12 => {
-                        let (r, x) = p::field(
-                            <SnapshotId as Value>::read(body, ctx, flex, v),
-                            "SnapshotId",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == Default::default() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            snapshot_id = x;
+                        2 if v >= 12 => {
+                            let (r, x) = p::field(
+                                <SnapshotId as Value>::read(body, ctx, flex, v),
+                                "SnapshotId",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                snapshot_id = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -860,7 +868,7 @@ impl PartitionData {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(3);
+            x.unknown_tagged_fields = g.unknown_tags(3).into();
         }
         x
     }
@@ -885,10 +893,10 @@ pub struct EpochEndOffset {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EpochEndOffset {
@@ -896,7 +904,7 @@ impl Default for EpochEndOffset {
         Self {
             epoch: -1_i32,
             end_offset: -1_i64,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -916,7 +924,7 @@ impl WireStruct for EpochEndOffset {
         } else {
             (i, -1_i64)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1014,7 +1022,7 @@ impl EpochEndOffset {
             x.end_offset = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1039,10 +1047,10 @@ pub struct LeaderIdAndEpoch {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderIdAndEpoch {
@@ -1050,7 +1058,7 @@ impl Default for LeaderIdAndEpoch {
         Self {
             leader_id: -1_i32,
             leader_epoch: -1_i32,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1070,7 +1078,7 @@ impl WireStruct for LeaderIdAndEpoch {
         } else {
             (i, -1_i32)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1168,7 +1176,7 @@ impl LeaderIdAndEpoch {
             x.leader_epoch = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1193,10 +1201,10 @@ pub struct SnapshotId {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SnapshotId {
@@ -1204,7 +1212,7 @@ impl Default for SnapshotId {
         Self {
             end_offset: -1_i64,
             epoch: -1_i32,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1216,7 +1224,7 @@ impl WireStruct for SnapshotId {
         let flex = v >= 12;
         let (i, end_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "EndOffset")?;
         let (i, epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Epoch")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1282,7 +1290,7 @@ impl SnapshotId {
             x.epoch = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1307,10 +1315,10 @@ pub struct AbortedTransaction {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AbortedTransaction {
@@ -1318,7 +1326,7 @@ impl Default for AbortedTransaction {
         Self {
             producer_id: 0,
             first_offset: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1338,7 +1346,7 @@ impl WireStruct for AbortedTransaction {
         } else {
             (i, 0)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1436,7 +1444,7 @@ impl AbortedTransaction {
             x.first_offset = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1471,10 +1479,10 @@ pub struct NodeEndpoint {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -1484,7 +1492,7 @@ impl Default for NodeEndpoint {
             host: ByteString::new(),
             port: 0,
             rack: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1517,7 +1525,7 @@ impl WireStruct for NodeEndpoint {
         } else {
             (i, None)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1663,7 +1671,7 @@ impl NodeEndpoint {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `IncrementalAlterConfigsRequest`: versions 0-1.
@@ -38,10 +38,10 @@ pub struct IncrementalAlterConfigsRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for IncrementalAlterConfigsRequest {
@@ -49,7 +49,7 @@ impl Default for IncrementalAlterConfigsRequest {
         Self {
             resources: <Vec<AlterConfigsResource>>::new(),
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -64,7 +64,7 @@ impl WireStruct for IncrementalAlterConfigsRequest {
             "Resources",
         )?;
         let (i, validate_only) = p::field(<bool as Value>::read(i, ctx, flex, v), "ValidateOnly")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -132,7 +132,7 @@ impl IncrementalAlterConfigsRequest {
             x.validate_only = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -162,10 +162,10 @@ pub struct AlterConfigsResource {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterConfigsResource {
@@ -174,7 +174,7 @@ impl Default for AlterConfigsResource {
             resource_type: 0,
             resource_name: ByteString::new(),
             configs: <Vec<AlterableConfig>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -191,7 +191,7 @@ impl WireStruct for AlterConfigsResource {
             <Vec<AlterableConfig> as Value>::read(i, ctx, flex, v),
             "Configs",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -265,7 +265,7 @@ impl AlterConfigsResource {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -295,10 +295,10 @@ pub struct AlterableConfig {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterableConfig {
@@ -307,7 +307,7 @@ impl Default for AlterableConfig {
             name: ByteString::new(),
             config_operation: 0,
             value: Some(ByteString::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -321,7 +321,7 @@ impl WireStruct for AlterableConfig {
         let (i, config_operation) =
             p::field(<i8 as Value>::read(i, ctx, flex, v), "ConfigOperation")?;
         let (i, value) = p::field(val::read_opt::<ByteString>(i, ctx, flex, v, true), "Value")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -398,7 +398,7 @@ impl AlterableConfig {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

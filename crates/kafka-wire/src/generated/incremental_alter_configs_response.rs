@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `IncrementalAlterConfigsResponse`: versions 0-1.
@@ -38,10 +38,10 @@ pub struct IncrementalAlterConfigsResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for IncrementalAlterConfigsResponse {
@@ -49,7 +49,7 @@ impl Default for IncrementalAlterConfigsResponse {
         Self {
             throttle_time_ms: 0,
             responses: <Vec<AlterConfigsResourceResponse>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -65,7 +65,7 @@ impl WireStruct for IncrementalAlterConfigsResponse {
             <Vec<AlterConfigsResourceResponse> as Value>::read(i, ctx, flex, v),
             "Responses",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -134,7 +134,7 @@ impl IncrementalAlterConfigsResponse {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -169,10 +169,10 @@ pub struct AlterConfigsResourceResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterConfigsResourceResponse {
@@ -182,7 +182,7 @@ impl Default for AlterConfigsResourceResponse {
             error_message: Some(ByteString::new()),
             resource_type: 0,
             resource_name: ByteString::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -200,7 +200,7 @@ impl WireStruct for AlterConfigsResourceResponse {
         let (i, resource_type) = p::field(<i8 as Value>::read(i, ctx, flex, v), "ResourceType")?;
         let (i, resource_name) =
             p::field(<ByteString as Value>::read(i, ctx, flex, v), "ResourceName")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -289,7 +289,7 @@ impl AlterConfigsResourceResponse {
             x.resource_name = g.string();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

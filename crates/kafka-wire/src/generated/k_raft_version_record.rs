@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `KRaftVersionRecord`: versions 0-0.
@@ -38,10 +38,10 @@ pub struct KRaftVersionRecord {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for KRaftVersionRecord {
@@ -49,7 +49,7 @@ impl Default for KRaftVersionRecord {
         Self {
             version: 0,
             k_raft_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -61,7 +61,7 @@ impl WireStruct for KRaftVersionRecord {
         let flex = true;
         let (i, version) = p::field(<i16 as Value>::read(i, ctx, flex, v), "Version")?;
         let (i, k_raft_version) = p::field(<i16 as Value>::read(i, ctx, flex, v), "KRaftVersion")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -127,7 +127,7 @@ impl KRaftVersionRecord {
             x.k_raft_version = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `LeaderAndIsrRequest`: versions 0-7.
@@ -68,10 +68,10 @@ pub struct LeaderAndIsrRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrRequest {
@@ -85,7 +85,7 @@ impl Default for LeaderAndIsrRequest {
             ungrouped_partition_states: <Vec<LeaderAndIsrPartitionState>>::new(),
             topic_states: <Vec<LeaderAndIsrTopicState>>::new(),
             live_leaders: <Vec<LeaderAndIsrLiveLeader>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -133,7 +133,7 @@ impl WireStruct for LeaderAndIsrRequest {
             <Vec<LeaderAndIsrLiveLeader> as Value>::read(i, ctx, flex, v),
             "LiveLeaders",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -318,7 +318,7 @@ impl LeaderAndIsrRequest {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -348,10 +348,10 @@ pub struct LeaderAndIsrTopicState {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrTopicState {
@@ -360,7 +360,7 @@ impl Default for LeaderAndIsrTopicState {
             topic_name: ByteString::new(),
             topic_id: Uuid::ZERO,
             partition_states: <Vec<LeaderAndIsrPartitionState>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -388,7 +388,7 @@ impl WireStruct for LeaderAndIsrTopicState {
         } else {
             (i, <Vec<LeaderAndIsrPartitionState>>::new())
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -499,7 +499,7 @@ impl LeaderAndIsrTopicState {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -529,10 +529,10 @@ pub struct LeaderAndIsrLiveLeader {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrLiveLeader {
@@ -541,7 +541,7 @@ impl Default for LeaderAndIsrLiveLeader {
             broker_id: 0,
             host_name: ByteString::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -554,7 +554,7 @@ impl WireStruct for LeaderAndIsrLiveLeader {
         let (i, broker_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "BrokerId")?;
         let (i, host_name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "HostName")?;
         let (i, port) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -626,7 +626,7 @@ impl LeaderAndIsrLiveLeader {
             x.port = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -701,10 +701,10 @@ pub struct LeaderAndIsrPartitionState {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrPartitionState {
@@ -722,7 +722,7 @@ impl Default for LeaderAndIsrPartitionState {
             removing_replicas: Packed::new(),
             is_new: false,
             leader_recovery_state: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -773,7 +773,7 @@ impl WireStruct for LeaderAndIsrPartitionState {
         } else {
             (i, 0)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -936,7 +936,7 @@ impl LeaderAndIsrPartitionState {
             x.leader_recovery_state = g.i8();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

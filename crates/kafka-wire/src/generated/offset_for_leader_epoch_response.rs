@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `OffsetForLeaderEpochResponse`: versions 0-4.
@@ -38,10 +38,10 @@ pub struct OffsetForLeaderEpochResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetForLeaderEpochResponse {
@@ -49,7 +49,7 @@ impl Default for OffsetForLeaderEpochResponse {
         Self {
             throttle_time_ms: 0,
             topics: <Vec<OffsetForLeaderTopicResult>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -68,7 +68,7 @@ impl WireStruct for OffsetForLeaderEpochResponse {
             <Vec<OffsetForLeaderTopicResult> as Value>::read(i, ctx, flex, v),
             "Topics",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -141,7 +141,7 @@ impl OffsetForLeaderEpochResponse {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -166,10 +166,10 @@ pub struct OffsetForLeaderTopicResult {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetForLeaderTopicResult {
@@ -177,7 +177,7 @@ impl Default for OffsetForLeaderTopicResult {
         Self {
             topic: ByteString::new(),
             partitions: <Vec<EpochEndOffset>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -192,7 +192,7 @@ impl WireStruct for OffsetForLeaderTopicResult {
             <Vec<EpochEndOffset> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -258,7 +258,7 @@ impl OffsetForLeaderTopicResult {
             x.partitions = (0..g.len()).map(|_| EpochEndOffset::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -293,10 +293,10 @@ pub struct EpochEndOffset {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EpochEndOffset {
@@ -306,7 +306,7 @@ impl Default for EpochEndOffset {
             partition: 0,
             leader_epoch: -1_i32,
             end_offset: -1_i64,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -324,7 +324,7 @@ impl WireStruct for EpochEndOffset {
             (i, -1_i32)
         };
         let (i, end_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "EndOffset")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -406,7 +406,7 @@ impl EpochEndOffset {
             x.end_offset = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `RemoveRaftVoterRequest`: versions 0-0.
@@ -43,10 +43,10 @@ pub struct RemoveRaftVoterRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for RemoveRaftVoterRequest {
@@ -55,7 +55,7 @@ impl Default for RemoveRaftVoterRequest {
             cluster_id: Some(ByteString::new()),
             voter_id: 0,
             voter_directory_id: Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -72,7 +72,7 @@ impl WireStruct for RemoveRaftVoterRequest {
         let (i, voter_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "VoterId")?;
         let (i, voter_directory_id) =
             p::field(<Uuid as Value>::read(i, ctx, flex, v), "VoterDirectoryId")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -149,7 +149,7 @@ impl RemoveRaftVoterRequest {
             x.voter_directory_id = g.uuid();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

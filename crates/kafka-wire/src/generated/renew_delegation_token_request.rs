@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `RenewDelegationTokenRequest`: versions 0-2.
@@ -42,10 +42,10 @@ pub struct RenewDelegationTokenRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for RenewDelegationTokenRequest {
@@ -53,7 +53,7 @@ impl Default for RenewDelegationTokenRequest {
         Self {
             hmac: Bytes::new(),
             renew_period_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -66,7 +66,7 @@ impl WireStruct for RenewDelegationTokenRequest {
         let (i, hmac) = p::field(<Bytes as Value>::read(i, ctx, flex, v), "Hmac")?;
         let (i, renew_period_ms) =
             p::field(<i64 as Value>::read(i, ctx, flex, v), "RenewPeriodMs")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -132,7 +132,7 @@ impl RenewDelegationTokenRequest {
             x.renew_period_ms = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

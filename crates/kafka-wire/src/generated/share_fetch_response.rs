@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `ShareFetchResponse`: versions 0-2.
@@ -58,10 +58,10 @@ pub struct ShareFetchResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ShareFetchResponse {
@@ -73,7 +73,7 @@ impl Default for ShareFetchResponse {
             acquisition_lock_timeout_ms: 0,
             responses: <Vec<ShareFetchableTopicResponse>>::new(),
             node_endpoints: <Vec<NodeEndpoint>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -106,7 +106,7 @@ impl WireStruct for ShareFetchResponse {
             <Vec<NodeEndpoint> as Value>::read(i, ctx, flex, v),
             "NodeEndpoints",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -229,7 +229,7 @@ impl ShareFetchResponse {
             x.node_endpoints = (0..g.len()).map(|_| NodeEndpoint::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -254,10 +254,10 @@ pub struct ShareFetchableTopicResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ShareFetchableTopicResponse {
@@ -265,7 +265,7 @@ impl Default for ShareFetchableTopicResponse {
         Self {
             topic_id: Uuid::ZERO,
             partitions: <Vec<PartitionData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -280,7 +280,7 @@ impl WireStruct for ShareFetchableTopicResponse {
             <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -346,7 +346,7 @@ impl ShareFetchableTopicResponse {
             x.partitions = (0..g.len()).map(|_| PartitionData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -405,10 +405,10 @@ pub struct PartitionData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionData {
@@ -422,7 +422,7 @@ impl Default for PartitionData {
             current_leader: Default::default(),
             records: None,
             acquired_records: <Vec<AcquiredRecords>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -456,7 +456,7 @@ impl WireStruct for PartitionData {
             <Vec<AcquiredRecords> as Value>::read(i, ctx, flex, v),
             "AcquiredRecords",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -596,7 +596,7 @@ impl PartitionData {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -621,10 +621,10 @@ pub struct LeaderIdAndEpoch {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderIdAndEpoch {
@@ -632,7 +632,7 @@ impl Default for LeaderIdAndEpoch {
         Self {
             leader_id: 0,
             leader_epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -644,7 +644,7 @@ impl WireStruct for LeaderIdAndEpoch {
         let flex = true;
         let (i, leader_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderId")?;
         let (i, leader_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -710,7 +710,7 @@ impl LeaderIdAndEpoch {
             x.leader_epoch = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -740,10 +740,10 @@ pub struct AcquiredRecords {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AcquiredRecords {
@@ -752,7 +752,7 @@ impl Default for AcquiredRecords {
             first_offset: 0,
             last_offset: 0,
             delivery_count: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -765,7 +765,7 @@ impl WireStruct for AcquiredRecords {
         let (i, first_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "FirstOffset")?;
         let (i, last_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "LastOffset")?;
         let (i, delivery_count) = p::field(<i16 as Value>::read(i, ctx, flex, v), "DeliveryCount")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -837,7 +837,7 @@ impl AcquiredRecords {
             x.delivery_count = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -872,10 +872,10 @@ pub struct NodeEndpoint {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -885,7 +885,7 @@ impl Default for NodeEndpoint {
             host: ByteString::new(),
             port: 0,
             rack: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -899,7 +899,7 @@ impl WireStruct for NodeEndpoint {
         let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
         let (i, port) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?;
         let (i, rack) = p::field(val::read_opt::<ByteString>(i, ctx, flex, v, true), "Rack")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -981,7 +981,7 @@ impl NodeEndpoint {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

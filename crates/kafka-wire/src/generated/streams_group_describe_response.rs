@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `StreamsGroupDescribeResponse`: versions 0-0.
@@ -38,10 +38,10 @@ pub struct StreamsGroupDescribeResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for StreamsGroupDescribeResponse {
@@ -49,7 +49,7 @@ impl Default for StreamsGroupDescribeResponse {
         Self {
             throttle_time_ms: 0,
             groups: <Vec<DescribedGroup>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -65,7 +65,7 @@ impl WireStruct for StreamsGroupDescribeResponse {
             <Vec<DescribedGroup> as Value>::read(i, ctx, flex, v),
             "Groups",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -132,7 +132,7 @@ impl StreamsGroupDescribeResponse {
             x.groups = (0..g.len()).map(|_| DescribedGroup::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -192,10 +192,10 @@ pub struct DescribedGroup {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribedGroup {
@@ -210,7 +210,7 @@ impl Default for DescribedGroup {
             topology: None,
             members: <Vec<Member>>::new(),
             authorized_operations: -2147483648_i32,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -237,7 +237,7 @@ impl WireStruct for DescribedGroup {
             <i32 as Value>::read(i, ctx, flex, v),
             "AuthorizedOperations",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -364,7 +364,7 @@ impl DescribedGroup {
             x.authorized_operations = g.i32();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -389,10 +389,10 @@ pub struct Topology {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Topology {
@@ -400,7 +400,7 @@ impl Default for Topology {
         Self {
             epoch: 0,
             subtopologies: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -415,7 +415,7 @@ impl WireStruct for Topology {
             val::read_opt::<Vec<Subtopology>>(i, ctx, flex, v, true),
             "Subtopologies",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -492,7 +492,7 @@ impl Topology {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -532,10 +532,10 @@ pub struct Subtopology {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Subtopology {
@@ -546,7 +546,7 @@ impl Default for Subtopology {
             repartition_sink_topics: <Vec<ByteString>>::new(),
             state_changelog_topics: <Vec<TopicInfo>>::new(),
             repartition_source_topics: <Vec<TopicInfo>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -576,7 +576,7 @@ impl WireStruct for Subtopology {
             <Vec<TopicInfo> as Value>::read(i, ctx, flex, v),
             "RepartitionSourceTopics",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -669,7 +669,7 @@ impl Subtopology {
             x.repartition_source_topics = (0..g.len()).map(|_| TopicInfo::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -759,10 +759,10 @@ pub struct Member {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Member {
@@ -783,7 +783,7 @@ impl Default for Member {
             assignment: Default::default(),
             target_assignment: Default::default(),
             is_classic: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -827,7 +827,7 @@ impl WireStruct for Member {
             "TargetAssignment",
         )?;
         let (i, is_classic) = p::field(<bool as Value>::read(i, ctx, flex, v), "IsClassic")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -985,7 +985,7 @@ impl Member {
             x.is_classic = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1010,10 +1010,10 @@ pub struct Endpoint {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Endpoint {
@@ -1021,7 +1021,7 @@ impl Default for Endpoint {
         Self {
             host: ByteString::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1033,7 +1033,7 @@ impl WireStruct for Endpoint {
         let flex = true;
         let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
         let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1099,7 +1099,7 @@ impl Endpoint {
             x.port = g.u16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1129,10 +1129,10 @@ pub struct TaskOffset {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TaskOffset {
@@ -1141,7 +1141,7 @@ impl Default for TaskOffset {
             subtopology_id: ByteString::new(),
             partition: 0,
             offset: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1157,7 +1157,7 @@ impl WireStruct for TaskOffset {
         )?;
         let (i, partition) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Partition")?;
         let (i, offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "Offset")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1229,7 +1229,7 @@ impl TaskOffset {
             x.offset = g.i64();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1259,10 +1259,10 @@ pub struct Assignment {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Assignment {
@@ -1271,7 +1271,7 @@ impl Default for Assignment {
             active_tasks: <Vec<TaskIds>>::new(),
             standby_tasks: <Vec<TaskIds>>::new(),
             warmup_tasks: <Vec<TaskIds>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1293,7 +1293,7 @@ impl WireStruct for Assignment {
             <Vec<TaskIds> as Value>::read(i, ctx, flex, v),
             "WarmupTasks",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1365,7 +1365,7 @@ impl Assignment {
             x.warmup_tasks = (0..g.len()).map(|_| TaskIds::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1390,10 +1390,10 @@ pub struct TaskIds {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TaskIds {
@@ -1401,7 +1401,7 @@ impl Default for TaskIds {
         Self {
             subtopology_id: ByteString::new(),
             partitions: Packed::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1417,7 +1417,7 @@ impl WireStruct for TaskIds {
         )?;
         let (i, partitions) =
             p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1483,7 +1483,7 @@ impl TaskIds {
             x.partitions = (0..g.len()).map(|_| g.i32()).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1508,10 +1508,10 @@ pub struct KeyValue {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for KeyValue {
@@ -1519,7 +1519,7 @@ impl Default for KeyValue {
         Self {
             key: ByteString::new(),
             value: ByteString::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1531,7 +1531,7 @@ impl WireStruct for KeyValue {
         let flex = true;
         let (i, key) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Key")?;
         let (i, value) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Value")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1597,7 +1597,7 @@ impl KeyValue {
             x.value = g.string();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -1632,10 +1632,10 @@ pub struct TopicInfo {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicInfo {
@@ -1645,7 +1645,7 @@ impl Default for TopicInfo {
             partitions: 0,
             replication_factor: 0,
             topic_configs: <Vec<KeyValue>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1663,7 +1663,7 @@ impl WireStruct for TopicInfo {
             <Vec<KeyValue> as Value>::read(i, ctx, flex, v),
             "TopicConfigs",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1742,7 +1742,7 @@ impl TopicInfo {
             x.topic_configs = (0..g.len()).map(|_| KeyValue::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

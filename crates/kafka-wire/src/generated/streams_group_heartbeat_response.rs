@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `StreamsGroupHeartbeatResponse`: versions 0-0.
@@ -98,10 +98,10 @@ pub struct StreamsGroupHeartbeatResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for StreamsGroupHeartbeatResponse {
@@ -121,7 +121,7 @@ impl Default for StreamsGroupHeartbeatResponse {
             warmup_tasks: None,
             endpoint_information_epoch: 0,
             partitions_by_user_endpoint: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -174,7 +174,7 @@ impl WireStruct for StreamsGroupHeartbeatResponse {
             val::read_opt::<Vec<EndpointToPartitions>>(i, ctx, flex, v, true),
             "PartitionsByUserEndpoint",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -394,7 +394,7 @@ impl StreamsGroupHeartbeatResponse {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -424,10 +424,10 @@ pub struct EndpointToPartitions {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EndpointToPartitions {
@@ -436,7 +436,7 @@ impl Default for EndpointToPartitions {
             user_endpoint: Default::default(),
             active_partitions: <Vec<TopicPartition>>::new(),
             standby_partitions: <Vec<TopicPartition>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -456,7 +456,7 @@ impl WireStruct for EndpointToPartitions {
             <Vec<TopicPartition> as Value>::read(i, ctx, flex, v),
             "StandbyPartitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -530,7 +530,7 @@ impl EndpointToPartitions {
             x.standby_partitions = (0..g.len()).map(|_| TopicPartition::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -555,10 +555,10 @@ pub struct Status {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Status {
@@ -566,7 +566,7 @@ impl Default for Status {
         Self {
             status_code: 0,
             status_detail: ByteString::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -579,7 +579,7 @@ impl WireStruct for Status {
         let (i, status_code) = p::field(<i8 as Value>::read(i, ctx, flex, v), "StatusCode")?;
         let (i, status_detail) =
             p::field(<ByteString as Value>::read(i, ctx, flex, v), "StatusDetail")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -645,7 +645,7 @@ impl Status {
             x.status_detail = g.string();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -670,10 +670,10 @@ pub struct TopicPartition {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicPartition {
@@ -681,7 +681,7 @@ impl Default for TopicPartition {
         Self {
             topic: ByteString::new(),
             partitions: Packed::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -694,7 +694,7 @@ impl WireStruct for TopicPartition {
         let (i, topic) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?;
         let (i, partitions) =
             p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -760,7 +760,7 @@ impl TopicPartition {
             x.partitions = (0..g.len()).map(|_| g.i32()).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -785,10 +785,10 @@ pub struct TaskIds {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TaskIds {
@@ -796,7 +796,7 @@ impl Default for TaskIds {
         Self {
             subtopology_id: ByteString::new(),
             partitions: Packed::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -812,7 +812,7 @@ impl WireStruct for TaskIds {
         )?;
         let (i, partitions) =
             p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -878,7 +878,7 @@ impl TaskIds {
             x.partitions = (0..g.len()).map(|_| g.i32()).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -903,10 +903,10 @@ pub struct Endpoint {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Endpoint {
@@ -914,7 +914,7 @@ impl Default for Endpoint {
         Self {
             host: ByteString::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -926,7 +926,7 @@ impl WireStruct for Endpoint {
         let flex = true;
         let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
         let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -992,7 +992,7 @@ impl Endpoint {
             x.port = g.u16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

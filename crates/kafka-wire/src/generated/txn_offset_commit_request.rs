@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `TxnOffsetCommitRequest`: versions 0-5.
@@ -68,10 +68,10 @@ pub struct TxnOffsetCommitRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequest {
@@ -85,7 +85,7 @@ impl Default for TxnOffsetCommitRequest {
             member_id: ByteString::new(),
             group_instance_id: None,
             topics: <Vec<TxnOffsetCommitRequestTopic>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -124,7 +124,7 @@ impl WireStruct for TxnOffsetCommitRequest {
             <Vec<TxnOffsetCommitRequestTopic> as Value>::read(i, ctx, flex, v),
             "Topics",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -294,7 +294,7 @@ impl TxnOffsetCommitRequest {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -319,10 +319,10 @@ pub struct TxnOffsetCommitRequestTopic {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequestTopic {
@@ -330,7 +330,7 @@ impl Default for TxnOffsetCommitRequestTopic {
         Self {
             name: ByteString::new(),
             partitions: <Vec<TxnOffsetCommitRequestPartition>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -345,7 +345,7 @@ impl WireStruct for TxnOffsetCommitRequestTopic {
             <Vec<TxnOffsetCommitRequestPartition> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -413,7 +413,7 @@ impl TxnOffsetCommitRequestTopic {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -448,10 +448,10 @@ pub struct TxnOffsetCommitRequestPartition {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequestPartition {
@@ -461,7 +461,7 @@ impl Default for TxnOffsetCommitRequestPartition {
             committed_offset: 0,
             committed_leader_epoch: -1_i32,
             committed_metadata: Some(ByteString::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -487,7 +487,7 @@ impl WireStruct for TxnOffsetCommitRequestPartition {
             val::read_opt::<ByteString>(i, ctx, flex, v, true),
             "CommittedMetadata",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -590,7 +590,7 @@ impl TxnOffsetCommitRequestPartition {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

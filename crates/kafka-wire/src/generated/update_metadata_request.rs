@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `UpdateMetadataRequest`: versions 0-8.
@@ -68,10 +68,10 @@ pub struct UpdateMetadataRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataRequest {
@@ -85,7 +85,7 @@ impl Default for UpdateMetadataRequest {
             ungrouped_partition_states: <Vec<UpdateMetadataPartitionState>>::new(),
             topic_states: <Vec<UpdateMetadataTopicState>>::new(),
             live_brokers: <Vec<UpdateMetadataBroker>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -129,28 +129,32 @@ impl WireStruct for UpdateMetadataRequest {
             <Vec<UpdateMetadataBroker> as Value>::read(i, ctx, flex, v),
             "LiveBrokers",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 8 => {
-                        let (r, x) = p::field(<i8 as Value>::read(body, ctx, flex, v), "Type")?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == 0 {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            type_ = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 8 => {
+                            let (r, x) = p::field(<i8 as Value>::read(body, ctx, flex, v), "Type")?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == 0 {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                type_ = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -345,7 +349,7 @@ impl UpdateMetadataRequest {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(1);
+            x.unknown_tagged_fields = g.unknown_tags(1).into();
         }
         x
     }
@@ -375,10 +379,10 @@ pub struct UpdateMetadataTopicState {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataTopicState {
@@ -387,7 +391,7 @@ impl Default for UpdateMetadataTopicState {
             topic_name: ByteString::new(),
             topic_id: Uuid::ZERO,
             partition_states: <Vec<UpdateMetadataPartitionState>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -415,7 +419,7 @@ impl WireStruct for UpdateMetadataTopicState {
         } else {
             (i, <Vec<UpdateMetadataPartitionState>>::new())
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -526,7 +530,7 @@ impl UpdateMetadataTopicState {
                 .collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -566,10 +570,10 @@ pub struct UpdateMetadataBroker {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataBroker {
@@ -580,7 +584,7 @@ impl Default for UpdateMetadataBroker {
             v0_port: 0,
             endpoints: <Vec<UpdateMetadataEndpoint>>::new(),
             rack: Some(ByteString::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -614,7 +618,7 @@ impl WireStruct for UpdateMetadataBroker {
         } else {
             (i, Some(ByteString::new()))
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -720,7 +724,7 @@ impl UpdateMetadataBroker {
             };
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -755,10 +759,10 @@ pub struct UpdateMetadataEndpoint {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataEndpoint {
@@ -768,7 +772,7 @@ impl Default for UpdateMetadataEndpoint {
             host: ByteString::new(),
             listener: ByteString::new(),
             security_protocol: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -798,7 +802,7 @@ impl WireStruct for UpdateMetadataEndpoint {
         } else {
             (i, 0)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -929,7 +933,7 @@ impl UpdateMetadataEndpoint {
             x.security_protocol = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -989,10 +993,10 @@ pub struct UpdateMetadataPartitionState {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataPartitionState {
@@ -1007,7 +1011,7 @@ impl Default for UpdateMetadataPartitionState {
             zk_version: 0,
             replicas: Packed::new(),
             offline_replicas: Packed::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1039,7 +1043,7 @@ impl WireStruct for UpdateMetadataPartitionState {
         } else {
             (i, Packed::new())
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -1157,7 +1161,7 @@ impl UpdateMetadataPartitionState {
             x.offline_replicas = (0..g.len()).map(|_| g.i32()).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

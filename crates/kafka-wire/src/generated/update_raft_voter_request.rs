@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `UpdateRaftVoterRequest`: versions 0-0.
@@ -58,10 +58,10 @@ pub struct UpdateRaftVoterRequest {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateRaftVoterRequest {
@@ -73,7 +73,7 @@ impl Default for UpdateRaftVoterRequest {
             voter_directory_id: Uuid::ZERO,
             listeners: <Vec<Listener>>::new(),
             k_raft_version_feature: Default::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -98,7 +98,7 @@ impl WireStruct for UpdateRaftVoterRequest {
             <KRaftVersionFeature as Value>::read(i, ctx, flex, v),
             "KRaftVersionFeature",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -199,7 +199,7 @@ impl UpdateRaftVoterRequest {
             x.k_raft_version_feature = KRaftVersionFeature::random(g, v);
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -229,10 +229,10 @@ pub struct Listener {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Listener {
@@ -241,7 +241,7 @@ impl Default for Listener {
             name: ByteString::new(),
             host: ByteString::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -254,7 +254,7 @@ impl WireStruct for Listener {
         let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
         let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
         let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -326,7 +326,7 @@ impl Listener {
             x.port = g.u16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -351,10 +351,10 @@ pub struct KRaftVersionFeature {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for KRaftVersionFeature {
@@ -362,7 +362,7 @@ impl Default for KRaftVersionFeature {
         Self {
             min_supported_version: 0,
             max_supported_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -376,7 +376,7 @@ impl WireStruct for KRaftVersionFeature {
             p::field(<i16 as Value>::read(i, ctx, flex, v), "MinSupportedVersion")?;
         let (i, max_supported_version) =
             p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxSupportedVersion")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -448,7 +448,7 @@ impl KRaftVersionFeature {
             x.max_supported_version = g.i16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }

@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives::{self as p, PResult};
-use crate::types::{Packed, RawTaggedField, Uuid};
+use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
 /// `VoteResponse`: versions 0-2.
@@ -43,10 +43,10 @@ pub struct VoteResponse {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for VoteResponse {
@@ -55,7 +55,7 @@ impl Default for VoteResponse {
             error_code: 0,
             topics: <Vec<TopicData>>::new(),
             node_endpoints: <Vec<NodeEndpoint>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -68,31 +68,35 @@ impl WireStruct for VoteResponse {
         let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
         let (i, topics) = p::field(<Vec<TopicData> as Value>::read(i, ctx, flex, v), "Topics")?;
         let mut node_endpoints = <Vec<NodeEndpoint>>::new();
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
-            let (mut i, n) = p::uvarint(i)?;
-            let mut last = None;
-            for _ in 0..n {
-                let (rest, (tag, body)) = p::tagged_field(i)?;
-                p::check_tag_order(i, &mut last, tag)?;
-                match tag {
-                    0 if v >= 1 => {
-                        let (r, x) = p::field(
-                            <Vec<NodeEndpoint> as Value>::read(body, ctx, flex, v),
-                            "NodeEndpoints",
-                        )?;
-                        p::tagged_done(body, r, tag)?;
-                        if x == <Vec<NodeEndpoint>>::new() {
-                            unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                        } else {
-                            node_endpoints = x;
+            if let Some((&0, rest)) = i.split_first() {
+                rest
+            } else {
+                let (mut i, n) = p::uvarint(i)?;
+                let mut last = None;
+                for _ in 0..n {
+                    let (rest, (tag, body)) = p::tagged_field(i)?;
+                    p::check_tag_order(i, &mut last, tag)?;
+                    match tag {
+                        0 if v >= 1 => {
+                            let (r, x) = p::field(
+                                <Vec<NodeEndpoint> as Value>::read(body, ctx, flex, v),
+                                "NodeEndpoints",
+                            )?;
+                            p::tagged_done(body, r, tag)?;
+                            if x == <Vec<NodeEndpoint>>::new() {
+                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                            } else {
+                                node_endpoints = x;
+                            }
                         }
+                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
                     }
-                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                    i = rest;
                 }
-                i = rest;
+                i
             }
-            i
         } else {
             i
         };
@@ -188,7 +192,7 @@ impl VoteResponse {
             x.node_endpoints = (0..g.len()).map(|_| NodeEndpoint::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(1);
+            x.unknown_tagged_fields = g.unknown_tags(1).into();
         }
         x
     }
@@ -213,10 +217,10 @@ pub struct TopicData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicData {
@@ -224,7 +228,7 @@ impl Default for TopicData {
         Self {
             topic_name: ByteString::new(),
             partitions: <Vec<PartitionData>>::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -239,7 +243,7 @@ impl WireStruct for TopicData {
             <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
             "Partitions",
         )?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -305,7 +309,7 @@ impl TopicData {
             x.partitions = (0..g.len()).map(|_| PartitionData::random(g, v)).collect();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -345,10 +349,10 @@ pub struct PartitionData {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionData {
@@ -359,7 +363,7 @@ impl Default for PartitionData {
             leader_id: 0,
             leader_epoch: 0,
             vote_granted: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -375,7 +379,7 @@ impl WireStruct for PartitionData {
         let (i, leader_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderId")?;
         let (i, leader_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?;
         let (i, vote_granted) = p::field(<bool as Value>::read(i, ctx, flex, v), "VoteGranted")?;
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -459,7 +463,7 @@ impl PartitionData {
             x.vote_granted = g.bool();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
@@ -489,10 +493,10 @@ pub struct NodeEndpoint {
         feature = "serde",
         serde(
             rename = "_unknown_tagged_fields",
-            skip_serializing_if = "Vec::is_empty"
+            skip_serializing_if = "TaggedFields::is_empty"
         )
     )]
-    pub unknown_tagged_fields: Vec<RawTaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -501,7 +505,7 @@ impl Default for NodeEndpoint {
             node_id: 0,
             host: ByteString::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -526,7 +530,7 @@ impl WireStruct for NodeEndpoint {
         } else {
             (i, 0)
         };
-        let mut unknown_tagged_fields = Vec::new();
+        let mut unknown_tagged_fields = TaggedFields::new();
         let i = if flex {
             let (i, u) = p::unknown_tags(i, ctx)?;
             unknown_tagged_fields = u;
@@ -646,7 +650,7 @@ impl NodeEndpoint {
             x.port = g.u16();
         }
         if flex {
-            x.unknown_tagged_fields = g.unknown_tags(0);
+            x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
     }
