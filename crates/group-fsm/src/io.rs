@@ -66,10 +66,6 @@ impl Offset {
 
 /// Every external fact the state machine consumes.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "inputs are moved once; boxing would cost an allocation per response"
-)]
 pub enum Input {
     /// The app subscribes to these topics (replacing any previous subscription).
     Subscribe(Vec<String>),

@@ -62,9 +62,11 @@ enum Pending {
     Join,
     Sync {
         generation: i32,
+        sent_at: Instant,
     },
     Heartbeat {
         generation: i32,
+        sent_at: Instant,
     },
     Commit {
         generation: i32,
@@ -802,7 +804,10 @@ impl Member {
         self.state = StateKind::Syncing;
         let generation = self.generation;
         self.send(
-            Pending::Sync { generation },
+            Pending::Sync {
+                generation,
+                sent_at: self.now,
+            },
             to,
             AnyRequest::SyncGroup(req),
             v,
@@ -825,7 +830,10 @@ impl Member {
         self.heartbeat_in_flight = true;
         let generation = self.generation;
         self.send(
-            Pending::Heartbeat { generation },
+            Pending::Heartbeat {
+                generation,
+                sent_at: self.now,
+            },
             to,
             AnyRequest::Heartbeat(req),
             v,
@@ -1028,9 +1036,16 @@ impl Member {
                 }
             }
             Timer::Session => {
-                if matches!(self.state, StateKind::Stable) {
+                if matches!(self.state, StateKind::Stable | StateKind::Leaving)
+                    && self.generation >= 0
+                {
+                    // No successful heartbeat for a session timeout: the coordinator has (or
+                    // is about to have) expired us. Like librdkafka (Java only re-discovers),
+                    // give the partitions up as lost now, so no partition is owned by two
+                    // members once the group moves on.
                     self.event(Event::Warning(GroupError::SessionTimedOut));
                     self.mark_coordinator_unknown();
+                    self.reset_generation(true, "session timed out");
                 }
             }
             Timer::PollInterval => {
@@ -1157,24 +1172,43 @@ impl Member {
                         port,
                     });
                     self.event(Event::CoordinatorFound { node_id });
+                    if self.state == StateKind::Stable && !self.heartbeat_in_flight {
+                        // Heartbeat the (new) coordinator at once.
+                        self.timers.set(Timer::Heartbeat, self.now);
+                    }
                 } else {
                     self.react(Api::FindCoordinator, code, None);
                 }
             }
             (Pending::Metadata, AnyResponse::Metadata(r)) => self.on_metadata(&r),
             (Pending::Join, AnyResponse::JoinGroup(r)) => self.on_join(r),
-            (Pending::Sync { generation }, AnyResponse::SyncGroup(r)) => {
-                self.on_sync(generation, r)
-            }
-            (Pending::Heartbeat { generation }, AnyResponse::Heartbeat(r)) => {
+            (
+                Pending::Sync {
+                    generation,
+                    sent_at,
+                },
+                AnyResponse::SyncGroup(r),
+            ) => self.on_sync(generation, sent_at, r),
+            (
+                Pending::Heartbeat {
+                    generation,
+                    sent_at,
+                },
+                AnyResponse::Heartbeat(r),
+            ) => {
                 self.heartbeat_in_flight = false;
                 if self.state == StateKind::Stable {
                     self.timers
                         .set(Timer::Heartbeat, self.now + self.config.heartbeat_interval);
                 }
-                if r.error_code == 0 || r.error_code == ErrorCode::REBALANCE_IN_PROGRESS.0 {
+                if (r.error_code == 0 || r.error_code == ErrorCode::REBALANCE_IN_PROGRESS.0)
+                    && generation == self.generation
+                {
+                    // The broker refreshed our session when it received the heartbeat, after
+                    // we sent it: counting from the send keeps our deadline no later than the
+                    // broker's.
                     self.timers
-                        .set(Timer::Session, self.now + self.config.session_timeout);
+                        .set(Timer::Session, sent_at + self.config.session_timeout);
                 }
                 if r.error_code != 0 {
                     self.react(Api::Heartbeat, r.error_code, Some(generation));
@@ -1357,7 +1391,12 @@ impl Member {
         }
     }
 
-    fn on_sync(&mut self, generation: i32, r: kafka_wire::generated::SyncGroupResponse) {
+    fn on_sync(
+        &mut self,
+        generation: i32,
+        sent_at: Instant,
+        r: kafka_wire::generated::SyncGroupResponse,
+    ) {
         if self.state != StateKind::Syncing || generation != self.generation {
             return;
         }
@@ -1400,7 +1439,7 @@ impl Member {
         self.timers
             .set(Timer::Heartbeat, self.now + self.config.heartbeat_interval);
         self.timers
-            .set(Timer::Session, self.now + self.config.session_timeout);
+            .set(Timer::Session, sent_at + self.config.session_timeout);
         if self.config.auto_commit {
             self.timers.set(
                 Timer::AutoCommit,

@@ -5,8 +5,8 @@
 //! `crates/kafka-wire/src/generated`, relative to the workspace root. The output is the union
 //! of both spec sets' versions (see `docs/codegen.md`).
 
+use core::fmt::Write as _;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

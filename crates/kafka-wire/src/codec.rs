@@ -23,7 +23,6 @@
 //! version it returns if the broker answered `UNSUPPORTED_VERSION`.
 
 use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
@@ -546,6 +545,7 @@ pub fn encode_response(
 #[cfg(test)]
 mod tests {
     use alloc::vec;
+    use alloc::vec::Vec;
 
     use super::*;
     use crate::generated::api_versions_response::ApiVersion;

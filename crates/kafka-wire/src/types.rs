@@ -224,6 +224,10 @@ pub struct RawTaggedField {
 /// Eight bytes and no allocation when empty (the common case), so every generated struct stays
 /// small and dropping it is a null check.
 #[derive(Clone, Default, PartialEq, Eq)]
+#[expect(
+    clippy::box_collection,
+    reason = "a thin 8-byte pointer keeps every generated struct small"
+)]
 pub struct TaggedFields(Option<alloc::boxed::Box<Vec<RawTaggedField>>>);
 
 impl TaggedFields {

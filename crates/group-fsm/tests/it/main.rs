@@ -1,0 +1,5 @@
+//! group-fsm against the model broker: scenarios and randomized simulation.
+
+mod scenarios;
+mod sim;
+mod world;

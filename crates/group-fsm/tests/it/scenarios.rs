@@ -1,0 +1,315 @@
+//! Scripts: members join, leave, crash; the coordinator misbehaves.
+
+use group_fsm::assignor::TopicPartition;
+use group_fsm::{Event, Input, StateKind};
+use kafka_wire::ApiKey;
+use kafka_wire::error_code::ErrorCode;
+
+use crate::world::World;
+
+const TOPICS: &[(&str, i32)] = &[("orders", 12)];
+
+fn counts(w: &World) -> Vec<usize> {
+    w.members
+        .iter()
+        .filter(|m| m.alive && m.member.state() == StateKind::Stable)
+        .map(|m| m.member.assignment().len())
+        .collect()
+}
+
+#[test]
+fn three_members_join_and_split_twelve_partitions() {
+    let mut w = World::new(TOPICS);
+    for _ in 0..3 {
+        w.add_member("g", &["orders"]);
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert_eq!(counts(&w), vec![4, 4, 4]);
+    let gens: Vec<i32> = w.members.iter().map(|m| m.member.generation()).collect();
+    assert!(gens.iter().all(|&g| g == gens[0] && g >= 1), "{gens:?}");
+    assert_eq!(w.members.iter().filter(|m| m.member.is_leader()).count(), 1);
+    // Heartbeats keep the group stable.
+    w.run_for(60_000);
+    assert_eq!(
+        w.members[0].member.generation(),
+        gens[0],
+        "no rebalance while idle"
+    );
+}
+
+#[test]
+fn a_member_leaves_and_the_rest_take_over() {
+    let mut w = World::new(TOPICS);
+    for _ in 0..3 {
+        w.add_member("g", &["orders"]);
+    }
+    w.run_for(20_000);
+    let g = w.members[0].member.generation();
+    w.close(2);
+    w.run_for(20_000);
+    assert_eq!(w.members[2].member.state(), StateKind::Closed);
+    assert!(
+        w.members[2]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Closed))
+    );
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert_eq!(counts(&w), vec![6, 6]);
+    assert!(w.members[0].member.generation() > g);
+}
+
+#[test]
+fn a_crashed_member_is_expired_after_the_session_timeout() {
+    let mut w = World::new(TOPICS);
+    for _ in 0..3 {
+        w.add_member("g", &["orders"]);
+    }
+    w.run_for(20_000);
+    let crash_at = w.now;
+    w.crash(1);
+    w.run_for(40_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert_eq!(counts(&w), vec![6, 6]);
+    // The survivors got their new partitions only after the session timeout (10 s).
+    let (t, _) = w.members[0]
+        .events
+        .iter()
+        .rfind(|(_, e)| matches!(e, Event::Assigned { .. }))
+        .cloned()
+        .expect("assigned");
+    assert!(
+        t >= crash_at + 10_000,
+        "reassigned at {t}, crash at {crash_at}"
+    );
+}
+
+#[test]
+fn more_members_than_partitions_reports_idle_members() {
+    let topics = &[("small", 2)];
+    let mut w = World::new(topics);
+    for _ in 0..3 {
+        w.add_member("g", &["small"]);
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(topics));
+    let idle = w
+        .members
+        .iter()
+        .filter(|m| {
+            m.events
+                .iter()
+                .any(|(_, e)| matches!(e, Event::Idle { .. }))
+        })
+        .count();
+    assert_eq!(idle, 1);
+}
+
+#[test]
+fn not_coordinator_on_heartbeat_rediscovers_and_stays_in_the_group() {
+    let mut w = World::new(TOPICS);
+    w.add_member("g", &["orders"]);
+    w.add_member("g", &["orders"]);
+    w.run_for(20_000);
+    let g = w.members[0].member.generation();
+    w.broker
+        .inject_error(ApiKey::Heartbeat, ErrorCode::NOT_COORDINATOR.0, 2);
+    w.run_for(30_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert_eq!(
+        w.members[0].member.generation(),
+        g,
+        "rediscovery alone does not rebalance"
+    );
+    let finds = w
+        .broker
+        .stats()
+        .requests
+        .get(&ApiKey::FindCoordinator)
+        .copied()
+        .unwrap_or(0);
+    assert!(finds >= 3, "FindCoordinator sent again ({finds})");
+}
+
+#[test]
+fn rebalance_in_progress_on_join_retries_and_unknown_member_resets() {
+    let mut w = World::new(TOPICS);
+    w.broker
+        .inject_error(ApiKey::JoinGroup, ErrorCode::REBALANCE_IN_PROGRESS.0, 1);
+    w.add_member("g", &["orders"]);
+    w.run_for(15_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    w.broker
+        .inject_error(ApiKey::Heartbeat, ErrorCode::UNKNOWN_MEMBER_ID.0, 1);
+    w.run_for(30_000);
+    assert!(
+        w.members[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Lost { .. }))
+    );
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+}
+
+#[test]
+fn fenced_instance_id_is_fatal() {
+    let mut w = World::new(TOPICS);
+    let mut c = World::config("g", 0);
+    c.group_instance_id = Some("pod-0".into());
+    w.add_member_with(
+        c,
+        vec![Box::new(group_fsm::assignor::RangeAssignor)],
+        &["orders"],
+    );
+    w.run_for(15_000);
+    assert!(w.fully_assigned(TOPICS));
+    w.broker
+        .inject_error(ApiKey::Heartbeat, ErrorCode::FENCED_INSTANCE_ID.0, 1);
+    w.run_for(10_000);
+    assert_eq!(w.members[0].member.state(), StateKind::Failed);
+    assert!(
+        w.members[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Fatal(_)))
+    );
+}
+
+#[test]
+fn static_member_restart_keeps_the_group_stable() {
+    let mut w = World::new(TOPICS);
+    for i in 0..2 {
+        let mut c = World::config("g", i);
+        c.group_instance_id = Some(format!("pod-{i}"));
+        w.add_member_with(
+            c,
+            vec![Box::new(group_fsm::assignor::RangeAssignor)],
+            &["orders"],
+        );
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS));
+    let g = w.members[0].member.generation();
+    let before = w.assignment(1);
+    // Pod 1 restarts within the session timeout: closes without LeaveGroup, comes back.
+    w.close(1);
+    w.run_for(1_000);
+    assert!(
+        w.broker
+            .stats()
+            .requests
+            .get(&ApiKey::LeaveGroup)
+            .copied()
+            .unwrap_or(0)
+            == 0
+    );
+    w.members[1].alive = false;
+    let mut c = World::config("g", 1);
+    c.group_instance_id = Some("pod-1".into());
+    let i = w.add_member_with(
+        c,
+        vec![Box::new(group_fsm::assignor::RangeAssignor)],
+        &["orders"],
+    );
+    w.run_for(20_000);
+    assert_eq!(
+        w.members[0].member.generation(),
+        g,
+        "no rebalance for a static rejoin"
+    );
+    assert_eq!(w.assignment(i), before);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+}
+
+#[test]
+fn commit_then_fetch_committed() {
+    let mut w = World::new(TOPICS);
+    w.add_member("g", &["orders"]);
+    w.run_for(15_000);
+    let tp = TopicPartition::new("orders", 3);
+    w.handle(
+        0,
+        Input::Commit(vec![group_fsm::Offset::new(tp.clone(), 42)]),
+    );
+    w.run_for(1_000);
+    assert!(
+        w.members[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Committed { results } if results[0].1 == 0))
+    );
+    assert_eq!(w.broker.committed("g", "orders", 3), Some(42));
+    w.handle(0, Input::FetchCommitted(vec![tp]));
+    w.run_for(1_000);
+    assert!(w.members[0].events.iter().any(
+        |(_, e)| matches!(e, Event::CommittedOffsets { offsets } if offsets[0].0.offset == 42)
+    ));
+}
+
+#[test]
+fn auto_commit_commits_positions_and_commits_on_revoke() {
+    let mut w = World::new(TOPICS);
+    w.add_member("g", &["orders"]);
+    w.run_for(15_000);
+    let tp = TopicPartition::new("orders", 0);
+    w.handle(
+        0,
+        Input::Positions(vec![group_fsm::Offset::new(tp.clone(), 7)]),
+    );
+    w.run_for(6_000);
+    assert_eq!(w.broker.committed("g", "orders", 0), Some(7));
+    w.handle(0, Input::Positions(vec![group_fsm::Offset::new(tp, 9)]));
+    // A second member joins: the first revokes (eager) and commits before rejoining.
+    w.add_member("g", &["orders"]);
+    w.run_for(3_000);
+    assert_eq!(w.broker.committed("g", "orders", 0), Some(9));
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS));
+}
+
+#[test]
+fn leader_rejoins_when_partition_count_changes() {
+    let mut w = World::new(TOPICS);
+    w.add_member("g", &["orders"]);
+    w.add_member("g", &["orders"]);
+    w.run_for(20_000);
+    w.broker.create_topic("orders", 16);
+    // metadata.max.age is 5 min by default.
+    w.run_for(320_000);
+    assert!(w.fully_assigned(&[("orders", 16)]), "{}", w.log.join("\n"));
+}
+
+#[test]
+fn single_connection_parks_heartbeats_behind_join() {
+    // The naive layout: JoinGroup on the heartbeat connection. While the coordinator holds the
+    // JoinGroup, nothing else on that connection is served (as on every real broker).
+    let mut w = World::new(TOPICS);
+    w.lanes = crate::world::Lanes::Single;
+    w.add_member("g", &["orders"]);
+    w.run_until(1_000, |_| {});
+    let main = w.members[0].main.id;
+    assert!(
+        w.broker.is_busy(main),
+        "the JoinGroup is parked on the only connection"
+    );
+    w.handle(
+        0,
+        Input::FetchCommitted(vec![TopicPartition::new("orders", 0)]),
+    );
+    w.run_until(2_000, |_| {});
+    assert!(
+        !w.members[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::CommittedOffsets { .. })),
+        "the OffsetFetch waits behind the parked JoinGroup"
+    );
+    w.run_until(10_000, |_| {});
+    assert!(
+        w.members[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::CommittedOffsets { .. }))
+    );
+}

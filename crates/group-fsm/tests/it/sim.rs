@@ -1,0 +1,154 @@
+//! Randomized simulation: schedules of joins, leaves, crashes, subscription changes and
+//! injected broker errors; invariants checked after every step; convergence once faults stop.
+
+use group_fsm::StateKind;
+use kafka_wire::ApiKey;
+use kafka_wire::error_code::ErrorCode;
+use proptest::prelude::*;
+
+use crate::world::World;
+
+const TOPICS: &[(&str, i32)] = &[("a", 7), ("b", 5)];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Join { both_topics: bool },
+    Leave(usize),
+    Crash(usize),
+    Resubscribe(usize, bool),
+    Inject(ApiKey, i16),
+    Wait(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let errors = prop::sample::select(vec![
+        (ApiKey::Heartbeat, ErrorCode::REBALANCE_IN_PROGRESS.0),
+        (ApiKey::Heartbeat, ErrorCode::NOT_COORDINATOR.0),
+        (ApiKey::Heartbeat, ErrorCode::UNKNOWN_MEMBER_ID.0),
+        (ApiKey::Heartbeat, ErrorCode::ILLEGAL_GENERATION.0),
+        (ApiKey::JoinGroup, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS.0),
+        (ApiKey::JoinGroup, ErrorCode::REBALANCE_IN_PROGRESS.0),
+        (ApiKey::SyncGroup, ErrorCode::REBALANCE_IN_PROGRESS.0),
+        (ApiKey::SyncGroup, ErrorCode::NOT_COORDINATOR.0),
+        (
+            ApiKey::FindCoordinator,
+            ErrorCode::COORDINATOR_NOT_AVAILABLE.0,
+        ),
+        (ApiKey::OffsetCommit, ErrorCode::REBALANCE_IN_PROGRESS.0),
+    ]);
+    prop_oneof![
+        4 => any::<bool>().prop_map(|b| Op::Join { both_topics: b }),
+        1 => (0usize..20).prop_map(Op::Leave),
+        1 => (0usize..20).prop_map(Op::Crash),
+        1 => (0usize..20, any::<bool>()).prop_map(|(i, b)| Op::Resubscribe(i, b)),
+        2 => errors.prop_map(|(k, e)| Op::Inject(k, e)),
+        3 => (100u64..15_000).prop_map(Op::Wait),
+    ]
+}
+
+fn live(w: &World) -> Vec<usize> {
+    (0..w.members.len())
+        .filter(|&i| {
+            w.members[i].alive
+                && !matches!(
+                    w.members[i].member.state(),
+                    StateKind::Closed | StateKind::Failed
+                )
+        })
+        .collect()
+}
+
+fn run(seed_ops: &[Op], latency: u64) {
+    let mut w = World::new(TOPICS);
+    w.latency = latency;
+    for op in seed_ops {
+        match op {
+            Op::Join { both_topics } => {
+                if live(&w).len() < 20 {
+                    let topics: &[&str] = if *both_topics { &["a", "b"] } else { &["a"] };
+                    w.add_member("g", topics);
+                }
+            }
+            Op::Leave(i) => {
+                let l = live(&w);
+                if !l.is_empty() {
+                    w.close(l[i % l.len()]);
+                }
+            }
+            Op::Crash(i) => {
+                let l = live(&w);
+                if !l.is_empty() {
+                    w.crash(l[i % l.len()]);
+                }
+            }
+            Op::Resubscribe(i, both) => {
+                let l = live(&w);
+                if !l.is_empty() {
+                    let topics: Vec<String> = if *both {
+                        vec!["a".into(), "b".into()]
+                    } else {
+                        vec!["b".into()]
+                    };
+                    w.handle(l[i % l.len()], group_fsm::Input::Subscribe(topics));
+                }
+            }
+            Op::Inject(k, e) => w.broker.inject_error(*k, *e, 1),
+            Op::Wait(ms) => w.run_for(*ms),
+        }
+        w.check_invariants();
+    }
+    // Faults stop: within two session timeouts plus a few rebalances the group converges.
+    if live(&w).is_empty() {
+        return;
+    }
+    let deadline = w.now + 120_000;
+    while w.now < deadline {
+        w.run_for(1_000);
+        if converged(&w) {
+            return;
+        }
+    }
+    panic!("no convergence by t={}\n{}", w.now, w.log.join("\n"));
+}
+
+/// Every partition of the topics some live member subscribes to is owned exactly once.
+fn converged(w: &World) -> bool {
+    let l = live(w);
+    if l.iter()
+        .any(|&i| w.members[i].member.state() != StateKind::Stable)
+    {
+        return false;
+    }
+    let subscribed: std::collections::BTreeSet<String> = l
+        .iter()
+        .flat_map(|&i| w.members[i].topics.iter().cloned())
+        .collect();
+    let mut owned = std::collections::BTreeMap::new();
+    for &i in &l {
+        for tp in w.members[i].member.assignment() {
+            *owned.entry(tp.clone()).or_insert(0) += 1;
+        }
+    }
+    if owned.values().any(|&c| c != 1) {
+        return false;
+    }
+    // Each subscribed topic fully owned.
+    TOPICS
+        .iter()
+        .filter(|(t, _)| subscribed.contains(*t))
+        .all(|(t, n)| {
+            (0..*n).all(|p| owned.contains_key(&group_fsm::assignor::TopicPartition::new(*t, p)))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, max_shrink_iters: 200, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_schedules_keep_invariants_and_converge(
+        ops in prop::collection::vec(op(), 1..30),
+        latency in 0u64..20,
+    ) {
+        run(&ops, latency);
+    }
+}

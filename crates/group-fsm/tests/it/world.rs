@@ -1,0 +1,441 @@
+//! A deterministic world: members (group-fsm) talk to the model broker (testkit) over a
+//! simulated network with latency; every connection is served one request at a time.
+
+use std::collections::BTreeMap;
+
+use bytes::{Bytes, BytesMut};
+use group_fsm::assignor::{Assignor, RangeAssignor, TopicPartition};
+use group_fsm::{
+    Action, Config, Event, Input, Instant, Member, RequestId, StateKind, TransportError,
+};
+use kafka_wire::{ClientCodec, CorrelationId};
+use testkit::{BrokerConfig, ModelBroker};
+
+/// How members place requests on connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lanes {
+    /// Held requests (JoinGroup, SyncGroup) on their own connection: no head-of-line blocking.
+    Separate,
+    /// Everything on one connection (the naive way).
+    Single,
+}
+
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    codec: ClientCodec,
+    requests: BTreeMap<CorrelationId, (RequestId, u64)>,
+}
+
+pub(crate) struct SimMember {
+    pub(crate) member: Member,
+    pub(crate) alive: bool,
+    pub(crate) events: Vec<(u64, Event)>,
+    pub(crate) main: Conn,
+    pub(crate) lane: Conn,
+    /// Answer revocations after this many ms.
+    pub(crate) revoke_delay: u64,
+    pending_revoke: Option<u64>,
+    pub(crate) generations: Vec<i32>,
+    pub(crate) topics: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Msg {
+    ToBroker {
+        conn: u64,
+        frame: Bytes,
+    },
+    ToMember {
+        member: usize,
+        conn: u64,
+        frame: Bytes,
+    },
+}
+
+pub(crate) struct World {
+    pub(crate) now: u64,
+    pub(crate) broker: ModelBroker,
+    pub(crate) members: Vec<SimMember>,
+    pub(crate) latency: u64,
+    pub(crate) lanes: Lanes,
+    queue: BTreeMap<(u64, u64), Msg>,
+    seq: u64,
+    next_conn: u64,
+    pub(crate) poll_every: u64,
+    next_poll: u64,
+    pub(crate) log: Vec<String>,
+}
+
+impl World {
+    pub(crate) fn new(topics: &[(&str, i32)]) -> Self {
+        let mut broker = ModelBroker::new(BrokerConfig::default());
+        for (t, n) in topics {
+            broker.create_topic(t, *n);
+        }
+        Self {
+            now: 0,
+            broker,
+            members: Vec::new(),
+            latency: 1,
+            lanes: Lanes::Separate,
+            queue: BTreeMap::new(),
+            seq: 0,
+            next_conn: 1,
+            poll_every: 1000,
+            next_poll: 0,
+            log: Vec::new(),
+        }
+    }
+
+    pub(crate) fn config(group: &str, i: usize) -> Config {
+        let mut c = Config::new(group);
+        c.client_id = format!("m{i}");
+        c.session_timeout = core::time::Duration::from_secs(10);
+        c.heartbeat_interval = core::time::Duration::from_secs(3);
+        c.max_poll_interval = core::time::Duration::from_secs(30);
+        c.rng_seed = i as u64;
+        c
+    }
+
+    fn conn(&mut self) -> Conn {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        Conn {
+            id,
+            codec: ClientCodec::new(None),
+            requests: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a member subscribed to `topics` with the given assignors; returns its index.
+    pub(crate) fn add_member_with(
+        &mut self,
+        config: Config,
+        assignors: Vec<Box<dyn Assignor>>,
+        topics: &[&str],
+    ) -> usize {
+        let mut member = Member::new(config, assignors, Instant::from_millis(self.now));
+        member.handle(
+            Instant::from_millis(self.now),
+            Input::Subscribe(topics.iter().map(|t| t.to_string()).collect()),
+        );
+        let main = self.conn();
+        let lane = self.conn();
+        self.members.push(SimMember {
+            member,
+            alive: true,
+            events: Vec::new(),
+            main,
+            lane,
+            revoke_delay: 0,
+            pending_revoke: None,
+            generations: Vec::new(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+        });
+        let i = self.members.len() - 1;
+        self.drain(i);
+        i
+    }
+
+    pub(crate) fn add_member(&mut self, group: &str, topics: &[&str]) -> usize {
+        let i = self.members.len();
+        self.add_member_with(
+            Self::config(group, i),
+            vec![Box::new(RangeAssignor)],
+            topics,
+        )
+    }
+
+    fn push(&mut self, at: u64, msg: Msg) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), msg);
+    }
+
+    /// Drains a member's actions into the network.
+    fn drain(&mut self, i: usize) {
+        while let Some(a) = self.members[i].member.poll_action() {
+            match a {
+                Action::Send(s) => {
+                    let held = s.held_for.is_some();
+                    let use_lane = held && self.lanes == Lanes::Separate;
+                    let m = &mut self.members[i];
+                    let conn = if use_lane { &mut m.lane } else { &mut m.main };
+                    let mut buf = BytesMut::new();
+                    let corr = conn
+                        .codec
+                        .encode_any(&s.request, s.version, &mut buf)
+                        .expect("member requests encode");
+                    let deadline = self.now + s.timeout.as_millis() as u64;
+                    conn.requests.insert(corr, (s.id, deadline));
+                    let conn_id = conn.id;
+                    let frame = buf.freeze().slice(4..);
+                    self.push(
+                        self.now + self.latency,
+                        Msg::ToBroker {
+                            conn: conn_id,
+                            frame,
+                        },
+                    );
+                }
+                Action::Event(e) => {
+                    let m = &mut self.members[i];
+                    if let Event::Joined { generation, .. } = &e {
+                        m.generations.push(*generation);
+                    }
+                    if let Event::Revoke { .. } = &e {
+                        m.pending_revoke = Some(self.now + m.revoke_delay);
+                    }
+                    self.log.push(format!("{:>8} m{i} {e:?}", self.now));
+                    m.events.push((self.now, e));
+                }
+            }
+        }
+    }
+
+    fn next_time(&self) -> Option<u64> {
+        let mut t: Option<u64> = None;
+        let mut consider = |x: u64| t = Some(t.map_or(x, |y: u64| y.min(x)));
+        if let Some(((at, _), _)) = self.queue.first_key_value() {
+            consider(*at);
+        }
+        if let Some(b) = self.broker.poll_timeout() {
+            consider(b);
+        }
+        for m in self.members.iter().filter(|m| m.alive) {
+            if let Some(x) = m.member.poll_timeout() {
+                consider(x.as_millis());
+            }
+            if let Some(x) = m.pending_revoke {
+                consider(x);
+            }
+            for c in [&m.main, &m.lane] {
+                for (_, d) in c.requests.values() {
+                    consider(*d);
+                }
+            }
+        }
+        consider(self.next_poll);
+        t
+    }
+
+    /// Processes everything due at the next event time; false if nothing is scheduled.
+    pub(crate) fn step(&mut self) -> bool {
+        let Some(t) = self.next_time() else {
+            return false;
+        };
+        self.now = self.now.max(t);
+        let now = self.now;
+        // Network deliveries due now.
+        while let Some(entry) = self.queue.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let msg = entry.remove();
+            match msg {
+                Msg::ToBroker { conn, frame } => self.broker.handle_frame(now, conn, frame),
+                Msg::ToMember {
+                    member,
+                    conn,
+                    frame,
+                } => self.deliver(member, conn, frame),
+            }
+        }
+        self.broker.handle_timeout(now);
+        self.route_broker_output();
+        // Member timers, revocation answers, request timeouts, polls.
+        for i in 0..self.members.len() {
+            if !self.members[i].alive {
+                continue;
+            }
+            let inst = Instant::from_millis(now);
+            if self.members[i].pending_revoke.is_some_and(|x| x <= now) {
+                self.members[i].pending_revoke = None;
+                self.members[i].member.handle(inst, Input::RevocationDone);
+            }
+            let mut timed_out = Vec::new();
+            let sm = &mut self.members[i];
+            for c in [&mut sm.main, &mut sm.lane] {
+                let expired: Vec<CorrelationId> = c
+                    .requests
+                    .iter()
+                    .filter(|(_, (_, d))| *d <= now)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in expired {
+                    let (rid, _) = c.requests.remove(&k).expect("present");
+                    c.codec.forget(k);
+                    timed_out.push(rid);
+                }
+            }
+            for rid in timed_out {
+                self.members[i].member.handle(
+                    inst,
+                    Input::Failed {
+                        id: rid,
+                        error: TransportError::TimedOut,
+                    },
+                );
+            }
+            if now >= self.next_poll {
+                self.members[i].member.handle(inst, Input::Poll);
+            }
+            self.members[i].member.handle_timeout(inst);
+            self.drain(i);
+        }
+        if now >= self.next_poll {
+            self.next_poll = now + self.poll_every;
+        }
+        self.route_broker_output();
+        true
+    }
+
+    fn route_broker_output(&mut self) {
+        while let Some((conn, frame)) = self.broker.poll_output() {
+            let member = self
+                .members
+                .iter()
+                .position(|m| m.main.id == conn || m.lane.id == conn);
+            if let Some(member) = member {
+                self.push(
+                    self.now + self.latency,
+                    Msg::ToMember {
+                        member,
+                        conn,
+                        frame,
+                    },
+                );
+            }
+        }
+    }
+
+    fn deliver(&mut self, i: usize, conn: u64, frame: Bytes) {
+        if !self.members[i].alive {
+            return;
+        }
+        let m = &mut self.members[i];
+        let c = if m.main.id == conn {
+            &mut m.main
+        } else {
+            &mut m.lane
+        };
+        let Ok((corr, _api, _v, resp)) = c.codec.decode_response(frame) else {
+            return; // timed out earlier and forgotten
+        };
+        let Some((rid, _)) = c.requests.remove(&corr) else {
+            return;
+        };
+        m.member.handle(
+            Instant::from_millis(self.now),
+            Input::Response {
+                id: rid,
+                response: resp,
+            },
+        );
+        self.drain(i);
+    }
+
+    /// Runs until virtual time `until` (ms), checking `check` after every step.
+    pub(crate) fn run_until(&mut self, until: u64, mut check: impl FnMut(&World)) {
+        let mut steps = 0u64;
+        while self.now < until {
+            let Some(t) = self.next_time() else { break };
+            if t > until {
+                self.now = until;
+                break;
+            }
+            self.step();
+            check(self);
+            steps += 1;
+            assert!(
+                steps < 2_000_000,
+                "livelock: too many steps before {until} ms"
+            );
+        }
+    }
+
+    pub(crate) fn run_for(&mut self, ms: u64) {
+        let until = self.now + ms;
+        self.run_until(until, |w| w.check_invariants());
+    }
+
+    /// The member crashes: no more input, no LeaveGroup; its connections go away.
+    pub(crate) fn crash(&mut self, i: usize) {
+        self.members[i].alive = false;
+        let (a, b) = (self.members[i].main.id, self.members[i].lane.id);
+        self.broker.disconnect(a);
+        self.broker.disconnect(b);
+    }
+
+    pub(crate) fn close(&mut self, i: usize) {
+        let now = Instant::from_millis(self.now);
+        self.members[i].member.handle(now, Input::Close);
+        self.drain(i);
+    }
+
+    pub(crate) fn handle(&mut self, i: usize, input: Input) {
+        if let Input::Subscribe(t) = &input {
+            self.members[i].topics = t.clone();
+        }
+        let now = Instant::from_millis(self.now);
+        self.members[i].member.handle(now, input);
+        self.drain(i);
+    }
+
+    /// No partition is owned by two live members at once; generations never go back.
+    pub(crate) fn check_invariants(&self) {
+        let mut owner: BTreeMap<&TopicPartition, usize> = BTreeMap::new();
+        for (i, m) in self.members.iter().enumerate() {
+            if !m.alive {
+                continue;
+            }
+            for tp in m.member.assignment() {
+                if let Some(j) = owner.insert(tp, i) {
+                    panic!(
+                        "t={} {tp:?} owned by m{j} and m{i}\n{}",
+                        self.now,
+                        self.log.join("\n")
+                    );
+                }
+            }
+            // Held requests (JoinGroup, SyncGroup) never park the connection that carries
+            // heartbeats and commits.
+            if self.lanes == Lanes::Separate {
+                assert!(
+                    !self.broker.is_busy(m.main.id),
+                    "t={} m{i}: a request is parked on the heartbeat connection",
+                    self.now
+                );
+            }
+            for w in m.generations.windows(2) {
+                assert!(
+                    w[0] <= w[1],
+                    "m{i} generation went back: {:?}",
+                    m.generations
+                );
+            }
+        }
+    }
+
+    /// Every partition of `topics` owned by exactly one live stable member.
+    pub(crate) fn fully_assigned(&self, topics: &[(&str, i32)]) -> bool {
+        let mut owned: BTreeMap<TopicPartition, usize> = BTreeMap::new();
+        for m in self
+            .members
+            .iter()
+            .filter(|m| m.alive && m.member.state() != StateKind::Closed)
+        {
+            if m.member.state() != StateKind::Stable {
+                return false;
+            }
+            for tp in m.member.assignment() {
+                *owned.entry(tp.clone()).or_default() += 1;
+            }
+        }
+        let total: i32 = topics.iter().map(|(_, n)| n).sum();
+        owned.len() == total as usize && owned.values().all(|&c| c == 1)
+    }
+
+    pub(crate) fn assignment(&self, i: usize) -> Vec<TopicPartition> {
+        self.members[i].member.assignment().to_vec()
+    }
+}

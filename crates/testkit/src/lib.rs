@@ -1,0 +1,105 @@
+//! Deterministic test kit for the workspace: a sans-IO model Kafka broker with a classic group
+//! coordinator ([`ModelBroker`]), and a seeded network simulator ([`NetSim`]).
+//!
+//! Both are sans-IO: no sockets, threads, clocks or OS randomness. Time is virtual
+//! milliseconds (`u64`) passed in by the caller; the same inputs always give the same outputs.
+//!
+//! # The model broker
+//!
+//! One node that leads every partition and coordinates every group. Clients talk to it in
+//! Kafka request frames (without the 4-byte size prefix) on numbered connections
+//! ([`ConnId`]); it answers in response frames decoded and encoded with `kafka-wire`.
+//!
+//! **One request per connection at a time**, like a real broker (the broker mutes a socket
+//! after reading a request and unmutes it once the response is sent): a parked JoinGroup or
+//! SyncGroup holds back every later request on the same connection.
+//!
+//! APIs, at every version `kafka-wire` supports (override with
+//! [`ModelBroker::set_api_versions`]): ApiVersions (KIP-511 fallback included), Metadata,
+//! FindCoordinator (single and batched keys), JoinGroup, SyncGroup, Heartbeat, LeaveGroup
+//! (single member and batch), OffsetCommit, OffsetFetch (single group and batched groups; v10
+//! topic ids). Any other API, an unadvertised version or an undecodable frame makes the broker
+//! close the connection (reported by [`ModelBroker::poll_closed`] and [`ModelBroker::errors`]);
+//! the request gets no answer.
+//!
+//! The coordinator follows Kafka's classic group coordinator (the Java port in 4.0; see
+//! `group-protocol.md` §8): the states of [`GroupState`]; KIP-394 `MEMBER_ID_REQUIRED` for
+//! dynamic members from JoinGroup v4 (member ids are `{client_id}-{n}`, or
+//! `{group_instance_id}-{n}` for static members, `n` a broker-wide counter) with pending
+//! members expiring after their session timeout; static membership with fencing and the
+//! no-rebalance rejoin of a Stable group (v9 `SkipAssignment` for the leader, the old leader id
+//! before v9); protocol checks; session timeout bounds; `group.max.size`; the initial
+//! rebalance delay (re-armed while new members arrive, capped by the rebalance timeout); early
+//! completion of later join phases once every member rejoined and no member is pending; leader
+//! kept if it rejoined, else the first rejoined member; protocol vote; pending-sync expiry;
+//! SyncGroup parking until the leader's assignment (KIP-559 checks at v5); heartbeats per state
+//! and session expiry (members with a parked JoinGroup or SyncGroup count as alive, except new
+//! members, whose parked JoinGroup expires after `new_member_join_timeout_ms`); LeaveGroup;
+//! offset commits with generation/member checks (generation -1 commits for Empty or unknown
+//! groups) that refresh the session; offset fetches (-1 for nothing committed).
+//!
+//! Fault injection: [`ModelBroker::inject_error`], [`ModelBroker::set_coordinator_available`],
+//! [`ModelBroker::set_not_coordinator`]. Introspection: [`ModelBroker::group`],
+//! [`ModelBroker::committed`], [`ModelBroker::transitions`], [`ModelBroker::stats`].
+//!
+//! Not modelled: produce/fetch and record storage, topic auto-creation, replication and other
+//! brokers, authentication and ACLs, throttling, group deletion and the `Dead` state, offset
+//! retention, coordinator loading (`COORDINATOR_LOAD_IN_PROGRESS`), storage write failures,
+//! transactional offsets (`require_stable` is ignored), KIP-848 (`ConsumerGroupHeartbeat`),
+//! `DescribeGroups`/`ListGroups`, the broker's idle-connection expiry, and the
+//! `UNKNOWN_TOPIC_OR_PARTITION` check of partition numbers (only topic names or ids are checked).
+//! As in Kafka, a parked request that is superseded (a second JoinGroup or SyncGroup of the same
+//! member, on another connection) or whose member is removed while its SyncGroup is parked is
+//! never answered, so its connection stays blocked; [`BrokerStats::abandoned_requests`] counts
+//! them.
+//!
+//! # Run loop
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use kafka_wire::generated::ApiVersionsRequest;
+//! use kafka_wire::{AnyResponse, ClientCodec, frame};
+//! use testkit::{BrokerConfig, ModelBroker};
+//!
+//! let mut broker = ModelBroker::new(BrokerConfig::default());
+//! broker.create_topic("orders", 3);
+//! let mut client = ClientCodec::new(Some("app".into()));
+//!
+//! // The client writes a size-prefixed frame; the broker takes it without the prefix.
+//! let mut wire = BytesMut::new();
+//! client.encode_request(&ApiVersionsRequest::default(), 3, &mut wire)?;
+//! let request = frame::split(&mut wire, frame::DEFAULT_MAX_FRAME)?.expect("one whole frame");
+//! let now = 0;
+//! broker.handle_frame(now, 7, request);
+//!
+//! // Drain the output after every input; wake up again at `poll_timeout`.
+//! while let Some((conn, response)) = broker.poll_output() {
+//!     assert_eq!(conn, 7);
+//!     let (_, _, _, body) = client.decode_response(response)?;
+//!     assert!(matches!(body, AnyResponse::ApiVersions(r) if r.error_code == 0));
+//! }
+//! if let Some(deadline) = broker.poll_timeout() {
+//!     broker.handle_timeout(deadline);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The network
+//!
+//! [`NetSim`] carries frames between [`EndpointId`]s with a per-frame delay drawn from a
+//! [`SplitMix64`] seeded by the caller, keeps each connection's direction in order, and can
+//! lose frames or break connections at random or on demand.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod broker;
+mod coordinator;
+mod netsim;
+mod responses;
+
+pub use broker::{BrokerConfig, BrokerError, BrokerErrorKind, BrokerStats, ModelBroker};
+pub use coordinator::{GroupState, GroupView, MemberView, Transition};
+pub use netsim::{Delivery, EndpointId, NetConfig, NetSim, NetStats, SplitMix64};
+
+/// A connection id chosen by the caller; never reuse one after a disconnect.
+pub type ConnId = u64;
