@@ -96,6 +96,7 @@ mod broker;
 mod coordinator;
 mod netsim;
 mod responses;
+pub mod world;
 
 pub use broker::{BrokerConfig, BrokerError, BrokerErrorKind, BrokerStats, ModelBroker};
 pub use coordinator::{GroupState, GroupView, MemberView, Transition};

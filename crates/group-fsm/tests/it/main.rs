@@ -2,4 +2,3 @@
 
 mod scenarios;
 mod sim;
-mod world;

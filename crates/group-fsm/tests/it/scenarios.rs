@@ -5,7 +5,7 @@ use group_fsm::{Event, Input, StateKind};
 use kafka_wire::ApiKey;
 use kafka_wire::error_code::ErrorCode;
 
-use crate::world::World;
+use testkit::world::World;
 
 const TOPICS: &[(&str, i32)] = &[("orders", 12)];
 
@@ -285,7 +285,7 @@ fn single_connection_parks_heartbeats_behind_join() {
     // The naive layout: JoinGroup on the heartbeat connection. While the coordinator holds the
     // JoinGroup, nothing else on that connection is served (as on every real broker).
     let mut w = World::new(TOPICS);
-    w.lanes = crate::world::Lanes::Single;
+    w.lanes = testkit::world::Lanes::Single;
     w.add_member("g", &["orders"]);
     w.run_until(1_000, |_| {});
     let main = w.members[0].main.id;

@@ -6,7 +6,7 @@ use kafka_wire::ApiKey;
 use kafka_wire::error_code::ErrorCode;
 use proptest::prelude::*;
 
-use crate::world::World;
+use testkit::world::World;
 
 const TOPICS: &[(&str, i32)] = &[("a", 7), ("b", 5)];
 

@@ -1,5 +1,8 @@
-//! A deterministic world: members (group-fsm) talk to the model broker (testkit) over a
-//! simulated network with latency; every connection is served one request at a time.
+//! A deterministic world: group-fsm members talk to the model broker over a simulated network
+//! with a fixed latency; every connection is served one request at a time, as on a real broker.
+//!
+//! Used by group-fsm's scenario and simulation tests and by `kgroup simulate`.
+#![allow(missing_docs)]
 
 use std::collections::BTreeMap;
 
@@ -9,34 +12,34 @@ use group_fsm::{
     Action, Config, Event, Input, Instant, Member, RequestId, StateKind, TransportError,
 };
 use kafka_wire::{ClientCodec, CorrelationId};
-use testkit::{BrokerConfig, ModelBroker};
+use crate::{BrokerConfig, ModelBroker};
 
 /// How members place requests on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lanes {
+pub enum Lanes {
     /// Held requests (JoinGroup, SyncGroup) on their own connection: no head-of-line blocking.
     Separate,
     /// Everything on one connection (the naive way).
     Single,
 }
 
-pub(crate) struct Conn {
-    pub(crate) id: u64,
+pub struct Conn {
+    pub id: u64,
     codec: ClientCodec,
     requests: BTreeMap<CorrelationId, (RequestId, u64)>,
 }
 
-pub(crate) struct SimMember {
-    pub(crate) member: Member,
-    pub(crate) alive: bool,
-    pub(crate) events: Vec<(u64, Event)>,
-    pub(crate) main: Conn,
-    pub(crate) lane: Conn,
+pub struct SimMember {
+    pub member: Member,
+    pub alive: bool,
+    pub events: Vec<(u64, Event)>,
+    pub main: Conn,
+    pub lane: Conn,
     /// Answer revocations after this many ms.
-    pub(crate) revoke_delay: u64,
+    pub revoke_delay: u64,
     pending_revoke: Option<u64>,
-    pub(crate) generations: Vec<i32>,
-    pub(crate) topics: Vec<String>,
+    pub generations: Vec<i32>,
+    pub topics: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -52,22 +55,22 @@ enum Msg {
     },
 }
 
-pub(crate) struct World {
-    pub(crate) now: u64,
-    pub(crate) broker: ModelBroker,
-    pub(crate) members: Vec<SimMember>,
-    pub(crate) latency: u64,
-    pub(crate) lanes: Lanes,
+pub struct World {
+    pub now: u64,
+    pub broker: ModelBroker,
+    pub members: Vec<SimMember>,
+    pub latency: u64,
+    pub lanes: Lanes,
     queue: BTreeMap<(u64, u64), Msg>,
     seq: u64,
     next_conn: u64,
-    pub(crate) poll_every: u64,
+    pub poll_every: u64,
     next_poll: u64,
-    pub(crate) log: Vec<String>,
+    pub log: Vec<String>,
 }
 
 impl World {
-    pub(crate) fn new(topics: &[(&str, i32)]) -> Self {
+    pub fn new(topics: &[(&str, i32)]) -> Self {
         let mut broker = ModelBroker::new(BrokerConfig::default());
         for (t, n) in topics {
             broker.create_topic(t, *n);
@@ -87,7 +90,7 @@ impl World {
         }
     }
 
-    pub(crate) fn config(group: &str, i: usize) -> Config {
+    pub fn config(group: &str, i: usize) -> Config {
         let mut c = Config::new(group);
         c.client_id = format!("m{i}");
         c.session_timeout = core::time::Duration::from_secs(10);
@@ -108,7 +111,7 @@ impl World {
     }
 
     /// Adds a member subscribed to `topics` with the given assignors; returns its index.
-    pub(crate) fn add_member_with(
+    pub fn add_member_with(
         &mut self,
         config: Config,
         assignors: Vec<Box<dyn Assignor>>,
@@ -137,7 +140,7 @@ impl World {
         i
     }
 
-    pub(crate) fn add_member(&mut self, group: &str, topics: &[&str]) -> usize {
+    pub fn add_member(&mut self, group: &str, topics: &[&str]) -> usize {
         let i = self.members.len();
         self.add_member_with(
             Self::config(group, i),
@@ -219,7 +222,7 @@ impl World {
     }
 
     /// Processes everything due at the next event time; false if nothing is scheduled.
-    pub(crate) fn step(&mut self) -> bool {
+    pub fn step(&mut self) -> bool {
         let Some(t) = self.next_time() else {
             return false;
         };
@@ -335,7 +338,7 @@ impl World {
     }
 
     /// Runs until virtual time `until` (ms), checking `check` after every step.
-    pub(crate) fn run_until(&mut self, until: u64, mut check: impl FnMut(&World)) {
+    pub fn run_until(&mut self, until: u64, mut check: impl FnMut(&World)) {
         let mut steps = 0u64;
         while self.now < until {
             let Some(t) = self.next_time() else { break };
@@ -353,26 +356,26 @@ impl World {
         }
     }
 
-    pub(crate) fn run_for(&mut self, ms: u64) {
+    pub fn run_for(&mut self, ms: u64) {
         let until = self.now + ms;
         self.run_until(until, |w| w.check_invariants());
     }
 
     /// The member crashes: no more input, no LeaveGroup; its connections go away.
-    pub(crate) fn crash(&mut self, i: usize) {
+    pub fn crash(&mut self, i: usize) {
         self.members[i].alive = false;
         let (a, b) = (self.members[i].main.id, self.members[i].lane.id);
         self.broker.disconnect(a);
         self.broker.disconnect(b);
     }
 
-    pub(crate) fn close(&mut self, i: usize) {
+    pub fn close(&mut self, i: usize) {
         let now = Instant::from_millis(self.now);
         self.members[i].member.handle(now, Input::Close);
         self.drain(i);
     }
 
-    pub(crate) fn handle(&mut self, i: usize, input: Input) {
+    pub fn handle(&mut self, i: usize, input: Input) {
         if let Input::Subscribe(t) = &input {
             self.members[i].topics = t.clone();
         }
@@ -382,7 +385,7 @@ impl World {
     }
 
     /// No partition is owned by two live members at once; generations never go back.
-    pub(crate) fn check_invariants(&self) {
+    pub fn check_invariants(&self) {
         let mut owner: BTreeMap<&TopicPartition, usize> = BTreeMap::new();
         for (i, m) in self.members.iter().enumerate() {
             if !m.alive {
@@ -417,7 +420,7 @@ impl World {
     }
 
     /// Every partition of `topics` owned by exactly one live stable member.
-    pub(crate) fn fully_assigned(&self, topics: &[(&str, i32)]) -> bool {
+    pub fn fully_assigned(&self, topics: &[(&str, i32)]) -> bool {
         let mut owned: BTreeMap<TopicPartition, usize> = BTreeMap::new();
         for m in self
             .members
@@ -435,7 +438,7 @@ impl World {
         owned.len() == total as usize && owned.values().all(|&c| c == 1)
     }
 
-    pub(crate) fn assignment(&self, i: usize) -> Vec<TopicPartition> {
+    pub fn assignment(&self, i: usize) -> Vec<TopicPartition> {
         self.members[i].member.assignment().to_vec()
     }
 }
