@@ -92,6 +92,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod assignors;
 mod broker;
 mod coordinator;
 mod netsim;

@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::{BrokerConfig, ModelBroker};
 use bytes::{Bytes, BytesMut};
 use group_fsm::assignor::{Assignor, RangeAssignor, TopicPartition};
 use group_fsm::{
     Action, Config, Event, Input, Instant, Member, RequestId, StateKind, TransportError,
 };
 use kafka_wire::{ClientCodec, CorrelationId};
-use crate::{BrokerConfig, ModelBroker};
 
 /// How members place requests on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -313,3 +313,49 @@ fn single_connection_parks_heartbeats_behind_join() {
             .any(|(_, e)| matches!(e, Event::CommittedOffsets { .. }))
     );
 }
+
+fn coop_member(w: &mut World, i: usize) -> usize {
+    w.add_member_with(
+        World::config("g", i),
+        vec![Box::new(testkit::assignors::CooperativeRange)],
+        &["orders"],
+    )
+}
+
+#[test]
+fn cooperative_join_moves_only_what_must_move_and_never_double_owns() {
+    let mut w = World::new(TOPICS);
+    for i in 0..2 {
+        coop_member(&mut w, i);
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert_eq!(
+        w.members[0].member.rebalance_protocol(),
+        group_fsm::assignor::RebalanceProtocol::Cooperative
+    );
+    let before0 = w.assignment(0);
+    coop_member(&mut w, 2);
+    w.run_for(30_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert_eq!(counts(&w), vec![4, 4, 4]);
+    // Member 0 kept the partitions range still gives it and only revoked the others.
+    let revoked: Vec<TopicPartition> = w.members[0]
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Revoke { partitions, .. } => Some(partitions.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let kept = w.assignment(0);
+    assert!(kept.iter().all(|tp| before0.contains(tp)));
+    assert_eq!(
+        revoked.len(),
+        before0.len() - kept.len(),
+        "only moved partitions revoked"
+    );
+    // Never an eager revoke-all.
+    assert!(!revoked.iter().any(|tp| kept.contains(tp)));
+}

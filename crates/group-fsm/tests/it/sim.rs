@@ -58,15 +58,27 @@ fn live(w: &World) -> Vec<usize> {
         .collect()
 }
 
-fn run(seed_ops: &[Op], latency: u64) {
+fn run(seed_ops: &[Op], latency: u64, cooperative: bool) {
     let mut w = World::new(TOPICS);
     w.latency = latency;
+    let join = |w: &mut World, topics: &[&str]| {
+        let i = w.members.len();
+        if cooperative {
+            w.add_member_with(
+                World::config("g", i),
+                vec![Box::new(testkit::assignors::CooperativeRange)],
+                topics,
+            );
+        } else {
+            w.add_member("g", topics);
+        }
+    };
     for op in seed_ops {
         match op {
             Op::Join { both_topics } => {
                 if live(&w).len() < 20 {
                     let topics: &[&str] = if *both_topics { &["a", "b"] } else { &["a"] };
-                    w.add_member("g", topics);
+                    join(&mut w, topics);
                 }
             }
             Op::Leave(i) => {
@@ -148,7 +160,8 @@ proptest! {
     fn random_schedules_keep_invariants_and_converge(
         ops in prop::collection::vec(op(), 1..30),
         latency in 0u64..20,
+        cooperative in any::<bool>(),
     ) {
-        run(&ops, latency);
+        run(&ops, latency, cooperative);
     }
 }
