@@ -191,6 +191,9 @@ pub enum Event {
     Fatal(GroupError),
     /// An app command was rejected.
     Rejected(UsageError),
-    /// The member left the group and stopped after [`Input::Close`] or [`Input::Unsubscribe`].
+    /// The member left the group and stopped after [`Input::Close`].
     Closed,
+    /// The member left the group after [`Input::Unsubscribe`]; it rejoins on the next
+    /// [`Input::Subscribe`].
+    Left,
 }

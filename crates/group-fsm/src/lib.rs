@@ -15,6 +15,9 @@ pub mod assignor;
 mod backoff;
 mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod io;
 mod member;
 mod table;

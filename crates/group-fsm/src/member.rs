@@ -153,6 +153,8 @@ pub struct Member {
     rejoin_reason: &'static str,
     poll_expired: bool,
     closing: bool,
+    /// `true` for Close (terminal), `false` for Unsubscribe (the member stays usable).
+    final_close: bool,
     heartbeat_in_flight: bool,
     positions: BTreeMap<TopicPartition, Offset>,
     committed: BTreeMap<TopicPartition, i64>,
@@ -201,6 +203,7 @@ impl Member {
             rejoin_reason: "initial join",
             poll_expired: false,
             closing: false,
+            final_close: false,
             heartbeat_in_flight: false,
             positions: BTreeMap::new(),
             committed: BTreeMap::new(),
@@ -296,6 +299,13 @@ impl Member {
             return;
         }
         match input {
+            Input::Subscribe(topics) if topics.is_empty() => {
+                // An empty subscription is an unsubscribe.
+                self.subscription.clear();
+                if self.state != StateKind::Unjoined || !self.member_id.is_empty() {
+                    self.start_close(false);
+                }
+            }
             Input::Subscribe(mut topics) => {
                 topics.sort();
                 topics.dedup();
@@ -950,12 +960,9 @@ impl Member {
     // closing
 
     fn start_close(&mut self, close: bool) {
-        if close {
-            self.closing = true;
-        } else {
-            // Unsubscribe: leave the group but stay usable.
-            self.closing = true;
-        }
+        // Close is terminal; Unsubscribe leaves the group but the member stays usable.
+        self.closing = true;
+        self.final_close |= close;
         self.state = StateKind::Leaving;
         self.timers.cancel(Timer::Backoff);
     }
@@ -1015,10 +1022,21 @@ impl Member {
     fn finish_close(&mut self) {
         self.generation = -1;
         self.member_id.clear();
+        self.protocol_name = None;
+        self.leader_id.clear();
+        self.leader_work = None;
         self.timers.clear();
-        self.state = StateKind::Closed;
         self.closing = false;
-        self.event(Event::Closed);
+        self.heartbeat_in_flight = false;
+        if self.final_close {
+            self.state = StateKind::Closed;
+            self.event(Event::Closed);
+        } else {
+            // Unsubscribed: out of the group, ready for the next Subscribe.
+            self.state = StateKind::Unjoined;
+            self.rejoin_needed = true;
+            self.event(Event::Left);
+        }
     }
 
     // ----------------------------------------------------------------------------------------

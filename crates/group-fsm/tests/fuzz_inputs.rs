@@ -1,0 +1,34 @@
+//! Replays the group-fsm fuzz function over many seeded inputs on stable (the cargo-fuzz
+//! target `group_inputs` runs the same function).
+#![cfg(feature = "fuzzing")]
+
+#[test]
+fn random_configs_and_inputs_never_panic_or_livelock() {
+    let mut seen = [0usize; 8];
+    let mut state = 0x1234_5678_9abc_def0u64;
+    for len in (0..4000).map(|i| 16 + (i % 700)) {
+        let data: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let mask = group_fsm::fuzzing::group_inputs(&data);
+        for (bit, n) in seen.iter_mut().enumerate() {
+            if mask & (1 << bit) != 0 {
+                *n += 1;
+            }
+        }
+    }
+    eprintln!(
+        "cases reaching each state (Unjoined, Joining, Syncing, Stable, Leaving, Closed, Failed): {seen:?}"
+    );
+    // The inputs must get past the join barrier in a meaningful share of cases.
+    assert!(seen[group_fsm::StateKind::Stable as usize] > 50, "{seen:?}");
+    assert!(
+        seen[group_fsm::StateKind::Closed as usize] > 100,
+        "{seen:?}"
+    );
+}
