@@ -21,7 +21,7 @@ step "cargo test (all features)"
 cargo test --workspace --all-features
 
 step "no_std build of the core"
-cargo build -p kafka-wire --no-default-features
+cargo build -p kafka-wire -p group-fsm --no-default-features
 
 step "regenerate kafka-wire from the JSON specs and diff"
 if [ -d ../shared/kafka-message-specs ] && [ -d ../shared/kafka-message-specs-3.9 ]; then

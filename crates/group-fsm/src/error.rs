@@ -43,4 +43,7 @@ pub enum UsageError {
     /// The member is closed or failed.
     #[error("member closed")]
     Closed,
+    /// The subscription pattern is not a valid regular expression.
+    #[error("invalid subscription pattern")]
+    InvalidPattern,
 }

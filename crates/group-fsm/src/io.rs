@@ -69,6 +69,10 @@ impl Offset {
 pub enum Input {
     /// The app subscribes to these topics (replacing any previous subscription).
     Subscribe(Vec<String>),
+    /// The app subscribes to every topic whose whole name matches this regular expression
+    /// (evaluated on the client against metadata, as the Java client does; internal topics are
+    /// skipped). New matching topics are picked up at each metadata refresh.
+    SubscribePattern(String),
     /// The app unsubscribes: partitions are revoked and the member leaves the group.
     Unsubscribe,
     /// The app polled (resets the `max.poll.interval` timer).

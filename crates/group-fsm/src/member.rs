@@ -142,6 +142,7 @@ pub struct Member {
     protocol: RebalanceProtocol,
 
     subscription: Vec<String>,
+    pattern: Option<regex_automata::meta::Regex>,
     joined_subscription: Vec<String>,
     owned: Vec<TopicPartition>,
     cluster: ClusterView,
@@ -192,6 +193,7 @@ impl Member {
             leader_id: String::new(),
             protocol,
             subscription: Vec::new(),
+            pattern: None,
             joined_subscription: Vec::new(),
             owned: Vec::new(),
             cluster: ClusterView::default(),
@@ -299,7 +301,23 @@ impl Member {
             return;
         }
         match input {
+            Input::SubscribePattern(p) => {
+                let anchored = alloc::format!("^(?:{p})$");
+                match regex_automata::meta::Regex::new(&anchored) {
+                    Ok(re) => {
+                        self.pattern = Some(re);
+                        // The subscription follows from the next metadata response.
+                        self.timers.set(Timer::Metadata, self.now);
+                        self.timers.set(
+                            Timer::PollInterval,
+                            self.now + self.config.max_poll_interval,
+                        );
+                    }
+                    Err(_) => self.event(Event::Rejected(UsageError::InvalidPattern)),
+                }
+            }
             Input::Subscribe(topics) if topics.is_empty() => {
+                self.pattern = None;
                 // An empty subscription is an unsubscribe.
                 self.subscription.clear();
                 if self.state != StateKind::Unjoined || !self.member_id.is_empty() {
@@ -307,6 +325,7 @@ impl Member {
                 }
             }
             Input::Subscribe(mut topics) => {
+                self.pattern = None;
                 topics.sort();
                 topics.dedup();
                 if topics != self.subscription {
@@ -324,6 +343,7 @@ impl Member {
                 );
             }
             Input::Unsubscribe => {
+                self.pattern = None;
                 self.subscription.clear();
                 self.start_close(false);
             }
@@ -495,6 +515,10 @@ impl Member {
             return;
         }
         if self.subscription.is_empty() {
+            // A pattern subscription waits for metadata to know its topics.
+            if self.pattern.is_some() && !self.has_pending(|p| matches!(p, Pending::Metadata)) {
+                self.send_metadata();
+            }
             return;
         }
         // Metadata for the subscription (and for the leader's assignment).
@@ -565,6 +589,22 @@ impl Member {
             }
         }
         let v = self.version(ApiKey::Metadata, 12);
+        if self.pattern.is_some() {
+            // All topics: null from v1, an empty list at v0.
+            let req = MetadataRequest {
+                topics: if v >= 1 { None } else { Some(Vec::new()) },
+                allow_auto_topic_creation: false,
+                ..Default::default()
+            };
+            self.send(
+                Pending::Metadata,
+                Destination::AnyBroker,
+                AnyRequest::Metadata(req),
+                v,
+                false,
+            );
+            return;
+        }
         let req = MetadataRequest {
             topics: Some(
                 topics
@@ -1111,7 +1151,7 @@ impl Member {
                 }
             }
             Timer::Metadata => {
-                if !self.subscription.is_empty()
+                if (!self.subscription.is_empty() || self.pattern.is_some())
                     && !self.has_pending(|p| matches!(p, Pending::Metadata))
                 {
                     self.send_metadata();
@@ -1322,6 +1362,31 @@ impl Member {
             let old = self.cluster.partitions.insert(name.to_string(), n);
             if old.is_some_and(|o| o != n) {
                 changed = true;
+            }
+        }
+        if let Some(re) = &self.pattern {
+            let mut matching: Vec<String> = r
+                .topics
+                .iter()
+                .filter(|t| t.error_code == 0 && !t.is_internal)
+                .filter_map(|t| t.name.as_deref())
+                .filter(|n| re.is_match(n))
+                .map(ToString::to_string)
+                .collect();
+            matching.sort();
+            matching.dedup();
+            if matching != self.subscription {
+                let was_empty = self.subscription.is_empty();
+                self.subscription = matching;
+                if self.subscription.is_empty() {
+                    if self.state != StateKind::Unjoined || !self.member_id.is_empty() {
+                        self.start_close(false);
+                    }
+                } else if was_empty && self.state == StateKind::Unjoined {
+                    self.rejoin_needed = true;
+                } else {
+                    self.request_rejoin("subscription changed");
+                }
             }
         }
         // The leader watches every topic it assigned: a partition-count change means a rejoin.

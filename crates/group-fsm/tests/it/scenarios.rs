@@ -359,3 +359,40 @@ fn cooperative_join_moves_only_what_must_move_and_never_double_owns() {
     // Never an eager revoke-all.
     assert!(!revoked.iter().any(|tp| kept.contains(tp)));
 }
+
+#[test]
+fn pattern_subscription_follows_matching_topics() {
+    let topics = &[("orders-eu", 3), ("orders-us", 3), ("payments", 4)];
+    let mut w = World::new(topics);
+    let i = w.add_member("g", &[]);
+    w.handle(i, Input::SubscribePattern("orders-.*".into()));
+    let j = w.add_member("g", &[]);
+    w.handle(j, Input::SubscribePattern("orders-.*".into()));
+    w.run_for(20_000);
+    let orders = &[("orders-eu", 3), ("orders-us", 3)];
+    assert!(w.fully_assigned(orders), "{}", w.log.join("\n"));
+    assert!(
+        w.members.iter().all(|m| m
+            .member
+            .assignment()
+            .iter()
+            .all(|tp| tp.topic.starts_with("orders-"))),
+        "payments never assigned"
+    );
+    // A new matching topic is picked up at the next metadata refresh (5 min).
+    w.broker.create_topic("orders-apac", 2);
+    w.run_for(320_000);
+    assert!(
+        w.fully_assigned(&[("orders-eu", 3), ("orders-us", 3), ("orders-apac", 2)]),
+        "{}",
+        w.log.join("\n")
+    );
+    // A bad pattern is rejected, and the member keeps its subscription.
+    w.handle(i, Input::SubscribePattern("orders-(".into()));
+    assert!(
+        w.members[i]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Rejected(group_fsm::UsageError::InvalidPattern)))
+    );
+}
