@@ -1355,10 +1355,15 @@ impl Member {
         for t in &r.topics {
             let Some(name) = &t.name else { continue };
             let name: &str = name;
-            if t.error_code != 0 {
+            // An unknown topic has no partitions (so the leader is not stuck waiting for it);
+            // other errors (e.g. LEADER_NOT_AVAILABLE) still list the partitions.
+            let n = if t.error_code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0 {
+                0
+            } else if t.error_code != 0 && t.partitions.is_empty() {
                 continue;
-            }
-            let n = i32::try_from(t.partitions.len()).unwrap_or(i32::MAX);
+            } else {
+                i32::try_from(t.partitions.len()).unwrap_or(i32::MAX)
+            };
             let old = self.cluster.partitions.insert(name.to_string(), n);
             if old.is_some_and(|o| o != n) {
                 changed = true;

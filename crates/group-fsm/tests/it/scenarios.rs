@@ -396,3 +396,19 @@ fn pattern_subscription_follows_matching_topics() {
             .any(|(_, e)| matches!(e, Event::Rejected(group_fsm::UsageError::InvalidPattern)))
     );
 }
+
+#[test]
+fn a_missing_topic_does_not_block_the_group_and_is_picked_up_when_created() {
+    let mut w = World::new(TOPICS);
+    w.add_member("g", &["orders", "later"]);
+    w.add_member("g", &["orders"]);
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    w.broker.create_topic("later", 4);
+    w.run_for(320_000);
+    assert!(
+        w.fully_assigned(&[("orders", 12), ("later", 4)]),
+        "{}",
+        w.log.join("\n")
+    );
+}
