@@ -168,8 +168,9 @@ pub enum Event {
         /// Lost partitions.
         partitions: Vec<TopicPartition>,
     },
-    /// The member holds no partition after a rebalance: the group has more members than
-    /// partitions (or nothing to consume).
+    /// The member holds no partition after a rebalance and the group stayed in that generation
+    /// for a heartbeat (so this is not the first round of a cooperative rebalance): the group
+    /// has more members than partitions, or nothing to consume.
     Idle {
         /// Generation in which it is idle.
         generation: i32,

@@ -157,6 +157,9 @@ pub struct Member {
     /// `true` for Close (terminal), `false` for Unsubscribe (the member stays usable).
     final_close: bool,
     heartbeat_in_flight: bool,
+    /// Generation in which the member got nothing; `Idle` is reported once a heartbeat in
+    /// that generation succeeds (so a cooperative first round is not mistaken for idleness).
+    idle_candidate: Option<i32>,
     positions: BTreeMap<TopicPartition, Offset>,
     committed: BTreeMap<TopicPartition, i64>,
 }
@@ -207,6 +210,7 @@ impl Member {
             closing: false,
             final_close: false,
             heartbeat_in_flight: false,
+            idle_candidate: None,
             positions: BTreeMap::new(),
             committed: BTreeMap::new(),
         };
@@ -1270,6 +1274,15 @@ impl Member {
                 }
                 if r.error_code != 0 {
                     self.react(Api::Heartbeat, r.error_code, Some(generation));
+                } else if self.idle_candidate == Some(generation)
+                    && generation == self.generation
+                    && self.owned.is_empty()
+                    && !self.rejoin_needed
+                {
+                    // A heartbeat of the same generation succeeded: no follow-up round is
+                    // coming, the member really has nothing to consume.
+                    self.idle_candidate = None;
+                    self.event(Event::Idle { generation });
                 }
             }
             (
@@ -1578,7 +1591,7 @@ impl Member {
             }
         }
         if idle {
-            self.event(Event::Idle { generation });
+            self.idle_candidate = Some(generation);
         }
     }
 

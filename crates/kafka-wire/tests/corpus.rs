@@ -6,8 +6,9 @@
 //! `cargo test -p kafka-wire --all-features --test corpus -- --ignored make_seeds`.
 #![cfg(feature = "fuzzing")]
 
+use core::panic::AssertUnwindSafe;
 use std::collections::BTreeMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::catch_unwind;
 use std::path::{Path, PathBuf};
 
 use bytes::{BufMut, Bytes};

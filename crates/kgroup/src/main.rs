@@ -1,8 +1,11 @@
 //! `kgroup`: the project's command-line tool.
 //!
-//! One binary with one subcommand per job, so that later tools (`consume`, `simulate`,
-//! `proxy`, `assign`) slot in as new [`Command`] variants:
+//! One binary with one subcommand per job, so that later tools (`consume`, `proxy`, `assign`)
+//! slot in as new [`Command`] variants:
 //!
+//! - `kgroup simulate`: runs group-fsm members against testkit's model coordinator on a script
+//!   of timed events and reports rebalances, time to stable, partitions moved and
+//!   partition-seconds without an owner (see the `simulate` module).
 //! - `kgroup decode`: turns the raw bytes of one captured TCP connection into JSON lines,
 //!   one object per Kafka frame, and can check that every frame re-encodes to the same bytes
 //!   (see the `decode` module).
@@ -14,6 +17,7 @@
 mod decode;
 mod error;
 mod frames;
+mod simulate;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -57,12 +61,19 @@ enum Command {
         after_help = decode::EXAMPLES,
     )]
     Decode(decode::DecodeArgs),
+    /// Simulate a consumer group against the model coordinator, following a script of events.
+    #[command(
+        long_about = simulate::LONG_ABOUT,
+        after_help = simulate::EXAMPLES,
+    )]
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Decode(args) => decode::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

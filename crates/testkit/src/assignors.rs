@@ -1,21 +1,40 @@
-//! Assignors for tests: a minimal cooperative assignor, until the sticky family exists.
+//! Assignors for tests and `kgroup simulate`: a minimal cooperative wrapper.
+//!
+//! group-fsm only ships eager assignors (range, roundrobin); the cooperative-sticky family is
+//! tracked separately. [`Cooperative`] makes any of them safe for the cooperative protocol with
+//! the KIP-429 rule: compute the inner assignor's target, then withhold every partition whose
+//! target owner differs from a member that still claims it in its subscription's
+//! `owned_partitions`. The claimant is not given it either, so it revokes it after SyncGroup and
+//! rejoins; the next rebalance (where nobody claims it any more) hands it to its new owner. No
+//! partition is ever owned by two members, and partitions that stay put are never revoked.
+//!
+//! Unlike the sticky assignors, the target is not sticky: it is whatever range or roundrobin
+//! computes for the current members, so a membership change can still move partitions that a
+//! sticky assignor would leave in place.
 
 use std::collections::BTreeMap;
 
 use group_fsm::assignor::{
-    Assignment, Assignor, ClusterView, RangeAssignor, RebalanceProtocol, Subscription,
-    TopicPartition,
+    Assignment, Assignor, ClusterView, RebalanceProtocol, Subscription, TopicPartition,
 };
 
-/// Range's target, made safe for the cooperative protocol (KIP-429): a partition whose target
-/// owner differs from the member that claims it in its subscription's owned partitions is
-/// withheld this round; its owner revokes it and rejoins, and the next round assigns it.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CooperativeRange;
+/// Wraps an eager assignor; protocol name `cooperative-<inner name>`.
+pub struct Cooperative {
+    inner: Box<dyn Assignor>,
+    name: String,
+}
 
-impl Assignor for CooperativeRange {
+impl Cooperative {
+    /// Wraps `inner` (e.g. range gives `cooperative-range`).
+    pub fn new(inner: Box<dyn Assignor>) -> Self {
+        let name = format!("cooperative-{}", inner.name());
+        Self { inner, name }
+    }
+}
+
+impl Assignor for Cooperative {
     fn name(&self) -> &str {
-        "cooperative-range"
+        &self.name
     }
 
     fn supported_protocols(&self) -> &[RebalanceProtocol] {
@@ -27,20 +46,76 @@ impl Assignor for CooperativeRange {
         cluster: &ClusterView,
         subscriptions: &BTreeMap<String, Subscription>,
     ) -> BTreeMap<String, Assignment> {
-        let target = RangeAssignor.assign(cluster, subscriptions);
-        let mut claimed: BTreeMap<&TopicPartition, &str> = BTreeMap::new();
-        for (m, s) in subscriptions {
-            for tp in &s.owned_partitions {
-                claimed.insert(tp, m);
+        let target = self.inner.assign(cluster, subscriptions);
+        // Who claims each partition (every member id, in case two claim the same one).
+        let mut claimed: BTreeMap<&TopicPartition, Vec<&str>> = BTreeMap::new();
+        for (member, sub) in subscriptions {
+            for tp in &sub.owned_partitions {
+                claimed.entry(tp).or_default().push(member);
             }
         }
         target
             .into_iter()
-            .map(|(m, mut a)| {
-                a.partitions
-                    .retain(|tp| claimed.get(tp).is_none_or(|owner| *owner == m));
-                (m, a)
+            .map(|(member, mut a)| {
+                a.partitions.retain(|tp| {
+                    claimed
+                        .get(tp)
+                        .is_none_or(|owners| owners.iter().all(|o| *o == member))
+                });
+                (member, a)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use group_fsm::assignor::RangeAssignor;
+
+    use super::*;
+
+    fn sub(owned: &[i32]) -> Subscription {
+        Subscription {
+            topics: vec!["t".to_owned()],
+            owned_partitions: owned.iter().map(|&p| TopicPartition::new("t", p)).collect(),
+            generation: 1,
+            ..Subscription::default()
+        }
+    }
+
+    fn partitions(a: &BTreeMap<String, Assignment>, m: &str) -> Vec<i32> {
+        a[m].partitions.iter().map(|tp| tp.partition).collect()
+    }
+
+    #[test]
+    fn withholds_partitions_still_owned_elsewhere() {
+        let assignor = Cooperative::new(Box::new(RangeAssignor));
+        assert_eq!(assignor.name(), "cooperative-range");
+        let mut cluster = ClusterView::default();
+        cluster.partitions.insert("t".to_owned(), 6);
+        // a owned 0..3, b owned 3..6; c is new. Range's target: a 0,1; b 2,3; c 4,5.
+        let subs: BTreeMap<String, Subscription> = [
+            ("a".to_owned(), sub(&[0, 1, 2])),
+            ("b".to_owned(), sub(&[3, 4, 5])),
+            ("c".to_owned(), sub(&[])),
+        ]
+        .into_iter()
+        .collect();
+        let first = assignor.assign(&cluster, &subs);
+        assert_eq!(partitions(&first, "a"), [0, 1]);
+        assert_eq!(partitions(&first, "b"), [3]);
+        assert!(partitions(&first, "c").is_empty());
+        // After a revoked 2 and b revoked 4 and 5, the next round completes the target.
+        let subs: BTreeMap<String, Subscription> = [
+            ("a".to_owned(), sub(&[0, 1])),
+            ("b".to_owned(), sub(&[3])),
+            ("c".to_owned(), sub(&[])),
+        ]
+        .into_iter()
+        .collect();
+        let second = assignor.assign(&cluster, &subs);
+        assert_eq!(partitions(&second, "a"), [0, 1]);
+        assert_eq!(partitions(&second, "b"), [2, 3]);
+        assert_eq!(partitions(&second, "c"), [4, 5]);
     }
 }

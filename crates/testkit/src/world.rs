@@ -100,12 +100,12 @@ impl World {
         c
     }
 
-    fn conn(&mut self) -> Conn {
+    fn conn(&mut self, client_id: &str) -> Conn {
         let id = self.next_conn;
         self.next_conn += 1;
         Conn {
             id,
-            codec: ClientCodec::new(None),
+            codec: ClientCodec::new(Some(client_id.into())),
             requests: BTreeMap::new(),
         }
     }
@@ -117,13 +117,14 @@ impl World {
         assignors: Vec<Box<dyn Assignor>>,
         topics: &[&str],
     ) -> usize {
+        let client_id = config.client_id.clone();
         let mut member = Member::new(config, assignors, Instant::from_millis(self.now));
         member.handle(
             Instant::from_millis(self.now),
             Input::Subscribe(topics.iter().map(|t| t.to_string()).collect()),
         );
-        let main = self.conn();
-        let lane = self.conn();
+        let main = self.conn(&client_id);
+        let lane = self.conn(&client_id);
         self.members.push(SimMember {
             member,
             alive: true,

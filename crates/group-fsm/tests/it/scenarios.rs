@@ -317,7 +317,9 @@ fn single_connection_parks_heartbeats_behind_join() {
 fn coop_member(w: &mut World, i: usize) -> usize {
     w.add_member_with(
         World::config("g", i),
-        vec![Box::new(testkit::assignors::CooperativeRange)],
+        vec![Box::new(testkit::assignors::Cooperative::new(Box::new(
+            group_fsm::assignor::RangeAssignor,
+        )))],
         &["orders"],
     )
 }

@@ -66,7 +66,9 @@ fn run(seed_ops: &[Op], latency: u64, cooperative: bool) {
         if cooperative {
             w.add_member_with(
                 World::config("g", i),
-                vec![Box::new(testkit::assignors::CooperativeRange)],
+                vec![Box::new(testkit::assignors::Cooperative::new(Box::new(
+                    group_fsm::assignor::RangeAssignor,
+                )))],
                 topics,
             );
         } else {

@@ -1,6 +1,8 @@
 //! Integration tests of the `kgroup` binary: `kgroup decode` on the real captures in
 //! `crates/kafka-wire/tests/data/captures` and on hand-made hostile input.
 
+mod simulate;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
