@@ -40,6 +40,9 @@ pub struct SimMember {
     pending_revoke: Option<u64>,
     pub generations: Vec<i32>,
     pub topics: Vec<String>,
+    /// The app does not poll before this time (a slow application).
+    pub paused_until: u64,
+    client_id: String,
 }
 
 #[derive(Debug)]
@@ -135,6 +138,8 @@ impl World {
             pending_revoke: None,
             generations: Vec::new(),
             topics: topics.iter().map(|t| t.to_string()).collect(),
+            paused_until: 0,
+            client_id,
         });
         let i = self.members.len() - 1;
         self.drain(i);
@@ -280,7 +285,7 @@ impl World {
                     },
                 );
             }
-            if now >= self.next_poll {
+            if now >= self.next_poll && now >= self.members[i].paused_until {
                 self.members[i].member.handle(inst, Input::Poll);
             }
             self.members[i].member.handle_timeout(inst);
@@ -317,6 +322,9 @@ impl World {
             return;
         }
         let m = &mut self.members[i];
+        if m.main.id != conn && m.lane.id != conn {
+            return; // a connection that was cut: its late frames are gone
+        }
         let c = if m.main.id == conn {
             &mut m.main
         } else {
@@ -368,6 +376,35 @@ impl World {
         let (a, b) = (self.members[i].main.id, self.members[i].lane.id);
         self.broker.disconnect(a);
         self.broker.disconnect(b);
+    }
+
+    /// Cuts member `i`'s connections: the broker forgets them, requests in flight fail with
+    /// `Disconnected`, and the member gets fresh connections (a reconnect).
+    pub fn disconnect(&mut self, i: usize) {
+        if !self.members[i].alive {
+            return;
+        }
+        let client_id = self.members[i].client_id.clone();
+        let fresh_main = self.conn(&client_id);
+        let fresh_lane = self.conn(&client_id);
+        let m = &mut self.members[i];
+        let old_main = core::mem::replace(&mut m.main, fresh_main);
+        let old_lane = core::mem::replace(&mut m.lane, fresh_lane);
+        self.broker.disconnect(old_main.id);
+        self.broker.disconnect(old_lane.id);
+        let now = Instant::from_millis(self.now);
+        for c in [old_main, old_lane] {
+            for (rid, _) in c.requests.into_values() {
+                self.members[i].member.handle(
+                    now,
+                    Input::Failed {
+                        id: rid,
+                        error: TransportError::Disconnected,
+                    },
+                );
+            }
+        }
+        self.drain(i);
     }
 
     pub fn close(&mut self, i: usize) {

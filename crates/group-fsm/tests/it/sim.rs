@@ -1,6 +1,8 @@
 //! Randomized simulation: schedules of joins, leaves, crashes, subscription changes and
 //! injected broker errors; invariants checked after every step; convergence once faults stop.
 
+use std::collections::BTreeMap;
+
 use group_fsm::StateKind;
 use kafka_wire::ApiKey;
 use kafka_wire::error_code::ErrorCode;
@@ -12,12 +14,20 @@ const TOPICS: &[(&str, i32)] = &[("a", 7), ("b", 5)];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Join { both_topics: bool },
+    Join {
+        both_topics: bool,
+    },
     Leave(usize),
     Crash(usize),
     Resubscribe(usize, bool),
     Inject(ApiKey, i16),
     Wait(u64),
+    /// Member consumes: its position on every owned partition moves past the committed offset.
+    Consume(usize, i64),
+    /// Member's connections are cut (it reconnects).
+    Disconnect(usize),
+    /// The app stops polling for a while (may exceed max.poll.interval = 30 s).
+    Pause(usize, u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -43,6 +53,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..20, any::<bool>()).prop_map(|(i, b)| Op::Resubscribe(i, b)),
         2 => errors.prop_map(|(k, e)| Op::Inject(k, e)),
         3 => (100u64..15_000).prop_map(Op::Wait),
+        2 => (0usize..20, 1i64..50).prop_map(|(i, k)| Op::Consume(i, k)),
+        1 => (0usize..20).prop_map(Op::Disconnect),
+        1 => (0usize..20, 1_000u64..45_000).prop_map(|(i, ms)| Op::Pause(i, ms)),
     ]
 }
 
@@ -58,7 +71,29 @@ fn live(w: &World) -> Vec<usize> {
         .collect()
 }
 
+/// Runs `ms` of virtual time, checking after every step that committed offsets never move
+/// backwards (the app only ever commits positions past the committed offset).
+fn run_checked(w: &mut World, ms: u64, committed: &mut BTreeMap<(String, i32), i64>) {
+    let until = w.now + ms;
+    w.run_until(until, |w| {
+        w.check_invariants();
+        for (t, n) in TOPICS {
+            for p in 0..*n {
+                if let Some(c) = w.broker.committed("g", t, p) {
+                    let prev = committed.insert(((*t).to_string(), p), c);
+                    assert!(
+                        prev.is_none_or(|x| x <= c),
+                        "t={} {t}-{p} committed went back: {prev:?} -> {c}",
+                        w.now
+                    );
+                }
+            }
+        }
+    });
+}
+
 fn run(seed_ops: &[Op], latency: u64, cooperative: bool) {
+    let mut committed: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut w = World::new(TOPICS);
     w.latency = latency;
     let join = |w: &mut World, topics: &[&str]| {
@@ -107,7 +142,39 @@ fn run(seed_ops: &[Op], latency: u64, cooperative: bool) {
                 }
             }
             Op::Inject(k, e) => w.broker.inject_error(*k, *e, 1),
-            Op::Wait(ms) => w.run_for(*ms),
+            Op::Wait(ms) => run_checked(&mut w, *ms, &mut committed),
+            Op::Consume(i, k) => {
+                let l = live(&w);
+                if !l.is_empty() {
+                    let i = l[i % l.len()];
+                    let positions = w.members[i]
+                        .member
+                        .assignment()
+                        .iter()
+                        .map(|tp| {
+                            let base = w
+                                .broker
+                                .committed("g", &tp.topic, tp.partition)
+                                .unwrap_or(0);
+                            group_fsm::Offset::new(tp.clone(), base + k)
+                        })
+                        .collect();
+                    w.handle(i, group_fsm::Input::Positions(positions));
+                }
+            }
+            Op::Disconnect(i) => {
+                let l = live(&w);
+                if !l.is_empty() {
+                    w.disconnect(l[i % l.len()]);
+                }
+            }
+            Op::Pause(i, ms) => {
+                let l = live(&w);
+                if !l.is_empty() {
+                    let i = l[i % l.len()];
+                    w.members[i].paused_until = w.now + ms;
+                }
+            }
         }
         w.check_invariants();
     }
@@ -115,9 +182,12 @@ fn run(seed_ops: &[Op], latency: u64, cooperative: bool) {
     if live(&w).is_empty() {
         return;
     }
+    for m in &mut w.members {
+        m.paused_until = 0;
+    }
     let deadline = w.now + 120_000;
     while w.now < deadline {
-        w.run_for(1_000);
+        run_checked(&mut w, 1_000, &mut committed);
         if converged(&w) {
             return;
         }
