@@ -834,6 +834,11 @@ impl Member {
 
     fn send_sync(&mut self, assignments: Vec<SyncGroupRequestAssignment>) {
         let Some(to) = self.coordinator_dest() else {
+            // The coordinator was lost between JoinGroup and SyncGroup: this generation is
+            // wasted; join again (same member id) once it is found.
+            self.state = StateKind::Unjoined;
+            self.leader_work = None;
+            self.request_rejoin("coordinator lost before SyncGroup");
             return;
         };
         let v = self.version(ApiKey::SyncGroup, 5);

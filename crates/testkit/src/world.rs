@@ -165,6 +165,15 @@ impl World {
         while let Some(a) = self.members[i].member.poll_action() {
             match a {
                 Action::Send(s) => {
+                    if std::env::var_os("WORLD_TRACE").is_some() {
+                        self.log.push(format!(
+                            "{:>8} m{i} send {:?} v{} id={}",
+                            self.now,
+                            s.request.api_key(),
+                            s.version,
+                            s.id.0
+                        ));
+                    }
                     let held = s.held_for.is_some();
                     let use_lane = held && self.lanes == Lanes::Separate;
                     let m = &mut self.members[i];

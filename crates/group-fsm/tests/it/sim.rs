@@ -207,7 +207,7 @@ fn converged(w: &World) -> bool {
         .iter()
         .flat_map(|&i| w.members[i].topics.iter().cloned())
         .collect();
-    let mut owned = std::collections::BTreeMap::new();
+    let mut owned = BTreeMap::new();
     for &i in &l {
         for tp in w.members[i].member.assignment() {
             *owned.entry(tp.clone()).or_insert(0) += 1;
@@ -236,4 +236,22 @@ proptest! {
     ) {
         run(&ops, latency, cooperative);
     }
+}
+
+#[test]
+fn regression_leader_disconnected_then_resubscribed() {
+    use Op::*;
+    let ops = vec![
+        Join { both_topics: false },
+        Join { both_topics: false },
+        Wait(6152),
+        Wait(2947),
+        Disconnect(14),
+        Join { both_topics: false },
+        Inject(ApiKey::Heartbeat, 16),
+        Resubscribe(3, false),
+        Leave(10),
+        Join { both_topics: false },
+    ];
+    run(&ops, 10, false);
 }
