@@ -10,7 +10,7 @@
 //! | [`decode_request`] | 2 selector bytes + request body; also the whole input as a request frame | prost round trip, header round trip |
 //! | [`decode_response`] | 2 selector bytes + response body (or header + body) | prost round trip, `decode_prefix` agrees with `decode` |
 //! | [`frame_split`] | max-size byte, chunking bytes, byte stream | every chunking gives the frames and error of a reference model |
-//! | [`record_batches`] | a records blob | iterator = `decode_batches` = `RecordBatch::decode`; encode → decode round trip |
+//! | [`record_batches`] | a records blob, as given and with its entry CRCs repaired | iterator = `decode_batches` = `RecordBatch::decode`; encode → decode round trip |
 //!
 //! # Selector
 //!
@@ -323,7 +323,9 @@ pub fn decode_request(data: &[u8]) {
 /// The first [`SELECTOR_LEN`] bytes pick an API key and version ([`select_response`]). The rest
 ///
 /// 1. is decoded as that response body with `decode` and `decode_prefix` (round trip on
-///    success; the two must agree, see the module docs);
+///    success). They must agree: on a complete body both succeed with the same value; if only
+///    `decode_prefix` succeeds, `decode` reports exactly the unused bytes as `TrailingBytes`
+///    and the used bytes alone decode to the same value;
 /// 2. is also read as a response frame without its size prefix: the response header of the
 ///    version the API needs (round trip), then the body after it as in 1.
 ///

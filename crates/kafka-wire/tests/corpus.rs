@@ -474,8 +474,10 @@ mod seeds {
         }
     }
 
+    /// Records covering null and non-null keys and values, and empty (not null) key, value
+    /// and header value.
     fn sample_records() -> Vec<Record> {
-        (0..3)
+        let mut records: Vec<Record> = (0..3)
             .map(|i| Record {
                 attributes: 0,
                 timestamp_delta: i64::from(i) * 250,
@@ -497,7 +499,19 @@ mod seeds {
                     Vec::new()
                 },
             })
-            .collect()
+            .collect();
+        records.push(Record {
+            timestamp_delta: -1,
+            offset_delta: 3,
+            key: Some(Bytes::new()),
+            value: Some(Bytes::new()),
+            headers: vec![Header {
+                key: "x".into(),
+                value: Some(Bytes::new()),
+            }],
+            ..Record::default()
+        });
+        records
     }
 
     fn encode_batch(b: &RecordBatch) -> Vec<u8> {
@@ -550,6 +564,18 @@ mod seeds {
                 s.add("record_batches", encode_batch(&batch(c, Vec::new())));
             }
         }
+        // An empty header key.
+        let empty_header_key = Record {
+            headers: vec![Header {
+                key: "".into(),
+                value: None,
+            }],
+            ..Record::default()
+        };
+        s.add(
+            "record_batches",
+            encode_batch(&batch(Compression::None, vec![empty_header_key])),
+        );
         // Two batches back to back, the second cut short.
         let mut two = encode_batch(&batch(Compression::None, sample_records()));
         let second = encode_batch(&batch(Compression::None, sample_records()));
