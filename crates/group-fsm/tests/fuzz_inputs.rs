@@ -32,3 +32,17 @@ fn random_configs_and_inputs_never_panic_or_livelock() {
         "{seen:?}"
     );
 }
+
+/// Replays the committed cargo-fuzz corpus of the `group_inputs` target.
+#[test]
+fn committed_fuzz_corpus_replays() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/group_inputs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/corpus/group_inputs exists") {
+        let data = std::fs::read(entry.expect("entry").path()).expect("readable");
+        let _ = group_fsm::fuzzing::group_inputs(&data);
+        n += 1;
+    }
+    assert!(n > 0, "empty corpus");
+}
