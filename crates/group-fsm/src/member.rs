@@ -399,6 +399,12 @@ impl Member {
             self.failed = Some(e);
             self.state = StateKind::Failed;
             self.timers.clear();
+            // The group will move on without us: the app must stop consuming what it had.
+            if !self.owned.is_empty() {
+                let lost = core::mem::take(&mut self.owned);
+                self.event(Event::Lost { partitions: lost });
+            }
+            self.revoking = None;
             self.event(Event::Fatal(e));
         }
     }

@@ -414,3 +414,86 @@ fn a_missing_topic_does_not_block_the_group_and_is_picked_up_when_created() {
         w.log.join("\n")
     );
 }
+
+/// Every error code on every group API the member sends: the member either recovers (the group
+/// ends fully assigned) or, for exactly the codes the error table calls fatal, stops as Failed.
+#[test]
+fn every_error_code_on_every_group_api_recovers_or_is_fatal() {
+    use kafka_wire::error_code::ErrorCode as E;
+    let fatal_everywhere = [E::FENCED_INSTANCE_ID];
+    let fatal = |api: ApiKey| -> Vec<E> {
+        let mut v = fatal_everywhere.to_vec();
+        match api {
+            ApiKey::FindCoordinator => {
+                v.extend([E::GROUP_AUTHORIZATION_FAILED, E::INVALID_GROUP_ID])
+            }
+            ApiKey::JoinGroup => v.extend([
+                E::GROUP_MAX_SIZE_REACHED,
+                E::INCONSISTENT_GROUP_PROTOCOL,
+                E::INVALID_SESSION_TIMEOUT,
+                E::INVALID_GROUP_ID,
+                E::GROUP_AUTHORIZATION_FAILED,
+                E::UNSUPPORTED_VERSION,
+            ]),
+            ApiKey::SyncGroup => v.extend([
+                E::GROUP_AUTHORIZATION_FAILED,
+                E::INCONSISTENT_GROUP_PROTOCOL,
+            ]),
+            ApiKey::Heartbeat => v.push(E::GROUP_AUTHORIZATION_FAILED),
+            _ => {}
+        }
+        v
+    };
+    let mut checked = 0;
+    for api in [
+        ApiKey::FindCoordinator,
+        ApiKey::JoinGroup,
+        ApiKey::SyncGroup,
+        ApiKey::Heartbeat,
+        ApiKey::OffsetCommit,
+    ] {
+        for &code in E::ALL {
+            if code == E::NONE {
+                continue;
+            }
+            let mut w = World::new(TOPICS);
+            let early = matches!(
+                api,
+                ApiKey::FindCoordinator | ApiKey::JoinGroup | ApiKey::SyncGroup
+            );
+            if early {
+                w.broker.inject_error(api, code.0, 1);
+            }
+            w.add_member("g", &["orders"]);
+            w.add_member("g", &["orders"]);
+            w.run_for(15_000);
+            if !early {
+                w.broker.inject_error(api, code.0, 1);
+                let tp = TopicPartition::new("orders", 0);
+                let owner = (0..2).find(|&i| w.assignment(i).contains(&tp)).unwrap_or(0);
+                w.handle(owner, Input::Commit(vec![group_fsm::Offset::new(tp, 1)]));
+            }
+            w.run_for(60_000);
+            let failed = w
+                .members
+                .iter()
+                .any(|m| m.member.state() == StateKind::Failed);
+            let expect_fatal = fatal(api).contains(&code);
+            assert_eq!(
+                failed,
+                expect_fatal,
+                "{api:?} {code}: failed={failed}\n{}",
+                w.log.join("\n")
+            );
+            if !failed {
+                assert!(
+                    w.fully_assigned(TOPICS),
+                    "{api:?} {code}: no recovery\n{}",
+                    w.log.join("\n")
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 600);
+}
