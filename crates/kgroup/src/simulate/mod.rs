@@ -48,16 +48,18 @@ Every member subscribes to all --topics T topics (topic-0, topic-1, ...) of --pa
 partitions each. Then the --script runs, and the simulation goes on until max(last event + \
 60 s, --duration).
 
-SCRIPT: events separated by `;`, each `<time>(s|ms) <verb> <number>`, in time order. Members \
-are numbered from 0 in the order they join (--members first); a restart keeps the number.
-  join N      N new members join
-  leave I     member I closes cleanly: revokes, commits, sends LeaveGroup
-              (static members too, like KIP-1092's leave-group close option)
-  crash I     member I stops without a word; the coordinator notices after
-              the session timeout
-  restart I   member I (crashed or left) starts again; with --static it keeps
-              group.instance.id member-I, so a restart within the session
-              timeout causes no rebalance
+SCRIPT: events separated by `;`, each `<time>(s|ms) <verb> <N | #I>`, in time order. N is a count; #I names member I (members are numbered from 0 in the order they join, --members first; a restart keeps the number).
+  join N              N new members join
+  leave N | leave #I  the N newest running members (or member I) close cleanly:
+                      revoke, commit, send LeaveGroup (static members too, like
+                      KIP-1092's leave-group close option)
+  crash N | crash #I  the N newest running members (or member I) stop without a
+                      word; the coordinator notices after the session timeout
+  restart N | restart #I
+                      the N members that stopped last (or member I) start again;
+                      with --static a member keeps group.instance.id member-I, so a
+                      restart within the session timeout causes no rebalance
+Example: \"0s join 3; 30s join 2; 60s crash 1; 90s leave 1\".
 Errors in the script exit with code 2 and name the event.
 
 --protocol eager revokes every partition before every rebalance (range and roundrobin as they \
@@ -109,7 +111,7 @@ Examples:
   kgroup simulate --script \"30s crash 1\" --session-timeout-ms 30000
 
   # A static member restarting within the session timeout causes no rebalance:
-  kgroup simulate --static --script \"30s crash 0; 35s restart 0\"
+  kgroup simulate --static --script \"30s crash #0; 35s restart #0\"
 
   # Members come and go; roundrobin over two topics; every member event on stderr:
   kgroup simulate --topics 2 --assignor roundrobin --trace \\
@@ -213,7 +215,7 @@ struct Settings {
 
 impl Settings {
     fn new(args: &SimulateArgs) -> Result<Self, String> {
-        let events = script::parse(&args.script)?;
+        let mut events = script::parse(&args.script)?;
         let initial = args.members.unwrap_or_else(|| {
             let joins_at_zero = events
                 .iter()
@@ -223,7 +225,7 @@ impl Settings {
         if initial > MAX_MEMBERS {
             return Err(format!("--members: at most {MAX_MEMBERS}"));
         }
-        script::validate(&events, initial, MAX_MEMBERS)?;
+        script::validate(&mut events, initial, MAX_MEMBERS)?;
         if args.partitions < 1 {
             return Err("--partitions must be at least 1".to_owned());
         }
@@ -727,6 +729,9 @@ impl Sim<'_> {
             }
             Verb::Leave(i) => self.world.close(self.current[i]),
             Verb::Crash(i) => self.world.crash(self.current[i]),
+            Verb::LeaveCount(_) | Verb::CrashCount(_) | Verb::RestartCount(_) => {
+                unreachable!("counts are resolved into member indices when the script is validated")
+            }
             Verb::Restart(i) => {
                 // The old incarnation is gone for good (a leave still revoking is cut short, as
                 // when a process is killed during shutdown).

@@ -4,11 +4,13 @@
 //! script := event (";" event)*          empty events (";;", a trailing ";") are ignored
 //! event  := time verb argument
 //! time   := digits ("s" | "ms")          virtual time since the start, e.g. 30s, 1500ms
-//! verb   := "join" N | "leave" I | "crash" I | "restart" I
+//! verb   := "join" N | ("leave" | "crash" | "restart") (N | "#" I)
 //! ```
 //!
-//! Members are numbered from 0 in the order they join (the `--members` ones first, then each
-//! `join` in script order). Events must be in time order; events at the same time run in
+//! `N` is a count: `crash 1` stops the newest running member, `leave 2` the two newest,
+//! `restart 1` brings back the member that stopped last. `#I` names member I: members are
+//! numbered from 0 in the order they join (the `--members` ones first, then each `join` in
+//! script order). Events must be in time order; events at the same time run in
 //! script order.
 
 use core::fmt;
@@ -25,15 +27,24 @@ pub(crate) enum Verb {
     Crash(usize),
     /// `restart I`: member I comes back after a crash or leave (static: same instance id).
     Restart(usize),
+    /// `leave N`: the N newest running members leave (resolved into `Leave` by [`validate`]).
+    LeaveCount(usize),
+    /// `crash N`: the N newest running members crash (resolved into `Crash`).
+    CrashCount(usize),
+    /// `restart N`: the N members that stopped last come back (resolved into `Restart`).
+    RestartCount(usize),
 }
 
 impl fmt::Display for Verb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Join(n) => write!(f, "join {n}"),
-            Self::Leave(i) => write!(f, "leave {i}"),
-            Self::Crash(i) => write!(f, "crash {i}"),
-            Self::Restart(i) => write!(f, "restart {i}"),
+            Self::Leave(i) => write!(f, "leave #{i}"),
+            Self::Crash(i) => write!(f, "crash #{i}"),
+            Self::Restart(i) => write!(f, "restart #{i}"),
+            Self::LeaveCount(n) => write!(f, "leave {n}"),
+            Self::CrashCount(n) => write!(f, "crash {n}"),
+            Self::RestartCount(n) => write!(f, "restart {n}"),
         }
     }
 }
@@ -71,20 +82,31 @@ pub(crate) fn parse(script: &str) -> Result<Vec<ScriptEvent>, String> {
             ));
         };
         let at_ms = parse_time(time).map_err(&fail)?;
-        let n: usize = argument.parse().map_err(|_| {
+        let (index, digits) = match argument.strip_prefix('#') {
+            Some(d) => (true, d),
+            None => (false, *argument),
+        };
+        let n: usize = digits.parse().map_err(|_| {
             fail(format!(
-                "{argument:?} is not a number (a member count for join, a member index otherwise)"
+                "{argument:?} is not a number (a member count, or #I for member I)"
             ))
         })?;
         let verb = match verb.to_ascii_lowercase().as_str() {
+            "join" if index => return Err(fail("join takes a count, not #I".to_owned())),
             "join" if n == 0 => return Err(fail("join needs at least 1 member".to_owned())),
             "join" if n > MAX_JOIN => {
                 return Err(fail(format!("join takes at most {MAX_JOIN} members")));
             }
             "join" => Verb::Join(n),
-            "leave" => Verb::Leave(n),
-            "crash" => Verb::Crash(n),
-            "restart" => Verb::Restart(n),
+            "leave" | "crash" | "restart" if !index && n == 0 => {
+                return Err(fail(format!("{verb} needs a count of at least 1, or #I")));
+            }
+            "leave" if index => Verb::Leave(n),
+            "crash" if index => Verb::Crash(n),
+            "restart" if index => Verb::Restart(n),
+            "leave" => Verb::LeaveCount(n),
+            "crash" => Verb::CrashCount(n),
+            "restart" => Verb::RestartCount(n),
             other => {
                 return Err(fail(format!(
                     "unknown verb {other:?} (expected join, leave, crash or restart)"
@@ -135,10 +157,11 @@ pub(crate) enum Status {
 /// Checks that every event names a member that exists and can do it at that point: `leave`
 /// and `crash` need a live member, `restart` one that crashed or left.
 pub(crate) fn validate(
-    events: &[ScriptEvent],
+    events: &mut Vec<ScriptEvent>,
     initial: usize,
     max_members: usize,
 ) -> Result<(), String> {
+    resolve_counts(events, initial)?;
     let mut members = vec![Status::Live; initial];
     for (k, e) in events.iter().enumerate() {
         let fail = |why: String| format!("script event {:?} at {} ms: {why}", e.text, e.at_ms);
@@ -150,6 +173,9 @@ pub(crate) fn validate(
                     )));
                 }
                 members.extend(core::iter::repeat_n(Status::Live, n));
+            }
+            Verb::LeaveCount(_) | Verb::CrashCount(_) | Verb::RestartCount(_) => {
+                unreachable!("resolved by resolve_counts")
             }
             Verb::Leave(i) | Verb::Crash(i) | Verb::Restart(i) => {
                 let Some(status) = members.get_mut(i) else {
@@ -195,6 +221,74 @@ pub(crate) fn validate(
     Ok(())
 }
 
+/// Rewrites `leave N` / `crash N` (the N newest running members) and `restart N` (the N
+/// members that stopped last) into events naming members, in place.
+fn resolve_counts(events: &mut Vec<ScriptEvent>, initial: usize) -> Result<(), String> {
+    let mut running: Vec<bool> = vec![true; initial];
+    let mut stopped: Vec<usize> = Vec::new();
+    let mut out = Vec::with_capacity(events.len());
+    for e in events.drain(..) {
+        let fail = |why: String| format!("script event {:?} at {} ms: {why}", e.text, e.at_ms);
+        let (count, kind) = match e.verb {
+            Verb::Join(n) => {
+                running.extend(core::iter::repeat_n(true, n));
+                out.push(e);
+                continue;
+            }
+            Verb::Leave(i) | Verb::Crash(i) => {
+                if let Some(r) = running.get_mut(i) {
+                    if *r {
+                        *r = false;
+                        stopped.push(i);
+                    }
+                }
+                out.push(e);
+                continue;
+            }
+            Verb::Restart(i) => {
+                if let Some(r) = running.get_mut(i) {
+                    if !*r {
+                        *r = true;
+                        stopped.retain(|&s| s != i);
+                    }
+                }
+                out.push(e);
+                continue;
+            }
+            Verb::LeaveCount(n) => (n, 0),
+            Verb::CrashCount(n) => (n, 1),
+            Verb::RestartCount(n) => (n, 2),
+        };
+        for _ in 0..count {
+            let verb = if kind == 2 {
+                let Some(i) = stopped.pop() else {
+                    return Err(fail("not that many stopped members to restart".to_owned()));
+                };
+                running[i] = true;
+                Verb::Restart(i)
+            } else {
+                let Some(i) = running.iter().rposition(|&r| r) else {
+                    return Err(fail("not that many running members".to_owned()));
+                };
+                running[i] = false;
+                stopped.push(i);
+                if kind == 0 {
+                    Verb::Leave(i)
+                } else {
+                    Verb::Crash(i)
+                }
+            };
+            out.push(ScriptEvent {
+                at_ms: e.at_ms,
+                verb,
+                text: e.text.clone(),
+            });
+        }
+    }
+    *events = out;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,7 +299,8 @@ mod tests {
         assert_eq!(e.len(), 4);
         assert_eq!(e[1].at_ms, 30_000);
         assert_eq!(e[1].verb, Verb::Join(2));
-        assert_eq!(e[3].verb, Verb::Leave(1));
+        assert_eq!(e[2].verb, Verb::CrashCount(1));
+        assert_eq!(e[3].verb, Verb::LeaveCount(1));
         assert_eq!(parse("1500ms  restart   4").expect("valid")[0].at_ms, 1500);
         assert!(parse("").expect("empty is fine").is_empty());
     }
@@ -229,17 +324,49 @@ mod tests {
 
     #[test]
     fn validation_follows_member_status() {
-        let ok = parse("1s crash 0; 2s restart 0; 3s join 1; 4s leave 3").expect("valid");
-        validate(&ok, 3, 100).expect("valid");
+        let ok = parse("1s crash #0; 2s restart #0; 3s join 1; 4s leave #3").expect("valid");
+        validate(&mut ok.clone(), 3, 100).expect("valid");
         for (script, needle) in [
-            ("1s crash 3", "no member 3"),
-            ("1s crash 0; 2s leave 0", "already crashed"),
-            ("1s restart 0", "is running"),
+            ("1s crash #3", "no member 3"),
+            ("1s crash #0; 2s leave #0", "already crashed"),
+            ("1s restart #0", "is running"),
             ("1s join 98", "more than 100"),
         ] {
             let events = parse(script).expect("parses");
-            let err = validate(&events, 3, 100).expect_err(script);
+            let err = validate(&mut events.clone(), 3, 100).expect_err(script);
             assert!(err.contains(needle), "{script}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+
+    #[test]
+    fn counts_pick_the_newest_running_and_the_last_stopped() {
+        let mut e = parse("0s join 3; 30s join 2; 60s crash 1; 90s leave 1; 100s restart 2")
+            .expect("valid");
+        validate(&mut e, 0, 100).expect("valid");
+        let verbs: Vec<Verb> = e.iter().map(|e| e.verb).collect();
+        assert_eq!(
+            verbs,
+            vec![
+                Verb::Join(3),
+                Verb::Join(2),
+                Verb::Crash(4),
+                Verb::Leave(3),
+                Verb::Restart(3),
+                Verb::Restart(4),
+            ]
+        );
+        let mut too_many = parse("1s crash 4").expect("parses");
+        assert!(
+            validate(&mut too_many, 3, 100)
+                .unwrap_err()
+                .contains("not that many running")
+        );
+        assert!(parse("1s crash 0").unwrap_err().contains("at least 1"));
+        assert!(parse("1s join #2").unwrap_err().contains("count"));
     }
 }

@@ -217,8 +217,8 @@ fn cooperative_revokes_only_what_moves() {
 
     // When nothing a surviving member owns has to move (a crash), cooperative revokes nothing
     // and leaves fewer partitions without an owner.
-    let eager = json(&["--script", "30s crash 1"]);
-    let coop = json(&["--script", "30s crash 1", "--protocol", "cooperative"]);
+    let eager = json(&["--script", "30s crash #1"]);
+    let coop = json(&["--script", "30s crash #1", "--protocol", "cooperative"]);
     assert_eq!(u64_of(&coop, "partitions_revoked"), 0, "{coop}");
     assert_eq!(u64_of(&eager, "partitions_revoked"), 8, "{eager}");
     assert!(
@@ -239,7 +239,7 @@ fn a_crash_costs_a_session_timeout_of_its_partitions() {
             "--session-timeout-ms",
             &session,
             "--script",
-            "30s crash 1",
+            "30s crash #1",
         ]);
         assert_eq!(base["end_ms"], crash["end_ms"]);
         let extra = f64_of(&crash, "unowned_partition_seconds")
@@ -266,7 +266,7 @@ fn a_crash_costs_a_session_timeout_of_its_partitions() {
 #[test]
 fn static_member_restart_within_the_session_timeout_causes_no_rebalance() {
     let base = json(&["--static"]);
-    let restart = json(&["--static", "--script", "30s crash 0; 35s restart 0"]);
+    let restart = json(&["--static", "--script", "30s crash #0; 35s restart #0"]);
     assert_eq!(u64_of(&base, "rebalances"), 1);
     assert_eq!(u64_of(&restart, "rebalances"), 1, "{restart}");
     assert_eq!(u64_of(&restart, "partitions_moved"), 0, "{restart}");
@@ -291,16 +291,16 @@ fn static_member_restart_within_the_session_timeout_causes_no_rebalance() {
     assert!((19.0..21.0).contains(&gap), "{gap}");
 
     // Dynamic members, or a static restart after the session timeout: rebalances.
-    let dynamic = json(&["--script", "30s crash 0; 35s restart 0"]);
+    let dynamic = json(&["--script", "30s crash #0; 35s restart #0"]);
     assert!(u64_of(&dynamic, "rebalances") >= 2, "{dynamic}");
-    let late = json(&["--static", "--script", "30s crash 0; 50s restart 0"]);
+    let late = json(&["--static", "--script", "30s crash #0; 50s restart #0"]);
     assert!(u64_of(&late, "rebalances") >= 3, "{late}");
     assignment(&late, 1, 12);
 }
 
 #[test]
 fn leave_and_idle_members() {
-    let v = json(&["--script", "30s leave 0"]);
+    let v = json(&["--script", "30s leave #0"]);
     assert_eq!(assignment(&v, 1, 12).len(), 2);
     assert_eq!(u64_of(&v, "rebalances"), 2);
     assert_eq!(v["members"][0]["status"], "left");
@@ -317,7 +317,7 @@ fn leave_and_idle_members() {
         "--assignor",
         "roundrobin",
         "--script",
-        "0s join 3; 30s join 2; 60s crash 1; 90s leave 2; 100s restart 1",
+        "0s join 3; 30s join 2; 60s crash #1; 90s leave #2; 100s restart #1",
     ]);
     assert_eq!(v["config"]["initial_members"], 0, "the script joins at 0s");
     assert_eq!(assignment(&v, 2, 12).len(), 4, "{v}");
@@ -333,12 +333,12 @@ fn bad_scripts_and_flags_exit_2() {
         ),
         (vec!["--script", "30 join 3"], "unit"),
         (vec!["--script", "30s explode 1"], "unknown verb"),
-        (vec!["--script", "30s crash 7"], "no member 7"),
+        (vec!["--script", "30s crash #7"], "no member 7"),
         (
-            vec!["--script", "30s crash 1; 40s leave 1"],
+            vec!["--script", "30s crash #1; 40s leave #1"],
             "already crashed",
         ),
-        (vec!["--script", "30s restart 1"], "is running"),
+        (vec!["--script", "30s restart #1"], "is running"),
         (vec!["--script", "30s join 1; 20s join 1"], "time order"),
         (vec!["--script", "30s join"], "expected"),
         (vec!["--session-timeout-ms", "1000"], "session-timeout-ms"),
@@ -355,7 +355,7 @@ fn bad_scripts_and_flags_exit_2() {
 
 #[test]
 fn same_flags_same_output() {
-    let script = "0s join 4; 20s join 2; 45s crash 1; 50s leave 3; 60s restart 1";
+    let script = "0s join 4; 20s join 2; 45s crash #1; 50s leave #3; 60s restart #1";
     for extra in [
         &["--protocol", "eager"][..],
         &["--protocol", "cooperative", "--static"][..],
@@ -383,7 +383,7 @@ fn help_explains_the_script_and_the_cooperative_assignor() {
         "Examples",
         "--script",
         "join N",
-        "restart I",
+        "restart N | restart #I",
         "cooperative-sticky assignor is tracked separately",
         "KIP-429",
         "--json",
@@ -448,4 +448,19 @@ fn every_help_example_runs() {
             assert!(v.is_object());
         }
     }
+}
+
+#[test]
+fn the_issue_example_script_runs() {
+    let v = json(&[
+        "--script",
+        "0s join 3; 30s join 2; 60s crash 1; 90s leave 1",
+    ]);
+    // 5 members joined, the newest crashed, the next newest left: 3 running at the end.
+    let members = v["members"].as_array().expect("members");
+    assert_eq!(members.len(), 5, "{v}");
+    assert_eq!(members[4]["status"], "crashed", "{v}");
+    assert_eq!(members[3]["status"], "left", "{v}");
+    let final_assignment = assignment(&v, 1, 12);
+    assert_eq!(final_assignment.len(), 3, "{v}");
 }
