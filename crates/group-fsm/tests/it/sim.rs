@@ -83,8 +83,9 @@ fn run_checked(w: &mut World, ms: u64, committed: &mut BTreeMap<(String, i32), i
                     let prev = committed.insert(((*t).to_string(), p), c);
                     assert!(
                         prev.is_none_or(|x| x <= c),
-                        "t={} {t}-{p} committed went back: {prev:?} -> {c}",
-                        w.now
+                        "t={} {t}-{p} committed went back: {prev:?} -> {c}\n{}",
+                        w.now,
+                        w.log.join("\n")
                     );
                 }
             }
@@ -94,6 +95,8 @@ fn run_checked(w: &mut World, ms: u64, committed: &mut BTreeMap<(String, i32), i
 
 fn run(seed_ops: &[Op], latency: u64, cooperative: bool) {
     let mut committed: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut positions: BTreeMap<(usize, group_fsm::assignor::TopicPartition), i64> =
+        BTreeMap::new();
     let mut w = World::new(TOPICS);
     w.latency = latency;
     let join = |w: &mut World, topics: &[&str]| {
@@ -147,19 +150,23 @@ fn run(seed_ops: &[Op], latency: u64, cooperative: bool) {
                 let l = live(&w);
                 if !l.is_empty() {
                     let i = l[i % l.len()];
-                    let positions = w.members[i]
-                        .member
-                        .assignment()
+                    let owned = w.members[i].member.assignment().to_vec();
+                    let new_positions: Vec<group_fsm::Offset> = owned
                         .iter()
                         .map(|tp| {
-                            let base = w
+                            // The app resumes from its own position or the committed offset,
+                            // whichever is further (a commit may still be in flight).
+                            let committed = w
                                 .broker
                                 .committed("g", &tp.topic, tp.partition)
                                 .unwrap_or(0);
-                            group_fsm::Offset::new(tp.clone(), base + k)
+                            let own = positions.get(&(i, tp.clone())).copied().unwrap_or(0);
+                            let next = own.max(committed) + k;
+                            positions.insert((i, tp.clone()), next);
+                            group_fsm::Offset::new(tp.clone(), next)
                         })
                         .collect();
-                    w.handle(i, group_fsm::Input::Positions(positions));
+                    w.handle(i, group_fsm::Input::Positions(new_positions));
                 }
             }
             Op::Disconnect(i) => {
@@ -254,4 +261,19 @@ fn regression_leader_disconnected_then_resubscribed() {
         Join { both_topics: false },
     ];
     run(&ops, 10, false);
+}
+
+#[test]
+fn regression_cooperative_commit_went_back() {
+    use Op::*;
+    let ops = vec![
+        Join { both_topics: false },
+        Wait(8308),
+        Consume(0, 20),
+        Join { both_topics: true },
+        Wait(9148),
+        Join { both_topics: false },
+        Consume(3, 1),
+    ];
+    run(&ops, 19, true);
 }
