@@ -363,8 +363,12 @@ impl Member {
             }
             Input::RevocationDone => self.revocation_done(),
             Input::Positions(offsets) => {
+                // Only positions of partitions we own count: a stale one must never be
+                // committed after the partition moved.
                 for o in offsets {
-                    self.positions.insert(o.partition.clone(), o);
+                    if self.owned.contains(&o.partition) {
+                        self.positions.insert(o.partition.clone(), o);
+                    }
                 }
             }
             Input::Commit(offsets) => self.commit(offsets, false, false),
@@ -400,6 +404,7 @@ impl Member {
             self.state = StateKind::Failed;
             self.timers.clear();
             // The group will move on without us: the app must stop consuming what it had.
+            self.positions.clear();
             if !self.owned.is_empty() {
                 let lost = core::mem::take(&mut self.owned);
                 self.event(Event::Lost { partitions: lost });
@@ -491,6 +496,9 @@ impl Member {
         self.timers.cancel(Timer::Session);
         if !self.owned.is_empty() {
             let lost = core::mem::take(&mut self.owned);
+            // Positions die with ownership: the next owner starts from the committed offset,
+            // and a stale position must never be committed later.
+            self.positions.retain(|tp, _| !lost.contains(tp));
             self.event(Event::Lost { partitions: lost });
         }
         // A pending revocation is moot: the partitions are gone.
@@ -701,6 +709,7 @@ impl Member {
         self.revocation_announced = false;
         self.owned.retain(|tp| !rev.partitions.contains(tp));
         let to_commit = self.auto_commit_offsets(Some(&rev.partitions));
+        self.positions.retain(|tp, _| !rev.partitions.contains(tp));
         match rev.then {
             AfterRevoke::Join => {
                 if !to_commit.is_empty() && self.generation >= 0 && self.coordinator.is_some() {
@@ -1075,6 +1084,7 @@ impl Member {
     }
 
     fn finish_close(&mut self) {
+        self.positions.clear();
         self.generation = -1;
         self.member_id.clear();
         self.protocol_name = None;

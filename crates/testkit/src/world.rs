@@ -270,29 +270,13 @@ impl World {
                 self.members[i].pending_revoke = None;
                 self.members[i].member.handle(inst, Input::RevocationDone);
             }
-            let mut timed_out = Vec::new();
-            let sm = &mut self.members[i];
-            for c in [&mut sm.main, &mut sm.lane] {
-                let expired: Vec<CorrelationId> = c
-                    .requests
-                    .iter()
-                    .filter(|(_, (_, d))| *d <= now)
-                    .map(|(k, _)| *k)
-                    .collect();
-                for k in expired {
-                    let (rid, _) = c.requests.remove(&k).expect("present");
-                    c.codec.forget(k);
-                    timed_out.push(rid);
-                }
-            }
-            for rid in timed_out {
-                self.members[i].member.handle(
-                    inst,
-                    Input::Failed {
-                        id: rid,
-                        error: TransportError::TimedOut,
-                    },
-                );
+            // A request timeout closes its connection, as the Java client does: whatever the
+            // broker still holds there (a parked request it will never answer) goes with it.
+            let sm = &self.members[i];
+            let expired = |c: &Conn| c.requests.values().any(|(_, d)| *d <= now);
+            let (cut_main, cut_lane) = (expired(&sm.main), expired(&sm.lane));
+            if cut_main || cut_lane {
+                self.cut(i, cut_main, cut_lane, now);
             }
             if now >= self.next_poll && now >= self.members[i].paused_until {
                 self.members[i].member.handle(inst, Input::Poll);
@@ -387,33 +371,42 @@ impl World {
         self.broker.disconnect(b);
     }
 
-    /// Cuts member `i`'s connections: the broker forgets them, requests in flight fail with
-    /// `Disconnected`, and the member gets fresh connections (a reconnect).
-    pub fn disconnect(&mut self, i: usize) {
-        if !self.members[i].alive {
-            return;
-        }
+    /// Replaces the chosen connections of member `i` with fresh ones; their requests fail
+    /// (`TimedOut` when past their deadline, else `Disconnected`).
+    fn cut(&mut self, i: usize, main: bool, lane: bool, now: u64) {
         let client_id = self.members[i].client_id.clone();
-        let fresh_main = self.conn(&client_id);
-        let fresh_lane = self.conn(&client_id);
-        let m = &mut self.members[i];
-        let old_main = core::mem::replace(&mut m.main, fresh_main);
-        let old_lane = core::mem::replace(&mut m.lane, fresh_lane);
-        self.broker.disconnect(old_main.id);
-        self.broker.disconnect(old_lane.id);
-        let now = Instant::from_millis(self.now);
-        for c in [old_main, old_lane] {
-            for (rid, _) in c.requests.into_values() {
-                self.members[i].member.handle(
-                    now,
-                    Input::Failed {
-                        id: rid,
-                        error: TransportError::Disconnected,
-                    },
-                );
+        let mut old = Vec::new();
+        if main {
+            let fresh = self.conn(&client_id);
+            old.push(core::mem::replace(&mut self.members[i].main, fresh));
+        }
+        if lane {
+            let fresh = self.conn(&client_id);
+            old.push(core::mem::replace(&mut self.members[i].lane, fresh));
+        }
+        let inst = Instant::from_millis(now);
+        for c in old {
+            self.broker.disconnect(c.id);
+            for (rid, deadline) in c.requests.into_values() {
+                let error = if deadline <= now {
+                    TransportError::TimedOut
+                } else {
+                    TransportError::Disconnected
+                };
+                self.members[i]
+                    .member
+                    .handle(inst, Input::Failed { id: rid, error });
             }
         }
         self.drain(i);
+    }
+
+    /// Cuts member `i`'s connections: the broker forgets them, requests in flight fail with
+    /// `Disconnected`, and the member gets fresh connections (a reconnect).
+    pub fn disconnect(&mut self, i: usize) {
+        if self.members[i].alive {
+            self.cut(i, true, true, self.now);
+        }
     }
 
     pub fn close(&mut self, i: usize) {

@@ -277,3 +277,38 @@ fn regression_cooperative_commit_went_back() {
     ];
     run(&ops, 19, true);
 }
+
+#[test]
+fn regression_unknown_member_then_leave_commit_went_back() {
+    use Op::*;
+    let ops = vec![
+        Inject(ApiKey::Heartbeat, 25),
+        Join { both_topics: false },
+        Wait(3112),
+        Join { both_topics: false },
+        Consume(2, 1),
+        Wait(10028),
+        Leave(1),
+        Consume(7, 2),
+        Wait(7098),
+    ];
+    run(&ops, 0, false);
+}
+
+#[test]
+fn regression_pause_unknown_member_crash_converges() {
+    use Op::*;
+    let ops = vec![
+        Inject(ApiKey::Heartbeat, 25),
+        Join { both_topics: false },
+        Pause(0, 29001),
+        Join { both_topics: false },
+        Join { both_topics: false },
+        Wait(13915),
+        Inject(ApiKey::Heartbeat, 25),
+        Wait(8086),
+        Crash(4),
+        Wait(6999),
+    ];
+    run(&ops, 0, false);
+}
