@@ -497,3 +497,31 @@ fn every_error_code_on_every_group_api_recovers_or_is_fatal() {
     }
     assert!(checked > 600);
 }
+
+#[test]
+fn heartbeats_continue_while_the_app_handles_a_slow_revocation() {
+    let mut w = World::new(TOPICS);
+    w.add_member("g", &["orders"]);
+    w.add_member("g", &["orders"]);
+    w.run_for(20_000);
+    let id0 = w.members[0].member.member_id().to_string();
+    // The app needs 20 s to hand back its partitions: twice the 10 s session timeout.
+    w.members[0].revoke_delay = 20_000;
+    w.add_member("g", &["orders"]);
+    w.run_for(60_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert_eq!(
+        w.members[0].member.member_id(),
+        id0,
+        "not expired while revoking"
+    );
+    assert!(
+        !w.members[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Lost { .. })),
+        "{}",
+        w.log.join("\n")
+    );
+    assert_eq!(counts(&w), vec![4, 4, 4]);
+}
