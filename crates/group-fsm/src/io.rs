@@ -80,6 +80,8 @@ pub enum Input {
     /// The app finished handling [`Event::Revoke`] (committed what it wanted).
     RevocationDone,
     /// The app's consumed positions: what auto-commit and commit-on-revoke will commit.
+    /// Positions of partitions the member does not own are ignored, and positions are dropped
+    /// when their partitions are revoked or lost.
     Positions(Vec<Offset>),
     /// The app commits these offsets now.
     Commit(Vec<Offset>),

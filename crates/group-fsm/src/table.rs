@@ -52,95 +52,55 @@ pub(crate) enum Reaction {
 /// The table. Codes not listed fall to the last arm of each API.
 pub(crate) fn reaction(api: Api, code: i16) -> Reaction {
     use Reaction::*;
-    let c = E(code);
-    // Shared by every group API.
-    if c == E::NONE {
-        return Ignore;
-    }
-    if c == E::COORDINATOR_NOT_AVAILABLE || c == E::NOT_COORDINATOR || c == E::REQUEST_TIMED_OUT {
-        return Rediscover;
-    }
-    if c == E::COORDINATOR_LOAD_IN_PROGRESS {
-        return Backoff;
-    }
-    if c == E::FENCED_INSTANCE_ID {
+    match (api, E(code)) {
+        (_, E::NONE) => Ignore,
+        // Shared by every group API.
+        (_, E::COORDINATOR_NOT_AVAILABLE | E::NOT_COORDINATOR | E::REQUEST_TIMED_OUT) => Rediscover,
+        (_, E::COORDINATOR_LOAD_IN_PROGRESS) => Backoff,
         // KIP-345: another instance took our group.instance.id. Fatal everywhere (Java and
         // librdkafka); franz-go retries, which only fights the other instance.
-        return Fatal;
-    }
-    match api {
-        Api::FindCoordinator => {
-            // Java: GROUP_AUTHORIZATION_FAILED fatal; other errors retriable.
-            if c == E::GROUP_AUTHORIZATION_FAILED || c == E::INVALID_GROUP_ID {
-                Fatal
-            } else {
-                Backoff
-            }
-        }
-        Api::JoinGroup => {
-            if c == E::UNKNOWN_MEMBER_ID {
-                ResetMember
-            } else if c == E::ILLEGAL_GENERATION {
-                ResetGeneration
-            } else if c == E::REBALANCE_IN_PROGRESS || c == E::MEMBER_ID_REQUIRED {
-                // Java retries at once (KAFKA-10870); librdkafka waits 1 s.
-                RetryNow
-            } else if c == E::GROUP_MAX_SIZE_REACHED
-                || c == E::INCONSISTENT_GROUP_PROTOCOL
-                || c == E::INVALID_SESSION_TIMEOUT
-                || c == E::INVALID_GROUP_ID
-                || c == E::GROUP_AUTHORIZATION_FAILED
-                || c == E::UNSUPPORTED_VERSION
-            {
-                // Java's choice: configuration problems that retrying cannot fix.
-                Fatal
-            } else {
-                Backoff
-            }
-        }
-        Api::SyncGroup => {
-            if c == E::REBALANCE_IN_PROGRESS {
-                RetryNow
-            } else if c == E::UNKNOWN_MEMBER_ID {
-                ResetMember
-            } else if c == E::ILLEGAL_GENERATION {
-                ResetGeneration
-            } else if c == E::INVALID_REQUEST {
-                // librdkafka's mock answers a late follower SyncGroup with INVALID_REQUEST:
-                // rejoin instead of failing.
-                RetryNow
-            } else if c == E::GROUP_AUTHORIZATION_FAILED || c == E::INCONSISTENT_GROUP_PROTOCOL {
-                Fatal
-            } else {
-                Backoff
-            }
-        }
-        Api::Heartbeat => {
-            if c == E::REBALANCE_IN_PROGRESS {
-                Rejoin
-            } else if c == E::ILLEGAL_GENERATION {
-                ResetGeneration
-            } else if c == E::UNKNOWN_MEMBER_ID {
-                ResetMember
-            } else if c == E::GROUP_AUTHORIZATION_FAILED {
-                Fatal
-            } else {
-                Report
-            }
-        }
-        Api::OffsetCommit => {
-            if c == E::REBALANCE_IN_PROGRESS {
-                Rejoin
-            } else if c == E::ILLEGAL_GENERATION {
-                ResetGeneration
-            } else if c == E::UNKNOWN_MEMBER_ID {
-                ResetMember
-            } else {
-                // Per-partition problems (OFFSET_METADATA_TOO_LARGE, authorization...) are
-                // reported with the commit result.
-                Ignore
-            }
-        }
+        (_, E::FENCED_INSTANCE_ID) => Fatal,
+
+        // Java: authorization and a bad group id are fatal; the rest is retried.
+        (Api::FindCoordinator, E::GROUP_AUTHORIZATION_FAILED | E::INVALID_GROUP_ID) => Fatal,
+        (Api::FindCoordinator, _) => Backoff,
+
+        (Api::JoinGroup, E::UNKNOWN_MEMBER_ID) => ResetMember,
+        (Api::JoinGroup, E::ILLEGAL_GENERATION) => ResetGeneration,
+        // Java retries at once (KAFKA-10870); librdkafka waits 1 s.
+        (Api::JoinGroup, E::REBALANCE_IN_PROGRESS | E::MEMBER_ID_REQUIRED) => RetryNow,
+        // Java's choice: configuration problems that retrying cannot fix.
+        (
+            Api::JoinGroup,
+            E::GROUP_MAX_SIZE_REACHED
+            | E::INCONSISTENT_GROUP_PROTOCOL
+            | E::INVALID_SESSION_TIMEOUT
+            | E::INVALID_GROUP_ID
+            | E::GROUP_AUTHORIZATION_FAILED
+            | E::UNSUPPORTED_VERSION,
+        ) => Fatal,
+        (Api::JoinGroup, _) => Backoff,
+
+        (Api::SyncGroup, E::REBALANCE_IN_PROGRESS) => RetryNow,
+        // librdkafka's mock answers a late follower SyncGroup with INVALID_REQUEST: rejoin.
+        (Api::SyncGroup, E::INVALID_REQUEST) => RetryNow,
+        (Api::SyncGroup, E::UNKNOWN_MEMBER_ID) => ResetMember,
+        (Api::SyncGroup, E::ILLEGAL_GENERATION) => ResetGeneration,
+        (Api::SyncGroup, E::GROUP_AUTHORIZATION_FAILED | E::INCONSISTENT_GROUP_PROTOCOL) => Fatal,
+        (Api::SyncGroup, _) => Backoff,
+
+        (Api::Heartbeat, E::REBALANCE_IN_PROGRESS) => Rejoin,
+        (Api::Heartbeat, E::ILLEGAL_GENERATION) => ResetGeneration,
+        (Api::Heartbeat, E::UNKNOWN_MEMBER_ID) => ResetMember,
+        (Api::Heartbeat, E::GROUP_AUTHORIZATION_FAILED) => Fatal,
+        (Api::Heartbeat, _) => Report,
+
+        (Api::OffsetCommit, E::REBALANCE_IN_PROGRESS) => Rejoin,
+        (Api::OffsetCommit, E::ILLEGAL_GENERATION) => ResetGeneration,
+        (Api::OffsetCommit, E::UNKNOWN_MEMBER_ID) => ResetMember,
+        // Per-partition problems (OFFSET_METADATA_TOO_LARGE, authorization...) are reported with
+        // the commit result.
+        (Api::OffsetCommit, _) => Ignore,
     }
 }
 

@@ -35,7 +35,16 @@ use crate::header::{RequestHeader, ResponseHeader};
 use crate::message::{Decode, Request, VersionRange};
 
 /// Kafka error code `UNSUPPORTED_VERSION`.
-const UNSUPPORTED_VERSION: i16 = 35;
+const UNSUPPORTED_VERSION: i16 = crate::error_code::ErrorCode::UNSUPPORTED_VERSION.0;
+
+/// Whether an `ApiVersions` response body starts with error 35 (`UNSUPPORTED_VERSION`): the
+/// error code is the first int16 of every version, and a broker that did not understand our
+/// version answers in v0 (KIP-511). Such a body must be read as v0, not at the version we sent.
+#[must_use]
+pub fn is_unsupported_version_reply(body: &[u8]) -> bool {
+    body.get(..2)
+        .is_some_and(|b| i16::from_be_bytes([b[0], b[1]]) == UNSUPPORTED_VERSION)
+}
 
 /// A request's correlation id: echoed by the broker in the response header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -312,8 +321,7 @@ pub fn decode_api_versions_response(
     body: &Bytes,
     version: i16,
 ) -> Result<ApiVersionsResponse, DecodeError> {
-    let error_code = body.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
-    if error_code != Some(UNSUPPORTED_VERSION) {
+    if !is_unsupported_version_reply(body) {
         return ApiVersionsResponse::decode(body, version);
     }
     if let Ok(r) = ApiVersionsResponse::decode(body, 0) {

@@ -23,7 +23,7 @@ use crate::error::CliError;
 use crate::frames::{Frame, FrameReadError, FrameReader, to_u64};
 
 /// `UNSUPPORTED_VERSION`, the error code of a KIP-511 ApiVersions fallback reply.
-const UNSUPPORTED_VERSION: i16 = 35;
+const UNSUPPORTED_VERSION: i16 = kafka_wire::error_code::ErrorCode::UNSUPPORTED_VERSION.0;
 
 /// Long help of `kgroup decode`.
 pub(crate) const LONG_ABOUT: &str = "\
@@ -398,8 +398,7 @@ impl Session {
 
 /// Whether `body` is an ApiVersions response starting with error code 35.
 fn is_unsupported_api_versions(key: ApiKey, body: &Bytes) -> bool {
-    key == ApiKey::ApiVersions
-        && matches!(body.get(..2), Some(&[a, b]) if i16::from_be_bytes([a, b]) == UNSUPPORTED_VERSION)
+    key == ApiKey::ApiVersions && kafka_wire::codec::is_unsupported_version_reply(body)
 }
 
 /// The `error` object of an ApiVersions reply that decodes at no version.
