@@ -761,6 +761,7 @@ impl Member {
             },
             generation: self.generation,
             rack_id: self.config.rack_id.clone(),
+            instance_id: None,
         };
         consumer_protocol::encode_subscription(&sub, 3).unwrap_or_default()
     }
@@ -1497,7 +1498,10 @@ impl Member {
             let mut members = Vec::with_capacity(r.members.len());
             for m in &r.members {
                 match consumer_protocol::decode_subscription(&m.metadata) {
-                    Ok(s) => members.push((m.member_id.to_string(), s)),
+                    Ok(mut s) => {
+                        s.instance_id = m.group_instance_id.as_deref().map(String::from);
+                        members.push((m.member_id.to_string(), s));
+                    }
                     // An undecodable subscription: the member gets nothing (never a panic).
                     Err(_) => members.push((m.member_id.to_string(), Subscription::default())),
                 }

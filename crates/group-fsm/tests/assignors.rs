@@ -44,6 +44,7 @@ fn sub(topics: &[&str]) -> Subscription {
 fn cluster(topics: &[(&str, i32)]) -> ClusterView {
     ClusterView {
         partitions: topics.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
+        ..Default::default()
     }
 }
 
@@ -81,6 +82,7 @@ fn case(identical: bool) -> impl Strategy<Value = Case> {
                     .enumerate()
                     .map(|(i, n)| (TOPICS[i].to_owned(), *n))
                     .collect(),
+                ..Default::default()
             };
             let subs = ids
                 .into_iter()
@@ -417,6 +419,7 @@ fn subscription() -> impl Strategy<Value = Subscription> {
                 owned_partitions,
                 generation,
                 rack_id,
+                instance_id: None,
             },
         )
 }
@@ -450,6 +453,7 @@ fn expected_subscription(s: &Subscription, version: i16) -> Subscription {
         } else {
             None
         },
+        instance_id: None,
     }
 }
 
@@ -580,6 +584,7 @@ fn encodings_by_hand() {
         owned_partitions: vec![tp("b", 2), tp("a", 1), tp("b", 0), tp("a", 1)],
         generation: 7,
         rack_id: Some("r".into()),
+        instance_id: None,
     };
     let v3 = encode_subscription(&s, 3).unwrap();
     #[rustfmt::skip]

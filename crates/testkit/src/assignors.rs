@@ -15,7 +15,8 @@
 use std::collections::BTreeMap;
 
 use group_fsm::assignor::{
-    Assignment, Assignor, ClusterView, RebalanceProtocol, Subscription, TopicPartition,
+    Assignment, Assignor, ClusterView, GroupPlan, GroupSpec, RebalanceProtocol, Subscription,
+    TopicPartition,
 };
 
 /// Wraps an eager assignor; protocol name `cooperative-<inner name>`.
@@ -39,6 +40,22 @@ impl Assignor for Cooperative {
 
     fn supported_protocols(&self) -> &[RebalanceProtocol] {
         &[RebalanceProtocol::Eager, RebalanceProtocol::Cooperative]
+    }
+
+    fn plan(&self, group: &GroupSpec) -> GroupPlan {
+        // Withhold every partition another member still claims.
+        let mut plan = self.inner.plan(group);
+        let mut claimants: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (i, m) in group.members().iter().enumerate() {
+            for &g in &m.owned {
+                claimants.entry(g).or_default().push(i);
+            }
+        }
+        for (i, p) in plan.members.iter_mut().enumerate() {
+            p.partitions
+                .retain(|g| claimants.get(g).is_none_or(|c| c.iter().all(|&o| o == i)));
+        }
+        plan
     }
 
     fn assign(

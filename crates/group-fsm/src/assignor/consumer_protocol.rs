@@ -105,6 +105,7 @@ pub fn decode_subscription(bytes: &Bytes) -> Result<Subscription, DecodeError> {
         ),
         generation: wire.generation_id,
         rack_id: wire.rack_id.map(|r| String::from(&*r)),
+        instance_id: None,
     })
 }
 

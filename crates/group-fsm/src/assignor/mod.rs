@@ -13,9 +13,15 @@ use bytes::Bytes;
 pub mod consumer_protocol;
 pub mod range;
 pub mod roundrobin;
+pub mod spec;
+pub mod sticky;
 
 pub use range::RangeAssignor;
 pub use roundrobin::RoundRobinAssignor;
+pub use spec::{
+    GroupPlan, GroupSpec, GroupSpecBuilder, MemberInput, MemberPlan, MemberSpec, TopicSpec,
+};
+pub use sticky::{CooperativeStickyAssignor, StickyAssignor};
 
 /// A topic partition.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,6 +65,10 @@ pub struct Subscription {
     pub generation: i32,
     /// The member's rack (v3+).
     pub rack_id: Option<String>,
+    /// The member's `group.instance.id` (static membership). Not part of the encoded
+    /// subscription: the leader fills it from the JoinGroup response so that assignors can
+    /// order static members by instance id, as Java does.
+    pub instance_id: Option<String>,
 }
 
 /// One member's assignment (encoded into `ConsumerProtocolAssignment`).
@@ -70,12 +80,16 @@ pub struct Assignment {
     pub user_data: Option<Bytes>,
 }
 
-/// Topic metadata the leader assigns from: partition count per topic (and, for rack-aware
-/// assignors, replica racks, not modelled yet).
+/// Topic metadata the leader assigns from: partition count per topic and, for rack-aware
+/// assignors, the racks of each partition's replicas.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClusterView {
     /// Number of partitions per topic name; topics missing here are not assigned.
     pub partitions: BTreeMap<String, i32>,
+    /// Per topic, per partition (index = partition), the racks of its replicas (all replicas,
+    /// in or out of sync, as Java's KIP-881 code counts them). Topics missing here, or whose
+    /// list length differs from the partition count, have unknown racks.
+    pub replica_racks: BTreeMap<String, Vec<Vec<String>>>,
 }
 
 /// A partition assignor.
@@ -93,14 +107,25 @@ pub trait Assignor {
         None
     }
 
-    /// Computes the assignment (leader only). Every member id in `subscriptions` must appear in
-    /// the result; partitions of topics nobody subscribes to, or missing from `cluster`, are not
-    /// assigned. Must be deterministic: the same input in any map order gives the same result.
+    /// Computes the assignment on the compact form (leader only): one [`MemberPlan`] per
+    /// member of `group`, in its order. Partitions of topics nobody subscribes to are not
+    /// assigned, and a member only gets partitions of topics it subscribes to. Must be
+    /// deterministic: the same members in any order give each member the same partitions.
+    /// Must never panic, whatever the members claim.
+    fn plan(&self, group: &GroupSpec) -> GroupPlan;
+
+    /// Computes the assignment from the string-keyed form: builds a [`GroupSpec`] with
+    /// [`GroupSpec::from_view`], runs [`plan`](Self::plan), and maps the result back. Every
+    /// member id in `subscriptions` appears in the result.
     fn assign(
         &self,
         cluster: &ClusterView,
         subscriptions: &BTreeMap<String, Subscription>,
-    ) -> BTreeMap<String, Assignment>;
+    ) -> BTreeMap<String, Assignment> {
+        let spec = GroupSpec::from_view(cluster, subscriptions);
+        let plan = self.plan(&spec);
+        spec.to_assignments(&plan)
+    }
 
     /// Called on every member when its assignment for `generation` arrives.
     fn on_assignment(&mut self, _assignment: &Assignment, _generation: i32) {}

@@ -9,25 +9,28 @@
 //!
 //! # Member order
 //!
-//! Java orders members by `group.instance.id` when they have one (static members first), then
-//! by member id. [`Subscription`] carries no instance id, so this assignor orders every member
-//! by member id, comparing strings the way Java's `String.compareTo` does (UTF-16 code units;
-//! this differs from Rust's byte order only when ids mix characters above U+FFFF with ones in
-//! U+E000..=U+FFFF). For groups without static members the result equals Java's.
+//! As in Java: static members first, ordered by `group.instance.id`, then dynamic members by
+//! member id, strings compared the way Java's `String.compareTo` does (UTF-16 code units; this
+//! differs from Rust's byte order only when ids mix characters above U+FFFF with ones in
+//! U+E000..=U+FFFF). See [`GroupSpec::canonical_order`].
 //!
-//! # Not implemented
+//! # Rack awareness (KIP-881)
 //!
-//! The KIP-881 rack-aware variant (Kafka 3.5+), which prefers partitions with a replica in the
-//! member's rack, needs replica racks in [`ClusterView`]; without them Java also falls back to
-//! this plain algorithm.
+//! When replica racks are known ([`ClusterView::replica_racks`](super::ClusterView)), topics
+//! are grouped by (subscribers, partition count): such topics are co-partitioned and are
+//! assigned together. For a group where rack awareness applies (some subscriber has a rack,
+//! consumer and replica racks intersect, and not every partition has a replica on every rack),
+//! partition `i` of every topic of the group goes, in partition order, to the first subscriber
+//! (in member order) that still has quota and whose rack holds a replica of partition `i` of
+//! every topic in the group. Whatever is left is then filled range-style. The quota is Java's:
+//! `P / N` per member plus one for the first `P % N` members to reach it, so balance and
+//! co-partitioning come before locality. Without racks the result is Java's plain layout.
 
-use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cmp::Ordering;
 
-use super::{Assignment, Assignor, ClusterView, Subscription, TopicPartition};
+use super::spec::GroupSpec;
+use super::{Assignor, GroupPlan};
 
 /// Java's `RangeAssignor`: protocol name `"range"`, eager rebalancing only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,76 +46,170 @@ impl Assignor for RangeAssignor {
         Self::NAME
     }
 
-    fn assign(
-        &self,
-        cluster: &ClusterView,
-        subscriptions: &BTreeMap<String, Subscription>,
-    ) -> BTreeMap<String, Assignment> {
-        let members = members_in_java_order(subscriptions);
-        // Subscribers of each topic, as indices into `members` (ascending, so in member order).
-        let mut subscribers: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (index, (_, sub)) in members.iter().enumerate() {
-            for topic in &sub.topics {
-                let list = subscribers.entry(topic.as_str()).or_default();
-                if list.last() != Some(&index) {
-                    list.push(index);
+    fn plan(&self, group: &GroupSpec) -> GroupPlan {
+        let order = group.canonical_order();
+        let members = group.members();
+        // Subscribers of each topic, as member indices in canonical order.
+        let mut subscribers: Vec<Vec<u32>> = vec![Vec::new(); group.topics().len()];
+        for &m in &order {
+            for &t in &members[m as usize].topics {
+                subscribers[t as usize].push(m);
+            }
+        }
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); members.len()];
+        let mut states: Vec<TopicState> = group
+            .topics()
+            .iter()
+            .zip(&subscribers)
+            .map(|(t, subs)| TopicState::new(t.partitions, subs.len()))
+            .collect();
+        if !group.racks().is_empty() {
+            assign_rack_matching(group, &subscribers, &mut states, &mut lists);
+        }
+        for (t, topic) in group.topics().iter().enumerate() {
+            let subs = &subscribers[t];
+            let state = &mut states[t];
+            if subs.is_empty() {
+                continue;
+            }
+            // Range filling of what is left: each member in order takes the lowest unassigned
+            // partitions up to its quota.
+            let mut next = 0u32;
+            for (k, &m) in subs.iter().enumerate() {
+                let mut want = state.capacity(k);
+                while want > 0 {
+                    while next < topic.partitions && state.taken[next as usize] {
+                        next += 1;
+                    }
+                    if next >= topic.partitions {
+                        break;
+                    }
+                    state.take(next, k);
+                    lists[m as usize].push(topic.first + next);
+                    want -= 1;
                 }
             }
         }
-        let mut assigned: Vec<Vec<TopicPartition>> = vec![Vec::new(); members.len()];
-        // Topics in ascending order and blocks in ascending order: every member's list comes out
-        // sorted by (topic, partition).
-        for (topic, consumers) in &subscribers {
-            let Some(&count) = cluster.partitions.get(*topic) else {
-                continue;
-            };
-            let total = usize::try_from(count).unwrap_or(0);
-            let per_member = total / consumers.len();
-            let with_extra = total % consumers.len();
-            for (k, &member) in consumers.iter().enumerate() {
-                let start = per_member * k + k.min(with_extra);
-                let len = per_member + usize::from(k < with_extra);
-                assigned[member].extend(
-                    (0..count)
-                        .skip(start)
-                        .take(len)
-                        .map(|p| TopicPartition::new(*topic, p)),
-                );
+        GroupPlan::from_lists(lists)
+    }
+}
+
+/// Per-topic quota bookkeeping (Java's `TopicAssignmentState`).
+struct TopicState {
+    per_member: u32,
+    extras_left: u32,
+    counts: Vec<u32>,
+    taken: Vec<bool>,
+}
+
+impl TopicState {
+    fn new(partitions: u32, subscribers: usize) -> Self {
+        let n = u32::try_from(subscribers).unwrap_or(u32::MAX).max(1);
+        Self {
+            per_member: partitions / n,
+            extras_left: partitions % n,
+            counts: vec![0; subscribers],
+            taken: vec![
+                false;
+                if subscribers == 0 {
+                    0
+                } else {
+                    partitions as usize
+                }
+            ],
+        }
+    }
+
+    /// How many more partitions subscriber `k` may take.
+    fn capacity(&self, k: usize) -> u32 {
+        (self.per_member + u32::from(self.extras_left > 0)).saturating_sub(self.counts[k])
+    }
+
+    fn take(&mut self, p: u32, k: usize) {
+        self.taken[p as usize] = true;
+        self.counts[k] += 1;
+        if self.counts[k] == self.per_member + 1 {
+            self.extras_left -= 1;
+        }
+    }
+}
+
+/// KIP-881: co-partitioned groups of topics where rack awareness applies get partition `i`
+/// of every topic placed on the first member with quota on a rack holding all of them.
+fn assign_rack_matching(
+    group: &GroupSpec,
+    subscribers: &[Vec<u32>],
+    states: &mut [TopicState],
+    lists: &mut [Vec<u32>],
+) {
+    let topics = group.topics();
+    let members = group.members();
+    // Co-partitioned groups: topics with the same subscribers and partition count.
+    let mut by_key: Vec<u32> = (0..u32::try_from(topics.len()).unwrap_or(0)).collect();
+    by_key.sort_by(|&a, &b| {
+        let (ta, tb) = (&topics[a as usize], &topics[b as usize]);
+        subscribers[a as usize]
+            .cmp(&subscribers[b as usize])
+            .then(ta.partitions.cmp(&tb.partitions))
+            .then(a.cmp(&b))
+    });
+    let mut start = 0;
+    while start < by_key.len() {
+        let first = by_key[start] as usize;
+        let mut end = start + 1;
+        while end < by_key.len()
+            && subscribers[by_key[end] as usize] == subscribers[first]
+            && topics[by_key[end] as usize].partitions == topics[first].partitions
+        {
+            end += 1;
+        }
+        let group_topics = &by_key[start..end];
+        start = end;
+        let subs = &subscribers[first];
+        let partitions = topics[first].partitions;
+        if subs.is_empty() || partitions == 0 {
+            continue;
+        }
+        if !group_topics
+            .iter()
+            .all(|&t| !topics[t as usize].replica_racks.is_empty())
+        {
+            continue;
+        }
+        let racks_of = |t: u32, p: u32| -> &[u32] { &topics[t as usize].replica_racks[p as usize] };
+        let member_rack = |k: usize| members[subs[k] as usize].rack;
+        // Java's useRackAwareAssignment: consumers have racks, the racks intersect, and some
+        // partition lacks a replica on some rack.
+        let mut all_racks: Vec<u32> = group_topics
+            .iter()
+            .flat_map(|&t| (0..partitions).flat_map(move |p| racks_of(t, p).iter().copied()))
+            .collect();
+        all_racks.sort_unstable();
+        all_racks.dedup();
+        let consumer_racks_match = (0..subs.len())
+            .filter_map(member_rack)
+            .any(|r| all_racks.binary_search(&r).is_ok());
+        let all_everywhere = group_topics
+            .iter()
+            .all(|&t| (0..partitions).all(|p| racks_of(t, p).len() == all_racks.len()));
+        if !consumer_racks_match || all_everywhere {
+            continue;
+        }
+        for p in 0..partitions {
+            let chosen = (0..subs.len()).find(|&k| {
+                member_rack(k).is_some_and(|r| {
+                    group_topics.iter().all(|&t| {
+                        states[t as usize].capacity(k) > 0
+                            && racks_of(t, p).binary_search(&r).is_ok()
+                    })
+                })
+            });
+            if let Some(k) = chosen {
+                for &t in group_topics {
+                    states[t as usize].take(p, k);
+                    lists[subs[k] as usize].push(topics[t as usize].first + p);
+                }
             }
         }
-        members
-            .iter()
-            .zip(assigned)
-            .map(|((id, _), partitions)| {
-                (
-                    String::from(*id),
-                    Assignment {
-                        partitions,
-                        user_data: None,
-                    },
-                )
-            })
-            .collect()
     }
-}
-
-/// The members in the order Java's `AbstractPartitionAssignor.MemberInfo` sorts dynamic
-/// members: by member id, compared as UTF-16 like `String.compareTo`.
-pub(super) fn members_in_java_order(
-    subscriptions: &BTreeMap<String, Subscription>,
-) -> Vec<(&str, &Subscription)> {
-    let mut members: Vec<(&str, &Subscription)> = subscriptions
-        .iter()
-        .map(|(id, sub)| (id.as_str(), sub))
-        .collect();
-    // Byte order (the map's) is UTF-16 order unless some id has a 4-byte UTF-8 sequence.
-    if members.iter().any(|(id, _)| id.bytes().any(|b| b >= 0xF0)) {
-        members.sort_by(|(a, _), (b, _)| java_string_cmp(a, b));
-    }
-    members
-}
-
-/// Java's `String.compareTo`: lexicographic over UTF-16 code units.
-fn java_string_cmp(a: &str, b: &str) -> Ordering {
-    a.encode_utf16().cmp(b.encode_utf16())
 }

@@ -6,17 +6,14 @@
 //! members' partition counts differ by at most one; with different subscriptions it can be
 //! badly imbalanced (Java's Javadoc example gives one member 4 of 6 partitions).
 //!
-//! Members are ordered as in [`RangeAssignor`](super::RangeAssignor) (by member id as Java
-//! compares strings; Java would put static members first, by `group.instance.id`, which
-//! [`Subscription`] does not carry).
+//! Members are ordered as in [`RangeAssignor`](super::RangeAssignor): static members first by
+//! `group.instance.id`, then by member id, as Java compares strings.
 
-use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::range::members_in_java_order;
-use super::{Assignment, Assignor, ClusterView, Subscription, TopicPartition};
+use super::spec::GroupSpec;
+use super::{Assignor, GroupPlan};
 
 /// Java's `RoundRobinAssignor`: protocol name `"roundrobin"`, eager rebalancing only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,44 +29,32 @@ impl Assignor for RoundRobinAssignor {
         Self::NAME
     }
 
-    fn assign(
-        &self,
-        cluster: &ClusterView,
-        subscriptions: &BTreeMap<String, Subscription>,
-    ) -> BTreeMap<String, Assignment> {
-        let members = members_in_java_order(subscriptions);
-        let topics_of: Vec<BTreeSet<&str>> = members
-            .iter()
-            .map(|(_, sub)| sub.topics.iter().map(String::as_str).collect())
-            .collect();
-        // Every topic here has at least one subscriber, so the skip loop below terminates.
-        let all_topics: BTreeSet<&str> = topics_of.iter().flatten().copied().collect();
-        let mut assigned: Vec<Vec<TopicPartition>> = vec![Vec::new(); members.len()];
+    fn plan(&self, group: &GroupSpec) -> GroupPlan {
+        let order = group.canonical_order();
+        let members = group.members();
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); members.len()];
+        if order.is_empty() {
+            return GroupPlan::from_lists(lists);
+        }
         let mut next = 0;
-        for topic in all_topics {
-            let Some(&count) = cluster.partitions.get(topic) else {
+        for (t, range) in group.topic_ranges() {
+            // Only topics with a subscriber are in the spec's subscriptions, but a spec built by
+            // hand may hold others: skip them, so the search below always finds someone.
+            if !members.iter().any(|m| m.topics.binary_search(&t).is_ok()) {
                 continue;
-            };
-            for partition in 0..count {
-                while !topics_of[next].contains(topic) {
-                    next = (next + 1) % members.len();
+            }
+            for g in range {
+                while members[order[next] as usize]
+                    .topics
+                    .binary_search(&t)
+                    .is_err()
+                {
+                    next = (next + 1) % order.len();
                 }
-                assigned[next].push(TopicPartition::new(topic, partition));
-                next = (next + 1) % members.len();
+                lists[order[next] as usize].push(g);
+                next = (next + 1) % order.len();
             }
         }
-        members
-            .iter()
-            .zip(assigned)
-            .map(|((id, _), partitions)| {
-                (
-                    String::from(*id),
-                    Assignment {
-                        partitions,
-                        user_data: None,
-                    },
-                )
-            })
-            .collect()
+        GroupPlan::from_lists(lists)
     }
 }

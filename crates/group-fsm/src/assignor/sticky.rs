@@ -1,0 +1,736 @@
+//! The sticky assignors: `sticky` (eager, Java's `StickyAssignor`) and `cooperative-sticky`
+//! (KIP-429, Java's `CooperativeStickyAssignor`).
+//!
+//! Both have the same goals, in this order: **balance** (with identical subscriptions, member
+//! counts differ by at most one; otherwise no member could take a partition it subscribes to
+//! from a member with two or more partitions more than it), then **stickiness** (keep as many
+//! previous owners as balance allows). They differ in where the previous ownership comes from
+//! and in what happens to a partition that changes owner:
+//!
+//! * `sticky` is eager: every member revokes everything before it rejoins, so the previous
+//!   assignment travels in the subscription's user data (StickyAssignor user data v1: the
+//!   previous partitions and the generation; v0 without the generation), and a partition can go
+//!   straight to its new owner.
+//! * `cooperative-sticky` keeps its partitions while rejoining: ownership travels in
+//!   `OwnedPartitions` and `GenerationId` (subscription v1/v2; for older subscriptions the
+//!   generation comes from a 4-byte user data). A partition whose previous owner is another
+//!   member is **withheld** for one round: its owner sees it missing from its assignment,
+//!   revokes it and rejoins, and the next round hands it out. So a partition is never owned
+//!   by two members at once.
+//!
+//! # Ownership claims
+//!
+//! Claims are untrusted. Building the [`GroupSpec`] already dropped claims on unknown topics,
+//! negative or out-of-range partitions and duplicates; undecodable user data counts as no
+//! claim with generation -1 (KIP-341). Conflicts between members are settled per partition as
+//! Java does since KAFKA-12984 / KAFKA-14639: the claimant with the highest generation keeps
+//! it; if several share the highest generation, it is taken from all of them and treated as
+//! moving (in the cooperative protocol it is withheld for a round). A claim on a topic the
+//! claimant no longer subscribes to is dropped (and, cooperatively, withheld).
+//!
+//! # Algorithm
+//!
+//! Members are put in Java's order (static members by instance id, then member id) and
+//! numbered; partitions live in one flat index space; ownership is a flat array.
+//!
+//! * **Identical subscriptions** (the fast path): with `P` partitions and `N` members,
+//!   everyone gets `P / N` or `P / N + 1`, and exactly `P % N` members get the larger quota.
+//!   Members that already own at least the larger quota keep it first (in member order, so an
+//!   already balanced group moves nothing, KAFKA-18688); each member keeps as many of its valid
+//!   claims as its quota allows (trimming drops the highest `(partition, topic)` first, so topics
+//!   stay spread, KAFKA-16277), and everything left is dealt round-robin in partition order to
+//!   members below their quota. This moves exactly the minimum number of partitions (see
+//!   below).
+//! * **Different subscriptions** (the general path): every valid claim is kept; free
+//!   partitions are water-filled topic by topic (topics with the fewest subscribers first) onto
+//!   the least-loaded subscribers; then each topic is balanced in passes: while some owner of a
+//!   partition of the topic has at least two more partitions than some subscriber of it, one
+//!   partition moves from the fullest such owner to the emptiest such subscriber (preferring a
+//!   partition the owner did not already own before this round). Every move lowers the sum of
+//!   squared member counts by at least two, so the loop ends, and when it ends no member could
+//!   take a partition from one with two more: the balance the module promises.
+//!
+//! # Stickiness guarantee
+//!
+//! Write `kept_i` for member *i*'s valid, uncontested claims on topics it still subscribes to.
+//!
+//! * Identical subscriptions: the number of partitions taken from their previous owner is
+//!   exactly `Σ_i max(0, kept_i − target_i)`, where the targets are the quotas above with the
+//!   `P % N` larger ones given first to members holding at least that many. No valid assignment
+//!   with balance at most one moves fewer. (Contested partitions move by definition.)
+//! * Different subscriptions: a claim is only ever taken from its owner by a balance move,
+//!   and each such move goes from a member to one holding at least two fewer partitions; an
+//!   input that is already balanced in that sense, with nothing free, moves nothing.
+//! * Both: running the assignor again on its own output (every member owning what it got, one
+//!   generation later) moves nothing, so the cooperative protocol converges in two rounds.
+
+use alloc::collections::BinaryHeap;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::spec::{GroupSpec, index_u32};
+use super::{Assignment, Assignor, GroupPlan, MemberPlan, RebalanceProtocol, TopicPartition};
+
+/// No member owns the partition.
+const FREE: u32 = u32::MAX;
+/// Several members claimed the partition in the same (highest) generation.
+const CONFLICT: u32 = u32::MAX - 1;
+/// Its previous owner had to give it up to meet its quota.
+const RELEASED: u32 = u32::MAX - 2;
+
+/// The generation Java assumes when a claim carries none.
+pub const DEFAULT_GENERATION: i32 = -1;
+
+/// Java's `StickyAssignor`: protocol name `"sticky"`, eager rebalancing.
+///
+/// It remembers the assignment and generation it was last given (see
+/// [`Assignor::on_assignment`]) and sends them as StickyAssignor user data v1.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StickyAssignor {
+    previous: Option<(Vec<TopicPartition>, i32)>,
+}
+
+impl StickyAssignor {
+    /// The JoinGroup protocol name.
+    pub const NAME: &'static str = "sticky";
+}
+
+impl Assignor for StickyAssignor {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn subscription_user_data(&self, _topics: &[String]) -> Option<Bytes> {
+        let (partitions, generation) = self.previous.as_ref()?;
+        Some(encode_user_data(partitions, Some(*generation)))
+    }
+
+    fn plan(&self, group: &GroupSpec) -> GroupPlan {
+        let claims: Vec<(Vec<u32>, i32)> = group
+            .members()
+            .iter()
+            .map(|m| {
+                let Some(data) = m.user_data.as_ref().filter(|d| !d.is_empty()) else {
+                    return (Vec::new(), DEFAULT_GENERATION);
+                };
+                match decode_user_data(data) {
+                    Some(u) => {
+                        let mut out = Vec::new();
+                        let mut dropped = 0;
+                        for (topic, partitions) in &u.previous {
+                            if let Some(t) = group.topic_index(topic) {
+                                group.resolve_into(t, partitions, &mut out, &mut dropped);
+                            }
+                        }
+                        out.sort_unstable();
+                        out.dedup();
+                        (out, u.generation.unwrap_or(DEFAULT_GENERATION))
+                    }
+                    None => (Vec::new(), DEFAULT_GENERATION),
+                }
+            })
+            .collect();
+        let refs: Vec<(&[u32], i32)> = claims.iter().map(|(c, g)| (c.as_slice(), *g)).collect();
+        plan_sticky(group, &refs, false)
+    }
+
+    fn on_assignment(&mut self, assignment: &Assignment, generation: i32) {
+        self.previous = Some((assignment.partitions.clone(), generation));
+    }
+}
+
+/// Java's `CooperativeStickyAssignor`: protocol name `"cooperative-sticky"`, cooperative
+/// rebalancing (eager too, for groups where not every member supports cooperative).
+///
+/// Its subscription user data is the 4-byte generation it was last assigned in, which older
+/// leaders (subscription v0/v1, no `GenerationId` field) read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CooperativeStickyAssignor {
+    generation: Option<i32>,
+}
+
+impl CooperativeStickyAssignor {
+    /// The JoinGroup protocol name.
+    pub const NAME: &'static str = "cooperative-sticky";
+}
+
+impl Assignor for CooperativeStickyAssignor {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn supported_protocols(&self) -> &[RebalanceProtocol] {
+        &[RebalanceProtocol::Eager, RebalanceProtocol::Cooperative]
+    }
+
+    fn subscription_user_data(&self, _topics: &[String]) -> Option<Bytes> {
+        Some(encode_generation(
+            self.generation.unwrap_or(DEFAULT_GENERATION),
+        ))
+    }
+
+    fn plan(&self, group: &GroupSpec) -> GroupPlan {
+        let refs: Vec<(&[u32], i32)> = group
+            .members()
+            .iter()
+            .map(|m| {
+                let generation = if m.generation >= 0 {
+                    m.generation
+                } else {
+                    m.user_data.as_deref().map_or(DEFAULT_GENERATION, |d| {
+                        decode_generation(d).unwrap_or(DEFAULT_GENERATION)
+                    })
+                };
+                (m.owned.as_slice(), generation)
+            })
+            .collect();
+        plan_sticky(group, &refs, true)
+    }
+
+    fn on_assignment(&mut self, _assignment: &Assignment, generation: i32) {
+        self.generation = Some(generation);
+    }
+}
+
+/// The 4-byte CooperativeStickyAssignor user data: the generation, big-endian.
+#[must_use]
+pub fn encode_generation(generation: i32) -> Bytes {
+    Bytes::copy_from_slice(&generation.to_be_bytes())
+}
+
+/// Reads CooperativeStickyAssignor user data: the first 4 bytes as a big-endian generation
+/// (`None` when shorter).
+#[must_use]
+pub fn decode_generation(data: &[u8]) -> Option<i32> {
+    let bytes: [u8; 4] = data.get(..4)?.try_into().ok()?;
+    Some(i32::from_be_bytes(bytes))
+}
+
+/// Decoded StickyAssignor user data.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StickyUserData {
+    /// The previous assignment, grouped per topic as on the wire.
+    pub previous: Vec<(String, Vec<i32>)>,
+    /// The generation (v1), or `None` for v0.
+    pub generation: Option<i32>,
+}
+
+/// Encodes StickyAssignor user data: v1 (`previous_assignment` then `generation`) when
+/// `generation` is given, else v0. Partitions are grouped per topic, topics sorted.
+#[must_use]
+pub fn encode_user_data(partitions: &[TopicPartition], generation: Option<i32>) -> Bytes {
+    let mut sorted: Vec<(&str, i32)> = partitions
+        .iter()
+        .map(|tp| (tp.topic.as_str(), tp.partition))
+        .collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut groups: Vec<(&str, Vec<i32>)> = Vec::new();
+    for (topic, p) in sorted {
+        match groups.last_mut() {
+            Some((t, list)) if *t == topic => list.push(p),
+            _ => groups.push((topic, vec![p])),
+        }
+    }
+    let mut out = BytesMut::new();
+    out.put_i32(i32::try_from(groups.len()).unwrap_or(i32::MAX));
+    for (topic, list) in &groups {
+        // Topic names are at most 249 bytes in Kafka; a longer one is cut at an i16 length.
+        let name = &topic.as_bytes()[..topic.len().min(i16::MAX as usize)];
+        out.put_i16(i16::try_from(name.len()).unwrap_or(i16::MAX));
+        out.put_slice(name);
+        out.put_i32(i32::try_from(list.len()).unwrap_or(i32::MAX));
+        for &p in list {
+            out.put_i32(p);
+        }
+    }
+    if let Some(g) = generation {
+        out.put_i32(g);
+    }
+    out.freeze()
+}
+
+/// Decodes StickyAssignor user data the way Java does: as v1 if that parses, else as v0, else
+/// `None` (the caller then treats the member as owning nothing, generation -1). Never panics,
+/// and never allocates more than the input justifies.
+#[must_use]
+pub fn decode_user_data(data: &[u8]) -> Option<StickyUserData> {
+    let mut r = Reader(data);
+    let previous = read_assignment(&mut r)?;
+    let generation = r.i32();
+    Some(StickyUserData {
+        previous,
+        generation,
+    })
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take(4)?.try_into().ok().map(i32::from_be_bytes)
+    }
+    fn i16(&mut self) -> Option<i16> {
+        self.take(2)?.try_into().ok().map(i16::from_be_bytes)
+    }
+    /// An array count that fits the rest of the input at `min_size` bytes per element.
+    fn count(&mut self, min_size: usize) -> Option<usize> {
+        let n = usize::try_from(self.i32()?).ok()?;
+        (n.checked_mul(min_size)? <= self.0.len()).then_some(n)
+    }
+}
+
+fn read_assignment(r: &mut Reader<'_>) -> Option<Vec<(String, Vec<i32>)>> {
+    // Each topic entry is at least a 2-byte name length and a 4-byte partition count.
+    let topics = r.count(6)?;
+    let mut out = Vec::with_capacity(topics);
+    for _ in 0..topics {
+        let len = usize::try_from(r.i16()?).ok()?;
+        let name = core::str::from_utf8(r.take(len)?).ok()?;
+        let n = r.count(4)?;
+        let mut partitions = Vec::with_capacity(n);
+        for _ in 0..n {
+            partitions.push(r.i32()?);
+        }
+        out.push((String::from(name), partitions));
+    }
+    Some(out)
+}
+
+/// The sticky algorithm shared by both assignors. `claims[i]` is member `i`'s claimed
+/// partitions (sorted, unique, valid global indices) and their generation.
+pub(crate) fn plan_sticky(
+    group: &GroupSpec,
+    claims: &[(&[u32], i32)],
+    cooperative: bool,
+) -> GroupPlan {
+    let members = group.members();
+    let n = members.len();
+    if n == 0 {
+        return GroupPlan::default();
+    }
+    let order = group.canonical_order();
+    let mut rank_of = vec![0u32; n];
+    for (rank, &m) in order.iter().enumerate() {
+        rank_of[m as usize] = index_u32(rank);
+    }
+    let winner = resolve_claims(group, claims, &rank_of);
+    let lists = if group.identical_subscriptions() {
+        constrained(group, claims, &order, &rank_of, winner, cooperative)
+    } else {
+        general(group, claims, &order, &rank_of, winner, cooperative)
+    };
+    // Back from rank order to member order.
+    let mut plans: Vec<MemberPlan> = vec![MemberPlan::default(); n];
+    for (rank, partitions) in lists.into_iter().enumerate() {
+        plans[order[rank] as usize].partitions = partitions;
+    }
+    GroupPlan { members: plans }
+}
+
+/// Per partition: the rank of the claimant with the unique highest generation, [`CONFLICT`]
+/// when several share the highest generation, or [`FREE`]. Independent of member order.
+fn resolve_claims(group: &GroupSpec, claims: &[(&[u32], i32)], rank_of: &[u32]) -> Vec<u32> {
+    let total = group.total_partitions() as usize;
+    let mut winner = vec![FREE; total];
+    if claims.iter().all(|(c, _)| c.is_empty()) {
+        return winner;
+    }
+    let mut generation = vec![0i32; total];
+    for (m, &(partitions, g)) in claims.iter().enumerate() {
+        let rank = rank_of[m];
+        for &p in partitions {
+            let p = p as usize;
+            let Some(w) = winner.get_mut(p) else { continue };
+            if *w == FREE || g > generation[p] {
+                *w = rank;
+                generation[p] = g;
+            } else if g == generation[p] {
+                *w = CONFLICT;
+            }
+        }
+    }
+    winner
+}
+
+/// Calls `f(topic, run)` for the runs of `sorted` on topics `subscribed` contains.
+fn subscribed_runs(
+    group: &GroupSpec,
+    sorted: &[u32],
+    subscribed: &[u32],
+    mut f: impl FnMut(&[u32]),
+) {
+    group.for_each_topic_run(sorted, |t, run| {
+        if subscribed.binary_search(&t).is_ok() {
+            f(run);
+        }
+    });
+}
+
+/// The fast path: everyone subscribes to the same topics.
+fn constrained(
+    group: &GroupSpec,
+    claims: &[(&[u32], i32)],
+    order: &[u32],
+    rank_of: &[u32],
+    mut winner: Vec<u32>,
+    cooperative: bool,
+) -> Vec<Vec<u32>> {
+    let n = order.len();
+    let topics = &group.members()[order[0] as usize].topics;
+    let all_topics = topics.len() == group.topics().len();
+    let total: u64 = topics
+        .iter()
+        .map(|&t| u64::from(group.topics()[t as usize].partitions))
+        .sum();
+    let n64 = n as u64;
+    let min_quota = usize::try_from(total / n64).unwrap_or(usize::MAX);
+    let mut extras = usize::try_from(total % n64).unwrap_or(0);
+    let max_quota = min_quota + usize::from(extras > 0);
+
+    // Valid, uncontested claims per rank (sorted: claims are sorted).
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (m, &(partitions, _)) in claims.iter().enumerate() {
+        let rank = rank_of[m];
+        let list = &mut lists[rank as usize];
+        let mut keep =
+            |run: &[u32]| list.extend(run.iter().filter(|&&p| winner[p as usize] == rank));
+        if all_topics {
+            keep(partitions);
+        } else {
+            subscribed_runs(group, partitions, topics, keep);
+        }
+    }
+    // Quotas: the larger one first to members already holding it, in member order.
+    let mut target = vec![min_quota; n];
+    for (rank, list) in lists.iter().enumerate() {
+        if extras > 0 && list.len() >= max_quota {
+            target[rank] = max_quota;
+            extras -= 1;
+        }
+    }
+    for t in &mut target {
+        if extras == 0 {
+            break;
+        }
+        if *t == min_quota {
+            *t = max_quota;
+            extras -= 1;
+        }
+    }
+    // Trim to quota, keeping the lowest (partition, topic).
+    for (rank, list) in lists.iter_mut().enumerate() {
+        let quota = target[rank];
+        if list.len() <= quota {
+            continue;
+        }
+        if topics.len() == 1 {
+            for &p in &list[quota..] {
+                winner[p as usize] = RELEASED;
+            }
+            list.truncate(quota);
+        } else {
+            let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(list.len());
+            group.for_each_topic_run(list, |t, run| {
+                let first = group.topics()[t as usize].first;
+                keyed.extend(run.iter().map(|&g| (g - first, t, g)));
+            });
+            keyed.select_nth_unstable(quota);
+            for &(_, _, g) in &keyed[quota..] {
+                winner[g as usize] = RELEASED;
+            }
+            list.clear();
+            list.extend(keyed[..quota].iter().map(|&(_, _, g)| g));
+            list.sort_unstable();
+        }
+    }
+    // Deal the rest round-robin, in partition order, to members below quota.
+    let mut need: Vec<usize> = lists
+        .iter()
+        .zip(&target)
+        .map(|(l, &t)| t - l.len())
+        .collect();
+    let mut needy: Vec<u32> = (0..index_u32(n))
+        .filter(|&r| need[r as usize] > 0)
+        .collect();
+    let kept_len: Vec<usize> = lists.iter().map(Vec::len).collect();
+    let mut cursor = 0;
+    'topics: for &t in topics {
+        let topic = &group.topics()[t as usize];
+        for g in topic.first..topic.first + topic.partitions {
+            let w = winner[g as usize];
+            let dealable = if cooperative {
+                w == FREE
+            } else {
+                w >= RELEASED
+            };
+            if !dealable {
+                continue;
+            }
+            if cursor >= needy.len() {
+                needy.retain(|&r| need[r as usize] > 0);
+                cursor = 0;
+                if needy.is_empty() {
+                    break 'topics;
+                }
+            }
+            let r = needy[cursor] as usize;
+            lists[r].push(g);
+            need[r] -= 1;
+            cursor += 1;
+        }
+    }
+    // Kept claims and dealt partitions are each sorted; merge them.
+    for (list, &k) in lists.iter_mut().zip(&kept_len) {
+        if k > 0 && k < list.len() && list[k - 1] > list[k] {
+            list.sort_unstable();
+        }
+    }
+    lists
+}
+
+/// The general path: subscriptions differ.
+fn general(
+    group: &GroupSpec,
+    claims: &[(&[u32], i32)],
+    order: &[u32],
+    rank_of: &[u32],
+    winner: Vec<u32>,
+    cooperative: bool,
+) -> Vec<Vec<u32>> {
+    let n = order.len();
+    let members = group.members();
+    let topics = group.topics();
+    let total = group.total_partitions() as usize;
+    let mut owner = vec![FREE; total];
+    let mut count = vec![0u32; n];
+    // Keep every valid, uncontested claim on a subscribed topic.
+    for (m, &(partitions, _)) in claims.iter().enumerate() {
+        let rank = rank_of[m];
+        subscribed_runs(group, partitions, &members[m].topics, |run| {
+            for &p in run {
+                if winner[p as usize] == rank {
+                    owner[p as usize] = rank;
+                    count[rank as usize] += 1;
+                }
+            }
+        });
+    }
+    // Subscribers of each topic, in rank order.
+    let mut subs_of: Vec<Vec<u32>> = vec![Vec::new(); topics.len()];
+    for (rank, &m) in order.iter().enumerate() {
+        for &t in &members[m as usize].topics {
+            subs_of[t as usize].push(index_u32(rank));
+        }
+    }
+    // Fill order: topics with the fewest subscribers first, then the biggest.
+    let mut fill_order: Vec<u32> = (0..index_u32(topics.len()))
+        .filter(|&t| !subs_of[t as usize].is_empty() && topics[t as usize].partitions > 0)
+        .collect();
+    fill_order.sort_by_key(|&t| {
+        (
+            subs_of[t as usize].len(),
+            Reverse(topics[t as usize].partitions),
+            t,
+        )
+    });
+    let mut free: Vec<u32> = Vec::new();
+    let mut cand: Vec<(u32, u32)> = Vec::new();
+    for &t in &fill_order {
+        let topic = &topics[t as usize];
+        free.clear();
+        free.extend(
+            (topic.first..topic.first + topic.partitions).filter(|&g| owner[g as usize] == FREE),
+        );
+        if free.is_empty() {
+            continue;
+        }
+        cand.clear();
+        cand.extend(subs_of[t as usize].iter().map(|&r| (count[r as usize], r)));
+        cand.sort_unstable();
+        let gives = water_fill(&cand, free.len());
+        let mut next = free.iter();
+        for (&(_, r), give) in cand.iter().zip(gives) {
+            for &g in next.by_ref().take(give) {
+                owner[g as usize] = r;
+            }
+            count[r as usize] += index_u32(give);
+        }
+    }
+    balance(
+        group,
+        &fill_order,
+        &subs_of,
+        &winner,
+        &mut owner,
+        &mut count,
+    );
+    // Lists from the owner array (sorted by construction), withholding in the cooperative
+    // protocol every partition another member still owns.
+    let mut lists: Vec<Vec<u32>> = count
+        .iter()
+        .map(|&c| Vec::with_capacity(c as usize))
+        .collect();
+    for (g, &r) in owner.iter().enumerate() {
+        if r as usize >= n {
+            continue;
+        }
+        let w = winner[g];
+        if cooperative && w != FREE && w != r {
+            continue;
+        }
+        lists[r as usize].push(index_u32(g));
+    }
+    lists
+}
+
+/// How many of `k` partitions each candidate gets when they always go to the least loaded:
+/// `cand` is sorted by (count, rank); the result is index-aligned with it.
+fn water_fill(cand: &[(u32, u32)], k: usize) -> Vec<usize> {
+    let s = cand.len();
+    let mut gives = vec![0usize; s];
+    if s == 0 {
+        return gives;
+    }
+    let mut remaining = k as u64;
+    let mut level = u64::from(cand[0].0);
+    let mut j = 0;
+    loop {
+        while j < s && u64::from(cand[j].0) <= level {
+            j += 1;
+        }
+        let width = j as u64;
+        if j < s {
+            let next = u64::from(cand[j].0);
+            let room = (next - level) * width;
+            if room <= remaining {
+                remaining -= room;
+                level = next;
+                continue;
+            }
+        }
+        let up = remaining / width;
+        level += up;
+        remaining -= up * width;
+        break;
+    }
+    for (i, give) in gives.iter_mut().enumerate().take(j) {
+        let extra = u64::from((i as u64) < remaining);
+        *give = usize::try_from(level - u64::from(cand[i].0) + extra).unwrap_or(0);
+    }
+    gives
+}
+
+/// Moves partitions until, for every topic, no owner of one of its partitions has two or more
+/// partitions more than a subscriber of it. Terminates: each move lowers Σ count² by ≥ 2.
+fn balance(
+    group: &GroupSpec,
+    topic_order: &[u32],
+    subs_of: &[Vec<u32>],
+    winner: &[u32],
+    owner: &mut [u32],
+    count: &mut [u32],
+) {
+    let topics = group.topics();
+    let n = count.len();
+    let mut held: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut holders: Vec<u32> = Vec::new();
+    loop {
+        let mut moved = false;
+        for &t in topic_order {
+            let topic = &topics[t as usize];
+            let range = topic.first as usize..(topic.first + topic.partitions) as usize;
+            let subs = &subs_of[t as usize];
+            let min = subs.iter().map(|&r| count[r as usize]).min().unwrap_or(0);
+            let max = owner[range.clone()]
+                .iter()
+                .filter(|&&r| (r as usize) < n)
+                .map(|&r| count[r as usize])
+                .max()
+                .unwrap_or(0);
+            if max <= min + 1 {
+                continue;
+            }
+            // Who holds which partitions of this topic; claims the holder already had go to
+            // the bottom of its stack so that newly filled ones move first.
+            holders.clear();
+            for g in range.clone() {
+                let r = owner[g];
+                if (r as usize) < n {
+                    if held[r as usize].is_empty() {
+                        holders.push(r);
+                    }
+                    held[r as usize].push(index_u32(g));
+                }
+            }
+            for &r in &holders {
+                let stack = &mut held[r as usize];
+                stack.sort_by_key(|&g| (winner[g as usize] != r, g));
+            }
+            let mut high: BinaryHeap<(u32, Reverse<u32>)> = holders
+                .iter()
+                .map(|&r| (count[r as usize], Reverse(r)))
+                .collect();
+            let mut low: BinaryHeap<Reverse<(u32, u32)>> = subs
+                .iter()
+                .map(|&r| Reverse((count[r as usize], r)))
+                .collect();
+            loop {
+                // Lazy deletion: entries whose count changed since they were pushed are stale.
+                let Some(&(hc, Reverse(b))) = high.peek() else {
+                    break;
+                };
+                if hc != count[b as usize] || held[b as usize].is_empty() {
+                    high.pop();
+                    continue;
+                }
+                let Some(&Reverse((lc, a))) = low.peek() else {
+                    break;
+                };
+                if lc != count[a as usize] {
+                    low.pop();
+                    continue;
+                }
+                if hc <= lc + 1 {
+                    break;
+                }
+                high.pop();
+                low.pop();
+                let Some(g) = held[b as usize].pop() else {
+                    continue;
+                };
+                owner[g as usize] = a;
+                count[b as usize] -= 1;
+                count[a as usize] += 1;
+                held[a as usize].push(g);
+                moved = true;
+                high.push((count[b as usize], Reverse(b)));
+                low.push(Reverse((count[b as usize], b)));
+                high.push((count[a as usize], Reverse(a)));
+                low.push(Reverse((count[a as usize], a)));
+            }
+            for &r in &holders {
+                held[r as usize].clear();
+            }
+            // Members that only received partitions in this pass are not in `holders`.
+            for &r in subs {
+                held[r as usize].clear();
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+}
