@@ -6,6 +6,8 @@
 //! - `kgroup simulate`: runs group-fsm members against testkit's model coordinator on a script
 //!   of timed events and reports rebalances, time to stable, partitions moved and
 //!   partition-seconds without an owner (see the `simulate` module).
+//! - `kgroup assign`: runs an assignor on a synthetic group and reports time, peak memory,
+//!   balance and movement (see the `assign` module).
 //! - `kgroup decode`: turns the raw bytes of one captured TCP connection into JSON lines,
 //!   one object per Kafka frame, and can check that every frame re-encodes to the same bytes
 //!   (see the `decode` module).
@@ -14,6 +16,7 @@
 //! mismatch), 2 bad input or bad usage, 141 standard output closed early (as with `SIGPIPE`).
 #![forbid(unsafe_code)]
 
+mod assign;
 mod decode;
 mod error;
 mod frames;
@@ -67,6 +70,9 @@ enum Command {
         after_help = simulate::EXAMPLES,
     )]
     Simulate(simulate::SimulateArgs),
+    /// Run an assignor on a synthetic group: time, peak memory, balance, movement.
+    #[command(long_about = assign::LONG_ABOUT, after_help = assign::EXAMPLES)]
+    Assign(assign::AssignArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +80,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Decode(args) => decode::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Assign(args) => assign::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

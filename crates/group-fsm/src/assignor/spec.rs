@@ -131,49 +131,32 @@ impl GroupSpecBuilder {
         self
     }
 
-    /// Builds the spec: topics sorted by name, global indices laid out, every member's
-    /// subscription and claims resolved and cleaned (see the [module docs](self)).
+    /// Builds the spec: topics sorted by name, global indices laid out, then every member
+    /// added with [`GroupSpec::add_member`] (subscription and claims resolved and cleaned, see
+    /// the [module docs](self)).
     ///
-    /// Topics are capped so that the total partition count fits in a `u32` below the
-    /// sentinels assignors use; partitions beyond that are left out.
+    /// Topics are capped so that the total partition count stays below [`MAX_PARTITIONS`];
+    /// partitions beyond that are left out.
     #[must_use]
     pub fn build(self) -> GroupSpec {
         let mut topics = self.topics;
         topics.sort_by(|a, b| a.0.cmp(&b.0));
         topics.dedup_by(|b, a| a.0 == b.0);
-        let mut racks: Vec<String> = topics
-            .iter()
-            .flat_map(|t| t.2.iter().flatten().cloned())
-            .chain(self.members.iter().filter_map(|m| m.rack.clone()))
-            .filter(|r| !r.is_empty())
-            .collect();
-        racks.sort_unstable();
-        racks.dedup();
-        let rack_index = |r: &str| -> Option<u32> {
-            racks
-                .binary_search_by(|x| x.as_str().cmp(r))
-                .ok()
-                .map(index_u32)
-        };
+        let mut spec = GroupSpec::default();
         let mut total: u32 = 0;
-        let mut specs = Vec::with_capacity(topics.len());
         for (name, partitions, replica_racks) in topics {
             let partitions = partitions.min(MAX_PARTITIONS - total);
-            let replica_racks = if replica_racks.is_empty() {
-                Vec::new()
-            } else {
-                replica_racks
-                    .iter()
-                    .take(partitions as usize)
-                    .map(|rs| {
-                        let mut v: Vec<u32> = rs.iter().filter_map(|r| rack_index(r)).collect();
-                        v.sort_unstable();
-                        v.dedup();
-                        v.into_boxed_slice()
-                    })
-                    .collect()
-            };
-            specs.push(TopicSpec {
+            let replica_racks = replica_racks
+                .iter()
+                .take(partitions as usize)
+                .map(|rs| {
+                    let mut v: Vec<u32> = rs.iter().filter_map(|r| spec.intern_rack(r)).collect();
+                    v.sort_unstable();
+                    v.dedup();
+                    v.into_boxed_slice()
+                })
+                .collect();
+            spec.topics.push(TopicSpec {
                 name,
                 partitions,
                 first: total,
@@ -181,47 +164,10 @@ impl GroupSpecBuilder {
             });
             total += partitions;
         }
-        let mut spec = GroupSpec {
-            topics: specs,
-            members: Vec::with_capacity(self.members.len()),
-            racks: Vec::new(),
-            total,
-        };
-        let member_racks: Vec<Option<u32>> = self
-            .members
-            .iter()
-            .map(|m| m.rack.as_deref().and_then(rack_index))
-            .collect();
-        spec.racks = racks;
-        for (input, rack) in self.members.into_iter().zip(member_racks) {
-            let mut topics: Vec<u32> = input
-                .topics
-                .iter()
-                .filter_map(|t| spec.topic_index(t))
-                .collect();
-            topics.sort_unstable();
-            topics.dedup();
-            let mut owned = Vec::new();
-            let mut dropped = 0u32;
-            for (topic, partitions) in &input.owned {
-                match spec.topic_index(topic) {
-                    Some(t) => spec.resolve_into(t, partitions, &mut owned, &mut dropped),
-                    None => {
-                        dropped = dropped.saturating_add(len_u32(partitions.len()));
-                    }
-                }
-            }
-            sort_dedup(&mut owned, &mut dropped);
-            spec.members.push(MemberSpec {
-                member_id: input.member_id,
-                instance_id: input.instance_id,
-                rack,
-                topics,
-                owned,
-                generation: input.generation,
-                user_data: input.user_data,
-                dropped_claims: dropped,
-            });
+        spec.total = total;
+        spec.members.reserve(self.members.len());
+        for m in self.members {
+            spec.add_member(m);
         }
         spec
     }
@@ -293,7 +239,8 @@ impl GroupSpec {
         &self.members
     }
 
-    /// Rack names (sorted); [`MemberSpec::rack`] and [`TopicSpec::replica_racks`] index it.
+    /// Rack names (in the order first seen); [`MemberSpec::rack`] and
+    /// [`TopicSpec::replica_racks`] index it.
     #[must_use]
     pub fn racks(&self) -> &[String] {
         &self.racks
@@ -303,6 +250,82 @@ impl GroupSpec {
     #[must_use]
     pub fn total_partitions(&self) -> u32 {
         self.total
+    }
+
+    /// Adds a member: its subscription is resolved to topic indices (unknown topics
+    /// dropped) and its claims ([`MemberInput::owned`]) to sorted, unique, valid global
+    /// indices (invalid ones dropped and counted in [`MemberSpec::dropped_claims`]).
+    pub fn add_member(&mut self, input: MemberInput) {
+        let mut owned = Vec::new();
+        let mut dropped = 0u32;
+        for (topic, partitions) in &input.owned {
+            match self.topic_index(topic) {
+                Some(t) => self.resolve_into(t, partitions, &mut owned, &mut dropped),
+                None => dropped = dropped.saturating_add(len_u32(partitions.len())),
+            }
+        }
+        self.add_member_claims(input, owned);
+        if let Some(m) = self.members.last_mut() {
+            m.dropped_claims = m.dropped_claims.saturating_add(dropped);
+        }
+    }
+
+    /// Adds a member whose claims are already global indices (for callers that resolved
+    /// them, e.g. straight from a decoded subscription); [`MemberInput::owned`] is ignored.
+    /// Indices out of range and duplicates are dropped.
+    pub fn add_member_claims(&mut self, input: MemberInput, claims: Vec<u32>) {
+        let mut topics: Vec<u32> = input
+            .topics
+            .iter()
+            .filter_map(|t| self.topic_index(t))
+            .collect();
+        topics.sort_unstable();
+        topics.dedup();
+        self.add_member_resolved(input, topics, claims);
+    }
+
+    /// Adds a member whose subscription (topic indices) and claims (global indices) are
+    /// already resolved; [`MemberInput::topics`] and [`MemberInput::owned`] are ignored. Topic
+    /// indices out of range, claim indices out of range and duplicates are dropped.
+    pub fn add_member_resolved(
+        &mut self,
+        input: MemberInput,
+        mut topics: Vec<u32>,
+        mut claims: Vec<u32>,
+    ) {
+        let n_topics = index_u32(self.topics.len());
+        topics.retain(|&t| t < n_topics);
+        if !topics.windows(2).all(|w| w[0] < w[1]) {
+            topics.sort_unstable();
+            topics.dedup();
+        }
+        let before = claims.len();
+        claims.retain(|&g| g < self.total);
+        let mut dropped = len_u32(before - claims.len());
+        sort_dedup(&mut claims, &mut dropped);
+        let rack = input.rack.as_deref().and_then(|r| self.intern_rack(r));
+        self.members.push(MemberSpec {
+            member_id: input.member_id,
+            instance_id: input.instance_id,
+            rack,
+            topics,
+            owned: claims,
+            generation: input.generation,
+            user_data: input.user_data,
+            dropped_claims: dropped,
+        });
+    }
+
+    /// The index of rack `name`, added if new; `None` for the empty string (no rack).
+    fn intern_rack(&mut self, name: &str) -> Option<u32> {
+        if name.is_empty() {
+            return None;
+        }
+        if let Some(i) = self.racks.iter().position(|r| r == name) {
+            return Some(index_u32(i));
+        }
+        self.racks.push(String::from(name));
+        Some(index_u32(self.racks.len() - 1))
     }
 
     /// The index of topic `name`.
@@ -348,22 +371,42 @@ impl GroupSpec {
     }
 
     /// Splits sorted global indices into per-topic runs: calls `f(topic, run)` for each topic
-    /// with at least one index in `sorted`.
+    /// with at least one index in `sorted`. Indices at or past the end are ignored.
     pub fn for_each_topic_run(&self, sorted: &[u32], mut f: impl FnMut(u32, &[u32])) {
-        let mut rest = sorted;
-        while let Some(&g) = rest.first() {
+        let mut start = 0;
+        let mut t = 0usize;
+        while start < sorted.len() {
+            let g = sorted[start];
             if g >= self.total {
                 return;
             }
-            let (t, _) = self.locate(g);
-            let end = {
-                let topic = &self.topics[t as usize];
-                topic.first + topic.partitions
-            };
-            let n = rest.partition_point(|&x| x < end);
-            f(t, &rest[..n]);
-            rest = &rest[n..];
+            // Topics are walked forward: a step or two when runs are dense, a binary search
+            // over the rest when they are far apart.
+            if self.end_of(t) <= g {
+                // Gallop: find a window [t + lo, t + hi) holding the topic, then search it.
+                let (mut lo, mut hi) = (1usize, 2usize);
+                while self.end_of(t + hi - 1) <= g {
+                    lo = hi;
+                    hi *= 2;
+                }
+                let window =
+                    &self.topics[(t + lo).min(self.topics.len())..(t + hi).min(self.topics.len())];
+                t += lo + window.partition_point(|x| x.first + x.partitions <= g);
+            }
+            let end = self.end_of(t);
+            let mut stop = start + 1;
+            while stop < sorted.len() && sorted[stop] < end {
+                stop += 1;
+            }
+            f(index_u32(t), &sorted[start..stop]);
+            start = stop;
         }
+    }
+
+    fn end_of(&self, t: usize) -> u32 {
+        self.topics
+            .get(t)
+            .map_or(u32::MAX, |x| x.first + x.partitions)
     }
 
     /// Resolves `partitions` of topic `t` into global indices, appending valid ones to `out`
@@ -403,7 +446,7 @@ impl GroupSpec {
             .members
             .iter()
             .any(|m| has_astral(&m.member_id) || m.instance_id.as_deref().is_some_and(has_astral));
-        order.sort_by(|&a, &b| {
+        let full = |a: u32, b: u32| {
             let (ma, mb) = (&self.members[a as usize], &self.members[b as usize]);
             let (ka, kb) = (key(ma), key(mb));
             let primary = if utf16 {
@@ -414,7 +457,27 @@ impl GroupSpec {
                 ka.cmp(&kb)
             };
             primary.then_with(|| tie_break(ma, mb))
-        });
+        };
+        if utf16 {
+            order.sort_by(|&a, &b| full(a, b));
+            return order;
+        }
+        // Byte order: sort on (static?, the first 16 bytes of the primary id, zero-padded),
+        // which never contradicts the full order, and compare whole keys only on ties.
+        let mut keyed: Vec<(bool, u128, u32)> = order
+            .iter()
+            .map(|&i| {
+                let m = &self.members[i as usize];
+                let primary = m.instance_id.as_deref().unwrap_or(&m.member_id);
+                let mut prefix = [0u8; 16];
+                let n = primary.len().min(16);
+                prefix[..n].copy_from_slice(&primary.as_bytes()[..n]);
+                (m.instance_id.is_none(), u128::from_be_bytes(prefix), i)
+            })
+            .collect();
+        keyed.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| full(a.2, b.2)));
+        order.clear();
+        order.extend(keyed.iter().map(|k| k.2));
         order
     }
 

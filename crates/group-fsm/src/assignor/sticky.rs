@@ -64,7 +64,7 @@
 //! * Both: running the assignor again on its own output (every member owning what it got, one
 //!   generation later) moves nothing, so the cooperative protocol converges in two rounds.
 
-use alloc::collections::BinaryHeap;
+use alloc::collections::{BTreeMap, BinaryHeap};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -114,24 +114,13 @@ impl Assignor for StickyAssignor {
             .members()
             .iter()
             .map(|m| {
-                let Some(data) = m.user_data.as_ref().filter(|d| !d.is_empty()) else {
-                    return (Vec::new(), DEFAULT_GENERATION);
-                };
-                match decode_user_data(data) {
-                    Some(u) => {
-                        let mut out = Vec::new();
-                        let mut dropped = 0;
-                        for (topic, partitions) in &u.previous {
-                            if let Some(t) = group.topic_index(topic) {
-                                group.resolve_into(t, partitions, &mut out, &mut dropped);
-                            }
-                        }
-                        out.sort_unstable();
-                        out.dedup();
-                        (out, u.generation.unwrap_or(DEFAULT_GENERATION))
-                    }
-                    None => (Vec::new(), DEFAULT_GENERATION),
-                }
+                m.user_data
+                    .as_deref()
+                    .filter(|d| !d.is_empty())
+                    .and_then(|d| resolve_user_data(group, d))
+                    .map_or((Vec::new(), DEFAULT_GENERATION), |(c, g)| {
+                        (c, g.unwrap_or(DEFAULT_GENERATION))
+                    })
             })
             .collect();
         let refs: Vec<(&[u32], i32)> = claims.iter().map(|(c, g)| (c.as_slice(), *g)).collect();
@@ -292,21 +281,59 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn read_assignment(r: &mut Reader<'_>) -> Option<Vec<(String, Vec<i32>)>> {
+/// Walks a `[](topic string, partitions []int32)` array, calling `f(topic, count, reader)`
+/// for each topic; `f` must read exactly `count` int32s.
+fn walk_assignment<'a>(
+    r: &mut Reader<'a>,
+    mut f: impl FnMut(&'a str, usize, &mut Reader<'a>) -> Option<()>,
+) -> Option<()> {
     // Each topic entry is at least a 2-byte name length and a 4-byte partition count.
     let topics = r.count(6)?;
-    let mut out = Vec::with_capacity(topics);
     for _ in 0..topics {
         let len = usize::try_from(r.i16()?).ok()?;
         let name = core::str::from_utf8(r.take(len)?).ok()?;
         let n = r.count(4)?;
+        f(name, n, r)?;
+    }
+    Some(())
+}
+
+fn read_assignment(r: &mut Reader<'_>) -> Option<Vec<(String, Vec<i32>)>> {
+    let mut out = Vec::new();
+    walk_assignment(r, |name, n, r| {
         let mut partitions = Vec::with_capacity(n);
         for _ in 0..n {
             partitions.push(r.i32()?);
         }
         out.push((String::from(name), partitions));
-    }
+        Some(())
+    })?;
     Some(out)
+}
+
+/// StickyAssignor user data straight to global indices (no per-topic strings): the claims
+/// (sorted, unique, valid) and the generation, or `None` if it does not parse.
+fn resolve_user_data(group: &GroupSpec, data: &[u8]) -> Option<(Vec<u32>, Option<i32>)> {
+    let mut r = Reader(data);
+    let mut claims = Vec::new();
+    walk_assignment(&mut r, |name, n, r| {
+        let topic = group.topic_index(name).map(|t| &group.topics()[t as usize]);
+        for _ in 0..n {
+            let p = r.i32()?;
+            if let Some(t) = topic {
+                if let Ok(p) = u32::try_from(p) {
+                    if p < t.partitions {
+                        claims.push(t.first + p);
+                    }
+                }
+            }
+        }
+        Some(())
+    })?;
+    let generation = r.i32();
+    claims.sort_unstable();
+    claims.dedup();
+    Some((claims, generation))
 }
 
 /// The sticky algorithm shared by both assignors. `claims[i]` is member `i`'s claimed
@@ -326,9 +353,17 @@ pub(crate) fn plan_sticky(
     for (rank, &m) in order.iter().enumerate() {
         rank_of[m as usize] = index_u32(rank);
     }
-    let winner = resolve_claims(group, claims, &rank_of);
+    let (winner, contested) = resolve_claims(group, claims, &rank_of);
     let lists = if group.identical_subscriptions() {
-        constrained(group, claims, &order, &rank_of, winner, cooperative)
+        constrained(
+            group,
+            claims,
+            &order,
+            &rank_of,
+            winner,
+            contested,
+            cooperative,
+        )
     } else {
         general(group, claims, &order, &rank_of, winner, cooperative)
     };
@@ -342,27 +377,49 @@ pub(crate) fn plan_sticky(
 
 /// Per partition: the rank of the claimant with the unique highest generation, [`CONFLICT`]
 /// when several share the highest generation, or [`FREE`]. Independent of member order.
-fn resolve_claims(group: &GroupSpec, claims: &[(&[u32], i32)], rank_of: &[u32]) -> Vec<u32> {
+/// The flag says whether any partition was claimed twice (if not, every claim is won).
+fn resolve_claims(
+    group: &GroupSpec,
+    claims: &[(&[u32], i32)],
+    rank_of: &[u32],
+) -> (Vec<u32>, bool) {
     let total = group.total_partitions() as usize;
     let mut winner = vec![FREE; total];
-    if claims.iter().all(|(c, _)| c.is_empty()) {
-        return winner;
+    let mut generation_of = vec![0i32; claims.len()];
+    for (m, &(_, g)) in claims.iter().enumerate() {
+        generation_of[rank_of[m] as usize] = g;
     }
-    let mut generation = vec![0i32; total];
+    // The tied generation of conflicted partitions (rare: a real group has none).
+    let mut conflict_generation: BTreeMap<u32, i32> = BTreeMap::new();
+    let mut contested = false;
     for (m, &(partitions, g)) in claims.iter().enumerate() {
         let rank = rank_of[m];
         for &p in partitions {
-            let p = p as usize;
-            let Some(w) = winner.get_mut(p) else { continue };
-            if *w == FREE || g > generation[p] {
+            let Some(w) = winner.get_mut(p as usize) else {
+                continue;
+            };
+            if *w == FREE {
                 *w = rank;
-                generation[p] = g;
-            } else if g == generation[p] {
+                continue;
+            }
+            contested = true;
+            let current = if *w == CONFLICT {
+                conflict_generation.get(&p).copied().unwrap_or(i32::MIN)
+            } else {
+                generation_of[*w as usize]
+            };
+            if g > current {
+                if *w == CONFLICT {
+                    conflict_generation.remove(&p);
+                }
+                *w = rank;
+            } else if g == current && *w != CONFLICT {
                 *w = CONFLICT;
+                conflict_generation.insert(p, g);
             }
         }
     }
-    winner
+    (winner, contested)
 }
 
 /// Calls `f(topic, run)` for the runs of `sorted` on topics `subscribed` contains.
@@ -386,6 +443,7 @@ fn constrained(
     order: &[u32],
     rank_of: &[u32],
     mut winner: Vec<u32>,
+    contested: bool,
     cooperative: bool,
 ) -> Vec<Vec<u32>> {
     let n = order.len();
@@ -405,8 +463,13 @@ fn constrained(
     for (m, &(partitions, _)) in claims.iter().enumerate() {
         let rank = rank_of[m];
         let list = &mut lists[rank as usize];
-        let mut keep =
-            |run: &[u32]| list.extend(run.iter().filter(|&&p| winner[p as usize] == rank));
+        let mut keep = |run: &[u32]| {
+            if contested {
+                list.extend(run.iter().filter(|&&p| winner[p as usize] == rank));
+            } else {
+                list.extend_from_slice(run);
+            }
+        };
         if all_topics {
             keep(partitions);
         } else {
@@ -455,6 +518,9 @@ fn constrained(
             list.extend(keyed[..quota].iter().map(|&(_, _, g)| g));
             list.sort_unstable();
         }
+    }
+    for (list, &t) in lists.iter_mut().zip(&target) {
+        list.reserve_exact(t - list.len());
     }
     // Deal the rest round-robin, in partition order, to members below quota.
     let mut need: Vec<usize> = lists
@@ -687,11 +753,8 @@ fn balance(
                 .iter()
                 .map(|&r| Reverse((count[r as usize], r)))
                 .collect();
-            loop {
-                // Lazy deletion: entries whose count changed since they were pushed are stale.
-                let Some(&(hc, Reverse(b))) = high.peek() else {
-                    break;
-                };
+            // Lazy deletion: entries whose count changed since they were pushed are stale.
+            while let Some(&(hc, Reverse(b))) = high.peek() {
                 if hc != count[b as usize] || held[b as usize].is_empty() {
                     high.pop();
                     continue;
