@@ -24,6 +24,9 @@ export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261125}"
 echo "PROPTEST_RNG_SEED=$PROPTEST_RNG_SEED"
 cargo test --workspace --all-features
 
+step "assignor benchmarks (quick: validity and minimal movement are checked, times reported)"
+scripts/bench-assignors.sh --quick
+
 step "no_std build of the core"
 cargo build -p kafka-wire -p group-fsm --no-default-features
 
