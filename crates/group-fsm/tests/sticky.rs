@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use group_fsm::assignor::sticky::{
     decode_generation, decode_user_data, encode_generation, encode_user_data,
+    generation_from_user_data,
 };
 use group_fsm::assignor::{
     Assignor, CooperativeStickyAssignor, GroupPlan, GroupSpec, GroupSpecBuilder, MemberInput,
@@ -179,7 +180,10 @@ fn run(c: &Case, f: Flavour, order: &[usize]) -> Result_ {
         .iter()
         .zip(&plan.members)
         .map(|(m, p)| {
-            assert!(p.partitions.windows(2).all(|w| w[0] < w[1]), "plan lists sorted");
+            assert!(
+                p.partitions.windows(2).all(|w| w[0] < w[1]),
+                "plan lists sorted"
+            );
             let set = s
                 .grouped(&p.partitions)
                 .into_iter()
@@ -191,7 +195,10 @@ fn run(c: &Case, f: Flavour, order: &[usize]) -> Result_ {
 }
 
 fn partitions_of(c: &Case, topic: &str) -> u32 {
-    c.topics.iter().find(|(t, _)| t == topic).map_or(0, |(_, n)| *n)
+    c.topics
+        .iter()
+        .find(|(t, _)| t == topic)
+        .map_or(0, |(_, n)| *n)
 }
 
 fn subscribes(m: &TestMember, topic: &str) -> bool {
@@ -207,7 +214,9 @@ fn winners(c: &Case) -> BTreeMap<(String, i32), Option<usize>> {
             if *p < 0 || *p as u32 >= partitions_of(c, t) {
                 continue;
             }
-            let e = best.entry((t.clone(), *p)).or_insert((m.generation, Vec::new()));
+            let e = best
+                .entry((t.clone(), *p))
+                .or_insert((m.generation, Vec::new()));
             if m.generation > e.0 {
                 *e = (m.generation, vec![i]);
             } else if m.generation == e.0 {
@@ -283,7 +292,10 @@ fn taken_from_owner(c: &Case, r: &Result_) -> usize {
 fn movement_lower_bound(c: &Case) -> usize {
     let n = c.members.len();
     let subscribed = &c.members[0].topics;
-    let total: usize = subscribed.iter().map(|t| partitions_of(c, t) as usize).sum();
+    let total: usize = subscribed
+        .iter()
+        .map(|t| partitions_of(c, t) as usize)
+        .sum();
     let (min_q, extras) = (total / n, total % n);
     let mut kept = vec![0usize; n];
     for ((t, _), w) in winners(c) {
@@ -312,7 +324,12 @@ fn identity(c: &Case) -> Vec<usize> {
     (0..c.members.len()).collect()
 }
 
-fn check_all(c: &Case, f: Flavour, identical: bool, shuffle: &[usize]) -> Result<(), TestCaseError> {
+fn check_all(
+    c: &Case,
+    f: Flavour,
+    identical: bool,
+    shuffle: &[usize],
+) -> Result<(), TestCaseError> {
     let order = identity(c);
     let r1 = run(c, f, &order);
     // Determinism: any member order.
@@ -348,7 +365,11 @@ fn check_all(c: &Case, f: Flavour, identical: bool, shuffle: &[usize]) -> Result
     // Rounds until stable.
     let mut prev = r1;
     let mut case = next_round(c, &prev);
-    let max_rounds = if identical || f == Flavour::Eager { 1 } else { 2 };
+    let max_rounds = if identical || f == Flavour::Eager {
+        1
+    } else {
+        2
+    };
     let mut rounds = 0;
     loop {
         let r = run(&case, f, &order);
@@ -357,7 +378,10 @@ fn check_all(c: &Case, f: Flavour, identical: bool, shuffle: &[usize]) -> Result
             break;
         }
         rounds += 1;
-        prop_assert!(rounds <= max_rounds, "not stable after {rounds} more rounds");
+        prop_assert!(
+            rounds <= max_rounds,
+            "not stable after {rounds} more rounds"
+        );
         prev = r;
         case = next_round(&case, &prev);
     }
@@ -445,7 +469,11 @@ fn names_protocols_and_user_data() {
     let mut sticky = StickyAssignor::default();
     assert_eq!(sticky.name(), "sticky");
     assert_eq!(sticky.supported_protocols(), [RebalanceProtocol::Eager]);
-    assert_eq!(sticky.subscription_user_data(&[]), None, "nothing owned yet");
+    assert_eq!(
+        sticky.subscription_user_data(&[]),
+        None,
+        "nothing owned yet"
+    );
     let a = group_fsm::assignor::Assignment {
         partitions: vec![TopicPartition::new("t", 1), TopicPartition::new("t", 0)],
         user_data: None,
@@ -467,17 +495,29 @@ fn names_protocols_and_user_data() {
 
     let mut coop = CooperativeStickyAssignor::default();
     assert_eq!(coop.name(), "cooperative-sticky");
-    assert!(coop.supported_protocols().contains(&RebalanceProtocol::Cooperative));
-    assert_eq!(coop.subscription_user_data(&[]).as_deref(), Some(&[0xff, 0xff, 0xff, 0xff][..]));
+    assert!(
+        coop.supported_protocols()
+            .contains(&RebalanceProtocol::Cooperative)
+    );
+    assert_eq!(
+        coop.subscription_user_data(&[]).as_deref(),
+        Some(&[0xff, 0xff, 0xff, 0xff][..])
+    );
     coop.on_assignment(&a, 7);
-    assert_eq!(coop.subscription_user_data(&[]).as_deref(), Some(&[0, 0, 0, 7][..]));
+    assert_eq!(
+        coop.subscription_user_data(&[]).as_deref(),
+        Some(&[0, 0, 0, 7][..])
+    );
 }
 
 /// A lying array count in sticky user data is rejected without allocating for it.
 #[test]
 fn lying_user_data_counts() {
     assert_eq!(decode_user_data(&[0x7f, 0xff, 0xff, 0xff]), None);
-    assert_eq!(decode_user_data(&[0, 0, 0, 1, 0, 1, b't', 0x7f, 0xff, 0xff, 0xff]), None);
+    assert_eq!(
+        decode_user_data(&[0, 0, 0, 1, 0, 1, b't', 0x7f, 0xff, 0xff, 0xff]),
+        None
+    );
     assert_eq!(decode_user_data(&[0xff, 0xff, 0xff, 0xff]), None);
     assert_eq!(decode_user_data(&[0, 0, 0, 1, 0xff, 0xff]), None);
     assert_eq!(decode_generation(&[1, 2, 3]), None);
@@ -490,8 +530,18 @@ fn leaving_member_moves_only_its_partitions() {
     let c = Case {
         topics: vec![("a".into(), 6), ("b".into(), 6)],
         members: vec![
-            member("m1", &["a", "b"], &[("a", 0), ("a", 3), ("b", 0), ("b", 3)], 3),
-            member("m2", &["a", "b"], &[("a", 1), ("a", 4), ("b", 1), ("b", 4)], 3),
+            member(
+                "m1",
+                &["a", "b"],
+                &[("a", 0), ("a", 3), ("b", 0), ("b", 3)],
+                3,
+            ),
+            member(
+                "m2",
+                &["a", "b"],
+                &[("a", 1), ("a", 4), ("b", 1), ("b", 4)],
+                3,
+            ),
         ],
     };
     // m3 (owning a-2, a-5, b-2, b-5) left.
@@ -519,7 +569,10 @@ fn double_claims_in_one_generation() {
     };
     let coop = run(&c, Flavour::Cooperative, &[0, 1, 2]);
     for m in &c.members {
-        assert!(!coop[&m.id].contains(&("a".to_owned(), 1)), "a-1 is contested");
+        assert!(
+            !coop[&m.id].contains(&("a".to_owned(), 1)),
+            "a-1 is contested"
+        );
     }
     assert!(coop["m1"].contains(&("a".to_owned(), 0)));
     assert!(coop["m2"].contains(&("a".to_owned(), 2)));
@@ -554,13 +607,18 @@ fn edge_cases() {
         assert!(assignor(f).plan(&empty).members.is_empty());
         let c = Case {
             topics: vec![("a".into(), 2), ("b".into(), 0)],
-            members: (0..5).map(|i| member(&format!("m{i}"), &["a", "b"], &[], -1)).collect(),
+            members: (0..5)
+                .map(|i| member(&format!("m{i}"), &["a", "b"], &[], -1))
+                .collect(),
         };
         let r = run(&c, f, &[4, 3, 2, 1, 0]);
         assert_eq!(r.values().map(BTreeSet::len).sum::<usize>(), 2);
         let none = Case {
             topics: vec![("a".into(), 3)],
-            members: vec![member("x", &[], &[("a", 0)], 3), member("y", &["a"], &[], -1)],
+            members: vec![
+                member("x", &[], &[("a", 0)], 3),
+                member("y", &["a"], &[], -1),
+            ],
         };
         let r = run(&none, f, &[0, 1]);
         assert!(r["x"].is_empty());
@@ -587,16 +645,53 @@ fn general_path_rebalances_kept_claims() {
     let all: Vec<(&str, i32)> = (0..6).map(|p| ("a", p)).collect();
     let c = Case {
         topics: vec![("a".into(), 6), ("b".into(), 2)],
-        members: vec![member("x", &["a", "b"], &all, 3), member("y", &["a"], &[], -1)],
+        members: vec![
+            member("x", &["a", "b"], &all, 3),
+            member("y", &["a"], &[], -1),
+        ],
     };
     let eager = run(&c, Flavour::Eager, &[0, 1]);
     check_balance(&c, &eager).unwrap();
     assert_eq!(eager["y"].len(), 4, "{eager:?}");
     let coop = run(&c, Flavour::Cooperative, &[1, 0]);
-    assert!(coop["y"].is_empty(), "a-* is still x's this round: {coop:?}");
+    assert!(
+        coop["y"].is_empty(),
+        "a-* is still x's this round: {coop:?}"
+    );
     assert_eq!(coop["x"].len(), 4, "x keeps 2 of a and gets b: {coop:?}");
     let next = next_round(&c, &coop);
     let second = run(&next, Flavour::Cooperative, &[0, 1]);
     check_balance(&next, &second).unwrap();
     assert_eq!(second["y"].len(), 4, "{second:?}");
+}
+
+/// librdkafka's cooperative-sticky members send StickyAssignor user data v1 (previous
+/// assignment + generation), not Java's 4 bytes; librdkafka 2.0 does so with subscription v1,
+/// where the generation must come from it. Bytes from `mock-2.16-ck-cooperative-sticky` (m1's
+/// third JoinGroup: asg-topic 0..5, generation 0) and an empty-assignment blob (generation 3).
+#[test]
+fn librdkafka_cooperative_user_data() {
+    let hex = "0000000100096173672d746f7069630000000600000000000000010000000200000003000000040000000500000000";
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let u = decode_user_data(&bytes).expect("StickyAssignor v1 layout");
+    assert_eq!(
+        u.previous,
+        vec![("asg-topic".to_owned(), vec![0, 1, 2, 3, 4, 5])]
+    );
+    assert_eq!(u.generation, Some(0));
+    assert_eq!(
+        generation_from_user_data(&bytes),
+        0,
+        "not the topic count (1)"
+    );
+    assert_eq!(generation_from_user_data(&[0, 0, 0, 0, 0, 0, 0, 3]), 3);
+    assert_eq!(
+        generation_from_user_data(&[0, 0, 0, 7]),
+        7,
+        "Java's 4 bytes"
+    );
+    assert_eq!(generation_from_user_data(&[1, 2]), -1);
 }

