@@ -193,7 +193,7 @@ fn decode_prefixed<T: Message + Decode>(bytes: &Bytes) -> Result<(i16, T), Decod
 }
 
 /// Groups partitions per topic: topics sorted, partitions ascending, duplicates removed.
-fn group_by_topic(partitions: &[TopicPartition]) -> Vec<(&str, Packed<i32>)> {
+pub(crate) fn group_by_topic(partitions: &[TopicPartition]) -> Vec<(&str, Packed<i32>)> {
     let mut sorted: Vec<(&str, i32)> = partitions
         .iter()
         .map(|tp| (tp.topic.as_str(), tp.partition))

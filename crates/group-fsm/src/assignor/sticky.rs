@@ -72,6 +72,7 @@ use core::cmp::Reverse;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::consumer_protocol::group_by_topic;
 use super::spec::{GroupSpec, index_u32};
 use super::{Assignment, Assignor, GroupPlan, MemberPlan, RebalanceProtocol, TopicPartition};
 
@@ -226,19 +227,7 @@ pub struct StickyUserData {
 /// `generation` is given, else v0. Partitions are grouped per topic, topics sorted.
 #[must_use]
 pub fn encode_user_data(partitions: &[TopicPartition], generation: Option<i32>) -> Bytes {
-    let mut sorted: Vec<(&str, i32)> = partitions
-        .iter()
-        .map(|tp| (tp.topic.as_str(), tp.partition))
-        .collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut groups: Vec<(&str, Vec<i32>)> = Vec::new();
-    for (topic, p) in sorted {
-        match groups.last_mut() {
-            Some((t, list)) if *t == topic => list.push(p),
-            _ => groups.push((topic, vec![p])),
-        }
-    }
+    let groups = group_by_topic(partitions);
     let mut out = BytesMut::new();
     out.put_i32(i32::try_from(groups.len()).unwrap_or(i32::MAX));
     for (topic, list) in &groups {
@@ -247,7 +236,7 @@ pub fn encode_user_data(partitions: &[TopicPartition], generation: Option<i32>) 
         out.put_i16(i16::try_from(name.len()).unwrap_or(i16::MAX));
         out.put_slice(name);
         out.put_i32(i32::try_from(list.len()).unwrap_or(i32::MAX));
-        for &p in list {
+        for p in list.iter() {
             out.put_i32(p);
         }
     }
