@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check of the project: format, clippy, all tests (property, golden, hostile,
-# allocation bound, fuzz-corpus replay), the no_std build and the code-generation diff.
+# allocation bound, fuzz-corpus replay), live interop with librdkafka (peers installed from
+# PyPI when missing), the assignor benchmarks (quick), the no_std build and the
+# code-generation diff.
 # Installs what it needs when it is missing. Usage: scripts/test-all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
