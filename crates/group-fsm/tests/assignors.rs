@@ -804,3 +804,127 @@ fn captured_consumer_protocol_bytes() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// KIP-881 rack-aware range
+// ---------------------------------------------------------------------------------------------
+
+fn rack_sub(topics: &[&str], rack: &str) -> Subscription {
+    Subscription {
+        rack_id: Some(rack.to_owned()),
+        ..sub(topics)
+    }
+}
+
+fn racked(topics: &[(&str, &[&[&str]])]) -> ClusterView {
+    ClusterView {
+        partitions: topics
+            .iter()
+            .map(|(t, racks)| ((*t).to_owned(), racks.len() as i32))
+            .collect(),
+        replica_racks: topics
+            .iter()
+            .map(|(t, racks)| {
+                let per: Vec<Vec<String>> = racks
+                    .iter()
+                    .map(|rs| rs.iter().map(|r| (*r).to_owned()).collect())
+                    .collect();
+                ((*t).to_owned(), per)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn range_prefers_rack_local_partitions_within_quota() {
+    // p0, p2 on r1; p1, p3 on r2. Plain range would give a 0,1 and b 2,3.
+    let layout: &[&[&str]] = &[&["r1"], &["r2"], &["r1"], &["r2"]];
+    let c = racked(&[("t", layout), ("u", layout)]);
+    let subs: BTreeMap<String, Subscription> = [
+        ("a".to_owned(), rack_sub(&["t", "u"], "r2")),
+        ("b".to_owned(), rack_sub(&["t", "u"], "r1")),
+    ]
+    .into_iter()
+    .collect();
+    let r = RangeAssignor.assign(&c, &subs);
+    assert_eq!(
+        parts(&r, "a"),
+        owned(&[("t", 1), ("t", 3), ("u", 1), ("u", 3)])
+    );
+    assert_eq!(
+        parts(&r, "b"),
+        owned(&[("t", 0), ("t", 2), ("u", 0), ("u", 2)])
+    );
+
+    // Every partition on every rack: rack awareness is off, the plain layout stays.
+    let everywhere: &[&[&str]] = &[&["r1", "r2"], &["r1", "r2"], &["r1", "r2"], &["r1", "r2"]];
+    let r = RangeAssignor.assign(&racked(&[("t", everywhere)]), &subs);
+    assert_eq!(parts(&r, "a"), owned(&[("t", 0), ("t", 1)]));
+    assert_eq!(parts(&r, "b"), owned(&[("t", 2), ("t", 3)]));
+
+    // Every partition on the same single rack is "every partition on every rack" too (Java
+    // compares each partition's racks with the union of all of them): the plain layout.
+    let all_r1: &[&[&str]] = &[&["r1"], &["r1"], &["r1"], &["r1"]];
+    let r = RangeAssignor.assign(&racked(&[("t", all_r1)]), &subs);
+    assert_eq!(parts(&r, "a"), owned(&[("t", 0), ("t", 1)]));
+
+    // Quota before locality: three partitions on r1, but b (r1) may take only its 2.
+    let mostly_r1: &[&[&str]] = &[&["r1"], &["r1"], &["r1"], &["r2"]];
+    let r = RangeAssignor.assign(&racked(&[("t", mostly_r1)]), &subs);
+    assert_eq!(parts(&r, "b"), owned(&[("t", 0), ("t", 1)]));
+    assert_eq!(parts(&r, "a"), owned(&[("t", 2), ("t", 3)]));
+
+    // Without consumer racks nothing changes.
+    let plain: BTreeMap<String, Subscription> =
+        [("a".to_owned(), sub(&["t"])), ("b".to_owned(), sub(&["t"]))]
+            .into_iter()
+            .collect();
+    let r = RangeAssignor.assign(&racked(&[("t", layout)]), &plain);
+    assert_eq!(parts(&r, "a"), owned(&[("t", 0), ("t", 1)]));
+}
+
+proptest! {
+    /// With random racks, rack-aware range stays valid and keeps Java's per-topic quota: each
+    /// subscriber gets P/N or P/N + 1 partitions of the topic, exactly P mod N of them the
+    /// larger number (which ones may differ from plain range: the extra goes to whoever reaches
+    /// it first, as in Java).
+    #[test]
+    fn rack_aware_range_keeps_the_quota(
+        c in case(false),
+        racks in prop::collection::vec(prop::collection::vec(0u8..4, 1..3), 100),
+        member_racks in prop::collection::vec(prop::option::of(0u8..4), 10),
+    ) {
+        let mut cluster = c.cluster.clone();
+        let mut k = 0;
+        for (t, &n) in &c.cluster.partitions {
+            let per: Vec<Vec<String>> = (0..n)
+                .map(|_| {
+                    k = (k + 1) % racks.len();
+                    racks[k].iter().map(|r| format!("r{r}")).collect()
+                })
+                .collect();
+            cluster.replica_racks.insert(t.clone(), per);
+        }
+        let mut subs = c.subs.clone();
+        for (s, r) in subs.values_mut().zip(&member_racks) {
+            s.rack_id = r.map(|r| format!("r{r}"));
+        }
+        let aware = RangeAssignor.assign(&cluster, &subs);
+        let rc = Case { cluster: cluster.clone(), subs: subs.clone() };
+        check_valid(&rc, &aware)?;
+        for (t, &n) in &cluster.partitions {
+            let subscribers: Vec<&String> =
+                subs.iter().filter(|(_, s)| s.topics.contains(t)).map(|(m, _)| m).collect();
+            if subscribers.is_empty() {
+                continue;
+            }
+            let (q, extra) = (n as usize / subscribers.len(), n as usize % subscribers.len());
+            let counts: Vec<usize> = subscribers
+                .iter()
+                .map(|m| aware[*m].partitions.iter().filter(|tp| &tp.topic == t).count())
+                .collect();
+            prop_assert!(counts.iter().all(|&x| x == q || x == q + 1), "{t}: {counts:?}");
+            prop_assert_eq!(counts.iter().filter(|&&x| x == q + 1).count(), if q + 1 > 0 { extra } else { 0 });
+        }
+    }
+}

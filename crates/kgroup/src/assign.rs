@@ -151,6 +151,14 @@ pub(crate) fn run(args: &AssignArgs) -> Result<(), CliError> {
     if args.partitions > 50_000_000 {
         return Err(CliError::input("--partitions is capped at 50,000,000"));
     }
+    if args.members > 1_000_000 || args.join.is_some_and(|k| k > 1_000_000) {
+        return Err(CliError::input(
+            "--members and --join are capped at 1,000,000",
+        ));
+    }
+    if args.topics > 1_000_000 {
+        return Err(CliError::input("--topics is capped at 1,000,000"));
+    }
     if args.leave.is_some_and(|k| k >= args.members) {
         return Err(CliError::input("--leave must be less than --members"));
     }

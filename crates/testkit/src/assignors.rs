@@ -1,7 +1,7 @@
 //! Assignors for tests and `kgroup simulate`: a minimal cooperative wrapper.
 //!
-//! group-fsm only ships eager assignors (range, roundrobin); the cooperative-sticky family is
-//! tracked separately. [`Cooperative`] makes any of them safe for the cooperative protocol with
+//! group-fsm ships `cooperative-sticky` for real use; [`Cooperative`] is a test device that makes
+//! an eager assignor (range, roundrobin) safe for the cooperative protocol with
 //! the KIP-429 rule: compute the inner assignor's target, then withhold every partition whose
 //! target owner differs from a member that still claims it in its subscription's
 //! `owned_partitions`. The claimant is not given it either, so it revokes it after SyncGroup and
@@ -14,10 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use group_fsm::assignor::{
-    Assignment, Assignor, ClusterView, GroupPlan, GroupSpec, RebalanceProtocol, Subscription,
-    TopicPartition,
-};
+use group_fsm::assignor::{Assignor, GroupPlan, GroupSpec, RebalanceProtocol};
 
 /// Wraps an eager assignor; protocol name `cooperative-<inner name>`.
 pub struct Cooperative {
@@ -57,37 +54,13 @@ impl Assignor for Cooperative {
         }
         plan
     }
-
-    fn assign(
-        &self,
-        cluster: &ClusterView,
-        subscriptions: &BTreeMap<String, Subscription>,
-    ) -> BTreeMap<String, Assignment> {
-        let target = self.inner.assign(cluster, subscriptions);
-        // Who claims each partition (every member id, in case two claim the same one).
-        let mut claimed: BTreeMap<&TopicPartition, Vec<&str>> = BTreeMap::new();
-        for (member, sub) in subscriptions {
-            for tp in &sub.owned_partitions {
-                claimed.entry(tp).or_default().push(member);
-            }
-        }
-        target
-            .into_iter()
-            .map(|(member, mut a)| {
-                a.partitions.retain(|tp| {
-                    claimed
-                        .get(tp)
-                        .is_none_or(|owners| owners.iter().all(|o| *o == member))
-                });
-                (member, a)
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use group_fsm::assignor::RangeAssignor;
+    use group_fsm::assignor::{
+        Assignment, ClusterView, RangeAssignor, Subscription, TopicPartition,
+    };
 
     use super::*;
 

@@ -412,7 +412,10 @@ impl GroupSpec {
     /// Resolves `partitions` of topic `t` into global indices, appending valid ones to `out`
     /// and counting the rest in `dropped`.
     pub fn resolve_into(&self, t: u32, partitions: &[i32], out: &mut Vec<u32>, dropped: &mut u32) {
-        let topic = &self.topics[t as usize];
+        let Some(topic) = self.topics.get(t as usize) else {
+            *dropped = dropped.saturating_add(len_u32(partitions.len()));
+            return;
+        };
         out.reserve(partitions.len().min(topic.partitions as usize));
         for &p in partitions {
             match u32::try_from(p) {

@@ -16,7 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufWriter, Write as _};
 
 use clap::ValueEnum;
-use group_fsm::assignor::{Assignor, RangeAssignor, RoundRobinAssignor, TopicPartition};
+use group_fsm::assignor::{
+    Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor, StickyAssignor,
+    TopicPartition,
+};
 use group_fsm::{Event, StateKind};
 use serde_json::{Value, json};
 use testkit::GroupState;
@@ -62,12 +65,12 @@ SCRIPT: events separated by `;`, each `<time>(s|ms) <verb> <N | #I>`, in time or
 Example: \"0s join 3; 30s join 2; 60s crash 1; 90s leave 1\".
 Errors in the script exit with code 2 and name the event.
 
---protocol eager revokes every partition before every rebalance (range and roundrobin as they \
-are). --protocol cooperative (KIP-429) uses `cooperative-<assignor>`, a minimal cooperative \
-assignor built into this command: the assignor's target, minus every partition that another \
-member still owns; that member revokes it and the next rebalance hands it over. It is not \
-sticky, so it can move more partitions than cooperative-sticky would; the real \
-cooperative-sticky assignor is tracked separately.
+--protocol eager revokes every partition before every rebalance (range, roundrobin and sticky \
+as they are). --protocol cooperative (KIP-429) uses `cooperative-<assignor>`, a minimal \
+cooperative wrapper built into this command: the assignor's target, minus every partition that \
+another member still owns; that member revokes it and the next rebalance hands it over. \
+--assignor cooperative-sticky is group-fsm's real CooperativeStickyAssignor and is always \
+cooperative; it moves the fewest partitions.
 
 Metrics (exact, from every simulation step):
   rebalances         generations the coordinator completed (reached Stable)
@@ -133,6 +136,10 @@ pub(crate) enum AssignorName {
     Range,
     /// Java's RoundRobinAssignor: partitions dealt out in turn.
     Roundrobin,
+    /// Java's StickyAssignor (eager; previous assignment in the user data).
+    Sticky,
+    /// Java's CooperativeStickyAssignor: always cooperative, whatever --protocol says.
+    CooperativeSticky,
 }
 
 /// Arguments of `kgroup simulate`.
@@ -263,7 +270,13 @@ impl Settings {
             topics: (0..args.topics)
                 .map(|k| (format!("topic-{k}"), args.partitions))
                 .collect(),
-            protocol: args.protocol,
+            // cooperative-sticky is cooperative by itself (the member picks the protocol from
+            // its assignors, as Java does).
+            protocol: if args.assignor == AssignorName::CooperativeSticky {
+                Protocol::Cooperative
+            } else {
+                args.protocol
+            },
             assignor: args.assignor,
             static_members: args.static_members,
             events,
@@ -288,6 +301,10 @@ impl Settings {
         let inner: Box<dyn Assignor> = match self.assignor {
             AssignorName::Range => Box::new(RangeAssignor),
             AssignorName::Roundrobin => Box::new(RoundRobinAssignor),
+            AssignorName::Sticky => Box::new(StickyAssignor::default()),
+            AssignorName::CooperativeSticky => {
+                return vec![Box::new(CooperativeStickyAssignor::default())];
+            }
         };
         match self.protocol {
             Protocol::Eager => vec![inner],

@@ -1,6 +1,7 @@
 //! Integration tests of the `kgroup` binary: `kgroup decode` on the real captures in
 //! `crates/kafka-wire/tests/data/captures` and on hand-made hostile input.
 
+mod assign;
 mod simulate;
 
 use std::io::Write as _;

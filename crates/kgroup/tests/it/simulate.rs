@@ -228,6 +228,30 @@ fn cooperative_revokes_only_what_moves() {
     assignment(&coop, 1, 12);
 }
 
+/// group-fsm's cooperative-sticky moves the minimum (3 of 12 → 6 members: each old member
+/// gives up 2, 6 in all, against range's 10) and revokes only those.
+#[test]
+fn cooperative_sticky_moves_the_minimum() {
+    let v = json(&["--script", "30s join 3", "--assignor", "cooperative-sticky"]);
+    assert_eq!(v["config"]["assignor"], "cooperative-sticky", "{v}");
+    assert_eq!(v["config"]["protocol"], "cooperative", "{v}");
+    let members = assignment(&v, 1, 12);
+    assert!(members.iter().all(|(_, parts)| parts.len() == 2), "{v}");
+    assert_eq!(u64_of(&v, "partitions_moved"), 6, "{v}");
+    assert_eq!(u64_of(&v, "partitions_revoked"), 6, "{v}");
+    let eager_sticky = json(&["--script", "30s join 3", "--assignor", "sticky"]);
+    assert_eq!(
+        u64_of(&eager_sticky, "partitions_moved"),
+        6,
+        "{eager_sticky}"
+    );
+    assert_eq!(
+        u64_of(&eager_sticky, "partitions_revoked"),
+        12,
+        "{eager_sticky}"
+    );
+}
+
 #[test]
 fn a_crash_costs_a_session_timeout_of_its_partitions() {
     for session_ms in [10_000_u64, 30_000] {
@@ -384,7 +408,7 @@ fn help_explains_the_script_and_the_cooperative_assignor() {
         "--script",
         "join N",
         "restart N | restart #I",
-        "cooperative-sticky assignor is tracked separately",
+        "real CooperativeStickyAssignor",
         "KIP-429",
         "--json",
         "unowned partition-seconds",
