@@ -695,3 +695,34 @@ fn librdkafka_cooperative_user_data() {
     );
     assert_eq!(generation_from_user_data(&[1, 2]), -1);
 }
+
+proptest! {
+    /// Java's member order (static members by instance id first, then member id) from the
+    /// prefix-keyed sort equals a plain sort, with long shared prefixes and near-ties.
+    #[test]
+    fn canonical_order_is_a_plain_sort(
+        ids in prop::collection::btree_set("(consumer-0000000000000000|c|)[ab\u{0}]{0,20}", 1..40),
+        statics in prop::collection::vec(prop::option::of("(instance-0000000000000000-)?[ab]{0,20}"), 40),
+    ) {
+        let mut b = GroupSpecBuilder::new();
+        b.topic("t", 1);
+        let ids: Vec<String> = ids.into_iter().collect();
+        for (id, inst) in ids.iter().zip(&statics) {
+            b.member(MemberInput { member_id: id.clone(), instance_id: inst.clone(), ..Default::default() });
+        }
+        let spec = b.build();
+        let got: Vec<&str> = spec
+            .canonical_order()
+            .iter()
+            .map(|&i| spec.members()[i as usize].member_id.as_str())
+            .collect();
+        let mut want: Vec<(bool, Option<&str>, &str)> = ids
+            .iter()
+            .zip(&statics)
+            .map(|(id, inst)| (inst.is_none(), inst.as_deref(), id.as_str()))
+            .collect();
+        want.sort();
+        let want: Vec<&str> = want.iter().map(|w| w.2).collect();
+        prop_assert_eq!(got, want);
+    }
+}

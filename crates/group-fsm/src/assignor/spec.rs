@@ -465,22 +465,55 @@ impl GroupSpec {
             order.sort_by(|&a, &b| full(a, b));
             return order;
         }
-        // Byte order: sort on (static?, the first 16 bytes of the primary id, zero-padded),
-        // which never contradicts the full order, and compare whole keys only on ties.
-        let mut keyed: Vec<(bool, u128, u32)> = order
+        // Byte order. Static and dynamic members each share long id prefixes (`consumer-…`),
+        // so skip each group's common prefix, sort on (static?, the next 15 bytes zero-padded)
+        // packed in a u128, which never contradicts the full order, and sort runs of equal keys
+        // with the full comparison.
+        fn primary(m: &MemberSpec) -> &[u8] {
+            m.instance_id.as_deref().unwrap_or(&m.member_id).as_bytes()
+        }
+        let mut common = [usize::MAX; 2];
+        let mut first: [Option<&[u8]>; 2] = [None, None];
+        for m in &self.members {
+            let (g, p) = (usize::from(m.instance_id.is_none()), primary(m));
+            match first[g] {
+                None => {
+                    first[g] = Some(p);
+                    common[g] = p.len();
+                }
+                Some(f) => {
+                    let n = f.iter().zip(p).take_while(|(a, b)| a == b).count();
+                    common[g] = common[g].min(n);
+                }
+            }
+        }
+        let mut keyed: Vec<(u128, u32)> = order
             .iter()
             .map(|&i| {
                 let m = &self.members[i as usize];
-                let primary = m.instance_id.as_deref().unwrap_or(&m.member_id);
-                let mut prefix = [0u8; 16];
-                let n = primary.len().min(16);
-                prefix[..n].copy_from_slice(&primary.as_bytes()[..n]);
-                (m.instance_id.is_none(), u128::from_be_bytes(prefix), i)
+                let g = usize::from(m.instance_id.is_none());
+                let rest = &primary(m)[common[g].min(primary(m).len())..];
+                let mut bytes = [0u8; 16];
+                bytes[0] = u8::from(g == 1);
+                let n = rest.len().min(15);
+                bytes[1..=n].copy_from_slice(&rest[..n]);
+                (u128::from_be_bytes(bytes), i)
             })
             .collect();
-        keyed.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| full(a.2, b.2)));
+        keyed.sort_unstable();
+        let mut start = 0;
+        while start < keyed.len() {
+            let mut end = start + 1;
+            while end < keyed.len() && keyed[end].0 == keyed[start].0 {
+                end += 1;
+            }
+            if end - start > 1 {
+                keyed[start..end].sort_by(|a, b| full(a.1, b.1));
+            }
+            start = end;
+        }
         order.clear();
-        order.extend(keyed.iter().map(|k| k.2));
+        order.extend(keyed.iter().map(|k| k.1));
         order
     }
 
