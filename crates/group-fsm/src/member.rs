@@ -830,6 +830,9 @@ impl Member {
                 if let Some(&n) = self.cluster.partitions.get(t) {
                     cluster.partitions.insert(t.clone(), n);
                 }
+                if let Some(racks) = self.cluster.replica_racks.get(t) {
+                    cluster.replica_racks.insert(t.clone(), racks.clone());
+                }
             }
         }
         let result = assignor.assign(&cluster, &subs);
@@ -1387,6 +1390,12 @@ impl Member {
 
     fn on_metadata(&mut self, r: &kafka_wire::generated::MetadataResponse) {
         let mut changed = false;
+        // Broker racks, for rack-aware assignors (KIP-881): only kept when some broker has one.
+        let racks: BTreeMap<i32, &str> = r
+            .brokers
+            .iter()
+            .filter_map(|b| Some((b.node_id, b.rack.as_deref().filter(|r| !r.is_empty())?)))
+            .collect();
         for t in &r.topics {
             let Some(name) = &t.name else { continue };
             let name: &str = name;
@@ -1399,6 +1408,14 @@ impl Member {
             } else {
                 i32::try_from(t.partitions.len()).unwrap_or(i32::MAX)
             };
+            match replica_racks(&t.partitions, &racks) {
+                Some(per) => {
+                    self.cluster.replica_racks.insert(name.to_string(), per);
+                }
+                None => {
+                    self.cluster.replica_racks.remove(name);
+                }
+            }
             let old = self.cluster.partitions.insert(name.to_string(), n);
             if old.is_some_and(|o| o != n) {
                 changed = true;
@@ -1687,6 +1704,33 @@ fn ms_i32(d: Duration) -> i32 {
 }
 
 /// The rebalance protocol every configured assignor supports, preferring cooperative.
+/// Per partition (by index), the racks of its replicas, when some broker has a rack and the
+/// response lists partitions `0..n` exactly once each; `None` otherwise (racks unknown).
+fn replica_racks(
+    partitions: &[kafka_wire::generated::metadata_response::MetadataResponsePartition],
+    racks: &BTreeMap<i32, &str>,
+) -> Option<Vec<Vec<String>>> {
+    if racks.is_empty() {
+        return None;
+    }
+    let mut per: Vec<Option<Vec<String>>> = alloc::vec![None; partitions.len()];
+    for p in partitions {
+        let slot = per.get_mut(usize::try_from(p.partition_index).ok()?)?;
+        if slot.is_some() {
+            return None;
+        }
+        let mut names: Vec<String> = p
+            .replica_nodes
+            .iter()
+            .filter_map(|node| racks.get(&node).map(|r| String::from(*r)))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        *slot = Some(names);
+    }
+    per.into_iter().collect()
+}
+
 fn common_protocol(assignors: &[Box<dyn Assignor>]) -> RebalanceProtocol {
     let all_coop = !assignors.is_empty()
         && assignors.iter().all(|a| {
@@ -1697,5 +1741,40 @@ fn common_protocol(assignors: &[Box<dyn Assignor>]) -> RebalanceProtocol {
         RebalanceProtocol::Cooperative
     } else {
         RebalanceProtocol::Eager
+    }
+}
+
+#[cfg(test)]
+mod rack_tests {
+    use alloc::collections::BTreeMap;
+    use alloc::vec;
+
+    use kafka_wire::generated::metadata_response::MetadataResponsePartition;
+
+    use super::replica_racks;
+
+    fn part(index: i32, replicas: &[i32]) -> MetadataResponsePartition {
+        MetadataResponsePartition {
+            partition_index: index,
+            replica_nodes: replicas.to_vec().into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn racks_by_partition_index_and_bad_layouts() {
+        let racks: BTreeMap<i32, &str> = [(1, "a"), (2, "b")].into_iter().collect();
+        // Out of order is fine; unknown nodes have no rack.
+        let got = replica_racks(&[part(1, &[2, 9]), part(0, &[1, 2])], &racks);
+        assert_eq!(
+            got,
+            Some(vec![vec!["a".into(), "b".into()], vec!["b".into()]])
+        );
+        // No broker racks, a duplicate, a gap, a negative or out-of-range index: unknown.
+        assert_eq!(replica_racks(&[part(0, &[1])], &BTreeMap::new()), None);
+        assert_eq!(replica_racks(&[part(0, &[1]), part(0, &[2])], &racks), None);
+        assert_eq!(replica_racks(&[part(0, &[1]), part(2, &[2])], &racks), None);
+        assert_eq!(replica_racks(&[part(-1, &[1])], &racks), None);
+        assert_eq!(replica_racks(&[part(i32::MAX, &[1])], &racks), None);
     }
 }

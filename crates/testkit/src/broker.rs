@@ -50,6 +50,11 @@ pub struct BrokerConfig {
     pub group_max_size: usize,
     /// How long a new member's parked JoinGroup may wait (KAFKA-7610, default 300 000).
     pub new_member_join_timeout_ms: u64,
+    /// Racks of extra replica-only brokers (default none), for rack-aware assignors: broker
+    /// `node_id + 1 + k` sits on rack `k`, Metadata lists it, and partition `p` has a second
+    /// replica on broker `node_id + 1 + (p mod len)`. Nobody connects to these brokers: this
+    /// broker still leads every partition.
+    pub replica_racks: Vec<String>,
 }
 
 impl Default for BrokerConfig {
@@ -64,6 +69,7 @@ impl Default for BrokerConfig {
             max_session_timeout_ms: 1_800_000,
             group_max_size: usize::MAX,
             new_member_join_timeout_ms: 300_000,
+            replica_racks: Vec::new(),
         }
     }
 }
@@ -750,13 +756,26 @@ impl ModelBroker {
                 .collect()
         };
         AnyResponse::Metadata(MetadataResponse {
-            brokers: vec![MetadataResponseBroker {
+            brokers: core::iter::once(MetadataResponseBroker {
                 node_id: cfg.node_id,
                 host: cfg.host.as_str().into(),
                 port: cfg.port,
                 rack: None,
                 ..Default::default()
-            }],
+            })
+            .chain(
+                cfg.replica_racks
+                    .iter()
+                    .zip(1..)
+                    .map(|(rack, k)| MetadataResponseBroker {
+                        node_id: cfg.node_id + k,
+                        host: cfg.host.as_str().into(),
+                        port: cfg.port,
+                        rack: Some(rack.as_str().into()),
+                        ..Default::default()
+                    }),
+            )
+            .collect(),
             cluster_id: Some(cfg.cluster_id.as_str().into()),
             controller_id: cfg.node_id,
             topics,
@@ -766,6 +785,14 @@ impl ModelBroker {
 
     fn topic_metadata(&self, version: i16, name: &str, t: Topic) -> MetadataResponseTopic {
         let node = self.coord.env.cfg.node_id;
+        let extra = i32::try_from(self.coord.env.cfg.replica_racks.len()).unwrap_or(0);
+        let replicas = |p: i32| -> Vec<i32> {
+            if extra == 0 {
+                vec![node]
+            } else {
+                vec![node, node + 1 + p % extra]
+            }
+        };
         MetadataResponseTopic {
             error_code: 0,
             name: Some(name.into()),
@@ -777,8 +804,8 @@ impl ModelBroker {
                     partition_index: p,
                     leader_id: node,
                     leader_epoch: if version >= 7 { 0 } else { -1 },
-                    replica_nodes: vec![node].into(),
-                    isr_nodes: vec![node].into(),
+                    replica_nodes: replicas(p).into(),
+                    isr_nodes: replicas(p).into(),
                     ..Default::default()
                 })
                 .collect(),

@@ -74,7 +74,12 @@ pub struct World {
 
 impl World {
     pub fn new(topics: &[(&str, i32)]) -> Self {
-        let mut broker = ModelBroker::new(BrokerConfig::default());
+        Self::with_broker(BrokerConfig::default(), topics)
+    }
+
+    /// A world whose model broker uses `config`.
+    pub fn with_broker(config: BrokerConfig, topics: &[(&str, i32)]) -> Self {
+        let mut broker = ModelBroker::new(config);
         for (t, n) in topics {
             broker.create_topic(t, *n);
         }

@@ -525,3 +525,35 @@ fn heartbeats_continue_while_the_app_handles_a_slow_revocation() {
     );
     assert_eq!(counts(&w), vec![4, 4, 4]);
 }
+
+/// KIP-881 end to end: the leader reads replica racks from Metadata (broker racks and replica
+/// lists) and rack-aware range gives each member the partitions with a replica on its rack,
+/// within range's quota. Partition p has a replica on rack r(p mod 2).
+#[test]
+fn leader_runs_range_with_replica_racks_from_metadata() {
+    let config = testkit::BrokerConfig {
+        replica_racks: vec!["r0".to_owned(), "r1".to_owned()],
+        ..testkit::BrokerConfig::default()
+    };
+    let mut w = World::with_broker(config, TOPICS);
+    for rack in ["r1", "r0"] {
+        let i = w.members.len();
+        let mut c = World::config("g", i);
+        c.rack_id = Some(rack.to_owned());
+        w.add_member_with(
+            c,
+            vec![Box::new(group_fsm::assignor::RangeAssignor)],
+            &["orders"],
+        );
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    for (i, rack) in [(0usize, 1), (1, 0)] {
+        let parts: Vec<i32> = w.assignment(i).iter().map(|tp| tp.partition).collect();
+        assert_eq!(parts.len(), 6, "member {i}: {parts:?}");
+        assert!(
+            parts.iter().all(|p| p % 2 == rack),
+            "member {i} on r{rack} got {parts:?}"
+        );
+    }
+}
