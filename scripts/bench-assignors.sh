@@ -4,13 +4,13 @@
 # (franz-go commit adb3a18, 2-vCPU x86-64 VM, balancer call alone; see docs/benchmarks.md).
 #
 # Usage: scripts/bench-assignors.sh [--quick]
-#   --quick   3 timed runs per workload instead of 21 (CI uses this); same sizes.
+#   --quick   3 timed runs per workload instead of 101 (CI uses this); same sizes.
 # Fails (exit 1) if an assignment is invalid or a join moves more than the minimum; times
 # are reported, never asserted (timing checks do not belong in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runs=21
+runs=101
 if [ "${1:-}" = "--quick" ]; then runs=3; fi
 
 cargo build -q --release -p kgroup

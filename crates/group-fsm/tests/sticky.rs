@@ -726,3 +726,43 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+proptest! {
+    /// A fresh group with identical subscriptions to every topic is dealt round-robin in
+    /// partition order over Java's member order: rank r gets r, r + N, r + 2N, … (P / N of
+    /// them, one more for the first P mod N ranks). This is the fast path of both assignors.
+    #[test]
+    fn fresh_identical_is_round_robin(
+        counts in prop::collection::vec(0u32..40, 1..4),
+        n in 1usize..30,
+    ) {
+        for f in [Flavour::Eager, Flavour::Cooperative] {
+            let mut b = GroupSpecBuilder::new();
+            let names: Vec<String> = (0..counts.len()).map(|t| format!("t{t}")).collect();
+            for (t, &c) in names.iter().zip(&counts) {
+                b.topic(t.clone(), c);
+            }
+            for i in 0..n {
+                b.member(MemberInput {
+                    member_id: format!("m-{:03}", (i * 7) % 31),
+                    topics: names.clone(),
+                    generation: -1,
+                    ..Default::default()
+                });
+            }
+            let spec = b.build();
+            // Distinct ids only (the formula above has no ties).
+            let ids: BTreeSet<&str> = spec.members().iter().map(|m| m.member_id.as_str()).collect();
+            prop_assume!(ids.len() == n);
+            let plan = assignor(f).plan(&spec);
+            let total: u32 = counts.iter().sum();
+            let (q, extra) = (total as usize / n, total as usize % n);
+            for (rank, &m) in spec.canonical_order().iter().enumerate() {
+                let want: Vec<u32> = (0..q + usize::from(rank < extra))
+                    .map(|k| (rank + k * n) as u32)
+                    .collect();
+                prop_assert_eq!(&plan.members[m as usize].partitions, &want, "{:?} rank {}", f, rank);
+            }
+        }
+    }
+}

@@ -466,9 +466,8 @@ impl GroupSpec {
             return order;
         }
         // Byte order. Static and dynamic members each share long id prefixes (`consumer-…`),
-        // so skip each group's common prefix, sort on (static?, the next 15 bytes zero-padded)
-        // packed in a u128, which never contradicts the full order, and sort runs of equal keys
-        // with the full comparison.
+        // so skip each group's common prefix and sort on (static?, the next bytes zero-padded),
+        // which never contradicts the full order; runs of equal keys get the full comparison.
         fn primary(m: &MemberSpec) -> &[u8] {
             m.instance_id.as_deref().unwrap_or(&m.member_id).as_bytes()
         }
@@ -487,33 +486,38 @@ impl GroupSpec {
                 }
             }
         }
-        let mut keyed: Vec<(u128, u32)> = order
+        // One u128 per member: (static?, the next 7 bytes) in the high 64 bits, the index in
+        // the low 32, so a plain integer sort orders them; runs with equal high halves are
+        // re-sorted with the full comparison.
+        let mut keyed: Vec<u128> = order
             .iter()
             .map(|&i| {
                 let m = &self.members[i as usize];
                 let g = usize::from(m.instance_id.is_none());
                 let rest = &primary(m)[common[g].min(primary(m).len())..];
-                let mut bytes = [0u8; 16];
+                let mut bytes = [0u8; 8];
                 bytes[0] = u8::from(g == 1);
-                let n = rest.len().min(15);
+                let n = rest.len().min(7);
                 bytes[1..=n].copy_from_slice(&rest[..n]);
-                (u128::from_be_bytes(bytes), i)
+                (u128::from(u64::from_be_bytes(bytes)) << 64) | u128::from(i)
             })
             .collect();
         keyed.sort_unstable();
+        let high = |k: u128| (k >> 64) as u64;
+        let index = |k: u128| (k & u128::from(u32::MAX)) as u32;
         let mut start = 0;
         while start < keyed.len() {
             let mut end = start + 1;
-            while end < keyed.len() && keyed[end].0 == keyed[start].0 {
+            while end < keyed.len() && high(keyed[end]) == high(keyed[start]) {
                 end += 1;
             }
             if end - start > 1 {
-                keyed[start..end].sort_by(|a, b| full(a.1, b.1));
+                keyed[start..end].sort_by(|&a, &b| full(index(a), index(b)));
             }
             start = end;
         }
         order.clear();
-        order.extend(keyed.iter().map(|k| k.1));
+        order.extend(keyed.iter().map(|&k| index(k)));
         order
     }
 

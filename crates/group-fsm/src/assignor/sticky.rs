@@ -356,8 +356,17 @@ pub(crate) fn plan_sticky(
     for (rank, &m) in order.iter().enumerate() {
         rank_of[m as usize] = index_u32(rank);
     }
-    let (winner, contested) = resolve_claims(group, claims, &rank_of);
-    let lists = if group.identical_subscriptions() {
+    let identical = group.identical_subscriptions();
+    let fresh_fast_path = identical
+        && claims.iter().all(|(c, _)| c.is_empty())
+        && group.members()[order[0] as usize].topics.len() == group.topics().len();
+    // The fresh fast path of `constrained` never reads the ownership array: skip building it.
+    let (winner, contested) = if fresh_fast_path {
+        (Vec::new(), false)
+    } else {
+        resolve_claims(group, claims, &rank_of)
+    };
+    let lists = if identical {
         constrained(
             group,
             claims,
@@ -461,6 +470,7 @@ fn constrained(
     let mut extras = usize::try_from(total % n64).unwrap_or(0);
     let max_quota = min_quota + usize::from(extras > 0);
 
+    let claimed = claims.iter().any(|(c, _)| !c.is_empty());
     // Valid, uncontested claims per rank (sorted: claims are sorted).
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (m, &(partitions, _)) in claims.iter().enumerate() {
@@ -521,6 +531,17 @@ fn constrained(
             list.extend(keyed[..quota].iter().map(|&(_, _, g)| g));
             list.sort_unstable();
         }
+    }
+    if !claimed && all_topics {
+        // Nobody owns anything and the topics are the whole index space 0..P: round-robin
+        // dealing gives rank i exactly i, i + N, i + 2N, … (target_i of them), so fill each
+        // list in one sequential pass instead of interleaving pushes over every member.
+        let stride = index_u32(n);
+        for (rank, (list, &t)) in lists.iter_mut().zip(&target).enumerate() {
+            let first = index_u32(rank);
+            list.extend((0..index_u32(t)).map(|k| first + k * stride));
+        }
+        return lists;
     }
     for (list, &t) in lists.iter_mut().zip(&target) {
         list.reserve_exact(t - list.len());
