@@ -767,7 +767,11 @@ fn balance(
             }
             for &r in &holders {
                 let stack = &mut held[r as usize];
-                stack.sort_by_key(|&g| (winner[g as usize] != r, g));
+                let key = |&g: &u32| (winner[g as usize] != r, g);
+                // Usually already in order (pushed by ascending index, no own claims first).
+                if !stack.is_sorted_by_key(key) {
+                    stack.sort_by_key(key);
+                }
             }
             let mut high: BinaryHeap<(u32, Reverse<u32>)> = holders
                 .iter()
