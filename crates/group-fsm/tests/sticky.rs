@@ -696,6 +696,41 @@ fn librdkafka_cooperative_user_data() {
     assert_eq!(generation_from_user_data(&[1, 2]), -1);
 }
 
+/// Checks `canonical_order` against a plain sort of (static?, instance id, member id).
+fn check_canonical_order(ids: &[String], statics: &[Option<String>]) -> Result<(), TestCaseError> {
+    let mut b = GroupSpecBuilder::new();
+    b.topic("t", 1);
+    for (i, id) in ids.iter().enumerate() {
+        let inst = statics.get(i % statics.len().max(1)).cloned().flatten();
+        b.member(MemberInput {
+            member_id: id.clone(),
+            instance_id: inst,
+            ..Default::default()
+        });
+    }
+    let spec = b.build();
+    let got: Vec<&str> = spec
+        .canonical_order()
+        .iter()
+        .map(|&i| spec.members()[i as usize].member_id.as_str())
+        .collect();
+    let mut want: Vec<(bool, Option<&str>, &str)> = spec
+        .members()
+        .iter()
+        .map(|m| {
+            (
+                m.instance_id.is_none(),
+                m.instance_id.as_deref(),
+                m.member_id.as_str(),
+            )
+        })
+        .collect();
+    want.sort();
+    let want: Vec<&str> = want.iter().map(|w| w.2).collect();
+    prop_assert_eq!(got, want);
+    Ok(())
+}
+
 proptest! {
     /// Java's member order (static members by instance id first, then member id) from the
     /// prefix-keyed sort equals a plain sort, with long shared prefixes and near-ties.
@@ -704,26 +739,22 @@ proptest! {
         ids in prop::collection::btree_set("(consumer-0000000000000000|c|)[ab\u{0}]{0,20}", 1..40),
         statics in prop::collection::vec(prop::option::of("(instance-0000000000000000-)?[ab]{0,20}"), 40),
     ) {
-        let mut b = GroupSpecBuilder::new();
-        b.topic("t", 1);
         let ids: Vec<String> = ids.into_iter().collect();
-        for (id, inst) in ids.iter().zip(&statics) {
-            b.member(MemberInput { member_id: id.clone(), instance_id: inst.clone(), ..Default::default() });
-        }
-        let spec = b.build();
-        let got: Vec<&str> = spec
-            .canonical_order()
-            .iter()
-            .map(|&i| spec.members()[i as usize].member_id.as_str())
-            .collect();
-        let mut want: Vec<(bool, Option<&str>, &str)> = ids
-            .iter()
-            .zip(&statics)
-            .map(|(id, inst)| (inst.is_none(), inst.as_deref(), id.as_str()))
-            .collect();
-        want.sort();
-        let want: Vec<&str> = want.iter().map(|w| w.2).collect();
-        prop_assert_eq!(got, want);
+        check_canonical_order(&ids, &statics)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// The same for groups large enough for the radix sort (512 members and up), with bytes
+    /// that vary in every key position and repeated static ids (ties on the key).
+    #[test]
+    fn canonical_order_is_a_plain_sort_when_large(
+        ids in prop::collection::btree_set("(consumer-|)[a-c\u{0}\u{ff}]{0,12}", 512..900),
+        statics in prop::collection::vec(prop::option::of("(instance-)?[ab]{0,10}"), 1..300),
+    ) {
+        let ids: Vec<String> = ids.into_iter().collect();
+        check_canonical_order(&ids, &statics)?;
     }
 }
 

@@ -19,6 +19,7 @@
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 
@@ -481,8 +482,9 @@ impl GroupSpec {
                     common[g] = p.len();
                 }
                 Some(f) => {
-                    let n = f.iter().zip(p).take_while(|(a, b)| a == b).count();
-                    common[g] = common[g].min(n);
+                    // The prefix only shrinks: compare no further than it reaches.
+                    let reach = common[g].min(p.len());
+                    common[g] = common_prefix(&f[..reach], &p[..reach]);
                 }
             }
         }
@@ -502,7 +504,7 @@ impl GroupSpec {
                 (u128::from(u64::from_be_bytes(bytes)) << 64) | u128::from(i)
             })
             .collect();
-        keyed.sort_unstable();
+        sort_keys(&mut keyed);
         let high = |k: u128| (k >> 64) as u64;
         let index = |k: u128| (k & u128::from(u32::MAX)) as u32;
         let mut start = 0;
@@ -611,8 +613,66 @@ fn tie_break(a: &MemberSpec, b: &MemberSpec) -> Ordering {
         .then_with(|| a.user_data.cmp(&b.user_data))
 }
 
+/// Sorts keys whose significant bits are the high 64 (the low 64 hold an index that only
+/// breaks ties): an LSD radix sort over the eight high bytes for large inputs, skipping bytes
+/// every key shares; a comparison sort for small ones. The result equals `sort_unstable`'s
+/// when the indices are unique and ascending in the input (LSD radix sort is stable).
+fn sort_keys(keys: &mut Vec<u128>) {
+    const RADIX_MIN: usize = 512;
+    if keys.len() < RADIX_MIN {
+        keys.sort_unstable();
+        return;
+    }
+    let mut counts = [[0usize; 256]; 8];
+    for &k in keys.iter() {
+        let high = (k >> 64) as u64;
+        for (byte, count) in counts.iter_mut().enumerate() {
+            count[((high >> (8 * byte)) & 0xff) as usize] += 1;
+        }
+    }
+    let mut scratch = vec![0u128; keys.len()];
+    for (byte, count) in counts.iter().enumerate() {
+        if count.iter().any(|&c| c == keys.len()) {
+            continue;
+        }
+        let mut offsets = [0usize; 256];
+        let mut sum = 0;
+        for (offset, &c) in offsets.iter_mut().zip(count) {
+            *offset = sum;
+            sum += c;
+        }
+        for &k in keys.iter() {
+            let digit = (((k >> 64) as u64 >> (8 * byte)) & 0xff) as usize;
+            scratch[offsets[digit]] = k;
+            offsets[digit] += 1;
+        }
+        core::mem::swap(keys, &mut scratch);
+    }
+}
+
+/// Whether `s` has a character outside the Basic Multilingual Plane (a 4-byte UTF-8
+/// sequence, whose lead byte is 0xF0 or more). Written as a maximum so that it vectorizes.
 fn has_astral(s: &str) -> bool {
-    s.bytes().any(|b| b >= 0xF0)
+    s.bytes().max().unwrap_or(0) >= 0xF0
+}
+
+/// The length of the common prefix of `a` and `b`, eight bytes at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let len = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= len {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().unwrap_or([0; 8]));
+        let y = u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + a[i..len]
+        .iter()
+        .zip(&b[i..len])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Java's `String.compareTo`: lexicographic over UTF-16 code units.

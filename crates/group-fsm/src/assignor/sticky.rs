@@ -80,8 +80,6 @@ use super::{Assignment, Assignor, GroupPlan, MemberPlan, RebalanceProtocol, Topi
 const FREE: u32 = u32::MAX;
 /// Several members claimed the partition in the same (highest) generation.
 const CONFLICT: u32 = u32::MAX - 1;
-/// Its previous owner had to give it up to meet its quota.
-const RELEASED: u32 = u32::MAX - 2;
 
 /// The generation Java assumes when a claim carries none.
 pub const DEFAULT_GENERATION: i32 = -1;
@@ -356,27 +354,10 @@ pub(crate) fn plan_sticky(
     for (rank, &m) in order.iter().enumerate() {
         rank_of[m as usize] = index_u32(rank);
     }
-    let identical = group.identical_subscriptions();
-    let fresh_fast_path = identical
-        && claims.iter().all(|(c, _)| c.is_empty())
-        && group.members()[order[0] as usize].topics.len() == group.topics().len();
-    // The fresh fast path of `constrained` never reads the ownership array: skip building it.
-    let (winner, contested) = if fresh_fast_path {
-        (Vec::new(), false)
+    let lists = if group.identical_subscriptions() {
+        constrained(group, claims, &order, &rank_of, cooperative)
     } else {
-        resolve_claims(group, claims, &rank_of)
-    };
-    let lists = if identical {
-        constrained(
-            group,
-            claims,
-            &order,
-            &rank_of,
-            winner,
-            contested,
-            cooperative,
-        )
-    } else {
+        let (winner, _) = resolve_claims(group, claims, &rank_of);
         general(group, claims, &order, &rank_of, winner, cooperative)
     };
     // Back from rank order to member order.
@@ -454,8 +435,6 @@ fn constrained(
     claims: &[(&[u32], i32)],
     order: &[u32],
     rank_of: &[u32],
-    mut winner: Vec<u32>,
-    contested: bool,
     cooperative: bool,
 ) -> Vec<Vec<u32>> {
     let n = order.len();
@@ -471,6 +450,20 @@ fn constrained(
     let max_quota = min_quota + usize::from(extras > 0);
 
     let claimed = claims.iter().any(|(c, _)| !c.is_empty());
+    // Which partitions somebody claims; a partition claimed twice means conflicts to settle
+    // (a real group has none, so the per-partition winner array is only built then).
+    let mut taken = Bits::new(if claimed { group.total_partitions() } else { 0 });
+    let mut contested = false;
+    for &(partitions, _) in claims {
+        for &p in partitions {
+            contested |= taken.insert(p);
+        }
+    }
+    let winner = if contested {
+        resolve_claims(group, claims, rank_of).0
+    } else {
+        Vec::new()
+    };
     // Valid, uncontested claims per rank (sorted: claims are sorted).
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (m, &(partitions, _)) in claims.iter().enumerate() {
@@ -513,9 +506,6 @@ fn constrained(
             continue;
         }
         if topics.len() == 1 {
-            for &p in &list[quota..] {
-                winner[p as usize] = RELEASED;
-            }
             list.truncate(quota);
         } else {
             let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(list.len());
@@ -524,9 +514,6 @@ fn constrained(
                 keyed.extend(run.iter().map(|&g| (g - first, t, g)));
             });
             keyed.select_nth_unstable(quota);
-            for &(_, _, g) in &keyed[quota..] {
-                winner[g as usize] = RELEASED;
-            }
             list.clear();
             list.extend(keyed[..quota].iter().map(|&(_, _, g)| g));
             list.sort_unstable();
@@ -556,30 +543,37 @@ fn constrained(
         .filter(|&r| need[r as usize] > 0)
         .collect();
     let kept_len: Vec<usize> = lists.iter().map(Vec::len).collect();
-    let mut cursor = 0;
-    'topics: for &t in topics {
-        let topic = &group.topics()[t as usize];
-        for g in topic.first..topic.first + topic.partitions {
-            let w = winner[g as usize];
-            let dealable = if cooperative {
-                w == FREE
-            } else {
-                w >= RELEASED
-            };
-            if !dealable {
-                continue;
+    // What may be dealt: cooperatively only partitions nobody claimed (a partition that
+    // changes owner is withheld for a round); eagerly everything nobody kept.
+    if !cooperative {
+        taken = Bits::new(group.total_partitions());
+        for list in &lists {
+            for &p in list {
+                taken.insert(p);
             }
+        }
+    } else if !claimed {
+        taken = Bits::new(group.total_partitions());
+    }
+    let mut cursor = 0;
+    for &t in topics {
+        let topic = &group.topics()[t as usize];
+        let more = taken.for_each_absent(topic.first, topic.first + topic.partitions, |g| {
             if cursor >= needy.len() {
                 needy.retain(|&r| need[r as usize] > 0);
                 cursor = 0;
                 if needy.is_empty() {
-                    break 'topics;
+                    return false;
                 }
             }
             let r = needy[cursor] as usize;
             lists[r].push(g);
             need[r] -= 1;
             cursor += 1;
+            true
+        });
+        if !more {
+            break;
         }
     }
     // Kept claims and dealt partitions are each sorted; merge them.
@@ -823,5 +817,52 @@ fn balance(
         if !moved {
             break;
         }
+    }
+}
+
+/// A fixed-size set of partition indices, one bit each.
+struct Bits(Vec<u64>);
+
+impl Bits {
+    /// An empty set for indices `0..len`.
+    fn new(len: u32) -> Self {
+        Self(vec![0; (len as usize).div_ceil(64)])
+    }
+
+    /// Adds `i` (ignored when out of range); returns whether it was already there.
+    fn insert(&mut self, i: u32) -> bool {
+        let Some(word) = self.0.get_mut((i / 64) as usize) else {
+            return false;
+        };
+        let bit = 1u64 << (i % 64);
+        let was = *word & bit != 0;
+        *word |= bit;
+        was
+    }
+
+    /// Calls `f` on each index of `start..end` not in the set (everything past the set's
+    /// length counts as absent), in ascending order, until `f` returns `false`; returns
+    /// whether it ran to the end.
+    fn for_each_absent(&self, start: u32, end: u32, mut f: impl FnMut(u32) -> bool) -> bool {
+        if start >= end {
+            return true;
+        }
+        let (first, last) = (start / 64, (end - 1) / 64);
+        for w in first..=last {
+            let mut word = !self.0.get(w as usize).copied().unwrap_or(0);
+            if w == first {
+                word &= u64::MAX << (start % 64);
+            }
+            if w == last {
+                word &= u64::MAX >> (63 - (end - 1) % 64);
+            }
+            while word != 0 {
+                if !f(w * 64 + word.trailing_zeros()) {
+                    return false;
+                }
+                word &= word - 1;
+            }
+        }
+        true
     }
 }
