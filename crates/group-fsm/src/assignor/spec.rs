@@ -632,7 +632,7 @@ fn sort_keys(keys: &mut Vec<u128>) {
     }
     let mut scratch = vec![0u128; keys.len()];
     for (byte, count) in counts.iter().enumerate() {
-        if count.iter().any(|&c| c == keys.len()) {
+        if count.contains(&keys.len()) {
             continue;
         }
         let mut offsets = [0usize; 256];
