@@ -632,6 +632,7 @@ fn general(
     });
     let mut free: Vec<u32> = Vec::new();
     let mut cand: Vec<(u32, u32)> = Vec::new();
+    let mut buckets: Vec<u32> = Vec::new();
     for &t in &fill_order {
         let topic = &topics[t as usize];
         free.clear();
@@ -641,9 +642,7 @@ fn general(
         if free.is_empty() {
             continue;
         }
-        cand.clear();
-        cand.extend(subs_of[t as usize].iter().map(|&r| (count[r as usize], r)));
-        cand.sort_unstable();
+        sort_by_count(&subs_of[t as usize], &count, &mut cand, &mut buckets);
         let gives = water_fill(&cand, free.len());
         let mut next = free.iter();
         for (&(_, r), give) in cand.iter().zip(gives) {
@@ -678,6 +677,34 @@ fn general(
         lists[r as usize].push(index_u32(g));
     }
     lists
+}
+
+/// `out` = `(count[r], r)` for the ranks `r` of `ranks` (ascending), sorted: a counting sort
+/// when the counts are small next to the number of ranks (it is stable, so equal counts stay
+/// in rank order), a comparison sort otherwise.
+fn sort_by_count(ranks: &[u32], count: &[u32], out: &mut Vec<(u32, u32)>, buckets: &mut Vec<u32>) {
+    out.clear();
+    let max = ranks.iter().map(|&r| count[r as usize]).max().unwrap_or(0) as usize;
+    if max > 4 * ranks.len() + 64 {
+        out.extend(ranks.iter().map(|&r| (count[r as usize], r)));
+        out.sort_unstable();
+        return;
+    }
+    buckets.clear();
+    buckets.resize(max + 2, 0);
+    for &r in ranks {
+        buckets[count[r as usize] as usize + 1] += 1;
+    }
+    for i in 1..buckets.len() {
+        buckets[i] += buckets[i - 1];
+    }
+    out.resize(ranks.len(), (0, 0));
+    for &r in ranks {
+        let c = count[r as usize];
+        let slot = &mut buckets[c as usize];
+        out[*slot as usize] = (c, r);
+        *slot += 1;
+    }
 }
 
 /// How many of `k` partitions each candidate gets when they always go to the least loaded:
@@ -829,7 +856,8 @@ impl Bits {
         Self(vec![0; (len as usize).div_ceil(64)])
     }
 
-    /// Adds `i` (ignored when out of range); returns whether it was already there.
+    /// Adds `i` (ignored past the capacity, `len` rounded up to 64); returns whether it was
+    /// already there.
     fn insert(&mut self, i: u32) -> bool {
         let Some(word) = self.0.get_mut((i / 64) as usize) else {
             return false;
@@ -864,5 +892,57 @@ impl Bits {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::{Bits, sort_by_count};
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The counting sort equals a comparison sort of (count, rank), on both of its paths
+        /// (small counts and counts too large for buckets).
+        #[test]
+        fn sort_by_count_is_a_sort(
+            counts in prop::collection::vec(prop_oneof![0u32..8, 0u32..100_000], 0..200),
+            pick in prop::collection::vec(any::<bool>(), 200),
+        ) {
+            let ranks: Vec<u32> = (0..counts.len() as u32).filter(|&r| pick[r as usize]).collect();
+            let (mut got, mut buckets) = (Vec::new(), Vec::new());
+            sort_by_count(&ranks, &counts, &mut got, &mut buckets);
+            let mut want: Vec<(u32, u32)> = ranks.iter().map(|&r| (counts[r as usize], r)).collect();
+            want.sort_unstable();
+            prop_assert_eq!(got, want);
+        }
+
+        /// `for_each_absent` visits exactly the indices of the range missing from the set.
+        #[test]
+        fn bits_absent(
+            len in 0u32..300,
+            members in prop::collection::vec(0u32..320, 0..200),
+            start in 0u32..330,
+            width in 0u32..330,
+        ) {
+            let mut bits = Bits::new(len);
+            let mut want_in = alloc::collections::BTreeSet::new();
+            let capacity = len.div_ceil(64) * 64;
+            for &m in &members {
+                let fits = m < capacity;
+                let fresh = fits && want_in.insert(m);
+                prop_assert_eq!(bits.insert(m), fits && !fresh);
+            }
+            let end = start.saturating_add(width);
+            let mut got = Vec::new();
+            let finished = bits.for_each_absent(start, end, |i| {
+                got.push(i);
+                true
+            });
+            prop_assert!(finished);
+            let want: Vec<u32> = (start..end).filter(|i| !want_in.contains(i)).collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }
