@@ -446,10 +446,32 @@ impl GroupSpec {
                 m.member_id.as_str(),
             )
         }
-        let utf16 = self
-            .members
-            .iter()
-            .any(|m| has_astral(&m.member_id) || m.instance_id.as_deref().is_some_and(has_astral));
+        // Byte order, unless an id has a character outside the BMP (then UTF-16 order differs).
+        // Static and dynamic members each share long id prefixes (`consumer-…`), so skip each
+        // group's common prefix and sort on (static?, the next bytes zero-padded), which never
+        // contradicts the full order; runs of equal keys get the full comparison. One pass over
+        // the ids finds both the prefixes and whether UTF-16 order is needed.
+        fn primary(m: &MemberSpec) -> &[u8] {
+            m.instance_id.as_deref().unwrap_or(&m.member_id).as_bytes()
+        }
+        let mut utf16 = false;
+        let mut common = [usize::MAX; 2];
+        let mut first: [Option<&[u8]>; 2] = [None, None];
+        for m in &self.members {
+            utf16 |= has_astral(&m.member_id) || m.instance_id.as_deref().is_some_and(has_astral);
+            let (g, p) = (usize::from(m.instance_id.is_none()), primary(m));
+            match first[g] {
+                None => {
+                    first[g] = Some(p);
+                    common[g] = p.len();
+                }
+                Some(f) => {
+                    // The prefix only shrinks: compare no further than it reaches.
+                    let reach = common[g].min(p.len());
+                    common[g] = common_prefix(&f[..reach], &p[..reach]);
+                }
+            }
+        }
         let full = |a: u32, b: u32| {
             let (ma, mb) = (&self.members[a as usize], &self.members[b as usize]);
             let (ka, kb) = (key(ma), key(mb));
@@ -465,28 +487,6 @@ impl GroupSpec {
         if utf16 {
             order.sort_by(|&a, &b| full(a, b));
             return order;
-        }
-        // Byte order. Static and dynamic members each share long id prefixes (`consumer-…`),
-        // so skip each group's common prefix and sort on (static?, the next bytes zero-padded),
-        // which never contradicts the full order; runs of equal keys get the full comparison.
-        fn primary(m: &MemberSpec) -> &[u8] {
-            m.instance_id.as_deref().unwrap_or(&m.member_id).as_bytes()
-        }
-        let mut common = [usize::MAX; 2];
-        let mut first: [Option<&[u8]>; 2] = [None, None];
-        for m in &self.members {
-            let (g, p) = (usize::from(m.instance_id.is_none()), primary(m));
-            match first[g] {
-                None => {
-                    first[g] = Some(p);
-                    common[g] = p.len();
-                }
-                Some(f) => {
-                    // The prefix only shrinks: compare no further than it reaches.
-                    let reach = common[g].min(p.len());
-                    common[g] = common_prefix(&f[..reach], &p[..reach]);
-                }
-            }
         }
         // One u128 per member: (static?, the next 7 bytes) in the high 64 bits, the index in
         // the low 32, so a plain integer sort orders them; runs with equal high halves are
