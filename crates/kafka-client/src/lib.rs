@@ -8,6 +8,7 @@
 //!   requests the broker may hold), ApiVersions negotiation on each (with the KIP-511 fallback
 //!   and the malformed error replies some brokers send), framing, correlation ids, request
 //!   timeouts and reconnect backoff.
+//! * [`consumer`]: a [`group_fsm::Member`] wired to those connections ([`Consumer`]).
 //!
 //! No IO, no clock, no threads: the caller feeds [`net::IoEvent`]s and the current time, and
 //! drains [`net::Io`] instructions.
@@ -17,3 +18,7 @@
 
 extern crate alloc;
 
+pub mod consumer;
+pub mod net;
+
+pub use consumer::{Consumer, ConsumerConfig, ConsumerEvent};

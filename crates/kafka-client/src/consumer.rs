@@ -1,0 +1,397 @@
+//! A consumer: a group member ([`group_fsm::Member`]) wired to the connections ([`Net`]).
+//!
+//! [`Consumer`] is what an adapter drives. It routes the member's requests (the coordinator on
+//! its node's ordinary connection, held requests on the node's held lane, Metadata and
+//! FindCoordinator to any broker), feeds it the negotiated versions before it sends anything,
+//! learns broker addresses from Metadata and FindCoordinator, and turns the member's events
+//! into [`ConsumerEvent`]s.
+//!
+//! Adapter contract: execute every [`Io`] from [`Consumer::poll_io`], report socket activity
+//! with [`Consumer::handle_io`], call [`Consumer::handle_timeout`] when
+//! [`Consumer::poll_timeout`] passes, and hand [`Consumer::poll_event`]'s events to the app.
+//! After any call, drain both queues.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use group_fsm::assignor::{Assignor, TopicPartition};
+use group_fsm::{Action, Destination, Event, Input, Instant, Member, Offset, RequestId};
+use group_fsm::{Config as GroupConfig, TransportError};
+use kafka_wire::AnyResponse;
+
+use crate::net::{
+    Io, IoEvent, Lane, Net, NetConfig, NetError, NetEvent, NetRequest, Route, Tag, Version,
+};
+
+/// Configuration of a [`Consumer`].
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Connections.
+    pub net: NetConfig,
+    /// The group member.
+    pub group: GroupConfig,
+    /// Topics to subscribe to.
+    pub topics: Vec<String>,
+}
+
+/// What the consumer tells the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerEvent {
+    /// Partitions now ours (cooperative: only the new ones).
+    Assigned {
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+        /// The generation.
+        generation: i32,
+    },
+    /// Partitions given up in a rebalance (their positions were committed first when
+    /// auto-commit is on).
+    Revoked {
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+        /// The generation they belonged to.
+        generation: i32,
+    },
+    /// Partitions lost without a chance to commit (fenced, session expired).
+    Lost {
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+    },
+    /// The member owns nothing in this generation.
+    Idle {
+        /// The generation.
+        generation: i32,
+    },
+    /// A commit finished: offsets with their error codes (0 = committed).
+    Committed {
+        /// The offsets.
+        offsets: Vec<(Offset, i16)>,
+    },
+    /// A recoverable problem, for logs.
+    Warning(String),
+    /// A fatal error: the consumer stopped.
+    Fatal(String),
+    /// The consumer left the group (or stopped, for static members) after [`Consumer::close`].
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Member(RequestId),
+}
+
+/// The consumer. See the [module docs](self).
+pub struct Consumer {
+    net: Net,
+    member: Member,
+    topics: Vec<String>,
+    owners: BTreeMap<Tag, Owner>,
+    next_tag: u64,
+    /// The member was given versions and its subscription.
+    started: bool,
+    /// The bootstrap Metadata request has been sent.
+    kicked: bool,
+    closed: bool,
+    events: VecDeque<ConsumerEvent>,
+}
+
+impl core::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("net", &self.net)
+            .field("member_id", &self.member.member_id())
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    /// A consumer that connects to the bootstrap brokers on the first call to
+    /// [`handle_timeout`](Self::handle_timeout) (its [`poll_timeout`](Self::poll_timeout) is
+    /// `now` until then).
+    #[must_use]
+    pub fn new(config: ConsumerConfig, assignors: Vec<Box<dyn Assignor>>, now: Instant) -> Self {
+        let member = Member::new(config.group, assignors, now);
+        Self {
+            net: Net::new(config.net),
+            member,
+            topics: config.topics,
+            owners: BTreeMap::new(),
+            next_tag: 0,
+            started: false,
+            kicked: false,
+            closed: false,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The group member (read-only).
+    #[must_use]
+    pub fn member(&self) -> &Member {
+        &self.member
+    }
+
+    /// The connections (read-only).
+    #[must_use]
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// Whether [`ConsumerEvent::Closed`] or [`ConsumerEvent::Fatal`] was reported.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Takes what a socket did.
+    pub fn handle_io(&mut self, now: Instant, event: IoEvent) {
+        self.net.handle(now, event);
+        self.pump(now);
+    }
+
+    /// Acts on deadlines at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.kicked {
+            self.kicked = true;
+            self.kick(now);
+        }
+        self.net.handle_timeout(now);
+        self.member.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// Commits the consumed positions now (also done automatically with auto-commit).
+    pub fn commit(&mut self, now: Instant, offsets: Vec<Offset>) {
+        self.member.handle(now, Input::Commit(offsets));
+        self.pump(now);
+    }
+
+    /// Leaves the group cleanly: revokes (committing with auto-commit), sends LeaveGroup for
+    /// dynamic members, then reports [`ConsumerEvent::Closed`].
+    pub fn close(&mut self, now: Instant) {
+        if !self.started {
+            self.closed = true;
+            self.net.close_all(now);
+            self.events.push_back(ConsumerEvent::Closed);
+            return;
+        }
+        self.member.handle(now, Input::Close);
+        self.pump(now);
+    }
+
+    /// The app is alive (resets `max.poll.interval`); call it whenever it takes events.
+    pub fn poll(&mut self, now: Instant) {
+        self.member.handle(now, Input::Poll);
+        self.pump(now);
+    }
+
+    /// The next thing the adapter must do.
+    pub fn poll_io(&mut self) -> Option<Io> {
+        self.net.poll_io()
+    }
+
+    /// The next event for the app.
+    pub fn poll_event(&mut self) -> Option<ConsumerEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.kicked {
+            return Some(Instant::ZERO);
+        }
+        [self.net.poll_timeout(), self.member.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Opens the first connection with a Metadata request for the subscription; the member
+    /// starts once a broker has negotiated versions.
+    fn kick(&mut self, now: Instant) {
+        use kafka_wire::generated::metadata_request::{MetadataRequest, MetadataRequestTopic};
+        let req = MetadataRequest {
+            topics: Some(
+                self.topics
+                    .iter()
+                    .map(|t| MetadataRequestTopic {
+                        name: Some(t.as_str().into()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        };
+        let tag = self.tag();
+        self.net.send(
+            now,
+            NetRequest {
+                tag,
+                route: Route::Any,
+                lane: Lane::Ordinary,
+                request: kafka_wire::AnyRequest::Metadata(req),
+                version: Version::Highest,
+                timeout: core::time::Duration::from_secs(30),
+            },
+        );
+    }
+
+    fn tag(&mut self) -> Tag {
+        self.next_tag += 1;
+        Tag(self.next_tag)
+    }
+
+    /// Moves events between the parts until nothing changes.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(ev) = self.net.poll_event() {
+                progressed = true;
+                self.on_net(now, ev);
+            }
+            while let Some(action) = self.member.poll_action() {
+                progressed = true;
+                self.on_member(now, action);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn on_net(&mut self, now: Instant, ev: NetEvent) {
+        match ev {
+            NetEvent::Negotiated { node } => {
+                if !self.started && !self.closed {
+                    if let Some(v) = self.net.versions(node).cloned() {
+                        self.started = true;
+                        self.member.handle(now, Input::Versions(v));
+                        self.member
+                            .handle(now, Input::Subscribe(self.topics.clone()));
+                    }
+                }
+            }
+            NetEvent::Response { tag, response, .. } => {
+                self.learn_brokers(now, &response);
+                match self.owners.remove(&tag) {
+                    Some(Owner::Member(id)) => {
+                        self.member.handle(now, Input::Response { id, response });
+                    }
+                    None => {}
+                }
+            }
+            NetEvent::Failed { tag, error } => {
+                if let Some(Owner::Member(id)) = self.owners.remove(&tag) {
+                    let error = match error {
+                        NetError::TimedOut => TransportError::TimedOut,
+                        _ => TransportError::Disconnected,
+                    };
+                    self.member.handle(now, Input::Failed { id, error });
+                }
+            }
+            NetEvent::ConnectionError { node, reason } => {
+                self.events.push_back(ConsumerEvent::Warning(alloc::format!(
+                    "broker {node}: {reason}"
+                )));
+            }
+        }
+    }
+
+    /// Broker addresses from Metadata responses.
+    fn learn_brokers(&mut self, now: Instant, response: &AnyResponse) {
+        if let AnyResponse::Metadata(md) = response {
+            for b in &md.brokers {
+                if let Ok(port) = u16::try_from(b.port) {
+                    self.net.set_broker(now, b.node_id, &b.host, port);
+                }
+            }
+        }
+    }
+
+    fn on_member(&mut self, now: Instant, action: Action) {
+        match action {
+            Action::Send(s) => {
+                let route = match &s.to {
+                    Destination::AnyBroker => Route::Any,
+                    Destination::Coordinator {
+                        node_id,
+                        host,
+                        port,
+                    } => {
+                        if let Ok(port) = u16::try_from(*port) {
+                            self.net.set_broker(now, *node_id, host, port);
+                        }
+                        Route::Node(*node_id)
+                    }
+                };
+                let lane = if s.held_for.is_some() {
+                    Lane::Held
+                } else {
+                    Lane::Ordinary
+                };
+                let tag = self.tag();
+                self.owners.insert(tag, Owner::Member(s.id));
+                self.net.send(
+                    now,
+                    NetRequest {
+                        tag,
+                        route,
+                        lane,
+                        request: s.request,
+                        version: Version::Exact(s.version),
+                        timeout: s.timeout,
+                    },
+                );
+            }
+            Action::Event(e) => self.on_member_event(now, e),
+        }
+    }
+
+    fn on_member_event(&mut self, now: Instant, e: Event) {
+        match e {
+            Event::Assigned {
+                partitions,
+                generation,
+            } => self.events.push_back(ConsumerEvent::Assigned {
+                partitions,
+                generation,
+            }),
+            Event::Revoke {
+                partitions,
+                generation,
+            } => {
+                self.member.handle(now, Input::RevocationDone);
+                self.events.push_back(ConsumerEvent::Revoked {
+                    partitions,
+                    generation,
+                });
+            }
+            Event::Lost { partitions } => {
+                self.events.push_back(ConsumerEvent::Lost { partitions });
+            }
+            Event::Idle { generation } => self.events.push_back(ConsumerEvent::Idle { generation }),
+            Event::Committed { results } => self
+                .events
+                .push_back(ConsumerEvent::Committed { offsets: results }),
+            Event::Warning(w) => self.events.push_back(ConsumerEvent::Warning(w.to_string())),
+            Event::Fatal(f) => {
+                self.closed = true;
+                self.net.close_all(now);
+                self.events.push_back(ConsumerEvent::Fatal(f.to_string()));
+            }
+            Event::Rejected(r) => self.events.push_back(ConsumerEvent::Warning(r.to_string())),
+            Event::Closed | Event::Left => {
+                self.closed = true;
+                self.net.close_all(now);
+                self.events.push_back(ConsumerEvent::Closed);
+            }
+            Event::Joined { .. }
+            | Event::CoordinatorFound { .. }
+            | Event::CommittedOffsets { .. } => {}
+        }
+    }
+}
