@@ -852,3 +852,40 @@ fn capped(resp: &ApiVersionsResponse, caps: &[(ApiKey, i16)]) -> NegotiatedVersi
         NegotiationOptions::default(),
     )
 }
+
+/// Version caps for librdkafka's mock broker (2.0 and 2.16), which advertises JoinGroup v6,
+/// SyncGroup v4–v5 and LeaveGroup v3–v4 but misreads them (librdkafka itself sends JoinGroup
+/// v5, SyncGroup v3, LeaveGroup v1, so its mock was never exercised there).
+pub const LIBRDKAFKA_MOCK_CAPS: &[(ApiKey, i16)] = &[
+    (ApiKey::JoinGroup, 5),
+    (ApiKey::SyncGroup, 3),
+    (ApiKey::LeaveGroup, 2),
+];
+
+/// Parses version caps written `Name=V,Name=V` (API names as [`ApiKey::name`], e.g.
+/// `JoinGroup=5,SyncGroup=3`), or the preset `librdkafka-mock` ([`LIBRDKAFKA_MOCK_CAPS`]).
+///
+/// # Errors
+/// A message naming the first entry that is not `Name=V` with a known API and a version ≥ 0.
+pub fn parse_version_caps(text: &str) -> Result<Vec<(ApiKey, i16)>, String> {
+    let mut out = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        if entry == "librdkafka-mock" {
+            out.extend_from_slice(LIBRDKAFKA_MOCK_CAPS);
+            continue;
+        }
+        let bad = || alloc::format!("bad version cap {entry:?}: want Name=VERSION");
+        let (name, v) = entry.split_once('=').ok_or_else(bad)?;
+        let v: i16 = v.trim().parse().map_err(|_| bad())?;
+        let key = (0..=i16::MAX)
+            .take(200)
+            .filter_map(ApiKey::from_i16)
+            .find(|k| k.name().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(bad)?;
+        if v < 0 {
+            return Err(bad());
+        }
+        out.push((key, v));
+    }
+    Ok(out)
+}

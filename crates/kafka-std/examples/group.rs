@@ -1,5 +1,6 @@
 //! Joins a consumer group and prints what happens: `cargo run -p kafka-std --example group --
-//! 127.0.0.1:9092 my-group my-topic [seconds]`.
+//! 127.0.0.1:9092 my-group my-topic [seconds]` (`KAFKA_VERSION_CAPS=librdkafka-mock` against
+//! librdkafka's mock broker).
 use core::time::Duration;
 use std::time::Instant;
 
@@ -24,8 +25,15 @@ fn main() {
     let mut group_config = group_fsm::Config::new(group.as_str());
     group_config.session_timeout = Duration::from_secs(6);
     group_config.heartbeat_interval = Duration::from_secs(1);
+    let mut net = NetConfig::new(vec![(host.to_owned(), port)]);
+    if let Ok(caps) = std::env::var("KAFKA_VERSION_CAPS") {
+        net.version_caps = kafka_client::net::parse_version_caps(&caps).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2);
+        });
+    }
     let config = ConsumerConfig {
-        net: NetConfig::new(vec![(host.to_owned(), port)]),
+        net,
         group: group_config,
         topics: vec![topic.clone()],
     };
