@@ -611,7 +611,8 @@ impl Member {
             // All topics: null from v1, an empty list at v0.
             let req = MetadataRequest {
                 topics: if v >= 1 { None } else { Some(Vec::new()) },
-                allow_auto_topic_creation: false,
+                // The field exists from v4 (older brokers follow their own config).
+                allow_auto_topic_creation: v < 4,
                 ..Default::default()
             };
             self.send(
@@ -633,7 +634,7 @@ impl Member {
                     })
                     .collect(),
             ),
-            allow_auto_topic_creation: false,
+            allow_auto_topic_creation: v < 4,
             ..Default::default()
         };
         self.send(

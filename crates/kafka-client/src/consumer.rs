@@ -209,21 +209,13 @@ impl Consumer {
             .min()
     }
 
-    /// Opens the first connection with a Metadata request for the subscription; the member
-    /// starts once a broker has negotiated versions.
+    /// Opens the first connection with a Metadata request for brokers only (no topics; at v0,
+    /// where an empty list means every topic, it lists them too); the member starts once a
+    /// broker has negotiated versions.
     fn kick(&mut self, now: Instant) {
-        use kafka_wire::generated::metadata_request::{MetadataRequest, MetadataRequestTopic};
+        use kafka_wire::generated::metadata_request::MetadataRequest;
         let req = MetadataRequest {
-            topics: Some(
-                self.topics
-                    .iter()
-                    .map(|t| MetadataRequestTopic {
-                        name: Some(t.as_str().into()),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
-            allow_auto_topic_creation: false,
+            topics: Some(Vec::new()),
             ..Default::default()
         };
         let tag = self.tag();
@@ -285,6 +277,10 @@ impl Consumer {
                 }
             }
             NetEvent::Failed { tag, error } => {
+                if matches!(error, NetError::Encode(_) | NetError::Unsupported { .. }) {
+                    self.events
+                        .push_back(ConsumerEvent::Warning(alloc::format!("request: {error}")));
+                }
                 if let Some(Owner::Member(id)) = self.owners.remove(&tag) {
                     let error = match error {
                         NetError::TimedOut => TransportError::TimedOut,

@@ -49,6 +49,13 @@ fn main() {
     while let Some(event) = driver.next_event(Some(stop)) {
         println!("{:>7.3}s {event:?}", start.elapsed().as_secs_f64());
     }
+    if std::env::var_os("KAFKA_DEBUG").is_some() {
+        eprintln!(
+            "state {:?}: {:?}",
+            driver.consumer().member().state(),
+            driver.consumer()
+        );
+    }
     let clean = driver.close(Duration::from_secs(5));
     println!(
         "{:>7.3}s closed cleanly: {clean}",

@@ -70,6 +70,9 @@ pub struct World {
     pub poll_every: u64,
     next_poll: u64,
     pub log: Vec<String>,
+    /// Versions handed to each new member before it subscribes (as an adapter does after
+    /// ApiVersions); `None`: members use the highest versions kafka-wire implements.
+    pub versions: Option<kafka_wire::NegotiatedVersions>,
 }
 
 impl World {
@@ -95,6 +98,7 @@ impl World {
             poll_every: 1000,
             next_poll: 0,
             log: Vec::new(),
+            versions: None,
         }
     }
 
@@ -127,6 +131,9 @@ impl World {
     ) -> usize {
         let client_id = config.client_id.clone();
         let mut member = Member::new(config, assignors, Instant::from_millis(self.now));
+        if let Some(v) = &self.versions {
+            member.handle(Instant::from_millis(self.now), Input::Versions(v.clone()));
+        }
         member.handle(
             Instant::from_millis(self.now),
             Input::Subscribe(topics.iter().map(|t| t.to_string()).collect()),

@@ -557,3 +557,41 @@ fn leader_runs_range_with_replica_racks_from_metadata() {
         );
     }
 }
+
+/// Against a broker with old maxima (librdkafka 2.0's mock broker: Metadata v2, FindCoordinator
+/// v2, JoinGroup v5, SyncGroup v3, Heartbeat v3, LeaveGroup v1, OffsetCommit v7, OffsetFetch
+/// v5), every request the members build encodes at the negotiated version (the world encodes
+/// each one and fails on an error) and the group forms.
+#[test]
+fn old_broker_versions_encode_and_the_group_forms() {
+    use kafka_wire::{NegotiatedVersions, VersionRange, codec::NegotiationOptions};
+    let caps = [
+        (ApiKey::Metadata, 2),
+        (ApiKey::FindCoordinator, 2),
+        (ApiKey::JoinGroup, 5),
+        (ApiKey::SyncGroup, 3),
+        (ApiKey::Heartbeat, 3),
+        (ApiKey::LeaveGroup, 1),
+        (ApiKey::OffsetCommit, 7),
+        (ApiKey::OffsetFetch, 5),
+    ];
+    let mut w = World::new(TOPICS);
+    for (api, max) in caps {
+        w.broker
+            .set_api_versions(api, Some(VersionRange::new(0, max)));
+    }
+    w.versions = Some(NegotiatedVersions::from_ranges(
+        caps.iter()
+            .map(|&(k, max)| (k.as_i16(), VersionRange::new(0, max))),
+        NegotiationOptions::default(),
+    ));
+    for _ in 0..3 {
+        w.add_member("g", &["orders"]);
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert_eq!(counts(&w), vec![4, 4, 4]);
+    w.close(0);
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+}
