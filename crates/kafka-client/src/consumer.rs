@@ -391,3 +391,9 @@ impl Consumer {
         }
     }
 }
+
+/// A consumer can move to another thread (async runtimes need this).
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Consumer>();
+};

@@ -97,6 +97,7 @@ mod broker;
 mod coordinator;
 mod netsim;
 mod responses;
+pub mod tcp;
 pub mod world;
 
 pub use broker::{BrokerConfig, BrokerError, BrokerErrorKind, BrokerStats, ModelBroker};

@@ -93,7 +93,10 @@ pub struct ClusterView {
 }
 
 /// A partition assignor.
-pub trait Assignor {
+///
+/// `Send` so that a member (and a consumer built on it) can move between threads, as async
+/// runtimes with work-stealing schedulers need.
+pub trait Assignor: Send {
     /// The protocol name sent in JoinGroup (e.g. `"range"`).
     fn name(&self) -> &str;
 
