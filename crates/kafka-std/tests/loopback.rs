@@ -2,9 +2,9 @@
 //! members form a group, split the partitions exactly once, and a member that closes hands its
 //! partitions to the others.
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
@@ -22,7 +22,7 @@ type Owned = Arc<Mutex<Vec<BTreeSet<i32>>>>;
 
 fn spawn_member(
     i: usize,
-    addr: std::net::SocketAddr,
+    addr: core::net::SocketAddr,
     owned: Owned,
     stop: Arc<AtomicBool>,
 ) -> thread::JoinHandle<bool> {

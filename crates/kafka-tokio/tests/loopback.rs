@@ -2,9 +2,9 @@
 //! members and one blocking (`kafka-std`) member form one group and split the partitions
 //! exactly once; when a tokio member closes, the others take its partitions.
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use group_fsm::assignor::CooperativeStickyAssignor;
@@ -17,7 +17,7 @@ const PARTITIONS: i32 = 6;
 
 type Owned = Arc<Mutex<Vec<BTreeSet<i32>>>>;
 
-fn config(i: usize, addr: std::net::SocketAddr) -> ConsumerConfig {
+fn config(i: usize, addr: core::net::SocketAddr) -> ConsumerConfig {
     let mut group = group_fsm::Config::new("mixed-group");
     group.client_id = format!("m{i}");
     group.session_timeout = Duration::from_secs(6);
@@ -47,7 +47,7 @@ fn record(owned: &Owned, i: usize, event: &ConsumerEvent) {
 
 async fn tokio_member(
     i: usize,
-    addr: std::net::SocketAddr,
+    addr: core::net::SocketAddr,
     owned: Owned,
     stop: Arc<AtomicBool>,
 ) -> bool {
@@ -71,7 +71,7 @@ async fn tokio_member(
     clean
 }
 
-fn std_member(i: usize, addr: std::net::SocketAddr, owned: Owned, stop: Arc<AtomicBool>) -> bool {
+fn std_member(i: usize, addr: core::net::SocketAddr, owned: Owned, stop: Arc<AtomicBool>) -> bool {
     let config = config(i, addr);
     let mut driver = kafka_std::Driver::new(|now| {
         Consumer::new(

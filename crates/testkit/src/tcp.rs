@@ -5,10 +5,11 @@
 //! `127.0.0.1` only, on an ephemeral port that the broker also advertises in Metadata and
 //! FindCoordinator, and stops when [`TcpBroker::stop`] is called or the handle is dropped.
 
+use core::net::SocketAddr;
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
