@@ -8,6 +8,8 @@
 //!   requests the broker may hold), ApiVersions negotiation on each (with the KIP-511 fallback
 //!   and the malformed error replies some brokers send), framing, correlation ids, request
 //!   timeouts and reconnect backoff.
+//! * [`fetch`]: the fetch positions of the assigned partitions, offset resets by ListOffsets,
+//!   one Fetch per leader at a time, record decoding and per-partition error handling.
 //!
 //! No IO, no clock, no threads: the caller feeds [`net::IoEvent`]s and the current time, and
 //! drains [`net::Io`] instructions.
@@ -17,3 +19,4 @@
 
 extern crate alloc;
 
+pub mod fetch;
