@@ -186,7 +186,7 @@ pub struct ConsumerRecord {
 }
 
 /// Something the application or the integrator must see.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchEvent {
     /// The next record of a partition; its position is now `offset + 1`.
     Record(ConsumerRecord),
