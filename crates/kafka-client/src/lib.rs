@@ -8,7 +8,10 @@
 //!   requests the broker may hold), ApiVersions negotiation on each (with the KIP-511 fallback
 //!   and the malformed error replies some brokers send), framing, correlation ids, request
 //!   timeouts and reconnect backoff.
-//! * [`consumer`]: a [`group_fsm::Member`] wired to those connections ([`Consumer`]).
+//! * [`fetch`]: the fetch positions of the assigned partitions, offset resets by ListOffsets,
+//!   one Fetch per leader at a time, record decoding and per-partition error handling.
+//! * [`consumer`]: a [`group_fsm::Member`] and a [`fetch::Fetcher`] wired to those
+//!   connections ([`Consumer`]).
 //!
 //! No IO, no clock, no threads: the caller feeds [`net::IoEvent`]s and the current time, and
 //! drains [`net::Io`] instructions.
@@ -19,6 +22,7 @@
 extern crate alloc;
 
 pub mod consumer;
+pub mod fetch;
 pub mod net;
 
 pub use consumer::{Consumer, ConsumerConfig, ConsumerEvent};
