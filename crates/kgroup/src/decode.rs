@@ -130,7 +130,7 @@ fn decode_all<W: Write>(args: &DecodeArgs, out: &mut W) -> Result<(), CliError> 
     let mut session = Session {
         check: args.check_roundtrip,
         requests_name: requests.name.clone(),
-        pending: BTreeMap::new(),
+        pending: Pending::default(),
     };
     session.decode_stream(requests, Direction::Request, args.max_frame_bytes, out)?;
     if let Some(path) = &args.responses {
@@ -174,7 +174,7 @@ impl Input {
 
 /// Which side of the connection a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
+pub(crate) enum Direction {
     /// Client to server.
     Request,
     /// Server to client.
@@ -183,7 +183,7 @@ enum Direction {
 
 impl Direction {
     /// The value of the `direction` key.
-    const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Request => "request",
             Self::Response => "response",
@@ -194,7 +194,7 @@ impl Direction {
 /// The decoded body of a frame.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
-enum Body {
+pub(crate) enum Body {
     /// A request body.
     Request(Box<AnyRequest>),
     /// A response body.
@@ -203,28 +203,40 @@ enum Body {
 
 /// One output line; the keys are documented in [`LONG_ABOUT`].
 #[derive(Debug, Serialize)]
-struct Record {
-    direction: &'static str,
-    frame: usize,
-    offset: u64,
-    api_key: i16,
-    api_name: &'static str,
-    api_version: i16,
-    correlation_id: i32,
+pub(crate) struct Record {
+    /// `"request"` or `"response"`.
+    pub(crate) direction: &'static str,
+    /// Index of the frame within its stream.
+    pub(crate) frame: usize,
+    /// Byte offset of the frame's size prefix within its stream.
+    pub(crate) offset: u64,
+    /// API key.
+    pub(crate) api_key: i16,
+    /// API name.
+    pub(crate) api_name: &'static str,
+    /// API version of the request (for a response: of the request it answers).
+    pub(crate) api_version: i16,
+    /// Correlation id.
+    pub(crate) correlation_id: i32,
     /// `Some(None)` prints `null` (requests without a client id); `None` omits the key.
     #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<Option<String>>,
-    header_version: i16,
+    pub(crate) client_id: Option<Option<String>>,
+    /// Header version.
+    pub(crate) header_version: i16,
     /// The version the body was decoded at, when it differs from `api_version`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    decoded_version: Option<i16>,
+    pub(crate) decoded_version: Option<i16>,
+    /// Bytes after the decoded body.
     #[serde(skip_serializing_if = "Option::is_none")]
-    trailing_bytes: Option<usize>,
+    pub(crate) trailing_bytes: Option<usize>,
+    /// Error code of an ApiVersions reply that decodes at no version.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<i16>,
+    pub(crate) error_code: Option<i16>,
+    /// Why the body is missing.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<serde_json::Value>,
-    body: Option<Body>,
+    pub(crate) error: Option<serde_json::Value>,
+    /// The decoded body.
+    pub(crate) body: Option<Body>,
 }
 
 impl Record {
@@ -249,14 +261,294 @@ impl Record {
     }
 }
 
+/// A frame that does not decode: what was being decoded, where that part starts, the error.
+#[derive(Debug, Clone)]
+pub(crate) struct FrameFailure {
+    /// What was being decoded, e.g. `request Heartbeat v3, correlation id 7`.
+    pub(crate) what: String,
+    /// Offset in the frame (after the size prefix) where the failing part starts.
+    pub(crate) base: usize,
+    /// The error, its offset relative to `base`.
+    pub(crate) error: DecodeError,
+}
+
+impl FrameFailure {
+    /// Builds a failure.
+    fn new(what: impl Into<String>, base: usize, error: DecodeError) -> Self {
+        Self {
+            what: what.into(),
+            base,
+            error,
+        }
+    }
+
+    /// The field that failed, or `unknown`.
+    pub(crate) const fn field(&self) -> &'static str {
+        if self.error.field.is_empty() {
+            "unknown"
+        } else {
+            self.error.field
+        }
+    }
+
+    /// Absolute stream offset of the failure.
+    pub(crate) fn abs_offset(&self, frame: &Frame) -> u64 {
+        frame.abs(self.base + self.error.offset)
+    }
+
+    /// `"{what}: {error} at byte offset {abs} (field {field})"`.
+    pub(crate) fn describe(&self, frame: &Frame) -> String {
+        format!(
+            "{}: {} at byte offset {} (field {})",
+            self.what,
+            self.error.kind,
+            self.abs_offset(frame),
+            self.field()
+        )
+    }
+
+    /// The `kgroup decode` error for this failure in `file`.
+    fn to_cli(&self, file: &str, frame: &Frame) -> CliError {
+        CliError::input(format!(
+            "{file}: frame {} at offset {} ({}): {} at byte offset {} (field {})",
+            frame.index,
+            frame.offset,
+            self.what,
+            self.error.kind,
+            self.abs_offset(frame),
+            self.field(),
+        ))
+    }
+}
+
+/// API and version of every unanswered request of one connection, by correlation id, oldest
+/// first.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    /// The requests by correlation id.
+    map: BTreeMap<i32, VecDeque<(ApiKey, i16)>>,
+    /// Number of requests held.
+    len: usize,
+}
+
+impl Pending {
+    /// Remembers a request that expects a response.
+    pub(crate) fn push(&mut self, corr: i32, key: ApiKey, version: i16) {
+        self.map.entry(corr).or_default().push_back((key, version));
+        self.len += 1;
+    }
+
+    /// Takes the oldest unanswered request with correlation id `corr`.
+    pub(crate) fn pop(&mut self, corr: i32) -> Option<(ApiKey, i16)> {
+        let queue = self.map.get_mut(&corr)?;
+        let found = queue.pop_front();
+        if queue.is_empty() {
+            self.map.remove(&corr);
+        }
+        if found.is_some() {
+            self.len -= 1;
+        }
+        found
+    }
+
+    /// Number of unanswered requests.
+    pub(crate) const fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// A request frame, decoded.
+#[derive(Debug)]
+pub(crate) struct DecodedRequest {
+    /// The request header.
+    pub(crate) header: RequestHeader,
+    /// The API.
+    pub(crate) key: ApiKey,
+    /// The request header version.
+    pub(crate) header_version: i16,
+    /// The request body.
+    pub(crate) body: AnyRequest,
+}
+
+impl DecodedRequest {
+    /// The API version.
+    pub(crate) const fn version(&self) -> i16 {
+        self.header.api_version
+    }
+
+    /// The output line for this request, read from `frame`.
+    pub(crate) fn into_record(self, frame: &Frame) -> Record {
+        let mut record = Record::new(
+            Direction::Request,
+            frame,
+            self.key,
+            self.header.api_version,
+            self.header.correlation_id,
+        );
+        record.client_id = Some(self.header.client_id.map(|c| c.to_string()));
+        record.header_version = self.header_version;
+        record.body = Some(Body::Request(Box::new(self.body)));
+        record
+    }
+}
+
+/// Decodes one request frame: its header (the version picked from the API key and version),
+/// then its body.
+///
+/// # Errors
+/// A [`FrameFailure`] for an undecodable header or body or an unknown API key.
+pub(crate) fn decode_request_frame(frame: &Frame) -> Result<DecodedRequest, FrameFailure> {
+    let (header, hlen) = RequestHeader::decode_auto(&frame.bytes)
+        .map_err(|e| FrameFailure::new("request header", 0, e))?;
+    let Some(key) = ApiKey::from_i16(header.api_key) else {
+        let e = DecodeError {
+            offset: 0,
+            field: "RequestApiKey",
+            kind: DecodeErrorKind::UnknownApiKey(header.api_key),
+        };
+        return Err(FrameFailure::new("request header", 0, e));
+    };
+    let version = header.api_version;
+    let what = format!(
+        "request {} v{version}, correlation id {}",
+        key.name(),
+        header.correlation_id
+    );
+    let body_bytes = frame.bytes.slice(hlen..);
+    let body = AnyRequest::decode(key, version, &body_bytes)
+        .map_err(|e| FrameFailure::new(what, hlen, e))?;
+    Ok(DecodedRequest {
+        header_version: key.request_header_version(version),
+        header,
+        key,
+        body,
+    })
+}
+
+/// The correlation id at the start of a response frame.
+///
+/// # Errors
+/// A [`FrameFailure`] if the frame is shorter than 4 bytes.
+pub(crate) fn response_correlation_id(frame: &Frame) -> Result<i32, FrameFailure> {
+    ResponseHeader::decode(&frame.bytes, 0)
+        .map(|(h, _)| h.correlation_id)
+        .map_err(|e| FrameFailure::new("response header", 0, e))
+}
+
+/// A response frame, decoded with the known broker quirks tolerated.
+#[derive(Debug)]
+pub(crate) struct DecodedResponse {
+    /// The response header.
+    pub(crate) header: ResponseHeader,
+    /// The response header version.
+    pub(crate) header_version: i16,
+    /// The API.
+    pub(crate) key: ApiKey,
+    /// The version of the request this answers.
+    pub(crate) version: i16,
+    /// The body (`None` for an ApiVersions error reply that decodes at no version).
+    pub(crate) body: Option<AnyResponse>,
+    /// The version `body` was decoded at.
+    pub(crate) body_version: i16,
+    /// How many bytes of the frame the header and body cover (the rest is trailing bytes).
+    pub(crate) covered: usize,
+    /// Set when `body_version` differs from `version` (the KIP-511 v0 fallback).
+    decoded_version: Option<i16>,
+    /// Bytes after the body, when there are any.
+    trailing_bytes: Option<usize>,
+    /// Error code of an ApiVersions reply that decodes at no version.
+    error_code: Option<i16>,
+    /// Why `body` is `None`.
+    error: Option<serde_json::Value>,
+}
+
+impl DecodedResponse {
+    /// The output line for this response, read from `frame`.
+    pub(crate) fn into_record(self, frame: &Frame) -> Record {
+        let mut record = Record::new(
+            Direction::Response,
+            frame,
+            self.key,
+            self.version,
+            self.header.correlation_id,
+        );
+        record.header_version = self.header_version;
+        record.decoded_version = self.decoded_version;
+        record.trailing_bytes = self.trailing_bytes;
+        record.error_code = self.error_code;
+        record.error = self.error;
+        record.body = self.body.map(|b| Body::Response(Box::new(b)));
+        record
+    }
+}
+
+/// Decodes one response frame answering a request of `key` at `version`.
+///
+/// Tolerated, not errors: trailing bytes after the body, and an ApiVersions reply with error
+/// code 35 that decodes only at v0 or at no version (see [`LONG_ABOUT`]).
+///
+/// # Errors
+/// A [`FrameFailure`] for an undecodable header or body.
+pub(crate) fn decode_response_frame(
+    frame: &Frame,
+    key: ApiKey,
+    version: i16,
+) -> Result<DecodedResponse, FrameFailure> {
+    let corr = response_correlation_id(frame)?;
+    let what = format!("response {} v{version}, correlation id {corr}", key.name());
+    let hv = key.response_header_version(version);
+    let (header, hlen) =
+        ResponseHeader::decode(&frame.bytes, hv).map_err(|e| FrameFailure::new(&*what, 0, e))?;
+    let body_bytes = frame.bytes.slice(hlen..);
+    let mut decoded = DecodedResponse {
+        header,
+        header_version: hv,
+        key,
+        version,
+        body: None,
+        body_version: version,
+        covered: frame.bytes.len(),
+        decoded_version: None,
+        trailing_bytes: None,
+        error_code: None,
+        error: None,
+    };
+    match AnyResponse::decode(key, version, &body_bytes) {
+        Ok(body) => decoded.body = Some(body),
+        Err(e) if is_unsupported_api_versions(key, &body_bytes) => {
+            match AnyResponse::decode(key, 0, &body_bytes) {
+                Ok(body) => {
+                    decoded.decoded_version = Some(0);
+                    decoded.body = Some(body);
+                    decoded.body_version = 0;
+                }
+                Err(e0) => {
+                    decoded.error_code = Some(UNSUPPORTED_VERSION);
+                    decoded.error = Some(api_versions_error(frame, hlen, version, e, e0));
+                    decoded.covered = hlen;
+                }
+            }
+        }
+        Err(e) if matches!(e.kind, DecodeErrorKind::TrailingBytes(_)) => {
+            let (body, used) = AnyResponse::decode_prefix(key, version, &body_bytes)
+                .map_err(|e| FrameFailure::new(&*what, hlen, e))?;
+            decoded.trailing_bytes = Some(body_bytes.len().saturating_sub(used));
+            decoded.body = Some(body);
+            decoded.covered = hlen + used;
+        }
+        Err(e) => return Err(FrameFailure::new(what, hlen, e)),
+    }
+    Ok(decoded)
+}
+
 /// State carried from the request file to the response file.
 struct Session {
     /// Whether `--check-roundtrip` was given.
     check: bool,
     /// Name of the request file, for messages about unmatched responses.
     requests_name: String,
-    /// API and version of every unanswered request, by correlation id, oldest first.
-    pending: BTreeMap<i32, VecDeque<(ApiKey, i16)>>,
+    /// The unanswered requests.
+    pending: Pending,
 }
 
 impl Session {
@@ -294,49 +586,28 @@ impl Session {
 
     /// Decodes (and checks) one request frame and remembers its API and version.
     fn request(&mut self, file: &str, frame: &Frame) -> Result<Record, CliError> {
-        let (header, hlen) = RequestHeader::decode_auto(&frame.bytes)
-            .map_err(|e| decode_failure(file, frame, "request header", 0, e))?;
-        let Some(key) = ApiKey::from_i16(header.api_key) else {
-            let e = DecodeError {
-                offset: 0,
-                field: "RequestApiKey",
-                kind: DecodeErrorKind::UnknownApiKey(header.api_key),
-            };
-            return Err(decode_failure(file, frame, "request header", 0, e));
-        };
-        let version = header.api_version;
-        let corr = header.correlation_id;
-        let what = format!("request {} v{version}, correlation id {corr}", key.name());
-        let hv = key.request_header_version(version);
-        let body_bytes = frame.bytes.slice(hlen..);
-        let body = AnyRequest::decode(key, version, &body_bytes)
-            .map_err(|e| decode_failure(file, frame, &what, hlen, e))?;
+        let decoded = decode_request_frame(frame).map_err(|f| f.to_cli(file, frame))?;
+        let (key, version) = (decoded.key, decoded.version());
+        let corr = decoded.header.correlation_id;
         if self.check {
+            let what = format!("request {} v{version}, correlation id {corr}", key.name());
             let mut buf = Vec::with_capacity(frame.bytes.len());
-            header
-                .encode(hv, &mut buf)
+            decoded
+                .header
+                .encode(decoded.header_version, &mut buf)
                 .map_err(|e| encode_failure(file, frame, &what, "header", e))?;
-            reencode_body(&body, version, &mut buf)
+            reencode_body(&decoded.body, version, &mut buf)
                 .map_err(|e| encode_failure(file, frame, &what, "body", e))?;
             compare(file, frame, &what, &frame.bytes, &buf)?;
         }
-        self.pending
-            .entry(corr)
-            .or_default()
-            .push_back((key, version));
-        let mut record = Record::new(Direction::Request, frame, key, version, corr);
-        record.client_id = Some(header.client_id.map(|c| c.to_string()));
-        record.header_version = hv;
-        record.body = Some(Body::Request(Box::new(body)));
-        Ok(record)
+        self.pending.push(corr, key, version);
+        Ok(decoded.into_record(frame))
     }
 
     /// Decodes (and checks) one response frame, tolerating the known broker quirks.
     fn response(&mut self, file: &str, frame: &Frame) -> Result<Record, CliError> {
-        let (first, _) = ResponseHeader::decode(&frame.bytes, 0)
-            .map_err(|e| decode_failure(file, frame, "response header", 0, e))?;
-        let corr = first.correlation_id;
-        let Some((key, version)) = self.pending.get_mut(&corr).and_then(VecDeque::pop_front) else {
+        let corr = response_correlation_id(frame).map_err(|f| f.to_cli(file, frame))?;
+        let Some((key, version)) = self.pending.pop(corr) else {
             return Err(CliError::input(format!(
                 "{file}: frame {} at offset {}: response with correlation id {corr} matches no \
                  unanswered request in {} (at byte offset {}, field CorrelationId)",
@@ -346,53 +617,23 @@ impl Session {
                 frame.abs(0),
             )));
         };
-        let what = format!("response {} v{version}, correlation id {corr}", key.name());
-        let hv = key.response_header_version(version);
-        let (header, hlen) = ResponseHeader::decode(&frame.bytes, hv)
-            .map_err(|e| decode_failure(file, frame, &what, 0, e))?;
-        let body_bytes = frame.bytes.slice(hlen..);
-        let mut record = Record::new(Direction::Response, frame, key, version, corr);
-        record.header_version = hv;
-
-        // What to compare in the round-trip check: the body and its version, and how many bytes
-        // of the frame it covers.
-        let (body, body_version, covered) = match AnyResponse::decode(key, version, &body_bytes) {
-            Ok(body) => (Some(body), version, frame.bytes.len()),
-            Err(e) if is_unsupported_api_versions(key, &body_bytes) => {
-                match AnyResponse::decode(key, 0, &body_bytes) {
-                    Ok(body) => {
-                        record.decoded_version = Some(0);
-                        (Some(body), 0, frame.bytes.len())
-                    }
-                    Err(e0) => {
-                        record.error_code = Some(UNSUPPORTED_VERSION);
-                        record.error = Some(api_versions_error(frame, hlen, version, e, e0));
-                        (None, version, hlen)
-                    }
-                }
-            }
-            Err(e) if matches!(e.kind, DecodeErrorKind::TrailingBytes(_)) => {
-                let (body, used) = AnyResponse::decode_prefix(key, version, &body_bytes)
-                    .map_err(|e| decode_failure(file, frame, &what, hlen, e))?;
-                record.trailing_bytes = Some(body_bytes.len().saturating_sub(used));
-                (Some(body), version, hlen + used)
-            }
-            Err(e) => return Err(decode_failure(file, frame, &what, hlen, e)),
-        };
+        let decoded =
+            decode_response_frame(frame, key, version).map_err(|f| f.to_cli(file, frame))?;
         if self.check {
-            let mut buf = Vec::with_capacity(covered);
-            header
-                .encode(hv, &mut buf)
+            let what = format!("response {} v{version}, correlation id {corr}", key.name());
+            let mut buf = Vec::with_capacity(decoded.covered);
+            decoded
+                .header
+                .encode(decoded.header_version, &mut buf)
                 .map_err(|e| encode_failure(file, frame, &what, "header", e))?;
-            if let Some(body) = &body {
-                reencode_body(body, body_version, &mut buf)
+            if let Some(body) = &decoded.body {
+                reencode_body(body, decoded.body_version, &mut buf)
                     .map_err(|e| encode_failure(file, frame, &what, "body", e))?;
             }
-            let original = frame.bytes.get(..covered).unwrap_or(&frame.bytes);
+            let original = frame.bytes.get(..decoded.covered).unwrap_or(&frame.bytes);
             compare(file, frame, &what, original, &buf)?;
         }
-        record.body = body.map(|b| Body::Response(Box::new(b)));
-        Ok(record)
+        Ok(decoded.into_record(frame))
     }
 }
 
@@ -502,22 +743,6 @@ fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
         .zip(b)
         .position(|(x, y)| x != y)
         .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())))
-}
-
-/// A decode failure at byte `base + e.offset` of the frame body.
-fn decode_failure(file: &str, frame: &Frame, what: &str, base: usize, e: DecodeError) -> CliError {
-    let field = if e.field.is_empty() {
-        "unknown"
-    } else {
-        e.field
-    };
-    CliError::input(format!(
-        "{file}: frame {} at offset {} ({what}): {} at byte offset {} (field {field})",
-        frame.index,
-        frame.offset,
-        e.kind,
-        frame.abs(base + e.offset),
-    ))
 }
 
 /// A failure to re-encode a decoded frame (a round-trip failure).

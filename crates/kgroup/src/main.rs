@@ -8,6 +8,9 @@
 //!   partition-seconds without an owner (see the `simulate` module).
 //! - `kgroup assign`: runs an assignor on a synthetic group and reports time, peak memory,
 //!   balance and movement (see the `assign` module).
+//! - `kgroup proxy`: forwards Kafka traffic between clients and a broker, prints every
+//!   request and response as a JSON line, rewrites broker addresses so that every connection
+//!   goes through the proxy, and can record each connection (see the `proxy` module).
 //! - `kgroup decode`: turns the raw bytes of one captured TCP connection into JSON lines,
 //!   one object per Kafka frame, and can check that every frame re-encodes to the same bytes
 //!   (see the `decode` module).
@@ -20,6 +23,7 @@ mod assign;
 mod decode;
 mod error;
 mod frames;
+mod proxy;
 mod simulate;
 
 use std::io::Write as _;
@@ -35,6 +39,7 @@ Examples:
   kgroup decode --requests conn-1.c2s.bin --responses conn-1.s2c.bin
   kgroup decode --requests conn-1.c2s.bin --responses conn-1.s2c.bin --check-roundtrip
   cat conn-1.c2s.bin | kgroup decode --requests -
+  kgroup proxy --listen 127.0.0.1:9093 --upstream 127.0.0.1:9092 --out /tmp/cap --seconds 60
 
 Exit codes: 0 success, 1 a check failed (round-trip mismatch), 2 bad input or usage,
 141 standard output closed early.";
@@ -64,6 +69,9 @@ enum Command {
         after_help = decode::EXAMPLES,
     )]
     Decode(decode::DecodeArgs),
+    /// Forward Kafka traffic to a broker, printing every frame as JSON and rewriting addresses.
+    #[command(long_about = proxy::LONG_ABOUT, after_help = proxy::EXAMPLES)]
+    Proxy(proxy::ProxyArgs),
     /// Simulate a consumer group against the model coordinator, following a script of events.
     #[command(
         long_about = simulate::LONG_ABOUT,
@@ -81,6 +89,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Assign(args) => assign::run(args),
+        Command::Proxy(args) => proxy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

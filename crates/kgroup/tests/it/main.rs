@@ -1,7 +1,9 @@
 //! Integration tests of the `kgroup` binary: `kgroup decode` on the real captures in
-//! `crates/kafka-wire/tests/data/captures` and on hand-made hostile input.
+//! `crates/kafka-wire/tests/data/captures` and on hand-made hostile input; `assign`,
+//! `simulate` and `proxy` in their own modules.
 
 mod assign;
+mod proxy;
 mod simulate;
 
 use std::io::Write as _;
