@@ -21,6 +21,7 @@ use group_fsm::{Action, Destination, Event, Input, Instant, Member, Offset, Requ
 use group_fsm::{Config as GroupConfig, TransportError};
 use kafka_wire::AnyResponse;
 
+use crate::fetch::{ConsumerRecord, FetchConfig, FetchEvent, FetchRequestId, Fetcher};
 use crate::net::{
     Io, IoEvent, Lane, Net, NetConfig, NetError, NetEvent, NetRequest, Route, Tag, Version,
 };
@@ -34,6 +35,8 @@ pub struct ConsumerConfig {
     pub group: GroupConfig,
     /// Topics to subscribe to.
     pub topics: Vec<String>,
+    /// Fetching.
+    pub fetch: FetchConfig,
 }
 
 /// What the consumer tells the application.
@@ -69,6 +72,8 @@ pub enum ConsumerEvent {
         /// The offsets.
         offsets: Vec<(Offset, i16)>,
     },
+    /// A record (its position is committed with the next commit).
+    Message(ConsumerRecord),
     /// A recoverable problem, for logs.
     Warning(String),
     /// A fatal error: the consumer stopped.
@@ -80,12 +85,28 @@ pub enum ConsumerEvent {
 #[derive(Debug, Clone, Copy)]
 enum Owner {
     Member(RequestId),
+    Fetch(FetchRequestId),
+    Metadata,
 }
+
+/// How often [`Consumer::poll`] passes the app's liveness and positions on to the member.
+const POLL_EVERY: core::time::Duration = core::time::Duration::from_millis(100);
 
 /// The consumer. See the [module docs](self).
 pub struct Consumer {
     net: Net,
     member: Member,
+    fetcher: Fetcher,
+    /// Records were handed out since the member last got the positions.
+    positions_dirty: bool,
+    last_poll: Option<Instant>,
+    metadata_in_flight: bool,
+    /// The fetcher asked for fresh metadata.
+    want_metadata: bool,
+    /// The app drained the fetcher's records: it may fetch again (at the next timeout call).
+    needs_pump: bool,
+    /// Records were handed out since the fetcher's queue was last found empty.
+    delivered: bool,
     topics: Vec<String>,
     owners: BTreeMap<Tag, Owner>,
     next_tag: u64,
@@ -117,6 +138,13 @@ impl Consumer {
         Self {
             net: Net::new(config.net),
             member,
+            fetcher: Fetcher::new(config.fetch),
+            positions_dirty: false,
+            last_poll: None,
+            metadata_in_flight: false,
+            want_metadata: false,
+            needs_pump: false,
+            delivered: false,
             topics: config.topics,
             owners: BTreeMap::new(),
             next_tag: 0,
@@ -131,6 +159,12 @@ impl Consumer {
     #[must_use]
     pub fn member(&self) -> &Member {
         &self.member
+    }
+
+    /// The fetcher (read-only): positions, assignment.
+    #[must_use]
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 
     /// The connections (read-only).
@@ -162,9 +196,19 @@ impl Consumer {
         self.pump(now);
     }
 
-    /// Commits the consumed positions now (also done automatically with auto-commit).
+    /// Commits these offsets now.
     pub fn commit(&mut self, now: Instant, offsets: Vec<Offset>) {
         self.member.handle(now, Input::Commit(offsets));
+        self.pump(now);
+    }
+
+    /// Commits what the app has received so far (every partition's position); auto-commit
+    /// does this on its own interval, on revocation and on close.
+    pub fn commit_positions(&mut self, now: Instant) {
+        let positions = self.fetcher.positions();
+        self.member.handle(now, Input::Positions(positions.clone()));
+        self.positions_dirty = false;
+        self.member.handle(now, Input::Commit(positions));
         self.pump(now);
     }
 
@@ -181,10 +225,27 @@ impl Consumer {
         self.pump(now);
     }
 
-    /// The app is alive (resets `max.poll.interval`); call it whenever it takes events.
+    /// The app is alive (resets `max.poll.interval`); call it whenever it takes events. Cheap:
+    /// the member hears of it (and of the new positions) at most every 100 ms.
     pub fn poll(&mut self, now: Instant) {
+        if self
+            .last_poll
+            .is_some_and(|t| now.saturating_duration_since(t) < POLL_EVERY)
+        {
+            return;
+        }
+        self.last_poll = Some(now);
         self.member.handle(now, Input::Poll);
+        self.sync_positions(now);
         self.pump(now);
+    }
+
+    fn sync_positions(&mut self, now: Instant) {
+        if self.positions_dirty {
+            self.positions_dirty = false;
+            self.member
+                .handle(now, Input::Positions(self.fetcher.positions()));
+        }
     }
 
     /// The next thing the adapter must do.
@@ -192,9 +253,33 @@ impl Consumer {
         self.net.poll_io()
     }
 
-    /// The next event for the app.
+    /// The next event for the app. Records are taken from the fetcher only when nothing else
+    /// waits, at the app's pace (a partition is fetched again once its records are taken).
     pub fn poll_event(&mut self) -> Option<ConsumerEvent> {
-        self.events.pop_front()
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        loop {
+            let Some(event) = self.fetcher.poll_event() else {
+                if self.delivered {
+                    self.delivered = false;
+                    self.needs_pump = true;
+                }
+                return None;
+            };
+            match event {
+                FetchEvent::Record(r) => {
+                    self.positions_dirty = true;
+                    self.delivered = true;
+                    return Some(ConsumerEvent::Message(r));
+                }
+                FetchEvent::NeedMetadata => self.want_metadata = true,
+                FetchEvent::OffsetReset { .. } => {}
+                FetchEvent::Error(e) => {
+                    return Some(ConsumerEvent::Warning(alloc::format!("fetch: {e}")));
+                }
+            }
+        }
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
@@ -203,10 +288,17 @@ impl Consumer {
         if !self.kicked {
             return Some(Instant::ZERO);
         }
-        [self.net.poll_timeout(), self.member.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        if self.needs_pump || (self.want_metadata && !self.metadata_in_flight && self.started) {
+            return Some(Instant::ZERO);
+        }
+        [
+            self.net.poll_timeout(),
+            self.member.poll_timeout(),
+            self.fetcher.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Opens the first connection with a Metadata request for brokers only (no topics; at v0,
@@ -239,6 +331,7 @@ impl Consumer {
 
     /// Moves events between the parts until nothing changes.
     fn pump(&mut self, now: Instant) {
+        self.needs_pump = false;
         loop {
             let mut progressed = false;
             while let Some(ev) = self.net.poll_event() {
@@ -248,6 +341,33 @@ impl Consumer {
             while let Some(action) = self.member.poll_action() {
                 progressed = true;
                 self.on_member(now, action);
+            }
+            if self.want_metadata && !self.metadata_in_flight && self.started {
+                self.want_metadata = false;
+                self.send_metadata(now);
+                progressed = true;
+            }
+            let net = &self.net;
+            let versions = |node: i32| net.versions(node).cloned();
+            let mut sends = Vec::new();
+            while let Some(s) = self.fetcher.poll_request(now, &versions) {
+                sends.push(s);
+            }
+            for s in sends {
+                progressed = true;
+                let tag = self.tag();
+                self.owners.insert(tag, Owner::Fetch(s.id));
+                self.net.send(
+                    now,
+                    NetRequest {
+                        tag,
+                        route: Route::Node(s.node),
+                        lane: Lane::Ordinary,
+                        request: s.request,
+                        version: Version::Exact(s.version),
+                        timeout: s.timeout,
+                    },
+                );
             }
             if !progressed {
                 break;
@@ -273,6 +393,8 @@ impl Consumer {
                     Some(Owner::Member(id)) => {
                         self.member.handle(now, Input::Response { id, response });
                     }
+                    Some(Owner::Fetch(id)) => self.fetcher.handle_response(now, id, response),
+                    Some(Owner::Metadata) => self.metadata_in_flight = false,
                     None => {}
                 }
             }
@@ -281,12 +403,20 @@ impl Consumer {
                     self.events
                         .push_back(ConsumerEvent::Warning(alloc::format!("request: {error}")));
                 }
-                if let Some(Owner::Member(id)) = self.owners.remove(&tag) {
-                    let error = match error {
-                        NetError::TimedOut => TransportError::TimedOut,
-                        _ => TransportError::Disconnected,
-                    };
-                    self.member.handle(now, Input::Failed { id, error });
+                match self.owners.remove(&tag) {
+                    Some(Owner::Member(id)) => {
+                        let error = match error {
+                            NetError::TimedOut => TransportError::TimedOut,
+                            _ => TransportError::Disconnected,
+                        };
+                        self.member.handle(now, Input::Failed { id, error });
+                    }
+                    Some(Owner::Fetch(id)) => self.fetcher.handle_failed(now, id),
+                    Some(Owner::Metadata) => {
+                        self.metadata_in_flight = false;
+                        self.want_metadata = true;
+                    }
+                    None => {}
                 }
             }
             NetEvent::ConnectionError { node, reason } => {
@@ -297,7 +427,9 @@ impl Consumer {
         }
     }
 
-    /// Broker addresses from Metadata responses.
+    /// Broker addresses and partition leaders from Metadata responses; connections to the
+    /// leaders of subscribed topics are opened ahead (the fetcher sends only to brokers whose
+    /// versions are known).
     fn learn_brokers(&mut self, now: Instant, response: &AnyResponse) {
         if let AnyResponse::Metadata(md) = response {
             for b in &md.brokers {
@@ -305,7 +437,53 @@ impl Consumer {
                     self.net.set_broker(now, b.node_id, &b.host, port);
                 }
             }
+            self.fetcher.update_metadata(md);
+            let leaders: alloc::collections::BTreeSet<i32> = md
+                .topics
+                .iter()
+                .filter(|t| {
+                    t.name
+                        .as_deref()
+                        .is_some_and(|n| self.topics.iter().any(|s| s.as_str() == n))
+                })
+                .flat_map(|t| t.partitions.iter().map(|p| p.leader_id))
+                .filter(|&l| l >= 0)
+                .collect();
+            for node in leaders {
+                self.net.connect(now, node);
+            }
         }
+    }
+
+    /// Metadata for the subscribed topics (the fetcher asked: leaders moved).
+    fn send_metadata(&mut self, now: Instant) {
+        use kafka_wire::generated::metadata_request::{MetadataRequest, MetadataRequestTopic};
+        let req = MetadataRequest {
+            topics: Some(
+                self.topics
+                    .iter()
+                    .map(|t| MetadataRequestTopic {
+                        name: Some(t.as_str().into()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        let tag = self.tag();
+        self.owners.insert(tag, Owner::Metadata);
+        self.metadata_in_flight = true;
+        self.net.send(
+            now,
+            NetRequest {
+                tag,
+                route: Route::Any,
+                lane: Lane::Ordinary,
+                request: kafka_wire::AnyRequest::Metadata(req),
+                version: Version::Highest,
+                timeout: core::time::Duration::from_secs(30),
+            },
+        );
     }
 
     fn on_member(&mut self, now: Instant, action: Action) {
@@ -352,14 +530,24 @@ impl Consumer {
             Event::Assigned {
                 partitions,
                 generation,
-            } => self.events.push_back(ConsumerEvent::Assigned {
-                partitions,
-                generation,
-            }),
+            } => {
+                self.fetcher.assign(&partitions);
+                self.member
+                    .handle(now, Input::FetchCommitted(partitions.clone()));
+                self.events.push_back(ConsumerEvent::Assigned {
+                    partitions,
+                    generation,
+                });
+            }
             Event::Revoke {
                 partitions,
                 generation,
             } => {
+                // Stop fetching them; their positions go to the member, which commits them
+                // (auto-commit) before it acknowledges the revocation.
+                let positions = self.fetcher.remove(&partitions);
+                self.positions_dirty = false;
+                self.member.handle(now, Input::Positions(positions));
                 self.member.handle(now, Input::RevocationDone);
                 self.events.push_back(ConsumerEvent::Revoked {
                     partitions,
@@ -367,8 +555,10 @@ impl Consumer {
                 });
             }
             Event::Lost { partitions } => {
+                let _ = self.fetcher.remove(&partitions);
                 self.events.push_back(ConsumerEvent::Lost { partitions });
             }
+            Event::CommittedOffsets { offsets } => self.fetcher.committed(&offsets),
             Event::Idle { generation } => self.events.push_back(ConsumerEvent::Idle { generation }),
             Event::Committed { results } => self
                 .events
@@ -385,9 +575,7 @@ impl Consumer {
                 self.net.close_all(now);
                 self.events.push_back(ConsumerEvent::Closed);
             }
-            Event::Joined { .. }
-            | Event::CoordinatorFound { .. }
-            | Event::CommittedOffsets { .. } => {}
+            Event::Joined { .. } | Event::CoordinatorFound { .. } => {}
         }
     }
 }

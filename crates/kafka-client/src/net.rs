@@ -431,6 +431,14 @@ impl Net {
         }
     }
 
+    /// Opens the ordinary connection to `node` if there is none (so that its versions become
+    /// known before anything is sent to it). Unknown nodes are ignored.
+    pub fn connect(&mut self, now: Instant, node: i32) {
+        if !self.by_node.contains_key(&(node, Lane::Ordinary)) {
+            let _ = self.open(now, node, Lane::Ordinary);
+        }
+    }
+
     /// Closes every connection (their requests fail with [`NetError::Disconnected`]).
     pub fn close_all(&mut self, now: Instant) {
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();

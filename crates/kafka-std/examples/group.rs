@@ -36,6 +36,7 @@ fn main() {
         net,
         group: group_config,
         topics: vec![topic.clone()],
+        fetch: Default::default(),
     };
     let mut driver = Driver::new(|now| {
         Consumer::new(

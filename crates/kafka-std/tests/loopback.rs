@@ -35,6 +35,7 @@ fn spawn_member(
             net: NetConfig::new(vec![(addr.ip().to_string(), addr.port())]),
             group,
             topics: vec!["orders".into()],
+            fetch: Default::default(),
         };
         let mut driver = Driver::new(|now| {
             Consumer::new(

@@ -37,6 +37,7 @@ async fn main() {
         net,
         group: group_config,
         topics: vec![topic.clone()],
+        fetch: Default::default(),
     };
     let mut driver = Driver::new(|now| {
         Consumer::new(

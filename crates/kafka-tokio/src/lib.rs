@@ -18,6 +18,7 @@
 //!     net: NetConfig::new(vec![("127.0.0.1".into(), 9092)]),
 //!     group: group_fsm::Config::new("my-group"),
 //!     topics: vec!["orders".into()],
+//!     fetch: Default::default(),
 //! };
 //! let mut driver = Driver::new(|now| Consumer::new(config, vec![Box::new(RangeAssignor)], now));
 //! let stop = tokio::time::Instant::now() + Duration::from_secs(30);

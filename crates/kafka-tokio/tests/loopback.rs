@@ -26,6 +26,7 @@ fn config(i: usize, addr: core::net::SocketAddr) -> ConsumerConfig {
         net: NetConfig::new(vec![(addr.ip().to_string(), addr.port())]),
         group,
         topics: vec!["orders".into()],
+        fetch: Default::default(),
     }
 }
 
