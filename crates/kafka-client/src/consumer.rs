@@ -49,8 +49,8 @@ pub enum ConsumerEvent {
         /// The generation.
         generation: i32,
     },
-    /// Partitions given up in a rebalance (their positions were committed first when
-    /// auto-commit is on).
+    /// Partitions given up in a rebalance (their positions were committed first, with or
+    /// without auto-commit).
     Revoked {
         /// The partitions.
         partitions: Vec<TopicPartition>,
@@ -97,6 +97,7 @@ pub struct Consumer {
     net: Net,
     member: Member,
     fetcher: Fetcher,
+    auto_commit: bool,
     /// Records were handed out since the member last got the positions.
     positions_dirty: bool,
     last_poll: Option<Instant>,
@@ -134,11 +135,13 @@ impl Consumer {
     /// `now` until then).
     #[must_use]
     pub fn new(config: ConsumerConfig, assignors: Vec<Box<dyn Assignor>>, now: Instant) -> Self {
+        let auto_commit = config.group.auto_commit;
         let member = Member::new(config.group, assignors, now);
         Self {
             net: Net::new(config.net),
             member,
             fetcher: Fetcher::new(config.fetch),
+            auto_commit,
             positions_dirty: false,
             last_poll: None,
             metadata_in_flight: false,
@@ -547,7 +550,12 @@ impl Consumer {
                 // (auto-commit) before it acknowledges the revocation.
                 let positions = self.fetcher.remove(&partitions);
                 self.positions_dirty = false;
-                self.member.handle(now, Input::Positions(positions));
+                self.member.handle(now, Input::Positions(positions.clone()));
+                if !self.auto_commit && !positions.is_empty() {
+                    // Without auto-commit nothing else commits them: do it before the
+                    // partitions go, so their next owner starts where we stopped.
+                    self.member.handle(now, Input::Commit(positions));
+                }
                 self.member.handle(now, Input::RevocationDone);
                 self.events.push_back(ConsumerEvent::Revoked {
                     partitions,

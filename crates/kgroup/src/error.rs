@@ -12,6 +12,8 @@ pub(crate) enum CliError {
     Check(String),
     /// Standard output was closed before we finished writing (exit code 141, no message).
     BrokenPipe,
+    /// A consumer hit a fatal error (exit code 1).
+    Fatal(String),
 }
 
 impl CliError {
@@ -37,7 +39,7 @@ impl CliError {
     /// The process exit code for this error.
     pub(crate) const fn exit_code(&self) -> u8 {
         match self {
-            Self::Check(_) => 1,
+            Self::Check(_) | Self::Fatal(_) => 1,
             Self::Input(_) => 2,
             Self::BrokenPipe => 141,
         }
@@ -46,7 +48,7 @@ impl CliError {
     /// The message to print on standard error, if any.
     pub(crate) fn message(&self) -> Option<&str> {
         match self {
-            Self::Input(m) | Self::Check(m) => Some(m),
+            Self::Input(m) | Self::Check(m) | Self::Fatal(m) => Some(m),
             Self::BrokenPipe => None,
         }
     }

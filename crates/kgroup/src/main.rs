@@ -8,6 +8,8 @@
 //!   partition-seconds without an owner (see the `simulate` module).
 //! - `kgroup assign`: runs an assignor on a synthetic group and reports time, peak memory,
 //!   balance and movement (see the `assign` module).
+//! - `kgroup consume`: a real group member on a real cluster (kafka-client over the std or
+//!   tokio adapter): prints assignments, messages and commits, leaves cleanly (see `consume`).
 //! - `kgroup proxy`: forwards Kafka traffic between clients and a broker, prints every
 //!   request and response as a JSON line, rewrites broker addresses so that every connection
 //!   goes through the proxy, and can record each connection (see the `proxy` module).
@@ -20,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod assign;
+mod consume;
 mod decode;
 mod error;
 mod frames;
@@ -78,6 +81,9 @@ enum Command {
         after_help = simulate::EXAMPLES,
     )]
     Simulate(simulate::SimulateArgs),
+    /// Join a consumer group on a real cluster and print assignments, messages and commits.
+    #[command(long_about = consume::LONG_ABOUT, after_help = consume::EXAMPLES)]
+    Consume(consume::ConsumeArgs),
     /// Run an assignor on a synthetic group: time, peak memory, balance, movement.
     #[command(long_about = assign::LONG_ABOUT, after_help = assign::EXAMPLES)]
     Assign(assign::AssignArgs),
@@ -90,6 +96,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Assign(args) => assign::run(args),
         Command::Proxy(args) => proxy::run(args),
+        Command::Consume(args) => consume::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,403 @@
+//! `kgroup consume`: a real consumer-group member on a real cluster, built on `kafka-client`
+//! and driven by the `kafka-std` (blocking) or `kafka-tokio` (async) adapter.
+//!
+//! It joins `--group`, prints what happens (assignments, revocations, messages, commits) as
+//! text or, with `--json`, as one JSON object per line with an `event` field, and leaves the
+//! group cleanly on Ctrl-C, after `--timeout` seconds or after `--max-messages` messages.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use group_fsm::assignor::{
+    Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor, StickyAssignor,
+    TopicPartition,
+};
+use kafka_client::fetch::{FetchConfig, ResetPolicy};
+use kafka_client::net::{NetConfig, parse_version_caps};
+use kafka_client::{Consumer, ConsumerConfig, ConsumerEvent};
+use serde_json::{Value, json};
+
+use crate::assign::AssignorName;
+use crate::error::CliError;
+
+/// Long help for `kgroup consume`.
+pub(crate) const LONG_ABOUT: &str = "\
+Join a consumer group on a real cluster and print what happens: partitions assigned, revoked
+and lost, every message, every commit. Ctrl-C, --timeout or --max-messages leaves the group
+cleanly (the last positions are committed, then LeaveGroup for dynamic members).
+
+With --json every line is one JSON object with an \"event\" field: assigned, revoked, lost
+(\"partitions\" as [topic, partition] pairs, \"generation\"), message (topic, partition,
+offset, key, value), committed, idle, error, closed.
+
+Exit code 0 on a clean stop, 1 on a fatal error (with a message on stderr), 2 on bad usage.";
+
+/// Examples for `kgroup consume --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  kgroup consume --bootstrap 127.0.0.1:9092 --group g --topic orders --from earliest --json
+  kgroup consume --bootstrap 127.0.0.1:9092 --group g --topic a,b --assignor range \\
+      --instance-id pod-1 --commit manual --max-messages 1000 --timeout 60 --runtime tokio";
+
+/// Where to start when the group has no committed offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum From {
+    /// The oldest retained message.
+    Earliest,
+    /// Only messages produced from now on.
+    Latest,
+    /// Fail for partitions without a committed offset.
+    None,
+}
+
+/// How positions are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CommitMode {
+    /// Every 5 s, on revocation and on close (the Java defaults).
+    Auto,
+    /// After each batch of printed messages, on revocation and on close.
+    Manual,
+}
+
+/// Which adapter drives the consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Runtime {
+    /// `kafka-std`: blocking sockets and reader threads.
+    Std,
+    /// `kafka-tokio`: a current-thread tokio runtime.
+    Tokio,
+}
+
+/// Arguments of `kgroup consume`.
+#[derive(Debug, Args)]
+pub(crate) struct ConsumeArgs {
+    /// Bootstrap brokers, HOST:PORT[,HOST:PORT…].
+    #[arg(long, value_delimiter = ',', required = true)]
+    bootstrap: Vec<String>,
+    /// The consumer group id.
+    #[arg(long)]
+    group: String,
+    /// Topics to subscribe to, T[,T…].
+    #[arg(long, value_delimiter = ',', required = true)]
+    topic: Vec<String>,
+    /// Partition assignor offered in JoinGroup.
+    #[arg(long, value_enum, default_value = "cooperative-sticky")]
+    assignor: AssignorName,
+    /// `group.instance.id`: a static member (KIP-345).
+    #[arg(long)]
+    instance_id: Option<String>,
+    /// Where to start without a committed offset.
+    #[arg(long, value_enum, default_value = "earliest")]
+    from: From,
+    /// Commit mode.
+    #[arg(long, value_enum, default_value = "auto")]
+    commit: CommitMode,
+    /// `session.timeout.ms`.
+    #[arg(long, default_value_t = 45_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    session_timeout_ms: u64,
+    /// `heartbeat.interval.ms` (default: a third of the session timeout, at most 3000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    heartbeat_interval_ms: Option<u64>,
+    /// Stop after this many messages.
+    #[arg(long)]
+    max_messages: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+    /// The adapter.
+    #[arg(long, value_enum, default_value = "std")]
+    runtime: Runtime,
+    /// `client.id`.
+    #[arg(long, default_value = "kgroup")]
+    client_id: String,
+    /// Version caps `Api=V,…` or `librdkafka-mock`, for brokers that advertise versions they
+    /// do not parse.
+    #[arg(long)]
+    max_versions: Option<String>,
+}
+
+/// Either adapter behind one interface.
+enum Runner {
+    Std(kafka_std::Driver),
+    Tokio(tokio::runtime::Runtime, kafka_tokio::Driver),
+}
+
+impl Runner {
+    fn next_event(&mut self, deadline: Instant) -> Option<ConsumerEvent> {
+        match self {
+            Self::Std(d) => d.next_event(Some(deadline)),
+            Self::Tokio(rt, d) => {
+                rt.block_on(d.next_event(Some(tokio::time::Instant::from_std(deadline))))
+            }
+        }
+    }
+
+    fn consumer(&self) -> &Consumer {
+        match self {
+            Self::Std(d) => d.consumer(),
+            Self::Tokio(_, d) => d.consumer(),
+        }
+    }
+
+    fn commit_positions(&mut self) {
+        match self {
+            Self::Std(d) => d.with_consumer(|c, now| c.commit_positions(now)),
+            Self::Tokio(rt, d) => rt.block_on(d.with_consumer(|c, now| c.commit_positions(now))),
+        }
+    }
+
+    /// Leaves the group, handing every event on the way to `sink`.
+    fn close(&mut self, grace: Duration) -> bool {
+        match self {
+            Self::Std(d) => d.close(grace),
+            Self::Tokio(rt, d) => rt.block_on(d.close(grace)),
+        }
+    }
+}
+
+fn parse_host_port(s: &str) -> Result<(String, u16), CliError> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| CliError::input(format!("--bootstrap {s:?}: want HOST:PORT")))?;
+    let port = port
+        .parse()
+        .map_err(|_| CliError::input(format!("--bootstrap {s:?}: bad port")))?;
+    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+}
+
+fn assignor(name: AssignorName) -> Box<dyn Assignor> {
+    match name {
+        AssignorName::Range => Box::new(RangeAssignor),
+        AssignorName::Roundrobin => Box::new(RoundRobinAssignor),
+        AssignorName::Sticky => Box::new(StickyAssignor::default()),
+        AssignorName::CooperativeSticky => Box::new(CooperativeStickyAssignor::default()),
+    }
+}
+
+fn config(args: &ConsumeArgs) -> Result<ConsumerConfig, CliError> {
+    let bootstrap = args
+        .bootstrap
+        .iter()
+        .map(|b| parse_host_port(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut net = NetConfig::new(bootstrap);
+    net.client_id.clone_from(&args.client_id);
+    if let Some(caps) = &args.max_versions {
+        net.version_caps = parse_version_caps(caps).map_err(CliError::input)?;
+    }
+    let mut group = group_fsm::Config::new(args.group.as_str());
+    group.client_id.clone_from(&args.client_id);
+    group.group_instance_id.clone_from(&args.instance_id);
+    group.session_timeout = Duration::from_millis(args.session_timeout_ms);
+    group.heartbeat_interval = Duration::from_millis(
+        args.heartbeat_interval_ms
+            .unwrap_or_else(|| (args.session_timeout_ms / 3).clamp(1, 3000)),
+    );
+    group.auto_commit = args.commit == CommitMode::Auto;
+    group
+        .validate()
+        .map_err(|e| CliError::input(format!("invalid group settings: {e}")))?;
+    let fetch = FetchConfig {
+        reset: match args.from {
+            From::Earliest => ResetPolicy::Earliest,
+            From::Latest => ResetPolicy::Latest,
+            From::None => ResetPolicy::None,
+        },
+        ..FetchConfig::default()
+    };
+    Ok(ConsumerConfig {
+        net,
+        group,
+        topics: args.topic.clone(),
+        fetch,
+    })
+}
+
+fn pairs(partitions: &[TopicPartition]) -> Value {
+    Value::Array(
+        partitions
+            .iter()
+            .map(|p| json!([p.topic, p.partition]))
+            .collect(),
+    )
+}
+
+fn text(b: Option<&bytes::Bytes>) -> Value {
+    b.map_or(Value::Null, |b| {
+        Value::String(String::from_utf8_lossy(b).into_owned())
+    })
+}
+
+/// One event as a JSON object.
+fn event_json(event: &ConsumerEvent, generation: i32) -> Value {
+    match event {
+        ConsumerEvent::Assigned {
+            partitions,
+            generation,
+        } => {
+            json!({"event": "assigned", "partitions": pairs(partitions), "generation": generation})
+        }
+        ConsumerEvent::Revoked {
+            partitions,
+            generation,
+        } => json!({"event": "revoked", "partitions": pairs(partitions), "generation": generation}),
+        ConsumerEvent::Lost { partitions } => {
+            json!({"event": "lost", "partitions": pairs(partitions), "generation": generation})
+        }
+        ConsumerEvent::Idle { generation } => json!({"event": "idle", "generation": generation}),
+        ConsumerEvent::Message(r) => json!({
+            "event": "message", "topic": r.topic, "partition": r.partition, "offset": r.offset,
+            "timestamp": r.timestamp, "key": text(r.key.as_ref()), "value": text(r.value.as_ref()),
+        }),
+        ConsumerEvent::Committed { offsets } => json!({
+            "event": "committed",
+            "offsets": offsets.iter().map(|(o, code)| json!({
+                "topic": o.partition.topic, "partition": o.partition.partition,
+                "offset": o.offset, "error_code": code,
+            })).collect::<Vec<_>>(),
+        }),
+        ConsumerEvent::Warning(w) => json!({"event": "error", "fatal": false, "message": w}),
+        ConsumerEvent::Fatal(f) => json!({"event": "error", "fatal": true, "message": f}),
+        ConsumerEvent::Closed => json!({"event": "closed"}),
+    }
+}
+
+/// One event as a line of text.
+fn event_text(event: &ConsumerEvent) -> String {
+    let list = |ps: &[TopicPartition]| {
+        ps.iter()
+            .map(|p| format!("{}-{}", p.topic, p.partition))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match event {
+        ConsumerEvent::Assigned {
+            partitions,
+            generation,
+        } => format!("assigned (generation {generation}): {}", list(partitions)),
+        ConsumerEvent::Revoked {
+            partitions,
+            generation,
+        } => format!("revoked (generation {generation}): {}", list(partitions)),
+        ConsumerEvent::Lost { partitions } => format!("lost: {}", list(partitions)),
+        ConsumerEvent::Idle { generation } => {
+            format!("idle in generation {generation}: no partitions for this member")
+        }
+        ConsumerEvent::Message(r) => format!(
+            "{}-{}@{}: {}",
+            r.topic,
+            r.partition,
+            r.offset,
+            r.value.as_ref().map_or_else(
+                || "(null)".into(),
+                |v| String::from_utf8_lossy(v).into_owned()
+            )
+        ),
+        ConsumerEvent::Committed { offsets } => {
+            let failed = offsets.iter().filter(|(_, c)| *c != 0).count();
+            format!("committed {} offsets ({failed} failed)", offsets.len())
+        }
+        ConsumerEvent::Warning(w) => format!("warning: {w}"),
+        ConsumerEvent::Fatal(f) => format!("fatal: {f}"),
+        ConsumerEvent::Closed => "closed".into(),
+    }
+}
+
+/// Runs `kgroup consume`.
+pub(crate) fn run(args: &ConsumeArgs) -> Result<(), CliError> {
+    let config = config(args)?;
+    let assignors = vec![assignor(args.assignor)];
+    let mut runner = match args.runtime {
+        Runtime::Std => Runner::Std(kafka_std::Driver::new(|now| {
+            Consumer::new(config, assignors, now)
+        })),
+        Runtime::Tokio => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::input(format!("tokio runtime: {e}")))?;
+            let driver = {
+                let _guard = rt.enter();
+                kafka_tokio::Driver::new(|now| Consumer::new(config, assignors, now))
+            };
+            Runner::Tokio(rt, driver)
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        // A second Ctrl-C while leaving is ignored; the grace period bounds the exit.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+    }
+    let started = Instant::now();
+    let end = args
+        .timeout
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .map(|t| started + Duration::from_secs_f64(t.min(1e7)));
+    let mut out = std::io::stdout().lock();
+    let mut messages: u64 = 0;
+    let mut fatal: Option<String> = None;
+    let mut uncommitted = false;
+    let emit = |out: &mut std::io::StdoutLock<'_>, event: &ConsumerEvent, generation: i32| {
+        let line = if args.json {
+            event_json(event, generation).to_string()
+        } else {
+            event_text(event)
+        };
+        writeln!(out, "{line}").map_err(|e| CliError::from_stdout(&e))
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if end.is_some_and(|e| now >= e) || args.max_messages.is_some_and(|m| messages >= m) {
+            break;
+        }
+        let tick = (now + Duration::from_millis(100)).min(end.unwrap_or(now + Duration::MAX / 4));
+        let Some(event) = runner.next_event(tick) else {
+            if runner.consumer().is_closed() {
+                break;
+            }
+            if uncommitted {
+                runner.commit_positions();
+                uncommitted = false;
+            }
+            continue;
+        };
+        let generation = runner.consumer().member().generation();
+        if let ConsumerEvent::Message(_) = event {
+            messages += 1;
+            uncommitted = args.commit == CommitMode::Manual;
+        }
+        if let ConsumerEvent::Fatal(f) = &event {
+            fatal = Some(f.clone());
+        }
+        emit(&mut out, &event, generation)?;
+        if fatal.is_some() {
+            break;
+        }
+    }
+    if fatal.is_none() {
+        if args.commit == CommitMode::Manual {
+            runner.commit_positions();
+        }
+        let clean = runner.close(Duration::from_secs(10));
+        let generation = runner.consumer().member().generation();
+        let closing = if clean {
+            ConsumerEvent::Closed
+        } else {
+            ConsumerEvent::Warning("did not leave the group within 10 s".into())
+        };
+        emit(&mut out, &closing, generation)?;
+    }
+    out.flush().map_err(|e| CliError::from_stdout(&e))?;
+    match fatal {
+        Some(f) => Err(CliError::Fatal(f)),
+        None => Ok(()),
+    }
+}
