@@ -35,7 +35,7 @@ step "assignor benchmarks (quick: validity and minimal movement are checked, tim
 scripts/bench-assignors.sh --quick
 
 step "no_std build of the core"
-cargo build -p kafka-wire -p group-fsm --no-default-features
+cargo build -p kafka-wire -p group-fsm -p kafka-client --no-default-features
 
 step "regenerate kafka-wire from the JSON specs and diff"
 if [ -d ../shared/kafka-message-specs ] && [ -d ../shared/kafka-message-specs-3.9 ]; then
