@@ -673,8 +673,17 @@ impl Net {
                 self.broken(now, id, "response to no request in flight");
                 return;
             };
-            match c.codec.decode_response(frame) {
-                Ok((_, _, version, response)) => match flight.tag {
+            let sent_as = c.codec.in_flight(kafka_wire::codec::CorrelationId(corr));
+            let decoded = c.codec.decode_response(frame.clone()).map(|(_, _, v, r)| (v, r));
+            let decoded = match (decoded, sent_as) {
+                (Ok(ok), _) => Ok(ok),
+                (Err(e), Some((api, version))) => lenient_error_response(api, version, &frame)
+                    .map(|r| (version, r))
+                    .ok_or(e),
+                (Err(e), None) => Err(e),
+            };
+            match decoded {
+                Ok((version, response)) => match flight.tag {
                     Some(tag) => {
                         let node = c.node;
                         self.events.push_back(NetEvent::Response {
@@ -838,6 +847,29 @@ impl Net {
             });
         }
     }
+}
+
+/// An error-only reading of a response that does not decode, for the one case known in the
+/// wild: librdkafka's mock broker answers a follower's SyncGroup that arrives after the
+/// leader's with INVALID_REQUEST and a null `Assignment` (length -1), which the spec does not
+/// allow. A non-flexible SyncGroup response (v0–v3) whose error code is not 0 is read as that
+/// error with an empty assignment, so the member rejoins as the error says instead of losing
+/// the connection. Everything else that does not decode stays an error.
+fn lenient_error_response(api: ApiKey, version: i16, frame: &Bytes) -> Option<AnyResponse> {
+    use kafka_wire::generated::sync_group_response::SyncGroupResponse;
+    if api != ApiKey::SyncGroup || !(0..=3).contains(&version) {
+        return None;
+    }
+    // Response header v0 (correlation id), then throttle_time_ms from v1, then error_code.
+    let at = 4 + if version >= 1 { 4 } else { 0 };
+    let code = frame.get(at..at + 2)?;
+    let error_code = i16::from_be_bytes([code[0], code[1]]);
+    (error_code != 0).then(|| {
+        AnyResponse::SyncGroup(SyncGroupResponse {
+            error_code,
+            ..Default::default()
+        })
+    })
 }
 
 /// Bootstrap entry `i`'s node id: -1, -2, …
