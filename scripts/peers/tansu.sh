@@ -59,7 +59,8 @@ case "$cmd" in
         echo "tansu $("$BIN" --version | awk '{print $2}') up on 127.0.0.1:${PORT} (advertised 127.0.0.1:${ADV_PORT}, pid $(cat "$PIDF")) in $(( ($(date +%s%N)-t0)/1000000 )) ms"
         exit 0
       fi
-      is_ours "$(cat "$PIDF")" || break
+      # alive (it may not have exec'd into tansu yet, so do not check its command line here)
+      [[ -d "/proc/$(cat "$PIDF")" ]] || break
       sleep 0.05
     done
     echo "tansu failed to start; log:" >&2; cat "$LOGF" >&2; exit 1 ;;

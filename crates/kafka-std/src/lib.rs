@@ -151,15 +151,29 @@ impl Driver {
     }
 
     /// Leaves the group ([`Consumer::close`]) and drives it for at most `grace` (LeaveGroup and
-    /// the final commit), then drops every socket. Returns whether it closed cleanly.
+    /// the final commit), then drops every socket. Returns whether it closed cleanly. The
+    /// events of the way out (revocations, the final commit, `Closed`) are dropped; use
+    /// [`Driver::close_with`] to see them.
     pub fn close(&mut self, grace: Duration) -> bool {
+        self.close_with(grace, |_| {})
+    }
+
+    /// [`Driver::close`], handing every event of the way out (the revocation of the owned
+    /// partitions, the final commit, [`ConsumerEvent::Closed`]) to `on_event` in order.
+    pub fn close_with(&mut self, grace: Duration, mut on_event: impl FnMut(ConsumerEvent)) -> bool {
         let now = self.now();
         self.consumer.close(now);
         let stop = Instant::now() + grace;
         while !self.consumer.is_closed() {
-            if self.next_event(Some(stop)).is_none() && Instant::now() >= stop {
-                break;
+            match self.next_event(Some(stop)) {
+                Some(event) => on_event(event),
+                None if Instant::now() >= stop => break,
+                None => {}
             }
+        }
+        // Events queued together with the last one (e.g. the final Committed and Closed).
+        while let Some(event) = self.consumer.poll_event() {
+            on_event(event);
         }
         self.flush_io();
         for (_, s) in self.sockets.drain() {

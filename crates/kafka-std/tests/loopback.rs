@@ -20,6 +20,28 @@ const PARTITIONS: i32 = 6;
 
 type Owned = Arc<Mutex<Vec<BTreeSet<i32>>>>;
 
+/// What a closing member must report on its way out: the revocation of exactly what it owned
+/// (the positions are committed first), then `Closed` last.
+fn check_close_events(i: usize, owned_before: &BTreeSet<i32>, leaving: &[ConsumerEvent]) {
+    let revoked: BTreeSet<i32> = leaving
+        .iter()
+        .filter_map(|e| match e {
+            ConsumerEvent::Revoked { partitions, .. } => Some(partitions),
+            _ => None,
+        })
+        .flatten()
+        .map(|p| p.partition)
+        .collect();
+    assert_eq!(
+        &revoked, owned_before,
+        "member {i}: close revokes what it owned: {leaving:?}"
+    );
+    assert!(
+        matches!(leaving.last(), Some(ConsumerEvent::Closed)),
+        "member {i}: Closed comes last: {leaving:?}"
+    );
+}
+
 fn spawn_member(
     i: usize,
     addr: core::net::SocketAddr,
@@ -64,7 +86,10 @@ fn spawn_member(
                 _ => {}
             }
         }
-        let clean = driver.close(Duration::from_secs(5));
+        let before = owned.lock().unwrap()[i].clone();
+        let mut leaving = Vec::new();
+        let clean = driver.close_with(Duration::from_secs(5), |e| leaving.push(e));
+        check_close_events(i, &before, &leaving);
         owned.lock().unwrap()[i].clear();
         clean
     })

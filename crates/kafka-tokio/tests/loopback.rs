@@ -30,6 +30,28 @@ fn config(i: usize, addr: core::net::SocketAddr) -> ConsumerConfig {
     }
 }
 
+/// What a closing member must report on its way out: the revocation of exactly what it owned
+/// (the positions are committed first), then `Closed` last.
+fn check_close_events(i: usize, owned_before: &BTreeSet<i32>, leaving: &[ConsumerEvent]) {
+    let revoked: BTreeSet<i32> = leaving
+        .iter()
+        .filter_map(|e| match e {
+            ConsumerEvent::Revoked { partitions, .. } => Some(partitions),
+            _ => None,
+        })
+        .flatten()
+        .map(|p| p.partition)
+        .collect();
+    assert_eq!(
+        &revoked, owned_before,
+        "member {i}: close revokes what it owned: {leaving:?}"
+    );
+    assert!(
+        matches!(leaving.last(), Some(ConsumerEvent::Closed)),
+        "member {i}: Closed comes last: {leaving:?}"
+    );
+}
+
 fn record(owned: &Owned, i: usize, event: &ConsumerEvent) {
     let mut o = owned.lock().unwrap();
     match event {
@@ -67,7 +89,12 @@ async fn tokio_member(
             record(&owned, i, &event);
         }
     }
-    let clean = driver.close(Duration::from_secs(5)).await;
+    let before = owned.lock().unwrap()[i].clone();
+    let mut leaving = Vec::new();
+    let clean = driver
+        .close_with(Duration::from_secs(5), |e| leaving.push(e))
+        .await;
+    check_close_events(i, &before, &leaving);
     owned.lock().unwrap()[i].clear();
     clean
 }
@@ -88,7 +115,10 @@ fn std_member(i: usize, addr: core::net::SocketAddr, owned: Owned, stop: Arc<Ato
             record(&owned, i, &event);
         }
     }
-    let clean = driver.close(Duration::from_secs(5));
+    let before = owned.lock().unwrap()[i].clone();
+    let mut leaving = Vec::new();
+    let clean = driver.close_with(Duration::from_secs(5), |e| leaving.push(e));
+    check_close_events(i, &before, &leaving);
     owned.lock().unwrap()[i].clear();
     clean
 }

@@ -153,11 +153,12 @@ impl Runner {
         }
     }
 
-    /// Leaves the group, handing every event on the way to `sink`.
-    fn close(&mut self, grace: Duration) -> bool {
+    /// Leaves the group, handing every event on the way (revocations, the final commit,
+    /// `Closed`) to `sink`.
+    fn close(&mut self, grace: Duration, sink: impl FnMut(ConsumerEvent)) -> bool {
         match self {
-            Self::Std(d) => d.close(grace),
-            Self::Tokio(rt, d) => rt.block_on(d.close(grace)),
+            Self::Std(d) => d.close_with(grace, sink),
+            Self::Tokio(rt, d) => rt.block_on(d.close_with(grace, sink)),
         }
     }
 }
@@ -386,14 +387,21 @@ pub(crate) fn run(args: &ConsumeArgs) -> Result<(), CliError> {
         if args.commit == CommitMode::Manual {
             runner.commit_positions();
         }
-        let clean = runner.close(Duration::from_secs(10));
+        // The generation the revoked partitions belonged to (the member's goes to -1 on leave).
         let generation = runner.consumer().member().generation();
-        let closing = if clean {
-            ConsumerEvent::Closed
-        } else {
-            ConsumerEvent::Warning("did not leave the group within 10 s".into())
-        };
-        emit(&mut out, &closing, generation)?;
+        let mut leaving = Vec::new();
+        let clean = runner.close(Duration::from_secs(10), |e| leaving.push(e));
+        let mut closed = false;
+        for event in &leaving {
+            closed |= matches!(event, ConsumerEvent::Closed);
+            emit(&mut out, event, generation)?;
+        }
+        if !clean {
+            let warning = ConsumerEvent::Warning("did not leave the group within 10 s".into());
+            emit(&mut out, &warning, generation)?;
+        } else if !closed {
+            emit(&mut out, &ConsumerEvent::Closed, generation)?;
+        }
     }
     out.flush().map_err(|e| CliError::from_stdout(&e))?;
     match fatal {
