@@ -103,6 +103,9 @@ struct LeaderWork {
     generation: i32,
     protocol: String,
     members: Vec<(String, Subscription)>,
+    /// Assign only with metadata from a response counted at least this high (see
+    /// `metadata_responses`): the leader refreshes metadata after each election.
+    min_metadata: u64,
 }
 
 /// One member of one consumer group (classic protocol), as a sans-IO state machine.
@@ -148,6 +151,8 @@ pub struct Member {
     cluster: ClusterView,
     assigned_snapshot: Option<ClusterView>,
     leader_work: Option<LeaderWork>,
+    /// Metadata responses handled so far.
+    metadata_responses: u64,
     revoking: Option<Revocation>,
     revocation_announced: bool,
     rejoin_needed: bool,
@@ -202,6 +207,7 @@ impl Member {
             cluster: ClusterView::default(),
             assigned_snapshot: None,
             leader_work: None,
+            metadata_responses: 0,
             revoking: None,
             revocation_announced: false,
             rejoin_needed: true,
@@ -544,7 +550,7 @@ impl Member {
             self.send_metadata();
         }
         if let Some(work) = self.leader_work.take() {
-            if self.metadata_covers(&work.members) {
+            if self.metadata_covers(&work.members) && self.metadata_responses >= work.min_metadata {
                 self.assign_and_sync(work);
             } else {
                 self.leader_work = Some(work);
@@ -581,10 +587,9 @@ impl Member {
         self.subscription
             .iter()
             .any(|t| !self.cluster.partitions.contains_key(t))
-            || self
-                .leader_work
-                .as_ref()
-                .is_some_and(|w| !self.metadata_covers(&w.members))
+            || self.leader_work.as_ref().is_some_and(|w| {
+                !self.metadata_covers(&w.members) || self.metadata_responses < w.min_metadata
+            })
     }
 
     fn metadata_covers(&self, members: &[(String, Subscription)]) -> bool {
@@ -1390,6 +1395,7 @@ impl Member {
     }
 
     fn on_metadata(&mut self, r: &kafka_wire::generated::MetadataResponse) {
+        self.metadata_responses += 1;
         let mut changed = false;
         // Broker racks, for rack-aware assignors (KIP-881): only kept when some broker has one.
         let racks: BTreeMap<i32, &str> = r
@@ -1528,8 +1534,13 @@ impl Member {
                 generation: self.generation,
                 protocol,
                 members,
+                min_metadata: self.metadata_responses + 1,
             });
-            // progress() assigns once metadata for every member's topics is known.
+            // progress() refreshes metadata (as librdkafka's leader does: partitions added
+            // since the last refresh get assigned) and assigns once it covers every member's
+            // topics. The refresh also lets the followers' SyncGroups reach the coordinator
+            // before the leader's, which librdkafka's mock broker needs (it answers a follower
+            // whose SyncGroup comes after the leader's with INVALID_REQUEST).
         } else {
             self.send_sync(Vec::new());
         }

@@ -674,7 +674,10 @@ impl Net {
                 return;
             };
             let sent_as = c.codec.in_flight(kafka_wire::codec::CorrelationId(corr));
-            let decoded = c.codec.decode_response(frame.clone()).map(|(_, _, v, r)| (v, r));
+            let decoded = c
+                .codec
+                .decode_response(frame.clone())
+                .map(|(_, _, v, r)| (v, r));
             let decoded = match (decoded, sent_as) {
                 (Ok(ok), _) => Ok(ok),
                 (Err(e), Some((api, version))) => lenient_error_response(api, version, &frame)

@@ -595,3 +595,33 @@ fn old_broker_versions_encode_and_the_group_forms() {
     w.run_for(20_000);
     assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
 }
+
+/// The leader refreshes metadata after every election before it assigns (as librdkafka's
+/// leader does): a rebalance with no new topic still costs exactly the leader's Metadata
+/// request, and it comes before the leader's SyncGroup.
+#[test]
+fn the_leader_refreshes_metadata_before_each_assignment() {
+    let mut w = World::new(TOPICS);
+    for _ in 0..3 {
+        w.add_member("g", &["orders"]);
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS));
+    let metadata = |w: &World| {
+        w.broker
+            .stats()
+            .requests
+            .get(&ApiKey::Metadata)
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = metadata(&w);
+    let generation = w.members[0].member.generation();
+    w.add_member("g", &["orders"]);
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    assert!(w.members[0].member.generation() > generation);
+    // One for the newcomer's subscription, one per election the group went through.
+    let elections = (w.members[0].member.generation() - generation) as u64;
+    assert_eq!(metadata(&w) - before, 1 + elections, "{}", w.log.join("\n"));
+}
