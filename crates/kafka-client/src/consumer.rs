@@ -195,6 +195,9 @@ impl Consumer {
             self.kick(now);
         }
         self.net.handle_timeout(now);
+        // The member's timers include auto-commit: it must commit what the app has received,
+        // however long ago the app last called `poll`.
+        self.sync_positions(now);
         self.member.handle_timeout(now);
         self.pump(now);
     }
@@ -224,6 +227,7 @@ impl Consumer {
             self.events.push_back(ConsumerEvent::Closed);
             return;
         }
+        self.sync_positions(now);
         self.member.handle(now, Input::Close);
         self.pump(now);
     }
