@@ -1147,7 +1147,12 @@ impl Fetcher {
                 self.on_fetch_partition(now, tp, sent, p);
             }
         }
-        // Partitions the broker left out: retry later rather than at once.
+        // Partitions the broker left out: retry later rather than at once, with fresh metadata
+        // (the usual cause is a topic the broker no longer knows by that id, e.g. recreated
+        // after a restart; Tansu then answers under the zero topic id, which matches nothing).
+        if !req.parts.is_empty() {
+            self.request_metadata();
+        }
         self.back_off_all(now, &req.parts);
     }
 

@@ -1571,3 +1571,28 @@ mod model {
         }
     }
 }
+
+/// A broker that no longer knows the topic by the id we sent (recreated after a restart)
+/// answers under another id (Tansu uses the zero id): our partitions are missing from the
+/// answer, so the fetcher backs off and asks for metadata, which brings the new id.
+#[test]
+fn partitions_missing_from_the_answer_ask_for_metadata() {
+    let mut f = setup(ResetPolicy::Earliest, &[tp("t", 0)]);
+    f.committed(&[offset(tp("t", 0), 0)]);
+    let send = poll(&mut f, T0).expect("fetch");
+    // The answer names a topic id we never sent.
+    f.handle_response(
+        T0,
+        send.id,
+        fetch_response(17, "not-t", vec![partition_data(0, 3, None)]),
+    );
+    assert_eq!(drain(&mut f), vec![FetchEvent::NeedMetadata]);
+    assert!(
+        poll(&mut f, Instant::from_millis(50)).is_none(),
+        "backing off"
+    );
+    assert!(
+        poll(&mut f, Instant::from_millis(100)).is_some(),
+        "retried after the backoff"
+    );
+}
