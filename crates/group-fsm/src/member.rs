@@ -411,6 +411,8 @@ impl Member {
             self.timers.clear();
             // The group will move on without us: the app must stop consuming what it had.
             self.positions.clear();
+            // What we last committed says nothing once the partitions may move.
+            self.committed.clear();
             if !self.owned.is_empty() {
                 let lost = core::mem::take(&mut self.owned);
                 self.event(Event::Lost { partitions: lost });
@@ -505,6 +507,7 @@ impl Member {
             // Positions die with ownership: the next owner starts from the committed offset,
             // and a stale position must never be committed later.
             self.positions.retain(|tp, _| !lost.contains(tp));
+            self.committed.retain(|tp, _| !lost.contains(tp));
             self.event(Event::Lost { partitions: lost });
         }
         // A pending revocation is moot: the partitions are gone.
@@ -716,6 +719,8 @@ impl Member {
         self.owned.retain(|tp| !rev.partitions.contains(tp));
         let to_commit = self.auto_commit_offsets(Some(&rev.partitions));
         self.positions.retain(|tp, _| !rev.partitions.contains(tp));
+        // Another member may commit them next: our last commit is no baseline any more.
+        self.committed.retain(|tp, _| !rev.partitions.contains(tp));
         match rev.then {
             AfterRevoke::Join => {
                 if !to_commit.is_empty() && self.generation >= 0 && self.coordinator.is_some() {
@@ -1095,6 +1100,7 @@ impl Member {
 
     fn finish_close(&mut self) {
         self.positions.clear();
+        self.committed.clear();
         self.generation = -1;
         self.member_id.clear();
         self.protocol_name = None;

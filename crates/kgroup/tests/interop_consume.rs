@@ -1774,6 +1774,10 @@ fn s_tansu_restart(topic: &str) -> Outcome {
         ));
     }
     lines.push("the 120 messages produced after the restart were all consumed".into());
+    let t_commit = wait_committed(&b2.bootstrap, &group, topic, &second)?;
+    lines.push(format!(
+        "committed == log end {t_commit:.2} s after consumption, before leaving"
+    ));
     leave_all(&mut refs)?;
     lines.push(check_committed(&b2.bootstrap, &group, topic, &second)?);
     Ok(lines)

@@ -625,3 +625,51 @@ fn the_leader_refreshes_metadata_before_each_assignment() {
     let elections = (w.members[0].member.generation() - generation) as u64;
     assert_eq!(metadata(&w) - before, 1 + elections, "{}", w.log.join("\n"));
 }
+
+/// After partitions are lost and assigned again, the member's record of what it last committed
+/// is gone: the same position is committed again (the broker's offset may have changed in
+/// between, e.g. another owner committed, or the broker lost its state in a restart).
+#[test]
+fn lost_partitions_forget_what_was_last_committed() {
+    let mut w = World::new(&[("orders", 1)]);
+    w.add_member("g", &["orders"]);
+    w.run_for(10_000);
+    let tp = TopicPartition::new("orders", 0);
+    assert_eq!(w.assignment(0), vec![tp.clone()]);
+    let commits = |w: &World| {
+        w.broker
+            .stats()
+            .requests
+            .get(&ApiKey::OffsetCommit)
+            .copied()
+            .unwrap_or(0)
+    };
+    w.handle(
+        0,
+        Input::Positions(vec![group_fsm::Offset::new(tp.clone(), 20)]),
+    );
+    w.run_for(6_000);
+    assert_eq!(w.broker.committed("g", "orders", 0), Some(20));
+    let after_first = commits(&w);
+    // Fenced: the next heartbeat says the member is unknown, so it loses the partition and
+    // rejoins; it gets the partition back.
+    w.broker
+        .inject_error(ApiKey::Heartbeat, ErrorCode::UNKNOWN_MEMBER_ID.0, 1);
+    w.run_for(10_000);
+    assert!(
+        w.members[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Lost { .. })),
+        "{}",
+        w.log.join("\n")
+    );
+    assert_eq!(w.assignment(0), vec![tp.clone()]);
+    // The app is at 20 again: auto-commit must send it, not skip it as already committed.
+    w.handle(0, Input::Positions(vec![group_fsm::Offset::new(tp, 20)]));
+    w.run_for(6_000);
+    assert!(
+        commits(&w) > after_first,
+        "no commit after the partition came back"
+    );
+}
