@@ -318,6 +318,16 @@ impl Consumer {
             ..Default::default()
         };
         let tag = self.tag();
+        self.send_any_metadata(now, tag, req);
+    }
+
+    /// Sends a Metadata request to any broker, at the highest version it supports.
+    fn send_any_metadata(
+        &mut self,
+        now: Instant,
+        tag: Tag,
+        req: kafka_wire::generated::metadata_request::MetadataRequest,
+    ) {
         self.net.send(
             now,
             NetRequest {
@@ -480,17 +490,7 @@ impl Consumer {
         let tag = self.tag();
         self.owners.insert(tag, Owner::Metadata);
         self.metadata_in_flight = true;
-        self.net.send(
-            now,
-            NetRequest {
-                tag,
-                route: Route::Any,
-                lane: Lane::Ordinary,
-                request: kafka_wire::AnyRequest::Metadata(req),
-                version: Version::Highest,
-                timeout: core::time::Duration::from_secs(30),
-            },
-        );
+        self.send_any_metadata(now, tag, req);
     }
 
     fn on_member(&mut self, now: Instant, action: Action) {

@@ -1524,8 +1524,14 @@ fn s_kill_then_close(b: &Broker, topic: &str) -> Outcome {
     let t_r =
         reassigned_at(&refs, &victim, t_k).ok_or("killed member's partitions never reassigned")?;
     let kill_s = t_r - t_k;
-    let bound = (SESSION_MS as f64 / 1000.0) + b.kind.rebalance_delay().as_secs_f64() + 3.0;
-    lines.push(format!("kill -9 of ours-std ({}): reassigned after {kill_s:.2} s (bound {bound:.1} s = session + broker rebalance delay + 3 s)", set_str(&victim)));
+    // The mocks answer a follower whose SyncGroup reaches them after the leader's with
+    // INVALID_REQUEST, and the member that loses that race rejoins: one more rebalance round
+    // (librdkafka members lose it too; `../shared/peers/README.md`, gotcha 4). The bound
+    // allows that one round there.
+    let rounds = if b.kind.is_mock() { 2.0 } else { 1.0 };
+    let bound =
+        (SESSION_MS as f64 / 1000.0) + rounds * b.kind.rebalance_delay().as_secs_f64() + 3.0;
+    lines.push(format!("kill -9 of ours-std ({}): reassigned after {kill_s:.2} s (bound {bound:.1} s = session + {rounds} x broker rebalance delay + 3 s)", set_str(&victim)));
     if kill_s > bound {
         return Err(format!(
             "kill -9: reassignment took {kill_s:.2} s > {bound:.1} s"
