@@ -42,6 +42,15 @@ pub struct ConsumerConfig {
 /// What the consumer tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumerEvent {
+    /// The member joined a generation of the group.
+    Joined {
+        /// The generation.
+        generation: i32,
+        /// Our member id in it.
+        member_id: String,
+        /// Whether the coordinator made us the leader (we computed the assignment).
+        leader: bool,
+    },
     /// Partitions now ours (cooperative: only the new ones).
     Assigned {
         /// The partitions.
@@ -587,7 +596,16 @@ impl Consumer {
                 self.net.close_all(now);
                 self.events.push_back(ConsumerEvent::Closed);
             }
-            Event::Joined { .. } | Event::CoordinatorFound { .. } => {}
+            Event::Joined {
+                generation,
+                member_id,
+                leader,
+            } => self.events.push_back(ConsumerEvent::Joined {
+                generation,
+                member_id,
+                leader,
+            }),
+            Event::CoordinatorFound { .. } => {}
         }
     }
 }

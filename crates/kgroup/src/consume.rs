@@ -32,7 +32,7 @@ cleanly (the last positions are committed, then LeaveGroup for dynamic members).
 
 With --json every line is one JSON object with an \"event\" field: assigned, revoked, lost
 (\"partitions\" as [topic, partition] pairs, \"generation\"), message (topic, partition,
-offset, key, value), committed, idle, error, closed.
+offset, key, value), joined (generation, member_id, leader), committed, idle, error, closed.
 
 Exit code 0 on a clean stop, 1 on a fatal error (with a message on stderr), 2 on bad usage.";
 
@@ -239,6 +239,13 @@ fn text(b: Option<&bytes::Bytes>) -> Value {
 /// One event as a JSON object.
 fn event_json(event: &ConsumerEvent, generation: i32) -> Value {
     match event {
+        ConsumerEvent::Joined {
+            generation,
+            member_id,
+            leader,
+        } => json!({
+            "event": "joined", "generation": generation, "member_id": member_id, "leader": leader,
+        }),
         ConsumerEvent::Assigned {
             partitions,
             generation,
@@ -279,6 +286,14 @@ fn event_text(event: &ConsumerEvent) -> String {
             .join(" ")
     };
     match event {
+        ConsumerEvent::Joined {
+            generation,
+            member_id,
+            leader,
+        } => format!(
+            "joined generation {generation} as {} ({member_id})",
+            if *leader { "leader" } else { "follower" }
+        ),
         ConsumerEvent::Assigned {
             partitions,
             generation,

@@ -384,10 +384,18 @@ enum EvKind {
     Assign(Vec<i32>),
     Revoke(Vec<i32>),
     Lost(Vec<i32>),
-    Msg { p: i32, o: i64, key: Option<String> },
+    Msg {
+        p: i32,
+        o: i64,
+        key: Option<String>,
+    },
     Committed(Vec<(i32, i64, bool)>),
     Closed,
     Error(String),
+    /// Ours only: joined a generation, as leader or not.
+    Joined {
+        leader: bool,
+    },
     Other,
 }
 
@@ -421,6 +429,9 @@ fn parse_line(line: &str) -> EvKind {
         "assigned" | "assign" => EvKind::Assign(ints(&v["partitions"])),
         "revoked" | "revoke" => EvKind::Revoke(ints(&v["partitions"])),
         "lost" => EvKind::Lost(ints(&v["partitions"])),
+        "joined" => EvKind::Joined {
+            leader: v.get("leader").and_then(Value::as_bool).unwrap_or(false),
+        },
         "message" => EvKind::Msg {
             p: p(&v),
             o: v.get("offset").and_then(Value::as_i64).unwrap_or(-1),
@@ -1319,6 +1330,33 @@ fn s_mixed(b: &Broker, topic: &str, ours_first: bool, strategy: &'static str) ->
     lines.push(format!(
         "600 messages consumed {:.2} s after produced",
         t_c - t_p
+    ));
+    // Who led: our members print every generation they join and whether they lead it. The
+    // first joiner stays in the group, so the coordinator keeps it as leader throughout.
+    let (ours_joins, ours_led) = refs
+        .iter()
+        .filter(|m| matches!(m.spec.imp, Impl::OursStd | Impl::OursTokio))
+        .flat_map(|m| m.events())
+        .fold((0, 0), |(j, l), e| match e.kind {
+            EvKind::Joined { leader } => (j + 1, l + usize::from(leader)),
+            _ => (j, l),
+        });
+    if ours_joins == 0 {
+        return Err("our members reported no joined generation".into());
+    }
+    if ours_first && ours_led == 0 {
+        return Err(format!(
+            "ours joined first but led none of the {ours_joins} generations our members joined"
+        ));
+    }
+    if !ours_first && ours_led > 0 {
+        return Err(format!(
+            "librdkafka joined first, yet one of ours led {ours_led} of {ours_joins} generations"
+        ));
+    }
+    lines.push(format!(
+        "leadership checked: {} led (ours led {ours_led} of the {ours_joins} generations our members joined)",
+        if ours_first { "ours" } else { "librdkafka" }
     ));
     let t_commit = wait_committed(&b.bootstrap, &group, topic, &produced)?;
     lines.push(format!(
