@@ -51,7 +51,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -78,6 +78,7 @@ use kafka_wire::{
     AnyResponse, ApiKey, ApiVersionsOutcome, ByteString, ClientCodec, NegotiatedVersions,
     NegotiationOptions, Request, frame,
 };
+use testkit::process::{free_port, run_bounded};
 
 /// Partitions of the test topic.
 const PARTITIONS: i32 = 6;
@@ -180,69 +181,6 @@ fn peers_dir() -> PathBuf {
 
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-/// Runs a command to completion, at most `timeout`; returns its stdout. A command still
-/// running at the deadline is killed (by its PID) and reported as an error.
-fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<String, String> {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{what}: {e}"))?;
-    // Readers hand the output over a channel, so a grandchild that keeps a pipe open cannot
-    // block us past the deadline.
-    let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let tx2 = tx.clone();
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        let _ = tx.send((true, s));
-    });
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        let _ = tx2.send((false, s));
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    for _ in 0..2 {
-        match rx.recv_timeout(Duration::from_secs(2)) {
-            Ok((true, s)) => stdout = s,
-            Ok((false, s)) => stderr = s,
-            Err(_) => break,
-        }
-    }
-    match status {
-        Some(s) if s.success() => Ok(stdout),
-        Some(s) => Err(format!("{what} exited with {s}:\n{stdout}{stderr}")),
-        None => Err(format!(
-            "{what} timed out after {timeout:?}:\n{stdout}{stderr}"
-        )),
-    }
-}
-
-/// An unused loopback port (bound and released; tansu binds it right after).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
 }
 
 fn unique_suffix() -> String {

@@ -39,8 +39,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -48,6 +47,7 @@ use std::thread;
 use std::time::Instant;
 
 use serde_json::Value;
+use testkit::process::{free_port, run_bounded};
 
 /// Partitions of every test topic.
 const PARTS: i32 = 6;
@@ -121,67 +121,6 @@ fn unique() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// An unused loopback port (bound and released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
-}
-
-/// Runs a command to completion, at most `timeout`; returns its stdout. A command still
-/// running at the deadline is killed (its PID) and reported as an error.
-fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<String, String> {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{what}: {e}"))?;
-    let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let tx2 = tx.clone();
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        let _ = tx.send((true, s));
-    });
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        let _ = tx2.send((false, s));
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    for _ in 0..2 {
-        match rx.recv_timeout(Duration::from_secs(2)) {
-            Ok((true, s)) => stdout = s,
-            Ok((false, s)) => stderr = s,
-            Err(_) => break,
-        }
-    }
-    match status {
-        Some(s) if s.success() => Ok(stdout),
-        Some(s) => Err(format!("{what} exited with {s}:\n{stdout}{stderr}")),
-        None => Err(format!(
-            "{what} timed out after {timeout:?}:\n{stdout}{stderr}"
-        )),
-    }
 }
 
 /// Sends a signal to one of our children by its PID (the child is not reaped yet, so the PID

@@ -96,6 +96,7 @@ pub mod assignors;
 mod broker;
 mod coordinator;
 mod netsim;
+pub mod process;
 mod responses;
 pub mod tcp;
 pub mod world;

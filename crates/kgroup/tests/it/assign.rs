@@ -1,20 +1,14 @@
 //! `kgroup assign`: the JSON report's fields, movement against the known minimum, and bad
 //! flags (exit code 2, never a panic).
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
 fn kgroup(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_kgroup"))
-        .arg("assign")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("kgroup runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "kgroup panicked: {stderr}");
-    out
+    let mut all = vec!["assign"];
+    all.extend_from_slice(args);
+    crate::run(&all, None)
 }
 
 fn json(args: &[&str]) -> Value {

@@ -1,7 +1,7 @@
 //! `kgroup simulate`: our group-fsm members against the model coordinator, in virtual time.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -16,15 +16,9 @@ const REQUIRED_KEYS: &[&str] = &[
 ];
 
 fn kgroup(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_kgroup"))
-        .arg("simulate")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("kgroup runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "kgroup panicked: {stderr}");
-    out
+    let mut all = vec!["simulate"];
+    all.extend_from_slice(args);
+    crate::run(&all, None)
 }
 
 fn code(out: &Output) -> i32 {
