@@ -1503,9 +1503,10 @@ fn s_kill_then_close(b: &Broker, topic: &str) -> Outcome {
     let kill_s = t_r - t_k;
     // The mocks answer a follower whose SyncGroup reaches them after the leader's with
     // INVALID_REQUEST, and the member that loses that race rejoins: one more rebalance round
-    // (librdkafka members lose it too; `../shared/peers/README.md`, gotcha 4). The bound
-    // allows that one round there.
-    let rounds = if b.kind.is_mock() { 2.0 } else { 1.0 };
+    // each time (librdkafka members lose it too; `../shared/peers/README.md`, gotcha 4). CI
+    // runs showed up to two lost rounds in a row (15.97 s, 21.00 s), so the bound on the mocks
+    // allows three; Tansu keeps the single-round bound.
+    let rounds = if b.kind.is_mock() { 4.0 } else { 1.0 };
     let bound =
         (SESSION_MS as f64 / 1000.0) + rounds * b.kind.rebalance_delay().as_secs_f64() + 3.0;
     lines.push(format!("kill -9 of ours-std ({}): reassigned after {kill_s:.2} s (bound {bound:.1} s = session + {rounds} x broker rebalance delay + 3 s)", set_str(&victim)));
@@ -1574,9 +1575,13 @@ fn s_kill_then_close(b: &Broker, topic: &str) -> Outcome {
     let t_r2 =
         reassigned_at(&refs, &leaving, t_g).ok_or("closed member's partitions never reassigned")?;
     let close_s = t_r2 - t_g;
-    let bound2 = b.kind.rebalance_delay().as_secs_f64() + 2.5;
-    lines.push(format!("SIGINT of ours-tokio ({}): revoked+closed, exited after {:.2} s, reassigned after {close_s:.2} s (bound {bound2:.1} s = broker rebalance delay + 2.5 s; kill -9 took {kill_s:.2} s)", set_str(&leaving), t_exit - t_g));
-    if close_s > bound2 || close_s >= kill_s {
+    // A LeaveGroup starts the rebalance at once: one broker delay (plus, on the mocks, one
+    // round for their SyncGroup race), never the session timeout a crash has to wait for. On
+    // Tansu it must also beat the kill -9 case; on the mocks lost races make both times vary.
+    let close_rounds = if b.kind.is_mock() { 2.0 } else { 1.0 };
+    let bound2 = close_rounds * b.kind.rebalance_delay().as_secs_f64() + 2.5;
+    lines.push(format!("SIGINT of ours-tokio ({}): revoked+closed, exited after {:.2} s, reassigned after {close_s:.2} s (bound {bound2:.1} s = {close_rounds} x broker rebalance delay + 2.5 s; kill -9 took {kill_s:.2} s)", set_str(&leaving), t_exit - t_g));
+    if close_s > bound2 || (!b.kind.is_mock() && close_s >= kill_s) {
         return Err(format!(
             "graceful close: reassignment took {close_s:.2} s (bound {bound2:.1} s, kill -9 {kill_s:.2} s)"
         ));
