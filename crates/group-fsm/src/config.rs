@@ -3,11 +3,30 @@
 use alloc::string::String;
 use core::time::Duration;
 
+/// `group.protocol`: which group membership protocol a member speaks. Chosen by configuration
+/// only; a member never falls back from one to the other on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupProtocol {
+    /// JoinGroup / SyncGroup / Heartbeat with a client-side assignor (the default, as in
+    /// Java's consumer).
+    #[default]
+    Classic,
+    /// KIP-848: ConsumerGroupHeartbeat; the broker assigns and each member reconciles on its
+    /// own heartbeats, with no group-wide barrier.
+    Consumer,
+}
+
 /// Configuration of one group member. Defaults follow the Java consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The group id.
     pub group_id: String,
+    /// `group.protocol` (classic).
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor`: the server-side assignor a [`GroupProtocol::Consumer`] member
+    /// asks for (`uniform`, `range`); `None` leaves the choice to the broker. Ignored by the
+    /// classic protocol.
+    pub server_assignor: Option<String>,
     /// Client id (used by the broker to build member ids).
     pub client_id: String,
     /// `group.instance.id`: makes the member static (KIP-345).
@@ -34,7 +53,9 @@ pub struct Config {
     pub metadata_max_age: Duration,
     /// Send LeaveGroup on close. `None` = Java's rule: dynamic members leave, static ones do not.
     pub leave_on_close: Option<bool>,
-    /// Seed for the backoff jitter (the core has no other randomness).
+    /// Seed for the core's only randomness: the backoff jitter and, under
+    /// [`GroupProtocol::Consumer`], the client-generated member id (KIP-1082). Members of one
+    /// group must get different seeds (adapters seed it from the OS).
     pub rng_seed: u64,
 }
 
@@ -44,6 +65,8 @@ impl Config {
     pub fn new(group_id: impl Into<String>) -> Self {
         Self {
             group_id: group_id.into(),
+            group_protocol: GroupProtocol::Classic,
+            server_assignor: None,
             client_id: String::from("group-fsm"),
             group_instance_id: None,
             rack_id: None,

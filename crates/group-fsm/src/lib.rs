@@ -59,7 +59,7 @@ mod table;
 mod time;
 mod timer;
 
-pub use config::Config;
+pub use config::{Config, GroupProtocol};
 pub use error::{GroupError, UsageError};
 pub use io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
 pub use member::{Member, StateKind};
