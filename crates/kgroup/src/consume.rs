@@ -226,7 +226,7 @@ fn config(args: &ConsumeArgs) -> Result<ConsumerConfig, CliError> {
     group.server_assignor.clone_from(&args.server_assignor);
     // Backoff jitter and the KIP-848 member id (KIP-1082) come from this seed: every process
     // needs its own. `RandomState` is keyed from the OS's randomness.
-    group.rng_seed = std::hash::BuildHasher::hash_one(
+    group.rng_seed = core::hash::BuildHasher::hash_one(
         &std::collections::hash_map::RandomState::new(),
         (std::process::id(), std::time::SystemTime::now()),
     );
