@@ -594,7 +594,12 @@ impl ConsumerMember {
         if self.recon.is_none() && !matches!(self.state, ConsumerState::Acknowledging) {
             self.maybe_reconcile();
         }
-        if self.heartbeat_due && self.heartbeat.is_none() {
+        // At most one heartbeat in flight (the leave heartbeat aside): a superseded one must
+        // be answered or fail before the next goes out.
+        if self.heartbeat_due
+            && self.heartbeat.is_none()
+            && !self.has_pending(|p| matches!(p, Pending::Heartbeat { .. }))
+        {
             self.send_heartbeat();
         }
     }
