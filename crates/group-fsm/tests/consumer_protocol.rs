@@ -1,7 +1,7 @@
 //! Scripted tests of the KIP-848 member (`group.protocol=consumer`): hand-built responses in,
 //! requests and events out.
 
-use std::time::Duration;
+use core::time::Duration;
 
 use group_fsm::assignor::TopicPartition;
 use group_fsm::{
@@ -74,11 +74,11 @@ impl H {
     }
 
     fn take_sends(&mut self) -> Vec<Send> {
-        std::mem::take(&mut self.sends)
+        core::mem::take(&mut self.sends)
     }
 
     fn take_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
+        core::mem::take(&mut self.events)
     }
 
     fn respond(&mut self, id: RequestId, response: AnyResponse) {
