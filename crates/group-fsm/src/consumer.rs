@@ -324,9 +324,10 @@ impl ConsumerMember {
             Input::Subscribe(mut topics) => {
                 topics.sort();
                 topics.dedup();
+                let changed = self.pattern.is_some() || topics != self.subscription;
                 self.pattern = None;
                 self.subscription = topics;
-                self.on_subscribe();
+                self.on_subscribe(changed);
             }
             Input::SubscribePattern(p) => {
                 if self.heartbeat_version() == Some(0) {
@@ -334,9 +335,10 @@ impl ConsumerMember {
                     // only, never client-side under KIP-848.
                     self.event(Event::Rejected(UsageError::PatternNeedsBroker));
                 } else {
+                    let changed = self.pattern.as_deref() != Some(p.as_str());
                     self.subscription.clear();
                     self.pattern = Some(p);
-                    self.on_subscribe();
+                    self.on_subscribe(changed);
                 }
             }
             Input::Unsubscribe => self.start_leave(LeaveKind::Unsubscribe),
@@ -503,7 +505,7 @@ impl ConsumerMember {
         self.owned_named = v;
     }
 
-    fn on_subscribe(&mut self) {
+    fn on_subscribe(&mut self, changed: bool) {
         self.arm_poll_timer();
         match self.state {
             ConsumerState::Unsubscribed | ConsumerState::Stale => self.start_join(),
@@ -511,7 +513,8 @@ impl ConsumerMember {
                 // An unsubscribe is under way: the member rejoins once it has left.
                 self.leaving = Some(LeaveKind::Unsubscribe);
             }
-            _ => self.heartbeat_due = true,
+            // The changed subscription goes out in the next heartbeat, at once.
+            _ => self.heartbeat_due |= changed,
         }
     }
 
@@ -586,6 +589,15 @@ impl ConsumerMember {
         }
         if self.state == ConsumerState::PrepareLeaving {
             self.progress_leave();
+            // Keep heartbeating while the app revokes (Java does too), so the session lives.
+            if self.state == ConsumerState::PrepareLeaving
+                && self.epoch > 0
+                && self.heartbeat_due
+                && self.heartbeat.is_none()
+                && !self.has_pending(|p| matches!(p, Pending::Heartbeat { .. }))
+            {
+                self.send_heartbeat();
+            }
             return;
         }
         if self.state == ConsumerState::Leaving {
@@ -1234,6 +1246,7 @@ impl ConsumerMember {
                         | ConsumerState::Reconciling
                         | ConsumerState::Acknowledging
                         | ConsumerState::Stable
+                        | ConsumerState::PrepareLeaving
                 ) {
                     self.heartbeat_due = true;
                 }
