@@ -646,6 +646,90 @@ fn idle_when_stable_with_nothing_assigned() {
     assert!(ev.contains(&Event::Idle { generation: 1 }), "{ev:?}");
 }
 
+#[test]
+fn newer_target_during_reconciliation_follows_after_the_ack() {
+    let mut h = stable_with_a01();
+    h.advance(5000);
+    let s = h.one(ApiKey::ConsumerGroupHeartbeat);
+    h.respond(s.id, hb_resp(2, 5000, Some(&[(T0, &[0])])));
+    assert!(matches!(h.take_events()[..], [Event::Revoke { .. }]));
+    // While the app revokes, an interval heartbeat brings a newer target.
+    h.advance(5000);
+    let s = h.one(ApiKey::ConsumerGroupHeartbeat);
+    assert_eq!(owned(req(&s)), None, "owned unchanged until RevocationDone");
+    h.respond(s.id, hb_resp(3, 5000, Some(&[(T0, &[0, 2])])));
+    assert!(h.take_events().is_empty(), "one reconciliation at a time");
+    h.input(Input::RevocationDone);
+    let ack = h.one(ApiKey::ConsumerGroupHeartbeat);
+    assert_eq!(owned(req(&ack)), Some(vec![(T0, vec![0])]));
+    h.respond(ack.id, hb_resp(3, 5000, None));
+    // The newer target is reconciled next: only a-2 is added.
+    assert_eq!(
+        h.take_events(),
+        [Event::Assigned {
+            partitions: vec![tp("a", 2)],
+            generation: 3
+        }]
+    );
+    let ack = h.one(ApiKey::ConsumerGroupHeartbeat);
+    assert_eq!(owned(req(&ack)), Some(vec![(T0, vec![0, 2])]));
+    h.respond(ack.id, hb_resp(3, 5000, None));
+    assert_eq!(h.m.consumer_state(), Some(ConsumerState::Stable));
+}
+
+#[test]
+fn fenced_commit_loses_partitions_and_rejoins() {
+    let mut h = stable_with_a01();
+    h.input(Input::Commit(vec![Offset::new(tp("a", 0), 5)]));
+    let c = h.one(ApiKey::OffsetCommit);
+    h.respond(c.id, commit_resp(&[("a", 0, 110)]));
+    let ev = h.take_events();
+    assert!(ev.contains(&Event::Lost {
+        partitions: vec![tp("a", 0), tp("a", 1)]
+    }));
+    assert_eq!(req(&h.one(ApiKey::ConsumerGroupHeartbeat)).member_epoch, 0);
+}
+
+#[test]
+fn auto_commit_runs_only_with_an_epoch_and_carries_it() {
+    let mut c = config(4);
+    c.auto_commit = true;
+    let mut h = H::new(c);
+    h.input(Input::Subscribe(vec!["a".into()]));
+    h.found_coordinator();
+    let join = h.one(ApiKey::ConsumerGroupHeartbeat);
+    h.advance(6000);
+    assert!(
+        !h.take_sends()
+            .iter()
+            .any(|s| s.request.api_key() == ApiKey::OffsetCommit)
+    );
+    h.respond(join.id, hb_resp(7, 5000, Some(&[(T0, &[0])])));
+    h.metadata(&[(T0, "a")]);
+    let ack = h.one(ApiKey::ConsumerGroupHeartbeat);
+    h.respond(ack.id, hb_resp(7, 5000, None));
+    h.input(Input::Positions(vec![Offset::new(tp("a", 0), 42)]));
+    h.advance(5000);
+    let sends = h.take_sends();
+    let c = sends
+        .iter()
+        .find(|s| s.request.api_key() == ApiKey::OffsetCommit)
+        .expect("auto-commit");
+    let AnyRequest::OffsetCommit(cr) = &c.request else {
+        unreachable!()
+    };
+    assert_eq!(cr.generation_id_or_member_epoch, 7);
+    assert_eq!(cr.topics[0].partitions[0].committed_offset, 42);
+}
+
+#[test]
+fn classic_still_needs_an_assignor_and_reports_no_consumer_state() {
+    let m = Member::new(Config::new("g"), Vec::new(), Instant::ZERO);
+    assert_eq!(m.state(), StateKind::Failed);
+    assert_eq!(m.consumer_state(), None);
+    assert_eq!(m.group_protocol(), GroupProtocol::Classic);
+}
+
 // ---------------------------------------------------------------------------------------------
 // fuzz-style property: random responses, failures, timeouts and app commands.
 
