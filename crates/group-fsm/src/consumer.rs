@@ -1022,7 +1022,12 @@ impl ConsumerMember {
     fn send_leave(&mut self) {
         let to = self.coordinator_dest();
         match to {
-            Some(to) if self.epoch > 0 && self.heartbeat_version().is_none_or(|v| v >= 0) => {
+            // A join still in flight may have made us a member: leave anyway.
+            Some(to)
+                if (self.epoch > 0
+                    || self.has_pending(|p| matches!(p, Pending::Heartbeat { .. })))
+                    && self.heartbeat_version().is_none_or(|v| v >= 0) =>
+            {
                 self.state = ConsumerState::Leaving;
                 let v = self.heartbeat_version().unwrap_or(1);
                 let req = self.leave_request();

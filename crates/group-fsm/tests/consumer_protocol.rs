@@ -578,6 +578,35 @@ fn close_revokes_then_leaves_with_epoch_minus_one() {
 }
 
 #[test]
+fn heartbeats_continue_while_the_app_revokes_before_leaving() {
+    let mut h = stable_with_a01();
+    h.input(Input::Close);
+    assert!(matches!(h.take_events()[..], [Event::Revoke { .. }]));
+    h.advance(5000);
+    let s = h.one(ApiKey::ConsumerGroupHeartbeat);
+    assert_eq!(req(&s).member_epoch, 1);
+    h.respond(s.id, hb_resp(1, 5000, None));
+    h.input(Input::RevocationDone);
+    assert_eq!(req(&h.one(ApiKey::ConsumerGroupHeartbeat)).member_epoch, -1);
+}
+
+#[test]
+fn leaving_during_the_join_still_sends_the_leave_heartbeat() {
+    let mut h = H::new(config(9));
+    h.input(Input::Subscribe(vec!["a".into()]));
+    h.found_coordinator();
+    let join = h.one(ApiKey::ConsumerGroupHeartbeat);
+    h.input(Input::Close);
+    let leave = h.one(ApiKey::ConsumerGroupHeartbeat);
+    assert_eq!(req(&leave).member_epoch, -1);
+    // The join's late answer changes nothing.
+    h.respond(join.id, hb_resp(1, 5000, Some(&[(T0, &[0])])));
+    h.respond(leave.id, hb_err(25));
+    assert_eq!(h.m.state(), StateKind::Closed);
+    assert!(h.m.assignment().is_empty());
+}
+
+#[test]
 fn static_member_leaves_with_epoch_minus_two() {
     let mut c = config(1);
     c.group_instance_id = Some("i1".into());
