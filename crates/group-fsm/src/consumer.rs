@@ -743,8 +743,12 @@ impl ConsumerMember {
                 rack_id: self.config.rack_id.as_deref().map(ByteString::from),
                 rebalance_timeout_ms: ms_i32(self.config.max_poll_interval),
                 subscribed_topic_names: Some(names.as_deref().map(bs).unwrap_or_default()),
+                // Names and regex travel together, the regex "" when there is none, as
+                // librdkafka sends them: librdkafka 2.16's mock cluster aborts (an assertion)
+                // on a v1 heartbeat that carries one of the two without the other, and Kafka
+                // reads "" as no regex.
                 subscribed_topic_regex: if v >= 1 {
-                    regex.as_deref().map(ByteString::from)
+                    Some(regex.as_deref().unwrap_or("").into())
                 } else {
                     None
                 },
@@ -757,12 +761,12 @@ impl ConsumerMember {
                 member_id: self.member_id.as_str().into(),
                 member_epoch: self.epoch,
                 rebalance_timeout_ms: -1,
-                subscribed_topic_names: if s.names != names {
+                subscribed_topic_names: if s.names != names || s.regex != regex {
                     Some(names.as_deref().map(bs).unwrap_or_default())
                 } else {
                     None
                 },
-                subscribed_topic_regex: if v >= 1 && s.regex != regex {
+                subscribed_topic_regex: if v >= 1 && (s.names != names || s.regex != regex) {
                     Some(regex.as_deref().unwrap_or("").into())
                 } else {
                     None

@@ -228,6 +228,8 @@ fn join_is_a_full_request_at_epoch_zero_with_a_generated_member_id() {
         .map(|s| &**s)
         .collect();
     assert_eq!(names, ["a", "b"]);
+    // With names, the regex is "" (none), never absent: librdkafka's mock aborts otherwise.
+    assert_eq!(r.subscribed_topic_regex.as_deref(), Some(""));
     assert_eq!(r.server_assignor.as_deref(), Some("uniform"));
     assert_eq!(r.rack_id.as_deref(), Some("r1"));
     assert_eq!(owned(r), Some(vec![]));
@@ -257,6 +259,11 @@ fn later_heartbeats_send_only_changed_fields_at_the_broker_interval() {
     let s = h.one(ApiKey::ConsumerGroupHeartbeat);
     let r = req(&s);
     assert_eq!(r.subscribed_topic_names.as_ref().map(Vec::len), Some(2));
+    assert_eq!(
+        r.subscribed_topic_regex.as_deref(),
+        Some(""),
+        "sent with the names"
+    );
     assert_eq!(r.topic_partitions, None);
 }
 
