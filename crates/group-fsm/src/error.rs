@@ -28,7 +28,9 @@ pub enum GroupError {
     /// `group.protocol=consumer` but the broker does not offer ConsumerGroupHeartbeat (key
     /// 68) in its ApiVersions: it does not support the KIP-848 consumer group protocol. The
     /// member never falls back to the classic protocol on its own.
-    #[error("the broker does not support the consumer group protocol (KIP-848)")]
+    #[error(
+        "the broker does not support the consumer group protocol (KIP-848): no ConsumerGroupHeartbeat (API key 68) in its ApiVersions"
+    )]
     ConsumerProtocolUnsupported,
 }
 
