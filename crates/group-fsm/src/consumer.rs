@@ -726,7 +726,15 @@ impl ConsumerMember {
                 .map(|s| ByteString::from(s.as_str()))
                 .collect::<Vec<_>>()
         };
-        let req = match &self.sent {
+        // Every heartbeat at epoch 0 is a full one, as Java sends all fields while JOINING: a
+        // broker may accept the join and still answer epoch 0 (librdkafka's mock does while
+        // it assigns), and a delta at epoch 0 is an invalid request.
+        let sent = if self.epoch == 0 {
+            None
+        } else {
+            self.sent.as_ref()
+        };
+        let req = match sent {
             None => ConsumerGroupHeartbeatRequest {
                 group_id: self.config.group_id.as_str().into(),
                 member_id: if v == 0 && self.epoch == 0 {
