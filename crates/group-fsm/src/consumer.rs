@@ -1532,9 +1532,15 @@ impl ConsumerMember {
             return;
         }
         if r.member_epoch < self.epoch || r.member_epoch <= 0 {
-            // Older than what we know (a late or duplicated answer), or nonsense: ignore,
-            // but keep heartbeating.
-            self.heartbeat_due = true;
+            // Older than what we know (a late or duplicated answer), or epoch 0 (the broker
+            // took the join but has no epoch for us yet; librdkafka's mock answers so while
+            // it assigns): nothing to apply. Heartbeat again after the interval, never at
+            // once, or a broker that keeps answering 0 gets a tight loop of heartbeats.
+            if r.member_epoch == 0 && self.epoch == 0 && r.heartbeat_interval_ms > 0 {
+                self.heartbeat_interval = Duration::from_millis(r.heartbeat_interval_ms as u64);
+            }
+            self.timers
+                .set(Timer::Heartbeat, self.now + self.heartbeat_interval);
             return;
         }
         self.backoff.reset();

@@ -244,7 +244,14 @@ fn heartbeats_stay_full_while_the_broker_answers_epoch_zero() {
     h.found_coordinator();
     let s = h.one(ApiKey::ConsumerGroupHeartbeat);
     h.respond(s.id, hb_resp(0, 500, None));
-    h.advance(500);
+    // Not at once (a broker answering 0 must not get a loop): after the interval it gave.
+    assert!(
+        h.take_sends().is_empty(),
+        "no heartbeat right after an epoch-0 answer"
+    );
+    h.advance(499);
+    assert!(h.take_sends().is_empty());
+    h.advance(1);
     let s = h.one(ApiKey::ConsumerGroupHeartbeat);
     let r = req(&s);
     assert_eq!(r.member_epoch, 0);
