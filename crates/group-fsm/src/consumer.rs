@@ -152,6 +152,10 @@ pub(crate) struct ConsumerMember {
     requested_ids: BTreeSet<Uuid>,
     /// The latest target assignment not yet fully reconciled, with its epoch.
     target: Option<(i32, BTreeSet<IdPart>)>,
+    /// Position of each partition in the broker's last assignment: owned partitions are
+    /// reported in that order (librdkafka 2.16's mock compares the lists in order and answers
+    /// an ack in another order only at its next assignment round, 500 ms later).
+    assignment_order: BTreeMap<IdPart, usize>,
     recon: Option<Recon>,
     leaving: Option<LeaveKind>,
     /// A commit answered STALE_MEMBER_EPOCH, retried after the next heartbeat response.
@@ -236,6 +240,7 @@ impl ConsumerMember {
             topic_names: BTreeMap::new(),
             requested_ids: BTreeSet::new(),
             target: None,
+            assignment_order: BTreeMap::new(),
             recon: None,
             leaving: None,
             stale_commit: None,
@@ -708,10 +713,21 @@ impl ConsumerMember {
             Some(self.subscription.clone())
         };
         let regex = self.pattern.clone();
+        let order = &self.assignment_order;
         let owned_list = |o: &BTreeSet<IdPart>| {
-            let mut by: BTreeMap<Uuid, Vec<i32>> = BTreeMap::new();
-            for (t, p) in o {
-                by.entry(*t).or_default().push(*p);
+            // Topics and partitions in the order of the broker's last assignment, the rest
+            // after them in ascending order.
+            let mut listed: Vec<(usize, IdPart)> = o
+                .iter()
+                .map(|tp| (order.get(tp).copied().unwrap_or(usize::MAX), *tp))
+                .collect();
+            listed.sort_unstable();
+            let mut by: Vec<(Uuid, Vec<i32>)> = Vec::new();
+            for (_, (topic_id, p)) in listed {
+                match by.iter_mut().find(|t| t.0 == topic_id) {
+                    Some(t) => t.1.push(p),
+                    None => by.push((topic_id, alloc::vec![p])),
+                }
             }
             by.into_iter()
                 .map(|(topic_id, ps)| TopicPartitions {
@@ -1574,11 +1590,16 @@ impl ConsumerMember {
             return;
         }
         if let Some(a) = r.assignment {
-            let set: BTreeSet<IdPart> = a
+            let listed: Vec<IdPart> = a
                 .topic_partitions
                 .iter()
                 .flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, p)))
                 .collect();
+            self.assignment_order.clear();
+            for (i, tp) in listed.iter().enumerate() {
+                self.assignment_order.entry(*tp).or_insert(i);
+            }
+            let set: BTreeSet<IdPart> = listed.into_iter().collect();
             self.target = Some((self.epoch, set));
         } else if epoch_changed {
             if let Some(t) = &mut self.target {

@@ -267,6 +267,20 @@ fn heartbeats_stay_full_while_the_broker_answers_epoch_zero() {
 }
 
 #[test]
+fn owned_partitions_are_reported_in_the_brokers_order() {
+    // librdkafka's mock compares the owned list with its assignment in order; an ack in
+    // another order is only taken at its next round, 500 ms later.
+    let mut h = H::new(config(4));
+    h.joined(3, &[(T1, &[5, 4]), (T0, &[2, 0, 1])]);
+    h.metadata(&[(T0, "a"), (T1, "b")]);
+    let ack = h.one(ApiKey::ConsumerGroupHeartbeat);
+    assert_eq!(
+        owned(req(&ack)),
+        Some(vec![(T1, vec![5, 4]), (T0, vec![2, 0, 1])])
+    );
+}
+
+#[test]
 fn later_heartbeats_send_only_changed_fields_at_the_broker_interval() {
     let mut h = stable_with_a01();
     assert_eq!(h.m.generation(), 1);
