@@ -94,6 +94,7 @@
 
 pub mod assignors;
 mod broker;
+mod consumer_group;
 mod coordinator;
 mod netsim;
 pub mod process;
@@ -102,6 +103,10 @@ pub mod tcp;
 pub mod world;
 
 pub use broker::{BrokerConfig, BrokerError, BrokerErrorKind, BrokerStats, ModelBroker};
+pub use consumer_group::{
+    ConsumerGroupState, ConsumerGroupView, ConsumerMemberState, ConsumerMemberView,
+    SERVER_ASSIGNORS,
+};
 pub use coordinator::{GroupState, GroupView, MemberView, Transition};
 pub use netsim::{Delivery, EndpointId, NetConfig, NetSim, NetStats, SplitMix64};
 
