@@ -448,16 +448,22 @@ impl ConsumerGroup {
         self.bump(env, format!("member {member_id}: {what}"));
     }
 
-    /// Recomputes the subscription metadata; bumps the group epoch if it changed.
-    pub(crate) fn refresh_subscriptions(&mut self, env: &Env, topics: &BTreeMap<String, Topic>) {
+    /// Recomputes the subscription metadata; whether it changed.
+    fn refresh_subscriptions(&mut self, topics: &BTreeMap<String, Topic>) -> bool {
         let mut now: BTreeMap<String, (Uuid, i32)> = BTreeMap::new();
         for m in self.members.values() {
             for (n, t) in m.subscribed(topics) {
                 now.insert(n.to_owned(), (t.id, t.partitions));
             }
         }
-        if now != self.subscribed {
-            self.subscribed = now;
+        let changed = now != self.subscribed;
+        self.subscribed = now;
+        changed
+    }
+
+    /// Topics were created or resized: bump the group epoch if subscribed ones changed.
+    pub(crate) fn on_topics_changed(&mut self, env: &Env, topics: &BTreeMap<String, Topic>) {
+        if self.refresh_subscriptions(topics) {
             self.bump(env, "subscribed topic metadata changed".to_owned());
         }
     }
@@ -654,10 +660,15 @@ impl ConsumerGroup {
         if changed && bump_reason.is_none() {
             bump_reason = Some(format!("member {member_id} changed its subscription"));
         }
+        // One bump per heartbeat at most. A metadata change (e.g. the last subscriber of a
+        // topic left) needs none while a bump is still waiting for its target assignment.
+        let metadata_changed = self.refresh_subscriptions(topics);
+        if bump_reason.is_none() && metadata_changed && self.group_epoch == self.target_epoch {
+            bump_reason = Some("subscribed topic metadata changed".to_owned());
+        }
         if let Some(reason) = bump_reason {
             self.bump(env, reason);
         }
-        self.refresh_subscriptions(env, topics);
         if self.group_epoch > self.target_epoch {
             self.compute_target(topics);
         }
@@ -1120,7 +1131,7 @@ impl Coordinator {
     /// Topic metadata changed: bump the epoch of every group whose subscribed topics changed.
     pub(crate) fn topics_changed(&mut self, topics: &BTreeMap<String, Topic>) {
         for g in self.consumer.values_mut() {
-            g.refresh_subscriptions(&self.env, topics);
+            g.on_topics_changed(&self.env, topics);
         }
     }
 
