@@ -186,7 +186,7 @@ struct Fetched {
     error: ErrorCode,
 }
 
-/// A single-node Kafka broker model that is also the classic group coordinator.
+/// A single-node Kafka broker model that is also the group coordinator (classic and KIP-848).
 ///
 /// Sans-IO and deterministic: no clock, no threads, no randomness. Time is virtual
 /// milliseconds passed in by the caller and must not go backwards (an earlier `now` is treated
@@ -201,7 +201,8 @@ struct Fetched {
 ///   [`disconnect`](Self::disconnect);
 /// - output: [`poll_output`](Self::poll_output), [`poll_closed`](Self::poll_closed),
 ///   [`poll_timeout`](Self::poll_timeout);
-/// - getters: [`group`](Self::group), [`committed`](Self::committed),
+/// - getters: [`group`](Self::group), [`consumer_group`](Self::consumer_group),
+///   [`committed`](Self::committed),
 ///   [`transitions`](Self::transitions), [`stats`](Self::stats), [`errors`](Self::errors), ...
 ///
 /// After every input, drain [`poll_output`](Self::poll_output) (and
