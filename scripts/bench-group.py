@@ -10,7 +10,12 @@ JSON lines (ours: `kgroup consume --json`, theirs: ck_member.py).
 
     scripts/bench-group.py --bootstrap 127.0.0.1:PORT --topic T --partitions 12 \
         [--kgroup target/release/kgroup] [--strategy cooperative-sticky|range] [--runs 3] \
-        [--session-ms 6000] [--max-versions librdkafka-mock] [--clients ours,ck]
+        [--session-ms 6000] [--max-versions librdkafka-mock] [--clients ours,ck] \
+        [--protocol classic|consumer]
+
+With --protocol consumer every member speaks KIP-848 (the broker assigns; --strategy is then
+unused). Besides the stable times, each run reports `first_4th_s`: from the 4th member's start
+to its first non-empty assignment.
 
 Prints one JSON line per run and a summary line. Every wait is bounded (--limit seconds).
 """
@@ -83,14 +88,17 @@ class Member:
 def argv_for(kind, a, group, i):
     if kind == "ours":
         cmd = [a.kgroup, "consume", "--bootstrap", a.bootstrap, "--group", group, "--topic", a.topic,
-               "--assignor", a.strategy, "--session-timeout-ms", str(a.session_ms),
+               *(["--protocol", "consumer"] if a.protocol == "consumer" else ["--assignor", a.strategy]),
+               "--session-timeout-ms", str(a.session_ms),
                "--heartbeat-interval-ms", str(a.heartbeat_ms), "--json", "--client-id", f"ours-{i}",
                "--from", "latest", "--timeout", str(a.limit * 3)]
         if a.max_versions:
             cmd += ["--max-versions", a.max_versions]
         return cmd
     return [sys.executable, os.path.join(HERE, "peers", "ck_member.py"), "--bootstrap", a.bootstrap,
-            "--group", group, "--topic", a.topic, "--strategy", a.strategy, "--session-ms",
+            "--group", group, "--topic", a.topic,
+            *(["--protocol", "consumer"] if a.protocol == "consumer" else ["--strategy", a.strategy]),
+            "--session-ms",
             str(a.session_ms), "--heartbeat-ms", str(a.heartbeat_ms), "--client-id", f"ck-{i}",
             "--seconds", str(a.limit * 3)]
 
@@ -132,8 +140,11 @@ def run_once(kind, a):
             return {"client": kind, "stable_3_s": round(formed, 3),
                     "error": "4 members never stabilised",
                     "owned": [sorted(m.snapshot()) for m in members]}
-        return {"client": kind, "strategy": a.strategy, "stable_3_s": round(formed, 3),
-                "rebalance_4th_s": round(settled - joined_at, 3)}
+        first = next((t for t, ps in members[3].changes if ps), None)
+        return {"client": kind, "protocol": a.protocol,
+                "strategy": a.strategy if a.protocol == "classic" else "broker",
+                "stable_3_s": round(formed, 3), "rebalance_4th_s": round(settled - joined_at, 3),
+                "first_4th_s": round(first - joined_at, 3) if first is not None else None}
     finally:
         for m in members:
             m.stop()
@@ -151,6 +162,7 @@ def main():
     ap.add_argument("--heartbeat-ms", type=int, default=500)
     ap.add_argument("--max-versions", default="")
     ap.add_argument("--clients", default="ours,ck")
+    ap.add_argument("--protocol", choices=["classic", "consumer"], default="classic")
     ap.add_argument("--quiet", type=float, default=2.0)
     ap.add_argument("--limit", type=float, default=60.0)
     a = ap.parse_args()
@@ -168,8 +180,10 @@ def main():
             "runs_ok": len(ok), "runs": len(rs),
             "stable_3_s": sorted(x["stable_3_s"] for x in ok),
             "rebalance_4th_s": sorted(x["rebalance_4th_s"] for x in ok),
+            "first_4th_s": sorted(x["first_4th_s"] for x in ok if x["first_4th_s"] is not None),
         }
-    print(json.dumps({"summary": summary, "strategy": a.strategy, "bootstrap": a.bootstrap}))
+    print(json.dumps({"summary": summary, "protocol": a.protocol, "strategy": a.strategy,
+                      "bootstrap": a.bootstrap}))
     return 0 if all(v["runs_ok"] == v["runs"] for v in summary.values()) else 1
 
 

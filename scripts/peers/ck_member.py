@@ -3,8 +3,12 @@
 
     ck_member.py --bootstrap 127.0.0.1:PORT --group G --topic T [--strategy S]
                  [--session-ms 6000] [--heartbeat-ms 500] [--client-id ID] [--seconds 120]
+                 [--protocol classic|consumer] [--remote-assignor uniform|range]
 
 Subscribes to TOPIC in GROUP with partition.assignment.strategy=S (classic protocol) and polls.
+With --protocol consumer it uses KIP-848 (group.protocol=consumer): the broker assigns (with
+--remote-assignor if given), the session and heartbeat settings are the broker's, callbacks
+are incremental and `protocol` is reported as "CONSUMER".
 Every rebalance callback prints one JSON line to stdout (flushed):
 
     {"event": "assign"|"revoke"|"lost", "t": seconds since start, "member_id": "...",
@@ -51,6 +55,8 @@ def main():
     ap.add_argument("--session-ms", type=int, default=6000)
     ap.add_argument("--heartbeat-ms", type=int, default=500)
     ap.add_argument("--client-id", default="ck-member")
+    ap.add_argument("--protocol", choices=["classic", "consumer"], default="classic")
+    ap.add_argument("--remote-assignor", default=None)
     ap.add_argument("--seconds", type=float, default=120.0, help="leave after this long at most")
     ap.add_argument("--debug", default="", help="librdkafka debug contexts, logged to stderr")
     ap.add_argument("--report-messages", action="store_true",
@@ -87,6 +93,13 @@ def main():
         "enable.auto.commit": False,
         "error_cb": lambda e: emit({"event": "error", "error": str(e)}),
     }
+    if a.protocol == "consumer":
+        # KIP-848: these are broker-side settings; librdkafka rejects them on the client.
+        for k in ("partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"):
+            del conf[k]
+        conf["group.protocol"] = "consumer"
+        if a.remote_assignor:
+            conf["group.remote.assignor"] = a.remote_assignor
     if a.debug:
         conf["debug"] = a.debug
     c = Consumer(conf)
@@ -115,7 +128,10 @@ def main():
     # The Python binding does not expose rd_kafka_rebalance_protocol(); librdkafka uses the
     # cooperative protocol exactly when every configured assignor is cooperative.
     global PROTOCOL
-    PROTOCOL = "COOPERATIVE" if a.strategy == "cooperative-sticky" else "EAGER"
+    if a.protocol == "consumer":
+        PROTOCOL = "CONSUMER"
+    else:
+        PROTOCOL = "COOPERATIVE" if a.strategy == "cooperative-sticky" else "EAGER"
 
     def report(event, consumer, parts):
         delta = sorted(p.partition for p in parts)
@@ -127,12 +143,12 @@ def main():
                 position.pop(p, None)
                 committed.pop(p, None)
         if event == "assign":
-            if proto == "COOPERATIVE":
+            if proto in ("COOPERATIVE", "CONSUMER"):
                 owned.update(delta)
             else:
                 owned.clear()
                 owned.update(delta)
-        elif proto == "COOPERATIVE" and event == "revoke":
+        elif proto in ("COOPERATIVE", "CONSUMER") and event == "revoke":
             owned.difference_update(delta)
         else:
             owned.clear()

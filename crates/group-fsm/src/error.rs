@@ -25,6 +25,13 @@ pub enum GroupError {
     /// No successful heartbeat within the session timeout: the coordinator is re-discovered.
     #[error("session timed out on the client")]
     SessionTimedOut,
+    /// `group.protocol=consumer` but the broker does not offer ConsumerGroupHeartbeat (key
+    /// 68) in its ApiVersions: it does not support the KIP-848 consumer group protocol. The
+    /// member never falls back to the classic protocol on its own.
+    #[error(
+        "the broker does not support the consumer group protocol (KIP-848): no ConsumerGroupHeartbeat (API key 68) in its ApiVersions"
+    )]
+    ConsumerProtocolUnsupported,
 }
 
 /// A command the app gave in the wrong state.
@@ -46,4 +53,8 @@ pub enum UsageError {
     /// The subscription pattern is not a valid regular expression.
     #[error("invalid subscription pattern")]
     InvalidPattern,
+    /// A pattern subscription under the consumer protocol needs ConsumerGroupHeartbeat v1
+    /// (the broker evaluates the regex); the broker only offers v0.
+    #[error("regex subscription needs ConsumerGroupHeartbeat v1")]
+    PatternNeedsBroker,
 }

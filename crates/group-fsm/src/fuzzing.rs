@@ -38,6 +38,15 @@ impl Bytes<'_> {
 /// Runs one fuzz case; returns a bitmask of the states the member went through
 /// (bit = `StateKind as u8`), so tests can check the inputs reach deep states.
 pub fn group_inputs(data: &[u8]) -> u32 {
+    run(data, crate::GroupProtocol::Classic)
+}
+
+/// As [`group_inputs`], for a KIP-848 member (`group.protocol=consumer`, no assignors).
+pub fn consumer_inputs(data: &[u8]) -> u32 {
+    run(data, crate::GroupProtocol::Consumer)
+}
+
+fn run(data: &[u8], protocol: crate::GroupProtocol) -> u32 {
     let mut seen = 0u32;
     let mut b = Bytes(data);
     let mut config = Config::new("fuzz-group");
@@ -49,12 +58,18 @@ pub fn group_inputs(data: &[u8]) -> u32 {
         config.group_instance_id = Some("fuzz-instance".to_string());
     }
     config.rng_seed = u64::from(b.u16());
+    config.group_protocol = protocol;
     let assignors: Vec<Box<dyn crate::assignor::Assignor>> = if b.u8() & 1 == 1 {
         vec![Box::new(RangeAssignor), Box::new(RoundRobinAssignor)]
     } else {
         vec![Box::new(RoundRobinAssignor)]
     };
     let mut now = Instant::ZERO;
+    let assignors = if protocol == crate::GroupProtocol::Consumer {
+        Vec::new()
+    } else {
+        assignors
+    };
     let mut m = Member::new(config, assignors, now);
     let mut sent: Vec<(RequestId, ApiKey)> = Vec::new();
     let mut g = Gen::new(u64::from(b.u16()));
@@ -156,6 +171,25 @@ fn make_plausible(r: &mut AnyResponse, pick: u8) {
             for (i, t) in x.topics.iter_mut().enumerate() {
                 t.error_code = 0;
                 t.name = Some(if i % 2 == 0 { "t0" } else { "t1" }.into());
+                t.topic_id = kafka_wire::Uuid([(i % 2) as u8 + 1; 16]);
+            }
+        }
+        AnyResponse::ConsumerGroupHeartbeat(x) => {
+            x.member_epoch = i32::from(pick % 5);
+            x.heartbeat_interval_ms = 100;
+            if let Some(a) = &mut x.assignment {
+                for (i, t) in a.topic_partitions.iter_mut().enumerate() {
+                    t.topic_id = kafka_wire::Uuid([(i % 3) as u8 + 1; 16]);
+                    t.partitions = (0..i32::from(pick % 3)).collect();
+                }
+            }
+        }
+        AnyResponse::OffsetCommit(x) => {
+            for t in &mut x.topics {
+                t.name = "t1".into();
+                for p in &mut t.partitions {
+                    p.error_code = if pick % 3 == 0 { 113 } else { 0 };
+                }
             }
         }
         AnyResponse::SyncGroup(x) => {
@@ -182,6 +216,14 @@ fn tweak_error(r: &mut AnyResponse, pick: u8) {
         AnyResponse::JoinGroup(x) => x.error_code = code,
         AnyResponse::SyncGroup(x) => x.error_code = code,
         AnyResponse::Heartbeat(x) => x.error_code = code,
+        AnyResponse::ConsumerGroupHeartbeat(x) => {
+            const CGHB: [i16; 8] = [110, 25, 16, 15, 14, 113, 42, 0];
+            x.error_code = if code == 0 {
+                0
+            } else {
+                CGHB[usize::from(pick) % CGHB.len()]
+            };
+        }
         AnyResponse::FindCoordinator(x) => {
             x.error_code = code;
             for c in &mut x.coordinators {

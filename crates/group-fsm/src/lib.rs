@@ -1,4 +1,5 @@
-//! A sans-IO state machine for one member of a Kafka consumer group (classic protocol).
+//! A sans-IO state machine for one member of a Kafka consumer group: the classic protocol
+//! and KIP-848's consumer protocol ([`Config::group_protocol`]).
 //!
 //! [`Member`] consumes [`Input`]s (responses tagged with the [`RequestId`] it chose, transport
 //! failures, app commands) and the current time, and emits an ordered queue of [`Action`]s:
@@ -49,10 +50,12 @@ extern crate alloc;
 pub mod assignor;
 mod backoff;
 mod config;
+mod consumer;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod group;
 mod io;
 mod member;
 mod table;
@@ -60,7 +63,9 @@ mod time;
 mod timer;
 
 pub use config::{Config, GroupProtocol};
+pub use consumer::ConsumerState;
 pub use error::{GroupError, UsageError};
+pub use group::Member;
 pub use io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
-pub use member::{Member, StateKind};
+pub use member::StateKind;
 pub use time::Instant;

@@ -1,4 +1,4 @@
-//! [`Member`]: one member of one consumer group, classic protocol.
+//! The classic-protocol member (JoinGroup / SyncGroup / Heartbeat) behind [`crate::Member`].
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -29,7 +29,7 @@ use crate::table::{self, Api, Reaction};
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
 
-/// The member's state, as reported by [`Member::state`].
+/// The member's state, as reported by [`crate::Member::state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateKind {
     /// Not in a group: no subscription, or waiting to (re)join.
@@ -108,7 +108,8 @@ struct LeaderWork {
     min_metadata: u64,
 }
 
-/// One member of one consumer group (classic protocol), as a sans-IO state machine.
+/// One member of one consumer group (classic protocol), as a sans-IO state machine; the
+/// public face is [`crate::Member`].
 ///
 /// # Method families
 /// - getters on `&self`: [`state`](Self::state), [`generation`](Self::generation),
@@ -124,7 +125,7 @@ struct LeaderWork {
 /// nothing is scheduled. Time must not go backwards (an earlier `now` is treated as the last
 /// one). Every request in [`Action::Send`] must be answered exactly once by
 /// [`Input::Response`] or [`Input::Failed`].
-pub struct Member {
+pub(crate) struct ClassicMember {
     config: Config,
     assignors: Vec<Box<dyn Assignor>>,
     now: Instant,
@@ -169,13 +170,13 @@ pub struct Member {
     committed: BTreeMap<TopicPartition, i64>,
 }
 
-impl Member {
+impl ClassicMember {
     /// A member with its configuration and assignors (at least one; the first is preferred).
     ///
     /// An invalid configuration, or no assignor, gives a member that is already `Failed` and
     /// reports [`Event::Fatal`].
     #[must_use]
-    pub fn new(config: Config, assignors: Vec<Box<dyn Assignor>>, now: Instant) -> Self {
+    pub(crate) fn new(config: Config, assignors: Vec<Box<dyn Assignor>>, now: Instant) -> Self {
         let backoff = Backoff::new(
             config.retry_backoff,
             config.retry_backoff_max,
@@ -233,43 +234,43 @@ impl Member {
 
     /// The current state.
     #[must_use]
-    pub const fn state(&self) -> StateKind {
+    pub(crate) const fn state(&self) -> StateKind {
         self.state
     }
 
     /// The current generation, -1 when not in one.
     #[must_use]
-    pub const fn generation(&self) -> i32 {
+    pub(crate) const fn generation(&self) -> i32 {
         self.generation
     }
 
     /// Our member id ("" before the coordinator gave one).
     #[must_use]
-    pub fn member_id(&self) -> &str {
+    pub(crate) fn member_id(&self) -> &str {
         &self.member_id
     }
 
     /// The partitions this member owns now.
     #[must_use]
-    pub fn assignment(&self) -> &[TopicPartition] {
+    pub(crate) fn assignment(&self) -> &[TopicPartition] {
         &self.owned
     }
 
     /// Whether this member is the group leader of the current generation.
     #[must_use]
-    pub fn is_leader(&self) -> bool {
+    pub(crate) fn is_leader(&self) -> bool {
         !self.member_id.is_empty() && self.leader_id == self.member_id
     }
 
     /// The rebalance protocol the member's assignors agree on.
     #[must_use]
-    pub const fn rebalance_protocol(&self) -> RebalanceProtocol {
+    pub(crate) const fn rebalance_protocol(&self) -> RebalanceProtocol {
         self.protocol
     }
 
     /// The fatal error, if the member failed.
     #[must_use]
-    pub const fn error(&self) -> Option<GroupError> {
+    pub(crate) const fn error(&self) -> Option<GroupError> {
         self.failed
     }
 
@@ -278,13 +279,13 @@ impl Member {
 
     /// The next action, in order.
     #[must_use]
-    pub fn poll_action(&mut self) -> Option<Action> {
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
-    /// When [`Member::handle_timeout`] must be called next.
+    /// When `handle_timeout` must be called next.
     #[must_use]
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
     }
 
@@ -292,13 +293,13 @@ impl Member {
     // input
 
     /// Fires every timer due at `now`. Extra calls do nothing.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         self.progress();
     }
 
     /// Consumes one external fact at `now` (due timers fire first).
-    pub fn handle(&mut self, now: Instant, input: Input) {
+    pub(crate) fn handle(&mut self, now: Instant, input: Input) {
         self.advance(now);
         if matches!(self.state, StateKind::Failed | StateKind::Closed) {
             match input {

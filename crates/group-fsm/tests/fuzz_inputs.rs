@@ -33,6 +33,31 @@ fn random_configs_and_inputs_never_panic_or_livelock() {
     );
 }
 
+#[test]
+fn random_consumer_protocol_inputs_never_panic_or_livelock() {
+    let mut seen = [0usize; 8];
+    let mut state = 0x0fed_cba9_8765_4321u64;
+    for len in (0..3000).map(|i| 16 + (i % 700)) {
+        let data: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let mask = group_fsm::fuzzing::consumer_inputs(&data);
+        for (bit, n) in seen.iter_mut().enumerate() {
+            if mask & (1 << bit) != 0 {
+                *n += 1;
+            }
+        }
+    }
+    eprintln!("KIP-848 cases reaching each state: {seen:?}");
+    assert!(seen[group_fsm::StateKind::Stable as usize] > 50, "{seen:?}");
+    assert!(seen[group_fsm::StateKind::Closed as usize] > 50, "{seen:?}");
+}
+
 /// Replays the committed cargo-fuzz corpus of the `group_inputs` target.
 #[test]
 fn committed_fuzz_corpus_replays() {
@@ -42,6 +67,7 @@ fn committed_fuzz_corpus_replays() {
     for entry in std::fs::read_dir(&dir).expect("fuzz/corpus/group_inputs exists") {
         let data = std::fs::read(entry.expect("entry").path()).expect("readable");
         let _ = group_fsm::fuzzing::group_inputs(&data);
+        let _ = group_fsm::fuzzing::consumer_inputs(&data);
         n += 1;
     }
     assert!(n > 0, "empty corpus");

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
+use group_fsm::GroupProtocol;
 use group_fsm::assignor::{
     Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor, StickyAssignor,
     TopicPartition,
@@ -63,6 +64,15 @@ pub(crate) enum CommitMode {
     Manual,
 }
 
+/// `group.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProtocolName {
+    /// JoinGroup / SyncGroup with the client-side `--assignor`.
+    Classic,
+    /// KIP-848 ConsumerGroupHeartbeat: the broker assigns (`--server-assignor`).
+    Consumer,
+}
+
 /// Which adapter drives the consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Runtime {
@@ -87,6 +97,13 @@ pub(crate) struct ConsumeArgs {
     /// Partition assignor offered in JoinGroup.
     #[arg(long, value_enum, default_value = "cooperative-sticky")]
     assignor: AssignorName,
+    /// `group.protocol`: classic (JoinGroup/SyncGroup) or consumer (KIP-848).
+    #[arg(long, value_enum, default_value = "classic")]
+    protocol: ProtocolName,
+    /// `group.remote.assignor` for `--protocol consumer` (e.g. uniform, range); default: the
+    /// broker's choice.
+    #[arg(long)]
+    server_assignor: Option<String>,
     /// `group.instance.id`: a static member (KIP-345).
     #[arg(long)]
     instance_id: Option<String>,
@@ -202,6 +219,17 @@ fn config(args: &ConsumeArgs) -> Result<ConsumerConfig, CliError> {
             .unwrap_or_else(|| (args.session_timeout_ms / 3).clamp(1, 3000)),
     );
     group.auto_commit = args.commit == CommitMode::Auto;
+    group.group_protocol = match args.protocol {
+        ProtocolName::Classic => GroupProtocol::Classic,
+        ProtocolName::Consumer => GroupProtocol::Consumer,
+    };
+    group.server_assignor.clone_from(&args.server_assignor);
+    // Backoff jitter and the KIP-848 member id (KIP-1082) come from this seed: every process
+    // needs its own. `RandomState` is keyed from the OS's randomness.
+    group.rng_seed = core::hash::BuildHasher::hash_one(
+        &std::collections::hash_map::RandomState::new(),
+        (std::process::id(), std::time::SystemTime::now()),
+    );
     group
         .validate()
         .map_err(|e| CliError::input(format!("invalid group settings: {e}")))?;

@@ -42,7 +42,10 @@ header_version, and body (the decoded message: fields under their Kafka spec nam
 hex strings). A response carries no API key or version on the wire: it is matched to the \
 earliest unanswered request with the same correlation id.
 
-Real broker behaviour that is tolerated, not an error:
+Real client and broker behaviour that is tolerated, not an error:
+  * A request body followed by extra bytes (librdkafka's AdminClient sends Metadata v12 \
+requests with 3 extra bytes; a Kafka broker ignores them too): decoded from the prefix, with \
+\"trailing_bytes\": N.
   * A response body followed by extra bytes (the librdkafka 2.16 mock broker appends one byte \
 to its Metadata v13 responses): the message is decoded from the prefix and the object gets \
 \"trailing_bytes\": N.
@@ -368,6 +371,8 @@ pub(crate) struct DecodedRequest {
     pub(crate) header_version: i16,
     /// The request body.
     pub(crate) body: AnyRequest,
+    /// Bytes after the body, when there are any.
+    pub(crate) trailing_bytes: Option<usize>,
 }
 
 impl DecodedRequest {
@@ -388,6 +393,7 @@ impl DecodedRequest {
         record.client_id = Some(self.header.client_id.map(|c| c.to_string()));
         record.header_version = self.header_version;
         record.body = Some(Body::Request(Box::new(self.body)));
+        record.trailing_bytes = self.trailing_bytes;
         record
     }
 }
@@ -415,13 +421,17 @@ pub(crate) fn decode_request_frame(frame: &Frame) -> Result<DecodedRequest, Fram
         header.correlation_id
     );
     let body_bytes = frame.bytes.slice(hlen..);
-    let body = AnyRequest::decode(key, version, &body_bytes)
+    // Like a Kafka broker, which reads a request's fields and ignores what follows them
+    // (librdkafka's AdminClient sends Metadata v12 requests with extra bytes).
+    let (body, used) = AnyRequest::decode_prefix(key, version, &body_bytes)
         .map_err(|e| FrameFailure::new(what, hlen, e))?;
+    let trailing = body_bytes.len().saturating_sub(used);
     Ok(DecodedRequest {
         header_version: key.request_header_version(version),
         header,
         key,
         body,
+        trailing_bytes: (trailing > 0).then_some(trailing),
     })
 }
 
@@ -589,6 +599,7 @@ impl Session {
         let decoded = decode_request_frame(frame).map_err(|f| f.to_cli(file, frame))?;
         let (key, version) = (decoded.key, decoded.version());
         let corr = decoded.header.correlation_id;
+        let covered = frame.bytes.len() - decoded.trailing_bytes.unwrap_or(0);
         if self.check {
             let what = format!("request {} v{version}, correlation id {corr}", key.name());
             let mut buf = Vec::with_capacity(frame.bytes.len());
@@ -598,7 +609,8 @@ impl Session {
                 .map_err(|e| encode_failure(file, frame, &what, "header", e))?;
             reencode_body(&decoded.body, version, &mut buf)
                 .map_err(|e| encode_failure(file, frame, &what, "body", e))?;
-            compare(file, frame, &what, &frame.bytes, &buf)?;
+            let original = frame.bytes.get(..covered).unwrap_or(&frame.bytes);
+            compare(file, frame, &what, original, &buf)?;
         }
         self.pending.push(corr, key, version);
         Ok(decoded.into_record(frame))

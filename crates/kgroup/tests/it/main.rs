@@ -447,6 +447,28 @@ fn changed_value_still_round_trips() {
 }
 
 #[test]
+fn request_with_trailing_bytes_decodes_its_prefix() {
+    // librdkafka's AdminClient sends Metadata v12 requests with 3 bytes after the body; a Kafka
+    // broker reads the fields and ignores the rest, and so does `decode` (reporting them).
+    let frame_bytes = frame(&hex("0003 000c 00000009 0001 61 00 00 01 00 00 aa bb cc"));
+    let out = run(
+        &["decode", "--requests", "-", "--check-roundtrip"],
+        Some(&frame_bytes),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let records = lines(&out);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["trailing_bytes"], 3);
+    assert_eq!(records[0]["body"]["AllowAutoTopicCreation"], true);
+    // A clean request has no such key.
+    let clean = run(
+        &["decode", "--requests", "-"],
+        Some(&metadata_v12_request(7, 1)),
+    );
+    assert!(lines(&clean)[0].get("trailing_bytes").is_none());
+}
+
+#[test]
 fn invalid_bool_byte_names_the_frame() {
     let mut data = metadata_v12_request(1, 1);
     let ok = run(
