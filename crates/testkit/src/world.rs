@@ -241,6 +241,11 @@ impl World {
                     );
                 }
                 Action::Event(e) => {
+                    if let Event::Revoke { partitions, .. } = &e {
+                        if self.members[i].protocol == GroupProtocol::Consumer {
+                            self.check_kept_not_revoked(i, partitions);
+                        }
+                    }
                     let m = &mut self.members[i];
                     if let Event::Joined { generation, .. } = &e {
                         m.generations.push(*generation);
@@ -506,6 +511,37 @@ impl World {
                     m.generations
                 );
             }
+        }
+    }
+
+    /// KIP-848: a member never revokes a partition the broker lets it keep (only the ones
+    /// pending revocation), except when it leaves or drops a topic from its subscription.
+    fn check_kept_not_revoked(&self, i: usize, partitions: &[TopicPartition]) {
+        let m = &self.members[i];
+        if matches!(
+            m.member.state(),
+            StateKind::Leaving | StateKind::Closed | StateKind::Failed
+        ) {
+            return;
+        }
+        let Some(g) = self.broker.consumer_group(&m.group) else {
+            return;
+        };
+        let Some(view) = g
+            .members
+            .iter()
+            .find(|v| v.member_id == m.member.member_id())
+        else {
+            return;
+        };
+        for tp in partitions.iter().filter(|tp| m.topics.contains(&tp.topic)) {
+            let key = (tp.topic.clone(), tp.partition);
+            assert!(
+                !view.assigned.contains(&key),
+                "t={} m{i} revokes {tp:?}, which it keeps: {view:?}\n{}",
+                self.now,
+                self.log.join("\n")
+            );
         }
     }
 
