@@ -81,11 +81,7 @@ fn consumer_op() -> impl Strategy<Value = Op> {
     .prop_map(|o| match o {
         // Classic-only APIs are never sent by KIP-848 members: their injections would sit
         // unused, so turn them into waits.
-        Op::Inject(k, _)
-            if matches!(k, ApiKey::Heartbeat | ApiKey::JoinGroup | ApiKey::SyncGroup) =>
-        {
-            Op::Wait(1_000)
-        }
+        Op::Inject(ApiKey::Heartbeat | ApiKey::JoinGroup | ApiKey::SyncGroup, _) => Op::Wait(1_000),
         o => o,
     })
 }
