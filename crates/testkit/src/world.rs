@@ -1,6 +1,14 @@
 //! A deterministic world: group-fsm members talk to the model broker over a simulated network
 //! with a fixed latency; every connection is served one request at a time, as on a real broker.
 //!
+//! Members speak either protocol: classic ([`World::add_member`]) or KIP-848
+//! ([`World::add_consumer_member`], or [`World::add_member_with`] with
+//! `Config::group_protocol = Consumer`), each against the broker's coordinator for it.
+//! [`World::check_invariants`] runs after every step: no partition used by two live members,
+//! generations (member epochs) never go back, no held request on the heartbeat connection, and
+//! for KIP-848 members: a member only uses partitions the broker holds for it (assigned or
+//! pending revocation), and at every `Revoke` it gives up none that the broker lets it keep.
+//!
 //! Used by group-fsm's scenario and simulation tests and by `kgroup simulate`.
 #![allow(missing_docs)]
 

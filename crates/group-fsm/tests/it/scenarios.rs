@@ -796,6 +796,48 @@ mod kip848 {
     }
 
     #[test]
+    fn kip848_lost_response_with_a_new_epoch_is_tolerated() {
+        let mut w = world();
+        w.latency = 40;
+        for _ in 0..2 {
+            w.add_consumer_member("g", &["orders"], None);
+        }
+        w.run_for(15_000);
+        w.add_consumer_member("g", &["orders"], None);
+        // Wait until the broker moved m0 to a new epoch whose response is still on the wire,
+        // then cut m0's connections: the response is lost.
+        let mut cut = false;
+        for _ in 0..2_000 {
+            w.run_for(5);
+            let g = w.broker.consumer_group("g").unwrap();
+            let id = w.members[0].member.member_id().to_owned();
+            let broker_epoch = g
+                .members
+                .iter()
+                .find(|m| m.member_id == id)
+                .unwrap()
+                .member_epoch;
+            if broker_epoch > w.members[0].member.generation() {
+                w.disconnect(0);
+                cut = true;
+                break;
+            }
+        }
+        assert!(cut, "m0 never got a new epoch");
+        w.run_for(20_000);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        assert_eq!(counts(&w), vec![4, 4, 4]);
+        assert!(
+            !w.members[0]
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, Event::Lost { .. })),
+            "m0 was fenced: {}",
+            w.log.join("\n")
+        );
+    }
+
+    #[test]
     fn kip848_coordinator_move_keeps_the_assignment() {
         let mut w = world();
         for _ in 0..3 {
