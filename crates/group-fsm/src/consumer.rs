@@ -1557,6 +1557,11 @@ impl ConsumerMember {
             }
         }
         if self.state == ConsumerState::PrepareLeaving {
+            // A close-time commit answered STALE_MEMBER_EPOCH retries with the epoch this
+            // response brought, then the member leaves.
+            if let Some((offsets, purpose, first_sent)) = self.stale_commit.take() {
+                self.commit(offsets, purpose, first_sent);
+            }
             return;
         }
         if let Some(a) = r.assignment {

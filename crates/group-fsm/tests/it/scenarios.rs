@@ -837,6 +837,40 @@ mod kip848 {
         );
     }
 
+    /// Found by the KIP-848 simulation. A member closes right after it changed its
+    /// subscription: the close-time commit carries epoch 1 while the subscription heartbeat,
+    /// processed first, moved the member to epoch 2, so the commit gets STALE_MEMBER_EPOCH
+    /// (as in Kafka, which requires the exact member epoch). The member must retry it with
+    /// the epoch of the next heartbeat response, then leave (it used to stay in
+    /// PrepareLeaving, heartbeating, for good).
+    #[test]
+    fn kip848_close_racing_an_epoch_bump_still_leaves() {
+        let mut w = World::with_broker(
+            BrokerConfig {
+                consumer_session_timeout_ms: 10_000,
+                consumer_heartbeat_interval_ms: 3_000,
+                ..BrokerConfig::default()
+            },
+            &[("a", 7), ("b", 5)],
+        );
+        w.latency = 0;
+        w.add_consumer_member("g", &["b"], None);
+        w.run_for(1000);
+        let owned = w.members[0].member.assignment().to_vec();
+        let positions = owned.into_iter().map(|tp| group_fsm::Offset::new(tp, 5));
+        w.handle(0, Input::Positions(positions.collect()));
+        w.handle(0, Input::Subscribe(vec!["a".into(), "b".into()]));
+        w.close(0);
+        w.run_for(30_000);
+        assert_eq!(
+            w.members[0].member.state(),
+            StateKind::Closed,
+            "{}",
+            w.log.join("\n")
+        );
+        assert!(w.broker.consumer_group("g").unwrap().members.is_empty());
+    }
+
     #[test]
     fn kip848_coordinator_move_keeps_the_assignment() {
         let mut w = world();

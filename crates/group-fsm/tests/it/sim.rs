@@ -71,7 +71,7 @@ fn consumer_op() -> impl Strategy<Value = Op> {
             ApiKey::FindCoordinator,
             ErrorCode::COORDINATOR_NOT_AVAILABLE.0,
         ),
-        // Not STALE_MEMBER_EPOCH: see regression_kip848_stale_epoch_commit_on_close.
+        (ApiKey::OffsetCommit, ErrorCode::STALE_MEMBER_EPOCH.0),
         (ApiKey::OffsetCommit, ErrorCode::NOT_COORDINATOR.0),
     ]);
     prop_oneof![
@@ -399,12 +399,9 @@ fn regression_pause_unknown_member_crash_converges() {
     run(&ops, 0, Mode::Eager);
 }
 
-/// Found by the KIP-848 simulation: a STALE_MEMBER_EPOCH answer to the commit a closing
-/// member makes (injected, so no newer epoch ever arrives) leaves the member heartbeating in
-/// Leaving forever: it neither retries the commit nor leaves. Java retries such commits with
-/// the latest epoch after a backoff, bounded by the rebalance timeout.
+/// Found by the KIP-848 simulation: an injected STALE_MEMBER_EPOCH on the close-time commit
+/// left the member in PrepareLeaving for good (it did not retry the commit there).
 #[test]
-#[ignore = "group-fsm KIP-848 member: a STALE_MEMBER_EPOCH commit on close is never retried"]
 fn regression_kip848_stale_epoch_commit_on_close() {
     use Op::*;
     let ops = vec![
@@ -413,6 +410,22 @@ fn regression_kip848_stale_epoch_commit_on_close() {
         Wait(1000),
         Consume(0, 1),
         Leave(0),
+    ];
+    run(&ops, 0, Mode::Consumer(None));
+}
+
+/// The same without injection: the commit races the epoch bump of a subscription change.
+#[test]
+fn regression_kip848_resubscribe_then_close() {
+    use Op::*;
+    let ops = vec![
+        Join { both_topics: false },
+        Resubscribe(0, false),
+        Wait(1000),
+        Consume(0, 1),
+        Resubscribe(0, true),
+        Leave(0),
+        Wait(1000),
     ];
     run(&ops, 0, Mode::Consumer(None));
 }
