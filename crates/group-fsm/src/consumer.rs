@@ -1334,7 +1334,12 @@ impl ConsumerMember {
             return;
         };
         match p {
-            Pending::FindCoordinator | Pending::Metadata => self.backoff_then_retry(),
+            Pending::FindCoordinator => self.backoff_then_retry(),
+            Pending::Metadata => {
+                // Ask again for the topic ids it carried, after the backoff.
+                self.requested_ids.clear();
+                self.backoff_then_retry();
+            }
             Pending::Heartbeat { .. } => {
                 if self.heartbeat == Some(id) {
                     // The response is lost: the broker may or may not have applied it. Resend

@@ -264,7 +264,24 @@ fn run(seed_ops: &[Op], latency: u64, mode: Mode) {
             return;
         }
     }
-    panic!("no convergence by t={}\n{}", w.now, w.log.join("\n"));
+    let states: Vec<_> = (0..w.members.len())
+        .map(|i| {
+            let m = &w.members[i];
+            (
+                i,
+                m.alive,
+                m.member.state(),
+                m.member.consumer_state(),
+                m.member.assignment().len(),
+            )
+        })
+        .collect();
+    panic!(
+        "no convergence by t={}\n{}\nmembers: {states:?}\nbroker: {:?}",
+        w.now,
+        w.log.join("\n"),
+        w.broker.consumer_group("g")
+    );
 }
 
 /// Every partition of the topics some live member subscribes to is owned exactly once.
@@ -428,4 +445,23 @@ fn regression_kip848_resubscribe_then_close() {
         Wait(1000),
     ];
     run(&ops, 0, Mode::Consumer(None));
+}
+
+#[test]
+fn regression_kip848_coordinator_errors_crash_disconnect() {
+    use Op::*;
+    let ops = vec![
+        Inject(ApiKey::ConsumerGroupHeartbeat, 14),
+        Join { both_topics: false },
+        Inject(ApiKey::FindCoordinator, 15),
+        Join { both_topics: false },
+        Crash(7),
+        Join { both_topics: false },
+        Wait(1000),
+        Inject(ApiKey::ConsumerGroupHeartbeat, 16),
+        Wait(1000),
+        Wait(1253),
+        Disconnect(2),
+    ];
+    run(&ops, 11, Mode::Consumer(None));
 }
