@@ -49,7 +49,7 @@ KGROUP_PEERS=1 cargo test -p group-fsm --all-features --test interop_librdkafka 
 #     joins an existing group with another leader never gets its assignment (ours loops;
 #     librdkafka's got in after extra rebalances in our try).
 KGROUP_PEERS=1 KGROUP_INTEROP_JOBS=4 \
-KGROUP_INTEROP_SCENARIOS=mixed-ours-first-coop,mixed-ours-first-range,mixed-ck-first-coop,mixed-ck-first-range,coop-add,kill9-then-sigint,tansu-restart,proxy-drop,held-lane \
+KGROUP_INTEROP_SCENARIOS=mixed-ours-first-coop,mixed-ours-first-range,mixed-ck-first-coop,mixed-ck-first-range,coop-add,kill9-then-sigint,tansu-restart,proxy-drop,held-lane,kip848,kip848-unsupported \
     cargo test -p kgroup --test interop_consume -- --nocapture
 
 step "assignor benchmarks (quick: validity and minimal movement are checked, times reported)"

@@ -152,6 +152,10 @@ pub(crate) struct ConsumerMember {
     requested_ids: BTreeSet<Uuid>,
     /// The latest target assignment not yet fully reconciled, with its epoch.
     target: Option<(i32, BTreeSet<IdPart>)>,
+    /// Position of each partition in the broker's last assignment: owned partitions are
+    /// reported in that order (librdkafka 2.16's mock compares the lists in order and answers
+    /// an ack in another order only at its next assignment round, 500 ms later).
+    assignment_order: BTreeMap<IdPart, usize>,
     recon: Option<Recon>,
     leaving: Option<LeaveKind>,
     /// A commit answered STALE_MEMBER_EPOCH, retried after the next heartbeat response.
@@ -236,6 +240,7 @@ impl ConsumerMember {
             topic_names: BTreeMap::new(),
             requested_ids: BTreeSet::new(),
             target: None,
+            assignment_order: BTreeMap::new(),
             recon: None,
             leaving: None,
             stale_commit: None,
@@ -708,10 +713,21 @@ impl ConsumerMember {
             Some(self.subscription.clone())
         };
         let regex = self.pattern.clone();
+        let order = &self.assignment_order;
         let owned_list = |o: &BTreeSet<IdPart>| {
-            let mut by: BTreeMap<Uuid, Vec<i32>> = BTreeMap::new();
-            for (t, p) in o {
-                by.entry(*t).or_default().push(*p);
+            // Topics and partitions in the order of the broker's last assignment, the rest
+            // after them in ascending order.
+            let mut listed: Vec<(usize, IdPart)> = o
+                .iter()
+                .map(|tp| (order.get(tp).copied().unwrap_or(usize::MAX), *tp))
+                .collect();
+            listed.sort_unstable();
+            let mut by: Vec<(Uuid, Vec<i32>)> = Vec::new();
+            for (_, (topic_id, p)) in listed {
+                match by.iter_mut().find(|t| t.0 == topic_id) {
+                    Some(t) => t.1.push(p),
+                    None => by.push((topic_id, alloc::vec![p])),
+                }
             }
             by.into_iter()
                 .map(|(topic_id, ps)| TopicPartitions {
@@ -726,7 +742,15 @@ impl ConsumerMember {
                 .map(|s| ByteString::from(s.as_str()))
                 .collect::<Vec<_>>()
         };
-        let req = match &self.sent {
+        // Every heartbeat at epoch 0 is a full one, as Java sends all fields while JOINING: a
+        // broker may accept the join and still answer epoch 0 (librdkafka's mock does while
+        // it assigns), and a delta at epoch 0 is an invalid request.
+        let sent = if self.epoch == 0 {
+            None
+        } else {
+            self.sent.as_ref()
+        };
+        let req = match sent {
             None => ConsumerGroupHeartbeatRequest {
                 group_id: self.config.group_id.as_str().into(),
                 member_id: if v == 0 && self.epoch == 0 {
@@ -1529,9 +1553,15 @@ impl ConsumerMember {
             return;
         }
         if r.member_epoch < self.epoch || r.member_epoch <= 0 {
-            // Older than what we know (a late or duplicated answer), or nonsense: ignore,
-            // but keep heartbeating.
-            self.heartbeat_due = true;
+            // Older than what we know (a late or duplicated answer), or epoch 0 (the broker
+            // took the join but has no epoch for us yet; librdkafka's mock answers so while
+            // it assigns): nothing to apply. Heartbeat again after the interval, never at
+            // once, or a broker that keeps answering 0 gets a tight loop of heartbeats.
+            if r.member_epoch == 0 && self.epoch == 0 && r.heartbeat_interval_ms > 0 {
+                self.heartbeat_interval = Duration::from_millis(r.heartbeat_interval_ms as u64);
+            }
+            self.timers
+                .set(Timer::Heartbeat, self.now + self.heartbeat_interval);
             return;
         }
         self.backoff.reset();
@@ -1570,11 +1600,16 @@ impl ConsumerMember {
             return;
         }
         if let Some(a) = r.assignment {
-            let set: BTreeSet<IdPart> = a
+            let listed: Vec<IdPart> = a
                 .topic_partitions
                 .iter()
                 .flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, p)))
                 .collect();
+            self.assignment_order.clear();
+            for (i, tp) in listed.iter().enumerate() {
+                self.assignment_order.entry(*tp).or_insert(i);
+            }
+            let set: BTreeSet<IdPart> = listed.into_iter().collect();
             self.target = Some((self.epoch, set));
         } else if epoch_changed {
             if let Some(t) = &mut self.target {

@@ -236,6 +236,51 @@ fn join_is_a_full_request_at_epoch_zero_with_a_generated_member_id() {
 }
 
 #[test]
+fn heartbeats_stay_full_while_the_broker_answers_epoch_zero() {
+    // librdkafka's mock accepts a join and answers epoch 0 with no assignment while it
+    // assigns; a delta heartbeat at epoch 0 would be INVALID_REQUEST.
+    let mut h = H::new(config(3));
+    h.input(Input::Subscribe(vec!["a".into(), "b".into()]));
+    h.found_coordinator();
+    let s = h.one(ApiKey::ConsumerGroupHeartbeat);
+    h.respond(s.id, hb_resp(0, 500, None));
+    // Not at once (a broker answering 0 must not get a loop): after the interval it gave.
+    assert!(
+        h.take_sends().is_empty(),
+        "no heartbeat right after an epoch-0 answer"
+    );
+    h.advance(499);
+    assert!(h.take_sends().is_empty());
+    h.advance(1);
+    let s = h.one(ApiKey::ConsumerGroupHeartbeat);
+    let r = req(&s);
+    assert_eq!(r.member_epoch, 0);
+    assert_eq!(r.rebalance_timeout_ms, 300_000);
+    assert_eq!(r.subscribed_topic_names.as_ref().map(Vec::len), Some(2));
+    assert_eq!(owned(r), Some(vec![]));
+    // Once it has an epoch, deltas again.
+    h.respond(s.id, hb_resp(2, 500, Some(&[])));
+    h.advance(500);
+    let r = h.one(ApiKey::ConsumerGroupHeartbeat);
+    assert_eq!(req(&r).member_epoch, 2);
+    assert_eq!(req(&r).subscribed_topic_names, None);
+}
+
+#[test]
+fn owned_partitions_are_reported_in_the_brokers_order() {
+    // librdkafka's mock compares the owned list with its assignment in order; an ack in
+    // another order is only taken at its next round, 500 ms later.
+    let mut h = H::new(config(4));
+    h.joined(3, &[(T1, &[5, 4]), (T0, &[2, 0, 1])]);
+    h.metadata(&[(T0, "a"), (T1, "b")]);
+    let ack = h.one(ApiKey::ConsumerGroupHeartbeat);
+    assert_eq!(
+        owned(req(&ack)),
+        Some(vec![(T1, vec![5, 4]), (T0, vec![2, 0, 1])])
+    );
+}
+
+#[test]
 fn later_heartbeats_send_only_changed_fields_at_the_broker_interval() {
     let mut h = stable_with_a01();
     assert_eq!(h.m.generation(), 1);

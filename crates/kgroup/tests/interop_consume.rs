@@ -16,7 +16,11 @@
 //! `cooperative-sticky` and `range`; a cooperative add; kill -9 of one of ours followed by a
 //! graceful close (SIGINT) of another; static membership across a kill -9 and a restart; a
 //! broker restart (Tansu) and dropped connections (`kgroup proxy` killed and restarted); and
-//! the held-lane check (a parked JoinGroup of ours, seen through `kgroup proxy`).
+//! the held-lane check (a parked JoinGroup of ours, seen through `kgroup proxy`). KIP-848
+//! (`--protocol consumer`): on the 2.16 mock (the only peer with ConsumerGroupHeartbeat) a
+//! group of two of ours and librdkafka `group.protocol=consumer` members, a librdkafka member
+//! joining while messages flow, kill -9 of one of ours and its restart; on Tansu and the 2.0
+//! mock, our member must stop with an error naming ConsumerGroupHeartbeat.
 //!
 //! What every message-carrying scenario checks: every partition owned by exactly one member
 //! once stable (from the assign/revoke streams); no partition owned by two members at once for
