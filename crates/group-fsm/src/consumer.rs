@@ -1358,7 +1358,12 @@ impl ConsumerMember {
             return;
         };
         match p {
-            Pending::FindCoordinator | Pending::Metadata => self.backoff_then_retry(),
+            Pending::FindCoordinator => self.backoff_then_retry(),
+            Pending::Metadata => {
+                // Ask again for the topic ids it carried, after the backoff.
+                self.requested_ids.clear();
+                self.backoff_then_retry();
+            }
             Pending::Heartbeat { .. } => {
                 if self.heartbeat == Some(id) {
                     // The response is lost: the broker may or may not have applied it. Resend
@@ -1587,6 +1592,11 @@ impl ConsumerMember {
             }
         }
         if self.state == ConsumerState::PrepareLeaving {
+            // A close-time commit answered STALE_MEMBER_EPOCH retries with the epoch this
+            // response brought, then the member leaves.
+            if let Some((offsets, purpose, first_sent)) = self.stale_commit.take() {
+                self.commit(offsets, purpose, first_sent);
+            }
             return;
         }
         if let Some(a) = r.assignment {

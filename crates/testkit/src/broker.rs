@@ -26,6 +26,7 @@ use kafka_wire::{
 };
 
 use crate::ConnId;
+use crate::consumer_group::ConsumerGroupView;
 use crate::coordinator::{Committed, Coordinator, GroupView, JoinReq, SyncReq, Transition};
 use crate::responses::{self, Reply, ReplyTo};
 
@@ -55,6 +56,11 @@ pub struct BrokerConfig {
     /// replica on broker `node_id + 1 + (p mod len)`. Nobody connects to these brokers: this
     /// broker still leads every partition.
     pub replica_racks: Vec<String>,
+    /// `group.consumer.session.timeout.ms` of consumer (KIP-848) groups (default 45 000).
+    pub consumer_session_timeout_ms: u64,
+    /// `group.consumer.heartbeat.interval.ms`, sent in ConsumerGroupHeartbeat responses
+    /// (default 5000).
+    pub consumer_heartbeat_interval_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -70,6 +76,8 @@ impl Default for BrokerConfig {
             group_max_size: usize::MAX,
             new_member_join_timeout_ms: 300_000,
             replica_racks: Vec::new(),
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5000,
         }
     }
 }
@@ -142,7 +150,8 @@ pub enum BrokerErrorKind {
 }
 
 /// The APIs the model implements.
-const IMPLEMENTED: [ApiKey; 9] = [
+const IMPLEMENTED: [ApiKey; 10] = [
+    ApiKey::ConsumerGroupHeartbeat,
     ApiKey::Metadata,
     ApiKey::OffsetCommit,
     ApiKey::OffsetFetch,
@@ -154,10 +163,10 @@ const IMPLEMENTED: [ApiKey; 9] = [
     ApiKey::ApiVersions,
 ];
 
-#[derive(Debug, Clone, Copy)]
-struct Topic {
-    id: Uuid,
-    partitions: i32,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Topic {
+    pub(crate) id: Uuid,
+    pub(crate) partitions: i32,
 }
 
 #[derive(Debug, Default)]
@@ -177,7 +186,7 @@ struct Fetched {
     error: ErrorCode,
 }
 
-/// A single-node Kafka broker model that is also the classic group coordinator.
+/// A single-node Kafka broker model that is also the group coordinator (classic and KIP-848).
 ///
 /// Sans-IO and deterministic: no clock, no threads, no randomness. Time is virtual
 /// milliseconds passed in by the caller and must not go backwards (an earlier `now` is treated
@@ -192,7 +201,8 @@ struct Fetched {
 ///   [`disconnect`](Self::disconnect);
 /// - output: [`poll_output`](Self::poll_output), [`poll_closed`](Self::poll_closed),
 ///   [`poll_timeout`](Self::poll_timeout);
-/// - getters: [`group`](Self::group), [`committed`](Self::committed),
+/// - getters: [`group`](Self::group), [`consumer_group`](Self::consumer_group),
+///   [`committed`](Self::committed),
 ///   [`transitions`](Self::transitions), [`stats`](Self::stats), [`errors`](Self::errors), ...
 ///
 /// After every input, drain [`poll_output`](Self::poll_output) (and
@@ -254,13 +264,15 @@ impl ModelBroker {
         let partitions = partitions.max(0);
         if let Some(t) = self.topics.get_mut(name) {
             t.partitions = partitions;
-            return;
+        } else {
+            self.next_topic += 1;
+            // "TESTKIT\0" + a counter: never the zero UUID.
+            let id = Uuid::from_u64_pair(0x5445_5354_4b49_5400, self.next_topic);
+            self.topics
+                .insert(name.to_owned(), Topic { id, partitions });
         }
-        self.next_topic += 1;
-        // "TESTKIT\0" + a counter: never the zero UUID.
-        let id = Uuid::from_u64_pair(0x5445_5354_4b49_5400, self.next_topic);
-        self.topics
-            .insert(name.to_owned(), Topic { id, partitions });
+        // Consumer groups subscribed to the topic (by name or regex) bump their epoch.
+        self.coord.topics_changed(&self.topics);
     }
 
     /// The id of topic `name` (Metadata v10+, OffsetCommit/OffsetFetch v10).
@@ -384,17 +396,42 @@ impl ModelBroker {
         self.coord.groups.get(group_id).map(|g| g.view())
     }
 
-    /// Ids of all groups, sorted.
+    /// Ids of all classic groups, sorted.
     #[must_use]
     pub fn group_ids(&self) -> Vec<String> {
         self.coord.groups.keys().cloned().collect()
     }
 
-    /// The committed offset of `topic`/`partition` for `group`.
+    /// A snapshot of consumer (KIP-848) group `group_id`.
+    #[must_use]
+    pub fn consumer_group(&self, group_id: &str) -> Option<ConsumerGroupView> {
+        self.coord
+            .consumer
+            .get(group_id)
+            .map(|g| g.view(&self.topics))
+    }
+
+    /// Ids of all consumer (KIP-848) groups, sorted.
+    #[must_use]
+    pub fn consumer_group_ids(&self) -> Vec<String> {
+        self.coord.consumer.keys().cloned().collect()
+    }
+
+    /// Every group epoch bump of consumer group `group_id` so far: `(at_ms, new epoch,
+    /// reason)`, oldest first.
+    #[must_use]
+    pub fn consumer_group_epochs(&self, group_id: &str) -> &[(u64, i32, String)] {
+        self.coord
+            .consumer
+            .get(group_id)
+            .map_or(&[], |g| g.epoch_log.as_slice())
+    }
+
+    /// The committed offset of `topic`/`partition` for `group` (classic or consumer).
     #[must_use]
     pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
-        let g = self.coord.groups.get(group)?;
-        g.offsets
+        self.coord
+            .offsets_of(group)?
             .get(&(topic.to_owned(), partition))
             .map(|c| c.offset)
     }
@@ -637,8 +674,25 @@ impl ModelBroker {
             }
             AnyRequest::Metadata(r) => self.metadata(version, &r),
             AnyRequest::FindCoordinator(r) => self.find_coordinator(version, &r),
+            AnyRequest::ConsumerGroupHeartbeat(r) => match self.group_error(&r.group_id, false) {
+                Some(e) => AnyResponse::ConsumerGroupHeartbeat(
+                    kafka_wire::generated::ConsumerGroupHeartbeatResponse {
+                        error_code: e.0,
+                        ..Default::default()
+                    },
+                ),
+                None => AnyResponse::ConsumerGroupHeartbeat(self.coord.consumer_heartbeat(
+                    &self.topics,
+                    version,
+                    &client_id,
+                    &r,
+                )),
+            },
             AnyRequest::JoinGroup(r) => {
-                if let Some(e) = self.group_error(&r.group_id, true) {
+                let conflict = self
+                    .group_error(&r.group_id, true)
+                    .or_else(|| self.coord.classic_join_conflict(&r.group_id));
+                if let Some(e) = conflict {
                     let result = responses::JoinResult::error(&r.member_id, e);
                     responses::join(version, &result)
                 } else {
@@ -665,7 +719,10 @@ impl ModelBroker {
                 }
             }
             AnyRequest::SyncGroup(r) => {
-                if let Some(e) = self.group_error(&r.group_id, true) {
+                if let Some(e) = self.group_error(&r.group_id, true).or_else(|| {
+                    let consumer = self.coord.is_consumer_group(&r.group_id);
+                    consumer.then_some(ErrorCode::UNKNOWN_MEMBER_ID)
+                }) {
                     responses::sync(version, e, None, None, Bytes::new())
                 } else {
                     let assignments = r.assignments.iter();
@@ -686,6 +743,9 @@ impl ModelBroker {
             }
             AnyRequest::Heartbeat(r) => {
                 let e = self.group_error(&r.group_id, true).unwrap_or_else(|| {
+                    if self.coord.is_consumer_group(&r.group_id) {
+                        return ErrorCode::UNKNOWN_MEMBER_ID;
+                    }
                     self.coord.heartbeat(
                         &r.group_id,
                         &r.member_id,
@@ -851,6 +911,19 @@ impl ModelBroker {
         if let Some(e) = self.group_error(&r.group_id, true) {
             return responses::leave(version, e, &[]);
         }
+        if self.coord.is_consumer_group(&r.group_id) {
+            // Its members are not classic members: none of them is known here.
+            let rows: Vec<_> = members
+                .into_iter()
+                .map(|(m, i)| (m, i, ErrorCode::UNKNOWN_MEMBER_ID))
+                .collect();
+            let top = if version >= 3 {
+                ErrorCode::NONE
+            } else {
+                ErrorCode::UNKNOWN_MEMBER_ID
+            };
+            return responses::leave(version, top, &rows);
+        }
         match self.coord.leave(&r.group_id, &members) {
             Ok(codes) => {
                 let rows: Vec<_> = members
@@ -947,7 +1020,7 @@ impl ModelBroker {
         group_id: &str,
         requested: Option<Vec<(String, Uuid, Vec<i32>)>>,
     ) -> Vec<(String, Uuid, Vec<Fetched>)> {
-        let offsets = self.coord.groups.get(group_id).map(|g| &g.offsets);
+        let offsets = self.coord.offsets_of(group_id);
         let found = |topic: &str, partition: i32, error: ErrorCode| {
             let c = offsets.and_then(|o| o.get(&(topic.to_owned(), partition)));
             Fetched {
@@ -999,7 +1072,11 @@ impl ModelBroker {
                 .groups
                 .iter()
                 .map(|g| {
-                    if let Some(e) = self.group_error(&g.group_id, false) {
+                    let member_check = (version >= 9)
+                        .then(|| self.coord.consumer.get(&*g.group_id))
+                        .flatten()
+                        .and_then(|cg| cg.validate_fetch(g.member_id.as_deref(), g.member_epoch));
+                    if let Some(e) = self.group_error(&g.group_id, false).or(member_check) {
                         return OffsetFetchResponseGroup {
                             group_id: g.group_id.clone(),
                             error_code: e.0,

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use kafka_wire::error_code::ErrorCode;
 
 use crate::broker::BrokerConfig;
+use crate::consumer_group::ConsumerGroup;
 use crate::responses::{self, JoinMember, JoinResult, Reply, ReplyTo};
 
 /// State of a classic group (`GroupMetadata.scala` / `ClassicGroupState`).
@@ -134,7 +135,7 @@ pub(crate) struct Env {
     pub(crate) now: u64,
     pub(crate) cfg: BrokerConfig,
     pub(crate) replies: Vec<Reply>,
-    member_seq: u64,
+    pub(crate) member_seq: u64,
     /// Parked requests that will never be answered (Kafka drops them too; see crate docs).
     pub(crate) abandoned: u64,
 }
@@ -159,7 +160,7 @@ impl Env {
     }
 
     /// `{prefix}-{n}` with a broker-wide counter (Kafka: `{prefix}-{uuid}`).
-    fn new_member_id(&mut self, prefix: &str) -> String {
+    pub(crate) fn new_member_id(&mut self, prefix: &str) -> String {
         self.member_seq += 1;
         format!("{prefix}-{}", self.member_seq)
     }
@@ -203,6 +204,10 @@ pub(crate) enum TimerRef {
     Session(String, String),
     /// When a KIP-394 pending member expires.
     PendingMember(String, String),
+    /// When a consumer (KIP-848) group member's session expires.
+    ConsumerSession(String, String),
+    /// When a consumer group member still revoking at the same epoch is fenced.
+    ConsumerRebalance(String, String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,7 +316,7 @@ pub(crate) struct Group {
 }
 
 impl Group {
-    fn new(id: &str, now: u64, reason: &str) -> Self {
+    pub(crate) fn new(id: &str, now: u64, reason: &str) -> Self {
         Self {
             id: id.to_owned(),
             state: GroupState::Empty,
@@ -356,6 +361,11 @@ impl Group {
         let joins = self.members.iter().filter(|m| m.join_waiter.is_some());
         let syncs = self.members.iter().filter(|m| m.sync_waiter.is_some());
         (joins.count(), syncs.count())
+    }
+
+    /// No members and no pending members: another protocol may take the group id over.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.pending_members.is_empty()
     }
 
     pub(crate) fn pending_member_count(&self) -> usize {
@@ -1185,6 +1195,8 @@ impl Group {
 #[derive(Debug)]
 pub(crate) struct Coordinator {
     pub(crate) groups: BTreeMap<String, Group>,
+    /// Consumer (KIP-848) groups; a group id is in at most one of the two maps.
+    pub(crate) consumer: BTreeMap<String, ConsumerGroup>,
     pub(crate) env: Env,
 }
 
@@ -1192,6 +1204,7 @@ impl Coordinator {
     pub(crate) fn new(cfg: BrokerConfig) -> Self {
         Self {
             groups: BTreeMap::new(),
+            consumer: BTreeMap::new(),
             env: Env {
                 now: 0,
                 cfg,
@@ -1209,6 +1222,18 @@ impl Coordinator {
         for g in self.groups.values() {
             if let Some((at, t)) = g.next_timer() {
                 if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                    best = Some((at, t));
+                }
+            }
+        }
+        for (id, g) in &self.consumer {
+            if let Some((at, m, rebalance)) = g.next_timer() {
+                if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                    let t = if rebalance {
+                        TimerRef::ConsumerRebalance(id.clone(), m)
+                    } else {
+                        TimerRef::ConsumerSession(id.clone(), m)
+                    };
                     best = Some((at, t));
                 }
             }
@@ -1238,6 +1263,16 @@ impl Coordinator {
             TimerRef::PendingMember(g, m) => {
                 if let Some(g) = self.groups.get_mut(g) {
                     g.on_pending_expiry(env, m);
+                }
+            }
+            TimerRef::ConsumerSession(g, m) => {
+                if let Some(g) = self.consumer.get_mut(g) {
+                    g.on_session_expiry(env, m);
+                }
+            }
+            TimerRef::ConsumerRebalance(g, m) => {
+                if let Some(g) = self.consumer.get_mut(g) {
+                    g.on_rebalance_timeout(env, m);
                 }
             }
         }
@@ -1309,6 +1344,9 @@ impl Coordinator {
         member_id: &str,
         instance_id: Option<&str>,
     ) -> Result<(), ErrorCode> {
+        if let Some(g) = self.consumer.get(group_id) {
+            return g.validate_commit(version, member_id, generation);
+        }
         match self.groups.get(group_id) {
             Some(g) => g.validate_offset_commit(member_id, instance_id, generation),
             None if generation < 0 => {
@@ -1330,6 +1368,8 @@ impl Coordinator {
         c: Committed,
     ) {
         if let Some(g) = self.groups.get_mut(group_id) {
+            g.offsets.insert((topic.to_owned(), partition), c);
+        } else if let Some(g) = self.consumer.get_mut(group_id) {
             g.offsets.insert((topic.to_owned(), partition), c);
         }
     }

@@ -1,5 +1,6 @@
 //! Deterministic test kit for the workspace: a sans-IO model Kafka broker with a classic group
-//! coordinator ([`ModelBroker`]), and a seeded network simulator ([`NetSim`]).
+//! coordinator and a KIP-848 consumer group coordinator ([`ModelBroker`]), and a seeded network
+//! simulator ([`NetSim`]).
 //!
 //! Both are sans-IO: no sockets, threads, clocks or OS randomness. Time is virtual
 //! milliseconds (`u64`) passed in by the caller; the same inputs always give the same outputs.
@@ -18,7 +19,7 @@
 //! [`ModelBroker::set_api_versions`]): ApiVersions (KIP-511 fallback included), Metadata,
 //! FindCoordinator (single and batched keys), JoinGroup, SyncGroup, Heartbeat, LeaveGroup
 //! (single member and batch), OffsetCommit, OffsetFetch (single group and batched groups; v10
-//! topic ids). Any other API, an unadvertised version or an undecodable frame makes the broker
+//! topic ids), ConsumerGroupHeartbeat (KIP-848, v0–v1). Any other API, an unadvertised version or an undecodable frame makes the broker
 //! close the connection (reported by [`ModelBroker::poll_closed`] and [`ModelBroker::errors`]);
 //! the request gets no answer.
 //!
@@ -38,6 +39,37 @@
 //! offset commits with generation/member checks (generation -1 commits for Empty or unknown
 //! groups) that refresh the session; offset fetches (-1 for nothing committed).
 //!
+//! The KIP-848 side (ConsumerGroupHeartbeat v0–v1, see `group-protocol.md` §9) follows Kafka's
+//! new group coordinator: request validation (`INVALID_REQUEST`; v1 needs a client-chosen
+//! member id, v0 gets `{client_id}-{n}`); member-epoch checks (`FENCED_MEMBER_EPOCH`, except a
+//! member that repeats its previous epoch and owns a subset of its assignment, i.e. lost a
+//! response); a group epoch bumped at most once per heartbeat for a join, a subscription or
+//! assignor change, and for a leave, a fence, a session expiry or a change of a subscribed
+//! topic ([`ModelBroker::create_topic`] on a subscribed topic bumps at once); a target
+//! assignment recomputed by the server assignor when the group epoch is ahead (`uniform`, the
+//! default: sticky, then balanced; `range`; the members' most requested one; another name is
+//! `UNSUPPORTED_ASSIGNOR`); subscriptions by name and by v1 regex (full match, `regex` crate
+//! syntax; invalid: `INVALID_REGULAR_EXPRESSION`, Kafka's code 128); per-member reconciliation
+//! (states of [`ConsumerMemberState`]: revoke first at the old epoch, then move to the target
+//! epoch and receive a partition only once its previous owner's heartbeat no longer lists
+//! it); the response's assignment is the full set usable now, sent after a join, a full
+//! request, an error or a change, else null; rebalance-timeout fencing of a member stuck
+//! revoking; session expiry ([`BrokerConfig::consumer_session_timeout_ms`], 45 s) and the
+//! heartbeat interval ([`BrokerConfig::consumer_heartbeat_interval_ms`], 5 s); leave with -1;
+//! static members (-2 keeps the assignment reserved until the session expires, a replacement
+//! takes it over, `UNRELEASED_INSTANCE_ID` while the old instance is active,
+//! `FENCED_INSTANCE_ID` for another member id); `GROUP_MAX_SIZE_REACHED`. OffsetCommit to a
+//! consumer group checks the member and its epoch (`UNKNOWN_MEMBER_ID`, `STALE_MEMBER_EPOCH`,
+//! `UNSUPPORTED_VERSION` below v9; epoch -1 only for an empty group), and so does OffsetFetch
+//! v9+ with a member epoch other than -1. One group id, one protocol: a classic JoinGroup to a
+//! consumer group with members gets `INCONSISTENT_GROUP_PROTOCOL` (SyncGroup, Heartbeat and
+//! LeaveGroup: `UNKNOWN_MEMBER_ID`), a ConsumerGroupHeartbeat to a classic group with members
+//! `GROUP_ID_NOT_FOUND` (Kafka's answer when online conversion is not possible); an empty
+//! group of either kind is taken over by the other protocol with its offsets. Introspection:
+//! [`ModelBroker::consumer_group`] ([`ConsumerGroupView`]: epochs, members with epoch, state,
+//! assigned, pending revocation and target, partition owners with their epochs) and
+//! [`ModelBroker::consumer_group_epochs`].
+//!
 //! Fault injection: [`ModelBroker::inject_error`], [`ModelBroker::set_coordinator_available`],
 //! [`ModelBroker::set_not_coordinator`]. Introspection: [`ModelBroker::group`],
 //! [`ModelBroker::committed`], [`ModelBroker::transitions`], [`ModelBroker::stats`].
@@ -45,10 +77,11 @@
 //! Not modelled: produce/fetch and record storage, topic auto-creation, replication and other
 //! brokers, authentication and ACLs, throttling, group deletion and the `Dead` state, offset
 //! retention, coordinator loading (`COORDINATOR_LOAD_IN_PROGRESS`), storage write failures,
-//! transactional offsets (`require_stable` is ignored), KIP-848 (`ConsumerGroupHeartbeat`),
-//! `DescribeGroups`/`ListGroups`, the broker's idle-connection expiry, and the
-//! `UNKNOWN_TOPIC_OR_PARTITION` check of partition numbers (only topic names or ids are checked).
-//! As in Kafka, a parked request that is superseded (a second JoinGroup or SyncGroup of the same
+//! transactional offsets (`require_stable` is ignored), `ConsumerGroupDescribe`, KIP-848's
+//! mixed groups (classic members inside a consumer group) and online migration, rack-aware
+//! server assignors, KIP-1251 assignment epochs, `DescribeGroups`/`ListGroups`, the broker's
+//! idle-connection expiry, and the `UNKNOWN_TOPIC_OR_PARTITION` check of partition numbers
+//! (only topic names or ids are checked). As in Kafka, a parked request that is superseded (a second JoinGroup or SyncGroup of the same
 //! member, on another connection) or whose member is removed while its SyncGroup is parked is
 //! never answered, so its connection stays blocked; [`BrokerStats::abandoned_requests`] counts
 //! them.
@@ -94,6 +127,7 @@
 
 pub mod assignors;
 mod broker;
+mod consumer_group;
 mod coordinator;
 mod netsim;
 pub mod process;
@@ -102,6 +136,10 @@ pub mod tcp;
 pub mod world;
 
 pub use broker::{BrokerConfig, BrokerError, BrokerErrorKind, BrokerStats, ModelBroker};
+pub use consumer_group::{
+    ConsumerGroupState, ConsumerGroupView, ConsumerMemberState, ConsumerMemberView,
+    SERVER_ASSIGNORS,
+};
 pub use coordinator::{GroupState, GroupView, MemberView, Transition};
 pub use netsim::{Delivery, EndpointId, NetConfig, NetSim, NetStats, SplitMix64};
 

@@ -19,9 +19,9 @@ use kafka_wire::generated::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_wire::generated::{
-    ApiVersionsResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
-    LeaveGroupResponse, MetadataResponse, OffsetCommitResponse, OffsetFetchResponse,
-    SyncGroupResponse,
+    ApiVersionsResponse, ConsumerGroupHeartbeatResponse, FindCoordinatorResponse,
+    HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, MetadataResponse,
+    OffsetCommitResponse, OffsetFetchResponse, SyncGroupResponse,
 };
 use kafka_wire::{AnyRequest, AnyResponse, ApiKey, VersionRange};
 
@@ -289,6 +289,12 @@ pub(crate) fn error_response(
         AnyRequest::JoinGroup(r) => join(version, &JoinResult::error(&r.member_id, code)),
         AnyRequest::SyncGroup(_) => sync(version, code, None, None, Bytes::new()),
         AnyRequest::Heartbeat(_) => heartbeat(code),
+        AnyRequest::ConsumerGroupHeartbeat(_) => {
+            AnyResponse::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse {
+                error_code: code.0,
+                ..Default::default()
+            })
+        }
         AnyRequest::LeaveGroup(_) => leave(version, code, &[]),
         AnyRequest::OffsetCommit(r) => AnyResponse::OffsetCommit(OffsetCommitResponse {
             topics: r

@@ -1,6 +1,14 @@
 //! A deterministic world: group-fsm members talk to the model broker over a simulated network
 //! with a fixed latency; every connection is served one request at a time, as on a real broker.
 //!
+//! Members speak either protocol: classic ([`World::add_member`]) or KIP-848
+//! ([`World::add_consumer_member`], or [`World::add_member_with`] with
+//! `Config::group_protocol = Consumer`), each against the broker's coordinator for it.
+//! [`World::check_invariants`] runs after every step: no partition used by two live members,
+//! generations (member epochs) never go back, no held request on the heartbeat connection, and
+//! for KIP-848 members: a member only uses partitions the broker holds for it (assigned or
+//! pending revocation), and at every `Revoke` it gives up none that the broker lets it keep.
+//!
 //! Used by group-fsm's scenario and simulation tests and by `kgroup simulate`.
 #![allow(missing_docs)]
 
@@ -10,7 +18,8 @@ use crate::{BrokerConfig, ModelBroker};
 use bytes::{Bytes, BytesMut};
 use group_fsm::assignor::{Assignor, RangeAssignor, TopicPartition};
 use group_fsm::{
-    Action, Config, Event, Input, Instant, Member, RequestId, StateKind, TransportError,
+    Action, Config, Event, GroupProtocol, Input, Instant, Member, RequestId, StateKind,
+    TransportError,
 };
 use kafka_wire::{ClientCodec, CorrelationId};
 
@@ -43,6 +52,10 @@ pub struct SimMember {
     /// The app does not poll before this time (a slow application).
     pub paused_until: u64,
     client_id: String,
+    /// Classic or KIP-848.
+    pub protocol: GroupProtocol,
+    /// The group id.
+    pub group: String,
 }
 
 #[derive(Debug)]
@@ -123,6 +136,10 @@ impl World {
     }
 
     /// Adds a member subscribed to `topics` with the given assignors; returns its index.
+    ///
+    /// `config.group_protocol` picks the protocol: [`GroupProtocol::Consumer`] members speak
+    /// ConsumerGroupHeartbeat to the model broker's KIP-848 coordinator (their `assignors`
+    /// are unused; the broker assigns).
     pub fn add_member_with(
         &mut self,
         config: Config,
@@ -130,6 +147,8 @@ impl World {
         topics: &[&str],
     ) -> usize {
         let client_id = config.client_id.clone();
+        let protocol = config.group_protocol;
+        let group = config.group_id.clone();
         let mut member = Member::new(config, assignors, Instant::from_millis(self.now));
         if let Some(v) = &self.versions {
             member.handle(Instant::from_millis(self.now), Input::Versions(v.clone()));
@@ -152,10 +171,32 @@ impl World {
             topics: topics.iter().map(|t| t.to_string()).collect(),
             paused_until: 0,
             client_id,
+            protocol,
+            group,
         });
         let i = self.members.len() - 1;
         self.drain(i);
         i
+    }
+
+    /// Adds a KIP-848 member (`group.protocol=consumer`) subscribed to `topics`, asking the
+    /// broker for `server_assignor` (`None`: the broker's default); returns its index.
+    pub fn add_consumer_member(
+        &mut self,
+        group: &str,
+        topics: &[&str],
+        server_assignor: Option<&str>,
+    ) -> usize {
+        let i = self.members.len();
+        let mut config = Self::config(group, i);
+        config.group_protocol = GroupProtocol::Consumer;
+        config.server_assignor = server_assignor.map(str::to_owned);
+        self.add_member_with(config, Vec::new(), topics)
+    }
+
+    /// Whether member `i` speaks KIP-848.
+    pub fn is_consumer_protocol(&self, i: usize) -> bool {
+        self.members[i].protocol == GroupProtocol::Consumer
     }
 
     pub fn add_member(&mut self, group: &str, topics: &[&str]) -> usize {
@@ -208,6 +249,11 @@ impl World {
                     );
                 }
                 Action::Event(e) => {
+                    if let Event::Revoke { partitions, .. } = &e {
+                        if self.members[i].protocol == GroupProtocol::Consumer {
+                            self.check_kept_not_revoked(i, partitions);
+                        }
+                    }
                     let m = &mut self.members[i];
                     if let Event::Joined { generation, .. } = &e {
                         m.generations.push(*generation);
@@ -461,6 +507,11 @@ impl World {
                     self.now
                 );
             }
+            // KIP-848: what the member uses is a subset of what the broker holds for it
+            // (assigned or still pending revocation).
+            if m.protocol == GroupProtocol::Consumer && !m.member.assignment().is_empty() {
+                self.check_consumer_member(i);
+            }
             for w in m.generations.windows(2) {
                 assert!(
                     w[0] <= w[1],
@@ -468,6 +519,62 @@ impl World {
                     m.generations
                 );
             }
+        }
+    }
+
+    /// KIP-848: a member never revokes a partition the broker lets it keep (only the ones
+    /// pending revocation), except when it leaves or drops a topic from its subscription.
+    fn check_kept_not_revoked(&self, i: usize, partitions: &[TopicPartition]) {
+        let m = &self.members[i];
+        if matches!(
+            m.member.state(),
+            StateKind::Leaving | StateKind::Closed | StateKind::Failed
+        ) {
+            return;
+        }
+        let Some(g) = self.broker.consumer_group(&m.group) else {
+            return;
+        };
+        let Some(view) = g
+            .members
+            .iter()
+            .find(|v| v.member_id == m.member.member_id())
+        else {
+            return;
+        };
+        for tp in partitions.iter().filter(|tp| m.topics.contains(&tp.topic)) {
+            let key = (tp.topic.clone(), tp.partition);
+            assert!(
+                !view.assigned.contains(&key),
+                "t={} m{i} revokes {tp:?}, which it keeps: {view:?}\n{}",
+                self.now,
+                self.log.join("\n")
+            );
+        }
+    }
+
+    fn check_consumer_member(&self, i: usize) {
+        let m = &self.members[i];
+        let Some(g) = self.broker.consumer_group(&m.group) else {
+            return;
+        };
+        let Some(view) = g
+            .members
+            .iter()
+            .find(|v| v.member_id == m.member.member_id())
+        else {
+            // Removed by the broker (session or rebalance timeout) before the member noticed:
+            // its partitions are free on the broker, so only the exclusivity check applies.
+            return;
+        };
+        for tp in m.member.assignment() {
+            let key = (tp.topic.clone(), tp.partition);
+            assert!(
+                view.assigned.contains(&key) || view.pending_revocation.contains(&key),
+                "t={} m{i} uses {tp:?}, which the broker does not hold for it: {view:?}\n{}",
+                self.now,
+                self.log.join("\n")
+            );
         }
     }
 

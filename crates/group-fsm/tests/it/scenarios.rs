@@ -673,3 +673,221 @@ fn lost_partitions_forget_what_was_last_committed() {
         "no commit after the partition came back"
     );
 }
+
+// ---- KIP-848 (group.protocol=consumer) against the model broker's consumer coordinator -------
+
+mod kip848 {
+    use std::collections::BTreeSet;
+
+    use testkit::{BrokerConfig, ConsumerGroupState};
+
+    use super::*;
+
+    fn owned(w: &World, i: usize) -> BTreeSet<TopicPartition> {
+        w.members[i].member.assignment().iter().cloned().collect()
+    }
+
+    fn world() -> World {
+        World::with_broker(
+            BrokerConfig {
+                consumer_session_timeout_ms: 10_000,
+                consumer_heartbeat_interval_ms: 1_000,
+                ..BrokerConfig::default()
+            },
+            TOPICS,
+        )
+    }
+
+    #[test]
+    fn kip848_three_members_join_and_split_twelve_partitions() {
+        let mut w = world();
+        for _ in 0..3 {
+            w.add_consumer_member("g", &["orders"], None);
+        }
+        w.run_for(15_000);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        assert_eq!(counts(&w), vec![4, 4, 4]);
+        let g = w.broker.consumer_group("g").unwrap();
+        assert_eq!(g.state, ConsumerGroupState::Stable);
+        let epochs: Vec<i32> = w.members.iter().map(|m| m.member.generation()).collect();
+        assert!(
+            epochs.iter().all(|&e| e == g.group_epoch),
+            "{epochs:?} vs {g:?}"
+        );
+        // Idle: no epoch changes.
+        w.run_for(30_000);
+        assert_eq!(
+            w.broker.consumer_group("g").unwrap().group_epoch,
+            g.group_epoch
+        );
+        assert_eq!(w.broker.stats().requests.get(&ApiKey::JoinGroup), None);
+    }
+
+    #[test]
+    fn kip848_a_fourth_member_revokes_only_moved_partitions() {
+        let mut w = world();
+        for _ in 0..3 {
+            w.add_consumer_member("g", &["orders"], None);
+        }
+        w.run_for(15_000);
+        let before: Vec<BTreeSet<TopicPartition>> = (0..3).map(|i| owned(&w, i)).collect();
+        w.add_consumer_member("g", &["orders"], None);
+        w.run_for(15_000);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        assert_eq!(counts(&w), vec![3, 3, 3, 3]);
+        for (i, b) in before.iter().enumerate() {
+            let now = owned(&w, i);
+            assert!(
+                now.is_subset(b),
+                "m{i} got new partitions: {b:?} -> {now:?}"
+            );
+            // Only the moved partition was revoked: every Revoke lists partitions it lost for good.
+            for (_, e) in &w.members[i].events {
+                if let Event::Revoke { partitions, .. } = e {
+                    assert!(partitions.iter().all(|p| !now.contains(p)), "m{i} {e:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kip848_a_crashed_member_expires_and_the_rest_take_over() {
+        let mut w = world();
+        for _ in 0..3 {
+            w.add_consumer_member("g", &["orders"], None);
+        }
+        w.run_for(15_000);
+        let epoch = w.broker.consumer_group("g").unwrap().group_epoch;
+        w.crash(2);
+        w.run_for(5_000);
+        assert_eq!(
+            w.broker.consumer_group("g").unwrap().members.len(),
+            3,
+            "session not over yet"
+        );
+        w.run_for(15_000);
+        let g = w.broker.consumer_group("g").unwrap();
+        assert_eq!(g.members.len(), 2);
+        assert!(g.group_epoch > epoch);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        assert_eq!(counts(&w), vec![6, 6]);
+    }
+
+    #[test]
+    fn kip848_lost_heartbeat_response_is_tolerated() {
+        let mut w = world();
+        for _ in 0..2 {
+            w.add_consumer_member("g", &["orders"], None);
+        }
+        w.run_for(15_000);
+        let epoch = w.broker.consumer_group("g").unwrap().group_epoch;
+        // Drop member 0's connections (and the response in flight) a few times.
+        for _ in 0..5 {
+            w.run_for(700);
+            w.disconnect(0);
+        }
+        w.run_for(15_000);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        assert_eq!(
+            w.broker.consumer_group("g").unwrap().group_epoch,
+            epoch,
+            "nobody was fenced"
+        );
+    }
+
+    #[test]
+    fn kip848_lost_response_with_a_new_epoch_is_tolerated() {
+        let mut w = world();
+        w.latency = 40;
+        for _ in 0..2 {
+            w.add_consumer_member("g", &["orders"], None);
+        }
+        w.run_for(15_000);
+        w.add_consumer_member("g", &["orders"], None);
+        // Wait until the broker moved m0 to a new epoch whose response is still on the wire,
+        // then cut m0's connections: the response is lost.
+        let mut cut = false;
+        for _ in 0..2_000 {
+            w.run_for(5);
+            let g = w.broker.consumer_group("g").unwrap();
+            let id = w.members[0].member.member_id().to_owned();
+            let broker_epoch = g
+                .members
+                .iter()
+                .find(|m| m.member_id == id)
+                .unwrap()
+                .member_epoch;
+            if broker_epoch > w.members[0].member.generation() {
+                w.disconnect(0);
+                cut = true;
+                break;
+            }
+        }
+        assert!(cut, "m0 never got a new epoch");
+        w.run_for(20_000);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        assert_eq!(counts(&w), vec![4, 4, 4]);
+        assert!(
+            !w.members[0]
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, Event::Lost { .. })),
+            "m0 was fenced: {}",
+            w.log.join("\n")
+        );
+    }
+
+    /// Found by the KIP-848 simulation. A member closes right after it changed its
+    /// subscription: the close-time commit carries epoch 1 while the subscription heartbeat,
+    /// processed first, moved the member to epoch 2, so the commit gets STALE_MEMBER_EPOCH
+    /// (as in Kafka, which requires the exact member epoch). The member must retry it with
+    /// the epoch of the next heartbeat response, then leave (it used to stay in
+    /// PrepareLeaving, heartbeating, for good).
+    #[test]
+    fn kip848_close_racing_an_epoch_bump_still_leaves() {
+        let mut w = World::with_broker(
+            BrokerConfig {
+                consumer_session_timeout_ms: 10_000,
+                consumer_heartbeat_interval_ms: 3_000,
+                ..BrokerConfig::default()
+            },
+            &[("a", 7), ("b", 5)],
+        );
+        w.latency = 0;
+        w.add_consumer_member("g", &["b"], None);
+        w.run_for(1000);
+        let owned = w.members[0].member.assignment().to_vec();
+        let positions = owned.into_iter().map(|tp| group_fsm::Offset::new(tp, 5));
+        w.handle(0, Input::Positions(positions.collect()));
+        w.handle(0, Input::Subscribe(vec!["a".into(), "b".into()]));
+        w.close(0);
+        w.run_for(30_000);
+        assert_eq!(
+            w.members[0].member.state(),
+            StateKind::Closed,
+            "{}",
+            w.log.join("\n")
+        );
+        assert!(w.broker.consumer_group("g").unwrap().members.is_empty());
+    }
+
+    #[test]
+    fn kip848_coordinator_move_keeps_the_assignment() {
+        let mut w = world();
+        for _ in 0..3 {
+            w.add_consumer_member("g", &["orders"], None);
+        }
+        w.run_for(15_000);
+        let before: Vec<BTreeSet<TopicPartition>> = (0..3).map(|i| owned(&w, i)).collect();
+        let epoch = w.broker.consumer_group("g").unwrap().group_epoch;
+        w.broker.set_not_coordinator(true);
+        w.run_for(3_000);
+        w.broker.set_not_coordinator(false);
+        w.run_for(10_000);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        let after: Vec<BTreeSet<TopicPartition>> = (0..3).map(|i| owned(&w, i)).collect();
+        assert_eq!(before, after);
+        assert_eq!(w.broker.consumer_group("g").unwrap().group_epoch, epoch);
+        assert!(w.broker.stats().requests[&ApiKey::FindCoordinator] > 3);
+    }
+}

@@ -1353,7 +1353,7 @@ fn every_api_at_every_version_answers_and_decodes() {
         assert_eq!(r.error_code, 0);
         let join = r.api_keys.iter().find(|k| k.api_key == 11).unwrap();
         assert_eq!((join.min_version, join.max_version), (0, 9));
-        assert_eq!(r.api_keys.len(), 9);
+        assert_eq!(r.api_keys.len(), 10);
     }
     for v in 0..=13 {
         let mut req = MetadataRequest {
@@ -1526,7 +1526,8 @@ fn every_api_at_every_version_answers_and_decodes() {
 fn injected_errors_encode_at_every_version() {
     let mut h = Harness::new();
     let code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
-    let apis: [(ApiKey, i16); 9] = [
+    let apis: [(ApiKey, i16); 10] = [
+        (ApiKey::ConsumerGroupHeartbeat, 1),
         (ApiKey::ApiVersions, 4),
         (ApiKey::Metadata, 13),
         (ApiKey::FindCoordinator, 6),
@@ -1558,7 +1559,7 @@ fn injected_errors_encode_at_every_version() {
             h.inbox.clear();
         }
     }
-    assert_eq!(h.broker.stats().injected_errors, 75);
+    assert_eq!(h.broker.stats().injected_errors, 77);
 }
 
 #[test]
@@ -1566,6 +1567,7 @@ fn random_requests_never_break_the_broker() {
     let mut h = Harness::new();
     h.broker.create_topic("a", 2);
     let apis = [
+        ApiKey::ConsumerGroupHeartbeat,
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::FindCoordinator,
@@ -1833,3 +1835,5 @@ fn clients_over_the_simulated_network_are_deterministic() {
     );
     assert_ne!(a, run_network(43), "another seed, other timings");
 }
+
+mod kip848;
