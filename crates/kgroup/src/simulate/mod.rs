@@ -20,10 +20,10 @@ use group_fsm::assignor::{
     Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor, StickyAssignor,
     TopicPartition,
 };
-use group_fsm::{Event, StateKind};
+use group_fsm::{Event, GroupProtocol, StateKind};
 use serde_json::{Value, json};
-use testkit::GroupState;
 use testkit::world::{SimMember, World};
+use testkit::{BrokerConfig, ConsumerGroupState, GroupState};
 
 use crate::error::CliError;
 use script::{ScriptEvent, Verb};
@@ -70,7 +70,11 @@ as they are). --protocol cooperative (KIP-429) uses `cooperative-<assignor>`, a 
 cooperative wrapper built into this command: the assignor's target, minus every partition that \
 another member still owns; that member revokes it and the next rebalance hands it over. \
 --assignor cooperative-sticky is group-fsm's real CooperativeStickyAssignor and is always \
-cooperative; it moves the fewest partitions.
+cooperative; it moves the fewest partitions. --protocol consumer is KIP-848 \
+(ConsumerGroupHeartbeat): the model broker assigns with its server-side `range` (--assignor \
+range) or `uniform` (any other --assignor), and each member revokes, then the new owner gets, \
+only what moves, on their own heartbeats, with no group-wide barrier; --session-timeout-ms and \
+--heartbeat-ms are then the broker's group settings, and a rebalance is a group epoch bump.
 
 Metrics (exact, from every simulation step):
   rebalances         generations the coordinator completed (reached Stable)
@@ -127,6 +131,10 @@ pub(crate) enum Protocol {
     Eager,
     /// KIP-429: revoke only what moves (uses the built-in cooperative-<assignor>).
     Cooperative,
+    /// KIP-848: ConsumerGroupHeartbeat; the broker assigns (`uniform`, or `range` with
+    /// --assignor range) and each member reconciles on its own heartbeats, no barrier.
+    /// --session-timeout-ms and --heartbeat-ms become the broker's group settings.
+    Consumer,
 }
 
 /// `--assignor`.
@@ -272,7 +280,9 @@ impl Settings {
                 .collect(),
             // cooperative-sticky is cooperative by itself (the member picks the protocol from
             // its assignors, as Java does).
-            protocol: if args.assignor == AssignorName::CooperativeSticky {
+            protocol: if args.assignor == AssignorName::CooperativeSticky
+                && args.protocol != Protocol::Consumer
+            {
                 Protocol::Cooperative
             } else {
                 args.protocol
@@ -309,10 +319,23 @@ impl Settings {
         match self.protocol {
             Protocol::Eager => vec![inner],
             Protocol::Cooperative => vec![Box::new(Cooperative::new(inner))],
+            Protocol::Consumer => Vec::new(),
+        }
+    }
+
+    /// The server assignor a KIP-848 member asks for.
+    fn server_assignor(&self) -> &'static str {
+        if self.assignor == AssignorName::Range {
+            "range"
+        } else {
+            "uniform"
         }
     }
 
     fn assignor_name(&self) -> String {
+        if self.protocol == Protocol::Consumer {
+            return format!("server-side {}", self.server_assignor());
+        }
         self.assignors()
             .first()
             .map(|a| a.name().to_owned())
@@ -327,6 +350,7 @@ impl Settings {
             "protocol": match self.protocol {
                 Protocol::Eager => "eager",
                 Protocol::Cooperative => "cooperative",
+                Protocol::Consumer => "consumer",
             },
             "assignor": self.assignor_name(),
             "static": self.static_members,
@@ -441,6 +465,15 @@ impl Outcome {
     }
 }
 
+/// The classic generation, or the KIP-848 group epoch (-1 without a group).
+fn group_generation(w: &World) -> i32 {
+    w.broker
+        .group(GROUP)
+        .map(|g| g.generation)
+        .or_else(|| w.broker.consumer_group(GROUP).map(|g| g.group_epoch))
+        .unwrap_or(-1)
+}
+
 /// Whether a member takes part: not crashed, closed or failed.
 fn running(m: &SimMember) -> bool {
     m.alive && !matches!(m.member.state(), StateKind::Closed | StateKind::Failed)
@@ -449,6 +482,8 @@ fn running(m: &SimMember) -> bool {
 /// Watches the world after every step and integrates the metrics.
 struct Recorder {
     total_partitions: usize,
+    /// A KIP-848 group: rebalances and stability come from the consumer group view.
+    consumer: bool,
     /// Member index (the script's) of each world member.
     index_of: Vec<usize>,
     last_t: u64,
@@ -476,9 +511,10 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new(total_partitions: usize) -> Self {
+    fn new(total_partitions: usize, consumer: bool) -> Self {
         Self {
             total_partitions,
+            consumer,
             index_of: Vec::new(),
             last_t: 0,
             last_unowned: total_partitions as u64,
@@ -581,7 +617,7 @@ impl Recorder {
                 p.stable_at = p.stable_at.or(Some(t));
             }
             if !self.stable {
-                let g = w.broker.group(GROUP).map_or(-1, |g| g.generation);
+                let g = group_generation(w);
                 self.timeline.push(json!({
                     "t_ms": t,
                     "event": "stable",
@@ -596,7 +632,27 @@ impl Recorder {
     }
 
     /// Coordinator transitions since the last look: rebalance starts and completed generations.
+    /// For a KIP-848 group, every group epoch bump is a rebalance (a new target assignment).
     fn new_transitions(&mut self, w: &World) {
+        if self.consumer {
+            let epochs = w.broker.consumer_group_epochs(GROUP);
+            for (at, epoch, reason) in epochs.iter().skip(self.seen_transitions) {
+                if self.generations.insert(*epoch) {
+                    if let Some(p) = self.phases.last_mut() {
+                        p.rebalances += 1;
+                    }
+                    self.timeline.push(json!({
+                        "t_ms": at,
+                        "event": "rebalance",
+                        "generation": epoch,
+                        "started_ms": at,
+                        "reason": reason,
+                    }));
+                }
+            }
+            self.seen_transitions = epochs.len();
+            return;
+        }
         let transitions = w.broker.transitions(GROUP);
         for tr in transitions.iter().skip(self.seen_transitions) {
             match tr.to {
@@ -675,6 +731,28 @@ impl Recorder {
         if owners.len() != self.total_partitions || owners.values().any(|o| o.len() != 1) {
             return false;
         }
+        if self.consumer {
+            // KIP-848: the group is Stable (every member at the target epoch with its whole
+            // target), and each running member agrees: Stable at the epoch the broker holds.
+            let Some(g) = w.broker.consumer_group(GROUP) else {
+                return false;
+            };
+            if g.state != ConsumerGroupState::Stable || self.revoking.iter().any(|r| !r.is_empty())
+            {
+                return false;
+            }
+            let live: Vec<&SimMember> = w.members.iter().filter(|m| running(m)).collect();
+            let epochs: BTreeMap<&str, i32> = g
+                .members
+                .iter()
+                .map(|m| (m.member_id.as_str(), m.member_epoch))
+                .collect();
+            return live.len() == epochs.len()
+                && live.iter().all(|m| {
+                    m.member.state() == StateKind::Stable
+                        && epochs.get(m.member.member_id()) == Some(&m.member.generation())
+                });
+        }
         let Some(g) = w.broker.group(GROUP) else {
             return false;
         };
@@ -726,6 +804,10 @@ impl Sim<'_> {
         }
         // `leave` means LeaveGroup, static members included.
         c.leave_on_close = Some(true);
+        if s.protocol == Protocol::Consumer {
+            c.group_protocol = GroupProtocol::Consumer;
+            c.server_assignor = Some(s.server_assignor().to_owned());
+        }
         let topics: Vec<&str> = s.topics.iter().map(|(t, _)| t.as_str()).collect();
         let w = self.world.add_member_with(c, s.assignors(), &topics);
         self.world.members[w].revoke_delay = s.revoke_ms;
@@ -783,10 +865,21 @@ fn simulate(settings: &Settings) -> Outcome {
         .collect();
     let mut sim = Sim {
         settings,
-        world: World::new(&topics),
+        world: World::with_broker(
+            BrokerConfig {
+                // Under KIP-848 the session and heartbeat interval are the broker's.
+                consumer_session_timeout_ms: settings.session_timeout_ms,
+                consumer_heartbeat_interval_ms: settings.heartbeat_ms,
+                ..BrokerConfig::default()
+            },
+            &topics,
+        ),
         current: Vec::new(),
         incarnations: Vec::new(),
-        rec: Recorder::new(settings.total_partitions()),
+        rec: Recorder::new(
+            settings.total_partitions(),
+            settings.protocol == Protocol::Consumer,
+        ),
     };
     // Events grouped by time; the --members join is the first event at 0 s.
     let mut groups: Vec<(u64, Vec<(Verb, String)>)> = Vec::new();
@@ -856,7 +949,7 @@ fn finish(sim: Sim<'_>) -> Outcome {
         double_owned_ms: rec.double_owned_ms,
         violations: rec.violations,
         idle_events,
-        generation: world.broker.group(GROUP).map_or(-1, |g| g.generation),
+        generation: group_generation(&world),
         stable_at_end: rec.stable,
         members,
         phases: rec.phases,

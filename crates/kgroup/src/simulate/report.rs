@@ -169,6 +169,7 @@ pub(super) fn text(s: &Settings, o: &Outcome) -> String {
         match s.protocol {
             Protocol::Eager => "eager",
             Protocol::Cooperative => "cooperative",
+            Protocol::Consumer => "consumer (KIP-848)",
         },
         s.assignor_name(),
         if s.static_members {

@@ -246,6 +246,40 @@ fn cooperative_sticky_moves_the_minimum() {
     );
 }
 
+/// KIP-848 in the model broker: the group doubles without a barrier; the old members give up
+/// only what moves (6 of 12) and keep consuming the rest, with no partition owned twice.
+#[test]
+fn consumer_protocol_revokes_only_what_moves() {
+    for assignor in ["range", "cooperative-sticky"] {
+        let v = json(&[
+            "--script",
+            "30s join 3",
+            "--protocol",
+            "consumer",
+            "--assignor",
+            assignor,
+        ]);
+        assert_eq!(v["config"]["protocol"], "consumer", "{v}");
+        let want = if assignor == "range" {
+            "server-side range"
+        } else {
+            "server-side uniform"
+        };
+        assert_eq!(v["config"]["assignor"], want, "{v}");
+        assert_eq!(v["stable_at_end"], true, "{v}");
+        let members = assignment(&v, 1, 12);
+        assert_eq!(members.len(), 6, "{v}");
+        assert!(members.iter().all(|(_, parts)| parts.len() == 2), "{v}");
+        let join = &v["phases"][1];
+        assert_eq!(u64_of(join, "partitions_moved"), 6, "{v}");
+        assert_eq!(u64_of(join, "partitions_revoked"), 6, "{v}");
+        assert_eq!(u64_of(join, "partitions_lost"), 0, "{v}");
+        assert!(f64_of(&v, "double_owned_partition_seconds") == 0.0, "{v}");
+        // No barrier: stable within two heartbeat intervals of the join.
+        assert!(u64_of(join, "stable_after_ms") <= 6000, "{v}");
+    }
+}
+
 #[test]
 fn a_crash_costs_a_session_timeout_of_its_partitions() {
     for session_ms in [10_000_u64, 30_000] {
