@@ -143,6 +143,11 @@ pub(crate) struct ConsumerMember {
     sent: Option<Sent>,
     joined_reported: bool,
     idle_reported: Option<i32>,
+    /// Successful heartbeat answers so far, and the (epoch, count) at which the member was
+    /// first seen Stable with nothing: `Idle` waits for a later answer at the same epoch, so
+    /// a member whose partitions are still being released by others is not called idle.
+    heartbeats_answered: u64,
+    idle_candidate: Option<(i32, u64)>,
 
     subscription: Vec<String>,
     pattern: Option<String>,
@@ -233,6 +238,8 @@ impl ConsumerMember {
             sent: None,
             joined_reported: false,
             idle_reported: None,
+            heartbeats_answered: 0,
+            idle_candidate: None,
             subscription: Vec::new(),
             pattern: None,
             owned: BTreeSet::new(),
@@ -943,15 +950,20 @@ impl ConsumerMember {
     }
 
     fn maybe_idle(&mut self) {
-        if self.state == ConsumerState::Stable
-            && self.owned.is_empty()
-            && self.epoch > 0
-            && self.idle_reported != Some(self.epoch)
-        {
-            self.idle_reported = Some(self.epoch);
-            self.event(Event::Idle {
-                generation: self.epoch,
-            });
+        if self.state != ConsumerState::Stable || !self.owned.is_empty() || self.epoch <= 0 {
+            self.idle_candidate = None;
+            return;
+        }
+        match self.idle_candidate {
+            Some((epoch, seen)) if epoch == self.epoch => {
+                if seen < self.heartbeats_answered && self.idle_reported != Some(self.epoch) {
+                    self.idle_reported = Some(self.epoch);
+                    self.event(Event::Idle {
+                        generation: self.epoch,
+                    });
+                }
+            }
+            _ => self.idle_candidate = Some((self.epoch, self.heartbeats_answered)),
         }
     }
 
@@ -1565,6 +1577,7 @@ impl ConsumerMember {
             return;
         }
         self.backoff.reset();
+        self.heartbeats_answered += 1;
         if let Some(id) = r.member_id.as_deref().filter(|s| !s.is_empty()) {
             if id != self.member_id {
                 self.member_id = id.to_string();

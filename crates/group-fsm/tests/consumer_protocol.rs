@@ -723,8 +723,48 @@ fn poll_timeout_leaves_loses_and_goes_stale_until_the_next_poll() {
 fn idle_when_stable_with_nothing_assigned() {
     let mut h = H::new(config(5));
     h.joined(1, &[]);
+    // Not yet: an empty first answer is also what a member gets while others still hold
+    // its partitions.
+    let ev = h.take_events();
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Idle { .. })),
+        "{ev:?}"
+    );
+    // Still nothing at the same epoch one heartbeat later: idle, once.
+    h.advance(5000);
+    let s = h.one(ApiKey::ConsumerGroupHeartbeat);
+    h.respond(s.id, hb_resp(1, 5000, None));
     let ev = h.take_events();
     assert!(ev.contains(&Event::Idle { generation: 1 }), "{ev:?}");
+    h.advance(5000);
+    let s = h.one(ApiKey::ConsumerGroupHeartbeat);
+    h.respond(s.id, hb_resp(1, 5000, None));
+    assert!(
+        !h.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Idle { .. }))
+    );
+}
+
+#[test]
+fn not_idle_while_partitions_are_being_released_to_it() {
+    let mut h = H::new(config(6));
+    h.joined(1, &[]);
+    h.take_sends();
+    // The next answer brings the partitions the old owners released.
+    h.advance(5000);
+    let s = h.one(ApiKey::ConsumerGroupHeartbeat);
+    h.respond(s.id, hb_resp(2, 5000, Some(&[(T0, &[0])])));
+    h.metadata(&[(T0, "a")]);
+    let ev = h.take_events();
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Idle { .. })),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Assigned { .. })),
+        "{ev:?}"
+    );
 }
 
 #[test]
