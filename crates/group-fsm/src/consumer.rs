@@ -8,10 +8,9 @@ use core::time::Duration;
 
 use kafka_wire::error_code::ErrorCode;
 use kafka_wire::generated::{
-    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorRequest,
-    MetadataRequest, OffsetCommitRequest, OffsetFetchRequest,
-    consumer_group_heartbeat_request::TopicPartitions, metadata_request::MetadataRequestTopic,
-    offset_commit_request, offset_fetch_request,
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, MetadataRequest,
+    OffsetCommitRequest, consumer_group_heartbeat_request::TopicPartitions,
+    metadata_request::MetadataRequestTopic, offset_commit_request,
 };
 use kafka_wire::{AnyRequest, AnyResponse, ApiKey, ByteString, NegotiatedVersions, Uuid};
 
@@ -21,6 +20,7 @@ use crate::config::Config;
 use crate::error::{GroupError, UsageError};
 use crate::io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
 use crate::member::StateKind;
+use crate::requests;
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
 
@@ -679,20 +679,7 @@ impl ConsumerMember {
 
     fn send_find_coordinator(&mut self) {
         let v = self.version(ApiKey::FindCoordinator, 6);
-        let gid: ByteString = self.config.group_id.as_str().into();
-        let req = if v >= 4 {
-            FindCoordinatorRequest {
-                key_type: 0,
-                coordinator_keys: alloc::vec![gid],
-                ..Default::default()
-            }
-        } else {
-            FindCoordinatorRequest {
-                key: gid,
-                key_type: 0,
-                ..Default::default()
-            }
-        };
+        let req = requests::find_coordinator(&self.config.group_id, v);
         self.send(
             Pending::FindCoordinator,
             Destination::AnyBroker,
@@ -1248,28 +1235,7 @@ impl ConsumerMember {
         // v8+ batch groups; the KIP-848 member fields (v9+) are optional for the broker, so
         // the single-group layout of v7 is used.
         let v = self.version(ApiKey::OffsetFetch, 7);
-        let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for tp in &partitions {
-            topics
-                .entry(tp.topic.as_str())
-                .or_default()
-                .push(tp.partition);
-        }
-        let req = OffsetFetchRequest {
-            group_id: self.config.group_id.as_str().into(),
-            topics: Some(
-                topics
-                    .into_iter()
-                    .map(|(t, p)| offset_fetch_request::OffsetFetchRequestTopic {
-                        name: t.into(),
-                        partition_indexes: p.into(),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
-            require_stable: v >= 7,
-            ..Default::default()
-        };
+        let req = requests::offset_fetch(&self.config.group_id, &partitions, v);
         self.send(
             Pending::OffsetFetch { partitions },
             to,
@@ -1477,36 +1443,7 @@ impl ConsumerMember {
                 AnyResponse::OffsetCommit(r),
             ) => self.on_commit_response(offsets, purpose, first_sent, &r),
             (Pending::OffsetFetch { partitions }, AnyResponse::OffsetFetch(r)) => {
-                let offsets = partitions
-                    .into_iter()
-                    .map(|tp| {
-                        let found = r
-                            .topics
-                            .iter()
-                            .find(|t| t.name.as_ref() as &str == tp.topic)
-                            .and_then(|t| {
-                                t.partitions
-                                    .iter()
-                                    .find(|p| p.partition_index == tp.partition)
-                            });
-                        match found {
-                            Some(p) => (
-                                Offset {
-                                    partition: tp,
-                                    offset: p.committed_offset,
-                                    leader_epoch: p.committed_leader_epoch,
-                                    metadata: p.metadata.as_ref().map(ToString::to_string),
-                                },
-                                if p.error_code != 0 {
-                                    p.error_code
-                                } else {
-                                    r.error_code
-                                },
-                            ),
-                            None => (Offset::new(tp, -1), r.error_code),
-                        }
-                    })
-                    .collect();
+                let offsets = requests::committed_offsets(partitions, &r);
                 self.event(Event::CommittedOffsets { offsets });
             }
             (Pending::Heartbeat { .. }, _) => {

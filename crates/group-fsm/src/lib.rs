@@ -58,6 +58,7 @@ pub mod fuzzing;
 mod group;
 mod io;
 mod member;
+mod requests;
 mod table;
 mod time;
 mod timer;

@@ -9,11 +9,10 @@ use core::time::Duration;
 use bytes::Bytes;
 use kafka_wire::error_code::ErrorCode;
 use kafka_wire::generated::{
-    FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, MetadataRequest,
-    OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
-    join_group_request::JoinGroupRequestProtocol, leave_group_request::MemberIdentity,
-    metadata_request::MetadataRequestTopic, offset_commit_request, offset_fetch_request,
-    sync_group_request::SyncGroupRequestAssignment,
+    HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, MetadataRequest, OffsetCommitRequest,
+    SyncGroupRequest, join_group_request::JoinGroupRequestProtocol,
+    leave_group_request::MemberIdentity, metadata_request::MetadataRequestTopic,
+    offset_commit_request, sync_group_request::SyncGroupRequestAssignment,
 };
 use kafka_wire::{AnyRequest, AnyResponse, ApiKey, ByteString, NegotiatedVersions};
 
@@ -25,6 +24,7 @@ use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::error::{GroupError, UsageError};
 use crate::io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
+use crate::requests;
 use crate::table::{self, Api, Reaction};
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
@@ -657,20 +657,7 @@ impl ClassicMember {
 
     fn send_find_coordinator(&mut self) {
         let v = self.version(ApiKey::FindCoordinator, 6);
-        let gid: ByteString = self.config.group_id.as_str().into();
-        let req = if v >= 4 {
-            FindCoordinatorRequest {
-                key_type: 0,
-                coordinator_keys: alloc::vec![gid],
-                ..Default::default()
-            }
-        } else {
-            FindCoordinatorRequest {
-                key: gid,
-                key_type: 0,
-                ..Default::default()
-            }
-        };
+        let req = requests::find_coordinator(&self.config.group_id, v);
         self.send(
             Pending::FindCoordinator,
             Destination::AnyBroker,
@@ -1005,28 +992,7 @@ impl ClassicMember {
             return;
         };
         let v = self.version(ApiKey::OffsetFetch, 7);
-        let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for tp in &partitions {
-            topics
-                .entry(tp.topic.as_str())
-                .or_default()
-                .push(tp.partition);
-        }
-        let req = OffsetFetchRequest {
-            group_id: self.config.group_id.as_str().into(),
-            topics: Some(
-                topics
-                    .into_iter()
-                    .map(|(t, p)| offset_fetch_request::OffsetFetchRequestTopic {
-                        name: t.into(),
-                        partition_indexes: p.into(),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
-            require_stable: v >= 7,
-            ..Default::default()
-        };
+        let req = requests::offset_fetch(&self.config.group_id, &partitions, v);
         self.send(
             Pending::OffsetFetch { partitions },
             to,
@@ -1362,36 +1328,7 @@ impl ClassicMember {
                 let _ = on_close;
             }
             (Pending::OffsetFetch { partitions }, AnyResponse::OffsetFetch(r)) => {
-                let offsets = partitions
-                    .into_iter()
-                    .map(|tp| {
-                        let found = r
-                            .topics
-                            .iter()
-                            .find(|t| t.name.as_ref() as &str == tp.topic)
-                            .and_then(|t| {
-                                t.partitions
-                                    .iter()
-                                    .find(|p| p.partition_index == tp.partition)
-                            });
-                        match found {
-                            Some(p) => (
-                                Offset {
-                                    partition: tp,
-                                    offset: p.committed_offset,
-                                    leader_epoch: p.committed_leader_epoch,
-                                    metadata: p.metadata.as_ref().map(ToString::to_string),
-                                },
-                                if p.error_code != 0 {
-                                    p.error_code
-                                } else {
-                                    r.error_code
-                                },
-                            ),
-                            None => (Offset::new(tp, -1), r.error_code),
-                        }
-                    })
-                    .collect();
+                let offsets = requests::committed_offsets(partitions, &r);
                 self.event(Event::CommittedOffsets { offsets });
             }
             (Pending::Leave, AnyResponse::LeaveGroup(_)) => {}
