@@ -35,9 +35,12 @@ KGROUP_PEERS=1 cargo test -p group-fsm --all-features --test interop_librdkafka 
 # kafka-python on Tansu and the librdkafka 2.16 / 2.0 mocks (the 2.0 mock needs Debian's
 # librdkafka1, which mock.sh installs with apt when missing).
 #
-# Four scenarios at a time (not the default 8): on 2 cores, a member process starved of CPU
+# Two scenarios at a time (not the default 8): on 2 cores, a member process starved of CPU
 # answers its JoinGroup late and loses the librdkafka mocks' SyncGroup race more often (see
-# crates/kgroup/tests/interop_consume.rs), which costs a 5 s rebalance round.
+# crates/kgroup/tests/interop_consume.rs), which costs a 5 s rebalance round. With four at a
+# time, two CI runs on fresh machines failed on load: a 3 s stall of every member on the 2.0
+# mock, and a librdkafka member on Tansu losing and regaining its partitions mid-rebalance.
+# Two at a time roughly doubles this step (about 7 minutes instead of 3.5).
 # Every scenario but `static` runs here. `static` (a static member killed and restarted within
 # the session timeout must cause no rebalance) fails on all three brokers for reasons we traced
 # to the brokers, and is kept out of CI until it can be run where static membership works
@@ -48,7 +51,7 @@ KGROUP_PEERS=1 cargo test -p group-fsm --all-features --test interop_librdkafka 
 #     REBALANCE_IN_PROGRESS while the leader's heartbeats get no error, so a static member that
 #     joins an existing group with another leader never gets its assignment (ours loops;
 #     librdkafka's got in after extra rebalances in our try).
-KGROUP_PEERS=1 KGROUP_INTEROP_JOBS=4 \
+KGROUP_PEERS=1 KGROUP_INTEROP_JOBS=2 \
 KGROUP_INTEROP_SCENARIOS=mixed-ours-first-coop,mixed-ours-first-range,mixed-ck-first-coop,mixed-ck-first-range,coop-add,kill9-then-sigint,tansu-restart,proxy-drop,held-lane,kip848,kip848-unsupported \
     cargo test -p kgroup --test interop_consume -- --nocapture
 

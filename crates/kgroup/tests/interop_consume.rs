@@ -1419,6 +1419,7 @@ fn check_add(
             .flatten()
             .collect();
         let kept: BTreeSet<i32> = before[i].intersection(&after[i]).copied().collect();
+        let before_problems = problems.len();
         if !revoked.is_disjoint(&kept) {
             problems.push(format!(
                 "{} saw kept partitions {} revoked",
@@ -1437,6 +1438,15 @@ fn check_add(
                     m.spec.label
                 ));
             }
+        }
+        if problems.len() > before_problems {
+            // What the member went through, to tell an assignor's revocation from a lost
+            // membership (session expiry, a fenced generation) when this fails in CI.
+            problems.push(format!(
+                "{}'s events from the add to leaving: {}",
+                m.spec.label,
+                event_trail(m, t_add, t_leave)
+            ));
         }
         lines.push(format!(
             "{}: revoked {} kept {}",
@@ -1486,6 +1496,28 @@ fn check_add(
         }
     }
     problems
+}
+
+/// The group events (assign, revoke, lost, error, generation) of `m` between `from` and `to`,
+/// with times relative to `from`, for a failure report.
+fn event_trail(m: &Member, from: f64, to: f64) -> String {
+    let mut out = Vec::new();
+    for e in m.events().iter().filter(|e| e.t >= from && e.t < to) {
+        let what = match &e.kind {
+            EvKind::Assign(ps) => format!("assign {}", set_str(&ps.iter().copied().collect())),
+            EvKind::Revoke(ps) => format!("revoke {}", set_str(&ps.iter().copied().collect())),
+            EvKind::Lost(ps) => format!("lost {}", set_str(&ps.iter().copied().collect())),
+            EvKind::Error(msg) => format!("error {msg}"),
+            EvKind::Msg { .. } | EvKind::Committed(_) | EvKind::Closed => continue,
+            other => format!("{other:?}"),
+        };
+        out.push(format!("+{:.2} {what}", e.t - from));
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join(", ")
+    }
 }
 
 /// The latest successful commit per partition, by any member, before `t`.
