@@ -12,6 +12,8 @@
 //!   one Fetch per leader at a time, record decoding and per-partition error handling.
 //! * [`consumer`]: a [`group_fsm::Member`] and a [`fetch::Fetcher`] wired to those
 //!   connections ([`Consumer`]).
+//! * [`group_set`]: many groups in one client over shared connections ([`GroupSet`]), with
+//!   held lanes so that no heartbeat waits behind a parked JoinGroup, and shared fetches.
 //!
 //! No IO, no clock, no threads: the caller feeds [`net::IoEvent`]s and the current time, and
 //! drains [`net::Io`] instructions.
@@ -23,6 +25,8 @@ extern crate alloc;
 
 pub mod consumer;
 pub mod fetch;
+pub mod group_set;
 pub mod net;
 
 pub use consumer::{Consumer, ConsumerConfig, ConsumerEvent};
+pub use group_set::{GroupHandle, GroupSet, GroupSetConfig, GroupSpec, LanePolicy};

@@ -99,8 +99,22 @@ pub enum Route {
 pub enum Lane {
     /// The ordinary connection: everything that is answered promptly.
     Ordinary,
+    /// The fetch connection: Fetch requests, which the broker holds up to their `max_wait`
+    /// (used by [`GroupSet`](crate::GroupSet) so that long polls never delay a heartbeat).
+    Fetch,
     /// The held lane: requests the broker may hold (classic JoinGroup, SyncGroup).
     Held,
+    /// Extra held lane number `n` (1, 2, …): [`GroupSet`](crate::GroupSet) opens these so
+    /// that one group's parked JoinGroup does not delay another group's.
+    HeldExtra(u16),
+}
+
+impl Lane {
+    /// Whether this is a held lane ([`Lane::Held`] or [`Lane::HeldExtra`]).
+    #[must_use]
+    pub const fn is_held(self) -> bool {
+        matches!(self, Self::Held | Self::HeldExtra(_))
+    }
 }
 
 /// The version to encode a request at.
@@ -338,10 +352,14 @@ impl Net {
             .is_some_and(|(h, p)| h != host || *p != port);
         self.brokers.insert(node, (String::from(host), port));
         if changed {
-            for lane in [Lane::Ordinary, Lane::Held] {
-                if let Some(&conn) = self.by_node.get(&(node, lane)) {
-                    self.fail_conn(now, conn, NetError::Disconnected, true);
-                }
+            let conns: Vec<ConnId> = self
+                .by_node
+                .range((node, Lane::Ordinary)..)
+                .take_while(|((n, _), _)| *n == node)
+                .map(|(_, &c)| c)
+                .collect();
+            for conn in conns {
+                self.fail_conn(now, conn, NetError::Disconnected, true);
             }
         }
     }
@@ -367,6 +385,28 @@ impl Net {
     #[must_use]
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Requests waiting on or sent over `node`'s connection on `lane` and not answered yet
+    /// (`None`: no such connection).
+    #[must_use]
+    pub fn lane_load(&self, node: i32, lane: Lane) -> Option<usize> {
+        let c = self.conns.get(self.by_node.get(&(node, lane))?)?;
+        Some(c.queue.len() + c.in_flight.values().filter(|f| f.tag.is_some()).count())
+    }
+
+    /// Closes `node`'s connection on `lane` if it carries nothing (nothing queued, nothing in
+    /// flight); returns whether it did. The node's reconnect backoff is not touched.
+    pub fn close_idle_lane(&mut self, node: i32, lane: Lane) -> bool {
+        if self.lane_load(node, lane) != Some(0) {
+            return false;
+        }
+        let Some(conn) = self.by_node.remove(&(node, lane)) else {
+            return false;
+        };
+        self.conns.remove(&conn);
+        self.io.push_back(Io::Close { conn });
+        true
     }
 
     /// Requests sent and not yet answered, over every connection.
