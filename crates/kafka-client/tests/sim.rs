@@ -714,8 +714,8 @@ proptest! {
         for _ in 0..3 {
             sim.add_proc(SEPARATE);
         }
-        for g in 0..groups {
-            sim.add_group(0, g, kinds[g]);
+        for (g, &k) in kinds.iter().enumerate().take(groups) {
+            sim.add_group(0, g, k);
         }
         for op in ops {
             match op {
