@@ -30,3 +30,85 @@ pub mod net;
 
 pub use consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 pub use group_set::{GroupHandle, GroupSet, GroupSetConfig, GroupSpec, LanePolicy};
+
+/// What an adapter drives: a [`Consumer`] or a [`GroupSet`]. The adapter executes every
+/// [`net::Io`] from [`poll_io`](Core::poll_io), reports socket activity with
+/// [`handle_io`](Core::handle_io), calls [`handle_timeout`](Core::handle_timeout) when
+/// [`poll_timeout`](Core::poll_timeout) passes, and hands [`poll_event`](Core::poll_event)'s
+/// events to the app.
+pub trait Core {
+    /// What the app gets.
+    type Event;
+    /// Takes what a socket did.
+    fn handle_io(&mut self, now: group_fsm::Instant, event: net::IoEvent);
+    /// Acts on deadlines at or before `now`.
+    fn handle_timeout(&mut self, now: group_fsm::Instant);
+    /// The next thing the adapter must do.
+    fn poll_io(&mut self) -> Option<net::Io>;
+    /// The next event for the app.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// When to call [`handle_timeout`](Core::handle_timeout) next.
+    fn poll_timeout(&self) -> Option<group_fsm::Instant>;
+    /// The app is alive (it took events).
+    fn poll(&mut self, now: group_fsm::Instant);
+    /// Leaves cleanly (every group).
+    fn close(&mut self, now: group_fsm::Instant);
+    /// Whether everything stopped (closed or fatal).
+    fn is_closed(&self) -> bool;
+}
+
+impl Core for Consumer {
+    type Event = ConsumerEvent;
+    fn handle_io(&mut self, now: group_fsm::Instant, event: net::IoEvent) {
+        Self::handle_io(self, now, event);
+    }
+    fn handle_timeout(&mut self, now: group_fsm::Instant) {
+        Self::handle_timeout(self, now);
+    }
+    fn poll_io(&mut self) -> Option<net::Io> {
+        Self::poll_io(self)
+    }
+    fn poll_event(&mut self) -> Option<ConsumerEvent> {
+        Self::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<group_fsm::Instant> {
+        Self::poll_timeout(self)
+    }
+    fn poll(&mut self, now: group_fsm::Instant) {
+        Self::poll(self, now);
+    }
+    fn close(&mut self, now: group_fsm::Instant) {
+        Self::close(self, now);
+    }
+    fn is_closed(&self) -> bool {
+        Self::is_closed(self)
+    }
+}
+
+impl Core for GroupSet {
+    type Event = (GroupHandle, ConsumerEvent);
+    fn handle_io(&mut self, now: group_fsm::Instant, event: net::IoEvent) {
+        Self::handle_io(self, now, event);
+    }
+    fn handle_timeout(&mut self, now: group_fsm::Instant) {
+        Self::handle_timeout(self, now);
+    }
+    fn poll_io(&mut self) -> Option<net::Io> {
+        Self::poll_io(self)
+    }
+    fn poll_event(&mut self) -> Option<(GroupHandle, ConsumerEvent)> {
+        Self::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<group_fsm::Instant> {
+        Self::poll_timeout(self)
+    }
+    fn poll(&mut self, now: group_fsm::Instant) {
+        Self::poll(self, now);
+    }
+    fn close(&mut self, now: group_fsm::Instant) {
+        Self::close(self, now);
+    }
+    fn is_closed(&self) -> bool {
+        self.all_closed()
+    }
+}

@@ -41,7 +41,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use kafka_client::net::{ConnId, Io, IoEvent};
-use kafka_client::{Consumer, ConsumerEvent};
+use kafka_client::{Consumer, Core};
 
 /// How long a connect attempt may take before it counts as failed (the core has its own,
 /// usually shorter, deadline and closes the connection first).
@@ -54,9 +54,10 @@ enum Msg {
     Io(IoEvent),
 }
 
-/// The blocking driver. See the [crate docs](crate).
-pub struct Driver {
-    consumer: Consumer,
+/// The blocking driver of a [`Consumer`] (the default) or a
+/// [`GroupSet`](kafka_client::GroupSet). See the [crate docs](crate).
+pub struct Driver<C: Core = Consumer> {
+    consumer: C,
     start: Instant,
     sockets: HashMap<ConnId, TcpStream>,
     /// Connections the core still wants (a connect that finishes after a close is dropped).
@@ -65,7 +66,7 @@ pub struct Driver {
     rx: Receiver<Msg>,
 }
 
-impl core::fmt::Debug for Driver {
+impl<C: Core + core::fmt::Debug> core::fmt::Debug for Driver<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Driver")
             .field("consumer", &self.consumer)
@@ -74,9 +75,10 @@ impl core::fmt::Debug for Driver {
     }
 }
 
-impl Driver {
-    /// A driver for the consumer `make` builds (it gets the core's clock origin, zero).
-    pub fn new(make: impl FnOnce(group_fsm::Instant) -> Consumer) -> Self {
+impl<C: Core> Driver<C> {
+    /// A driver for the consumer (or group set) `make` builds (it gets the core's clock
+    /// origin, zero).
+    pub fn new(make: impl FnOnce(group_fsm::Instant) -> C) -> Self {
         let (tx, rx) = mpsc::channel();
         Self {
             consumer: make(group_fsm::Instant::ZERO),
@@ -94,17 +96,14 @@ impl Driver {
         to_core(self.start.elapsed())
     }
 
-    /// The consumer (read-only).
+    /// The consumer or group set (read-only).
     #[must_use]
-    pub fn consumer(&self) -> &Consumer {
+    pub const fn consumer(&self) -> &C {
         &self.consumer
     }
 
     /// Runs `f` on the consumer at the current time (commit, poll, …), then executes its IO.
-    pub fn with_consumer<T>(
-        &mut self,
-        f: impl FnOnce(&mut Consumer, group_fsm::Instant) -> T,
-    ) -> T {
+    pub fn with_consumer<T>(&mut self, f: impl FnOnce(&mut C, group_fsm::Instant) -> T) -> T {
         let now = self.now();
         let out = f(&mut self.consumer, now);
         self.flush_io();
@@ -113,7 +112,7 @@ impl Driver {
 
     /// Drives the consumer until it has an event (returned), it has stopped, or `deadline`
     /// passes (both `None`).
-    pub fn next_event(&mut self, deadline: Option<Instant>) -> Option<ConsumerEvent> {
+    pub fn next_event(&mut self, deadline: Option<Instant>) -> Option<C::Event> {
         loop {
             self.flush_io();
             if let Some(e) = self.consumer.poll_event() {
@@ -150,7 +149,7 @@ impl Driver {
         }
     }
 
-    /// Leaves the group ([`Consumer::close`]) and drives it for at most `grace` (LeaveGroup and
+    /// Leaves the group ([`Consumer::close`]; every group of a set) and drives it for at most `grace` (LeaveGroup and
     /// the final commit), then drops every socket. Returns whether it closed cleanly. The
     /// events of the way out (revocations, the final commit, `Closed`) are dropped; use
     /// [`Driver::close_with`] to see them.
@@ -159,8 +158,9 @@ impl Driver {
     }
 
     /// [`Driver::close`], handing every event of the way out (the revocation of the owned
-    /// partitions, the final commit, [`ConsumerEvent::Closed`]) to `on_event` in order.
-    pub fn close_with(&mut self, grace: Duration, mut on_event: impl FnMut(ConsumerEvent)) -> bool {
+    /// partitions, the final commit, [`ConsumerEvent::Closed`](kafka_client::ConsumerEvent))
+    /// to `on_event` in order.
+    pub fn close_with(&mut self, grace: Duration, mut on_event: impl FnMut(C::Event)) -> bool {
         let now = self.now();
         self.consumer.close(now);
         let stop = Instant::now() + grace;

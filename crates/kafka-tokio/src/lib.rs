@@ -38,7 +38,7 @@ use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use kafka_client::net::{ConnId, Io, IoEvent};
-use kafka_client::{Consumer, ConsumerEvent};
+use kafka_client::{Consumer, Core};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -55,9 +55,10 @@ enum Msg {
     Io(IoEvent),
 }
 
-/// The async driver. See the [crate docs](crate).
-pub struct Driver {
-    consumer: Consumer,
+/// The async driver of a [`Consumer`] (the default) or a
+/// [`GroupSet`](kafka_client::GroupSet). See the [crate docs](crate).
+pub struct Driver<C: Core = Consumer> {
+    consumer: C,
     start: Instant,
     writers: HashMap<ConnId, OwnedWriteHalf>,
     readers: HashMap<ConnId, tokio::task::JoinHandle<()>>,
@@ -67,7 +68,7 @@ pub struct Driver {
     rx: UnboundedReceiver<Msg>,
 }
 
-impl core::fmt::Debug for Driver {
+impl<C: Core + core::fmt::Debug> core::fmt::Debug for Driver<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Driver")
             .field("consumer", &self.consumer)
@@ -76,10 +77,10 @@ impl core::fmt::Debug for Driver {
     }
 }
 
-impl Driver {
+impl<C: Core> Driver<C> {
     /// A driver for the consumer `make` builds (it gets the core's clock origin, zero).
     /// Must be called inside a tokio runtime.
-    pub fn new(make: impl FnOnce(group_fsm::Instant) -> Consumer) -> Self {
+    pub fn new(make: impl FnOnce(group_fsm::Instant) -> C) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         Self {
             consumer: make(group_fsm::Instant::ZERO),
@@ -101,15 +102,12 @@ impl Driver {
 
     /// The consumer (read-only).
     #[must_use]
-    pub fn consumer(&self) -> &Consumer {
+    pub const fn consumer(&self) -> &C {
         &self.consumer
     }
 
     /// Runs `f` on the consumer at the current time (commit, poll, …), then executes its IO.
-    pub async fn with_consumer<T>(
-        &mut self,
-        f: impl FnOnce(&mut Consumer, group_fsm::Instant) -> T,
-    ) -> T {
+    pub async fn with_consumer<T>(&mut self, f: impl FnOnce(&mut C, group_fsm::Instant) -> T) -> T {
         let now = self.now();
         let out = f(&mut self.consumer, now);
         self.flush_io().await;
@@ -118,7 +116,7 @@ impl Driver {
 
     /// Drives the consumer until it has an event (returned), it has stopped, or `deadline`
     /// passes (both `None`).
-    pub async fn next_event(&mut self, deadline: Option<Instant>) -> Option<ConsumerEvent> {
+    pub async fn next_event(&mut self, deadline: Option<Instant>) -> Option<C::Event> {
         let sleep = tokio::time::sleep_until(Instant::now());
         tokio::pin!(sleep);
         let mut armed: Option<Instant> = None;
@@ -177,11 +175,12 @@ impl Driver {
     }
 
     /// [`Driver::close`], handing every event of the way out (the revocation of the owned
-    /// partitions, the final commit, [`ConsumerEvent::Closed`]) to `on_event` in order.
+    /// partitions, the final commit, [`ConsumerEvent::Closed`](kafka_client::ConsumerEvent))
+    /// to `on_event` in order.
     pub async fn close_with(
         &mut self,
         grace: Duration,
-        mut on_event: impl FnMut(ConsumerEvent),
+        mut on_event: impl FnMut(C::Event),
     ) -> bool {
         let now = self.now();
         self.consumer.close(now);
