@@ -19,7 +19,10 @@ use group_fsm::assignor::{
 };
 use kafka_client::fetch::{FetchConfig, ResetPolicy};
 use kafka_client::net::{NetConfig, parse_version_caps};
-use kafka_client::{Consumer, ConsumerConfig, ConsumerEvent};
+use kafka_client::{
+    Consumer, ConsumerConfig, ConsumerEvent, Core, GroupHandle, GroupSet, GroupSetConfig,
+    GroupSpec, LanePolicy,
+};
 use serde_json::{Value, json};
 
 use crate::assign::AssignorName;
@@ -42,7 +45,8 @@ pub(crate) const EXAMPLES: &str = "\
 Examples:
   kgroup consume --bootstrap 127.0.0.1:9092 --group g --topic orders --from earliest --json
   kgroup consume --bootstrap 127.0.0.1:9092 --group g --topic a,b --assignor range \\
-      --instance-id pod-1 --commit manual --max-messages 1000 --timeout 60 --runtime tokio";
+      --instance-id pod-1 --commit manual --max-messages 1000 --timeout 60 --runtime tokio
+  kgroup consume --bootstrap 127.0.0.1:9092 --group g1,g2,g3 --topic orders --json";
 
 /// Where to start when the group has no committed offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,6 +77,16 @@ pub(crate) enum ProtocolName {
     Consumer,
 }
 
+/// How several groups share a broker's connections (`--group` with several ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LanesName {
+    /// Held requests (JoinGroup, SyncGroup) on held lanes, fetches on a fetch lane, the rest
+    /// on the ordinary connection: no heartbeat waits behind a parked request.
+    Separate,
+    /// Everything on one connection per broker: the naive way, for showing what it breaks.
+    Single,
+}
+
 /// Which adapter drives the consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Runtime {
@@ -88,9 +102,10 @@ pub(crate) struct ConsumeArgs {
     /// Bootstrap brokers, HOST:PORT[,HOST:PORT…].
     #[arg(long, value_delimiter = ',', required = true)]
     bootstrap: Vec<String>,
-    /// The consumer group id.
-    #[arg(long)]
-    group: String,
+    /// The consumer group id; several (G[,G…] or repeated) consume in one client over shared
+    /// connections (a `GroupSet`), and every JSON event then carries a `group` field.
+    #[arg(long, value_delimiter = ',', required = true)]
+    group: Vec<String>,
     /// Topics to subscribe to, T[,T…].
     #[arg(long, value_delimiter = ',', required = true)]
     topic: Vec<String>,
@@ -138,16 +153,81 @@ pub(crate) struct ConsumeArgs {
     /// do not parse.
     #[arg(long)]
     max_versions: Option<String>,
+    /// With several groups: how they share connections.
+    #[arg(long, value_enum, default_value = "separate")]
+    lanes: LanesName,
+    /// With several groups: held lanes per broker at most.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    max_held_lanes: u16,
+    /// With several groups: merge their Fetch requests to the same broker.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    share_fetches: bool,
+}
+
+/// What `kgroup consume` needs of a [`Consumer`] (one group) or a [`GroupSet`] (several).
+trait Drivable: Core + Send + 'static {
+    /// The event's group (none for a single consumer) and the event.
+    fn split(event: Self::Event) -> (Option<GroupHandle>, ConsumerEvent);
+    /// The current generation of `group`'s member.
+    fn generation(&self, group: Option<GroupHandle>) -> i32;
+    /// Commits every group's positions.
+    fn commit_all(&mut self, now: group_fsm::Instant);
+}
+
+impl Drivable for Consumer {
+    fn split(event: ConsumerEvent) -> (Option<GroupHandle>, ConsumerEvent) {
+        (None, event)
+    }
+    fn generation(&self, _: Option<GroupHandle>) -> i32 {
+        self.member().generation()
+    }
+    fn commit_all(&mut self, now: group_fsm::Instant) {
+        self.commit_positions(now);
+    }
+}
+
+impl Drivable for GroupSet {
+    fn split(event: (GroupHandle, ConsumerEvent)) -> (Option<GroupHandle>, ConsumerEvent) {
+        (Some(event.0), event.1)
+    }
+    fn generation(&self, group: Option<GroupHandle>) -> i32 {
+        group
+            .and_then(|g| self.member(g))
+            .map_or(-1, group_fsm::Member::generation)
+    }
+    fn commit_all(&mut self, now: group_fsm::Instant) {
+        let groups: Vec<GroupHandle> = self.groups().collect();
+        for g in groups {
+            self.commit_positions(now, g);
+        }
+    }
 }
 
 /// Either adapter behind one interface.
-enum Runner {
-    Std(kafka_std::Driver),
-    Tokio(tokio::runtime::Runtime, kafka_tokio::Driver),
+enum Runner<C: Drivable> {
+    Std(kafka_std::Driver<C>),
+    Tokio(tokio::runtime::Runtime, kafka_tokio::Driver<C>),
 }
 
-impl Runner {
-    fn next_event(&mut self, deadline: Instant) -> Option<ConsumerEvent> {
+impl<C: Drivable> Runner<C> {
+    fn new(runtime: Runtime, make: impl FnOnce(group_fsm::Instant) -> C) -> Result<Self, CliError> {
+        Ok(match runtime {
+            Runtime::Std => Self::Std(kafka_std::Driver::new(make)),
+            Runtime::Tokio => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| CliError::input(format!("tokio runtime: {e}")))?;
+                let driver = {
+                    let _guard = rt.enter();
+                    kafka_tokio::Driver::new(make)
+                };
+                Self::Tokio(rt, driver)
+            }
+        })
+    }
+
+    fn next_event(&mut self, deadline: Instant) -> Option<C::Event> {
         match self {
             Self::Std(d) => d.next_event(Some(deadline)),
             Self::Tokio(rt, d) => {
@@ -156,7 +236,7 @@ impl Runner {
         }
     }
 
-    fn consumer(&self) -> &Consumer {
+    fn core(&self) -> &C {
         match self {
             Self::Std(d) => d.consumer(),
             Self::Tokio(_, d) => d.consumer(),
@@ -165,14 +245,14 @@ impl Runner {
 
     fn commit_positions(&mut self) {
         match self {
-            Self::Std(d) => d.with_consumer(|c, now| c.commit_positions(now)),
-            Self::Tokio(rt, d) => rt.block_on(d.with_consumer(|c, now| c.commit_positions(now))),
+            Self::Std(d) => d.with_consumer(|c, now| c.commit_all(now)),
+            Self::Tokio(rt, d) => rt.block_on(d.with_consumer(|c, now| c.commit_all(now))),
         }
     }
 
-    /// Leaves the group, handing every event on the way (revocations, the final commit,
+    /// Leaves the group(s), handing every event on the way (revocations, the final commit,
     /// `Closed`) to `sink`.
-    fn close(&mut self, grace: Duration, sink: impl FnMut(ConsumerEvent)) -> bool {
+    fn close(&mut self, grace: Duration, sink: impl FnMut(C::Event)) -> bool {
         match self {
             Self::Std(d) => d.close_with(grace, sink),
             Self::Tokio(rt, d) => rt.block_on(d.close_with(grace, sink)),
@@ -199,7 +279,8 @@ fn assignor(name: AssignorName) -> Box<dyn Assignor> {
     }
 }
 
-fn config(args: &ConsumeArgs) -> Result<ConsumerConfig, CliError> {
+/// The configuration of the consumer of group `group_id`.
+fn config(args: &ConsumeArgs, group_id: &str) -> Result<ConsumerConfig, CliError> {
     let bootstrap = args
         .bootstrap
         .iter()
@@ -210,7 +291,7 @@ fn config(args: &ConsumeArgs) -> Result<ConsumerConfig, CliError> {
     if let Some(caps) = &args.max_versions {
         net.version_caps = parse_version_caps(caps).map_err(CliError::input)?;
     }
-    let mut group = group_fsm::Config::new(args.group.as_str());
+    let mut group = group_fsm::Config::new(group_id);
     group.client_id.clone_from(&args.client_id);
     group.group_instance_id.clone_from(&args.instance_id);
     group.session_timeout = Duration::from_millis(args.session_timeout_ms);
@@ -228,7 +309,7 @@ fn config(args: &ConsumeArgs) -> Result<ConsumerConfig, CliError> {
     // needs its own. `RandomState` is keyed from the OS's randomness.
     group.rng_seed = core::hash::BuildHasher::hash_one(
         &std::collections::hash_map::RandomState::new(),
-        (std::process::id(), std::time::SystemTime::now()),
+        (std::process::id(), std::time::SystemTime::now(), group_id),
     );
     group
         .validate()
@@ -356,24 +437,59 @@ fn event_text(event: &ConsumerEvent) -> String {
 
 /// Runs `kgroup consume`.
 pub(crate) fn run(args: &ConsumeArgs) -> Result<(), CliError> {
-    let config = config(args)?;
-    let assignors = vec![assignor(args.assignor)];
-    let mut runner = match args.runtime {
-        Runtime::Std => Runner::Std(kafka_std::Driver::new(|now| {
-            Consumer::new(config, assignors, now)
-        })),
-        Runtime::Tokio => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| CliError::input(format!("tokio runtime: {e}")))?;
-            let driver = {
-                let _guard = rt.enter();
-                kafka_tokio::Driver::new(|now| Consumer::new(config, assignors, now))
-            };
-            Runner::Tokio(rt, driver)
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(dup) = args.group.iter().find(|g| !seen.insert(g.as_str())) {
+        return Err(CliError::input(format!("--group {dup:?} given twice")));
+    }
+    if let [group] = args.group.as_slice() {
+        let config = config(args, group)?;
+        let assignors = vec![assignor(args.assignor)];
+        let runner = Runner::new(args.runtime, |now| Consumer::new(config, assignors, now))?;
+        return drive(args, runner, &[]);
+    }
+    let configs = args
+        .group
+        .iter()
+        .map(|g| config(args, g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let net = configs[0].net.clone();
+    let mut names = Vec::new();
+    let runner = Runner::new(args.runtime, |now| {
+        let mut set_config = GroupSetConfig::new(net);
+        set_config.share_fetches = args.share_fetches;
+        set_config.lanes = match args.lanes {
+            LanesName::Separate => LanePolicy::Separate {
+                max_held_lanes: args.max_held_lanes,
+                fetch_lane: true,
+            },
+            LanesName::Single => LanePolicy::Single,
+        };
+        let mut set = GroupSet::new(set_config);
+        for c in configs {
+            let name = c.group.group_id.clone();
+            let h = set.add_group(
+                now,
+                GroupSpec {
+                    group: c.group,
+                    topics: c.topics,
+                    fetch: c.fetch,
+                    assignors: vec![assignor(args.assignor)],
+                },
+            );
+            names.push((h, name));
         }
-    };
+        set
+    })?;
+    drive(args, runner, &names)
+}
+
+/// The event loop: prints events until a stop, then leaves cleanly. `names` gives the group
+/// of each handle (empty for a single consumer, whose events carry no `group` field).
+fn drive<C: Drivable>(
+    args: &ConsumeArgs,
+    mut runner: Runner<C>,
+    names: &[(GroupHandle, String)],
+) -> Result<(), CliError> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
@@ -385,15 +501,29 @@ pub(crate) fn run(args: &ConsumeArgs) -> Result<(), CliError> {
         .timeout
         .filter(|t| t.is_finite() && *t >= 0.0)
         .map(|t| started + Duration::from_secs_f64(t.min(1e7)));
+    let name = |g: Option<GroupHandle>| {
+        g.and_then(|g| names.iter().find(|(h, _)| *h == g))
+            .map(|(_, n)| n.as_str())
+    };
     let mut out = std::io::stdout().lock();
     let mut messages: u64 = 0;
     let mut fatal: Option<String> = None;
     let mut uncommitted = false;
-    let emit = |out: &mut std::io::StdoutLock<'_>, event: &ConsumerEvent, generation: i32| {
-        let line = if args.json {
-            event_json(event, generation).to_string()
-        } else {
-            event_text(event)
+    let emit = |out: &mut std::io::StdoutLock<'_>,
+                group: Option<&str>,
+                event: &ConsumerEvent,
+                generation: i32| {
+        let line = match (args.json, group) {
+            (true, None) => event_json(event, generation).to_string(),
+            (true, Some(g)) => {
+                let mut v = event_json(event, generation);
+                if let Value::Object(m) = &mut v {
+                    m.insert("group".into(), Value::String(g.to_owned()));
+                }
+                v.to_string()
+            }
+            (false, None) => event_text(event),
+            (false, Some(g)) => format!("[{g}] {}", event_text(event)),
         };
         writeln!(out, "{line}").map_err(|e| CliError::from_stdout(&e))
     };
@@ -404,7 +534,7 @@ pub(crate) fn run(args: &ConsumeArgs) -> Result<(), CliError> {
         }
         let tick = (now + Duration::from_millis(100)).min(end.unwrap_or(now + Duration::MAX / 4));
         let Some(event) = runner.next_event(tick) else {
-            if runner.consumer().is_closed() {
+            if runner.core().is_closed() {
                 break;
             }
             if uncommitted {
@@ -413,15 +543,21 @@ pub(crate) fn run(args: &ConsumeArgs) -> Result<(), CliError> {
             }
             continue;
         };
-        let generation = runner.consumer().member().generation();
+        let (group, event) = C::split(event);
+        let generation = runner.core().generation(group);
         if let ConsumerEvent::Message(_) = event {
             messages += 1;
             uncommitted = args.commit == CommitMode::Manual;
         }
         if let ConsumerEvent::Fatal(f) = &event {
-            fatal = Some(f.clone());
+            // With several groups, one group's fatal error stops the whole process too: the
+            // user asked for all of them.
+            fatal = Some(match name(group) {
+                Some(g) => format!("group {g}: {f}"),
+                None => f.clone(),
+            });
         }
-        emit(&mut out, &event, generation)?;
+        emit(&mut out, name(group), &event, generation)?;
         if fatal.is_some() {
             break;
         }
@@ -431,19 +567,30 @@ pub(crate) fn run(args: &ConsumeArgs) -> Result<(), CliError> {
             runner.commit_positions();
         }
         // The generation the revoked partitions belonged to (the member's goes to -1 on leave).
-        let generation = runner.consumer().member().generation();
+        let generations: Vec<i32> = if names.is_empty() {
+            vec![runner.core().generation(None)]
+        } else {
+            names
+                .iter()
+                .map(|(h, _)| runner.core().generation(Some(*h)))
+                .collect()
+        };
+        let generation_of = |g: Option<GroupHandle>| {
+            let i = g.and_then(|g| names.iter().position(|(h, _)| *h == g));
+            generations[i.unwrap_or(0)]
+        };
         let mut leaving = Vec::new();
-        let clean = runner.close(Duration::from_secs(10), |e| leaving.push(e));
-        let mut closed = false;
-        for event in &leaving {
-            closed |= matches!(event, ConsumerEvent::Closed);
-            emit(&mut out, event, generation)?;
+        let clean = runner.close(Duration::from_secs(10), |e| leaving.push(C::split(e)));
+        let mut closed = 0;
+        for (group, event) in &leaving {
+            closed += usize::from(matches!(event, ConsumerEvent::Closed));
+            emit(&mut out, name(*group), event, generation_of(*group))?;
         }
         if !clean {
             let warning = ConsumerEvent::Warning("did not leave the group within 10 s".into());
-            emit(&mut out, &warning, generation)?;
-        } else if !closed {
-            emit(&mut out, &ConsumerEvent::Closed, generation)?;
+            emit(&mut out, None, &warning, generations[0])?;
+        } else if closed == 0 && names.is_empty() {
+            emit(&mut out, None, &ConsumerEvent::Closed, generations[0])?;
         }
     }
     out.flush().map_err(|e| CliError::from_stdout(&e))?;
