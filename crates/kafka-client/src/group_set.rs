@@ -57,7 +57,7 @@ use group_fsm::assignor::Assignor;
 use group_fsm::{Action, Destination, Event, Input, Instant, Member, Offset, RequestId};
 use group_fsm::{Config as GroupConfig, TransportError};
 use kafka_wire::generated::fetch_request::FetchRequest;
-use kafka_wire::generated::fetch_response::FetchResponse;
+use kafka_wire::generated::fetch_response::{FetchResponse, FetchableTopicResponse};
 use kafka_wire::generated::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use kafka_wire::{AnyRequest, AnyResponse, ByteString, Uuid};
 
@@ -723,7 +723,9 @@ impl GroupSet {
             let Some(waits) = self.waiting_fetches.remove(&node) else {
                 continue;
             };
-            let (batch, merged, timeout, rest) = merge(node, waits, &self.slots);
+            let slots = &self.slots;
+            let live = |g: u32| slots.get(&g).is_some_and(|s| !s.closed);
+            let (batch, merged, timeout, rest) = merge(node, waits, live);
             if !rest.is_empty() {
                 self.waiting_fetches.insert(node, rest);
             }
@@ -932,32 +934,7 @@ impl GroupSet {
             let Some(slot) = self.slots.get_mut(&g) else {
                 continue;
             };
-            let mut part = FetchResponse {
-                throttle_time_ms: resp.throttle_time_ms,
-                error_code: resp.error_code,
-                session_id: resp.session_id,
-                responses: Vec::new(),
-                node_endpoints: resp.node_endpoints.clone(),
-                ..Default::default()
-            };
-            for t in &resp.responses {
-                let key = if by_id {
-                    TopicKey::Id(t.topic_id)
-                } else {
-                    TopicKey::Name(t.topic.clone())
-                };
-                let partitions: Vec<_> = t
-                    .partitions
-                    .iter()
-                    .filter(|p| wanted.contains(&(key.clone(), p.partition_index)))
-                    .cloned()
-                    .collect();
-                if !partitions.is_empty() {
-                    let mut topic = t.clone();
-                    topic.partitions = partitions;
-                    part.responses.push(topic);
-                }
-            }
+            let part = response_part(&resp, &wanted, by_id);
             self.stats.fetch_bytes_delivered += record_bytes(&part);
             slot.fetcher
                 .handle_response(now, id, AnyResponse::Fetch(part));
@@ -1140,6 +1117,41 @@ impl Slot {
     }
 }
 
+/// The part of a merged Fetch response that one group asked for (`wanted`), sharing the
+/// record bytes.
+fn response_part(resp: &FetchResponse, wanted: &Wanted, by_id: bool) -> FetchResponse {
+    let mut part = FetchResponse {
+        throttle_time_ms: resp.throttle_time_ms,
+        error_code: resp.error_code,
+        session_id: resp.session_id,
+        responses: Vec::new(),
+        node_endpoints: resp.node_endpoints.clone(),
+        ..Default::default()
+    };
+    for t in &resp.responses {
+        let key = if by_id {
+            TopicKey::Id(t.topic_id)
+        } else {
+            TopicKey::Name(t.topic.clone())
+        };
+        let partitions: Vec<_> = t
+            .partitions
+            .iter()
+            .filter(|p| wanted.contains(&(key.clone(), p.partition_index)))
+            .cloned()
+            .collect();
+        if !partitions.is_empty() {
+            part.responses.push(FetchableTopicResponse {
+                topic: t.topic.clone(),
+                topic_id: t.topic_id,
+                partitions,
+                unknown_tagged_fields: t.unknown_tagged_fields.clone(),
+            });
+        }
+    }
+    part
+}
+
 /// Record bytes in a Fetch response.
 fn record_bytes(resp: &FetchResponse) -> u64 {
     resp.responses
@@ -1155,7 +1167,7 @@ fn record_bytes(resp: &FetchResponse) -> u64 {
 fn merge(
     node: i32,
     waits: Vec<FetchWait>,
-    slots: &BTreeMap<u32, Slot>,
+    live: impl Fn(u32) -> bool,
 ) -> (Batch, Option<FetchRequest>, Duration, Vec<FetchWait>) {
     let mut batch = Batch {
         node,
@@ -1166,7 +1178,7 @@ fn merge(
     let mut timeout = Duration::ZERO;
     let mut rest = Vec::new();
     for w in waits {
-        if slots.get(&w.group).is_none_or(|s| s.closed) {
+        if !live(w.group) {
             continue;
         }
         let AnyRequest::Fetch(req) = w.send.request else {
@@ -1251,3 +1263,131 @@ const _: () = {
     const fn assert_send<T: Send>() {}
     assert_send::<GroupSet>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_wire::generated::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_wire::generated::fetch_response::PartitionData;
+
+    fn fetch(group: u32, id: u64, version: i16, parts: &[(&str, i32, i64)]) -> FetchWait {
+        let mut topics: Vec<FetchTopic> = Vec::new();
+        for &(t, p, offset) in parts {
+            let partition = FetchPartition {
+                partition: p,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            };
+            match topics.iter_mut().find(|x| &*x.topic == t) {
+                Some(x) => x.partitions.push(partition),
+                None => topics.push(FetchTopic {
+                    topic: t.into(),
+                    partitions: alloc::vec![partition],
+                    ..Default::default()
+                }),
+            }
+        }
+        FetchWait {
+            group,
+            send: FetchSend {
+                id: FetchRequestId(id),
+                node: 1,
+                request: AnyRequest::Fetch(FetchRequest {
+                    max_wait_ms: 500,
+                    min_bytes: 1,
+                    topics,
+                    ..Default::default()
+                }),
+                version,
+                timeout: Duration::from_secs(30),
+            },
+        }
+    }
+
+    fn entries(req: &FetchRequest) -> Vec<(String, i32, i64)> {
+        let mut out: Vec<(String, i32, i64)> = req
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(move |p| (String::from(&*t.topic), p.partition, p.fetch_offset))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn groups_at_the_same_positions_share_one_request() {
+        let waits = alloc::vec![
+            fetch(0, 1, 12, &[("a", 0, 10), ("a", 1, 20)]),
+            fetch(1, 7, 12, &[("a", 0, 10), ("a", 1, 20), ("b", 0, 5)]),
+        ];
+        let (batch, merged, _, rest) = merge(1, waits, |_| true);
+        let merged = merged.expect("a request");
+        assert!(rest.is_empty());
+        assert_eq!(
+            entries(&merged),
+            [("a".into(), 0, 10), ("a".into(), 1, 20), ("b".into(), 0, 5)]
+        );
+        assert_eq!(batch.parts.len(), 2);
+        assert_eq!(batch.parts[1].2.len(), 3);
+    }
+
+    #[test]
+    fn a_group_at_another_position_waits_for_the_next_round() {
+        let waits = alloc::vec![
+            fetch(0, 1, 12, &[("a", 0, 10)]),
+            fetch(1, 2, 12, &[("a", 0, 11), ("a", 1, 0)]),
+            fetch(2, 3, 12, &[("a", 1, 0)]),
+            fetch(3, 4, 11, &[("c", 0, 0)]),
+        ];
+        let (batch, merged, _, rest) = merge(1, waits, |g| g != 2);
+        let merged = merged.expect("a request");
+        assert_eq!(entries(&merged), [("a".into(), 0, 10)]);
+        assert_eq!(batch.parts.len(), 1);
+        // Group 1 disagrees on a-0, group 3 on the version; group 2 is closed and dropped.
+        let left: Vec<u32> = rest.iter().map(|w| w.group).collect();
+        assert_eq!(left, [1, 3]);
+        let (batch, merged, _, rest) = merge(1, rest, |_| true);
+        assert_eq!(batch.parts[0].0, 1);
+        assert_eq!(merged.map(|m| entries(&m).len()), Some(2));
+        assert_eq!(rest.len(), 1);
+    }
+
+    #[test]
+    fn each_group_gets_only_its_partitions_sharing_the_bytes() {
+        let records = bytes::Bytes::from_static(b"not really a batch");
+        let data = |p: i32| PartitionData {
+            partition_index: p,
+            records: Some(records.clone()),
+            ..Default::default()
+        };
+        let resp = FetchResponse {
+            responses: alloc::vec![FetchableTopicResponse {
+                topic: "a".into(),
+                partitions: alloc::vec![data(0), data(1)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let wanted: Wanted = [(TopicKey::Name("a".into()), 1)].into_iter().collect();
+        let part = response_part(&resp, &wanted, false);
+        assert_eq!(part.responses.len(), 1);
+        let ps = &part.responses[0].partitions;
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].partition_index, 1);
+        let shared = ps[0].records.as_ref().map(|b| b.as_ptr());
+        assert_eq!(
+            shared,
+            Some(records.as_ptr()),
+            "the bytes are shared, not copied"
+        );
+        let none: Wanted = [(TopicKey::Name("b".into()), 0)].into_iter().collect();
+        assert!(response_part(&resp, &none, false).responses.is_empty());
+        // By id (v13+) the name does not match anything.
+        assert!(response_part(&resp, &wanted, true).responses.is_empty());
+    }
+}
