@@ -415,3 +415,63 @@ fn an_undecodable_response_fails_its_request_once_and_closes_the_connection() {
     assert!(matches!(&drain_io(&mut net)[..], [Io::Close { .. }]));
     assert_eq!(net.in_flight(), 0);
 }
+
+#[test]
+fn every_lane_is_its_own_connection_and_idle_ones_close_on_request() {
+    let mut net = net();
+    let (_, _) = negotiated(&mut net);
+    // The heartbeat `negotiated` sent is still in flight.
+    assert_eq!(net.lane_load(-1, Lane::Ordinary), Some(1));
+    assert_eq!(net.lane_load(-1, Lane::Fetch), None);
+    let lanes = [
+        Lane::Fetch,
+        Lane::Held,
+        Lane::HeldExtra(1),
+        Lane::HeldExtra(2),
+    ];
+    let mut conns = Vec::new();
+    for (i, lane) in lanes.into_iter().enumerate() {
+        net.send(t(5), heartbeat(10 + i as u64, Route::Node(-1), lane));
+        let io = drain_io(&mut net);
+        let [Io::Connect { conn, .. }] = &io[..] else {
+            panic!("{lane:?}: expected one new connection, got {io:?}");
+        };
+        conns.push(*conn);
+        assert_eq!(net.lane_load(-1, lane), Some(1), "{lane:?}: queued");
+    }
+    assert_eq!(net.connection_count(), 5);
+    assert!(Lane::HeldExtra(3).is_held() && Lane::Held.is_held());
+    assert!(!Lane::Fetch.is_held() && !Lane::Ordinary.is_held());
+    // A lane with a queued request is not idle.
+    assert!(!net.close_idle_lane(-1, Lane::HeldExtra(1)));
+    // Negotiate HeldExtra(2), answer its request: then it is idle and closes.
+    let conn = conns[3];
+    net.handle(t(6), IoEvent::Connected(conn));
+    let Some(Io::Write { bytes, .. }) = net.poll_io() else {
+        panic!("expected ApiVersions");
+    };
+    let (corr, _, _) = requests(&bytes)[0];
+    net.handle(
+        t(7),
+        IoEvent::Received(conn, response(corr, 3, &api_versions(KEYS))),
+    );
+    let Some(Io::Write { bytes, .. }) = net.poll_io() else {
+        panic!("expected the heartbeat");
+    };
+    let (corr, _, version) = requests(&bytes)[0];
+    let hb = AnyResponse::Heartbeat(HeartbeatResponse::default());
+    net.handle(t(8), IoEvent::Received(conn, response(corr, version, &hb)));
+    assert!(matches!(
+        drain_events(&mut net).last(),
+        Some(NetEvent::Response { tag: Tag(13), .. })
+    ));
+    assert_eq!(net.lane_load(-1, Lane::HeldExtra(2)), Some(0));
+    assert!(net.close_idle_lane(-1, Lane::HeldExtra(2)));
+    assert_eq!(drain_io(&mut net), [Io::Close { conn }]);
+    assert_eq!(net.lane_load(-1, Lane::HeldExtra(2)), None);
+    assert_eq!(net.connection_count(), 4);
+    // Closing it failed nothing and left no backoff: a new request dials at once.
+    assert!(drain_events(&mut net).is_empty());
+    net.send(t(9), heartbeat(20, Route::Node(-1), Lane::HeldExtra(2)));
+    assert!(matches!(&drain_io(&mut net)[..], [Io::Connect { .. }]));
+}
