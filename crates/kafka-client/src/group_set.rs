@@ -469,41 +469,12 @@ impl GroupSet {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
-        let ids: Vec<u32> = self
-            .slots
-            .range(self.cursor..)
-            .chain(self.slots.range(..self.cursor))
-            .filter(|(_, s)| !s.closed)
-            .map(|(&id, _)| id)
-            .collect();
-        for id in ids {
-            let slot = self.slots.get_mut(&id)?;
-            loop {
-                let Some(event) = slot.fetcher.poll_event() else {
-                    if slot.delivered {
-                        slot.delivered = false;
-                        slot.needs_pump = true;
-                    }
-                    break;
-                };
-                match event {
-                    FetchEvent::Record(r) => {
-                        slot.positions_dirty = true;
-                        slot.delivered = true;
-                        self.cursor = id;
-                        return Some((GroupHandle(id), ConsumerEvent::Message(r)));
-                    }
-                    FetchEvent::NeedMetadata => slot.want_metadata = true,
-                    FetchEvent::OffsetReset { .. } => {}
-                    FetchEvent::Error(e) => {
-                        self.cursor = id;
-                        let w = ConsumerEvent::Warning(alloc::format!("fetch: {e}"));
-                        return Some((GroupHandle(id), w));
-                    }
-                }
-            }
-        }
-        None
+        let cursor = self.cursor;
+        let found = next_record(self.slots.range_mut(cursor..))
+            .or_else(|| next_record(self.slots.range_mut(..cursor)));
+        let (id, event) = found?;
+        self.cursor = id;
+        Some((GroupHandle(id), event))
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
@@ -1115,6 +1086,40 @@ impl Slot {
                 .handle(now, Input::Positions(self.fetcher.positions()));
         }
     }
+}
+
+/// The first record (or fetch warning) of the first group in `slots` that has one; marks
+/// groups whose buffered records ran out so they fetch again.
+fn next_record<'a>(
+    slots: impl Iterator<Item = (&'a u32, &'a mut Slot)>,
+) -> Option<(u32, ConsumerEvent)> {
+    for (&id, slot) in slots {
+        if slot.closed {
+            continue;
+        }
+        loop {
+            let Some(event) = slot.fetcher.poll_event() else {
+                if slot.delivered {
+                    slot.delivered = false;
+                    slot.needs_pump = true;
+                }
+                break;
+            };
+            match event {
+                FetchEvent::Record(r) => {
+                    slot.positions_dirty = true;
+                    slot.delivered = true;
+                    return Some((id, ConsumerEvent::Message(r)));
+                }
+                FetchEvent::NeedMetadata => slot.want_metadata = true,
+                FetchEvent::OffsetReset { .. } => {}
+                FetchEvent::Error(e) => {
+                    return Some((id, ConsumerEvent::Warning(alloc::format!("fetch: {e}"))));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The part of a merged Fetch response that one group asked for (`wanted`), sharing the
