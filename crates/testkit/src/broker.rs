@@ -239,12 +239,11 @@ struct Fetched {
 ///
 /// Method families:
 /// - setup and faults: [`new`](Self::new), [`create_topic`](Self::create_topic),
-///   [`append`](Self::append) (records for Fetch),
 ///   [`set_api_versions`](Self::set_api_versions), [`inject_error`](Self::inject_error),
 ///   [`set_coordinator_available`](Self::set_coordinator_available),
 ///   [`set_not_coordinator`](Self::set_not_coordinator);
 /// - input: [`handle_frame`](Self::handle_frame), [`handle_timeout`](Self::handle_timeout),
-///   [`disconnect`](Self::disconnect);
+///   [`disconnect`](Self::disconnect), [`append`](Self::append) (records for Fetch);
 /// - output: [`poll_output`](Self::poll_output), [`poll_closed`](Self::poll_closed),
 ///   [`poll_timeout`](Self::poll_timeout);
 /// - getters: [`group`](Self::group), [`consumer_group`](Self::consumer_group),
@@ -444,8 +443,8 @@ impl ModelBroker {
     /// One request frame (header and body, without the 4-byte size prefix) from `conn`.
     ///
     /// Connections are created on first use. Like a real broker, a connection is served one
-    /// request at a time: while a request is parked (JoinGroup, SyncGroup, Fetch) later frames wait,
-    /// and run only after its response is out. Frames on a connection that was closed or
+    /// request at a time: while a request is parked (JoinGroup, SyncGroup, Fetch) later frames
+    /// wait, and run only after its response is out. Frames on a connection that was closed or
     /// [`disconnect`](Self::disconnect)ed are dropped: ids are never reused.
     pub fn handle_frame(&mut self, now_ms: u64, conn: ConnId, frame: Bytes) {
         self.advance(now_ms);

@@ -104,10 +104,10 @@
 //! server assignors, KIP-1251 assignment epochs, `DescribeGroups`/`ListGroups`, the broker's
 //! idle-connection expiry, and the `UNKNOWN_TOPIC_OR_PARTITION` check of partition numbers
 //! in the group APIs (only topic names or ids are checked there; Fetch and ListOffsets check
-//! partitions). As in Kafka, a parked request that is superseded (a second JoinGroup or SyncGroup of the same
-//! member, on another connection) or whose member is removed while its SyncGroup is parked is
-//! never answered, so its connection stays blocked; [`BrokerStats::abandoned_requests`] counts
-//! them.
+//! partitions). As in Kafka, a parked request that is superseded (a second JoinGroup or
+//! SyncGroup of the same member, on another connection) or whose member is removed while its
+//! SyncGroup is parked is never answered, so its connection stays blocked;
+//! [`BrokerStats::abandoned_requests`] counts them.
 //!
 //! # Run loop
 //!

@@ -211,7 +211,7 @@ impl From<ListOffsetsPartitionResponse> for Lo {
     }
 }
 
-// ---- versions ----------------------------------------------------------------------------------
+// ---- versions -----------------------------------------------------------------------------------
 
 #[test]
 fn fetch_and_list_offsets_are_served_only_when_configured() {
@@ -254,7 +254,7 @@ fn fetch_and_list_offsets_are_served_only_when_configured() {
     assert_eq!(ranges(&mut on), (Some((4, 12)), None, 11));
 }
 
-// ---- appends and plain reads ---------------------------------------------------------------------
+// ---- appends and plain reads --------------------------------------------------------------------
 
 #[test]
 fn appended_batches_come_back_at_every_fetch_version() {
@@ -357,7 +357,7 @@ fn append_rejects_unknown_partitions_and_empty_batches() {
     assert_eq!(h.broker.end_offset("orders", 0), Some(4));
 }
 
-// ---- ListOffsets ---------------------------------------------------------------------------------
+// ---- ListOffsets --------------------------------------------------------------------------------
 
 #[test]
 fn list_offsets_earliest_latest_and_by_timestamp_at_every_version() {
@@ -436,7 +436,7 @@ fn list_offsets_earliest_latest_and_by_timestamp_at_every_version() {
     );
 }
 
-// ---- errors ---------------------------------------------------------------------------------------
+// ---- errors -------------------------------------------------------------------------------------
 
 #[test]
 fn fetch_errors_are_answered_at_once_beside_the_data() {
@@ -553,7 +553,7 @@ fn fetch_by_topic_id_from_v13() {
     assert_eq!(p.error_code, ErrorCode::UNKNOWN_TOPIC_ID.0);
 }
 
-// ---- byte limits ------------------------------------------------------------------------------------
+// ---- byte limits --------------------------------------------------------------------------------
 
 #[test]
 fn fetch_stays_within_partition_and_request_byte_limits() {
@@ -607,7 +607,7 @@ fn fetch_stays_within_partition_and_request_byte_limits() {
     );
 }
 
-// ---- the long poll ----------------------------------------------------------------------------------
+// ---- the long poll ------------------------------------------------------------------------------
 
 #[test]
 fn a_parked_fetch_is_answered_by_the_append_that_brings_min_bytes() {
@@ -641,9 +641,10 @@ fn a_parked_fetch_is_answered_by_the_append_that_brings_min_bytes() {
         (0, 1, 1)
     );
 
-    // min_bytes counts record bytes: one batch is not enough for 1.5 batches, two are.
+    // min_bytes counts record bytes: one batch is not enough for two batches' worth, two
+    // are, exactly.
     let mut req = fetch_req(&h, 12, &[("orders", 0, 2), ("orders", 2, 0)]);
-    req.min_bytes = i32::try_from(BATCH * 3 / 2).unwrap();
+    req.min_bytes = i32::try_from(2 * BATCH).unwrap();
     let id = h.send(1, &req, 12);
     assert!(!h.answered(1, id));
     h.broker.append(300, "orders", 0, &hundreds(1)).unwrap();
@@ -706,6 +707,8 @@ fn a_parked_fetch_is_answered_at_its_deadline_with_what_there_is() {
     assert_eq!(offsets(&parts[0].1), [0]);
 
     // No waiting at all with max_wait 0 (or less) or min_bytes 0.
+    let parked = h.broker.stats().fetches_parked;
+    assert_eq!(parked, 2);
     for (wait, min) in [(0, 1), (-1, 1), (500, 0), (500, -3)] {
         let mut req = fetch_req(&h, 12, &[("orders", 1, 0)]);
         req.max_wait_ms = wait;
@@ -713,6 +716,11 @@ fn a_parked_fetch_is_answered_at_its_deadline_with_what_there_is() {
         let parts = fetch_parts(&mut h, 1, &req, 12);
         assert_eq!(parts[0].1.records, Some(Bytes::new()), "{wait}/{min}");
     }
+    assert_eq!(
+        h.broker.stats().fetches_parked,
+        parked,
+        "none of them waited"
+    );
 }
 
 #[test]
@@ -779,7 +787,7 @@ fn a_parked_fetch_on_a_closed_connection_is_discarded() {
     assert_eq!((s.parked_fetches, s.discarded_responses), (0, 1));
 }
 
-// ---- fault injection and random requests -------------------------------------------------------
+// ---- fault injection and random requests --------------------------------------------------------
 
 #[test]
 fn injected_fetch_and_list_offsets_errors_encode_at_every_version() {
