@@ -1,5 +1,11 @@
 //! The model broker: connections served one request at a time, request dispatch, the
-//! non-group APIs, fault injection and statistics. Group logic lives in [`crate::coordinator`].
+//! non-group APIs, fault injection and statistics. Group logic lives in [`crate::coordinator`],
+//! partition logs and the Fetch and ListOffsets reads in [`crate::storage`].
+//!
+//! A request that cannot be answered yet is *parked*: its connection stays busy (later frames
+//! queue behind it) until the response is produced. The coordinator parks JoinGroup and
+//! SyncGroup; the broker parks a Fetch that finds fewer than `min_bytes` of records (the
+//! long poll), until an [`append`](ModelBroker::append) brings enough or `max_wait_ms` ends.
 
 use core::mem;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -17,7 +23,7 @@ use kafka_wire::generated::offset_fetch_response::{
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_wire::generated::{
-    FindCoordinatorRequest, LeaveGroupRequest, MetadataRequest, MetadataResponse,
+    FetchRequest, FindCoordinatorRequest, LeaveGroupRequest, MetadataRequest, MetadataResponse,
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
 };
 use kafka_wire::{
@@ -27,8 +33,11 @@ use kafka_wire::{
 
 use crate::ConnId;
 use crate::consumer_group::ConsumerGroupView;
-use crate::coordinator::{Committed, Coordinator, GroupView, JoinReq, SyncReq, Transition};
+use crate::coordinator::{
+    Committed, Coordinator, GroupView, JoinReq, SyncReq, TimerRef, Transition,
+};
 use crate::responses::{self, Reply, ReplyTo};
+use crate::storage::{AppendError, FetchRead, Logs};
 
 /// Broker and coordinator settings; [`Default`] gives Kafka's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +70,10 @@ pub struct BrokerConfig {
     /// `group.consumer.heartbeat.interval.ms`, sent in ConsumerGroupHeartbeat responses
     /// (default 5000).
     pub consumer_heartbeat_interval_ms: u64,
+    /// Serve Fetch (v4+) and ListOffsets (v1+) from the partition logs filled by
+    /// [`ModelBroker::append`] (default `false`: neither is advertised, and a request for
+    /// either closes the connection, as for any API the model does not serve).
+    pub serve_fetch: bool,
 }
 
 impl Default for BrokerConfig {
@@ -78,6 +91,7 @@ impl Default for BrokerConfig {
             replica_racks: Vec::new(),
             consumer_session_timeout_ms: 45_000,
             consumer_heartbeat_interval_ms: 5000,
+            serve_fetch: false,
         }
     }
 }
@@ -111,6 +125,16 @@ pub struct BrokerStats {
     pub queued_frames: usize,
     /// Connections with a request in progress (parked) right now.
     pub busy_connections: usize,
+    /// Fetch requests answered from the logs, at once or after waiting (not those answered by
+    /// [`ModelBroker::inject_error`]).
+    pub fetch_responses: u64,
+    /// Of [`fetch_responses`](Self::fetch_responses), those that were parked first (the long
+    /// poll: fewer than `min_bytes` of records when they arrived).
+    pub fetches_parked: u64,
+    /// Bytes of records (whole record batches) in Fetch responses.
+    pub fetch_record_bytes: u64,
+    /// Fetch requests parked right now.
+    pub parked_fetches: usize,
 }
 
 /// Something the broker could not handle; it closed the connection.
@@ -163,6 +187,10 @@ const IMPLEMENTED: [ApiKey; 10] = [
     ApiKey::ApiVersions,
 ];
 
+/// The APIs served when [`BrokerConfig::serve_fetch`] is set, with the lowest version served:
+/// Fetch below 4 cannot carry record batches (magic 2), ListOffsets 0 is gone since Kafka 4.0.
+const FETCH_APIS: [(ApiKey, i16); 2] = [(ApiKey::Fetch, 4), (ApiKey::ListOffsets, 1)];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Topic {
     pub(crate) id: Uuid,
@@ -174,6 +202,23 @@ struct Conn {
     queue: VecDeque<Bytes>,
     /// A request was taken off the queue and is not answered yet (maybe parked).
     busy: bool,
+}
+
+/// A Fetch waiting for `min_bytes` of records (Kafka's `DelayedFetch`).
+#[derive(Debug)]
+struct ParkedFetch {
+    to: ReplyTo,
+    /// When to answer with whatever there is.
+    deadline: u64,
+    request: FetchRequest,
+}
+
+/// A timer of the broker or its coordinator.
+#[derive(Debug)]
+enum Due {
+    Coordinator(TimerRef),
+    /// The deadline of the parked fetch with this sequence number.
+    Fetch(u64),
 }
 
 /// A topic partition's committed offset as OffsetFetch reports it.
@@ -198,11 +243,11 @@ struct Fetched {
 ///   [`set_coordinator_available`](Self::set_coordinator_available),
 ///   [`set_not_coordinator`](Self::set_not_coordinator);
 /// - input: [`handle_frame`](Self::handle_frame), [`handle_timeout`](Self::handle_timeout),
-///   [`disconnect`](Self::disconnect);
+///   [`disconnect`](Self::disconnect), [`append`](Self::append) (records for Fetch);
 /// - output: [`poll_output`](Self::poll_output), [`poll_closed`](Self::poll_closed),
 ///   [`poll_timeout`](Self::poll_timeout);
 /// - getters: [`group`](Self::group), [`consumer_group`](Self::consumer_group),
-///   [`committed`](Self::committed),
+///   [`committed`](Self::committed), [`end_offset`](Self::end_offset),
 ///   [`transitions`](Self::transitions), [`stats`](Self::stats), [`errors`](Self::errors), ...
 ///
 /// After every input, drain [`poll_output`](Self::poll_output) (and
@@ -226,13 +271,18 @@ pub struct ModelBroker {
     not_coordinator: bool,
     stats: BrokerStats,
     errors: Vec<BrokerError>,
+    logs: Logs,
+    /// Parked fetches by arrival order.
+    parked_fetches: BTreeMap<u64, ParkedFetch>,
+    next_fetch: u64,
 }
 
 impl ModelBroker {
     /// A broker with no topics, no groups and no connections, at time 0.
     #[must_use]
     pub fn new(config: BrokerConfig) -> Self {
-        Self {
+        let serve_fetch = config.serve_fetch;
+        let mut broker = Self {
             topics: BTreeMap::new(),
             next_topic: 0,
             coord: Coordinator::new(config),
@@ -241,13 +291,24 @@ impl ModelBroker {
             ready: VecDeque::new(),
             output: VecDeque::new(),
             closed: VecDeque::new(),
-            advertised: IMPLEMENTED.iter().map(|&k| (k, k.versions())).collect(),
+            advertised: BTreeMap::new(),
             injections: BTreeMap::new(),
             coordinator_available: true,
             not_coordinator: false,
             stats: BrokerStats::default(),
             errors: Vec::new(),
+            logs: Logs::default(),
+            parked_fetches: BTreeMap::new(),
+            next_fetch: 0,
+        };
+        let apis = IMPLEMENTED.iter().copied();
+        let fetch_apis = FETCH_APIS.iter().map(|&(k, _)| k).filter(|_| serve_fetch);
+        for api in apis.chain(fetch_apis) {
+            if let Some(r) = broker.served(api) {
+                broker.advertised.insert(api, r);
+            }
         }
+        broker
     }
 
     // ---- setup and faults ---------------------------------------------------------------
@@ -283,12 +344,12 @@ impl ModelBroker {
 
     /// Restricts the versions advertised and accepted for `api` (e.g. JoinGroup 0..=3 to
     /// model an old broker), or with `None` stops serving it. The range is clipped to what
-    /// kafka-wire supports; APIs the model does not implement are ignored.
+    /// the model serves; APIs it does not serve are ignored (Fetch and ListOffsets unless
+    /// [`BrokerConfig::serve_fetch`]).
     pub fn set_api_versions(&mut self, api: ApiKey, range: Option<VersionRange>) {
-        if !IMPLEMENTED.contains(&api) {
+        let Some(ours) = self.served(api) else {
             return;
-        }
-        let ours = api.versions();
+        };
         match range {
             Some(r) if r.min.max(ours.min) <= r.max.min(ours.max) => {
                 let r = VersionRange::new(r.min.max(ours.min), r.max.min(ours.max));
@@ -323,13 +384,67 @@ impl ModelBroker {
         self.not_coordinator = not_coordinator;
     }
 
+    /// Appends `records` (key, value) to `topic`/`partition` as one record batch and returns
+    /// the offset of its first record.
+    ///
+    /// The batch is magic 2, uncompressed, with create time `now_ms` for every record (the
+    /// broker's time: the latest `now` seen), partition leader epoch 0 and no producer id. The
+    /// records are committed at once: the high watermark (and last stable offset) moves to the
+    /// new log end offset. Parked fetches that now reach their `min_bytes` are answered.
+    /// Works whether or not [`BrokerConfig::serve_fetch`] is set.
+    ///
+    /// Like every input, fires the timers due by `now_ms` first, so a fetch whose `max_wait_ms`
+    /// ended by then is answered before the append.
+    ///
+    /// # Errors
+    ///
+    /// [`AppendError::UnknownTopic`], [`AppendError::UnknownPartition`],
+    /// [`AppendError::NoRecords`], or [`AppendError::Encode`] when kafka-wire cannot encode
+    /// the batch. Nothing is stored then.
+    pub fn append(
+        &mut self,
+        now_ms: u64,
+        topic: &str,
+        partition: i32,
+        records: &[(Option<Bytes>, Option<Bytes>)],
+    ) -> Result<i64, AppendError> {
+        self.advance(now_ms);
+        let now = self.coord.env.now;
+        let base = self
+            .logs
+            .append(&self.topics, now, topic, partition, records)?;
+        let id = self.topic_id(topic).unwrap_or(Uuid::ZERO);
+        let waiting: Vec<u64> = self
+            .parked_fetches
+            .iter()
+            .filter(|(_, f)| Logs::fetch_mentions(f.to.version, &f.request, topic, id, partition))
+            .map(|(&seq, _)| seq)
+            .collect();
+        for seq in waiting {
+            self.recheck_fetch(seq);
+        }
+        self.pump();
+        self.fire_due(self.coord.env.now);
+        Ok(base)
+    }
+
+    /// The log end offset of `topic`/`partition` (0 for a partition never appended to), or
+    /// `None` if the partition does not exist.
+    #[must_use]
+    pub fn end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        let t = self.topics.get(topic)?;
+        (0..t.partitions)
+            .contains(&partition)
+            .then(|| self.logs.end_offset(topic, partition))
+    }
+
     // ---- input --------------------------------------------------------------------------
 
     /// One request frame (header and body, without the 4-byte size prefix) from `conn`.
     ///
     /// Connections are created on first use. Like a real broker, a connection is served one
-    /// request at a time: while a request is parked (JoinGroup, SyncGroup) later frames wait,
-    /// and run only after its response is out. Frames on a connection that was closed or
+    /// request at a time: while a request is parked (JoinGroup, SyncGroup, Fetch) later frames
+    /// wait, and run only after its response is out. Frames on a connection that was closed or
     /// [`disconnect`](Self::disconnect)ed are dropped: ids are never reused.
     pub fn handle_frame(&mut self, now_ms: u64, conn: ConnId, frame: Bytes) {
         self.advance(now_ms);
@@ -353,7 +468,8 @@ impl ModelBroker {
 
     /// The client closed `conn` (or it broke). Queued frames are dropped. A parked JoinGroup
     /// or SyncGroup stays in its group (a muted connection hides the close from Kafka too);
-    /// its eventual response is discarded.
+    /// its eventual response is discarded, and so is that of a parked Fetch (it still waits
+    /// for its data or deadline, as Kafka's `DelayedFetch` does).
     pub fn disconnect(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
             self.stats.dropped_frames += c.queue.len() as u64;
@@ -379,7 +495,7 @@ impl ModelBroker {
     /// When to call [`handle_timeout`](Self::handle_timeout) next; `None` if no timer is armed.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.coord.next_timer().map(|(at, _)| at)
+        self.next_due().map(|(at, _)| at)
     }
 
     // ---- getters ------------------------------------------------------------------------
@@ -458,6 +574,7 @@ impl ModelBroker {
         }
         s.queued_frames = self.conns.values().map(|c| c.queue.len()).sum();
         s.busy_connections = self.conns.values().filter(|c| c.busy).count();
+        s.parked_fetches = self.parked_fetches.len();
         s
     }
 
@@ -487,18 +604,42 @@ impl ModelBroker {
         self.coord.env.now = self.coord.env.now.max(now);
     }
 
+    /// The earliest timer: the coordinator's, or a parked fetch's deadline (ties: the
+    /// coordinator first, then fetches in arrival order).
+    fn next_due(&self) -> Option<(u64, Due)> {
+        let fetch = self
+            .parked_fetches
+            .iter()
+            .min_by_key(|&(&seq, f)| (f.deadline, seq))
+            .map(|(&seq, f)| (f.deadline, seq));
+        match (self.coord.next_timer(), fetch) {
+            (Some((at, t)), Some((f, _))) if at <= f => Some((at, Due::Coordinator(t))),
+            (_, Some((f, seq))) => Some((f, Due::Fetch(seq))),
+            (Some((at, t)), None) => Some((at, Due::Coordinator(t))),
+            (None, None) => None,
+        }
+    }
+
     fn fire_due(&mut self, now: u64) {
         // Every firing disarms its timer or moves it later (or, at most once in a row, to the
         // same instant); the cap only guards against a model bug spinning forever.
         for _ in 0..1_000_000 {
-            let Some((at, timer)) = self.coord.next_timer() else {
+            let Some((at, due)) = self.next_due() else {
                 return;
             };
             if at > now {
                 return;
             }
             self.coord.env.now = self.coord.env.now.max(at);
-            self.coord.fire(&timer);
+            match due {
+                Due::Coordinator(timer) => self.coord.fire(&timer),
+                Due::Fetch(seq) => {
+                    if let Some(f) = self.parked_fetches.remove(&seq) {
+                        let read = self.read_fetch(f.to.version, &f.request);
+                        self.answer_fetch(f.to, read, true);
+                    }
+                }
+            }
             self.pump();
         }
         debug_assert!(false, "timers keep firing at {now} ms");
@@ -758,6 +899,10 @@ impl ModelBroker {
             AnyRequest::LeaveGroup(r) => self.leave_group(version, &r),
             AnyRequest::OffsetCommit(r) => self.offset_commit(version, &r),
             AnyRequest::OffsetFetch(r) => self.offset_fetch(version, &r),
+            AnyRequest::Fetch(r) => return self.fetch(to, r),
+            AnyRequest::ListOffsets(r) => {
+                AnyResponse::ListOffsets(self.logs.list_offsets(&self.topics, version, &r))
+            }
             other => {
                 // `supported` admits only the APIs above.
                 let kind = BrokerErrorKind::Unsupported {
@@ -768,6 +913,59 @@ impl ModelBroker {
             }
         };
         self.reply(to, body);
+    }
+
+    /// The versions of `api` the model can serve (clipped to kafka-wire's), if any.
+    fn served(&self, api: ApiKey) -> Option<VersionRange> {
+        let wire = api.versions();
+        if IMPLEMENTED.contains(&api) {
+            return Some(wire);
+        }
+        let &(_, floor) = FETCH_APIS.iter().find(|(k, _)| *k == api)?;
+        let min = wire.min.max(floor);
+        (self.coord.env.cfg.serve_fetch && min <= wire.max)
+            .then(|| VersionRange::new(min, wire.max))
+    }
+
+    fn read_fetch(&self, version: i16, r: &FetchRequest) -> FetchRead {
+        self.logs.read_fetch(&self.topics, version, r)
+    }
+
+    /// Answers a Fetch at once if it has `min_bytes` of records, must not wait (an error, no
+    /// partition to read, `max_wait_ms <= 0`), else parks it until `max_wait_ms` from now.
+    fn fetch(&mut self, to: ReplyTo, request: FetchRequest) {
+        let read = self.read_fetch(to.version, &request);
+        let wait = u64::try_from(request.max_wait_ms).unwrap_or(0);
+        if read.urgent || wait == 0 || enough(&read, &request) {
+            return self.answer_fetch(to, read, false);
+        }
+        self.next_fetch += 1;
+        let parked = ParkedFetch {
+            to,
+            deadline: self.coord.env.now.saturating_add(wait),
+            request,
+        };
+        self.parked_fetches.insert(self.next_fetch, parked);
+    }
+
+    /// Reads parked fetch `seq` again (data arrived) and answers it if it has enough now.
+    fn recheck_fetch(&mut self, seq: u64) {
+        let Some(f) = self.parked_fetches.get(&seq) else {
+            return;
+        };
+        let read = self.read_fetch(f.to.version, &f.request);
+        if read.urgent || enough(&read, &f.request) {
+            if let Some(f) = self.parked_fetches.remove(&seq) {
+                self.answer_fetch(f.to, read, true);
+            }
+        }
+    }
+
+    fn answer_fetch(&mut self, to: ReplyTo, read: FetchRead, parked: bool) {
+        self.stats.fetch_responses += 1;
+        self.stats.fetches_parked += u64::from(parked);
+        self.stats.fetch_record_bytes += read.bytes as u64;
+        self.reply(to, AnyResponse::Fetch(read.body));
     }
 
     fn metadata(&self, version: i16, r: &MetadataRequest) -> AnyResponse {
@@ -1155,4 +1353,9 @@ impl ModelBroker {
             ..Default::default()
         })
     }
+}
+
+/// Whether a Fetch read carries the request's `min_bytes` of records.
+fn enough(read: &FetchRead, request: &FetchRequest) -> bool {
+    i64::try_from(read.bytes).unwrap_or(i64::MAX) >= i64::from(request.min_bytes)
 }

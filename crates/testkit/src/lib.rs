@@ -12,16 +12,35 @@
 //! ([`ConnId`]); it answers in response frames decoded and encoded with `kafka-wire`.
 //!
 //! **One request per connection at a time**, like a real broker (the broker mutes a socket
-//! after reading a request and unmutes it once the response is sent): a parked JoinGroup or
-//! SyncGroup holds back every later request on the same connection.
+//! after reading a request and unmutes it once the response is sent): a parked JoinGroup,
+//! SyncGroup or Fetch holds back every later request on the same connection.
 //!
 //! APIs, at every version `kafka-wire` supports (override with
 //! [`ModelBroker::set_api_versions`]): ApiVersions (KIP-511 fallback included), Metadata,
 //! FindCoordinator (single and batched keys), JoinGroup, SyncGroup, Heartbeat, LeaveGroup
 //! (single member and batch), OffsetCommit, OffsetFetch (single group and batched groups; v10
-//! topic ids), ConsumerGroupHeartbeat (KIP-848, v0–v1). Any other API, an unadvertised version or an undecodable frame makes the broker
-//! close the connection (reported by [`ModelBroker::poll_closed`] and [`ModelBroker::errors`]);
-//! the request gets no answer.
+//! topic ids), ConsumerGroupHeartbeat (KIP-848, v0–v1), and with
+//! [`BrokerConfig::serve_fetch`] Fetch (v4+; topic ids from v13) and ListOffsets (v1+). Any
+//! other API, an unadvertised version or an undecodable frame makes the broker close the
+//! connection (reported by [`ModelBroker::poll_closed`] and [`ModelBroker::errors`]); the
+//! request gets no answer.
+//!
+//! Records: [`ModelBroker::append`] stores each call as one record batch (magic 2,
+//! uncompressed, CRC-32C by kafka-wire's encoder, create time = the broker's virtual time) in
+//! a per-partition log that starts at offset 0 and is never truncated; the high watermark and
+//! the last stable offset are the log end offset. Fetch returns whole batches from the one
+//! holding the fetch offset, within `partition_max_bytes` and `max_bytes` except that the
+//! first batch of the first partition with data always comes (KIP-74); it answers
+//! `OFFSET_OUT_OF_RANGE` outside `0..=end`, `UNKNOWN_TOPIC_OR_PARTITION` (by name, or an
+//! unknown partition), `UNKNOWN_TOPIC_ID` (by id), `FENCED_LEADER_EPOCH` and
+//! `UNKNOWN_LEADER_EPOCH` against leader epoch 0, and session id 0 (no fetch sessions: an
+//! incremental request gets `FETCH_SESSION_ID_NOT_FOUND`). **The long poll:** a Fetch that
+//! finds fewer than `min_bytes` of records, and no read error, is parked for `max_wait_ms` of
+//! virtual time ([`ModelBroker::poll_timeout`]), answered as soon as an append brings enough,
+//! or at its deadline with what there is; its connection stays busy meanwhile. ListOffsets
+//! answers -2 (and -4) with 0, -1 with the log end offset, -3 with the first record of the
+//! largest timestamp, the tiered-storage timestamps -5 and -6 with -1, any other timestamp
+//! with the first record at or after it (or -1), and leader epoch 0 from v4.
 //!
 //! The coordinator follows Kafka's classic group coordinator (the Java port in 4.0; see
 //! `group-protocol.md` §8): the states of [`GroupState`]; KIP-394 `MEMBER_ID_REQUIRED` for
@@ -74,17 +93,21 @@
 //! [`ModelBroker::set_not_coordinator`]. Introspection: [`ModelBroker::group`],
 //! [`ModelBroker::committed`], [`ModelBroker::transitions`], [`ModelBroker::stats`].
 //!
-//! Not modelled: produce/fetch and record storage, topic auto-creation, replication and other
+//! Not modelled: Produce (tests append directly), compression, transactions and control
+//! batches, fetch sessions (KIP-227), retention, compaction and log truncation (the log start
+//! offset stays 0), preferred read replicas, a partial last batch cut at the byte limit (Kafka
+//! may send one; the model sends whole batches only), topic auto-creation, replication and other
 //! brokers, authentication and ACLs, throttling, group deletion and the `Dead` state, offset
 //! retention, coordinator loading (`COORDINATOR_LOAD_IN_PROGRESS`), storage write failures,
 //! transactional offsets (`require_stable` is ignored), `ConsumerGroupDescribe`, KIP-848's
 //! mixed groups (classic members inside a consumer group) and online migration, rack-aware
 //! server assignors, KIP-1251 assignment epochs, `DescribeGroups`/`ListGroups`, the broker's
 //! idle-connection expiry, and the `UNKNOWN_TOPIC_OR_PARTITION` check of partition numbers
-//! (only topic names or ids are checked). As in Kafka, a parked request that is superseded (a second JoinGroup or SyncGroup of the same
-//! member, on another connection) or whose member is removed while its SyncGroup is parked is
-//! never answered, so its connection stays blocked; [`BrokerStats::abandoned_requests`] counts
-//! them.
+//! in the group APIs (only topic names or ids are checked there; Fetch and ListOffsets check
+//! partitions). As in Kafka, a parked request that is superseded (a second JoinGroup or
+//! SyncGroup of the same member, on another connection) or whose member is removed while its
+//! SyncGroup is parked is never answered, so its connection stays blocked;
+//! [`BrokerStats::abandoned_requests`] counts them.
 //!
 //! # Run loop
 //!
@@ -132,6 +155,7 @@ mod coordinator;
 mod netsim;
 pub mod process;
 mod responses;
+mod storage;
 pub mod tcp;
 pub mod world;
 
@@ -142,6 +166,7 @@ pub use consumer_group::{
 };
 pub use coordinator::{GroupState, GroupView, MemberView, Transition};
 pub use netsim::{Delivery, EndpointId, NetConfig, NetSim, NetStats, SplitMix64};
+pub use storage::AppendError;
 
 /// A connection id chosen by the caller; never reuse one after a disconnect.
 pub type ConnId = u64;

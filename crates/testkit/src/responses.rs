@@ -8,9 +8,13 @@
 use bytes::Bytes;
 use kafka_wire::error_code::ErrorCode;
 use kafka_wire::generated::api_versions_response::ApiVersion;
+use kafka_wire::generated::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_wire::generated::find_coordinator_response::Coordinator;
 use kafka_wire::generated::join_group_response::JoinGroupResponseMember;
 use kafka_wire::generated::leave_group_response::MemberResponse;
+use kafka_wire::generated::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_wire::generated::metadata_response::MetadataResponseTopic;
 use kafka_wire::generated::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -19,9 +23,9 @@ use kafka_wire::generated::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_wire::generated::{
-    ApiVersionsResponse, ConsumerGroupHeartbeatResponse, FindCoordinatorResponse,
-    HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, MetadataResponse,
-    OffsetCommitResponse, OffsetFetchResponse, SyncGroupResponse,
+    ApiVersionsResponse, ConsumerGroupHeartbeatResponse, FetchResponse, FindCoordinatorResponse,
+    HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, ListOffsetsResponse,
+    MetadataResponse, OffsetCommitResponse, OffsetFetchResponse, SyncGroupResponse,
 };
 use kafka_wire::{AnyRequest, AnyResponse, ApiKey, VersionRange};
 
@@ -359,6 +363,58 @@ pub(crate) fn error_response(
                     .collect(),
                 ..Default::default()
             }
+        }),
+        AnyRequest::Fetch(r) => AnyResponse::Fetch(if version >= 7 {
+            FetchResponse {
+                error_code: code.0,
+                ..Default::default()
+            }
+        } else {
+            // No top-level error before v7: put it on every requested partition.
+            FetchResponse {
+                responses: r
+                    .topics
+                    .iter()
+                    .map(|t| FetchableTopicResponse {
+                        topic: t.topic.clone(),
+                        topic_id: t.topic_id,
+                        partitions: t
+                            .partitions
+                            .iter()
+                            .map(|p| PartitionData {
+                                partition_index: p.partition,
+                                error_code: code.0,
+                                high_watermark: -1,
+                                aborted_transactions: None,
+                                records: Some(Bytes::new()),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+        }),
+        AnyRequest::ListOffsets(r) => AnyResponse::ListOffsets(ListOffsetsResponse {
+            topics: r
+                .topics
+                .iter()
+                .map(|t| ListOffsetsTopicResponse {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| ListOffsetsPartitionResponse {
+                            partition_index: p.partition_index,
+                            error_code: code.0,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
         }),
         _ => return None,
     })

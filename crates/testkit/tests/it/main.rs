@@ -1836,4 +1836,5 @@ fn clients_over_the_simulated_network_are_deterministic() {
     assert_ne!(a, run_network(43), "another seed, other timings");
 }
 
+mod fetch;
 mod kip848;
