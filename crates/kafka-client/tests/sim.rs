@@ -171,7 +171,7 @@ fn idle_groups_heartbeat_in_one_round_trip_while_others_rebalance() {
         sim.run_until(30_000);
         assert!(sim.not_fully_owned().is_empty(), "{}", sim.tail());
         let idle = |g: &str| g[1..].parse::<usize>().is_ok_and(|n| n >= 4);
-        let (lat, unanswered) = sim.heartbeat_latencies(0, idle, 10_000, 30_000);
+        let (lat, unanswered) = sim.heartbeat_latencies(|i| i == 0, idle, 10_000, 30_000);
         (
             lat,
             unanswered,

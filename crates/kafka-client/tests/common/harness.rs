@@ -192,9 +192,18 @@ impl Sim {
         self.queue.insert((at, self.seq), msg);
     }
 
+    /// Adds a process with this lane policy and shared fetches (the [`GroupSetConfig`]
+    /// default); returns its number.
     pub(crate) fn add_proc(&mut self, lanes: LanePolicy) -> usize {
+        self.add_proc_with(lanes, true)
+    }
+
+    /// Adds a process with this lane policy and fetch sharing; returns its number.
+    /// `add_proc_with(CONSUMER_LIKE, false)` is what `Consumer::new` builds.
+    pub(crate) fn add_proc_with(&mut self, lanes: LanePolicy, share_fetches: bool) -> usize {
         let mut config = GroupSetConfig::new(NetConfig::new(vec![("model".into(), 9092)]));
         config.lanes = lanes;
+        config.share_fetches = share_fetches;
         self.procs.push(Proc {
             set: GroupSet::new(config),
             alive: true,
@@ -439,21 +448,29 @@ impl Sim {
         }
     }
 
+    /// Panics if a partition of a group has two live owners.
     pub(crate) fn check_no_double_owner(&self) {
+        if let Some(d) = self.double_owner() {
+            panic!("{d}\n{}", self.tail());
+        }
+    }
+
+    /// The first partition of a group owned by two live processes, described.
+    pub(crate) fn double_owner(&self) -> Option<String> {
         let mut seen: BTreeMap<(&str, i32), usize> = BTreeMap::new();
         for (i, p) in self.procs.iter().enumerate().filter(|(_, p)| p.alive) {
             for (g, owned) in &p.owned {
                 for &part in owned {
                     if let Some(j) = seen.insert((g.as_str(), part), i) {
-                        panic!(
-                            "{g} partition {part} owned by p{j} and p{i} at {}\n{}",
-                            self.now,
-                            self.tail()
-                        );
+                        return Some(format!(
+                            "{g} partition {part} owned by p{j} and p{i} at {}",
+                            self.now
+                        ));
                     }
                 }
             }
         }
+        None
     }
 
     pub(crate) fn tail(&self) -> String {
@@ -601,11 +618,11 @@ impl Sim {
     }
 
     /// Round-trip times (virtual ms, send to response) of the heartbeats (Heartbeat and
-    /// ConsumerGroupHeartbeat) that process `i` sent for the groups `groups` accepts, within
-    /// `[from, to)`, sorted; plus how many of them were never answered.
+    /// ConsumerGroupHeartbeat) that the processes `procs` accepts sent for the groups `groups`
+    /// accepts, within `[from, to)`, sorted; plus how many of them were never answered.
     pub(crate) fn heartbeat_latencies(
         &self,
-        i: usize,
+        procs: impl Fn(usize) -> bool,
         groups: impl Fn(&str) -> bool,
         from: u64,
         to: u64,
@@ -616,7 +633,7 @@ impl Sim {
             let Some(g) = t.group.as_deref() else {
                 continue;
             };
-            if t.proc != i || t.sent < from || t.sent >= to || !groups(g) {
+            if !procs(t.proc) || t.sent < from || t.sent >= to || !groups(g) {
                 continue;
             }
             match t.answered {
