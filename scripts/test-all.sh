@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check of the project: format, clippy, all tests (property, golden, hostile,
 # allocation bound, fuzz-corpus replay), live interop with librdkafka (peers installed from
-# PyPI when missing), the assignor benchmarks (quick), the no_std build and the
+# PyPI when missing), the assignor and many-groups benchmarks (quick), the no_std build and the
 # code-generation diff.
 # Installs what it needs when it is missing. Usage: scripts/test-all.sh
 set -euo pipefail
@@ -57,6 +57,9 @@ KGROUP_INTEROP_SCENARIOS=mixed-ours-first-coop,mixed-ours-first-range,mixed-ck-f
 
 step "assignor benchmarks (quick: validity and minimal movement are checked, times reported)"
 scripts/bench-assignors.sh --quick
+
+step "many groups in one process (quick: 100 groups; no member of a live process lost, single ownership, figures reported)"
+scripts/bench-many-groups.sh --quick
 
 step "no_std build of the core"
 cargo build -p kafka-wire -p group-fsm -p kafka-client --no-default-features

@@ -1,4 +1,4 @@
-//! Client processes, each a [`GroupSet`] of one or many groups (a [`Consumer`] is a set of
+//! Client processes, each a `GroupSet` of one or many groups (a `Consumer` is a set of
 //! one), against testkit's model broker, bytes and all, in virtual time with no sockets. The
 //! broker serves one request per connection at a time, like a real one, so a parked JoinGroup
 //! blocks whatever is queued behind it on its connection.
@@ -12,542 +12,17 @@
 //! only way that happens here); once the faults stop every group's partitions have exactly one
 //! owner each. The naive configuration (everything on one connection) is run through the same
 //! harness to show the removals it causes.
+//!
+//! The harness (`Sim`, `Proc`) lives in `common/harness.rs`, shared with
+//! `benches/many_groups.rs`.
 
-use core::time::Duration;
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
 
-use bytes::{Bytes, BytesMut};
-use group_fsm::assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor};
-use group_fsm::{GroupProtocol, Instant};
-use kafka_client::net::{ConnId, Io, IoEvent, NetConfig};
-use kafka_client::{ConsumerEvent, GroupHandle, GroupSet, GroupSetConfig, GroupSpec, LanePolicy};
-use kafka_wire::{ApiKey, FrameDecoder};
+use std::collections::BTreeSet;
+
+use common::harness::{CONSUMER_LIKE, Kind, SEPARATE, Sim, percentile};
+use kafka_client::LanePolicy;
 use proptest::prelude::*;
-use testkit::{BrokerConfig, ModelBroker};
-
-/// Partitions of every topic.
-const PARTITIONS: i32 = 8;
-/// Topics the groups spread over.
-const TOPICS: usize = 3;
-/// One-way latency between processes and the broker, ms.
-const LATENCY: u64 = 2;
-/// Session timeout of every member (classic) and of the KIP-848 coordinator, ms.
-const SESSION_MS: u64 = 6000;
-
-/// Which protocol a group speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Eager,
-    Cooperative,
-    Consumer,
-}
-
-fn topic(i: usize) -> String {
-    format!("t{}", i % TOPICS)
-}
-
-struct Proc {
-    set: GroupSet,
-    alive: bool,
-    /// Group id → handle, for groups live in this process.
-    groups: BTreeMap<String, GroupHandle>,
-    names: BTreeMap<GroupHandle, String>,
-    /// Partitions owned, per group id.
-    owned: BTreeMap<String, BTreeSet<i32>>,
-    /// The member ids this process's groups had, and when.
-    spans: Vec<IdSpan>,
-    /// Our connection → (broker connection, frame splitter of what we sent).
-    conns: BTreeMap<ConnId, (u64, FrameDecoder)>,
-    lanes: LanePolicy,
-}
-
-/// Member `id` of `group` lived in a live process from `from` until `to` (closed, crashed,
-/// or replaced by a new id).
-struct IdSpan {
-    group: String,
-    id: String,
-    from: u64,
-    to: Option<u64>,
-}
-
-impl Proc {
-    /// Records `id` as group `group`'s current member id at `now`.
-    fn saw_id(&mut self, group: &str, id: &str, now: u64) {
-        let open = self
-            .spans
-            .iter_mut()
-            .rev()
-            .find(|s| s.group == group && s.to.is_none());
-        match open {
-            Some(s) if s.id == id => return,
-            Some(s) => s.to = Some(now),
-            None => {}
-        }
-        self.spans.push(IdSpan {
-            group: group.to_owned(),
-            id: id.to_owned(),
-            from: now,
-            to: None,
-        });
-    }
-
-    /// Ends the spans of `group` (all groups for `None`) at `now`.
-    fn end_spans(&mut self, group: Option<&str>, now: u64) {
-        for s in &mut self.spans {
-            if s.to.is_none() && group.is_none_or(|g| g == s.group) {
-                s.to = Some(now);
-            }
-        }
-    }
-}
-
-enum Msg {
-    ToProc(usize, ConnId, Bytes),
-    Connected(usize, ConnId),
-    ToBroker(u64, Bytes),
-}
-
-struct Sim {
-    now: u64,
-    broker: ModelBroker,
-    procs: Vec<Proc>,
-    kinds: BTreeMap<String, Kind>,
-    queue: BTreeMap<(u64, u64), Msg>,
-    seq: u64,
-    next_broker_conn: u64,
-    routes: BTreeMap<u64, (usize, ConnId)>,
-    log: Vec<String>,
-    /// Per broker connection: the API keys of requests sent and not answered yet, in order.
-    outstanding: BTreeMap<u64, std::collections::VecDeque<i16>>,
-}
-
-impl Sim {
-    fn new() -> Self {
-        let mut broker = ModelBroker::new(BrokerConfig {
-            host: "model".into(),
-            port: 9092,
-            initial_rebalance_delay_ms: 100,
-            consumer_session_timeout_ms: SESSION_MS,
-            consumer_heartbeat_interval_ms: 500,
-            ..BrokerConfig::default()
-        });
-        for t in 0..TOPICS {
-            broker.create_topic(&topic(t), PARTITIONS);
-        }
-        Self {
-            now: 0,
-            broker,
-            procs: Vec::new(),
-            kinds: BTreeMap::new(),
-            queue: BTreeMap::new(),
-            seq: 0,
-            next_broker_conn: 1,
-            routes: BTreeMap::new(),
-            log: Vec::new(),
-            outstanding: BTreeMap::new(),
-        }
-    }
-
-    fn push(&mut self, at: u64, msg: Msg) {
-        self.seq += 1;
-        self.queue.insert((at, self.seq), msg);
-    }
-
-    fn add_proc(&mut self, lanes: LanePolicy) -> usize {
-        let mut config = GroupSetConfig::new(NetConfig::new(vec![("model".into(), 9092)]));
-        config.lanes = lanes;
-        self.procs.push(Proc {
-            set: GroupSet::new(config),
-            alive: true,
-            groups: BTreeMap::new(),
-            names: BTreeMap::new(),
-            owned: BTreeMap::new(),
-            spans: Vec::new(),
-            conns: BTreeMap::new(),
-            lanes,
-        });
-        self.procs.len() - 1
-    }
-
-    /// Adds group number `g` (of protocol `kind`, subscribed to topic `g mod TOPICS`) to
-    /// process `i`, if it is alive and has no live member of it yet.
-    fn add_group(&mut self, i: usize, g: usize, kind: Kind) {
-        self.add_group_with(i, g, kind, SESSION_MS);
-    }
-
-    /// [`add_group`](Self::add_group) with this session timeout (classic).
-    fn add_group_with(&mut self, i: usize, g: usize, kind: Kind, session_ms: u64) {
-        let name = format!("g{g}");
-        let kind = *self.kinds.entry(name.clone()).or_insert(kind);
-        let p = &mut self.procs[i];
-        if !p.alive || p.groups.contains_key(&name) {
-            return;
-        }
-        let mut group = group_fsm::Config::new(name.as_str());
-        group.client_id = format!("p{i}");
-        group.session_timeout = Duration::from_millis(session_ms);
-        group.heartbeat_interval = Duration::from_millis(500);
-        group.max_poll_interval = Duration::from_secs(30);
-        group.rng_seed = (i * 1000 + g) as u64;
-        if kind == Kind::Consumer {
-            group.group_protocol = GroupProtocol::Consumer;
-        }
-        let assignor: Box<dyn Assignor> = if kind == Kind::Cooperative {
-            Box::new(CooperativeStickyAssignor::default())
-        } else {
-            Box::new(RangeAssignor)
-        };
-        let h = p.set.add_group(
-            Instant::from_millis(self.now),
-            GroupSpec {
-                group,
-                topics: vec![topic(g)],
-                fetch: Default::default(),
-                assignors: vec![assignor],
-            },
-        );
-        p.groups.insert(name.clone(), h);
-        p.names.insert(h, name.clone());
-        p.owned.insert(name.clone(), BTreeSet::new());
-        self.log
-            .push(format!("{:>7} p{i} ADD {name} {kind:?}", self.now));
-        self.service(i);
-    }
-
-    /// Executes process `i`'s IO and takes its events.
-    fn service(&mut self, i: usize) {
-        let now = self.now;
-        while let Some(io) = self.procs[i].set.poll_io() {
-            match io {
-                Io::Connect { conn, host, port } => {
-                    assert_eq!((host.as_str(), port), ("model", 9092));
-                    let b = self.next_broker_conn;
-                    self.next_broker_conn += 1;
-                    self.routes.insert(b, (i, conn));
-                    self.procs[i]
-                        .conns
-                        .insert(conn, (b, FrameDecoder::default()));
-                    self.push(now + LATENCY, Msg::Connected(i, conn));
-                }
-                Io::Write { conn, bytes } => {
-                    let Some((b, frames)) = self.procs[i].conns.get_mut(&conn) else {
-                        continue;
-                    };
-                    let b = *b;
-                    frames.push(&bytes).expect("our own frames are well formed");
-                    let mut out = Vec::new();
-                    while let Some(f) = frames.next_frame().expect("well formed") {
-                        out.push(f);
-                    }
-                    let separate = matches!(self.procs[i].lanes, LanePolicy::Separate { .. });
-                    for f in out {
-                        let (h, _) = kafka_wire::RequestHeader::decode_auto(&f).expect("header");
-                        let pending = self.outstanding.entry(b).or_default();
-                        // With held lanes, a request that cannot wait never sits behind a
-                        // held one.
-                        let held = [ApiKey::JoinGroup.as_i16(), ApiKey::SyncGroup.as_i16()];
-                        if separate && !held.contains(&h.api_key) {
-                            assert!(
-                                !pending.iter().any(|k| held.contains(k)),
-                                "p{i}: {:?} sent behind a held request on one connection at {}",
-                                ApiKey::from_i16(h.api_key),
-                                now
-                            );
-                        }
-                        pending.push_back(h.api_key);
-                        self.push(now + LATENCY, Msg::ToBroker(b, f));
-                    }
-                }
-                Io::Close { conn } => {
-                    if let Some((b, _)) = self.procs[i].conns.remove(&conn) {
-                        self.routes.remove(&b);
-                        self.broker.disconnect(b);
-                    }
-                }
-            }
-        }
-        while let Some((h, e)) = self.procs[i].set.poll_event() {
-            let p = &mut self.procs[i];
-            let Some(name) = p.names.get(&h).cloned() else {
-                continue;
-            };
-            if let Some(id) = p.set.member(h).map(|m| m.member_id().to_owned()) {
-                if !id.is_empty() {
-                    p.saw_id(&name, &id, now);
-                }
-            }
-            let owned = p.owned.entry(name.clone()).or_default();
-            match &e {
-                ConsumerEvent::Assigned { partitions, .. } => {
-                    owned.extend(partitions.iter().map(|p| p.partition));
-                }
-                ConsumerEvent::Revoked { partitions, .. } | ConsumerEvent::Lost { partitions } => {
-                    for tp in partitions {
-                        owned.remove(&tp.partition);
-                    }
-                }
-                ConsumerEvent::Closed => {
-                    owned.clear();
-                    p.end_spans(Some(&name), now);
-                    p.groups.remove(&name);
-                    p.set.forget(h);
-                }
-                ConsumerEvent::Fatal(f) => panic!("p{i} {name} fatal: {f}"),
-                _ => {}
-            }
-            self.log.push(format!("{:>7} p{i} {name} {e:?}", self.now));
-        }
-    }
-
-    fn drain_broker(&mut self) {
-        let now = self.now;
-        while let Some((b, frame)) = self.broker.poll_output() {
-            if let Some(p) = self.outstanding.get_mut(&b) {
-                p.pop_front();
-            }
-            if let Some(&(i, conn)) = self.routes.get(&b) {
-                let mut bytes = BytesMut::with_capacity(frame.len() + 4);
-                bytes.extend_from_slice(&(frame.len() as u32).to_be_bytes());
-                bytes.extend_from_slice(&frame);
-                self.push(now + LATENCY, Msg::ToProc(i, conn, bytes.freeze()));
-            }
-        }
-        while let Some(b) = self.broker.poll_closed() {
-            if let Some((i, conn)) = self.routes.remove(&b) {
-                self.procs[i].conns.remove(&conn);
-                self.procs[i]
-                    .set
-                    .handle_io(Instant::from_millis(now), IoEvent::Closed(conn));
-                self.service(i);
-            }
-        }
-    }
-
-    /// Runs until `until` (virtual ms).
-    fn run_until(&mut self, until: u64) {
-        loop {
-            let mut next = self.broker.poll_timeout().unwrap_or(u64::MAX);
-            if let Some((&(at, _), _)) = self.queue.iter().next() {
-                next = next.min(at);
-            }
-            for p in self.procs.iter().filter(|p| p.alive) {
-                if let Some(t) = p.set.poll_timeout() {
-                    next = next.min(t.as_millis());
-                }
-            }
-            let next = next.max(self.now);
-            if next > until {
-                self.now = until;
-                return;
-            }
-            self.now = next;
-            let now = Instant::from_millis(self.now);
-            while let Some((&(at, s), _)) = self.queue.iter().next() {
-                if at > self.now {
-                    break;
-                }
-                let msg = self.queue.remove(&(at, s)).expect("present");
-                match msg {
-                    Msg::ToBroker(b, f) => {
-                        self.broker.handle_frame(self.now, b, f);
-                        self.drain_broker();
-                    }
-                    Msg::ToProc(i, conn, bytes) => {
-                        if self.procs[i].alive && self.procs[i].conns.contains_key(&conn) {
-                            self.procs[i]
-                                .set
-                                .handle_io(now, IoEvent::Received(conn, bytes));
-                            self.service(i);
-                        }
-                    }
-                    Msg::Connected(i, conn) => {
-                        if self.procs[i].alive && self.procs[i].conns.contains_key(&conn) {
-                            self.procs[i].set.handle_io(now, IoEvent::Connected(conn));
-                            self.service(i);
-                        }
-                    }
-                }
-            }
-            self.broker.handle_timeout(self.now);
-            self.drain_broker();
-            for i in 0..self.procs.len() {
-                if !self.procs[i].alive {
-                    continue;
-                }
-                if self.procs[i]
-                    .set
-                    .poll_timeout()
-                    .is_some_and(|t| t.as_millis() <= self.now)
-                {
-                    self.procs[i].set.handle_timeout(now);
-                    self.service(i);
-                }
-                self.procs[i].set.poll(now);
-                self.service(i);
-            }
-            self.check_no_double_owner();
-        }
-    }
-
-    fn check_no_double_owner(&self) {
-        let mut seen: BTreeMap<(&str, i32), usize> = BTreeMap::new();
-        for (i, p) in self.procs.iter().enumerate().filter(|(_, p)| p.alive) {
-            for (g, owned) in &p.owned {
-                for &part in owned {
-                    if let Some(j) = seen.insert((g.as_str(), part), i) {
-                        panic!(
-                            "{g} partition {part} owned by p{j} and p{i} at {}\n{}",
-                            self.now,
-                            self.tail()
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    fn tail(&self) -> String {
-        let from = self.log.len().saturating_sub(400);
-        self.log[from..].join("\n")
-    }
-
-    fn crash(&mut self, i: usize) {
-        let p = &mut self.procs[i];
-        if !p.alive {
-            return;
-        }
-        p.alive = false;
-        p.owned.clear();
-        p.end_spans(None, self.now);
-        let conns: Vec<u64> = p.conns.values().map(|(b, _)| *b).collect();
-        p.conns.clear();
-        for b in conns {
-            self.routes.remove(&b);
-            self.broker.disconnect(b);
-        }
-        self.log.push(format!("{:>7} p{i} CRASH", self.now));
-    }
-
-    /// Closes group `g` in process `i` (it leaves cleanly).
-    fn close_group(&mut self, i: usize, g: usize) {
-        let name = format!("g{g}");
-        let Some(&h) = self.procs[i].groups.get(&name) else {
-            return;
-        };
-        if !self.procs[i].alive {
-            return;
-        }
-        self.procs[i]
-            .set
-            .close_group(Instant::from_millis(self.now), h);
-        self.log.push(format!("{:>7} p{i} CLOSE {name}", self.now));
-        self.service(i);
-    }
-
-    /// Cuts every connection of process `i` (both ends see the close).
-    fn cut(&mut self, i: usize) {
-        if !self.procs[i].alive {
-            return;
-        }
-        let now = Instant::from_millis(self.now);
-        let conns: Vec<(ConnId, u64)> = self.procs[i]
-            .conns
-            .iter()
-            .map(|(c, (b, _))| (*c, *b))
-            .collect();
-        for (c, b) in conns {
-            self.procs[i].conns.remove(&c);
-            self.routes.remove(&b);
-            self.broker.disconnect(b);
-            self.procs[i].set.handle_io(now, IoEvent::Closed(c));
-            self.service(i);
-        }
-        self.log.push(format!("{:>7} p{i} CUT", self.now));
-    }
-
-    /// Groups with a live member somewhere, with their owned partitions (all members).
-    fn ownership(&self) -> BTreeMap<String, Vec<i32>> {
-        let mut out: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-        for p in self.procs.iter().filter(|p| p.alive) {
-            for g in p.groups.keys() {
-                let all = out.entry(g.clone()).or_default();
-                all.extend(p.owned.get(g).into_iter().flatten().copied());
-            }
-        }
-        for v in out.values_mut() {
-            v.sort_unstable();
-        }
-        out
-    }
-
-    /// Groups whose partitions are not owned exactly once by their live members.
-    fn not_fully_owned(&self) -> Vec<String> {
-        let all: Vec<i32> = (0..PARTITIONS).collect();
-        self.ownership()
-            .into_iter()
-            .filter(|(_, v)| *v != all)
-            .map(|(g, v)| format!("{g}: {v:?}"))
-            .collect()
-    }
-
-    /// Members that the broker removed for a missed session, a missed rejoin or a missed
-    /// SyncGroup while their process was alive and their group open in it (from the classic
-    /// coordinator's transitions and the KIP-848 coordinator's epoch log), as
-    /// `(at, group, reason)`.
-    fn removals_of_live_members(&self) -> Vec<(u64, String, String)> {
-        let mut out = Vec::new();
-        for g in self.kinds.keys() {
-            let mut reasons: Vec<(u64, String)> = self
-                .broker
-                .transitions(g)
-                .iter()
-                .map(|t| (t.at_ms, t.reason.clone()))
-                .collect();
-            reasons.extend(
-                self.broker
-                    .consumer_group_epochs(g)
-                    .iter()
-                    .map(|(at, _, r)| (*at, r.clone())),
-            );
-            for (at, reason) in reasons {
-                let missed = reason.contains("session timeout")
-                    || reason.contains("join timeout")
-                    || reason.contains("no SyncGroup from")
-                    || reason.contains("removed")
-                    || reason.contains("rebalance timeout");
-                if !missed {
-                    continue;
-                }
-                let words: BTreeSet<&str> = reason
-                    .split([' ', ',', ':', ';'])
-                    .filter(|w| !w.is_empty())
-                    .collect();
-                let live = self.procs.iter().flat_map(|p| &p.spans).any(|s| {
-                    s.group == *g
-                        && words.contains(s.id.as_str())
-                        && s.from <= at
-                        && s.to.is_none_or(|t| at < t)
-                });
-                if live {
-                    out.push((at, g.clone(), reason));
-                }
-            }
-        }
-        out
-    }
-}
-
-const SEPARATE: LanePolicy = LanePolicy::Separate {
-    max_held_lanes: 64,
-    fetch_lane: true,
-};
-
-/// What a single-group process (a `Consumer`) does: one held lane, fetches on the ordinary
-/// connection.
-const CONSUMER_LIKE: LanePolicy = LanePolicy::Separate {
-    max_held_lanes: 1,
-    fetch_lane: false,
-};
 
 #[test]
 fn three_single_group_processes_split_then_one_crashes() {
@@ -667,6 +142,59 @@ fn fifty_groups_rebalance_together_over_shared_connections() {
     assert_eq!(sim.procs[1].set.net().connection_count(), 0);
     assert!(sim.removals_of_live_members().is_empty());
     assert!(sim.broker.errors().is_empty(), "{:?}", sim.broker.errors());
+}
+
+/// Heartbeat round trips while other groups rebalance: process 0 runs twelve groups (classic
+/// cooperative and KIP-848), process 1 joins four of them and later leaves. With held lanes the
+/// eight idle groups' heartbeats are all answered in one round trip (the model broker has no
+/// service time); on one connection some wait behind parked JoinGroups and SyncGroups.
+#[test]
+fn idle_groups_heartbeat_in_one_round_trip_while_others_rebalance() {
+    let run = |lanes: LanePolicy| {
+        let mut sim = Sim::new();
+        sim.record_timings = true;
+        sim.add_proc(lanes);
+        sim.add_proc(lanes);
+        let kinds = [Kind::Cooperative, Kind::Consumer];
+        for g in 0..12 {
+            sim.add_group(0, g, kinds[g % 2]);
+        }
+        sim.run_until(10_000);
+        assert!(sim.not_fully_owned().is_empty(), "{}", sim.tail());
+        for g in 0..4 {
+            sim.add_group(1, g, kinds[g % 2]);
+        }
+        sim.run_until(20_000);
+        for g in 0..4 {
+            sim.close_group(1, g);
+        }
+        sim.run_until(30_000);
+        assert!(sim.not_fully_owned().is_empty(), "{}", sim.tail());
+        let idle = |g: &str| g[1..].parse::<usize>().is_ok_and(|n| n >= 4);
+        let (lat, unanswered) = sim.heartbeat_latencies(|i| i == 0, idle, 10_000, 30_000);
+        (
+            lat,
+            unanswered,
+            sim.removals_of_live_members(),
+            sim.procs[0].peak_conns,
+        )
+    };
+    let (lat, unanswered, removed, _) = run(SEPARATE);
+    assert!(lat.len() > 100, "{} heartbeats", lat.len());
+    assert_eq!(unanswered, 0);
+    assert_eq!(percentile(&lat, 0.5), 4);
+    assert_eq!(*lat.last().unwrap(), 4, "with lanes");
+    assert!(removed.is_empty(), "with lanes: {removed:?}");
+    let (lat, _, _, conns) = run(LanePolicy::Single);
+    assert!(conns <= 2, "naive: {conns} connections");
+    println!(
+        "naive: {} idle heartbeats, p50 {} ms, p99 {} ms, max {} ms",
+        lat.len(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().unwrap()
+    );
+    assert!(*lat.last().unwrap() > 4, "naive: no heartbeat waited");
 }
 
 #[derive(Debug, Clone)]
