@@ -149,7 +149,12 @@ impl Setup {
                 max_held_lanes,
                 fetch_lane,
             }) => format!(
-                "GroupSet Separate({max_held_lanes} held{})",
+                "GroupSet Separate({} held{})",
+                if max_held_lanes == u16::MAX {
+                    "unbounded".to_owned()
+                } else {
+                    max_held_lanes.to_string()
+                },
                 if fetch_lane { ", fetch lane" } else { "" }
             ),
             Self::Set(LanePolicy::Single) => "GroupSet Single (naive)".into(),
@@ -606,7 +611,7 @@ fn main() {
     for setup in [
         Setup::Set(LanePolicy::default()),
         Setup::Set(LanePolicy::Separate {
-            max_held_lanes: 64,
+            max_held_lanes: 8,
             fetch_lane: true,
         }),
         Setup::Set(LanePolicy::Single),

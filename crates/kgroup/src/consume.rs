@@ -156,8 +156,9 @@ pub(crate) struct ConsumeArgs {
     /// With several groups: how they share connections.
     #[arg(long, value_enum, default_value = "separate")]
     lanes: LanesName,
-    /// With several groups: held lanes per broker at most.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// With several groups: held lanes per broker at most (default: one per JoinGroup or
+    /// SyncGroup in flight; below that, held requests queue locally).
+    #[arg(long, default_value_t = u16::MAX, value_parser = clap::value_parser!(u16).range(1..))]
     max_held_lanes: u16,
     /// With several groups: merge their Fetch requests to the same broker.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
