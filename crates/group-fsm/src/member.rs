@@ -567,6 +567,12 @@ impl ClassicMember {
             }
             return;
         }
+        // No JoinGroup while a commit is in flight (as Java's onJoinPrepare waits for its
+        // auto-commit): the two may travel on different connections (JoinGroup on a held lane),
+        // and a broker that serves the JoinGroup first rejects the commit (librdkafka's mocks
+        // answer REBALANCE_IN_PROGRESS once the group is joining; Kafka's generation moves on
+        // if that JoinGroup completes the join), losing e.g. the cooperative revocation's
+        // commit, so the partitions' next owner consumes them again.
         if self.rejoin_needed
             && !self.poll_expired
             && matches!(self.state, StateKind::Unjoined | StateKind::Stable)
@@ -574,12 +580,7 @@ impl ClassicMember {
             && !self.has_pending(|p| {
                 matches!(
                     p,
-                    Pending::Join
-                        | Pending::Sync { .. }
-                        | Pending::Commit {
-                            then_join: true,
-                            ..
-                        }
+                    Pending::Join | Pending::Sync { .. } | Pending::Commit { .. }
                 )
             })
         {

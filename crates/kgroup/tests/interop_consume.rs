@@ -20,7 +20,11 @@
 //! (`--protocol consumer`): on the 2.16 mock (the only peer with ConsumerGroupHeartbeat) a
 //! group of two of ours and librdkafka `group.protocol=consumer` members, a librdkafka member
 //! joining while messages flow, kill -9 of one of ours and its restart; on Tansu and the 2.0
-//! mock, our member must stop with an error naming ConsumerGroupHeartbeat.
+//! mock, our member must stop with an error naming ConsumerGroupHeartbeat. Many groups in one
+//! process of ours (`kgroup consume --group g1,…,g20`, a `GroupSet`; its JSON lines carry a
+//! `group` field, and each group is checked as a member of its own through a [`GroupView`]):
+//! librdkafka members join 4 of the groups; with `--lanes separate` the other 16 must see
+//! nothing, with `--lanes single` they must be disturbed (see [`s_many_groups`]).
 //!
 //! What every message-carrying scenario checks: every partition owned by exactly one member
 //! once stable (from the assign/revoke streams); no partition owned by two members at once for
@@ -349,6 +353,8 @@ enum EvKind {
 struct Ev {
     t: f64,
     kind: EvKind,
+    /// The `group` field: set by a `kgroup consume` process with several groups.
+    group: Option<String>,
 }
 
 fn ints(v: &Value) -> Vec<i32> {
@@ -366,10 +372,16 @@ fn ints(v: &Value) -> Vec<i32> {
         .unwrap_or_default()
 }
 
-fn parse_line(line: &str) -> EvKind {
+/// The event of one output line, and its `group` field if it has one.
+fn parse_line(line: &str) -> (EvKind, Option<String>) {
     let Ok(v) = serde_json::from_str::<Value>(line) else {
-        return EvKind::Other;
+        return (EvKind::Other, None);
     };
+    let group = v.get("group").and_then(Value::as_str).map(str::to_owned);
+    (parse_event(&v, line), group)
+}
+
+fn parse_event(v: &Value, line: &str) -> EvKind {
     let p = |v: &Value| v.get("partition").and_then(Value::as_i64).unwrap_or(-1) as i32;
     match v.get("event").and_then(Value::as_str).unwrap_or("") {
         "assigned" | "assign" => EvKind::Assign(ints(&v["partitions"])),
@@ -379,7 +391,7 @@ fn parse_line(line: &str) -> EvKind {
             leader: v.get("leader").and_then(Value::as_bool).unwrap_or(false),
         },
         "message" => EvKind::Msg {
-            p: p(&v),
+            p: p(v),
             o: v.get("offset").and_then(Value::as_i64).unwrap_or(-1),
             key: v.get("key").and_then(Value::as_str).map(str::to_owned),
         },
@@ -422,6 +434,8 @@ struct Spec {
     strategy: &'static str,
     caps: Option<&'static str>,
     instance_id: Option<String>,
+    /// More arguments for ours (e.g. `--lanes single`).
+    extra: Vec<String>,
 }
 
 /// One group member in its own process, its events stamped as they arrive.
@@ -430,6 +444,8 @@ struct Member {
     child: Child,
     stdin: Option<ChildStdin>,
     events: Arc<Mutex<Vec<Ev>>>,
+    /// Set when the process's stdout ends (it exited or was killed).
+    eof: Arc<AtomicBool>,
     /// When we SIGKILLed it: it owns nothing from then on.
     killed_at: Option<f64>,
     stderr: PathBuf,
@@ -468,6 +484,7 @@ impl Member {
                 if let Some(id) = &spec.instance_id {
                     c.args(["--instance-id", id]);
                 }
+                c.args(&spec.extra);
                 c.stdin(Stdio::null());
                 c
             }
@@ -505,6 +522,8 @@ impl Member {
         let stdout = child.stdout.take().expect("piped stdout");
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&events);
+        let eof = Arc::new(AtomicBool::new(false));
+        let eof_flag = Arc::clone(&eof);
         let out_path = log_dir().join(format!("{}.stdout", spec.label));
         let label = spec.label.clone();
         thread::spawn(move || {
@@ -514,15 +533,16 @@ impl Member {
                 if let Some(f) = keep.as_mut() {
                     let _ = std::io::Write::write_all(f, format!("{t:.3} {line}\n").as_bytes());
                 }
-                let kind = parse_line(&line);
+                let (kind, group) = parse_line(&line);
                 if matches!(
                     kind,
                     EvKind::Assign(_) | EvKind::Revoke(_) | EvKind::Lost(_) | EvKind::Error(_)
                 ) {
                     log!(label, "{line}");
                 }
-                sink.lock().unwrap().push(Ev { t, kind });
+                sink.lock().unwrap().push(Ev { t, kind, group });
             }
+            eof_flag.store(true, Ordering::Relaxed);
         });
         log!(spec.label, "started pid {}", child.id());
         Ok(Self {
@@ -530,25 +550,21 @@ impl Member {
             child,
             stdin,
             events,
+            eof,
             killed_at: None,
             stderr,
         })
     }
 
-    fn events(&self) -> Vec<Ev> {
-        self.events.lock().unwrap().clone()
-    }
-
-    fn alive(&mut self) -> bool {
-        self.killed_at.is_none() && matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// What the member owns now, from its assign/revoke/lost stream (nothing once killed).
-    fn owned(&self) -> BTreeSet<i32> {
-        if self.killed_at.is_some() {
-            return BTreeSet::new();
+    /// The events of one group of a process with several groups, seen as a member of its own.
+    fn group_view(&self, group: &str) -> GroupView {
+        GroupView {
+            label: format!("{}/{group}", self.spec.label),
+            group: group.to_owned(),
+            events: Arc::clone(&self.events),
+            eof: Arc::clone(&self.eof),
+            stderr: self.stderr.clone(),
         }
-        owned_after(&self.events(), f64::INFINITY)
     }
 
     fn kill9(&mut self) -> f64 {
@@ -587,6 +603,39 @@ impl Member {
         let _ = self.child.wait();
         false
     }
+}
+
+/// The last lines of a member's stderr, for a failure report.
+fn stderr_tail(label: &str, stderr: &std::path::Path) -> String {
+    let err = std::fs::read_to_string(stderr).unwrap_or_default();
+    let lines: Vec<&str> = err.lines().collect();
+    let from = lines.len().saturating_sub(8);
+    format!(
+        "{label} (stderr {}): {}",
+        stderr.display(),
+        lines[from..].join(" | ")
+    )
+}
+
+/// What the checks read of one member of one group: a member process ([`Member`]), or one
+/// group of a `kgroup consume` process with several groups ([`GroupView`]).
+trait Track {
+    fn label(&self) -> &str;
+    /// Every event so far, stamped on arrival.
+    fn events(&self) -> Vec<Ev>;
+    /// When we SIGKILLed it: it owns nothing from then on.
+    fn killed_at(&self) -> Option<f64>;
+    fn alive(&mut self) -> bool;
+    /// The last lines of its stderr, for a failure report.
+    fn tail(&self) -> String;
+
+    /// What the member owns now, from its assign/revoke/lost stream (nothing once killed).
+    fn owned(&self) -> BTreeSet<i32> {
+        if self.killed_at().is_some() {
+            return BTreeSet::new();
+        }
+        owned_after(&self.events(), f64::INFINITY)
+    }
 
     fn messages(&self) -> Vec<(f64, i32, i64, Option<String>)> {
         self.events()
@@ -607,17 +656,66 @@ impl Member {
             })
             .collect()
     }
+}
+
+impl Track for Member {
+    fn label(&self) -> &str {
+        &self.spec.label
+    }
+
+    fn events(&self) -> Vec<Ev> {
+        self.events.lock().unwrap().clone()
+    }
+
+    fn killed_at(&self) -> Option<f64> {
+        self.killed_at
+    }
+
+    fn alive(&mut self) -> bool {
+        self.killed_at.is_none() && matches!(self.child.try_wait(), Ok(None))
+    }
 
     fn tail(&self) -> String {
-        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        let lines: Vec<&str> = err.lines().collect();
-        let from = lines.len().saturating_sub(8);
-        format!(
-            "{} (stderr {}): {}",
-            self.spec.label,
-            self.stderr.display(),
-            lines[from..].join(" | ")
-        )
+        stderr_tail(&self.spec.label, &self.stderr)
+    }
+}
+
+/// One group of a `kgroup consume --group g1,g2,…` process: the events carrying that group.
+/// It lives as long as the process's stdout is open (the scenarios using it never SIGKILL
+/// that process); the process itself is left through its [`Member`].
+struct GroupView {
+    label: String,
+    group: String,
+    events: Arc<Mutex<Vec<Ev>>>,
+    eof: Arc<AtomicBool>,
+    stderr: PathBuf,
+}
+
+impl Track for GroupView {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn events(&self) -> Vec<Ev> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.group.as_deref() == Some(self.group.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    fn killed_at(&self) -> Option<f64> {
+        None
+    }
+
+    fn alive(&mut self) -> bool {
+        !self.eof.load(Ordering::Relaxed)
+    }
+
+    fn tail(&self) -> String {
+        stderr_tail(&self.label, &self.stderr)
     }
 }
 
@@ -663,27 +761,21 @@ fn spec(
         strategy,
         caps: if imp.is_ours() { broker.caps() } else { None },
         instance_id: None,
+        extra: Vec::new(),
     }
 }
 
 /// Waits until the live members split the topic exactly (each partition owned by exactly one
 /// member, every member non-empty), unchanged for [`SETTLE`]. Returns the time the split
 /// first held and the split.
-fn wait_stable(
-    members: &mut [&mut Member],
+fn wait_stable<T: Track + ?Sized>(
+    members: &mut [&mut T],
     timeout: Duration,
 ) -> Result<(f64, Vec<BTreeSet<i32>>), String> {
     let deadline = Instant::now() + timeout;
     let mut since: Option<(f64, Vec<BTreeSet<i32>>)> = None;
     loop {
-        let live: Vec<usize> = (0..members.len()).filter(|&i| members[i].alive()).collect();
-        let snap: Vec<BTreeSet<i32>> = live.iter().map(|&i| members[i].owned()).collect();
-        let total: usize = snap.iter().map(BTreeSet::len).sum();
-        let union: BTreeSet<i32> = snap.iter().flatten().copied().collect();
-        let ok = !live.is_empty()
-            && total == PARTS as usize
-            && union.len() == PARTS as usize
-            && snap.iter().all(|s| !s.is_empty());
+        let (ok, snap) = live_split(members);
         match (&since, ok) {
             (Some((t, prev)), true) if *prev == snap => {
                 if now() - t >= SETTLE.as_secs_f64() {
@@ -699,7 +791,7 @@ fn wait_stable(
         if Instant::now() >= deadline {
             let state: Vec<String> = members
                 .iter()
-                .map(|m| format!("{}={}", m.spec.label, set_str(&m.owned())))
+                .map(|m| format!("{}={}", m.label(), set_str(&m.owned())))
                 .collect();
             let errors: Vec<String> = members.iter().flat_map(|m| m.errors()).collect();
             let tails: Vec<String> = members.iter().map(|m| m.tail()).collect();
@@ -711,6 +803,20 @@ fn wait_stable(
         }
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// What the live members own, and whether that is an exact split of the topic: each
+/// partition owned by exactly one live member, every live member non-empty.
+fn live_split<T: Track + ?Sized>(members: &mut [&mut T]) -> (bool, Vec<BTreeSet<i32>>) {
+    let live: Vec<usize> = (0..members.len()).filter(|&i| members[i].alive()).collect();
+    let snap: Vec<BTreeSet<i32>> = live.iter().map(|&i| members[i].owned()).collect();
+    let total: usize = snap.iter().map(BTreeSet::len).sum();
+    let union: BTreeSet<i32> = snap.iter().flatten().copied().collect();
+    let ok = !live.is_empty()
+        && total == PARTS as usize
+        && union.len() == PARTS as usize
+        && snap.iter().all(|s| !s.is_empty());
+    (ok, snap)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -808,7 +914,7 @@ type Keys = BTreeMap<(i32, i64), String>;
 type ProxyLog = Arc<Mutex<Vec<(f64, Value)>>>;
 
 /// Consumed (partition, offset) -> how many times, and the keys.
-fn consumed(members: &[&mut Member]) -> (Counts, Keys) {
+fn consumed<T: Track + ?Sized>(members: &[&mut T]) -> (Counts, Keys) {
     let mut count = BTreeMap::new();
     let mut keys = BTreeMap::new();
     for m in members {
@@ -823,8 +929,8 @@ fn consumed(members: &[&mut Member]) -> (Counts, Keys) {
 }
 
 /// Waits until every produced message was consumed by some member.
-fn wait_consumed(
-    members: &[&mut Member],
+fn wait_consumed<T: Track + ?Sized>(
+    members: &[&mut T],
     produced: &Produced,
     timeout: Duration,
 ) -> Result<f64, String> {
@@ -857,7 +963,7 @@ fn wait_consumed(
                 .collect();
             let owners: Vec<String> = members
                 .iter()
-                .map(|m| format!("{}={}", m.spec.label, set_str(&m.owned())))
+                .map(|m| format!("{}={}", m.label(), set_str(&m.owned())))
                 .collect();
             return Err(format!(
                 "{} of {} messages not consumed within {timeout:?}: {}; owners now: {}",
@@ -873,7 +979,7 @@ fn wait_consumed(
 
 /// Partitions whose ownership changed during the run (revoked, lost, or assigned more than
 /// once across members), or whose owner was killed.
-fn moved_partitions(members: &[&mut Member]) -> BTreeSet<i32> {
+fn moved_partitions<T: Track + ?Sized>(members: &[&mut T]) -> BTreeSet<i32> {
     let mut assigned: BTreeMap<i32, usize> = BTreeMap::new();
     let mut moved = BTreeSet::new();
     for m in members {
@@ -888,7 +994,7 @@ fn moved_partitions(members: &[&mut Member]) -> BTreeSet<i32> {
                 _ => {}
             }
         }
-        if let Some(t) = m.killed_at {
+        if let Some(t) = m.killed_at() {
             moved.extend(owned_after(&m.events(), t));
         }
     }
@@ -897,7 +1003,10 @@ fn moved_partitions(members: &[&mut Member]) -> BTreeSet<i32> {
 }
 
 /// Every produced message consumed with its key; duplicates only on partitions that moved.
-fn check_messages(members: &[&mut Member], produced: &Produced) -> Result<String, String> {
+fn check_messages<T: Track + ?Sized>(
+    members: &[&mut T],
+    produced: &Produced,
+) -> Result<String, String> {
     let (count, keys) = consumed(members);
     let mut problems = Vec::new();
     for (i, p, o, _) in &produced.deliveries {
@@ -939,14 +1048,14 @@ fn check_messages(members: &[&mut Member], produced: &Produced) -> Result<String
 }
 
 /// No partition owned by two members at once for longer than [`OVERLAP_TOLERANCE`].
-fn check_no_double_ownership(members: &[&mut Member]) -> Result<f64, String> {
+fn check_no_double_ownership<T: Track + ?Sized>(members: &[&mut T]) -> Result<f64, String> {
     // (time, member, partition, +1/-1)
     let mut steps: Vec<(f64, usize, i32, bool)> = Vec::new();
     for (i, m) in members.iter().enumerate() {
         let events = m.events();
         let mut owned = BTreeSet::new();
         for e in &events {
-            if m.killed_at.is_some_and(|k| e.t > k) {
+            if m.killed_at().is_some_and(|k| e.t > k) {
                 break;
             }
             match &e.kind {
@@ -967,7 +1076,7 @@ fn check_no_double_ownership(members: &[&mut Member]) -> Result<f64, String> {
                 _ => {}
             }
         }
-        let end = m.killed_at.unwrap_or_else(|| {
+        let end = m.killed_at().unwrap_or_else(|| {
             events
                 .iter()
                 .rev()
@@ -1026,19 +1135,7 @@ fn check_committed(
         Duration::from_secs(60),
     )?;
     let v: Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
-    let mut bad = Vec::new();
-    let mut got = BTreeMap::new();
-    for e in v["partitions"].as_array().cloned().unwrap_or_default() {
-        let p = e["partition"].as_i64().unwrap_or(-1) as i32;
-        let c = e["committed"].as_i64().unwrap_or(-1);
-        got.insert(p, (c, e["high"].as_i64().unwrap_or(-1)));
-    }
-    for (p, want) in &produced.next {
-        let (c, _) = got.get(p).copied().unwrap_or((-1, -1));
-        if c != *want {
-            bad.push(format!("p{p}: committed {c}, log end {want}"));
-        }
-    }
+    let bad = committed_differences(&v["partitions"], produced);
     if bad.is_empty() {
         Ok(format!(
             "committed == log end on all {} partitions",
@@ -1049,6 +1146,62 @@ fn check_committed(
             "committed offsets differ: {} (group_offsets: {})",
             bad.join(", "),
             out.trim()
+        ))
+    }
+}
+
+/// The partitions of a `group_offsets.py` answer whose committed offset is not the log end the
+/// producer saw.
+fn committed_differences(partitions: &Value, produced: &Produced) -> Vec<String> {
+    let mut got = BTreeMap::new();
+    for e in partitions.as_array().cloned().unwrap_or_default() {
+        let p = e["partition"].as_i64().unwrap_or(-1) as i32;
+        got.insert(p, e["committed"].as_i64().unwrap_or(-1));
+    }
+    let mut bad = Vec::new();
+    for (p, want) in &produced.next {
+        let c = got.get(p).copied().unwrap_or(-1);
+        if c != *want {
+            bad.push(format!("p{p}: committed {c}, log end {want}"));
+        }
+    }
+    bad
+}
+
+/// [`check_committed`] for several groups at once (one `group_offsets.py --groups` run).
+fn check_committed_groups(
+    bootstrap: &str,
+    groups: &[String],
+    topic: &str,
+    produced: &Produced,
+) -> Result<String, String> {
+    let out = run_bounded(
+        Command::new(python())
+            .arg(script("group_offsets.py"))
+            .args(["--bootstrap", bootstrap, "--groups", &groups.join(",")])
+            .args(["--topic", topic, "--partitions", &PARTS.to_string()]),
+        Duration::from_secs(90),
+    )?;
+    let v: Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    let mut bad = Vec::new();
+    for g in groups {
+        let diff = committed_differences(&v["groups"][g.as_str()], produced);
+        if !diff.is_empty() {
+            bad.push(format!("{g}: {}", diff.join(", ")));
+        }
+    }
+    if bad.is_empty() {
+        Ok(format!(
+            "committed == log end on all {} partitions in all {} groups",
+            produced.next.len(),
+            groups.len()
+        ))
+    } else {
+        Err(format!(
+            "committed offsets differ in {} of {} groups: {}",
+            bad.len(),
+            groups.len(),
+            bad.join("; ")
         ))
     }
 }
@@ -1078,9 +1231,9 @@ fn wait_committed(
 }
 
 /// Runs the checks that apply to every message-carrying scenario after the members left.
-fn final_checks(
+fn final_checks<T: Track + ?Sized>(
     lines: &mut Vec<String>,
-    members: &[&mut Member],
+    members: &[&mut T],
     produced: &Produced,
     broker_bootstrap: &str,
     group: &str,
@@ -1095,7 +1248,7 @@ fn final_checks(
         if !errors.is_empty() {
             lines.push(format!(
                 "{} reported {} errors, first: {}",
-                m.spec.label,
+                m.label(),
                 errors.len(),
                 errors[0]
             ));
@@ -1445,7 +1598,7 @@ fn check_add(
             problems.push(format!(
                 "{}'s events from the add to leaving: {}",
                 m.spec.label,
-                event_trail(m, t_add, t_leave)
+                event_trail(&**m, t_add, t_leave)
             ));
         }
         lines.push(format!(
@@ -1500,7 +1653,7 @@ fn check_add(
 
 /// The group events (assign, revoke, lost, error, generation) of `m` between `from` and `to`,
 /// with times relative to `from`, for a failure report.
-fn event_trail(m: &Member, from: f64, to: f64) -> String {
+fn event_trail<T: Track + ?Sized>(m: &T, from: f64, to: f64) -> String {
     let mut out = Vec::new();
     for e in m.events().iter().filter(|e| e.t >= from && e.t < to) {
         let what = match &e.kind {
@@ -2258,6 +2411,499 @@ fn s_held_lane(b: &Broker, topic: &str) -> Outcome {
     Ok(lines)
 }
 
+/// Groups in the one process of ours in `many-groups`.
+const MANY_GROUPS: usize = 20;
+/// How many of them a librdkafka member joins (the first ones).
+const MANY_TOUCHED: usize = 4;
+/// `many-groups`, naive run: how long it may take to become stable before the librdkafka
+/// members come anyway (the separate-lanes run is stable in 4–7 s, settle included).
+const NAIVE_STABLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// `many-groups`, naive run: how long we watch after the librdkafka members came (in the
+/// separate-lanes run, the touched groups are stable again 11–17 s after they came).
+const NAIVE_WATCH: Duration = Duration::from_secs(15);
+
+/// Fresh group ids for one run of `many-groups`.
+fn many_group_ids(topic: &str) -> Vec<String> {
+    let u = unique();
+    (0..MANY_GROUPS)
+        .map(|i| format!("g-{topic}-{u}-{i:02}"))
+        .collect()
+}
+
+/// Our one process consuming `groups` (`--lanes LANES`).
+fn many_spec(b: &Broker, groups: &[String], topic: &str, lanes: &str) -> Spec {
+    let mut s = spec(
+        &format!("ours-{lanes}"),
+        Impl::OursStd,
+        b,
+        None,
+        &groups.join(","),
+        topic,
+        COOP,
+    );
+    s.extra = vec!["--lanes".into(), lanes.into()];
+    s
+}
+
+/// The members of each group: our process's view of it, plus the librdkafka member of each of
+/// the first `cks.len()` groups.
+fn group_sets<'a>(
+    views: &'a mut [GroupView],
+    cks: &'a mut [Member],
+) -> Vec<Vec<&'a mut dyn Track>> {
+    let mut cks = cks.iter_mut();
+    views
+        .iter_mut()
+        .map(|v| {
+            let mut set: Vec<&mut dyn Track> = vec![v];
+            if let Some(c) = cks.next() {
+                set.push(c);
+            }
+            set
+        })
+        .collect()
+}
+
+/// [`wait_stable`] for several groups at once: each split exactly, none changed for
+/// [`SETTLE`]. Returns the time it first held and each group's split.
+#[allow(clippy::type_complexity)]
+fn wait_stable_sets(
+    sets: &mut [Vec<&mut dyn Track>],
+    timeout: Duration,
+) -> Result<(f64, Vec<Vec<BTreeSet<i32>>>), String> {
+    let deadline = Instant::now() + timeout;
+    let mut since: Option<(f64, Vec<Vec<BTreeSet<i32>>>)> = None;
+    loop {
+        let mut ok = true;
+        let mut snap = Vec::with_capacity(sets.len());
+        for set in sets.iter_mut() {
+            let (o, s) = live_split(set.as_mut_slice());
+            ok &= o;
+            snap.push(s);
+        }
+        match (&since, ok) {
+            (Some((t, prev)), true) if *prev == snap => {
+                if now() - t >= SETTLE.as_secs_f64() {
+                    let full = sets
+                        .iter()
+                        .map(|set| set.iter().map(|m| m.owned()).collect())
+                        .collect();
+                    return Ok((*t, full));
+                }
+            }
+            (_, true) => since = Some((now(), snap)),
+            _ => since = None,
+        }
+        if Instant::now() >= deadline {
+            let mut bad = Vec::new();
+            let mut tails = Vec::new();
+            for set in sets.iter_mut() {
+                if !live_split(set.as_mut_slice()).0 {
+                    bad.push(
+                        set.iter()
+                            .map(|m| format!("{}={}", m.label(), set_str(&m.owned())))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    );
+                    if tails.is_empty() {
+                        tails = set.iter().map(|m| m.tail()).collect();
+                    }
+                }
+            }
+            return Err(format!(
+                "{} of {} groups not stable within {timeout:?}: {}; {}",
+                bad.len(),
+                sets.len(),
+                bad[..bad.len().min(6)].join("; "),
+                tails.join("; ")
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What happened to one group of ours between `from` and `to` (see [`Disturbance::of`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct Disturbance {
+    /// Generations joined.
+    joins: usize,
+    revokes: usize,
+    losses: usize,
+    /// Warnings "session timed out on the client": no heartbeat answered for a session.
+    session_timeouts: usize,
+    /// Every warning or error, those included.
+    errors: usize,
+    /// It owned the whole topic at `to`.
+    complete: bool,
+}
+
+impl Disturbance {
+    fn of(m: &dyn Track, from: f64, to: f64) -> Self {
+        let events: Vec<Ev> = m
+            .events()
+            .into_iter()
+            .filter(|e| e.t >= from && e.t < to)
+            .collect();
+        let mut d = Self {
+            complete: owned_after(&events, to).len() == PARTS as usize,
+            ..Self::default()
+        };
+        for e in &events {
+            match &e.kind {
+                EvKind::Joined { .. } => d.joins += 1,
+                EvKind::Revoke(_) => d.revokes += 1,
+                EvKind::Lost(_) => d.losses += 1,
+                EvKind::Error(line) => {
+                    d.errors += 1;
+                    d.session_timeouts += usize::from(line.contains("session timed out"));
+                }
+                _ => {}
+            }
+        }
+        d
+    }
+
+    /// A lone member of a quiet group joins once, owns the topic and never loses any of it.
+    fn disturbed(&self) -> bool {
+        self.joins != 1 || self.revokes + self.losses + self.errors > 0 || !self.complete
+    }
+}
+
+/// When our process first joined each group, in seconds after `from`, in order (groups not
+/// joined are left out).
+fn join_times(views: &[GroupView], from: f64) -> Vec<f64> {
+    let mut t: Vec<f64> = views
+        .iter()
+        .filter_map(|v| {
+            v.events()
+                .iter()
+                .find(|e| matches!(e.kind, EvKind::Joined { .. }))
+                .map(|e| e.t - from)
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t
+}
+
+/// The mean time between consecutive first joins (`None` for fewer than two): parallel
+/// JoinGroups come back together, serialized ones one broker delay apart.
+fn join_spacing(t: &[f64]) -> Option<f64> {
+    match t {
+        [a, .., b] => Some((b - a) / (t.len() - 1) as f64),
+        _ => None,
+    }
+}
+
+/// [`join_times`] as a phrase for the report.
+fn describe_joins(t: &[f64], groups: usize) -> String {
+    match (t.first(), t.last()) {
+        (Some(a), Some(b)) => format!(
+            "{} of {groups} groups joined, the first at +{a:.1} s, the last at +{b:.1} s{}",
+            t.len(),
+            join_spacing(t).map_or_else(String::new, |d| format!(" ({d:.2} s apart on average)"))
+        ),
+        _ => format!("none of {groups} groups joined"),
+    }
+}
+
+/// Counts per kind over several groups, as a phrase for the report.
+fn describe_disturbances(ds: &[Disturbance]) -> String {
+    let n = |f: &dyn Fn(&Disturbance) -> bool| ds.iter().filter(|d| f(d)).count();
+    format!(
+        "{} lost partitions ({} saw the client-side session timeout: no heartbeat answered for a session), {} had partitions revoked, {} joined more than one generation, {} never joined, {} did not own the topic at the end",
+        n(&|d| d.losses > 0),
+        n(&|d| d.session_timeouts > 0),
+        n(&|d| d.revokes > 0),
+        n(&|d| d.joins > 1),
+        n(&|d| d.joins == 0),
+        n(&|d| !d.complete),
+    )
+}
+
+/// Scenario: [`MANY_GROUPS`] groups in one `kgroup consume` process of ours (one GroupSet over
+/// shared connections), all on the scenario's topic (cooperative-sticky, the harness's 6 s
+/// session); once ours is stable in every group, a librdkafka member joins each of the first
+/// [`MANY_TOUCHED`] while messages flow, so those groups rebalance while the others sit.
+///
+/// With `--lanes separate` every check must hold: each group (ours + its librdkafka member,
+/// from the assign/revoke streams) is split exactly once stable, every message consumed in
+/// every group (each consumes the whole topic), committed == log end in every group after
+/// leaving, and the untouched groups of ours see nothing at all: one generation, no revoke, no
+/// lost, no warning.
+///
+/// The naive `--lanes single` (every request of every group on one connection per broker)
+/// must then show the failure, on the same broker with the same setup (fresh group ids; no
+/// messages, since only membership is checked). It cannot take the form "stable first, then
+/// the untouched groups lose partitions during the others' rebalance": on all three brokers
+/// every *first* JoinGroup is parked too (Tansu: session/2 = 3 s; the librdkafka mocks: their
+/// fixed 3 s `group.initial.rebalance.delay.ms`), and a broker serves one request per
+/// connection at a time, so the 20 initial JoinGroups come back one every 3 s (about 60 s for
+/// all), each group's SyncGroup queues behind the JoinGroups still parked, and a group that
+/// finally syncs has gone without heartbeats for longer than its session (measured by hand
+/// over 65 s: the first groups got their partitions after 36 s on Tansu and 60 s on the 2.16
+/// mock, then lost them within 0–6 s to the client-side session timeout). The naive run is
+/// therefore never stable: it gets [`NAIVE_STABLE_TIMEOUT`] (the separate run needs 3–4 s
+/// plus the 2 s settle), then the librdkafka members come anyway and we watch for
+/// [`NAIVE_WATCH`]. No kill -9 or lengthened rebalance is needed to make this reliable. Its
+/// check, counted from the start of the process since the blocking begins with the first
+/// parked JoinGroup: our process still runs, at least one untouched group is disturbed (lost
+/// or revoked partitions, a session timeout, another generation, or not owning the topic at
+/// the end), and the head-of-line blocking is visible: the JoinGroups came back at least 2 s
+/// apart on average (the separate run gets all 20 back within a few ms of each other on
+/// Tansu and the 2.0 mock, within about 1 s on the 2.16 mock), or an untouched group lost
+/// partitions or saw its session time out.
+fn s_many_groups(b: &Broker, topic: &str) -> Outcome {
+    b.topic(topic)?;
+    let mut lines = Vec::new();
+    many_groups_separate(b, topic, &mut lines)?;
+    many_groups_naive(b, topic, &mut lines)?;
+    Ok(lines)
+}
+
+/// `many-groups` with `--lanes separate`: everything clean.
+fn many_groups_separate(b: &Broker, topic: &str, lines: &mut Vec<String>) -> Result<(), String> {
+    let groups = many_group_ids(topic);
+    let t_start = now();
+    let mut ours = Member::start(many_spec(b, &groups, topic, "separate"))?;
+    let mut views: Vec<GroupView> = groups.iter().map(|g| ours.group_view(g)).collect();
+    let mut cks: Vec<Member> = Vec::new();
+    let (t1, _) = wait_stable_sets(&mut group_sets(&mut views, &mut cks), STABLE_TIMEOUT)?;
+    lines.push(format!(
+        "separate lanes: ours stable in all {MANY_GROUPS} groups {:.2} s after start; JoinGroups: {}",
+        t1 - t_start,
+        describe_joins(&join_times(&views, t_start), MANY_GROUPS)
+    ));
+    let producer = produce_bg(b.bootstrap.clone(), topic.to_owned(), 0, 300, 30.0);
+    thread::sleep(Duration::from_secs(1));
+    let t_add = now();
+    for g in &groups[..MANY_TOUCHED] {
+        cks.push(Member::start(spec(
+            "ck",
+            Impl::Ck,
+            b,
+            None,
+            g,
+            topic,
+            COOP,
+        ))?);
+    }
+    let (t2, split) = wait_stable_sets(&mut group_sets(&mut views, &mut cks), STABLE_TIMEOUT)?;
+    lines.push(format!(
+        "a librdkafka member joined each of {MANY_TOUCHED} groups: all {MANY_GROUPS} stable again {:.2} s later; touched splits (ours, librdkafka): {}",
+        t2 - t_add,
+        split[..MANY_TOUCHED]
+            .iter()
+            .map(|s| s.iter().map(set_str).collect::<Vec<_>>().join("+"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    let produced = producer.join().map_err(|_| "producer thread panicked")??;
+    let t_p = now();
+    let deadline = Instant::now() + CONSUME_TIMEOUT;
+    for set in group_sets(&mut views, &mut cks) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        wait_consumed(&set, &produced, left)?;
+    }
+    lines.push(format!(
+        "{} messages consumed in every group {:.2} s after the producer finished",
+        produced.deliveries.len(),
+        now() - t_p
+    ));
+    let t_c = now();
+    let commit_deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match check_committed_groups(&b.bootstrap, &groups, topic, &produced) {
+            Ok(_) => break,
+            Err(e) if Instant::now() >= commit_deadline => {
+                return Err(format!("not committed within 20 s while running: {e}"));
+            }
+            Err(_) => thread::sleep(Duration::from_millis(500)),
+        }
+    }
+    lines.push(format!(
+        "committed == log end in every group {:.2} s after consumption, before leaving",
+        now() - t_c
+    ));
+    let t_leave = now();
+    {
+        let mut all: Vec<&mut Member> = core::iter::once(&mut ours).chain(cks.iter_mut()).collect();
+        leave_all(&mut all)?;
+    }
+    // The untouched groups: one generation, nothing revoked or lost, no warning, from the
+    // start to leaving.
+    let quiet: Vec<Disturbance> = views[MANY_TOUCHED..]
+        .iter()
+        .map(|v| Disturbance::of(v, t_start, t_leave))
+        .collect();
+    let loud: Vec<String> = views[MANY_TOUCHED..]
+        .iter()
+        .zip(&quiet)
+        .filter(|(_, d)| d.disturbed())
+        .map(|(v, d)| {
+            format!(
+                "{}: {d:?}, events {}",
+                v.group,
+                event_trail(v, t_start, t_leave)
+            )
+        })
+        .collect();
+    if !loud.is_empty() {
+        return Err(format!(
+            "separate lanes: {} of {} untouched groups disturbed: {}",
+            loud.len(),
+            quiet.len(),
+            loud.join("; ")
+        ));
+    }
+    lines.push(format!(
+        "untouched {} groups of ours: one generation each, no revoke, no lost, no warning while the others rebalanced",
+        quiet.len()
+    ));
+    // Every group: no partition owned twice, every message consumed, committed == log end.
+    let (mut worst, mut dups) = (0.0f64, Vec::new());
+    for (i, set) in group_sets(&mut views, &mut cks).into_iter().enumerate() {
+        let label = &groups[i];
+        worst = worst.max(check_no_double_ownership(&set).map_err(|e| format!("{label}: {e}"))?);
+        let (count, _) = consumed(&set);
+        check_messages(&set, &produced).map_err(|e| format!("{label}: {e}"))?;
+        let d = count.values().filter(|n| **n > 1).count();
+        if d > 0 {
+            dups.push(format!("{label}: {d}"));
+        }
+        for m in &set {
+            if let Some(e) = m.errors().first() {
+                lines.push(format!("{} reported an error: {e}", m.label()));
+            }
+        }
+    }
+    lines.push(format!(
+        "every group consumed all {} messages with their keys; max double ownership {worst:.3} s; duplicates (only on moved partitions): {}",
+        produced.deliveries.len(),
+        if dups.is_empty() {
+            "none".into()
+        } else {
+            dups.join(", ")
+        }
+    ));
+    lines.push(check_committed_groups(
+        &b.bootstrap,
+        &groups,
+        topic,
+        &produced,
+    )?);
+    Ok(())
+}
+
+/// `many-groups` with `--lanes single`: the untouched groups must be disturbed.
+fn many_groups_naive(b: &Broker, topic: &str, lines: &mut Vec<String>) -> Result<(), String> {
+    let groups = many_group_ids(topic);
+    let t_start = now();
+    let mut ours = Member::start(many_spec(b, &groups, topic, "single"))?;
+    let mut views: Vec<GroupView> = groups.iter().map(|g| ours.group_view(g)).collect();
+    let mut cks: Vec<Member> = Vec::new();
+    let stable = wait_stable_sets(&mut group_sets(&mut views, &mut cks), NAIVE_STABLE_TIMEOUT);
+    let complete = views
+        .iter()
+        .filter(|v| v.owned().len() == PARTS as usize)
+        .count();
+    lines.push(match &stable {
+        Ok((t, _)) => format!(
+            "single lane: ours stable in all {MANY_GROUPS} groups {:.2} s after start",
+            t - t_start
+        ),
+        Err(_) => format!(
+            "single lane: not stable within {NAIVE_STABLE_TIMEOUT:?} of start ({complete} of {MANY_GROUPS} groups owned the topic then); the librdkafka members come anyway"
+        ),
+    });
+    let t_add = now();
+    for g in &groups[..MANY_TOUCHED] {
+        cks.push(Member::start(spec(
+            "ck",
+            Impl::Ck,
+            b,
+            None,
+            g,
+            topic,
+            COOP,
+        ))?);
+    }
+    thread::sleep(NAIVE_WATCH);
+    let t_end = now();
+    let untouched: Vec<Disturbance> = views[MANY_TOUCHED..]
+        .iter()
+        .map(|v| Disturbance::of(v, t_start, t_end))
+        .collect();
+    let after: Vec<Disturbance> = views[MANY_TOUCHED..]
+        .iter()
+        .map(|v| Disturbance::of(v, t_add, t_end))
+        .collect();
+    let touched: Vec<Disturbance> = views[..MANY_TOUCHED]
+        .iter()
+        .map(|v| Disturbance::of(v, t_start, t_end))
+        .collect();
+    let ck_owning = cks.iter().filter(|c| !c.owned().is_empty()).count();
+    let ours_alive = ours.alive();
+    let joins = join_times(&views, t_start);
+    lines.push(format!(
+        "single lane, JoinGroups answered one at a time on the one connection: {}",
+        describe_joins(&joins, MANY_GROUPS)
+    ));
+    let t_leave = now();
+    let left = {
+        let mut all: Vec<&mut Member> = core::iter::once(&mut ours).chain(cks.iter_mut()).collect();
+        leave_all(&mut all)
+    };
+    let disturbed = untouched.iter().filter(|d| d.disturbed()).count();
+    let never_had = untouched
+        .iter()
+        .filter(|d| !d.complete && d.losses + d.revokes == 0)
+        .count();
+    lines.push(format!(
+        "single lane, {:.0} s from start: {disturbed} of {} untouched groups disturbed: {}{}; in the {:.0} s after the librdkafka members came: {} lost partitions, {} session timeouts; touched groups of ours: {} of {MANY_TOUCHED} disturbed, librdkafka members owning partitions at the end: {ck_owning} of {MANY_TOUCHED}",
+        t_end - t_start,
+        untouched.len(),
+        describe_disturbances(&untouched),
+        if never_had > 0 {
+            format!(" ({never_had} never got their partitions, so had none to lose: their JoinGroups and SyncGroups waited behind the other groups' parked JoinGroups)")
+        } else {
+            String::new()
+        },
+        t_end - t_add,
+        after.iter().filter(|d| d.losses > 0).count(),
+        after.iter().filter(|d| d.session_timeouts > 0).count(),
+        touched.iter().filter(|d| d.disturbed()).count(),
+    ));
+    lines.push(format!(
+        "single lane: leaving took {:.1} s ({})",
+        now() - t_leave,
+        match &left {
+            Ok(()) => "every process exited".to_owned(),
+            Err(e) => e.clone(),
+        }
+    ));
+    // The disturbance must come from head-of-line blocking, not from our process failing:
+    // it ran through the window, and either its JoinGroups came back one broker join delay
+    // apart (3 s on all three brokers; the separate-lanes run gets them back together), or an
+    // untouched group lost its partitions or saw its session time out.
+    let serialized = join_spacing(&joins).is_some_and(|d| d >= 2.0);
+    let heartbeats_starved = untouched
+        .iter()
+        .any(|d| d.losses > 0 || d.session_timeouts > 0);
+    if !ours_alive {
+        return Err(format!(
+            "single lane: our process exited during the run: {}",
+            ours.tail()
+        ));
+    }
+    if disturbed == 0 || !(serialized || heartbeats_starved) {
+        return Err(format!(
+            "single lane: the head-of-line failure did not show ({disturbed} untouched groups disturbed, JoinGroups serialized: {serialized}, heartbeats starved: {heartbeats_starved}): {}",
+            lines[lines.len() - 3..].join("; ")
+        ));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // the test
 // ---------------------------------------------------------------------------------------------
@@ -2294,6 +2940,7 @@ enum Sc {
     HeldLane,
     Kip848,
     Kip848Unsupported,
+    ManyGroups,
 }
 
 impl Sc {
@@ -2312,6 +2959,7 @@ impl Sc {
             Self::HeldLane => "held-lane".into(),
             Self::Kip848 => "kip848".into(),
             Self::Kip848Unsupported => "kip848-unsupported".into(),
+            Self::ManyGroups => "many-groups".into(),
         }
     }
 
@@ -2332,6 +2980,9 @@ impl Sc {
             Self::HeldLane => format!("ours via proxy + ck, +ck, {COOP}"),
             Self::Kip848 => "ours x2 + ck, +ck, kill -9 + restart ours, KIP-848".into(),
             Self::Kip848Unsupported => "ours, KIP-848 on a broker without key 68".into(),
+            Self::ManyGroups => format!(
+                "ours x1 in {MANY_GROUPS} groups, +ck in {MANY_TOUCHED}, {COOP}; --lanes separate, then single"
+            ),
         }
     }
 
@@ -2351,6 +3002,7 @@ impl Sc {
             Self::HeldLane => s_held_lane(b, &topic),
             Self::Kip848 => s_kip848(b, &topic),
             Self::Kip848Unsupported => s_kip848_unsupported(b, &topic),
+            Self::ManyGroups => s_many_groups(b, &topic),
         }
     }
 }
@@ -2389,6 +3041,7 @@ fn kgroup_consume_interop() {
         Sc::HeldLane,
         Sc::Kip848,
         Sc::Kip848Unsupported,
+        Sc::ManyGroups,
     ];
     let wanted: Vec<Sc> = all
         .into_iter()

@@ -21,7 +21,7 @@ use group_fsm::{
     Action, Config, Event, GroupProtocol, Input, Instant, Member, RequestId, StateKind,
     TransportError,
 };
-use kafka_wire::{ClientCodec, CorrelationId};
+use kafka_wire::{ApiKey, ClientCodec, CorrelationId};
 
 /// How members place requests on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub struct SimMember {
     pub member: Member,
     pub alive: bool,
     pub events: Vec<(u64, Event)>,
+    /// Every request it sent: when, and which API.
+    pub sent: Vec<(u64, ApiKey)>,
     pub main: Conn,
     pub lane: Conn,
     /// Answer revocations after this many ms.
@@ -163,6 +165,7 @@ impl World {
             member,
             alive: true,
             events: Vec::new(),
+            sent: Vec::new(),
             main,
             lane,
             revoke_delay: 0,
@@ -230,6 +233,7 @@ impl World {
                     let held = s.held_for.is_some();
                     let use_lane = held && self.lanes == Lanes::Separate;
                     let m = &mut self.members[i];
+                    m.sent.push((self.now, s.request.api_key()));
                     let conn = if use_lane { &mut m.lane } else { &mut m.main };
                     let mut buf = BytesMut::new();
                     let corr = conn

@@ -891,3 +891,72 @@ mod kip848 {
         assert!(w.broker.stats().requests[&ApiKey::FindCoordinator] > 3);
     }
 }
+
+/// A cooperative member that revokes partitions commits their positions and waits for the
+/// answer before it rejoins. Its JoinGroup goes on a held lane and the commit on the ordinary
+/// connection; a JoinGroup sent at the same time can be served first, and the broker then
+/// rejects the commit (librdkafka's mocks answer REBALANCE_IN_PROGRESS once the group is
+/// joining; Kafka moves to the next generation if that JoinGroup completes the join), so the
+/// partitions' next owner consumes them again. Seen live in `many-groups` on the 2.0 mock.
+#[test]
+fn cooperative_revocation_commit_is_answered_before_the_rejoin() {
+    let mut w = World::new(TOPICS);
+    for i in 0..2 {
+        let mut config = World::config("g", i);
+        // Only the revocation commits: no auto-commit round in the window.
+        config.auto_commit_interval = core::time::Duration::from_secs(3600);
+        w.add_member_with(
+            config,
+            vec![Box::new(testkit::assignors::Cooperative::new(Box::new(
+                group_fsm::assignor::RangeAssignor,
+            )))],
+            &["orders"],
+        );
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    let owned = w.assignment(0);
+    w.handle(
+        0,
+        Input::Positions(
+            owned
+                .iter()
+                .map(|tp| group_fsm::Offset::new(tp.clone(), 7))
+                .collect(),
+        ),
+    );
+    let t_add = w.now;
+    coop_member(&mut w, 2);
+    w.run_for(30_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    let m = &w.members[0];
+    let t_revoke = m
+        .events
+        .iter()
+        .find(|(t, e)| *t >= t_add && matches!(e, Event::Revoke { .. }))
+        .map(|(t, _)| *t)
+        .expect("member 0 revoked partitions");
+    let first = |key: ApiKey| {
+        m.sent
+            .iter()
+            .find(|(t, k)| *t >= t_revoke && *k == key)
+            .map(|(t, _)| *t)
+    };
+    let commit = first(ApiKey::OffsetCommit).expect("the revocation commit was sent");
+    let join = first(ApiKey::JoinGroup).expect("member 0 rejoined");
+    assert!(
+        join >= commit + 2 * w.latency,
+        "JoinGroup at {join} ms before the commit sent at {commit} ms was answered"
+    );
+    let failed: Vec<_> = m
+        .events
+        .iter()
+        .filter(|(t, _)| *t >= t_revoke)
+        .filter_map(|(_, e)| match e {
+            Event::Committed { results } => Some(results.iter().filter(|(_, c)| *c != 0)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
