@@ -302,7 +302,13 @@ impl ConsumerMember {
     }
 
     pub(crate) fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if self.actions.is_empty() && self.actions.capacity() > 0 {
+            // An action holds its request inline (about 500 B): an idle member (most of the
+            // groups of a large `GroupSet`) keeps no room for a burst that has passed.
+            self.actions = VecDeque::new();
+        }
+        action
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {

@@ -804,6 +804,13 @@ impl Fetcher {
     /// The next record or event, if any. Handing out a record moves its partition's position
     /// to `offset + 1`.
     pub fn poll_event(&mut self) -> Option<FetchEvent> {
+        if self.ready.is_empty() {
+            // Keep no room for a burst that has passed (many idle fetchers in a `GroupSet`).
+            if self.ready.capacity() > 0 {
+                self.ready = VecDeque::new();
+            }
+            return None;
+        }
         loop {
             match self.ready.front_mut()? {
                 Ready::Event(_) => {
@@ -840,6 +847,8 @@ impl Fetcher {
                         if let Some(to) = st.advance_to.take() {
                             pos.offset = pos.offset.max(to);
                         }
+                        // The room of a whole response's records is not kept per partition.
+                        st.buffer = VecDeque::new();
                         self.ready.pop_front();
                     }
                     if deliver {

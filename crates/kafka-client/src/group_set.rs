@@ -255,6 +255,10 @@ pub struct GroupSet {
     /// Extra held lanes open: (broker, lane number).
     extra_lanes: BTreeSet<(i32, u16)>,
     events: VecDeque<(GroupHandle, ConsumerEvent)>,
+    /// Groups that got an input since they were last pumped (only they can have new actions
+    /// or requests: pumping every group on every event made the set's cost grow with the
+    /// square of its size).
+    dirty: BTreeSet<u32>,
     /// Where [`poll_event`](Self::poll_event) looks for records first.
     cursor: u32,
     stats: GroupSetStats,
@@ -290,6 +294,7 @@ impl GroupSet {
             fetching: BTreeSet::new(),
             extra_lanes: BTreeSet::new(),
             events: VecDeque::new(),
+            dirty: BTreeSet::new(),
             cursor: 0,
             stats: GroupSetStats::default(),
         }
@@ -325,6 +330,7 @@ impl GroupSet {
         );
         if self.negotiated {
             self.start(now, id);
+            self.dirty.insert(id);
             self.pump(now);
         }
         GroupHandle(id)
@@ -395,12 +401,17 @@ impl GroupSet {
             self.kick(now);
         }
         self.net.handle_timeout(now);
-        for slot in self.slots.values_mut().filter(|s| !s.closed) {
+        for (&id, slot) in self.slots.iter_mut().filter(|(_, s)| !s.closed) {
             // The member's timers include auto-commit: it must commit what the app has
             // received, however long ago the app last called `poll`.
             slot.sync_positions(now);
+            let mut due = slot.needs_pump || slot.want_metadata;
             if slot.member.poll_timeout().is_some_and(|t| t <= now) {
                 slot.member.handle_timeout(now);
+                due = true;
+            }
+            if due || slot.fetcher.poll_timeout().is_some_and(|t| t <= now) {
+                self.dirty.insert(id);
             }
         }
         self.pump(now);
@@ -410,6 +421,7 @@ impl GroupSet {
     pub fn commit(&mut self, now: Instant, group: GroupHandle, offsets: Vec<Offset>) {
         if let Some(slot) = self.live(group) {
             slot.member.handle(now, Input::Commit(offsets));
+            self.dirty.insert(group.0);
             self.pump(now);
         }
     }
@@ -422,6 +434,7 @@ impl GroupSet {
             slot.member.handle(now, Input::Positions(positions.clone()));
             slot.positions_dirty = false;
             slot.member.handle(now, Input::Commit(positions));
+            self.dirty.insert(group.0);
             self.pump(now);
         }
     }
@@ -438,6 +451,7 @@ impl GroupSet {
         } else {
             self.finish(now, group.0, ConsumerEvent::Closed);
         }
+        self.dirty.insert(group.0);
         self.pump(now);
     }
 
@@ -453,7 +467,7 @@ impl GroupSet {
     /// takes events. Cheap: the members hear of it at most every 100 ms.
     pub fn poll(&mut self, now: Instant) {
         let mut any = false;
-        for slot in self.slots.values_mut().filter(|s| !s.closed) {
+        for (&id, slot) in self.slots.iter_mut().filter(|(_, s)| !s.closed) {
             if slot
                 .last_poll
                 .is_some_and(|t| now.saturating_duration_since(t) < POLL_EVERY)
@@ -463,6 +477,7 @@ impl GroupSet {
             slot.last_poll = Some(now);
             slot.member.handle(now, Input::Poll);
             slot.sync_positions(now);
+            self.dirty.insert(id);
             any = true;
         }
         if any {
@@ -573,17 +588,16 @@ impl GroupSet {
                 progressed = true;
                 self.on_net(now, ev);
             }
-            let ids: Vec<u32> = self
-                .slots
-                .iter()
-                .filter(|(_, s)| !s.closed)
-                .map(|(&id, _)| id)
-                .collect();
+            let ids = core::mem::take(&mut self.dirty);
             for id in ids {
-                progressed |= self.pump_group(now, id);
+                if self.pump_group(now, id) {
+                    // Its actions may have fed it more input: again, until it is quiet.
+                    progressed = true;
+                    self.dirty.insert(id);
+                }
             }
             progressed |= self.flush_fetches(now);
-            if !progressed {
+            if !progressed && self.dirty.is_empty() {
                 break;
             }
         }
@@ -825,6 +839,8 @@ impl GroupSet {
     fn on_net(&mut self, now: Instant, ev: NetEvent) {
         match ev {
             NetEvent::Negotiated { .. } => {
+                // Fetchers wait for a broker's versions before they send to it.
+                self.dirty.extend(self.slots.keys().copied());
                 if !self.negotiated {
                     self.negotiated = true;
                     let ids: Vec<u32> = self.slots.keys().copied().collect();
@@ -835,6 +851,7 @@ impl GroupSet {
             }
             NetEvent::Response { tag, response, .. } => {
                 let owner = self.owners.remove(&tag);
+                self.mark(owner);
                 if let AnyResponse::Metadata(md) = &response {
                     self.learn_brokers(now, md, owner.map(|(g, _)| g));
                 }
@@ -865,6 +882,7 @@ impl GroupSet {
             }
             NetEvent::Failed { tag, error } => {
                 let owner = self.owners.remove(&tag);
+                self.mark(owner);
                 if matches!(error, NetError::Encode(_) | NetError::Unsupported { .. }) {
                     let w = ConsumerEvent::Warning(alloc::format!("request: {error}"));
                     match owner {
@@ -893,6 +911,7 @@ impl GroupSet {
                         if let Some(batch) = self.batches.remove(&tag) {
                             self.fetching.remove(&batch.node);
                             for (g, id, _) in batch.parts {
+                                self.dirty.insert(g);
                                 if let Some(slot) = self.slots.get_mut(&g) {
                                     slot.fetcher.handle_failed(now, id);
                                 }
@@ -925,6 +944,7 @@ impl GroupSet {
         let AnyResponse::Fetch(resp) = response else {
             // Not a Fetch answer: every group's fetcher reports it and backs off.
             for (g, id, _) in batch.parts {
+                self.dirty.insert(g);
                 if let Some(slot) = self.slots.get_mut(&g) {
                     slot.fetcher.handle_response(now, id, response.clone());
                 }
@@ -934,6 +954,7 @@ impl GroupSet {
         self.stats.fetch_bytes_received += record_bytes(&resp);
         let by_id = batch.version >= FETCH_TOPIC_ID_VERSION;
         for (g, id, wanted) in batch.parts {
+            self.dirty.insert(g);
             let Some(slot) = self.slots.get_mut(&g) else {
                 continue;
             };
@@ -941,6 +962,13 @@ impl GroupSet {
             self.stats.fetch_bytes_delivered += record_bytes(&part);
             slot.fetcher
                 .handle_response(now, id, AnyResponse::Fetch(part));
+        }
+    }
+
+    /// Marks the group that owned a request (answered or failed) for pumping.
+    fn mark(&mut self, owner: Option<(u32, Owner)>) {
+        if let Some((g, _)) = owner.filter(|(g, _)| *g != u32::MAX) {
+            self.dirty.insert(g);
         }
     }
 
