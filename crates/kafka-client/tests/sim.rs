@@ -266,3 +266,92 @@ proptest! {
         prop_assert!(sim.broker.errors().is_empty(), "{:?}", sim.broker.errors());
     }
 }
+
+/// Ten groups in one process consume the same topic while it is written to: with shared
+/// fetches one Fetch per round serves all of them (each group still gets every record exactly
+/// once, at its own positions, and commits its own offsets); without, each group fetches on
+/// its own. The broker's own counters give the traffic saved.
+#[test]
+fn groups_on_the_same_partitions_share_fetches() {
+    let run = |share: bool| {
+        let mut sim = Sim::with_fetch(true);
+        sim.fetch.reset = kafka_client::fetch::ResetPolicy::Earliest;
+        let p = sim.add_proc_with(SEPARATE, share);
+        // Groups 0, 3, …, 27 all subscribe to topic t0.
+        let groups: Vec<usize> = (0..10).map(|k| k * common::harness::TOPICS).collect();
+        for &g in &groups {
+            sim.add_group(p, g, Kind::Cooperative);
+        }
+        sim.run_until(3_000);
+        assert!(sim.not_fully_owned().is_empty(), "{}", sim.tail());
+        let mut expected = Vec::new();
+        for round in 0..20u64 {
+            let at = sim.now;
+            for part in 0..common::harness::PARTITIONS {
+                let value = bytes::Bytes::from(format!("r{round}p{part}"));
+                let base = sim
+                    .broker
+                    .append(
+                        at,
+                        "t0",
+                        part,
+                        &[(None, Some(value.clone())), (None, Some(value))],
+                    )
+                    .expect("append");
+                expected.extend([(part, base), (part, base + 1)]);
+            }
+            sim.run_until(at + 250);
+        }
+        sim.run_until(sim.now + 3_000);
+        expected.sort_unstable();
+        for &g in &groups {
+            let name = format!("g{g}");
+            let mut got = sim.procs[p]
+                .messages
+                .get(&name)
+                .cloned()
+                .unwrap_or_default();
+            got.sort_unstable();
+            assert_eq!(
+                got, expected,
+                "{name} (share {share}): every record exactly once"
+            );
+        }
+        for &g in &groups {
+            sim.close_group(p, g);
+        }
+        sim.run_until(sim.now + 2_000);
+        for &g in &groups {
+            for part in 0..common::harness::PARTITIONS {
+                let end = sim.broker.end_offset("t0", part);
+                let committed = sim.broker.committed(&format!("g{g}"), "t0", part);
+                assert_eq!(committed, end, "g{g} p{part} committed its own offsets");
+            }
+        }
+        (sim.broker.stats(), sim.procs[p].set.stats())
+    };
+    let (shared, shared_set) = run(true);
+    let (alone, alone_set) = run(false);
+    println!(
+        "10 groups, one topic: Fetch responses {} shared vs {} alone, record bytes {} vs {}; \
+         set: {} fetches sent for {} wanted, {} partition entries sent for {} wanted",
+        shared.fetch_responses,
+        alone.fetch_responses,
+        shared.fetch_record_bytes,
+        alone.fetch_record_bytes,
+        shared_set.fetches_sent,
+        shared_set.fetches_wanted,
+        shared_set.fetch_partitions_sent,
+        shared_set.fetch_partitions_wanted
+    );
+    assert_eq!(alone_set.fetches_sent, alone_set.fetches_wanted);
+    assert!(shared_set.fetches_sent < shared_set.fetches_wanted);
+    // The same records reach ten groups: shared, the broker sends them about once.
+    assert!(
+        shared.fetch_record_bytes * 5 <= alone.fetch_record_bytes,
+        "shared {} vs alone {} record bytes",
+        shared.fetch_record_bytes,
+        alone.fetch_record_bytes
+    );
+    assert!(shared.fetch_responses * 3 <= alone.fetch_responses);
+}

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::{Bytes, BytesMut};
 use group_fsm::assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor};
 use group_fsm::{GroupProtocol, Instant};
+use kafka_client::fetch::FetchConfig;
 use kafka_client::net::{ConnId, Io, IoEvent, Lane, NetConfig};
 use kafka_client::{ConsumerEvent, GroupHandle, GroupSet, GroupSetConfig, GroupSpec, LanePolicy};
 use kafka_wire::{AnyRequest, ApiKey, FrameDecoder};
@@ -66,6 +67,8 @@ pub(crate) struct Proc {
     pub(crate) peak_conns: usize,
     /// The most held lanes (connections other than a broker's ordinary and fetch ones) at once.
     pub(crate) peak_held_lanes: usize,
+    /// Records consumed, per group id: (partition, offset).
+    pub(crate) messages: BTreeMap<String, Vec<(i32, i64)>>,
 }
 
 /// Member `id` of `group` lived in a live process from `from` until `to` (closed, crashed,
@@ -154,16 +157,25 @@ pub(crate) struct Sim {
     /// run may check at chosen points instead with
     /// [`check_no_double_owner`](Self::check_no_double_owner)).
     pub(crate) check_each_step: bool,
+    /// The fetch settings of groups added from now on.
+    pub(crate) fetch: FetchConfig,
 }
 
 impl Sim {
     pub(crate) fn new() -> Self {
+        Self::with_fetch(false)
+    }
+
+    /// A world whose broker serves Fetch and ListOffsets from logs filled by
+    /// `broker.append` when `serve_fetch` (else the fetchers find no usable version).
+    pub(crate) fn with_fetch(serve_fetch: bool) -> Self {
         let mut broker = ModelBroker::new(BrokerConfig {
             host: "model".into(),
             port: 9092,
             initial_rebalance_delay_ms: 100,
             consumer_session_timeout_ms: SESSION_MS,
             consumer_heartbeat_interval_ms: 500,
+            serve_fetch,
             ..BrokerConfig::default()
         });
         for t in 0..TOPICS {
@@ -184,6 +196,7 @@ impl Sim {
             timings: Vec::new(),
             awaiting: BTreeMap::new(),
             check_each_step: true,
+            fetch: FetchConfig::default(),
         }
     }
 
@@ -215,6 +228,7 @@ impl Sim {
             lanes,
             peak_conns: 0,
             peak_held_lanes: 0,
+            messages: BTreeMap::new(),
         });
         self.procs.len() - 1
     }
@@ -252,7 +266,7 @@ impl Sim {
             GroupSpec {
                 group,
                 topics: vec![topic(g)],
-                fetch: Default::default(),
+                fetch: self.fetch.clone(),
                 assignors: vec![assignor],
             },
         );
@@ -347,6 +361,11 @@ impl Sim {
                     p.set.forget(h);
                 }
                 ConsumerEvent::Fatal(f) => panic!("p{i} {name} fatal: {f}"),
+                ConsumerEvent::Message(r) => {
+                    let got = p.messages.entry(name).or_default();
+                    got.push((r.partition, r.offset));
+                    continue;
+                }
                 _ => {}
             }
             self.log.push(format!("{:>7} p{i} {name} {e:?}", self.now));
