@@ -865,22 +865,7 @@ fn random_fetch_and_list_offsets_requests_never_break_the_broker() {
                     }
                 }
                 conn += 1;
-                let codec = h
-                    .codecs
-                    .entry(conn)
-                    .or_insert_with(|| ClientCodec::new(None));
-                let mut buf = BytesMut::new();
-                codec.encode_any(&req, v, &mut buf).unwrap();
-                let f = frame::split(&mut buf, frame::DEFAULT_MAX_FRAME)
-                    .unwrap()
-                    .unwrap();
-                h.broker.handle_frame(h.now, conn, f);
-                h.collect();
-                let answered = h.inbox.iter().any(|x| x.conn == conn);
-                assert!(
-                    answered || h.broker.is_busy(conn),
-                    "{api:?} v{v} seed {seed}: no answer and not parked: {req:?}"
-                );
+                h.send_on_new_conn_and_check(conn, &req, v, seed);
             }
         }
         h.advance(1_000);

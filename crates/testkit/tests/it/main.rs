@@ -60,6 +60,28 @@ struct Harness {
 }
 
 impl Harness {
+    /// Sends `req` at version `v` as the first request of connection `conn`, and checks that
+    /// the broker answered it or parked it (never dropped it). `seed` names the case.
+    fn send_on_new_conn_and_check(&mut self, conn: u64, req: &AnyRequest, v: i16, seed: u64) {
+        let codec = self
+            .codecs
+            .entry(conn)
+            .or_insert_with(|| ClientCodec::new(None));
+        let mut buf = BytesMut::new();
+        codec.encode_any(req, v, &mut buf).unwrap();
+        let f = frame::split(&mut buf, frame::DEFAULT_MAX_FRAME)
+            .unwrap()
+            .unwrap();
+        self.broker.handle_frame(self.now, conn, f);
+        self.collect();
+        let answered = self.inbox.iter().any(|x| x.conn == conn);
+        let api = req.api_key();
+        assert!(
+            answered || self.broker.is_busy(conn),
+            "{api:?} v{v} seed {seed}: no answer and not parked: {req:?}"
+        );
+    }
+
     fn new() -> Self {
         Self::with_config(BrokerConfig::default())
     }
@@ -1586,22 +1608,7 @@ fn random_requests_never_break_the_broker() {
             for v in range.min..=range.max {
                 let req = AnyRequest::random(api, v, &mut g);
                 conn += 1;
-                let codec = h
-                    .codecs
-                    .entry(conn)
-                    .or_insert_with(|| ClientCodec::new(None));
-                let mut buf = BytesMut::new();
-                codec.encode_any(&req, v, &mut buf).unwrap();
-                let f = frame::split(&mut buf, frame::DEFAULT_MAX_FRAME)
-                    .unwrap()
-                    .unwrap();
-                h.broker.handle_frame(h.now, conn, f);
-                h.collect();
-                let answered = h.inbox.iter().any(|x| x.conn == conn);
-                assert!(
-                    answered || h.broker.is_busy(conn),
-                    "{api:?} v{v} seed {seed}: no answer and not parked: {req:?}"
-                );
+                h.send_on_new_conn_and_check(conn, &req, v, seed);
             }
         }
         h.advance(1_000);
