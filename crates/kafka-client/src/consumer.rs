@@ -1,5 +1,5 @@
 //! A consumer: a group member ([`group_fsm::Member`]) wired to the connections
-//! ([`Net`](crate::net::Net)).
+//! ([`Net`]).
 //!
 //! [`Consumer`] is what an adapter drives. It routes the member's requests (the coordinator on
 //! its node's ordinary connection, held requests on the node's held lane, Metadata and

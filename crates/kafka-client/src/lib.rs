@@ -57,58 +57,38 @@ pub trait Core {
     fn is_closed(&self) -> bool;
 }
 
-impl Core for Consumer {
-    type Event = ConsumerEvent;
-    fn handle_io(&mut self, now: group_fsm::Instant, event: net::IoEvent) {
-        Self::handle_io(self, now, event);
-    }
-    fn handle_timeout(&mut self, now: group_fsm::Instant) {
-        Self::handle_timeout(self, now);
-    }
-    fn poll_io(&mut self) -> Option<net::Io> {
-        Self::poll_io(self)
-    }
-    fn poll_event(&mut self) -> Option<ConsumerEvent> {
-        Self::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<group_fsm::Instant> {
-        Self::poll_timeout(self)
-    }
-    fn poll(&mut self, now: group_fsm::Instant) {
-        Self::poll(self, now);
-    }
-    fn close(&mut self, now: group_fsm::Instant) {
-        Self::close(self, now);
-    }
-    fn is_closed(&self) -> bool {
-        Self::is_closed(self)
-    }
+/// `Core` by the inherent methods of the same names.
+macro_rules! core_by_inherent {
+    ($ty:ty, $event:ty, $closed:ident) => {
+        impl Core for $ty {
+            type Event = $event;
+            fn handle_io(&mut self, now: group_fsm::Instant, event: net::IoEvent) {
+                Self::handle_io(self, now, event);
+            }
+            fn handle_timeout(&mut self, now: group_fsm::Instant) {
+                Self::handle_timeout(self, now);
+            }
+            fn poll_io(&mut self) -> Option<net::Io> {
+                Self::poll_io(self)
+            }
+            fn poll_event(&mut self) -> Option<$event> {
+                Self::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<group_fsm::Instant> {
+                Self::poll_timeout(self)
+            }
+            fn poll(&mut self, now: group_fsm::Instant) {
+                Self::poll(self, now);
+            }
+            fn close(&mut self, now: group_fsm::Instant) {
+                Self::close(self, now);
+            }
+            fn is_closed(&self) -> bool {
+                Self::$closed(self)
+            }
+        }
+    };
 }
 
-impl Core for GroupSet {
-    type Event = (GroupHandle, ConsumerEvent);
-    fn handle_io(&mut self, now: group_fsm::Instant, event: net::IoEvent) {
-        Self::handle_io(self, now, event);
-    }
-    fn handle_timeout(&mut self, now: group_fsm::Instant) {
-        Self::handle_timeout(self, now);
-    }
-    fn poll_io(&mut self) -> Option<net::Io> {
-        Self::poll_io(self)
-    }
-    fn poll_event(&mut self) -> Option<(GroupHandle, ConsumerEvent)> {
-        Self::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<group_fsm::Instant> {
-        Self::poll_timeout(self)
-    }
-    fn poll(&mut self, now: group_fsm::Instant) {
-        Self::poll(self, now);
-    }
-    fn close(&mut self, now: group_fsm::Instant) {
-        Self::close(self, now);
-    }
-    fn is_closed(&self) -> bool {
-        self.all_closed()
-    }
-}
+core_by_inherent!(Consumer, ConsumerEvent, is_closed);
+core_by_inherent!(GroupSet, (GroupHandle, ConsumerEvent), all_closed);
