@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::error::{GroupError, UsageError};
 use crate::io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
 use crate::member::StateKind;
-use crate::requests;
+use crate::requests::{self, Coordinator, ms_i32};
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
 
@@ -51,13 +51,6 @@ pub enum ConsumerState {
 
 /// A partition by topic id.
 type IdPart = (Uuid, i32);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Coordinator {
-    node_id: i32,
-    host: String,
-    port: i32,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
@@ -202,10 +195,6 @@ pub(crate) fn generate_member_id(config: &Config) -> String {
             return s;
         }
     }
-}
-
-fn ms_i32(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
 impl ConsumerMember {
@@ -475,11 +464,7 @@ impl ConsumerMember {
     }
 
     fn coordinator_dest(&self) -> Option<Destination> {
-        self.coordinator.as_ref().map(|c| Destination::Coordinator {
-            node_id: c.node_id,
-            host: c.host.clone(),
-            port: c.port,
-        })
+        self.coordinator.as_ref().map(Coordinator::destination)
     }
 
     fn has_pending(&self, f: impl Fn(&Pending) -> bool) -> bool {

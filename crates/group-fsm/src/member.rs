@@ -4,7 +4,6 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::time::Duration;
 
 use bytes::Bytes;
 use kafka_wire::error_code::ErrorCode;
@@ -24,7 +23,7 @@ use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::error::{GroupError, UsageError};
 use crate::io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
-use crate::requests;
+use crate::requests::{self, Coordinator, ms_i32};
 use crate::table::{self, Api, Reaction};
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
@@ -46,13 +45,6 @@ pub enum StateKind {
     Closed,
     /// Stopped on a fatal error (sticky).
     Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Coordinator {
-    node_id: i32,
-    host: String,
-    port: i32,
 }
 
 #[derive(Debug, Clone)]
@@ -465,11 +457,7 @@ impl ClassicMember {
     }
 
     fn coordinator_dest(&self) -> Option<Destination> {
-        self.coordinator.as_ref().map(|c| Destination::Coordinator {
-            node_id: c.node_id,
-            host: c.host.clone(),
-            port: c.port,
-        })
+        self.coordinator.as_ref().map(Coordinator::destination)
     }
 
     fn has_pending(&self, f: impl Fn(&Pending) -> bool) -> bool {
@@ -1660,10 +1648,6 @@ fn leave_request(config: &Config, member_id: &str, v: i16, reason: &str) -> Leav
             ..Default::default()
         }
     }
-}
-
-fn ms_i32(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
 /// The rebalance protocol every configured assignor supports, preferring cooperative.

@@ -14,6 +14,30 @@ use crate::assignor::TopicPartition;
 use crate::io::Offset;
 
 /// FindCoordinator for a group (key type 0): batched keys from v4, the single key before.
+/// The group's coordinator, as FindCoordinator named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Coordinator {
+    pub(crate) node_id: i32,
+    pub(crate) host: alloc::string::String,
+    pub(crate) port: i32,
+}
+
+impl Coordinator {
+    /// Where requests for it go.
+    pub(crate) fn destination(&self) -> crate::io::Destination {
+        crate::io::Destination::Coordinator {
+            node_id: self.node_id,
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
+}
+
+/// Milliseconds for an `int32` wire field, saturating.
+pub(crate) fn ms_i32(d: core::time::Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
 pub(crate) fn find_coordinator(group_id: &str, v: i16) -> FindCoordinatorRequest {
     let gid: ByteString = group_id.into();
     if v >= 4 {

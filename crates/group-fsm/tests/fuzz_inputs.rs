@@ -1,12 +1,13 @@
-//! Replays the group-fsm fuzz function over many seeded inputs on stable (the cargo-fuzz
-//! target `group_inputs` runs the same function).
+//! Replays the group-fsm fuzz functions over many seeded inputs on stable (the cargo-fuzz
+//! targets `group_inputs` and `consumer_inputs` run the same functions).
 #![cfg(feature = "fuzzing")]
 
-#[test]
-fn random_configs_and_inputs_never_panic_or_livelock() {
+/// Runs `target` on `cases` xorshift-generated inputs of 16 to 715 bytes from `seed`; returns
+/// how many cases reached each state (bit `k` of the target's mask: `StateKind` number `k`).
+fn replay(seed: u64, cases: usize, target: fn(&[u8]) -> u32) -> [usize; 8] {
     let mut seen = [0usize; 8];
-    let mut state = 0x1234_5678_9abc_def0u64;
-    for len in (0..4000).map(|i| 16 + (i % 700)) {
+    let mut state = seed;
+    for len in (0..cases).map(|i| 16 + (i % 700)) {
         let data: Vec<u8> = (0..len)
             .map(|_| {
                 state ^= state << 13;
@@ -15,13 +16,23 @@ fn random_configs_and_inputs_never_panic_or_livelock() {
                 state as u8
             })
             .collect();
-        let mask = group_fsm::fuzzing::group_inputs(&data);
+        let mask = target(&data);
         for (bit, n) in seen.iter_mut().enumerate() {
             if mask & (1 << bit) != 0 {
                 *n += 1;
             }
         }
     }
+    seen
+}
+
+#[test]
+fn random_configs_and_inputs_never_panic_or_livelock() {
+    let seen = replay(
+        0x1234_5678_9abc_def0,
+        4000,
+        group_fsm::fuzzing::group_inputs,
+    );
     eprintln!(
         "cases reaching each state (Unjoined, Joining, Syncing, Stable, Leaving, Closed, Failed): {seen:?}"
     );
@@ -35,24 +46,11 @@ fn random_configs_and_inputs_never_panic_or_livelock() {
 
 #[test]
 fn random_consumer_protocol_inputs_never_panic_or_livelock() {
-    let mut seen = [0usize; 8];
-    let mut state = 0x0fed_cba9_8765_4321u64;
-    for len in (0..3000).map(|i| 16 + (i % 700)) {
-        let data: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
-        let mask = group_fsm::fuzzing::consumer_inputs(&data);
-        for (bit, n) in seen.iter_mut().enumerate() {
-            if mask & (1 << bit) != 0 {
-                *n += 1;
-            }
-        }
-    }
+    let seen = replay(
+        0x0fed_cba9_8765_4321,
+        3000,
+        group_fsm::fuzzing::consumer_inputs,
+    );
     eprintln!("KIP-848 cases reaching each state: {seen:?}");
     assert!(seen[group_fsm::StateKind::Stable as usize] > 50, "{seen:?}");
     assert!(seen[group_fsm::StateKind::Closed as usize] > 50, "{seen:?}");

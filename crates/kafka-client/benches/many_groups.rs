@@ -26,8 +26,9 @@
 //!   requested sizes, without the allocator's own per-block overhead (reported as blocks).
 //!
 //! Setups: one process with a [`GroupSet`] of `N` groups and shared fetches, its joiner
-//! process likewise, with the default [`LanePolicy::Separate`] (8 held lanes, a fetch lane),
-//! with 64 held lanes (one per classic group rebalancing at once, up to 128 rebalancing), and
+//! process likewise, with the default [`LanePolicy::Separate`] (held lanes unbounded, a fetch
+//! lane), with 8 held lanes (fewer than the classic groups rebalancing at once in the full run:
+//! the failure a bound risks), and
 //! with [`LanePolicy::Single`] (everything on one connection: the naive way); and the
 //! baseline, `N` single-group processes built like `Consumer::new` (a `GroupSet` of one
 //! group, `Separate { max_held_lanes: 1, fetch_lane: false }`, no shared fetches), the joiners

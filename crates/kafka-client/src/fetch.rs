@@ -70,7 +70,7 @@ pub const FETCH_VERSIONS: VersionRange = VersionRange::new(4, 18);
 pub const LIST_OFFSETS_VERSIONS: VersionRange = VersionRange::new(1, 11);
 
 /// First Fetch version that names topics by id instead of by name.
-const FETCH_TOPIC_ID_VERSION: i16 = 13;
+pub(crate) const FETCH_TOPIC_ID_VERSION: i16 = 13;
 
 /// ListOffsets timestamp asking for the earliest offset.
 pub const EARLIEST_TIMESTAMP: i64 = -2;

@@ -66,7 +66,9 @@ use kafka_wire::generated::metadata_request::{MetadataRequest, MetadataRequestTo
 use kafka_wire::{AnyRequest, AnyResponse, ByteString, Uuid};
 
 use crate::consumer::ConsumerEvent;
-use crate::fetch::{FetchConfig, FetchEvent, FetchRequestId, FetchSend, Fetcher};
+use crate::fetch::{
+    FETCH_TOPIC_ID_VERSION, FetchConfig, FetchEvent, FetchRequestId, FetchSend, Fetcher,
+};
 use crate::net::{
     Io, IoEvent, Lane, Net, NetConfig, NetError, NetEvent, NetRequest, Route, Tag, Version,
 };
@@ -229,9 +231,6 @@ enum TopicKey {
     Name(ByteString),
     Id(Uuid),
 }
-
-/// First Fetch version that names topics by id.
-const FETCH_TOPIC_ID_VERSION: i16 = 13;
 
 /// The group set. See the [module docs](self).
 pub struct GroupSet {

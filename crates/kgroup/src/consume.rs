@@ -34,6 +34,10 @@ Join a consumer group on a real cluster and print what happens: partitions assig
 and lost, every message, every commit. Ctrl-C, --timeout or --max-messages leaves the group
 cleanly (the last positions are committed, then LeaveGroup for dynamic members).
 
+Several --group ids (g1,g2,…) consume in one client over shared connections (a GroupSet:
+JoinGroup/SyncGroup on held lanes, so no group's heartbeat waits behind another's rebalance);
+each JSON event then carries a \"group\" field.
+
 With --json every line is one JSON object with an \"event\" field: assigned, revoked, lost
 (\"partitions\" as [topic, partition] pairs, \"generation\"), message (topic, partition,
 offset, key, value), joined (generation, member_id, leader), committed, idle, error, closed.
@@ -453,7 +457,9 @@ pub(crate) fn run(args: &ConsumeArgs) -> Result<(), CliError> {
         .iter()
         .map(|g| config(args, g))
         .collect::<Result<Vec<_>, _>>()?;
-    let net = configs[0].net.clone();
+    let Some(net) = configs.first().map(|c| c.net.clone()) else {
+        return Err(CliError::input("--group: no group id"));
+    };
     let mut names = Vec::new();
     let runner = Runner::new(args.runtime, |now| {
         let mut set_config = GroupSetConfig::new(net);
@@ -578,7 +584,7 @@ fn drive<C: Drivable>(
         };
         let generation_of = |g: Option<GroupHandle>| {
             let i = g.and_then(|g| names.iter().position(|(h, _)| *h == g));
-            generations[i.unwrap_or(0)]
+            generations.get(i.unwrap_or(0)).copied().unwrap_or(-1)
         };
         let mut leaving = Vec::new();
         let clean = runner.close(Duration::from_secs(10), |e| leaving.push(C::split(e)));
@@ -589,9 +595,9 @@ fn drive<C: Drivable>(
         }
         if !clean {
             let warning = ConsumerEvent::Warning("did not leave the group within 10 s".into());
-            emit(&mut out, None, &warning, generations[0])?;
+            emit(&mut out, None, &warning, generation_of(None))?;
         } else if closed == 0 && names.is_empty() {
-            emit(&mut out, None, &ConsumerEvent::Closed, generations[0])?;
+            emit(&mut out, None, &ConsumerEvent::Closed, generation_of(None))?;
         }
     }
     out.flush().map_err(|e| CliError::from_stdout(&e))?;
