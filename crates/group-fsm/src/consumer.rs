@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::error::{GroupError, UsageError};
 use crate::io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
 use crate::member::StateKind;
-use crate::requests::{self, Coordinator, ms_i32};
+use crate::requests::{self, Coordinator, InFlight, ms_i32};
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
 
@@ -118,7 +118,7 @@ pub(crate) struct ConsumerMember {
     now: Instant,
     actions: VecDeque<Action>,
     next_request: u64,
-    pending: BTreeMap<RequestId, Pending>,
+    pending: InFlight<Pending>,
     versions: Option<NegotiatedVersions>,
     backoff: Backoff,
     timers: TimerTable,
@@ -211,7 +211,7 @@ impl ConsumerMember {
             now,
             actions: VecDeque::new(),
             next_request: 0,
-            pending: BTreeMap::new(),
+            pending: InFlight::new(),
             versions: None,
             backoff,
             timers: TimerTable::default(),

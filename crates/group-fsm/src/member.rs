@@ -23,7 +23,7 @@ use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::error::{GroupError, UsageError};
 use crate::io::{Action, Destination, Event, Input, Offset, RequestId, Send, TransportError};
-use crate::requests::{self, Coordinator, ms_i32};
+use crate::requests::{self, Coordinator, InFlight, ms_i32};
 use crate::table::{self, Api, Reaction};
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
@@ -123,7 +123,7 @@ pub(crate) struct ClassicMember {
     now: Instant,
     actions: VecDeque<Action>,
     next_request: u64,
-    pending: BTreeMap<RequestId, Pending>,
+    pending: InFlight<Pending>,
     versions: Option<NegotiatedVersions>,
     backoff: Backoff,
     timers: TimerTable,
@@ -181,7 +181,7 @@ impl ClassicMember {
             now,
             actions: VecDeque::new(),
             next_request: 0,
-            pending: BTreeMap::new(),
+            pending: InFlight::new(),
             versions: None,
             backoff,
             timers: TimerTable::default(),

@@ -122,3 +122,38 @@ pub(crate) fn committed_offsets(
         })
         .collect()
 }
+
+/// The requests a member has in flight and what each one was for.
+///
+/// A member has a few at a time (a heartbeat, a commit, a metadata request), so they live in a
+/// vector, searched linearly, that gives its room back when it empties: an idle member of a
+/// process with many groups then holds no allocation for it between heartbeats.
+#[derive(Debug)]
+pub(crate) struct InFlight<P>(Vec<(crate::io::RequestId, P)>);
+
+impl<P> InFlight<P> {
+    /// No request in flight.
+    pub(crate) const fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Records request `id`.
+    pub(crate) fn insert(&mut self, id: crate::io::RequestId, pending: P) {
+        self.0.push((id, pending));
+    }
+
+    /// Takes request `id` out, if it is in flight.
+    pub(crate) fn remove(&mut self, id: &crate::io::RequestId) -> Option<P> {
+        let i = self.0.iter().position(|(x, _)| x == id)?;
+        let (_, p) = self.0.swap_remove(i);
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+        Some(p)
+    }
+
+    /// What the requests in flight were for, in no particular order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &P> {
+        self.0.iter().map(|(_, p)| p)
+    }
+}

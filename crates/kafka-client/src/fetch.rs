@@ -42,9 +42,11 @@
 //! no leader hints from the response (KIP-951). Back-off is a fixed
 //! [`FetchConfig::retry_backoff`].
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::num::NonZeroU64;
 use core::time::Duration;
 
 use bytes::Bytes;
@@ -61,6 +63,8 @@ use kafka_wire::generated::list_offsets_response::ListOffsetsResponse;
 use kafka_wire::generated::metadata_response::MetadataResponse;
 use kafka_wire::records::{Batch, BatchIter, ControlRecordType, DecodeOptions, TimestampType};
 use kafka_wire::{AnyRequest, AnyResponse, ApiKey, DecodeError, NegotiatedVersions, Uuid};
+
+use crate::vec_map::VecMap;
 
 /// The Fetch versions this module builds requests for (4 is the floor of Kafka 4.x; 13 adds
 /// topic ids).
@@ -367,12 +371,20 @@ struct PartState {
     paused: bool,
     backoff_until: Option<Instant>,
     /// The Fetch this partition is part of.
-    fetch_in_flight: Option<u64>,
+    fetch_in_flight: Option<NonZeroU64>,
     /// The ListOffsets this partition is part of.
-    reset_in_flight: Option<u64>,
-    /// Records fetched but not handed out yet, in offset order.
-    buffer: VecDeque<ConsumerRecord>,
-    /// Where the position goes once `buffer` is drained (past skipped control batches,
+    reset_in_flight: Option<NonZeroU64>,
+    /// Records fetched but not handed out yet; `None` when there are none (boxed: most
+    /// partitions of an idle group have none, and this keeps their entry small).
+    buffered: Option<Box<Buffered>>,
+}
+
+/// A partition's fetched records not handed out yet.
+#[derive(Debug)]
+struct Buffered {
+    /// In offset order; never empty.
+    records: VecDeque<ConsumerRecord>,
+    /// Where the position goes once `records` is drained (past skipped control batches,
     /// aborted batches and compacted gaps at the end of the response).
     advance_to: Option<i64>,
 }
@@ -396,7 +408,7 @@ struct Leader {
 #[derive(Debug, Default)]
 struct TopicMeta {
     id: Uuid,
-    partitions: BTreeMap<i32, Leader>,
+    partitions: VecMap<i32, Leader>,
 }
 
 /// What a request carried for one partition: the generation it was built under and the fetch
@@ -429,8 +441,8 @@ enum Ready {
 #[derive(Debug)]
 pub struct Fetcher {
     config: FetchConfig,
-    parts: BTreeMap<TopicPartition, PartState>,
-    topics: BTreeMap<String, TopicMeta>,
+    parts: VecMap<TopicPartition, PartState>,
+    topics: VecMap<String, TopicMeta>,
     in_flight: BTreeMap<u64, InFlight>,
     fetch_nodes: BTreeSet<i32>,
     list_nodes: BTreeSet<i32>,
@@ -438,7 +450,8 @@ pub struct Fetcher {
     next_id: u64,
     next_generation: u64,
     metadata_requested: bool,
-    unsupported: BTreeSet<(i32, ApiKey)>,
+    /// (node, API) pairs already reported as unsupported (a short list).
+    unsupported: Vec<(i32, ApiKey)>,
 }
 
 impl Fetcher {
@@ -447,8 +460,8 @@ impl Fetcher {
     pub const fn new(config: FetchConfig) -> Self {
         Self {
             config,
-            parts: BTreeMap::new(),
-            topics: BTreeMap::new(),
+            parts: VecMap::new(),
+            topics: VecMap::new(),
             in_flight: BTreeMap::new(),
             fetch_nodes: BTreeSet::new(),
             list_nodes: BTreeSet::new(),
@@ -456,7 +469,7 @@ impl Fetcher {
             next_id: 0,
             next_generation: 0,
             metadata_requested: false,
-            unsupported: BTreeSet::new(),
+            unsupported: Vec::new(),
         }
     }
 
@@ -531,33 +544,36 @@ impl Fetcher {
                 continue;
             }
             let old = self.topics.remove(name).unwrap_or_default();
-            let mut meta = TopicMeta {
-                id: topic.topic_id,
-                partitions: BTreeMap::new(),
-            };
-            for p in &topic.partitions {
+            let id = topic.topic_id;
+            let leaders = topic.partitions.iter().map(|p| {
                 let mut leader = Leader {
                     node: p.leader_id,
                     epoch: p.leader_epoch,
                 };
                 if let Some(known) = old.partitions.get(&p.partition_index) {
-                    if meta.id == old.id && known.epoch >= 0 && leader.epoch < known.epoch {
+                    if id == old.id && known.epoch >= 0 && leader.epoch < known.epoch {
                         leader = *known;
                     }
                 }
-                meta.partitions.insert(p.partition_index, leader);
-            }
+                (p.partition_index, leader)
+            });
+            let meta = TopicMeta {
+                id,
+                partitions: VecMap::from_unsorted(leaders.collect()),
+            };
             self.topics.insert(String::from(name), meta);
         }
+        self.topics.shrink_to_fit();
     }
 
     /// Adds partitions; new ones wait for [`committed`](Self::committed) (or a
     /// [`seek`](Self::seek)). Partitions already assigned are left as they are.
     pub fn assign(&mut self, partitions: &[TopicPartition]) {
+        let mut new = Vec::new();
         for tp in partitions {
             if !self.parts.contains_key(tp) {
                 let generation = self.bump();
-                self.parts.insert(
+                new.push((
                     tp.clone(),
                     PartState {
                         phase: Phase::AwaitingCommitted,
@@ -566,12 +582,12 @@ impl Fetcher {
                         backoff_until: None,
                         fetch_in_flight: None,
                         reset_in_flight: None,
-                        buffer: VecDeque::new(),
-                        advance_to: None,
+                        buffered: None,
                     },
-                );
+                ));
             }
         }
+        self.parts.extend_absent(new);
     }
 
     /// Takes the group's committed offsets (an OffsetFetch result: offset and partition error
@@ -647,20 +663,19 @@ impl Fetcher {
     /// Stops and forgets partitions (revoked or lost) and returns the positions of those that
     /// had one. Answers still in flight for them are discarded when they arrive.
     pub fn remove(&mut self, partitions: &[TopicPartition]) -> Vec<Offset> {
-        let mut out = Vec::new();
-        for tp in partitions {
-            if let Some(st) = self.parts.remove(tp) {
-                if let Some(p) = st.position() {
-                    out.push(Offset {
-                        partition: tp.clone(),
-                        offset: p.offset,
-                        leader_epoch: p.epoch,
-                        metadata: None,
-                    });
-                }
-            }
-        }
-        out
+        let keys: Vec<&TopicPartition> = partitions.iter().collect();
+        self.parts
+            .remove_keys(&keys)
+            .into_iter()
+            .filter_map(|(tp, st)| {
+                st.position().map(|p| Offset {
+                    partition: tp,
+                    offset: p.offset,
+                    leader_epoch: p.epoch,
+                    metadata: None,
+                })
+            })
+            .collect()
     }
 
     /// Stops fetching partitions without forgetting their positions. Records fetched but not
@@ -738,7 +753,7 @@ impl Fetcher {
         let mut need_metadata = false;
         let mut list_nodes = BTreeSet::new();
         let mut fetch_nodes = BTreeSet::new();
-        for (tp, st) in &self.parts {
+        for (tp, st) in self.parts.iter() {
             let list = resettable(st).is_some();
             let fetch = fetchable(st).is_some();
             if !list && !fetch {
@@ -832,7 +847,12 @@ impl Fetcher {
                         self.ready.pop_front();
                         continue;
                     };
-                    let Some(rec) = st.buffer.pop_front() else {
+                    let Some(buf) = st.buffered.as_mut() else {
+                        self.ready.pop_front();
+                        continue;
+                    };
+                    let Some(rec) = buf.records.pop_front() else {
+                        st.buffered = None;
                         self.ready.pop_front();
                         continue;
                     };
@@ -843,12 +863,12 @@ impl Fetcher {
                         pos.offset = rec.offset.saturating_add(1);
                         pos.epoch = rec.leader_epoch;
                     }
-                    if st.buffer.is_empty() {
-                        if let Some(to) = st.advance_to.take() {
+                    if buf.records.is_empty() {
+                        if let Some(to) = buf.advance_to {
                             pos.offset = pos.offset.max(to);
                         }
                         // The room of a whole response's records is not kept per partition.
-                        st.buffer = VecDeque::new();
+                        st.buffered = None;
                         self.ready.pop_front();
                     }
                     if deliver {
@@ -879,7 +899,8 @@ impl Fetcher {
     }
 
     fn report_unsupported(&mut self, node: i32, api: ApiKey) {
-        if self.unsupported.insert((node, api)) {
+        if !self.unsupported.contains(&(node, api)) {
+            self.unsupported.push((node, api));
             self.push_error(FetchError::UnsupportedVersion { node, api });
         }
     }
@@ -914,7 +935,7 @@ impl Fetcher {
     fn build_list_offsets(&mut self, node: i32, version: i16) -> Option<FetchSend> {
         let mut topics: Vec<ListOffsetsTopic> = Vec::new();
         let mut sent = BTreeMap::new();
-        for (tp, st) in &self.parts {
+        for (tp, st) in self.parts.iter() {
             let Some(ts) = resettable(st) else {
                 continue;
             };
@@ -950,7 +971,7 @@ impl Fetcher {
         let id = self.allocate_id();
         for tp in sent.keys() {
             if let Some(st) = self.parts.get_mut(tp) {
-                st.reset_in_flight = Some(id);
+                st.reset_in_flight = NonZeroU64::new(id);
             }
         }
         let request = ListOffsetsRequest {
@@ -994,7 +1015,7 @@ impl Fetcher {
         let mut sent = BTreeMap::new();
         let mut ids = BTreeMap::new();
         let mut need_metadata = false;
-        for (tp, st) in &self.parts {
+        for (tp, st) in self.parts.iter() {
             let Some(pos) = fetchable(st) else {
                 continue;
             };
@@ -1053,7 +1074,7 @@ impl Fetcher {
         let id = self.allocate_id();
         for tp in sent.keys() {
             if let Some(st) = self.parts.get_mut(tp) {
-                st.fetch_in_flight = Some(id);
+                st.fetch_in_flight = NonZeroU64::new(id);
             }
         }
         let request = FetchRequest {
@@ -1100,10 +1121,10 @@ impl Fetcher {
         }
         for tp in req.parts.keys() {
             if let Some(st) = self.parts.get_mut(tp) {
-                if st.fetch_in_flight == Some(id.0) {
+                if st.fetch_in_flight == NonZeroU64::new(id.0) {
                     st.fetch_in_flight = None;
                 }
-                if st.reset_in_flight == Some(id.0) {
+                if st.reset_in_flight == NonZeroU64::new(id.0) {
                     st.reset_in_flight = None;
                 }
             }
@@ -1198,9 +1219,11 @@ impl Fetcher {
                 }
             } else {
                 let last = outcome.records.back().map_or(pos.offset, |r| r.offset);
-                st.buffer = outcome.records;
-                st.advance_to =
-                    (outcome.advance > last.saturating_add(1)).then_some(outcome.advance);
+                st.buffered = Some(Box::new(Buffered {
+                    records: outcome.records,
+                    advance_to: (outcome.advance > last.saturating_add(1))
+                        .then_some(outcome.advance),
+                }));
                 self.ready
                     .push_back(Ready::Records(tp.clone(), st.generation));
             }
@@ -1304,8 +1327,7 @@ fn set_phase(st: &mut PartState, phase: Phase, next_generation: &mut u64) {
     *next_generation += 1;
     st.generation = *next_generation;
     st.phase = phase;
-    st.buffer.clear();
-    st.advance_to = None;
+    st.buffered = None;
 }
 
 /// The position to fetch from, if the partition can go into a Fetch now.
@@ -1315,7 +1337,7 @@ fn fetchable(st: &PartState) -> Option<Position> {
             if !st.paused
                 && st.backoff_until.is_none()
                 && st.fetch_in_flight.is_none()
-                && st.buffer.is_empty() =>
+                && st.buffered.is_none() =>
         {
             Some(p)
         }

@@ -525,12 +525,20 @@ impl Net {
 
     /// The next thing the adapter must do.
     pub fn poll_io(&mut self) -> Option<Io> {
-        self.io.pop_front()
+        let io = self.io.pop_front();
+        if io.is_none() {
+            shrink_drained(&mut self.io);
+        }
+        io
     }
 
     /// The next thing to report.
     pub fn poll_event(&mut self) -> Option<NetEvent> {
-        self.events.pop_front()
+        let e = self.events.pop_front();
+        if e.is_none() {
+            shrink_drained(&mut self.events);
+        }
+        e
     }
 
     /// The earliest deadline, if any.
@@ -771,7 +779,7 @@ impl Net {
                 c.phase = Phase::Ready;
                 c.versions = Some(versions.clone());
                 let node = c.node;
-                let queued: Vec<Pending> = c.queue.drain(..).collect();
+                let queued = core::mem::take(&mut c.queue);
                 self.failures.remove(&node);
                 self.versions.insert(node, versions);
                 self.events.push_back(NetEvent::Negotiated { node });
@@ -971,4 +979,12 @@ pub fn parse_version_caps(text: &str) -> Result<Vec<(ApiKey, i16)>, String> {
         out.push((key, v));
     }
     Ok(out)
+}
+
+/// Gives back the room of a drained queue beyond a few entries: a burst (a thousand groups
+/// starting at once) must not stay allocated while the process idles.
+fn shrink_drained<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 8 {
+        *q = VecDeque::new();
+    }
 }

@@ -23,6 +23,8 @@
 //! version it returns if the broker answered `UNSUPPORTED_VERSION`.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
@@ -378,10 +380,18 @@ impl NegotiationOptions {
 /// versions unless [`NegotiationOptions::allow_unstable`] is set. Keys we do not know are
 /// ignored, disjoint ranges give no version, and the broker's list may be in any order (Tansu's
 /// is unsorted); if a key is listed twice, the first entry counts.
+///
+/// Cloning is cheap (a reference count): every group member of a process keeps the versions of
+/// its coordinator, and a real broker lists some seventy APIs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NegotiatedVersions {
-    broker: BTreeMap<i16, VersionRange>,
-    chosen: BTreeMap<ApiKey, i16>,
+pub struct NegotiatedVersions(Arc<Ranges>);
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Ranges {
+    /// The broker's ranges, sorted by key.
+    broker: Vec<(i16, VersionRange)>,
+    /// The chosen versions, sorted by key.
+    chosen: Vec<(ApiKey, i16)>,
 }
 
 impl NegotiatedVersions {
@@ -410,47 +420,56 @@ impl NegotiatedVersions {
         ranges: I,
         options: NegotiationOptions,
     ) -> Self {
-        let mut broker = BTreeMap::new();
-        for (key, range) in ranges {
-            broker.entry(key).or_insert(range);
-        }
-        let chosen = broker
+        let mut broker: Vec<(i16, VersionRange)> = ranges.into_iter().collect();
+        // Stable, so the first of repeated keys stays first and `dedup` keeps it.
+        broker.sort_by_key(|&(k, _)| k);
+        broker.dedup_by_key(|&mut (k, _)| k);
+        broker.shrink_to_fit();
+        let mut chosen: Vec<(ApiKey, i16)> = broker
             .iter()
-            .filter_map(|(&k, range)| {
+            .filter_map(|&(k, range)| {
                 let key = ApiKey::from_i16(k)?;
-                pick(key, range, options.allow_unstable).map(|v| (key, v))
+                pick(key, &range, options.allow_unstable).map(|v| (key, v))
             })
             .collect();
-        Self { broker, chosen }
+        chosen.sort_by_key(|&(k, _)| k);
+        chosen.shrink_to_fit();
+        Self(Arc::new(Ranges { broker, chosen }))
     }
 
     /// The version to use for `key`, or `None` if the broker does not offer a version we support.
     #[must_use]
     pub fn version(&self, key: ApiKey) -> Option<i16> {
-        self.chosen.get(&key).copied()
+        let c = &self.0.chosen;
+        c.binary_search_by_key(&key, |&(k, _)| k)
+            .ok()
+            .map(|i| c[i].1)
     }
 
     /// The range the broker advertised for `key`, if it listed it.
     #[must_use]
     pub fn broker_range(&self, key: ApiKey) -> Option<VersionRange> {
-        self.broker.get(&key.as_i16()).copied()
+        let b = &self.0.broker;
+        b.binary_search_by_key(&key.as_i16(), |&(k, _)| k)
+            .ok()
+            .map(|i| b[i].1)
     }
 
     /// Every usable API with its chosen version, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (ApiKey, i16)> + '_ {
-        self.chosen.iter().map(|(&k, &v)| (k, v))
+        self.0.chosen.iter().copied()
     }
 
     /// Number of usable APIs.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.chosen.len()
+        self.0.chosen.len()
     }
 
     /// Whether no API is usable.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.chosen.is_empty()
+        self.0.chosen.is_empty()
     }
 }
 
