@@ -66,6 +66,11 @@ impl Offset {
 
 /// Every external fact the state machine consumes.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "an input is passed by value and consumed at once, never stored; boxing the \
+              response would cost an allocation per response"
+)]
 pub enum Input {
     /// The app subscribes to these topics (replacing any previous subscription).
     Subscribe(Vec<String>),
