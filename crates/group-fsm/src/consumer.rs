@@ -23,6 +23,7 @@ use crate::member::StateKind;
 use crate::requests::{self, Coordinator, InFlight, ms_i32};
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
+use crate::vec_map::VecMap;
 
 /// A KIP-848 member's state, as Java's `MemberState` (`group-protocol.md` §9.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,14 +147,14 @@ pub(crate) struct ConsumerMember {
     pattern: Option<String>,
     owned: BTreeSet<IdPart>,
     owned_named: Vec<TopicPartition>,
-    topic_names: BTreeMap<Uuid, String>,
-    requested_ids: BTreeSet<Uuid>,
+    topic_names: VecMap<Uuid, String>,
+    requested_ids: Vec<Uuid>,
     /// The latest target assignment not yet fully reconciled, with its epoch.
     target: Option<(i32, BTreeSet<IdPart>)>,
     /// Position of each partition in the broker's last assignment: owned partitions are
     /// reported in that order (librdkafka 2.16's mock compares the lists in order and answers
     /// an ack in another order only at its next assignment round, 500 ms later).
-    assignment_order: BTreeMap<IdPart, usize>,
+    assignment_order: VecMap<IdPart, usize>,
     recon: Option<Recon>,
     leaving: Option<LeaveKind>,
     /// A commit answered STALE_MEMBER_EPOCH, retried after the next heartbeat response.
@@ -233,10 +234,10 @@ impl ConsumerMember {
             pattern: None,
             owned: BTreeSet::new(),
             owned_named: Vec::new(),
-            topic_names: BTreeMap::new(),
-            requested_ids: BTreeSet::new(),
+            topic_names: VecMap::new(),
+            requested_ids: Vec::new(),
             target: None,
-            assignment_order: BTreeMap::new(),
+            assignment_order: VecMap::new(),
             recon: None,
             leaving: None,
             stale_commit: None,
@@ -639,7 +640,11 @@ impl ConsumerMember {
             return;
         }
         let v = self.version(ApiKey::Metadata, 12);
-        self.requested_ids.extend(missing.iter().copied());
+        for id in &missing {
+            if !self.requested_ids.contains(id) {
+                self.requested_ids.push(*id);
+            }
+        }
         let req = MetadataRequest {
             topics: if v >= 10 {
                 Some(
@@ -1253,7 +1258,7 @@ impl ConsumerMember {
                     self.heartbeat_due = true;
                 }
             }
-            Timer::Metadata => self.requested_ids.clear(),
+            Timer::Metadata => self.requested_ids = Vec::new(),
             Timer::PollInterval => {
                 if matches!(
                     self.state,
@@ -1330,7 +1335,7 @@ impl ConsumerMember {
             Pending::FindCoordinator => self.backoff_then_retry(),
             Pending::Metadata => {
                 // Ask again for the topic ids it carried, after the backoff.
-                self.requested_ids.clear();
+                self.requested_ids = Vec::new();
                 self.backoff_then_retry();
             }
             Pending::Heartbeat { .. } => {
@@ -1547,9 +1552,9 @@ impl ConsumerMember {
                 .flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, p)))
                 .collect();
             self.assignment_order.clear();
-            for (i, tp) in listed.iter().enumerate() {
-                self.assignment_order.entry(*tp).or_insert(i);
-            }
+            // The first place of a partition listed twice counts.
+            self.assignment_order
+                .extend_absent(listed.iter().enumerate().map(|(i, tp)| (*tp, i)));
             let set: BTreeSet<IdPart> = listed.into_iter().collect();
             self.target = Some((self.epoch, set));
         } else if epoch_changed {

@@ -62,6 +62,7 @@ mod requests;
 mod table;
 mod time;
 mod timer;
+pub mod vec_map;
 
 pub use config::{Config, GroupProtocol};
 pub use consumer::ConsumerState;

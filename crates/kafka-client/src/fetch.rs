@@ -64,7 +64,7 @@ use kafka_wire::generated::metadata_response::MetadataResponse;
 use kafka_wire::records::{Batch, BatchIter, ControlRecordType, DecodeOptions, TimestampType};
 use kafka_wire::{AnyRequest, AnyResponse, ApiKey, DecodeError, NegotiatedVersions, Uuid};
 
-use crate::vec_map::VecMap;
+use group_fsm::vec_map::VecMap;
 
 /// The Fetch versions this module builds requests for (4 is the floor of Kafka 4.x; 13 adds
 /// topic ids).

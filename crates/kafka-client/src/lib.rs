@@ -27,7 +27,6 @@ pub mod consumer;
 pub mod fetch;
 pub mod group_set;
 pub mod net;
-mod vec_map;
 
 pub use consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 pub use group_set::{GroupHandle, GroupSet, GroupSetConfig, GroupSpec, LanePolicy};

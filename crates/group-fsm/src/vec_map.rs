@@ -1,7 +1,8 @@
-//! A map kept as one vector sorted by key.
+//! A map kept as one vector sorted by key, for the small per-group tables of this crate and of
+//! `kafka-client`.
 //!
-//! The fetcher's tables hold a handful of entries per group (a group's partitions, its topics'
-//! leaders), and a process may hold a thousand groups. A `BTreeMap` allocates a node of eleven
+//! A group's tables hold a handful of entries (its partitions, its topics' ids and leaders),
+//! and a process may hold a thousand groups. A `BTreeMap` allocates a node of eleven
 //! slots for its first entry; this map allocates room for the entries it has. Lookups are binary
 //! searches, iteration is in key order like a `BTreeMap`'s, and the bulk operations
 //! ([`extend_absent`](VecMap::extend_absent), [`remove_keys`](VecMap::remove_keys),
@@ -13,7 +14,7 @@ use core::borrow::Borrow;
 
 /// A map from `K` to `V` in one vector sorted by key, without duplicates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct VecMap<K, V>(Vec<(K, V)>);
+pub struct VecMap<K, V>(Vec<(K, V)>);
 
 impl<K, V> Default for VecMap<K, V> {
     fn default() -> Self {
@@ -23,13 +24,15 @@ impl<K, V> Default for VecMap<K, V> {
 
 impl<K: Ord, V> VecMap<K, V> {
     /// An empty map; allocates nothing.
-    pub(crate) const fn new() -> Self {
+    #[must_use]
+    pub const fn new() -> Self {
         Self(Vec::new())
     }
 
     /// A map of `entries` in any order; of entries with equal keys the last one is kept (as
     /// repeated `BTreeMap::insert` calls would).
-    pub(crate) fn from_unsorted(mut entries: Vec<(K, V)>) -> Self {
+    #[must_use]
+    pub fn from_unsorted(mut entries: Vec<(K, V)>) -> Self {
         // Stable: equal keys keep their input order, so the last of each run is the newest.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out: Vec<(K, V)> = Vec::with_capacity(entries.len());
@@ -51,8 +54,25 @@ impl<K: Ord, V> VecMap<K, V> {
         self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
     }
 
+    /// The number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the map has no entries.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Removes every entry and gives back the room.
+    pub fn clear(&mut self) {
+        self.0 = Vec::new();
+    }
+
     /// The value of `key`.
-    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
@@ -61,7 +81,7 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// The value of `key`, mutably.
-    pub(crate) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
@@ -70,7 +90,7 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// Whether `key` has an entry.
-    pub(crate) fn contains_key<Q>(&self, key: &Q) -> bool
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
@@ -79,7 +99,7 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// Sets the value of `key` and returns the old one.
-    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
             Ok(i) => Some(core::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
@@ -90,7 +110,7 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// Removes `key` and returns its value.
-    pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
@@ -103,7 +123,7 @@ impl<K: Ord, V> VecMap<K, V> {
 
     /// Adds the entries whose keys are not in the map yet (existing entries are left as they
     /// are; of repeated new keys the first is kept), making room for exactly what is added.
-    pub(crate) fn extend_absent(&mut self, entries: impl IntoIterator<Item = (K, V)>) {
+    pub fn extend_absent(&mut self, entries: impl IntoIterator<Item = (K, V)>) {
         let old = self.0.len();
         for (k, v) in entries {
             if self.0[..old].binary_search_by(|(x, _)| x.cmp(&k)).is_err() {
@@ -121,7 +141,7 @@ impl<K: Ord, V> VecMap<K, V> {
 
     /// Removes the entries of `keys` (in any order, repeats allowed) and returns them in key
     /// order.
-    pub(crate) fn remove_keys<Q>(&mut self, keys: &[&Q]) -> Vec<(K, V)>
+    pub fn remove_keys<Q>(&mut self, keys: &[&Q]) -> Vec<(K, V)>
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
@@ -143,27 +163,27 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// The entries in key order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
     /// The keys in order.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
         self.0.iter().map(|(k, _)| k)
     }
 
     /// The values in key order.
-    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+    pub fn values(&self) -> impl Iterator<Item = &V> {
         self.0.iter().map(|(_, v)| v)
     }
 
     /// The values in key order, mutably.
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.0.iter_mut().map(|(_, v)| v)
     }
 
     /// Gives back all unused room.
-    pub(crate) fn shrink_to_fit(&mut self) {
+    pub fn shrink_to_fit(&mut self) {
         self.0.shrink_to_fit();
     }
 
@@ -238,7 +258,7 @@ mod tests {
                 let mine: Vec<(u8, u16)> = m.iter().map(|(k, v)| (*k, *v)).collect();
                 let theirs: Vec<(u8, u16)> = b.iter().map(|(k, v)| (*k, *v)).collect();
                 prop_assert_eq!(mine, theirs);
-                prop_assert_eq!(m.0.len(), b.len());
+                prop_assert_eq!(m.len(), b.len());
                 for k in 0..32u8 {
                     prop_assert_eq!(m.get(&k), b.get(&k));
                     prop_assert_eq!(m.contains_key(&k), b.contains_key(&k));
@@ -258,7 +278,7 @@ mod tests {
         m.remove(&6);
         m.remove(&7);
         assert_eq!(m.0.capacity(), 0);
-        assert!(m.0.is_empty());
+        assert!(m.is_empty());
     }
 
     #[test]
