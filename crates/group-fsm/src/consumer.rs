@@ -1245,7 +1245,7 @@ impl ConsumerMember {
 
     fn on_timer(&mut self, t: Timer) {
         match t {
-            Timer::Backoff | Timer::Session => {}
+            Timer::Backoff | Timer::Session | Timer::LeaderSync => {}
             Timer::Heartbeat => {
                 if matches!(
                     self.state,

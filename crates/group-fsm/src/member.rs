@@ -98,6 +98,8 @@ struct LeaderWork {
     /// Assign only with metadata from a response counted at least this high (see
     /// `metadata_responses`): the leader refreshes metadata after each election.
     min_metadata: u64,
+    /// The SyncGroup goes out no earlier (`Config::leader_sync_delay`).
+    not_before: Instant,
 }
 
 /// One member of one consumer group (classic protocol), as a sans-IO state machine; the
@@ -549,7 +551,15 @@ impl ClassicMember {
         }
         if let Some(work) = self.leader_work.take() {
             if self.metadata_covers(&work.members) && self.metadata_responses >= work.min_metadata {
-                self.assign_and_sync(work);
+                if self.now < work.not_before {
+                    // Let the followers' SyncGroups arrive first (see the config field).
+                    if !self.timers.is_set(Timer::LeaderSync) {
+                        self.timers.set(Timer::LeaderSync, work.not_before);
+                    }
+                    self.leader_work = Some(work);
+                } else {
+                    self.assign_and_sync(work);
+                }
             } else {
                 self.leader_work = Some(work);
             }
@@ -1087,7 +1097,7 @@ impl ClassicMember {
 
     fn on_timer(&mut self, t: Timer) {
         match t {
-            Timer::Backoff => {}
+            Timer::Backoff | Timer::LeaderSync => {}
             Timer::Heartbeat => {
                 if self.state == StateKind::Stable && !self.heartbeat_in_flight {
                     self.send_heartbeat();
@@ -1474,12 +1484,14 @@ impl ClassicMember {
                 protocol,
                 members,
                 min_metadata: self.metadata_responses + 1,
+                not_before: self.now + self.config.leader_sync_delay,
             });
             // progress() refreshes metadata (as librdkafka's leader does: partitions added
             // since the last refresh get assigned) and assigns once it covers every member's
             // topics. The refresh also lets the followers' SyncGroups reach the coordinator
             // before the leader's, which librdkafka's mock broker needs (it answers a follower
-            // whose SyncGroup comes after the leader's with INVALID_REQUEST).
+            // whose SyncGroup comes after the leader's with INVALID_REQUEST), and so does
+            // `Config::leader_sync_delay` when the refresh is faster than the followers.
         } else {
             self.send_sync(Vec::new());
         }

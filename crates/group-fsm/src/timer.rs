@@ -17,20 +17,23 @@ pub(crate) enum Timer {
     AutoCommit = 4,
     /// When to refresh topic metadata.
     Metadata = 5,
+    /// The classic leader's earliest SyncGroup (`Config::leader_sync_delay`).
+    LeaderSync = 6,
 }
 
-const ALL: [Timer; 6] = [
+const ALL: [Timer; 7] = [
     Timer::Heartbeat,
     Timer::Session,
     Timer::PollInterval,
     Timer::Backoff,
     Timer::AutoCommit,
     Timer::Metadata,
+    Timer::LeaderSync,
 ];
 
 /// Deadlines per timer.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TimerTable([Option<Instant>; 6]);
+pub(crate) struct TimerTable([Option<Instant>; 7]);
 
 impl TimerTable {
     pub(crate) fn set(&mut self, t: Timer, at: Instant) {
@@ -46,7 +49,7 @@ impl TimerTable {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.0 = [None; 6];
+        self.0 = [None; 7];
     }
 
     pub(crate) fn next(&self) -> Option<Instant> {

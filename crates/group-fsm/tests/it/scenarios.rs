@@ -626,6 +626,59 @@ fn the_leader_refreshes_metadata_before_each_assignment() {
     assert_eq!(metadata(&w) - before, 1 + elections, "{}", w.log.join("\n"));
 }
 
+/// The leader's SyncGroup goes out `leader_sync_delay` after its JoinGroup answer, never
+/// sooner, even though its metadata refresh is back earlier; followers send theirs at once.
+/// (librdkafka's mock completes the generation with the leader's SyncGroup and rejects later
+/// followers with INVALID_REQUEST, so a fast leader used to cost the group a round.)
+#[test]
+fn the_leader_waits_its_sync_delay_and_followers_do_not() {
+    for delay_ms in [0u64, 50, 300] {
+        let mut w = World::new(TOPICS);
+        for i in 0..3 {
+            let mut c = World::config("g", i);
+            c.leader_sync_delay = core::time::Duration::from_millis(delay_ms);
+            w.add_member_with(
+                c,
+                vec![Box::new(group_fsm::assignor::RangeAssignor)],
+                &["orders"],
+            );
+        }
+        w.run_for(20_000);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        for m in &w.members {
+            let (joined_at, leader) = m
+                .events
+                .iter()
+                .rev()
+                .find_map(|(t, e)| match e {
+                    Event::Joined { leader, .. } => Some((*t, *leader)),
+                    _ => None,
+                })
+                .expect("joined");
+            let synced_at = m
+                .sent
+                .iter()
+                .rev()
+                .find(|(_, api)| *api == ApiKey::SyncGroup)
+                .map(|(t, _)| *t)
+                .expect("a SyncGroup");
+            let gap = synced_at - joined_at;
+            if leader {
+                // The metadata round trip (2 x latency) bounds the gap from below when the
+                // delay is shorter.
+                let want = delay_ms.max(2 * w.latency);
+                assert!(
+                    gap >= delay_ms && gap <= want + 1,
+                    "delay {delay_ms}: leader synced {gap} ms after joining, want {want}\n{}",
+                    w.log.join("\n")
+                );
+            } else {
+                assert_eq!(gap, 0, "delay {delay_ms}: a follower waited {gap} ms");
+            }
+        }
+    }
+}
+
 /// After partitions are lost and assigned again, the member's record of what it last committed
 /// is gone: the same position is committed again (the broker's offset may have changed in
 /// between, e.g. another owner committed, or the broker lost its state in a restart).
