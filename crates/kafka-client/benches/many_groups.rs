@@ -31,7 +31,7 @@
 //! the failure a bound risks), and
 //! with [`LanePolicy::Single`] (everything on one connection: the naive way); and the
 //! baseline, `N` single-group processes built like `Consumer::new` (a `GroupSet` of one
-//! group, `Separate { max_held_lanes: 1, fetch_lane: false }`, no shared fetches), the joiners
+//! group, `Consumer::LANES`: one held lane and a fetch lane, no shared fetches), the joiners
 //! being `M` more such processes.
 //!
 //! `cargo bench -p kafka-client --bench many_groups -- [--quick] [--groups N] [--rebalance M]`

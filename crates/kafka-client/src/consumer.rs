@@ -105,6 +105,16 @@ impl core::fmt::Debug for Consumer {
 }
 
 impl Consumer {
+    /// The connections of a consumer, per broker: one ordinary connection (heartbeats, commits,
+    /// metadata), one held lane (JoinGroup, SyncGroup) and a fetch lane. Like Java's and
+    /// librdkafka's separate coordinator connection, the fetch lane keeps commits and
+    /// heartbeats from waiting behind a Fetch the broker parks for its max wait: a cooperative
+    /// revocation's commit, and so the rejoin, used to wait up to 500 ms behind one.
+    pub const LANES: LanePolicy = LanePolicy::Separate {
+        max_held_lanes: 1,
+        fetch_lane: true,
+    };
+
     /// A consumer that connects to the bootstrap brokers on the first call to
     /// [`handle_timeout`](Self::handle_timeout) (its [`poll_timeout`](Self::poll_timeout) is
     /// `now` until then).
@@ -112,10 +122,7 @@ impl Consumer {
     pub fn new(config: ConsumerConfig, assignors: Vec<Box<dyn Assignor>>, now: Instant) -> Self {
         let mut set = GroupSet::new(GroupSetConfig {
             net: config.net,
-            lanes: LanePolicy::Separate {
-                max_held_lanes: 1,
-                fetch_lane: false,
-            },
+            lanes: Self::LANES,
             share_fetches: false,
         });
         let group = set.add_group(

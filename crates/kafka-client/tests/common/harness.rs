@@ -716,12 +716,8 @@ pub(crate) const SEPARATE: LanePolicy = LanePolicy::Separate {
     fetch_lane: true,
 };
 
-/// What a single-group process (a `Consumer`) does: one held lane, fetches on the ordinary
-/// connection.
-pub(crate) const CONSUMER_LIKE: LanePolicy = LanePolicy::Separate {
-    max_held_lanes: 1,
-    fetch_lane: false,
-};
+/// What a single-group process (a `Consumer`) does: one held lane, fetches on a fetch lane.
+pub(crate) const CONSUMER_LIKE: LanePolicy = kafka_client::Consumer::LANES;
 
 /// The value at quantile `q` (0 to 1, nearest rank) of `sorted`; 0 if it is empty.
 pub(crate) fn percentile(sorted: &[u64], q: f64) -> u64 {
