@@ -20,7 +20,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use harness::{self, CONSUMER_LIKE, Kind, SEPARATE, Sim, percentile};
+use common::harness::{self, CONSUMER_LIKE, Kind, SEPARATE, Sim, percentile};
 use kafka_client::LanePolicy;
 use kafka_wire::ApiKey;
 use proptest::prelude::*;
