@@ -94,6 +94,8 @@ def argv_for(kind, a, group, i):
                "--from", "latest", "--timeout", str(a.limit * 3)]
         if a.max_versions:
             cmd += ["--max-versions", a.max_versions]
+        if a.leader_sync_delay_ms is not None:
+            cmd += ["--leader-sync-delay-ms", str(a.leader_sync_delay_ms)]
         return cmd
     return [sys.executable, os.path.join(HERE, "peers", "ck_member.py"), "--bootstrap", a.bootstrap,
             "--group", group, "--topic", a.topic,
@@ -161,6 +163,8 @@ def main():
     ap.add_argument("--session-ms", type=int, default=6000)
     ap.add_argument("--heartbeat-ms", type=int, default=500)
     ap.add_argument("--max-versions", default="")
+    ap.add_argument("--leader-sync-delay-ms", type=int, default=None,
+                    help="passed to our members (kgroup's default: 50)")
     ap.add_argument("--clients", default="ours,ck")
     ap.add_argument("--protocol", choices=["classic", "consumer"], default="classic")
     ap.add_argument("--quiet", type=float, default=2.0)

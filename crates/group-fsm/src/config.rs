@@ -54,15 +54,18 @@ pub struct Config {
     /// Send LeaveGroup on close. `None` = Java's rule: dynamic members leave, static ones do not.
     pub leave_on_close: Option<bool>,
     /// Classic protocol: how long after its JoinGroup answer the leader waits, at least, before
-    /// it sends its SyncGroup (50 ms; zero to send it as soon as the assignment is ready).
+    /// it sends its SyncGroup (zero, the default: as soon as the assignment is ready).
     ///
-    /// Apache Kafka parks the followers' SyncGroups until the leader's arrives, so there this
-    /// only delays the end of the rebalance by that much. librdkafka's mock cluster instead
-    /// completes the generation with the leader's SyncGroup and answers every follower whose
-    /// SyncGroup arrives later with INVALID_REQUEST; that follower must rejoin, which costs the
-    /// whole group another rebalance round (seconds). Followers send their SyncGroup as soon as
-    /// their JoinGroup answer arrives, but when every member is its own process on a loaded
-    /// machine, waking them up can take longer than the leader's metadata round trip.
+    /// Apache Kafka parks the followers' SyncGroups until the leader's arrives, so the order
+    /// does not matter there. librdkafka's mock cluster instead completes the generation with
+    /// the leader's SyncGroup and answers every follower whose SyncGroup arrives later with
+    /// INVALID_REQUEST; that follower must rejoin, which costs the whole group another
+    /// rebalance round (seconds). Followers send their SyncGroup as soon as their JoinGroup
+    /// answer arrives, but when every member is its own process on a loaded machine, waking
+    /// them up can take longer than the leader's metadata round trip; 50 ms made the race go
+    /// the followers' way in every run we traced. Tansu 0.6 goes the other way: followers'
+    /// SyncGroups that arrive first wait there about a second longer, so a delay costs a
+    /// second per rebalance.
     pub leader_sync_delay: Duration,
     /// Seed for the core's only randomness: the backoff jitter and, under
     /// [`GroupProtocol::Consumer`], the client-generated member id (KIP-1082). Members of one
@@ -91,7 +94,7 @@ impl Config {
             auto_commit_interval: Duration::from_secs(5),
             metadata_max_age: Duration::from_secs(300),
             leave_on_close: None,
-            leader_sync_delay: Duration::from_millis(50),
+            leader_sync_delay: Duration::ZERO,
             rng_seed: 0,
         }
     }

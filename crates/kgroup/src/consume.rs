@@ -28,6 +28,10 @@ use serde_json::{Value, json};
 use crate::assign::AssignorName;
 use crate::error::CliError;
 
+/// `--leader-sync-delay-ms` against librdkafka's mock cluster (`--max-versions librdkafka-mock`):
+/// it completes a generation with the leader's SyncGroup and rejects followers that come later.
+const MOCK_LEADER_SYNC_DELAY_MS: u64 = 50;
+
 /// Long help for `kgroup consume`.
 pub(crate) const LONG_ABOUT: &str = "\
 Join a consumer group on a real cluster and print what happens: partitions assigned, revoked
@@ -138,6 +142,12 @@ pub(crate) struct ConsumeArgs {
     /// `heartbeat.interval.ms` (default: a third of the session timeout, at most 3000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     heartbeat_interval_ms: Option<u64>,
+    /// Classic leader: the least time from its JoinGroup answer to its SyncGroup, so that the
+    /// followers' SyncGroups reach the coordinator first (librdkafka's mock rejects a
+    /// follower's SyncGroup that comes after the leader's). Default: 50 with
+    /// `--max-versions librdkafka-mock`, else 0.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    leader_sync_delay_ms: Option<u64>,
     /// Stop after this many messages.
     #[arg(long)]
     max_messages: Option<u64>,
@@ -154,7 +164,7 @@ pub(crate) struct ConsumeArgs {
     #[arg(long, default_value = "kgroup")]
     client_id: String,
     /// Version caps `Api=V,…` or `librdkafka-mock`, for brokers that advertise versions they
-    /// do not parse.
+    /// do not parse (`librdkafka-mock` also sets the default `--leader-sync-delay-ms`).
     #[arg(long)]
     max_versions: Option<String>,
     /// With several groups: how they share connections.
@@ -303,6 +313,11 @@ fn config(args: &ConsumeArgs, group_id: &str) -> Result<ConsumerConfig, CliError
     group.heartbeat_interval = Duration::from_millis(
         args.heartbeat_interval_ms
             .unwrap_or_else(|| (args.session_timeout_ms / 3).clamp(1, 3000)),
+    );
+    let mock = args.max_versions.as_deref() == Some("librdkafka-mock");
+    group.leader_sync_delay = Duration::from_millis(
+        args.leader_sync_delay_ms
+            .unwrap_or(if mock { MOCK_LEADER_SYNC_DELAY_MS } else { 0 }),
     );
     group.auto_commit = args.commit == CommitMode::Auto;
     group.group_protocol = match args.protocol {
