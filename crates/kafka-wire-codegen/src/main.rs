@@ -371,7 +371,8 @@ fn emit_spec(spec: &Spec) -> String {
     );
     o.push_str("use crate::error::{DecodeError, DecodeErrorKind, EncodeError};\n");
     o.push_str("use crate::message::{Decode, Encode, Message, VersionRange};\n");
-    o.push_str("use crate::primitives::{self as p, PResult};\n");
+    o.push_str("use crate::primitives as p;\n");
+    o.push_str("use crate::reader::{field, RResult, Rd};\n");
     o.push_str("use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};\n");
     o.push_str("use crate::value::{self as val, Value, WireStruct};\n\n");
 
@@ -413,9 +414,11 @@ impl Decode for {n} {{
         if !Self::VERSIONS.contains(v) {{
             return Err(DecodeError::new(0, DecodeErrorKind::UnsupportedVersion {{ api_key: Self::API_KEY, version: v }}));
         }}
-        let input: &[u8] = body;
-        let (rest, x) = Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {{
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }}
     }}
 }}
 
@@ -567,7 +570,7 @@ fn emit_struct(
         "impl WireStruct for {name} {{\n    const MIN_LEN: usize = {min_len};\n"
     )
     .unwrap();
-    o.push_str("    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {\n");
+    o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n");
     writeln!(o, "        let flex = {flex_cond};").unwrap();
     for f in fields {
         let id = field_ident(&f.name);
@@ -580,14 +583,14 @@ fn emit_struct(
         } else if present == "true" {
             writeln!(
                 o,
-                "        let (i, {mutkw}{id}) = p::field({read}, {:?})?;",
+                "        let {mutkw}{id} = field!(r, {:?}, {read});",
                 f.name
             )
             .unwrap();
         } else {
             writeln!(
                 o,
-                "        let (i, {mutkw}{id}) = if {present} {{ p::field({read}, {:?})? }} else {{ (i, {}) }};",
+                "        let {mutkw}{id} = if {present} {{ field!(r, {:?}, {read}) }} else {{ {} }};",
                 f.name,
                 default_expr(f)
             )
@@ -595,21 +598,19 @@ fn emit_struct(
         }
     }
     o.push_str("        let mut unknown_tagged_fields = TaggedFields::new();\n");
-    o.push_str("        let i = if flex {\n");
+    o.push_str("        if flex {\n");
     if tagged.is_empty() {
-        o.push_str("            let (i, u) = p::unknown_tags(i, ctx)?;\n            unknown_tagged_fields = u;\n            i\n");
+        o.push_str("            unknown_tagged_fields = r.unknown_tags()?;\n");
     } else {
-        o.push_str("            if let Some((&0, rest)) = i.split_first() { rest } else {\n");
-        o.push_str(
-            "            let (mut i, n) = p::uvarint(i)?;\n            let mut last = None;\n",
-        );
-        o.push_str("            for _ in 0..n {\n                let (rest, (tag, body)) = p::tagged_field(i)?;\n                p::check_tag_order(i, &mut last, tag)?;\n                match tag {\n");
+        o.push_str("            if let Some((&0, rest)) = r.rest.split_first() { r.rest = rest; } else {\n");
+        o.push_str("            let n = r.uvarint()?;\n            let mut last = None;\n");
+        o.push_str("            for _ in 0..n {\n                let at = r.rest;\n                let (tag, after) = r.tagged_field()?;\n                r.check_tag_order(at, &mut last, tag)?;\n                let body = r.rest;\n                match tag {\n");
         for f in &tagged {
             let id = field_ident(&f.name);
-            let read = read_expr(f, valid).replacen("(i,", "(body,", 1);
+            let read = read_expr(f, valid);
             writeln!(
                 o,
-                "                    {} if {} => {{ let (r, x) = p::field({read}, {:?})?; p::tagged_done(body, r, tag)?; if x == {} {{ unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)); }} else {{ {id} = x; }} }}",
+                "                    {} if {} => {{ let x = field!(r, {:?}, {read}); r.tagged_done(body, tag)?; if x == {} {{ unknown_tagged_fields.push(r.raw_tag(tag, body)); }} else {{ {id} = x; }} }}",
                 f.tag.expect("tagged field has a tag"),
                 cond(f.tagged, valid),
                 f.name,
@@ -617,14 +618,14 @@ fn emit_struct(
             )
             .unwrap();
         }
-        o.push_str("                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),\n                }\n                i = rest;\n            }\n            i\n            }\n");
+        o.push_str("                    _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),\n                }\n                r.rest = after;\n            }\n            }\n");
     }
-    o.push_str("        } else { i };\n");
-    o.push_str("        Ok((i, Self {\n");
+    o.push_str("        }\n");
+    o.push_str("        Ok(Self {\n");
     for f in fields {
         writeln!(o, "            {},", field_ident(&f.name)).unwrap();
     }
-    o.push_str("            unknown_tagged_fields,\n        }))\n    }\n\n");
+    o.push_str("            unknown_tagged_fields,\n        })\n    }\n\n");
 
     // encode + size share the checks
     for pass in ["encode", "size"] {
@@ -665,6 +666,14 @@ fn emit_struct(
             .map(|f| format!("({}, has_{})", f.tag.unwrap_or(0), field_ident(&f.name)))
             .collect();
         o.push_str("        if flex {\n");
+        if tagged.is_empty() {
+            // Fast path: no tagged fields is one zero byte.
+            if pass == "size" {
+                o.push_str("            if self.unknown_tagged_fields.is_empty() { n += 1; } else {\n");
+            } else {
+                o.push_str("            if self.unknown_tagged_fields.is_empty() { out.put_u8(0); } else {\n");
+            }
+        }
         o.push_str("            let mut count = 0usize;\n");
         for f in &tagged {
             let id = field_ident(&f.name);
@@ -720,6 +729,9 @@ fn emit_struct(
                 .unwrap();
             }
             o.push_str("            for u in unknown { p::put_raw_tag(out, u); }\n");
+        }
+        if tagged.is_empty() {
+            o.push_str("            }\n");
         }
         o.push_str("        } else if !self.unknown_tagged_fields.is_empty() {\n            return Err(EncodeError::TaggedFieldsNotSupported { version: v });\n        }\n");
         if pass == "size" {
@@ -794,11 +806,11 @@ fn read_expr(f: &Field, valid: Range) -> String {
     let t = base_type(&f.ty);
     if is_nullable(f) {
         format!(
-            "val::read_opt::<{t}>(i, ctx, flex, v, {})",
+            "val::read_opt::<{t}>(r, flex, v, {})",
             cond(f.nullable, valid)
         )
     } else {
-        format!("<{t} as Value>::read(i, ctx, flex, v)")
+        format!("<{t} as Value>::read(r, flex, v)")
     }
 }
 

@@ -85,6 +85,7 @@ pub mod generated;
 pub mod header;
 pub mod message;
 mod primitives;
+mod reader;
 pub mod records;
 #[cfg(feature = "serde")]
 mod serde_support;

@@ -11,7 +11,7 @@ use nom::Parser;
 use nom::number::complete as num;
 
 use crate::error::{DecodeErrorKind, EncodeError, WireError};
-use crate::types::{Packed, PackedElem, RawTaggedField, TaggedFields, Uuid};
+use crate::types::{RawTaggedField, TaggedFields};
 
 /// Result of every internal parser.
 pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, WireError>;
@@ -46,10 +46,6 @@ pub(crate) fn int16(i: &[u8]) -> PResult<'_, i16> {
     num::be_i16.parse(i)
 }
 #[inline]
-pub(crate) fn uint16(i: &[u8]) -> PResult<'_, u16> {
-    num::be_u16.parse(i)
-}
-#[inline]
 pub(crate) fn int32(i: &[u8]) -> PResult<'_, i32> {
     num::be_i32.parse(i)
 }
@@ -61,25 +57,6 @@ pub(crate) fn uint32(i: &[u8]) -> PResult<'_, u32> {
 pub(crate) fn int64(i: &[u8]) -> PResult<'_, i64> {
     num::be_i64.parse(i)
 }
-#[inline]
-pub(crate) fn float64(i: &[u8]) -> PResult<'_, f64> {
-    num::be_f64.parse(i)
-}
-#[inline]
-pub(crate) fn boolean(i: &[u8]) -> PResult<'_, bool> {
-    let (rest, b) = num::be_u8.parse(i)?;
-    match b {
-        0 => Ok((rest, false)),
-        1 => Ok((rest, true)),
-        other => fail(i, DecodeErrorKind::InvalidBool(other)),
-    }
-}
-#[inline]
-pub(crate) fn uuid(i: &[u8]) -> PResult<'_, Uuid> {
-    let (rest, b) = take(i, 16)?;
-    Ok((rest, Uuid::read(b)))
-}
-
 /// Takes exactly `n` bytes.
 #[inline]
 pub(crate) fn take(i: &[u8], n: usize) -> PResult<'_, &[u8]> {
@@ -156,21 +133,6 @@ pub(crate) fn str_len(i: &[u8], flex: bool) -> PResult<'_, Option<usize>> {
     }
 }
 
-/// Length of bytes, records or an array: int32 (classic) or compact (flexible).
-#[inline]
-pub(crate) fn bytes_len(i: &[u8], flex: bool) -> PResult<'_, Option<usize>> {
-    if flex {
-        compact_len(i)
-    } else {
-        let (rest, n) = int32(i)?;
-        match n {
-            -1 => Ok((rest, None)),
-            n if n < 0 => fail(i, DecodeErrorKind::InvalidLength(i64::from(n))),
-            n => Ok((rest, Some(n as usize))),
-        }
-    }
-}
-
 #[inline]
 fn compact_len(i: &[u8]) -> PResult<'_, Option<usize>> {
     let (rest, n) = uvarint(i)?;
@@ -182,15 +144,6 @@ fn utf8(i: &[u8], ctx: &Bytes, raw: &[u8]) -> Result<ByteString, nom::Err<WireEr
     // `try_from` validates the UTF-8 once and keeps the slice (no copy).
     ByteString::try_from(ctx.slice_ref(raw))
         .map_err(|_| nom::Err::Error(WireError::at(i, DecodeErrorKind::InvalidUtf8)))
-}
-
-/// A non-nullable string, zero-copy.
-#[inline]
-pub(crate) fn string<'a>(i: &'a [u8], ctx: &Bytes, flex: bool) -> PResult<'a, ByteString> {
-    match nullable_string(i, ctx, flex)? {
-        (rest, Some(s)) => Ok((rest, s)),
-        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
-    }
 }
 
 /// A nullable string, zero-copy.
@@ -211,83 +164,6 @@ pub(crate) fn nullable_string<'a>(
     Ok((rest, Some(utf8(i, ctx, raw)?)))
 }
 
-/// Non-nullable bytes, zero-copy.
-#[inline]
-pub(crate) fn bytes<'a>(i: &'a [u8], ctx: &Bytes, flex: bool) -> PResult<'a, Bytes> {
-    match nullable_bytes(i, ctx, flex)? {
-        (rest, Some(s)) => Ok((rest, s)),
-        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
-    }
-}
-
-/// Nullable bytes (also records), zero-copy.
-#[inline]
-pub(crate) fn nullable_bytes<'a>(
-    i: &'a [u8],
-    ctx: &Bytes,
-    flex: bool,
-) -> PResult<'a, Option<Bytes>> {
-    let (rest, len) = bytes_len(i, flex)?;
-    let Some(len) = len else {
-        return Ok((rest, None));
-    };
-    let (rest, raw) = take(rest, len)?;
-    if raw.is_empty() {
-        return Ok((rest, Some(Bytes::new())));
-    }
-    Ok((rest, Some(ctx.slice_ref(raw))))
-}
-
-/// Array count, checked against the remaining input: every element needs at least
-/// `min_elem` bytes (at least one byte is assumed even for elements that could be empty).
-#[inline]
-pub(crate) fn array_len(i: &[u8], flex: bool, min_elem: usize) -> PResult<'_, Option<usize>> {
-    let (rest, n) = bytes_len(i, flex)?;
-    if let Some(n) = n {
-        if n.saturating_mul(min_elem.max(1)) > rest.len() {
-            return fail(
-                i,
-                DecodeErrorKind::ArrayTooLong {
-                    count: n as u64,
-                    remaining: rest.len(),
-                },
-            );
-        }
-    }
-    Ok((rest, n))
-}
-
-/// A nullable packed primitive array, zero-copy.
-#[inline]
-pub(crate) fn nullable_packed<'a, T: PackedElem>(
-    i: &'a [u8],
-    ctx: &Bytes,
-    flex: bool,
-) -> PResult<'a, Option<Packed<T>>> {
-    let (rest, n) = array_len(i, flex, T::SIZE)?;
-    let Some(n) = n else {
-        return Ok((rest, None));
-    };
-    let (rest, raw) = take(rest, n * T::SIZE)?;
-    if raw.is_empty() {
-        return Ok((rest, Some(Packed::new())));
-    }
-    Ok((rest, Some(Packed::from_wire(ctx.slice_ref(raw)))))
-}
-
-/// A non-nullable packed primitive array, zero-copy.
-#[inline]
-pub(crate) fn packed<'a, T: PackedElem>(
-    i: &'a [u8],
-    ctx: &Bytes,
-    flex: bool,
-) -> PResult<'a, Packed<T>> {
-    match nullable_packed(i, ctx, flex)? {
-        (rest, Some(s)) => Ok((rest, s)),
-        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
-    }
-}
-
 /// Reads one tagged-field header: (tag, body). The body is bounded by its declared size.
 #[inline]
 pub(crate) fn tagged_field(i: &[u8]) -> PResult<'_, (u32, &[u8])> {
@@ -295,16 +171,6 @@ pub(crate) fn tagged_field(i: &[u8]) -> PResult<'_, (u32, &[u8])> {
     let (rest, size) = uvarint(rest)?;
     let (rest, body) = take(rest, size as usize)?;
     Ok((rest, (tag, body)))
-}
-
-/// Checks that a known tagged field consumed its whole body.
-#[inline]
-pub(crate) fn tagged_done<'a>(body: &'a [u8], rest: &'a [u8], tag: u32) -> PResult<'a, ()> {
-    if rest.is_empty() {
-        Ok((rest, ()))
-    } else {
-        fail(body, DecodeErrorKind::TagSizeMismatch(tag))
-    }
 }
 
 /// Reads the whole tagged-field section of a struct when no tag is known at this version.
@@ -351,33 +217,6 @@ fn unknown_tags_slow<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, TaggedFields> 
         rest = r;
     }
     Ok((rest, v.into()))
-}
-
-/// Checks that tags are strictly ascending within one tagged section.
-#[inline]
-pub(crate) fn check_tag_order<'a>(
-    at: &'a [u8],
-    last: &mut Option<u32>,
-    tag: u32,
-) -> PResult<'a, ()> {
-    if last.is_some_and(|l| tag <= l) {
-        return fail(at, DecodeErrorKind::TagOutOfOrder(tag));
-    }
-    *last = Some(tag);
-    Ok((at, ()))
-}
-
-/// Raw bytes of an unknown tagged field.
-#[inline]
-pub(crate) fn raw_tag(ctx: &Bytes, tag: u32, body: &[u8]) -> RawTaggedField {
-    RawTaggedField {
-        tag,
-        data: if body.is_empty() {
-            Bytes::new()
-        } else {
-            ctx.slice_ref(body)
-        },
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -463,8 +302,24 @@ pub(crate) fn len_prefix_size(len: Option<usize>, flex: bool, short: bool) -> us
 }
 
 /// Writes a length prefix: int16 (`short`, strings) or int32, or compact N+1 when flexible.
-#[inline]
+#[inline(always)]
 pub(crate) fn put_len<B: BufMut>(
+    out: &mut B,
+    len: Option<usize>,
+    flex: bool,
+    short: bool,
+    name: &'static str,
+) -> Result<(), EncodeError> {
+    // Fast path: a compact length below 127 is one byte.
+    if let (true, Some(n @ 0..=126)) = (flex, len) {
+        out.put_u8(n as u8 + 1);
+        return Ok(());
+    }
+    put_len_slow(out, len, flex, short, name)
+}
+
+#[inline(never)]
+fn put_len_slow<B: BufMut>(
     out: &mut B,
     len: Option<usize>,
     flex: bool,

@@ -7,23 +7,23 @@ use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
 use crate::error::{DecodeErrorKind, EncodeError};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd};
 use crate::types::{Packed, PackedElem, Uuid};
 
 /// A generated struct: decodes from, and encodes to, a given version.
 pub(crate) trait WireStruct: Sized {
     /// Lower bound of the encoded size at any version (to reject lying array counts early).
     const MIN_LEN: usize;
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self>;
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self>;
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError>;
     fn body_size(&self, v: i16) -> Result<usize, EncodeError>;
 }
 
 /// A field value: how it is read, written and sized at a version.
 pub(crate) trait Value: Sized {
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, v: i16) -> PResult<'a, Self>;
-    fn read_nullable<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, v: i16)
-    -> PResult<'a, Option<Self>>;
+    fn read(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Self>;
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Option<Self>>;
     fn write<B: BufMut>(
         &self,
         out: &mut B,
@@ -39,18 +39,16 @@ pub(crate) trait Value: Sized {
 /// Reads a field that is typed `Option<T>`: null allowed only when `nullable` (the version is
 /// in the field's nullableVersions).
 #[inline]
-pub(crate) fn read_opt<'a, T: Value>(
-    i: &'a [u8],
-    ctx: &Bytes,
+pub(crate) fn read_opt<T: Value>(
+    r: &mut Rd<'_>,
     flex: bool,
     v: i16,
     nullable: bool,
-) -> PResult<'a, Option<T>> {
+) -> RResult<Option<T>> {
     if nullable {
-        T::read_nullable(i, ctx, flex, v)
+        T::read_nullable(r, flex, v)
     } else {
-        let (r, x) = T::read(i, ctx, flex, v)?;
-        Ok((r, Some(x)))
+        Ok(Some(T::read(r, flex, v)?))
     }
 }
 
@@ -96,24 +94,20 @@ pub(crate) fn size_opt<T: Value>(
     }
 }
 
-fn not_nullable<T>(i: &[u8]) -> PResult<'_, T> {
-    p::fail(i, DecodeErrorKind::UnexpectedNull)
+#[cold]
+fn not_nullable<T>(r: &mut Rd<'_>) -> RResult<T> {
+    Err(r.fail(DecodeErrorKind::UnexpectedNull))
 }
 
 macro_rules! fixed {
-    ($t:ty, $read:path, $put:ident, $size:expr) => {
+    ($t:ty, $put:ident, $size:expr) => {
         impl Value for $t {
-            #[inline]
-            fn read<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Self> {
-                $read(i)
+            #[inline(always)]
+            fn read(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Self> {
+                Ok(<$t>::from_be_bytes(r.array()?))
             }
-            fn read_nullable<'a>(
-                i: &'a [u8],
-                _: &Bytes,
-                _: bool,
-                _: i16,
-            ) -> PResult<'a, Option<Self>> {
-                not_nullable(i)
+            fn read_nullable(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Option<Self>> {
+                not_nullable(r)
             }
             #[inline]
             fn write<B: BufMut>(
@@ -137,21 +131,21 @@ macro_rules! fixed {
         }
     };
 }
-fixed!(i8, p::int8, put_i8, 1);
-fixed!(i16, p::int16, put_i16, 2);
-fixed!(u16, p::uint16, put_u16, 2);
-fixed!(i32, p::int32, put_i32, 4);
-fixed!(u32, p::uint32, put_u32, 4);
-fixed!(i64, p::int64, put_i64, 8);
-fixed!(f64, p::float64, put_f64, 8);
+fixed!(i8, put_i8, 1);
+fixed!(i16, put_i16, 2);
+fixed!(u16, put_u16, 2);
+fixed!(i32, put_i32, 4);
+fixed!(u32, put_u32, 4);
+fixed!(i64, put_i64, 8);
+fixed!(f64, put_f64, 8);
 
 impl Value for bool {
     #[inline]
-    fn read<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Self> {
-        p::boolean(i)
+    fn read(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Self> {
+        r.boolean()
     }
-    fn read_nullable<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Option<Self>> {
-        not_nullable(i)
+    fn read_nullable(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Option<Self>> {
+        not_nullable(r)
     }
     #[inline]
     fn write<B: BufMut>(
@@ -176,11 +170,11 @@ impl Value for bool {
 
 impl Value for Uuid {
     #[inline]
-    fn read<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Self> {
-        p::uuid(i)
+    fn read(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Self> {
+        Ok(Uuid(r.array()?))
     }
-    fn read_nullable<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Option<Self>> {
-        not_nullable(i)
+    fn read_nullable(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Option<Self>> {
+        not_nullable(r)
     }
     #[inline]
     fn write<B: BufMut>(
@@ -204,18 +198,13 @@ impl Value for Uuid {
 }
 
 impl Value for ByteString {
-    #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, _: i16) -> PResult<'a, Self> {
-        p::string(i, ctx, flex)
+    #[inline(always)]
+    fn read(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Self> {
+        r.string(flex)
     }
-    #[inline]
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        flex: bool,
-        _: i16,
-    ) -> PResult<'a, Option<Self>> {
-        p::nullable_string(i, ctx, flex)
+    #[inline(always)]
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Option<Self>> {
+        r.nullable_string(flex)
     }
     #[inline]
     fn write<B: BufMut>(
@@ -243,18 +232,13 @@ impl Value for ByteString {
 }
 
 impl Value for Bytes {
-    #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, _: i16) -> PResult<'a, Self> {
-        p::bytes(i, ctx, flex)
+    #[inline(always)]
+    fn read(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Self> {
+        r.bytes(flex)
     }
-    #[inline]
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        flex: bool,
-        _: i16,
-    ) -> PResult<'a, Option<Self>> {
-        p::nullable_bytes(i, ctx, flex)
+    #[inline(always)]
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Option<Self>> {
+        r.nullable_bytes(flex)
     }
     #[inline]
     fn write<B: BufMut>(
@@ -282,18 +266,13 @@ impl Value for Bytes {
 }
 
 impl<T: PackedElem> Value for Packed<T> {
-    #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, _: i16) -> PResult<'a, Self> {
-        p::packed(i, ctx, flex)
+    #[inline(always)]
+    fn read(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Self> {
+        r.packed(flex)
     }
-    #[inline]
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        flex: bool,
-        _: i16,
-    ) -> PResult<'a, Option<Self>> {
-        p::nullable_packed(i, ctx, flex)
+    #[inline(always)]
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Option<Self>> {
+        r.nullable_packed(flex)
     }
     #[inline]
     fn write<B: BufMut>(
@@ -335,29 +314,16 @@ impl<S: WireStruct> ArrayElem for S {
 
 impl<T: ArrayElem> Value for Vec<T> {
     #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, v: i16) -> PResult<'a, Self> {
-        match Self::read_nullable(i, ctx, flex, v)? {
-            (r, Some(x)) => Ok((r, x)),
-            (_, None) => p::fail(i, DecodeErrorKind::UnexpectedNull),
+    fn read(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Self> {
+        let at = r.rest;
+        match Self::read_nullable(r, flex, v)? {
+            Some(x) => Ok(x),
+            None => Err(r.fail_at(at, DecodeErrorKind::UnexpectedNull)),
         }
     }
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        flex: bool,
-        v: i16,
-    ) -> PResult<'a, Option<Self>> {
-        let (mut rest, n) = p::array_len(i, flex, T::MIN_ELEM)?;
-        let Some(n) = n else {
-            return Ok((rest, None));
-        };
-        let mut out = Self::with_capacity(n);
-        for _ in 0..n {
-            let (r, x) = T::read(rest, ctx, flex, v)?;
-            out.push(x);
-            rest = r;
-        }
-        Ok((rest, Some(out)))
+    #[inline]
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Option<Self>> {
+        r.nullable_vec(flex, T::MIN_ELEM, |r| T::read(r, flex, v))
     }
     fn write<B: BufMut>(
         &self,
@@ -390,19 +356,16 @@ impl<T: ArrayElem> Value for Vec<T> {
 
 impl<S: WireStruct> Value for S {
     #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, _: bool, v: i16) -> PResult<'a, Self> {
-        S::decode_body(i, ctx, v)
+    fn read(r: &mut Rd<'_>, _: bool, v: i16) -> RResult<Self> {
+        S::decode_body(r, v)
     }
     /// Nullable structs carry an int8 marker: -1 for null, 1 for present.
-    fn read_nullable<'a>(i: &'a [u8], ctx: &Bytes, _: bool, v: i16) -> PResult<'a, Option<Self>> {
-        let (r, marker) = p::int8(i)?;
-        match marker {
-            -1 => Ok((r, None)),
-            1 => {
-                let (r, x) = S::decode_body(r, ctx, v)?;
-                Ok((r, Some(x)))
-            }
-            _ => p::fail(i, DecodeErrorKind::OutOfRange),
+    fn read_nullable(r: &mut Rd<'_>, _: bool, v: i16) -> RResult<Option<Self>> {
+        let at = r.rest;
+        match i8::from_be_bytes(r.array()?) {
+            -1 => Ok(None),
+            1 => Ok(Some(S::decode_body(r, v)?)),
+            _ => Err(r.fail_at(at, DecodeErrorKind::OutOfRange)),
         }
     }
     #[inline]

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -87,75 +88,71 @@ impl Default for BrokerHeartbeatRequest {
 impl WireStruct for BrokerHeartbeatRequest {
     const MIN_LEN: usize = 23;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, broker_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "BrokerId")?;
-        let (i, broker_epoch) = p::field(<i64 as Value>::read(i, ctx, flex, v), "BrokerEpoch")?;
-        let (i, current_metadata_offset) = p::field(
-            <i64 as Value>::read(i, ctx, flex, v),
-            "CurrentMetadataOffset",
-        )?;
-        let (i, want_fence) = p::field(<bool as Value>::read(i, ctx, flex, v), "WantFence")?;
-        let (i, want_shut_down) = p::field(<bool as Value>::read(i, ctx, flex, v), "WantShutDown")?;
+        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
+        let broker_epoch = field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v));
+        let current_metadata_offset =
+            field!(r, "CurrentMetadataOffset", <i64 as Value>::read(r, flex, v));
+        let want_fence = field!(r, "WantFence", <bool as Value>::read(r, flex, v));
+        let want_shut_down = field!(r, "WantShutDown", <bool as Value>::read(r, flex, v));
         let mut offline_log_dirs = Packed::new();
         let mut cordoned_log_dirs = None;
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 1 => {
-                            let (r, x) = p::field(
-                                <Packed<Uuid> as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "OfflineLogDirs",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <Packed<Uuid> as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == Packed::new() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 offline_log_dirs = x;
                             }
                         }
                         1 if v >= 2 => {
-                            let (r, x) = p::field(
-                                val::read_opt::<Packed<Uuid>>(body, ctx, flex, v, v >= 2),
+                            let x = field!(
+                                r,
                                 "CordonedLogDirs",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                val::read_opt::<Packed<Uuid>>(r, flex, v, v >= 2)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == None {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 cordoned_log_dirs = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                broker_id,
-                broker_epoch,
-                current_metadata_offset,
-                want_fence,
-                want_shut_down,
-                offline_log_dirs,
-                cordoned_log_dirs,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            broker_id,
+            broker_epoch,
+            current_metadata_offset,
+            want_fence,
+            want_shut_down,
+            offline_log_dirs,
+            cordoned_log_dirs,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -349,10 +346,11 @@ impl Decode for BrokerHeartbeatRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -99,57 +100,45 @@ impl Default for BrokerRegistrationRequest {
 impl WireStruct for BrokerRegistrationRequest {
     const MIN_LEN: usize = 25;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, broker_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "BrokerId")?;
-        let (i, cluster_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "ClusterId")?;
-        let (i, incarnation_id) =
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "IncarnationId")?;
-        let (i, listeners) =
-            p::field(<Vec<Listener> as Value>::read(i, ctx, flex, v), "Listeners")?;
-        let (i, features) = p::field(<Vec<Feature> as Value>::read(i, ctx, flex, v), "Features")?;
-        let (i, rack) = p::field(val::read_opt::<ByteString>(i, ctx, flex, v, true), "Rack")?;
-        let (i, is_migrating_zk_broker) = if v >= 1 {
-            p::field(
-                <bool as Value>::read(i, ctx, flex, v),
-                "IsMigratingZkBroker",
-            )?
+        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
+        let cluster_id = field!(r, "ClusterId", <ByteString as Value>::read(r, flex, v));
+        let incarnation_id = field!(r, "IncarnationId", <Uuid as Value>::read(r, flex, v));
+        let listeners = field!(r, "Listeners", <Vec<Listener> as Value>::read(r, flex, v));
+        let features = field!(r, "Features", <Vec<Feature> as Value>::read(r, flex, v));
+        let rack = field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, true));
+        let is_migrating_zk_broker = if v >= 1 {
+            field!(r, "IsMigratingZkBroker", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, log_dirs) = if v >= 2 {
-            p::field(<Packed<Uuid> as Value>::read(i, ctx, flex, v), "LogDirs")?
+        let log_dirs = if v >= 2 {
+            field!(r, "LogDirs", <Packed<Uuid> as Value>::read(r, flex, v))
         } else {
-            (i, Packed::new())
+            Packed::new()
         };
-        let (i, previous_broker_epoch) = if v >= 3 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "PreviousBrokerEpoch")?
+        let previous_broker_epoch = if v >= 3 {
+            field!(r, "PreviousBrokerEpoch", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                broker_id,
-                cluster_id,
-                incarnation_id,
-                listeners,
-                features,
-                rack,
-                is_migrating_zk_broker,
-                log_dirs,
-                previous_broker_epoch,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            broker_id,
+            cluster_id,
+            incarnation_id,
+            listeners,
+            features,
+            rack,
+            is_migrating_zk_broker,
+            log_dirs,
+            previous_broker_epoch,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -178,13 +167,18 @@ impl WireStruct for BrokerRegistrationRequest {
                 .write(out, flex, v, "PreviousBrokerEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -220,10 +214,15 @@ impl WireStruct for BrokerRegistrationRequest {
                 .size(flex, v, "PreviousBrokerEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -325,31 +324,23 @@ impl Default for Listener {
 impl WireStruct for Listener {
     const MIN_LEN: usize = 7;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
-        let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
-        let (i, security_protocol) =
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "SecurityProtocol")?;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
+        let security_protocol = field!(r, "SecurityProtocol", <i16 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                host,
-                port,
-                security_protocol,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            host,
+            port,
+            security_protocol,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -360,13 +351,18 @@ impl WireStruct for Listener {
         self.security_protocol
             .write(out, flex, v, "SecurityProtocol")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -381,10 +377,15 @@ impl WireStruct for Listener {
         n += self.port.size(flex, v, "Port")?;
         n += self.security_protocol.size(flex, v, "SecurityProtocol")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -461,30 +462,23 @@ impl Default for Feature {
 impl WireStruct for Feature {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, min_supported_version) =
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MinSupportedVersion")?;
-        let (i, max_supported_version) =
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxSupportedVersion")?;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let min_supported_version =
+            field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v));
+        let max_supported_version =
+            field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                min_supported_version,
-                max_supported_version,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -495,13 +489,18 @@ impl WireStruct for Feature {
         self.max_supported_version
             .write(out, flex, v, "MaxSupportedVersion")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -519,10 +518,15 @@ impl WireStruct for Feature {
             .max_supported_version
             .size(flex, v, "MaxSupportedVersion")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -576,10 +580,11 @@ impl Decode for BrokerRegistrationRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -57,33 +58,27 @@ impl Default for CreateTopicsResponse {
 impl WireStruct for CreateTopicsResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 5;
-        let (i, throttle_time_ms) = if v >= 2 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 2 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, topics) = p::field(
-            <Vec<CreatableTopicResult> as Value>::read(i, ctx, flex, v),
+        let topics = field!(
+            r,
             "Topics",
-        )?;
+            <Vec<CreatableTopicResult> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                topics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -94,13 +89,18 @@ impl WireStruct for CreateTopicsResponse {
         }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -115,10 +115,15 @@ impl WireStruct for CreateTopicsResponse {
         }
         n += self.topics.size(flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -221,88 +226,84 @@ impl Default for CreatableTopicResult {
 impl WireStruct for CreatableTopicResult {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 5;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, topic_id) = if v >= 7 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let topic_id = if v >= 7 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = if v >= 1 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = if v >= 1 {
+            field!(
+                r,
                 "ErrorMessage",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, true)
+            )
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
         let mut topic_config_error_code = 0;
-        let (i, num_partitions) = if v >= 5 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "NumPartitions")?
+        let num_partitions = if v >= 5 {
+            field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, replication_factor) = if v >= 5 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ReplicationFactor")?
+        let replication_factor = if v >= 5 {
+            field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i16)
+            -1_i16
         };
-        let (i, configs) = if v >= 5 {
-            p::field(
-                val::read_opt::<Vec<CreatableTopicConfigs>>(i, ctx, flex, v, v >= 5),
+        let configs = if v >= 5 {
+            field!(
+                r,
                 "Configs",
-            )?
+                val::read_opt::<Vec<CreatableTopicConfigs>>(r, flex, v, v >= 5)
+            )
         } else {
-            (i, Some(<Vec<CreatableTopicConfigs>>::new()))
+            Some(<Vec<CreatableTopicConfigs>>::new())
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 5 => {
-                            let (r, x) = p::field(
-                                <i16 as Value>::read(body, ctx, flex, v),
-                                "TopicConfigErrorCode",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                            let x =
+                                field!(r, "TopicConfigErrorCode", <i16 as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
                             if x == 0 {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 topic_config_error_code = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                topic_id,
-                error_code,
-                error_message,
-                topic_config_error_code,
-                num_partitions,
-                replication_factor,
-                configs,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            topic_config_error_code,
+            num_partitions,
+            replication_factor,
+            configs,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -510,55 +511,45 @@ impl Default for CreatableTopicConfigs {
 impl WireStruct for CreatableTopicConfigs {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 5;
-        let (i, name) = if v >= 5 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
+        let name = if v >= 5 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, value) = if v >= 5 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 5),
-                "Value",
-            )?
+        let value = if v >= 5 {
+            field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, v >= 5))
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
-        let (i, read_only) = if v >= 5 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "ReadOnly")?
+        let read_only = if v >= 5 {
+            field!(r, "ReadOnly", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, config_source) = if v >= 5 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "ConfigSource")?
+        let config_source = if v >= 5 {
+            field!(r, "ConfigSource", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i8)
+            -1_i8
         };
-        let (i, is_sensitive) = if v >= 5 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "IsSensitive")?
+        let is_sensitive = if v >= 5 {
+            field!(r, "IsSensitive", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                value,
-                read_only,
-                config_source,
-                is_sensitive,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            value,
+            read_only,
+            config_source,
+            is_sensitive,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -603,13 +594,18 @@ impl WireStruct for CreatableTopicConfigs {
             self.is_sensitive.write(out, flex, v, "IsSensitive")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -659,10 +655,15 @@ impl WireStruct for CreatableTopicConfigs {
             n += self.is_sensitive.size(flex, v, "IsSensitive")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -726,10 +727,11 @@ impl Decode for CreateTopicsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -57,30 +58,23 @@ impl Default for DeleteAclsResponse {
 impl WireStruct for DeleteAclsResponse {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let (i, filter_results) = p::field(
-            <Vec<DeleteAclsFilterResult> as Value>::read(i, ctx, flex, v),
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
+        let filter_results = field!(
+            r,
             "FilterResults",
-        )?;
+            <Vec<DeleteAclsFilterResult> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                filter_results,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            filter_results,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -89,13 +83,18 @@ impl WireStruct for DeleteAclsResponse {
             .write(out, flex, v, "ThrottleTimeMs")?;
         self.filter_results.write(out, flex, v, "FilterResults")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -108,10 +107,15 @@ impl WireStruct for DeleteAclsResponse {
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         n += self.filter_results.size(flex, v, "FilterResults")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -184,34 +188,29 @@ impl Default for DeleteAclsFilterResult {
 impl WireStruct for DeleteAclsFilterResult {
     const MIN_LEN: usize = 5;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
             "ErrorMessage",
-        )?;
-        let (i, matching_acls) = p::field(
-            <Vec<DeleteAclsMatchingAcl> as Value>::read(i, ctx, flex, v),
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let matching_acls = field!(
+            r,
             "MatchingAcls",
-        )?;
+            <Vec<DeleteAclsMatchingAcl> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                error_message,
-                matching_acls,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            error_code,
+            error_message,
+            matching_acls,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -227,13 +226,18 @@ impl WireStruct for DeleteAclsFilterResult {
         )?;
         self.matching_acls.write(out, flex, v, "MatchingAcls")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -247,10 +251,15 @@ impl WireStruct for DeleteAclsFilterResult {
         n += val::size_opt(self.error_message.as_ref(), flex, v, true, "ErrorMessage")?;
         n += self.matching_acls.size(flex, v, "MatchingAcls")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -366,49 +375,41 @@ impl Default for DeleteAclsMatchingAcl {
 impl WireStruct for DeleteAclsMatchingAcl {
     const MIN_LEN: usize = 11;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
             "ErrorMessage",
-        )?;
-        let (i, resource_type) = p::field(<i8 as Value>::read(i, ctx, flex, v), "ResourceType")?;
-        let (i, resource_name) =
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "ResourceName")?;
-        let (i, pattern_type) = if v >= 1 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "PatternType")?
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let pattern_type = if v >= 1 {
+            field!(r, "PatternType", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 3)
+            3
         };
-        let (i, principal) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Principal")?;
-        let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
-        let (i, operation) = p::field(<i8 as Value>::read(i, ctx, flex, v), "Operation")?;
-        let (i, permission_type) =
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "PermissionType")?;
+        let principal = field!(r, "Principal", <ByteString as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let operation = field!(r, "Operation", <i8 as Value>::read(r, flex, v));
+        let permission_type = field!(r, "PermissionType", <i8 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                error_message,
-                resource_type,
-                resource_name,
-                pattern_type,
-                principal,
-                host,
-                operation,
-                permission_type,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            pattern_type,
+            principal,
+            host,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -438,13 +439,18 @@ impl WireStruct for DeleteAclsMatchingAcl {
         self.operation.write(out, flex, v, "Operation")?;
         self.permission_type.write(out, flex, v, "PermissionType")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -472,10 +478,15 @@ impl WireStruct for DeleteAclsMatchingAcl {
         n += self.operation.size(flex, v, "Operation")?;
         n += self.permission_type.size(flex, v, "PermissionType")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -551,10 +562,11 @@ impl Decode for DeleteAclsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -57,33 +58,27 @@ impl Default for DeleteTopicsResponse {
 impl WireStruct for DeleteTopicsResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, throttle_time_ms) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 1 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, responses) = p::field(
-            <Vec<DeletableTopicResult> as Value>::read(i, ctx, flex, v),
+        let responses = field!(
+            r,
             "Responses",
-        )?;
+            <Vec<DeletableTopicResult> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                responses,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            responses,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -94,13 +89,18 @@ impl WireStruct for DeleteTopicsResponse {
         }
         self.responses.write(out, flex, v, "Responses")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -115,10 +115,15 @@ impl WireStruct for DeleteTopicsResponse {
         }
         n += self.responses.size(flex, v, "Responses")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -197,41 +202,35 @@ impl Default for DeletableTopicResult {
 impl WireStruct for DeletableTopicResult {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, name) = p::field(val::read_opt::<ByteString>(i, ctx, flex, v, v >= 6), "Name")?;
-        let (i, topic_id) = if v >= 6 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
+        let name = field!(r, "Name", val::read_opt::<ByteString>(r, flex, v, v >= 6));
+        let topic_id = if v >= 6 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = if v >= 5 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 5),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = if v >= 5 {
+            field!(
+                r,
                 "ErrorMessage",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 5)
+            )
         } else {
-            (i, None)
+            None
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                topic_id,
-                error_code,
-                error_message,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -252,13 +251,18 @@ impl WireStruct for DeletableTopicResult {
             )?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -277,10 +281,15 @@ impl WireStruct for DeletableTopicResult {
             n += val::size_opt(self.error_message.as_ref(), flex, v, v >= 5, "ErrorMessage")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -345,10 +354,11 @@ impl Decode for DeleteTopicsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -69,37 +70,31 @@ impl Default for DescribeAclsResponse {
 impl WireStruct for DescribeAclsResponse {
     const MIN_LEN: usize = 9;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
             "ErrorMessage",
-        )?;
-        let (i, resources) = p::field(
-            <Vec<DescribeAclsResource> as Value>::read(i, ctx, flex, v),
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let resources = field!(
+            r,
             "Resources",
-        )?;
+            <Vec<DescribeAclsResource> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                error_message,
-                resources,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            resources,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -117,13 +112,18 @@ impl WireStruct for DescribeAclsResponse {
         )?;
         self.resources.write(out, flex, v, "Resources")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -138,10 +138,15 @@ impl WireStruct for DescribeAclsResponse {
         n += val::size_opt(self.error_message.as_ref(), flex, v, true, "ErrorMessage")?;
         n += self.resources.size(flex, v, "Resources")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -230,38 +235,27 @@ impl Default for DescribeAclsResource {
 impl WireStruct for DescribeAclsResource {
     const MIN_LEN: usize = 5;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, resource_type) = p::field(<i8 as Value>::read(i, ctx, flex, v), "ResourceType")?;
-        let (i, resource_name) =
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "ResourceName")?;
-        let (i, pattern_type) = if v >= 1 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "PatternType")?
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let pattern_type = if v >= 1 {
+            field!(r, "PatternType", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 3)
+            3
         };
-        let (i, acls) = p::field(
-            <Vec<AclDescription> as Value>::read(i, ctx, flex, v),
-            "Acls",
-        )?;
+        let acls = field!(r, "Acls", <Vec<AclDescription> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                resource_type,
-                resource_name,
-                pattern_type,
-                acls,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            resource_type,
+            resource_name,
+            pattern_type,
+            acls,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -279,13 +273,18 @@ impl WireStruct for DescribeAclsResource {
         }
         self.acls.write(out, flex, v, "Acls")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -308,10 +307,15 @@ impl WireStruct for DescribeAclsResource {
         }
         n += self.acls.size(flex, v, "Acls")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -394,31 +398,23 @@ impl Default for AclDescription {
 impl WireStruct for AclDescription {
     const MIN_LEN: usize = 5;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, principal) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Principal")?;
-        let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
-        let (i, operation) = p::field(<i8 as Value>::read(i, ctx, flex, v), "Operation")?;
-        let (i, permission_type) =
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "PermissionType")?;
+        let principal = field!(r, "Principal", <ByteString as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let operation = field!(r, "Operation", <i8 as Value>::read(r, flex, v));
+        let permission_type = field!(r, "PermissionType", <i8 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                principal,
-                host,
-                operation,
-                permission_type,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            principal,
+            host,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -428,13 +424,18 @@ impl WireStruct for AclDescription {
         self.operation.write(out, flex, v, "Operation")?;
         self.permission_type.write(out, flex, v, "PermissionType")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -449,10 +450,15 @@ impl WireStruct for AclDescription {
         n += self.operation.size(flex, v, "Operation")?;
         n += self.permission_type.size(flex, v, "PermissionType")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -509,10 +515,11 @@ impl Decode for DescribeAclsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -63,42 +64,33 @@ impl Default for DescribeConfigsRequest {
 impl WireStruct for DescribeConfigsRequest {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, resources) = p::field(
-            <Vec<DescribeConfigsResource> as Value>::read(i, ctx, flex, v),
+        let resources = field!(
+            r,
             "Resources",
-        )?;
-        let (i, include_synonyms) = if v >= 1 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "IncludeSynonyms")?
+            <Vec<DescribeConfigsResource> as Value>::read(r, flex, v)
+        );
+        let include_synonyms = if v >= 1 {
+            field!(r, "IncludeSynonyms", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, include_documentation) = if v >= 3 {
-            p::field(
-                <bool as Value>::read(i, ctx, flex, v),
-                "IncludeDocumentation",
-            )?
+        let include_documentation = if v >= 3 {
+            field!(r, "IncludeDocumentation", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                resources,
-                include_synonyms,
-                include_documentation,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            resources,
+            include_synonyms,
+            include_documentation,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -125,13 +117,18 @@ impl WireStruct for DescribeConfigsRequest {
                 .write(out, flex, v, "IncludeDocumentation")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -163,10 +160,15 @@ impl WireStruct for DescribeConfigsRequest {
                 .size(flex, v, "IncludeDocumentation")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -242,32 +244,25 @@ impl Default for DescribeConfigsResource {
 impl WireStruct for DescribeConfigsResource {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, resource_type) = p::field(<i8 as Value>::read(i, ctx, flex, v), "ResourceType")?;
-        let (i, resource_name) =
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "ResourceName")?;
-        let (i, configuration_keys) = p::field(
-            val::read_opt::<Vec<ByteString>>(i, ctx, flex, v, true),
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let configuration_keys = field!(
+            r,
             "ConfigurationKeys",
-        )?;
+            val::read_opt::<Vec<ByteString>>(r, flex, v, true)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                resource_type,
-                resource_name,
-                configuration_keys,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            resource_type,
+            resource_name,
+            configuration_keys,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -283,13 +278,18 @@ impl WireStruct for DescribeConfigsResource {
             "ConfigurationKeys",
         )?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -309,10 +309,15 @@ impl WireStruct for DescribeConfigsResource {
             "ConfigurationKeys",
         )?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -370,10 +375,11 @@ impl Decode for DescribeConfigsRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -57,30 +58,23 @@ impl Default for DescribeConfigsResponse {
 impl WireStruct for DescribeConfigsResponse {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let (i, results) = p::field(
-            <Vec<DescribeConfigsResult> as Value>::read(i, ctx, flex, v),
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
+        let results = field!(
+            r,
             "Results",
-        )?;
+            <Vec<DescribeConfigsResult> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                results,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            results,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -89,13 +83,18 @@ impl WireStruct for DescribeConfigsResponse {
             .write(out, flex, v, "ThrottleTimeMs")?;
         self.results.write(out, flex, v, "Results")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -108,10 +107,15 @@ impl WireStruct for DescribeConfigsResponse {
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         n += self.results.size(flex, v, "Results")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -196,39 +200,33 @@ impl Default for DescribeConfigsResult {
 impl WireStruct for DescribeConfigsResult {
     const MIN_LEN: usize = 7;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
             "ErrorMessage",
-        )?;
-        let (i, resource_type) = p::field(<i8 as Value>::read(i, ctx, flex, v), "ResourceType")?;
-        let (i, resource_name) =
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "ResourceName")?;
-        let (i, configs) = p::field(
-            <Vec<DescribeConfigsResourceResult> as Value>::read(i, ctx, flex, v),
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let configs = field!(
+            r,
             "Configs",
-        )?;
+            <Vec<DescribeConfigsResourceResult> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                error_message,
-                resource_type,
-                resource_name,
-                configs,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            configs,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -246,13 +244,18 @@ impl WireStruct for DescribeConfigsResult {
         self.resource_name.write(out, flex, v, "ResourceName")?;
         self.configs.write(out, flex, v, "Configs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -268,10 +271,15 @@ impl WireStruct for DescribeConfigsResult {
         n += self.resource_name.size(flex, v, "ResourceName")?;
         n += self.configs.size(flex, v, "Configs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -393,66 +401,61 @@ impl Default for DescribeConfigsResourceResult {
 impl WireStruct for DescribeConfigsResourceResult {
     const MIN_LEN: usize = 7;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, value) = p::field(val::read_opt::<ByteString>(i, ctx, flex, v, true), "Value")?;
-        let (i, read_only) = p::field(<bool as Value>::read(i, ctx, flex, v), "ReadOnly")?;
-        let (i, is_default) = if v <= 0 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "IsDefault")?
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let value = field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true));
+        let read_only = field!(r, "ReadOnly", <bool as Value>::read(r, flex, v));
+        let is_default = if v <= 0 {
+            field!(r, "IsDefault", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, config_source) = if v >= 1 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "ConfigSource")?
+        let config_source = if v >= 1 {
+            field!(r, "ConfigSource", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i8)
+            -1_i8
         };
-        let (i, is_sensitive) = p::field(<bool as Value>::read(i, ctx, flex, v), "IsSensitive")?;
-        let (i, synonyms) = if v >= 1 {
-            p::field(
-                <Vec<DescribeConfigsSynonym> as Value>::read(i, ctx, flex, v),
+        let is_sensitive = field!(r, "IsSensitive", <bool as Value>::read(r, flex, v));
+        let synonyms = if v >= 1 {
+            field!(
+                r,
                 "Synonyms",
-            )?
+                <Vec<DescribeConfigsSynonym> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<DescribeConfigsSynonym>>::new())
+            <Vec<DescribeConfigsSynonym>>::new()
         };
-        let (i, config_type) = if v >= 3 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "ConfigType")?
+        let config_type = if v >= 3 {
+            field!(r, "ConfigType", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, documentation) = if v >= 3 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let documentation = if v >= 3 {
+            field!(
+                r,
                 "Documentation",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, true)
+            )
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                value,
-                read_only,
-                is_default,
-                config_source,
-                is_sensitive,
-                synonyms,
-                config_type,
-                documentation,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            value,
+            read_only,
+            is_default,
+            config_source,
+            is_sensitive,
+            synonyms,
+            config_type,
+            documentation,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -490,13 +493,18 @@ impl WireStruct for DescribeConfigsResourceResult {
             )?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -532,10 +540,15 @@ impl WireStruct for DescribeConfigsResourceResult {
             n += val::size_opt(self.documentation.as_ref(), flex, v, true, "Documentation")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -637,40 +650,33 @@ impl Default for DescribeConfigsSynonym {
 impl WireStruct for DescribeConfigsSynonym {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, name) = if v >= 1 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
+        let name = if v >= 1 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, value) = if v >= 1 {
-            p::field(val::read_opt::<ByteString>(i, ctx, flex, v, true), "Value")?
+        let value = if v >= 1 {
+            field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true))
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
-        let (i, source) = if v >= 1 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "Source")?
+        let source = if v >= 1 {
+            field!(r, "Source", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                value,
-                source,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            value,
+            source,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -703,13 +709,18 @@ impl WireStruct for DescribeConfigsSynonym {
             self.source.write(out, flex, v, "Source")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -747,10 +758,15 @@ impl WireStruct for DescribeConfigsSynonym {
             n += self.source.size(flex, v, "Source")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -808,10 +824,11 @@ impl Decode for DescribeConfigsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

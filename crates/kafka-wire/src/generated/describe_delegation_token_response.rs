@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -63,32 +64,25 @@ impl Default for DescribeDelegationTokenResponse {
 impl WireStruct for DescribeDelegationTokenResponse {
     const MIN_LEN: usize = 8;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, tokens) = p::field(
-            <Vec<DescribedDelegationToken> as Value>::read(i, ctx, flex, v),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let tokens = field!(
+            r,
             "Tokens",
-        )?;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
+            <Vec<DescribedDelegationToken> as Value>::read(r, flex, v)
+        );
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                tokens,
-                throttle_time_ms,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            error_code,
+            tokens,
+            throttle_time_ms,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -98,13 +92,18 @@ impl WireStruct for DescribeDelegationTokenResponse {
         self.throttle_time_ms
             .write(out, flex, v, "ThrottleTimeMs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -118,10 +117,15 @@ impl WireStruct for DescribeDelegationTokenResponse {
         n += self.tokens.size(flex, v, "Tokens")?;
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -243,67 +247,55 @@ impl Default for DescribedDelegationToken {
 impl WireStruct for DescribedDelegationToken {
     const MIN_LEN: usize = 30;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, principal_type) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalType",
-        )?;
-        let (i, principal_name) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalName",
-        )?;
-        let (i, token_requester_principal_type) = if v >= 3 {
-            p::field(
-                <ByteString as Value>::read(i, ctx, flex, v),
+        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
+        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
+        let token_requester_principal_type = if v >= 3 {
+            field!(
+                r,
                 "TokenRequesterPrincipalType",
-            )?
+                <ByteString as Value>::read(r, flex, v)
+            )
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, token_requester_principal_name) = if v >= 3 {
-            p::field(
-                <ByteString as Value>::read(i, ctx, flex, v),
+        let token_requester_principal_name = if v >= 3 {
+            field!(
+                r,
                 "TokenRequesterPrincipalName",
-            )?
+                <ByteString as Value>::read(r, flex, v)
+            )
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, issue_timestamp) =
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "IssueTimestamp")?;
-        let (i, expiry_timestamp) =
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ExpiryTimestamp")?;
-        let (i, max_timestamp) = p::field(<i64 as Value>::read(i, ctx, flex, v), "MaxTimestamp")?;
-        let (i, token_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "TokenId")?;
-        let (i, hmac) = p::field(<Bytes as Value>::read(i, ctx, flex, v), "Hmac")?;
-        let (i, renewers) = p::field(
-            <Vec<DescribedDelegationTokenRenewer> as Value>::read(i, ctx, flex, v),
+        let issue_timestamp = field!(r, "IssueTimestamp", <i64 as Value>::read(r, flex, v));
+        let expiry_timestamp = field!(r, "ExpiryTimestamp", <i64 as Value>::read(r, flex, v));
+        let max_timestamp = field!(r, "MaxTimestamp", <i64 as Value>::read(r, flex, v));
+        let token_id = field!(r, "TokenId", <ByteString as Value>::read(r, flex, v));
+        let hmac = field!(r, "Hmac", <Bytes as Value>::read(r, flex, v));
+        let renewers = field!(
+            r,
             "Renewers",
-        )?;
+            <Vec<DescribedDelegationTokenRenewer> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                principal_type,
-                principal_name,
-                token_requester_principal_type,
-                token_requester_principal_name,
-                issue_timestamp,
-                expiry_timestamp,
-                max_timestamp,
-                token_id,
-                hmac,
-                renewers,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            principal_type,
+            principal_name,
+            token_requester_principal_type,
+            token_requester_principal_name,
+            issue_timestamp,
+            expiry_timestamp,
+            max_timestamp,
+            token_id,
+            hmac,
+            renewers,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -346,13 +338,18 @@ impl WireStruct for DescribedDelegationToken {
         self.hmac.write(out, flex, v, "Hmac")?;
         self.renewers.write(out, flex, v, "Renewers")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -393,10 +390,15 @@ impl WireStruct for DescribedDelegationToken {
         n += self.hmac.size(flex, v, "Hmac")?;
         n += self.renewers.size(flex, v, "Renewers")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -487,32 +489,19 @@ impl Default for DescribedDelegationTokenRenewer {
 impl WireStruct for DescribedDelegationTokenRenewer {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, principal_type) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalType",
-        )?;
-        let (i, principal_name) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalName",
-        )?;
+        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
+        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                principal_type,
-                principal_name,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            principal_type,
+            principal_name,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -520,13 +509,18 @@ impl WireStruct for DescribedDelegationTokenRenewer {
         self.principal_type.write(out, flex, v, "PrincipalType")?;
         self.principal_name.write(out, flex, v, "PrincipalName")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -539,10 +533,15 @@ impl WireStruct for DescribedDelegationTokenRenewer {
         n += self.principal_type.size(flex, v, "PrincipalType")?;
         n += self.principal_name.size(flex, v, "PrincipalName")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -593,10 +592,11 @@ impl Decode for DescribeDelegationTokenResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

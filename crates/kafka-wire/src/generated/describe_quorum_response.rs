@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -69,41 +70,35 @@ impl Default for DescribeQuorumResponse {
 impl WireStruct for DescribeQuorumResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = if v >= 2 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 2),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = if v >= 2 {
+            field!(
+                r,
                 "ErrorMessage",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 2)
+            )
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
-        let (i, topics) = p::field(<Vec<TopicData> as Value>::read(i, ctx, flex, v), "Topics")?;
-        let (i, nodes) = if v >= 2 {
-            p::field(<Vec<Node> as Value>::read(i, ctx, flex, v), "Nodes")?
+        let topics = field!(r, "Topics", <Vec<TopicData> as Value>::read(r, flex, v));
+        let nodes = if v >= 2 {
+            field!(r, "Nodes", <Vec<Node> as Value>::read(r, flex, v))
         } else {
-            (i, <Vec<Node>>::new())
+            <Vec<Node>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                error_message,
-                topics,
-                nodes,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            error_code,
+            error_message,
+            topics,
+            nodes,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -130,13 +125,18 @@ impl WireStruct for DescribeQuorumResponse {
             self.nodes.write(out, flex, v, "Nodes")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -161,10 +161,15 @@ impl WireStruct for DescribeQuorumResponse {
             n += self.nodes.size(flex, v, "Nodes")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -239,29 +244,23 @@ impl Default for TopicData {
 impl WireStruct for TopicData {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, topic_name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "TopicName")?;
-        let (i, partitions) = p::field(
-            <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_name,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -269,13 +268,18 @@ impl WireStruct for TopicData {
         self.topic_name.write(out, flex, v, "TopicName")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -288,10 +292,15 @@ impl WireStruct for TopicData {
         n += self.topic_name.size(flex, v, "TopicName")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -392,52 +401,47 @@ impl Default for PartitionData {
 impl WireStruct for PartitionData {
     const MIN_LEN: usize = 25;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = if v >= 2 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 2),
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = if v >= 2 {
+            field!(
+                r,
                 "ErrorMessage",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 2)
+            )
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
-        let (i, leader_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderId")?;
-        let (i, leader_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?;
-        let (i, high_watermark) = p::field(<i64 as Value>::read(i, ctx, flex, v), "HighWatermark")?;
-        let (i, current_voters) = p::field(
-            <Vec<ReplicaState> as Value>::read(i, ctx, flex, v),
+        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
+        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let high_watermark = field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v));
+        let current_voters = field!(
+            r,
             "CurrentVoters",
-        )?;
-        let (i, observers) = p::field(
-            <Vec<ReplicaState> as Value>::read(i, ctx, flex, v),
+            <Vec<ReplicaState> as Value>::read(r, flex, v)
+        );
+        let observers = field!(
+            r,
             "Observers",
-        )?;
+            <Vec<ReplicaState> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                error_code,
-                error_message,
-                leader_id,
-                leader_epoch,
-                high_watermark,
-                current_voters,
-                observers,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            partition_index,
+            error_code,
+            error_message,
+            leader_id,
+            leader_epoch,
+            high_watermark,
+            current_voters,
+            observers,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -460,13 +464,18 @@ impl WireStruct for PartitionData {
         self.current_voters.write(out, flex, v, "CurrentVoters")?;
         self.observers.write(out, flex, v, "Observers")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -487,10 +496,15 @@ impl WireStruct for PartitionData {
         n += self.current_voters.size(flex, v, "CurrentVoters")?;
         n += self.observers.size(flex, v, "Observers")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -577,34 +591,27 @@ impl Default for Node {
 impl WireStruct for Node {
     const MIN_LEN: usize = 1;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, node_id) = if v >= 2 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "NodeId")?
+        let node_id = if v >= 2 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, listeners) = if v >= 2 {
-            p::field(<Vec<Listener> as Value>::read(i, ctx, flex, v), "Listeners")?
+        let listeners = if v >= 2 {
+            field!(r, "Listeners", <Vec<Listener> as Value>::read(r, flex, v))
         } else {
-            (i, <Vec<Listener>>::new())
+            <Vec<Listener>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                node_id,
-                listeners,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            node_id,
+            listeners,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -628,13 +635,18 @@ impl WireStruct for Node {
             self.listeners.write(out, flex, v, "Listeners")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -663,10 +675,15 @@ impl WireStruct for Node {
             n += self.listeners.size(flex, v, "Listeners")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -737,40 +754,33 @@ impl Default for Listener {
 impl WireStruct for Listener {
     const MIN_LEN: usize = 1;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, name) = if v >= 2 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
+        let name = if v >= 2 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, host) = if v >= 2 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?
+        let host = if v >= 2 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, port) = if v >= 2 {
-            p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?
+        let port = if v >= 2 {
+            field!(r, "Port", <u16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                host,
-                port,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -803,13 +813,18 @@ impl WireStruct for Listener {
             self.port.write(out, flex, v, "Port")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -847,10 +862,15 @@ impl WireStruct for Listener {
             n += self.port.size(flex, v, "Port")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -936,47 +956,37 @@ impl Default for ReplicaState {
 impl WireStruct for ReplicaState {
     const MIN_LEN: usize = 13;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, replica_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "ReplicaId")?;
-        let (i, replica_directory_id) = if v >= 2 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "ReplicaDirectoryId")?
+        let replica_id = field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v));
+        let replica_directory_id = if v >= 2 {
+            field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
-        let (i, log_end_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "LogEndOffset")?;
-        let (i, last_fetch_timestamp) = if v >= 1 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "LastFetchTimestamp")?
+        let log_end_offset = field!(r, "LogEndOffset", <i64 as Value>::read(r, flex, v));
+        let last_fetch_timestamp = if v >= 1 {
+            field!(r, "LastFetchTimestamp", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
-        let (i, last_caught_up_timestamp) = if v >= 1 {
-            p::field(
-                <i64 as Value>::read(i, ctx, flex, v),
-                "LastCaughtUpTimestamp",
-            )?
+        let last_caught_up_timestamp = if v >= 1 {
+            field!(r, "LastCaughtUpTimestamp", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                replica_id,
-                replica_directory_id,
-                log_end_offset,
-                last_fetch_timestamp,
-                last_caught_up_timestamp,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            replica_id,
+            replica_directory_id,
+            log_end_offset,
+            last_fetch_timestamp,
+            last_caught_up_timestamp,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1002,13 +1012,18 @@ impl WireStruct for ReplicaState {
                 .write(out, flex, v, "LastCaughtUpTimestamp")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1042,10 +1057,15 @@ impl WireStruct for ReplicaState {
                 .size(flex, v, "LastCaughtUpTimestamp")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1105,10 +1125,11 @@ impl Decode for DescribeQuorumResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -63,38 +64,33 @@ impl Default for EndQuorumEpochRequest {
 impl WireStruct for EndQuorumEpochRequest {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let (i, cluster_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let cluster_id = field!(
+            r,
             "ClusterId",
-        )?;
-        let (i, topics) = p::field(<Vec<TopicData> as Value>::read(i, ctx, flex, v), "Topics")?;
-        let (i, leader_endpoints) = if v >= 1 {
-            p::field(
-                <Vec<LeaderEndpoint> as Value>::read(i, ctx, flex, v),
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let topics = field!(r, "Topics", <Vec<TopicData> as Value>::read(r, flex, v));
+        let leader_endpoints = if v >= 1 {
+            field!(
+                r,
                 "LeaderEndpoints",
-            )?
+                <Vec<LeaderEndpoint> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<LeaderEndpoint>>::new())
+            <Vec<LeaderEndpoint>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                cluster_id,
-                topics,
-                leader_endpoints,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            cluster_id,
+            topics,
+            leader_endpoints,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -106,13 +102,18 @@ impl WireStruct for EndQuorumEpochRequest {
                 .write(out, flex, v, "LeaderEndpoints")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -128,10 +129,15 @@ impl WireStruct for EndQuorumEpochRequest {
             n += self.leader_endpoints.size(flex, v, "LeaderEndpoints")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -203,29 +209,23 @@ impl Default for TopicData {
 impl WireStruct for TopicData {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let (i, topic_name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "TopicName")?;
-        let (i, partitions) = p::field(
-            <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_name,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -233,13 +233,18 @@ impl WireStruct for TopicData {
         self.topic_name.write(out, flex, v, "TopicName")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -252,10 +257,15 @@ impl WireStruct for TopicData {
         n += self.topic_name.size(flex, v, "TopicName")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -338,47 +348,41 @@ impl Default for PartitionData {
 impl WireStruct for PartitionData {
     const MIN_LEN: usize = 14;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, leader_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderId")?;
-        let (i, leader_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?;
-        let (i, preferred_successors) = if v <= 0 {
-            p::field(
-                <Packed<i32> as Value>::read(i, ctx, flex, v),
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
+        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let preferred_successors = if v <= 0 {
+            field!(
+                r,
                 "PreferredSuccessors",
-            )?
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, Packed::new())
+            Packed::new()
         };
-        let (i, preferred_candidates) = if v >= 1 {
-            p::field(
-                <Vec<ReplicaInfo> as Value>::read(i, ctx, flex, v),
+        let preferred_candidates = if v >= 1 {
+            field!(
+                r,
                 "PreferredCandidates",
-            )?
+                <Vec<ReplicaInfo> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<ReplicaInfo>>::new())
+            <Vec<ReplicaInfo>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                leader_id,
-                leader_epoch,
-                preferred_successors,
-                preferred_candidates,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            partition_index,
+            leader_id,
+            leader_epoch,
+            preferred_successors,
+            preferred_candidates,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -395,13 +399,18 @@ impl WireStruct for PartitionData {
                 .write(out, flex, v, "PreferredCandidates")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -425,10 +434,15 @@ impl WireStruct for PartitionData {
                 .size(flex, v, "PreferredCandidates")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -502,37 +516,27 @@ impl Default for ReplicaInfo {
 impl WireStruct for ReplicaInfo {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let (i, candidate_id) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "CandidateId")?
+        let candidate_id = if v >= 1 {
+            field!(r, "CandidateId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, candidate_directory_id) = if v >= 1 {
-            p::field(
-                <Uuid as Value>::read(i, ctx, flex, v),
-                "CandidateDirectoryId",
-            )?
+        let candidate_directory_id = if v >= 1 {
+            field!(r, "CandidateDirectoryId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                candidate_id,
-                candidate_directory_id,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            candidate_id,
+            candidate_directory_id,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -557,13 +561,18 @@ impl WireStruct for ReplicaInfo {
                 .write(out, flex, v, "CandidateDirectoryId")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -594,10 +603,15 @@ impl WireStruct for ReplicaInfo {
                 .size(flex, v, "CandidateDirectoryId")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -668,40 +682,33 @@ impl Default for LeaderEndpoint {
 impl WireStruct for LeaderEndpoint {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let (i, name) = if v >= 1 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
+        let name = if v >= 1 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, host) = if v >= 1 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?
+        let host = if v >= 1 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, port) = if v >= 1 {
-            p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?
+        let port = if v >= 1 {
+            field!(r, "Port", <u16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                host,
-                port,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -734,13 +741,18 @@ impl WireStruct for LeaderEndpoint {
             self.port.write(out, flex, v, "Port")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -778,10 +790,15 @@ impl WireStruct for LeaderEndpoint {
             n += self.port.size(flex, v, "Port")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -835,10 +852,11 @@ impl Decode for EndQuorumEpochRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -117,113 +118,112 @@ impl Default for FetchRequest {
 impl WireStruct for FetchRequest {
     const MIN_LEN: usize = 16;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
         let mut cluster_id = None;
-        let (i, replica_id) = if v <= 14 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ReplicaId")?
+        let replica_id = if v <= 14 {
+            field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
         let mut replica_state = Default::default();
-        let (i, max_wait_ms) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MaxWaitMs")?;
-        let (i, min_bytes) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MinBytes")?;
-        let (i, max_bytes) = if v >= 3 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "MaxBytes")?
+        let max_wait_ms = field!(r, "MaxWaitMs", <i32 as Value>::read(r, flex, v));
+        let min_bytes = field!(r, "MinBytes", <i32 as Value>::read(r, flex, v));
+        let max_bytes = if v >= 3 {
+            field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 2147483647)
+            2147483647
         };
-        let (i, isolation_level) = if v >= 4 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "IsolationLevel")?
+        let isolation_level = if v >= 4 {
+            field!(r, "IsolationLevel", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, session_id) = if v >= 7 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "SessionId")?
+        let session_id = if v >= 7 {
+            field!(r, "SessionId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, session_epoch) = if v >= 7 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "SessionEpoch")?
+        let session_epoch = if v >= 7 {
+            field!(r, "SessionEpoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, topics) = p::field(<Vec<FetchTopic> as Value>::read(i, ctx, flex, v), "Topics")?;
-        let (i, forgotten_topics_data) = if v >= 7 {
-            p::field(
-                <Vec<ForgottenTopic> as Value>::read(i, ctx, flex, v),
+        let topics = field!(r, "Topics", <Vec<FetchTopic> as Value>::read(r, flex, v));
+        let forgotten_topics_data = if v >= 7 {
+            field!(
+                r,
                 "ForgottenTopicsData",
-            )?
+                <Vec<ForgottenTopic> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<ForgottenTopic>>::new())
+            <Vec<ForgottenTopic>>::new()
         };
-        let (i, rack_id) = if v >= 11 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "RackId")?
+        let rack_id = if v >= 11 {
+            field!(r, "RackId", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 12 => {
-                            let (r, x) = p::field(
-                                val::read_opt::<ByteString>(body, ctx, flex, v, v >= 12),
+                            let x = field!(
+                                r,
                                 "ClusterId",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                val::read_opt::<ByteString>(r, flex, v, v >= 12)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == None {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 cluster_id = x;
                             }
                         }
                         1 if v >= 15 => {
-                            let (r, x) = p::field(
-                                <ReplicaState as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "ReplicaState",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <ReplicaState as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 replica_state = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                cluster_id,
-                replica_id,
-                replica_state,
-                max_wait_ms,
-                min_bytes,
-                max_bytes,
-                isolation_level,
-                session_id,
-                session_epoch,
-                topics,
-                forgotten_topics_data,
-                rack_id,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            cluster_id,
+            replica_id,
+            replica_state,
+            max_wait_ms,
+            min_bytes,
+            max_bytes,
+            isolation_level,
+            session_id,
+            session_epoch,
+            topics,
+            forgotten_topics_data,
+            rack_id,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -476,34 +476,27 @@ impl Default for ReplicaState {
 impl WireStruct for ReplicaState {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, replica_id) = if v >= 15 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ReplicaId")?
+        let replica_id = if v >= 15 {
+            field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, replica_epoch) = if v >= 15 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ReplicaEpoch")?
+        let replica_epoch = if v >= 15 {
+            field!(r, "ReplicaEpoch", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                replica_id,
-                replica_epoch,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            replica_id,
+            replica_epoch,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -527,13 +520,18 @@ impl WireStruct for ReplicaState {
             self.replica_epoch.write(out, flex, v, "ReplicaEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -562,10 +560,15 @@ impl WireStruct for ReplicaState {
             n += self.replica_epoch.size(flex, v, "ReplicaEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -636,39 +639,33 @@ impl Default for FetchTopic {
 impl WireStruct for FetchTopic {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, topic) = if v <= 12 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?
+        let topic = if v <= 12 {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, topic_id) = if v >= 13 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
-        let (i, partitions) = p::field(
-            <Vec<FetchPartition> as Value>::read(i, ctx, flex, v),
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<FetchPartition> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic,
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -681,13 +678,18 @@ impl WireStruct for FetchTopic {
         }
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -705,10 +707,15 @@ impl WireStruct for FetchTopic {
         }
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -812,87 +819,77 @@ impl Default for FetchPartition {
 impl WireStruct for FetchPartition {
     const MIN_LEN: usize = 16;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, partition) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Partition")?;
-        let (i, current_leader_epoch) = if v >= 9 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "CurrentLeaderEpoch")?
+        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
+        let current_leader_epoch = if v >= 9 {
+            field!(r, "CurrentLeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, fetch_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "FetchOffset")?;
-        let (i, last_fetched_epoch) = if v >= 12 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "LastFetchedEpoch")?
+        let fetch_offset = field!(r, "FetchOffset", <i64 as Value>::read(r, flex, v));
+        let last_fetched_epoch = if v >= 12 {
+            field!(r, "LastFetchedEpoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, log_start_offset) = if v >= 5 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "LogStartOffset")?
+        let log_start_offset = if v >= 5 {
+            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
-        let (i, partition_max_bytes) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionMaxBytes")?;
+        let partition_max_bytes = field!(r, "PartitionMaxBytes", <i32 as Value>::read(r, flex, v));
         let mut replica_directory_id = Uuid::ZERO;
         let mut high_watermark = 9223372036854775807;
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 17 => {
-                            let (r, x) = p::field(
-                                <Uuid as Value>::read(body, ctx, flex, v),
-                                "ReplicaDirectoryId",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                            let x =
+                                field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
                             if x == Uuid::ZERO {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 replica_directory_id = x;
                             }
                         }
                         1 if v >= 18 => {
-                            let (r, x) = p::field(
-                                <i64 as Value>::read(body, ctx, flex, v),
-                                "HighWatermark",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                            let x = field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
                             if x == 9223372036854775807 {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 high_watermark = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition,
-                current_leader_epoch,
-                fetch_offset,
-                last_fetched_epoch,
-                log_start_offset,
-                partition_max_bytes,
-                replica_directory_id,
-                high_watermark,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            partition,
+            current_leader_epoch,
+            fetch_offset,
+            last_fetched_epoch,
+            log_start_offset,
+            partition_max_bytes,
+            replica_directory_id,
+            high_watermark,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1097,40 +1094,33 @@ impl Default for ForgottenTopic {
 impl WireStruct for ForgottenTopic {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, topic) = if (7..=12).contains(&v) {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?
+        let topic = if (7..=12).contains(&v) {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, topic_id) = if v >= 13 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
-        let (i, partitions) = if v >= 7 {
-            p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?
+        let partitions = if v >= 7 {
+            field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v))
         } else {
-            (i, Packed::new())
+            Packed::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic,
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1151,13 +1141,18 @@ impl WireStruct for ForgottenTopic {
             self.partitions.write(out, flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1183,10 +1178,15 @@ impl WireStruct for ForgottenTopic {
             n += self.partitions.size(flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1240,10 +1240,11 @@ impl Decode for FetchRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

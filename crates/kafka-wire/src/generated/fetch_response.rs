@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -75,71 +76,69 @@ impl Default for FetchResponse {
 impl WireStruct for FetchResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, throttle_time_ms) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 1 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, error_code) = if v >= 7 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
+        let error_code = if v >= 7 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, session_id) = if v >= 7 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "SessionId")?
+        let session_id = if v >= 7 {
+            field!(r, "SessionId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, responses) = p::field(
-            <Vec<FetchableTopicResponse> as Value>::read(i, ctx, flex, v),
+        let responses = field!(
+            r,
             "Responses",
-        )?;
+            <Vec<FetchableTopicResponse> as Value>::read(r, flex, v)
+        );
         let mut node_endpoints = <Vec<NodeEndpoint>>::new();
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 16 => {
-                            let (r, x) = p::field(
-                                <Vec<NodeEndpoint> as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "NodeEndpoints",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <Vec<NodeEndpoint> as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == <Vec<NodeEndpoint>>::new() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 node_endpoints = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                session_id,
-                responses,
-                node_endpoints,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            session_id,
+            responses,
+            node_endpoints,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -310,39 +309,33 @@ impl Default for FetchableTopicResponse {
 impl WireStruct for FetchableTopicResponse {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, topic) = if v <= 12 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?
+        let topic = if v <= 12 {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, topic_id) = if v >= 13 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
-        let (i, partitions) = p::field(
-            <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic,
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -355,13 +348,18 @@ impl WireStruct for FetchableTopicResponse {
         }
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -379,10 +377,15 @@ impl WireStruct for FetchableTopicResponse {
         }
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -508,115 +511,108 @@ impl Default for PartitionData {
 impl WireStruct for PartitionData {
     const MIN_LEN: usize = 18;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, high_watermark) = p::field(<i64 as Value>::read(i, ctx, flex, v), "HighWatermark")?;
-        let (i, last_stable_offset) = if v >= 4 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "LastStableOffset")?
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let high_watermark = field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v));
+        let last_stable_offset = if v >= 4 {
+            field!(r, "LastStableOffset", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
-        let (i, log_start_offset) = if v >= 5 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "LogStartOffset")?
+        let log_start_offset = if v >= 5 {
+            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
         let mut diverging_epoch = Default::default();
         let mut current_leader = Default::default();
         let mut snapshot_id = Default::default();
-        let (i, aborted_transactions) = if v >= 4 {
-            p::field(
-                val::read_opt::<Vec<AbortedTransaction>>(i, ctx, flex, v, v >= 4),
+        let aborted_transactions = if v >= 4 {
+            field!(
+                r,
                 "AbortedTransactions",
-            )?
+                val::read_opt::<Vec<AbortedTransaction>>(r, flex, v, v >= 4)
+            )
         } else {
-            (i, Some(<Vec<AbortedTransaction>>::new()))
+            Some(<Vec<AbortedTransaction>>::new())
         };
-        let (i, preferred_read_replica) = if v >= 11 {
-            p::field(
-                <i32 as Value>::read(i, ctx, flex, v),
-                "PreferredReadReplica",
-            )?
+        let preferred_read_replica = if v >= 11 {
+            field!(r, "PreferredReadReplica", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, records) = p::field(val::read_opt::<Bytes>(i, ctx, flex, v, true), "Records")?;
+        let records = field!(r, "Records", val::read_opt::<Bytes>(r, flex, v, true));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 12 => {
-                            let (r, x) = p::field(
-                                <EpochEndOffset as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "DivergingEpoch",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <EpochEndOffset as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 diverging_epoch = x;
                             }
                         }
                         1 if v >= 12 => {
-                            let (r, x) = p::field(
-                                <LeaderIdAndEpoch as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "CurrentLeader",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <LeaderIdAndEpoch as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 current_leader = x;
                             }
                         }
                         2 if v >= 12 => {
-                            let (r, x) = p::field(
-                                <SnapshotId as Value>::read(body, ctx, flex, v),
-                                "SnapshotId",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                            let x =
+                                field!(r, "SnapshotId", <SnapshotId as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
                             if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 snapshot_id = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                error_code,
-                high_watermark,
-                last_stable_offset,
-                log_start_offset,
-                diverging_epoch,
-                current_leader,
-                snapshot_id,
-                aborted_transactions,
-                preferred_read_replica,
-                records,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            partition_index,
+            error_code,
+            high_watermark,
+            last_stable_offset,
+            log_start_offset,
+            diverging_epoch,
+            current_leader,
+            snapshot_id,
+            aborted_transactions,
+            preferred_read_replica,
+            records,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -912,34 +908,27 @@ impl Default for EpochEndOffset {
 impl WireStruct for EpochEndOffset {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, epoch) = if v >= 12 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "Epoch")?
+        let epoch = if v >= 12 {
+            field!(r, "Epoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, end_offset) = if v >= 12 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "EndOffset")?
+        let end_offset = if v >= 12 {
+            field!(r, "EndOffset", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                epoch,
-                end_offset,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            epoch,
+            end_offset,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -963,13 +952,18 @@ impl WireStruct for EpochEndOffset {
             self.end_offset.write(out, flex, v, "EndOffset")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -998,10 +992,15 @@ impl WireStruct for EpochEndOffset {
             n += self.end_offset.size(flex, v, "EndOffset")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1066,34 +1065,27 @@ impl Default for LeaderIdAndEpoch {
 impl WireStruct for LeaderIdAndEpoch {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, leader_id) = if v >= 12 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderId")?
+        let leader_id = if v >= 12 {
+            field!(r, "LeaderId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, leader_epoch) = if v >= 12 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?
+        let leader_epoch = if v >= 12 {
+            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                leader_id,
-                leader_epoch,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1117,13 +1109,18 @@ impl WireStruct for LeaderIdAndEpoch {
             self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1152,10 +1149,15 @@ impl WireStruct for LeaderIdAndEpoch {
             n += self.leader_epoch.size(flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1220,26 +1222,19 @@ impl Default for SnapshotId {
 impl WireStruct for SnapshotId {
     const MIN_LEN: usize = 12;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, end_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "EndOffset")?;
-        let (i, epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Epoch")?;
+        let end_offset = field!(r, "EndOffset", <i64 as Value>::read(r, flex, v));
+        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                end_offset,
-                epoch,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1247,13 +1242,18 @@ impl WireStruct for SnapshotId {
         self.end_offset.write(out, flex, v, "EndOffset")?;
         self.epoch.write(out, flex, v, "Epoch")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1266,10 +1266,15 @@ impl WireStruct for SnapshotId {
         n += self.end_offset.size(flex, v, "EndOffset")?;
         n += self.epoch.size(flex, v, "Epoch")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1334,34 +1339,27 @@ impl Default for AbortedTransaction {
 impl WireStruct for AbortedTransaction {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, producer_id) = if v >= 4 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ProducerId")?
+        let producer_id = if v >= 4 {
+            field!(r, "ProducerId", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, first_offset) = if v >= 4 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "FirstOffset")?
+        let first_offset = if v >= 4 {
+            field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                producer_id,
-                first_offset,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            producer_id,
+            first_offset,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1385,13 +1383,18 @@ impl WireStruct for AbortedTransaction {
             self.first_offset.write(out, flex, v, "FirstOffset")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1420,10 +1423,15 @@ impl WireStruct for AbortedTransaction {
             n += self.first_offset.size(flex, v, "FirstOffset")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1500,49 +1508,39 @@ impl Default for NodeEndpoint {
 impl WireStruct for NodeEndpoint {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, node_id) = if v >= 16 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "NodeId")?
+        let node_id = if v >= 16 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, host) = if v >= 16 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?
+        let host = if v >= 16 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, port) = if v >= 16 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?
+        let port = if v >= 16 {
+            field!(r, "Port", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, rack) = if v >= 16 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 16),
-                "Rack",
-            )?
+        let rack = if v >= 16 {
+            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, v >= 16))
         } else {
-            (i, None)
+            None
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                node_id,
-                host,
-                port,
-                rack,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1584,13 +1582,18 @@ impl WireStruct for NodeEndpoint {
             val::write_opt(self.rack.as_ref(), out, flex, v, v >= 16, "Rack")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1637,10 +1640,15 @@ impl WireStruct for NodeEndpoint {
             n += val::size_opt(self.rack.as_ref(), flex, v, v >= 16, "Rack")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1701,10 +1709,11 @@ impl Decode for FetchResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

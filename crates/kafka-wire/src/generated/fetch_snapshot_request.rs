@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -69,57 +70,51 @@ impl Default for FetchSnapshotRequest {
 impl WireStruct for FetchSnapshotRequest {
     const MIN_LEN: usize = 10;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
         let mut cluster_id = None;
-        let (i, replica_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "ReplicaId")?;
-        let (i, max_bytes) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MaxBytes")?;
-        let (i, topics) = p::field(
-            <Vec<TopicSnapshot> as Value>::read(i, ctx, flex, v),
-            "Topics",
-        )?;
+        let replica_id = field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v));
+        let max_bytes = field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v));
+        let topics = field!(r, "Topics", <Vec<TopicSnapshot> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if true => {
-                            let (r, x) = p::field(
-                                val::read_opt::<ByteString>(body, ctx, flex, v, true),
+                            let x = field!(
+                                r,
                                 "ClusterId",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                val::read_opt::<ByteString>(r, flex, v, true)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == None {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 cluster_id = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                cluster_id,
-                replica_id,
-                max_bytes,
-                topics,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            cluster_id,
+            replica_id,
+            max_bytes,
+            topics,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -244,29 +239,23 @@ impl Default for TopicSnapshot {
 impl WireStruct for TopicSnapshot {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, partitions) = p::field(
-            <Vec<PartitionSnapshot> as Value>::read(i, ctx, flex, v),
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<PartitionSnapshot> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -274,13 +263,18 @@ impl WireStruct for TopicSnapshot {
         self.name.write(out, flex, v, "Name")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -293,10 +287,15 @@ impl WireStruct for TopicSnapshot {
         n += self.name.size(flex, v, "Name")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -381,58 +380,51 @@ impl Default for PartitionSnapshot {
 impl WireStruct for PartitionSnapshot {
     const MIN_LEN: usize = 30;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, partition) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Partition")?;
-        let (i, current_leader_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "CurrentLeaderEpoch")?;
-        let (i, snapshot_id) =
-            p::field(<SnapshotId as Value>::read(i, ctx, flex, v), "SnapshotId")?;
-        let (i, position) = p::field(<i64 as Value>::read(i, ctx, flex, v), "Position")?;
+        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
+        let current_leader_epoch =
+            field!(r, "CurrentLeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let snapshot_id = field!(r, "SnapshotId", <SnapshotId as Value>::read(r, flex, v));
+        let position = field!(r, "Position", <i64 as Value>::read(r, flex, v));
         let mut replica_directory_id = Uuid::ZERO;
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 1 => {
-                            let (r, x) = p::field(
-                                <Uuid as Value>::read(body, ctx, flex, v),
-                                "ReplicaDirectoryId",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                            let x =
+                                field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
                             if x == Uuid::ZERO {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 replica_directory_id = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition,
-                current_leader_epoch,
-                snapshot_id,
-                position,
-                replica_directory_id,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            partition,
+            current_leader_epoch,
+            snapshot_id,
+            position,
+            replica_directory_id,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -570,26 +562,19 @@ impl Default for SnapshotId {
 impl WireStruct for SnapshotId {
     const MIN_LEN: usize = 13;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, end_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "EndOffset")?;
-        let (i, epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Epoch")?;
+        let end_offset = field!(r, "EndOffset", <i64 as Value>::read(r, flex, v));
+        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                end_offset,
-                epoch,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -597,13 +582,18 @@ impl WireStruct for SnapshotId {
         self.end_offset.write(out, flex, v, "EndOffset")?;
         self.epoch.write(out, flex, v, "Epoch")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -616,10 +606,15 @@ impl WireStruct for SnapshotId {
         n += self.end_offset.size(flex, v, "EndOffset")?;
         n += self.epoch.size(flex, v, "Epoch")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -670,10 +665,11 @@ impl Decode for FetchSnapshotRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -99,52 +100,41 @@ impl Default for GetTelemetrySubscriptionsResponse {
 impl WireStruct for GetTelemetrySubscriptionsResponse {
     const MIN_LEN: usize = 38;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, client_instance_id) =
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "ClientInstanceId")?;
-        let (i, subscription_id) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "SubscriptionId")?;
-        let (i, accepted_compression_types) = p::field(
-            <Packed<i8> as Value>::read(i, ctx, flex, v),
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let client_instance_id = field!(r, "ClientInstanceId", <Uuid as Value>::read(r, flex, v));
+        let subscription_id = field!(r, "SubscriptionId", <i32 as Value>::read(r, flex, v));
+        let accepted_compression_types = field!(
+            r,
             "AcceptedCompressionTypes",
-        )?;
-        let (i, push_interval_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PushIntervalMs")?;
-        let (i, telemetry_max_bytes) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "TelemetryMaxBytes")?;
-        let (i, delta_temporality) =
-            p::field(<bool as Value>::read(i, ctx, flex, v), "DeltaTemporality")?;
-        let (i, requested_metrics) = p::field(
-            <Vec<ByteString> as Value>::read(i, ctx, flex, v),
+            <Packed<i8> as Value>::read(r, flex, v)
+        );
+        let push_interval_ms = field!(r, "PushIntervalMs", <i32 as Value>::read(r, flex, v));
+        let telemetry_max_bytes = field!(r, "TelemetryMaxBytes", <i32 as Value>::read(r, flex, v));
+        let delta_temporality = field!(r, "DeltaTemporality", <bool as Value>::read(r, flex, v));
+        let requested_metrics = field!(
+            r,
             "RequestedMetrics",
-        )?;
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                client_instance_id,
-                subscription_id,
-                accepted_compression_types,
-                push_interval_ms,
-                telemetry_max_bytes,
-                delta_temporality,
-                requested_metrics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            client_instance_id,
+            subscription_id,
+            accepted_compression_types,
+            push_interval_ms,
+            telemetry_max_bytes,
+            delta_temporality,
+            requested_metrics,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -166,13 +156,18 @@ impl WireStruct for GetTelemetrySubscriptionsResponse {
         self.requested_metrics
             .write(out, flex, v, "RequestedMetrics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -196,10 +191,15 @@ impl WireStruct for GetTelemetrySubscriptionsResponse {
         n += self.delta_temporality.size(flex, v, "DeltaTemporality")?;
         n += self.requested_metrics.size(flex, v, "RequestedMetrics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -271,10 +271,11 @@ impl Decode for GetTelemetrySubscriptionsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

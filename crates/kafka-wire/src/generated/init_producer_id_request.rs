@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -81,56 +82,48 @@ impl Default for InitProducerIdRequest {
 impl WireStruct for InitProducerIdRequest {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, transactional_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let transactional_id = field!(
+            r,
             "TransactionalId",
-        )?;
-        let (i, transaction_timeout_ms) = p::field(
-            <i32 as Value>::read(i, ctx, flex, v),
-            "TransactionTimeoutMs",
-        )?;
-        let (i, producer_id) = if v >= 3 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ProducerId")?
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let transaction_timeout_ms =
+            field!(r, "TransactionTimeoutMs", <i32 as Value>::read(r, flex, v));
+        let producer_id = if v >= 3 {
+            field!(r, "ProducerId", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
-        let (i, producer_epoch) = if v >= 3 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ProducerEpoch")?
+        let producer_epoch = if v >= 3 {
+            field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i16)
+            -1_i16
         };
-        let (i, enable2_pc) = if v >= 6 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "Enable2Pc")?
+        let enable2_pc = if v >= 6 {
+            field!(r, "Enable2Pc", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, keep_prepared_txn) = if v >= 6 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "KeepPreparedTxn")?
+        let keep_prepared_txn = if v >= 6 {
+            field!(r, "KeepPreparedTxn", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                transactional_id,
-                transaction_timeout_ms,
-                producer_id,
-                producer_epoch,
-                enable2_pc,
-                keep_prepared_txn,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            transactional_id,
+            transaction_timeout_ms,
+            producer_id,
+            producer_epoch,
+            enable2_pc,
+            keep_prepared_txn,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -183,13 +176,18 @@ impl WireStruct for InitProducerIdRequest {
                 .write(out, flex, v, "KeepPreparedTxn")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -246,10 +244,15 @@ impl WireStruct for InitProducerIdRequest {
             n += self.keep_prepared_txn.size(flex, v, "KeepPreparedTxn")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -316,10 +319,11 @@ impl Decode for InitProducerIdRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

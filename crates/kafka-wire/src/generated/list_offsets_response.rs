@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -57,33 +58,27 @@ impl Default for ListOffsetsResponse {
 impl WireStruct for ListOffsetsResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, throttle_time_ms) = if v >= 2 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 2 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, topics) = p::field(
-            <Vec<ListOffsetsTopicResponse> as Value>::read(i, ctx, flex, v),
+        let topics = field!(
+            r,
             "Topics",
-        )?;
+            <Vec<ListOffsetsTopicResponse> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                topics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -94,13 +89,18 @@ impl WireStruct for ListOffsetsResponse {
         }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -115,10 +115,15 @@ impl WireStruct for ListOffsetsResponse {
         }
         n += self.topics.size(flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -185,29 +190,23 @@ impl Default for ListOffsetsTopicResponse {
 impl WireStruct for ListOffsetsTopicResponse {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, partitions) = p::field(
-            <Vec<ListOffsetsPartitionResponse> as Value>::read(i, ctx, flex, v),
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<ListOffsetsPartitionResponse> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -215,13 +214,18 @@ impl WireStruct for ListOffsetsTopicResponse {
         self.name.write(out, flex, v, "Name")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -234,10 +238,15 @@ impl WireStruct for ListOffsetsTopicResponse {
         n += self.name.size(flex, v, "Name")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -328,54 +337,47 @@ impl Default for ListOffsetsPartitionResponse {
 impl WireStruct for ListOffsetsPartitionResponse {
     const MIN_LEN: usize = 10;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, old_style_offsets) = if v <= 0 {
-            p::field(
-                <Packed<i64> as Value>::read(i, ctx, flex, v),
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let old_style_offsets = if v <= 0 {
+            field!(
+                r,
                 "OldStyleOffsets",
-            )?
+                <Packed<i64> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, Packed::new())
+            Packed::new()
         };
-        let (i, timestamp) = if v >= 1 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "Timestamp")?
+        let timestamp = if v >= 1 {
+            field!(r, "Timestamp", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
-        let (i, offset) = if v >= 1 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "Offset")?
+        let offset = if v >= 1 {
+            field!(r, "Offset", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
-        let (i, leader_epoch) = if v >= 4 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?
+        let leader_epoch = if v >= 4 {
+            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                error_code,
-                old_style_offsets,
-                timestamp,
-                offset,
-                leader_epoch,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            partition_index,
+            error_code,
+            old_style_offsets,
+            timestamp,
+            offset,
+            leader_epoch,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -420,13 +422,18 @@ impl WireStruct for ListOffsetsPartitionResponse {
             self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -475,10 +482,15 @@ impl WireStruct for ListOffsetsPartitionResponse {
             n += self.leader_epoch.size(flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -541,10 +553,11 @@ impl Decode for ListOffsetsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

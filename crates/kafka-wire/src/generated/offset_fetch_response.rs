@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -69,52 +70,47 @@ impl Default for OffsetFetchResponse {
 impl WireStruct for OffsetFetchResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, throttle_time_ms) = if v >= 3 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 3 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, topics) = if v <= 7 {
-            p::field(
-                <Vec<OffsetFetchResponseTopic> as Value>::read(i, ctx, flex, v),
+        let topics = if v <= 7 {
+            field!(
+                r,
                 "Topics",
-            )?
+                <Vec<OffsetFetchResponseTopic> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<OffsetFetchResponseTopic>>::new())
+            <Vec<OffsetFetchResponseTopic>>::new()
         };
-        let (i, error_code) = if (2..=7).contains(&v) {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
+        let error_code = if (2..=7).contains(&v) {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, groups) = if v >= 8 {
-            p::field(
-                <Vec<OffsetFetchResponseGroup> as Value>::read(i, ctx, flex, v),
+        let groups = if v >= 8 {
+            field!(
+                r,
                 "Groups",
-            )?
+                <Vec<OffsetFetchResponseGroup> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<OffsetFetchResponseGroup>>::new())
+            <Vec<OffsetFetchResponseGroup>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                topics,
-                error_code,
-                groups,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            error_code,
+            groups,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -145,13 +141,18 @@ impl WireStruct for OffsetFetchResponse {
             self.groups.write(out, flex, v, "Groups")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -186,10 +187,15 @@ impl WireStruct for OffsetFetchResponse {
             n += self.groups.size(flex, v, "Groups")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -264,37 +270,31 @@ impl Default for OffsetFetchResponseTopic {
 impl WireStruct for OffsetFetchResponseTopic {
     const MIN_LEN: usize = 1;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, name) = if v <= 7 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
+        let name = if v <= 7 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, partitions) = if v <= 7 {
-            p::field(
-                <Vec<OffsetFetchResponsePartition> as Value>::read(i, ctx, flex, v),
+        let partitions = if v <= 7 {
+            field!(
+                r,
                 "Partitions",
-            )?
+                <Vec<OffsetFetchResponsePartition> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<OffsetFetchResponsePartition>>::new())
+            <Vec<OffsetFetchResponsePartition>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -318,13 +318,18 @@ impl WireStruct for OffsetFetchResponseTopic {
             self.partitions.write(out, flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -353,10 +358,15 @@ impl WireStruct for OffsetFetchResponseTopic {
             n += self.partitions.size(flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -441,58 +451,49 @@ impl Default for OffsetFetchResponsePartition {
 impl WireStruct for OffsetFetchResponsePartition {
     const MIN_LEN: usize = 1;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, partition_index) = if v <= 7 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?
+        let partition_index = if v <= 7 {
+            field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, committed_offset) = if v <= 7 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "CommittedOffset")?
+        let committed_offset = if v <= 7 {
+            field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, committed_leader_epoch) = if (5..=7).contains(&v) {
-            p::field(
-                <i32 as Value>::read(i, ctx, flex, v),
-                "CommittedLeaderEpoch",
-            )?
+        let committed_leader_epoch = if (5..=7).contains(&v) {
+            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, metadata) = if v <= 7 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v <= 7),
+        let metadata = if v <= 7 {
+            field!(
+                r,
                 "Metadata",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v <= 7)
+            )
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
-        let (i, error_code) = if v <= 7 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
+        let error_code = if v <= 7 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                committed_offset,
-                committed_leader_epoch,
-                metadata,
-                error_code,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -539,13 +540,18 @@ impl WireStruct for OffsetFetchResponsePartition {
             self.error_code.write(out, flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -597,10 +603,15 @@ impl WireStruct for OffsetFetchResponsePartition {
             n += self.error_code.size(flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -684,43 +695,37 @@ impl Default for OffsetFetchResponseGroup {
 impl WireStruct for OffsetFetchResponseGroup {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, group_id) = if v >= 8 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "GroupId")?
+        let group_id = if v >= 8 {
+            field!(r, "GroupId", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, topics) = if v >= 8 {
-            p::field(
-                <Vec<OffsetFetchResponseTopics> as Value>::read(i, ctx, flex, v),
+        let topics = if v >= 8 {
+            field!(
+                r,
                 "Topics",
-            )?
+                <Vec<OffsetFetchResponseTopics> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<OffsetFetchResponseTopics>>::new())
+            <Vec<OffsetFetchResponseTopics>>::new()
         };
-        let (i, error_code) = if v >= 8 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
+        let error_code = if v >= 8 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                group_id,
-                topics,
-                error_code,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            group_id,
+            topics,
+            error_code,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -753,13 +758,18 @@ impl WireStruct for OffsetFetchResponseGroup {
             self.error_code.write(out, flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -797,10 +807,15 @@ impl WireStruct for OffsetFetchResponseGroup {
             n += self.error_code.size(flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -876,43 +891,37 @@ impl Default for OffsetFetchResponseTopics {
 impl WireStruct for OffsetFetchResponseTopics {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, name) = if (8..=9).contains(&v) {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
+        let name = if (8..=9).contains(&v) {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, topic_id) = if v >= 10 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
-        let (i, partitions) = if v >= 8 {
-            p::field(
-                <Vec<OffsetFetchResponsePartitions> as Value>::read(i, ctx, flex, v),
+        let partitions = if v >= 8 {
+            field!(
+                r,
                 "Partitions",
-            )?
+                <Vec<OffsetFetchResponsePartitions> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<OffsetFetchResponsePartitions>>::new())
+            <Vec<OffsetFetchResponsePartitions>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -933,13 +942,18 @@ impl WireStruct for OffsetFetchResponseTopics {
             self.partitions.write(out, flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -965,10 +979,15 @@ impl WireStruct for OffsetFetchResponseTopics {
             n += self.partitions.size(flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1056,58 +1075,49 @@ impl Default for OffsetFetchResponsePartitions {
 impl WireStruct for OffsetFetchResponsePartitions {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, partition_index) = if v >= 8 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?
+        let partition_index = if v >= 8 {
+            field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, committed_offset) = if v >= 8 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "CommittedOffset")?
+        let committed_offset = if v >= 8 {
+            field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, committed_leader_epoch) = if v >= 8 {
-            p::field(
-                <i32 as Value>::read(i, ctx, flex, v),
-                "CommittedLeaderEpoch",
-            )?
+        let committed_leader_epoch = if v >= 8 {
+            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, metadata) = if v >= 8 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 8),
+        let metadata = if v >= 8 {
+            field!(
+                r,
                 "Metadata",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 8)
+            )
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
-        let (i, error_code) = if v >= 8 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
+        let error_code = if v >= 8 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                committed_offset,
-                committed_leader_epoch,
-                metadata,
-                error_code,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1154,13 +1164,18 @@ impl WireStruct for OffsetFetchResponsePartitions {
             self.error_code.write(out, flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1212,10 +1227,15 @@ impl WireStruct for OffsetFetchResponsePartitions {
             n += self.error_code.size(flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1279,10 +1299,11 @@ impl Decode for OffsetFetchResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

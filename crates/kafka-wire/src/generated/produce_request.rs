@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -69,40 +70,35 @@ impl Default for ProduceRequest {
 impl WireStruct for ProduceRequest {
     const MIN_LEN: usize = 9;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 9;
-        let (i, transactional_id) = if v >= 3 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 3),
+        let transactional_id = if v >= 3 {
+            field!(
+                r,
                 "TransactionalId",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 3)
+            )
         } else {
-            (i, None)
+            None
         };
-        let (i, acks) = p::field(<i16 as Value>::read(i, ctx, flex, v), "Acks")?;
-        let (i, timeout_ms) = p::field(<i32 as Value>::read(i, ctx, flex, v), "TimeoutMs")?;
-        let (i, topic_data) = p::field(
-            <Vec<TopicProduceData> as Value>::read(i, ctx, flex, v),
+        let acks = field!(r, "Acks", <i16 as Value>::read(r, flex, v));
+        let timeout_ms = field!(r, "TimeoutMs", <i32 as Value>::read(r, flex, v));
+        let topic_data = field!(
+            r,
             "TopicData",
-        )?;
+            <Vec<TopicProduceData> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                transactional_id,
-                acks,
-                timeout_ms,
-                topic_data,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            transactional_id,
+            acks,
+            timeout_ms,
+            topic_data,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -127,13 +123,18 @@ impl WireStruct for ProduceRequest {
         self.timeout_ms.write(out, flex, v, "TimeoutMs")?;
         self.topic_data.write(out, flex, v, "TopicData")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -162,10 +163,15 @@ impl WireStruct for ProduceRequest {
         n += self.timeout_ms.size(flex, v, "TimeoutMs")?;
         n += self.topic_data.size(flex, v, "TopicData")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -248,39 +254,33 @@ impl Default for TopicProduceData {
 impl WireStruct for TopicProduceData {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 9;
-        let (i, name) = if v <= 12 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
+        let name = if v <= 12 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, topic_id) = if v >= 13 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
         } else {
-            (i, Uuid::ZERO)
+            Uuid::ZERO
         };
-        let (i, partition_data) = p::field(
-            <Vec<PartitionProduceData> as Value>::read(i, ctx, flex, v),
+        let partition_data = field!(
+            r,
             "PartitionData",
-        )?;
+            <Vec<PartitionProduceData> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                topic_id,
-                partition_data,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            topic_id,
+            partition_data,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -293,13 +293,18 @@ impl WireStruct for TopicProduceData {
         }
         self.partition_data.write(out, flex, v, "PartitionData")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -317,10 +322,15 @@ impl WireStruct for TopicProduceData {
         }
         n += self.partition_data.size(flex, v, "PartitionData")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -394,26 +404,19 @@ impl Default for PartitionProduceData {
 impl WireStruct for PartitionProduceData {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 9;
-        let (i, index) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Index")?;
-        let (i, records) = p::field(val::read_opt::<Bytes>(i, ctx, flex, v, true), "Records")?;
+        let index = field!(r, "Index", <i32 as Value>::read(r, flex, v));
+        let records = field!(r, "Records", val::read_opt::<Bytes>(r, flex, v, true));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                index,
-                records,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            index,
+            records,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -421,13 +424,18 @@ impl WireStruct for PartitionProduceData {
         self.index.write(out, flex, v, "Index")?;
         val::write_opt(self.records.as_ref(), out, flex, v, true, "Records")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -440,10 +448,15 @@ impl WireStruct for PartitionProduceData {
         n += self.index.size(flex, v, "Index")?;
         n += val::size_opt(self.records.as_ref(), flex, v, true, "Records")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -498,10 +511,11 @@ impl Decode for ProduceRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -75,46 +76,33 @@ impl Default for ShareAcknowledgeRequest {
 impl WireStruct for ShareAcknowledgeRequest {
     const MIN_LEN: usize = 8;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, group_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
-            "GroupId",
-        )?;
-        let (i, member_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
-            "MemberId",
-        )?;
-        let (i, share_session_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ShareSessionEpoch")?;
-        let (i, is_renew_ack) = if v >= 2 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "IsRenewAck")?
+        let group_id = field!(r, "GroupId", val::read_opt::<ByteString>(r, flex, v, true));
+        let member_id = field!(r, "MemberId", val::read_opt::<ByteString>(r, flex, v, true));
+        let share_session_epoch = field!(r, "ShareSessionEpoch", <i32 as Value>::read(r, flex, v));
+        let is_renew_ack = if v >= 2 {
+            field!(r, "IsRenewAck", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, topics) = p::field(
-            <Vec<AcknowledgeTopic> as Value>::read(i, ctx, flex, v),
+        let topics = field!(
+            r,
             "Topics",
-        )?;
+            <Vec<AcknowledgeTopic> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                group_id,
-                member_id,
-                share_session_epoch,
-                is_renew_ack,
-                topics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            group_id,
+            member_id,
+            share_session_epoch,
+            is_renew_ack,
+            topics,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -134,13 +122,18 @@ impl WireStruct for ShareAcknowledgeRequest {
         }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -166,10 +159,15 @@ impl WireStruct for ShareAcknowledgeRequest {
         }
         n += self.topics.size(flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -253,29 +251,23 @@ impl Default for AcknowledgeTopic {
 impl WireStruct for AcknowledgeTopic {
     const MIN_LEN: usize = 18;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, topic_id) = p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?;
-        let (i, partitions) = p::field(
-            <Vec<AcknowledgePartition> as Value>::read(i, ctx, flex, v),
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<AcknowledgePartition> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -283,13 +275,18 @@ impl WireStruct for AcknowledgeTopic {
         self.topic_id.write(out, flex, v, "TopicId")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -302,10 +299,15 @@ impl WireStruct for AcknowledgeTopic {
         n += self.topic_id.size(flex, v, "TopicId")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -372,30 +374,23 @@ impl Default for AcknowledgePartition {
 impl WireStruct for AcknowledgePartition {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, acknowledgement_batches) = p::field(
-            <Vec<AcknowledgementBatch> as Value>::read(i, ctx, flex, v),
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let acknowledgement_batches = field!(
+            r,
             "AcknowledgementBatches",
-        )?;
+            <Vec<AcknowledgementBatch> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                acknowledgement_batches,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            partition_index,
+            acknowledgement_batches,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -404,13 +399,18 @@ impl WireStruct for AcknowledgePartition {
         self.acknowledgement_batches
             .write(out, flex, v, "AcknowledgementBatches")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -425,10 +425,15 @@ impl WireStruct for AcknowledgePartition {
             .acknowledgement_batches
             .size(flex, v, "AcknowledgementBatches")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -501,31 +506,25 @@ impl Default for AcknowledgementBatch {
 impl WireStruct for AcknowledgementBatch {
     const MIN_LEN: usize = 18;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, first_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "FirstOffset")?;
-        let (i, last_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "LastOffset")?;
-        let (i, acknowledge_types) = p::field(
-            <Packed<i8> as Value>::read(i, ctx, flex, v),
+        let first_offset = field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v));
+        let last_offset = field!(r, "LastOffset", <i64 as Value>::read(r, flex, v));
+        let acknowledge_types = field!(
+            r,
             "AcknowledgeTypes",
-        )?;
+            <Packed<i8> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                first_offset,
-                last_offset,
-                acknowledge_types,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            first_offset,
+            last_offset,
+            acknowledge_types,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -535,13 +534,18 @@ impl WireStruct for AcknowledgementBatch {
         self.acknowledge_types
             .write(out, flex, v, "AcknowledgeTypes")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -555,10 +559,15 @@ impl WireStruct for AcknowledgementBatch {
         n += self.last_offset.size(flex, v, "LastOffset")?;
         n += self.acknowledge_types.size(flex, v, "AcknowledgeTypes")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -612,10 +621,11 @@ impl Decode for ShareAcknowledgeRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -117,72 +118,59 @@ impl Default for ShareFetchRequest {
 impl WireStruct for ShareFetchRequest {
     const MIN_LEN: usize = 21;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, group_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
-            "GroupId",
-        )?;
-        let (i, member_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
-            "MemberId",
-        )?;
-        let (i, share_session_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ShareSessionEpoch")?;
-        let (i, max_wait_ms) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MaxWaitMs")?;
-        let (i, min_bytes) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MinBytes")?;
-        let (i, max_bytes) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MaxBytes")?;
-        let (i, max_records) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "MaxRecords")?
+        let group_id = field!(r, "GroupId", val::read_opt::<ByteString>(r, flex, v, true));
+        let member_id = field!(r, "MemberId", val::read_opt::<ByteString>(r, flex, v, true));
+        let share_session_epoch = field!(r, "ShareSessionEpoch", <i32 as Value>::read(r, flex, v));
+        let max_wait_ms = field!(r, "MaxWaitMs", <i32 as Value>::read(r, flex, v));
+        let min_bytes = field!(r, "MinBytes", <i32 as Value>::read(r, flex, v));
+        let max_bytes = field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v));
+        let max_records = if v >= 1 {
+            field!(r, "MaxRecords", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, batch_size) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "BatchSize")?
+        let batch_size = if v >= 1 {
+            field!(r, "BatchSize", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, share_acquire_mode) = if v >= 2 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "ShareAcquireMode")?
+        let share_acquire_mode = if v >= 2 {
+            field!(r, "ShareAcquireMode", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, is_renew_ack) = if v >= 2 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "IsRenewAck")?
+        let is_renew_ack = if v >= 2 {
+            field!(r, "IsRenewAck", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, topics) = p::field(<Vec<FetchTopic> as Value>::read(i, ctx, flex, v), "Topics")?;
-        let (i, forgotten_topics_data) = p::field(
-            <Vec<ForgottenTopic> as Value>::read(i, ctx, flex, v),
+        let topics = field!(r, "Topics", <Vec<FetchTopic> as Value>::read(r, flex, v));
+        let forgotten_topics_data = field!(
+            r,
             "ForgottenTopicsData",
-        )?;
+            <Vec<ForgottenTopic> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                group_id,
-                member_id,
-                share_session_epoch,
-                max_wait_ms,
-                min_bytes,
-                max_bytes,
-                max_records,
-                batch_size,
-                share_acquire_mode,
-                is_renew_ack,
-                topics,
-                forgotten_topics_data,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            group_id,
+            member_id,
+            share_session_epoch,
+            max_wait_ms,
+            min_bytes,
+            max_bytes,
+            max_records,
+            batch_size,
+            share_acquire_mode,
+            is_renew_ack,
+            topics,
+            forgotten_topics_data,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -229,13 +217,18 @@ impl WireStruct for ShareFetchRequest {
         self.forgotten_topics_data
             .write(out, flex, v, "ForgottenTopicsData")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -288,10 +281,15 @@ impl WireStruct for ShareFetchRequest {
             .forgotten_topics_data
             .size(flex, v, "ForgottenTopicsData")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -394,29 +392,23 @@ impl Default for FetchTopic {
 impl WireStruct for FetchTopic {
     const MIN_LEN: usize = 18;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, topic_id) = p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?;
-        let (i, partitions) = p::field(
-            <Vec<FetchPartition> as Value>::read(i, ctx, flex, v),
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<FetchPartition> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -424,13 +416,18 @@ impl WireStruct for FetchTopic {
         self.topic_id.write(out, flex, v, "TopicId")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -443,10 +440,15 @@ impl WireStruct for FetchTopic {
         n += self.topic_id.size(flex, v, "TopicId")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -517,36 +519,29 @@ impl Default for FetchPartition {
 impl WireStruct for FetchPartition {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, partition_max_bytes) = if v <= 0 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionMaxBytes")?
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let partition_max_bytes = if v <= 0 {
+            field!(r, "PartitionMaxBytes", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, acknowledgement_batches) = p::field(
-            <Vec<AcknowledgementBatch> as Value>::read(i, ctx, flex, v),
+        let acknowledgement_batches = field!(
+            r,
             "AcknowledgementBatches",
-        )?;
+            <Vec<AcknowledgementBatch> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                partition_max_bytes,
-                acknowledgement_batches,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            partition_index,
+            partition_max_bytes,
+            acknowledgement_batches,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -565,13 +560,18 @@ impl WireStruct for FetchPartition {
         self.acknowledgement_batches
             .write(out, flex, v, "AcknowledgementBatches")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -597,10 +597,15 @@ impl WireStruct for FetchPartition {
             .acknowledgement_batches
             .size(flex, v, "AcknowledgementBatches")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -676,31 +681,25 @@ impl Default for AcknowledgementBatch {
 impl WireStruct for AcknowledgementBatch {
     const MIN_LEN: usize = 18;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, first_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "FirstOffset")?;
-        let (i, last_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "LastOffset")?;
-        let (i, acknowledge_types) = p::field(
-            <Packed<i8> as Value>::read(i, ctx, flex, v),
+        let first_offset = field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v));
+        let last_offset = field!(r, "LastOffset", <i64 as Value>::read(r, flex, v));
+        let acknowledge_types = field!(
+            r,
             "AcknowledgeTypes",
-        )?;
+            <Packed<i8> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                first_offset,
-                last_offset,
-                acknowledge_types,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            first_offset,
+            last_offset,
+            acknowledge_types,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -710,13 +709,18 @@ impl WireStruct for AcknowledgementBatch {
         self.acknowledge_types
             .write(out, flex, v, "AcknowledgeTypes")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -730,10 +734,15 @@ impl WireStruct for AcknowledgementBatch {
         n += self.last_offset.size(flex, v, "LastOffset")?;
         n += self.acknowledge_types.size(flex, v, "AcknowledgeTypes")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -801,27 +810,19 @@ impl Default for ForgottenTopic {
 impl WireStruct for ForgottenTopic {
     const MIN_LEN: usize = 18;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, topic_id) = p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?;
-        let (i, partitions) =
-            p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -829,13 +830,18 @@ impl WireStruct for ForgottenTopic {
         self.topic_id.write(out, flex, v, "TopicId")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -848,10 +854,15 @@ impl WireStruct for ForgottenTopic {
         n += self.topic_id.size(flex, v, "TopicId")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -902,10 +913,11 @@ impl Decode for ShareFetchRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -57,30 +58,23 @@ impl Default for StreamsGroupDescribeResponse {
 impl WireStruct for StreamsGroupDescribeResponse {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let (i, groups) = p::field(
-            <Vec<DescribedGroup> as Value>::read(i, ctx, flex, v),
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
+        let groups = field!(
+            r,
             "Groups",
-        )?;
+            <Vec<DescribedGroup> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                groups,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            groups,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -89,13 +83,18 @@ impl WireStruct for StreamsGroupDescribeResponse {
             .write(out, flex, v, "ThrottleTimeMs")?;
         self.groups.write(out, flex, v, "Groups")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -108,10 +107,15 @@ impl WireStruct for StreamsGroupDescribeResponse {
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         n += self.groups.size(flex, v, "Groups")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -218,48 +222,38 @@ impl Default for DescribedGroup {
 impl WireStruct for DescribedGroup {
     const MIN_LEN: usize = 20;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
             "ErrorMessage",
-        )?;
-        let (i, group_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "GroupId")?;
-        let (i, group_state) =
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "GroupState")?;
-        let (i, group_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "GroupEpoch")?;
-        let (i, assignment_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "AssignmentEpoch")?;
-        let (i, topology) = p::field(val::read_opt::<Topology>(i, ctx, flex, v, true), "Topology")?;
-        let (i, members) = p::field(<Vec<Member> as Value>::read(i, ctx, flex, v), "Members")?;
-        let (i, authorized_operations) = p::field(
-            <i32 as Value>::read(i, ctx, flex, v),
-            "AuthorizedOperations",
-        )?;
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
+        let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
+        let group_epoch = field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v));
+        let assignment_epoch = field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v));
+        let topology = field!(r, "Topology", val::read_opt::<Topology>(r, flex, v, true));
+        let members = field!(r, "Members", <Vec<Member> as Value>::read(r, flex, v));
+        let authorized_operations =
+            field!(r, "AuthorizedOperations", <i32 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                error_message,
-                group_id,
-                group_state,
-                group_epoch,
-                assignment_epoch,
-                topology,
-                members,
-                authorized_operations,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            error_code,
+            error_message,
+            group_id,
+            group_state,
+            group_epoch,
+            assignment_epoch,
+            topology,
+            members,
+            authorized_operations,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -283,13 +277,18 @@ impl WireStruct for DescribedGroup {
         self.authorized_operations
             .write(out, flex, v, "AuthorizedOperations")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -311,10 +310,15 @@ impl WireStruct for DescribedGroup {
             .authorized_operations
             .size(flex, v, "AuthorizedOperations")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -408,29 +412,23 @@ impl Default for Topology {
 impl WireStruct for Topology {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Epoch")?;
-        let (i, subtopologies) = p::field(
-            val::read_opt::<Vec<Subtopology>>(i, ctx, flex, v, true),
+        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
+        let subtopologies = field!(
+            r,
             "Subtopologies",
-        )?;
+            val::read_opt::<Vec<Subtopology>>(r, flex, v, true)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                epoch,
-                subtopologies,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            epoch,
+            subtopologies,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -445,13 +443,18 @@ impl WireStruct for Topology {
             "Subtopologies",
         )?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -464,10 +467,15 @@ impl WireStruct for Topology {
         n += self.epoch.size(flex, v, "Epoch")?;
         n += val::size_opt(self.subtopologies.as_ref(), flex, v, true, "Subtopologies")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -554,47 +562,41 @@ impl Default for Subtopology {
 impl WireStruct for Subtopology {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, subtopology_id) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "SubtopologyId",
-        )?;
-        let (i, source_topics) = p::field(
-            <Vec<ByteString> as Value>::read(i, ctx, flex, v),
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let source_topics = field!(
+            r,
             "SourceTopics",
-        )?;
-        let (i, repartition_sink_topics) = p::field(
-            <Vec<ByteString> as Value>::read(i, ctx, flex, v),
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
+        let repartition_sink_topics = field!(
+            r,
             "RepartitionSinkTopics",
-        )?;
-        let (i, state_changelog_topics) = p::field(
-            <Vec<TopicInfo> as Value>::read(i, ctx, flex, v),
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
+        let state_changelog_topics = field!(
+            r,
             "StateChangelogTopics",
-        )?;
-        let (i, repartition_source_topics) = p::field(
-            <Vec<TopicInfo> as Value>::read(i, ctx, flex, v),
+            <Vec<TopicInfo> as Value>::read(r, flex, v)
+        );
+        let repartition_source_topics = field!(
+            r,
             "RepartitionSourceTopics",
-        )?;
+            <Vec<TopicInfo> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                subtopology_id,
-                source_topics,
-                repartition_sink_topics,
-                state_changelog_topics,
-                repartition_source_topics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            subtopology_id,
+            source_topics,
+            repartition_sink_topics,
+            state_changelog_topics,
+            repartition_source_topics,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -608,13 +610,18 @@ impl WireStruct for Subtopology {
         self.repartition_source_topics
             .write(out, flex, v, "RepartitionSourceTopics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -636,10 +643,15 @@ impl WireStruct for Subtopology {
             .repartition_source_topics
             .size(flex, v, "RepartitionSourceTopics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -791,71 +803,65 @@ impl Default for Member {
 impl WireStruct for Member {
     const MIN_LEN: usize = 28;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, member_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "MemberId")?;
-        let (i, member_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MemberEpoch")?;
-        let (i, instance_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
+        let instance_id = field!(
+            r,
             "InstanceId",
-        )?;
-        let (i, rack_id) = p::field(val::read_opt::<ByteString>(i, ctx, flex, v, true), "RackId")?;
-        let (i, client_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "ClientId")?;
-        let (i, client_host) =
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "ClientHost")?;
-        let (i, topology_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "TopologyEpoch")?;
-        let (i, process_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "ProcessId")?;
-        let (i, user_endpoint) = p::field(
-            val::read_opt::<Endpoint>(i, ctx, flex, v, true),
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let rack_id = field!(r, "RackId", val::read_opt::<ByteString>(r, flex, v, true));
+        let client_id = field!(r, "ClientId", <ByteString as Value>::read(r, flex, v));
+        let client_host = field!(r, "ClientHost", <ByteString as Value>::read(r, flex, v));
+        let topology_epoch = field!(r, "TopologyEpoch", <i32 as Value>::read(r, flex, v));
+        let process_id = field!(r, "ProcessId", <ByteString as Value>::read(r, flex, v));
+        let user_endpoint = field!(
+            r,
             "UserEndpoint",
-        )?;
-        let (i, client_tags) = p::field(
-            <Vec<KeyValue> as Value>::read(i, ctx, flex, v),
-            "ClientTags",
-        )?;
-        let (i, task_offsets) = p::field(
-            <Vec<TaskOffset> as Value>::read(i, ctx, flex, v),
+            val::read_opt::<Endpoint>(r, flex, v, true)
+        );
+        let client_tags = field!(r, "ClientTags", <Vec<KeyValue> as Value>::read(r, flex, v));
+        let task_offsets = field!(
+            r,
             "TaskOffsets",
-        )?;
-        let (i, task_end_offsets) = p::field(
-            <Vec<TaskOffset> as Value>::read(i, ctx, flex, v),
+            <Vec<TaskOffset> as Value>::read(r, flex, v)
+        );
+        let task_end_offsets = field!(
+            r,
             "TaskEndOffsets",
-        )?;
-        let (i, assignment) = p::field(<Assignment as Value>::read(i, ctx, flex, v), "Assignment")?;
-        let (i, target_assignment) = p::field(
-            <Assignment as Value>::read(i, ctx, flex, v),
+            <Vec<TaskOffset> as Value>::read(r, flex, v)
+        );
+        let assignment = field!(r, "Assignment", <Assignment as Value>::read(r, flex, v));
+        let target_assignment = field!(
+            r,
             "TargetAssignment",
-        )?;
-        let (i, is_classic) = p::field(<bool as Value>::read(i, ctx, flex, v), "IsClassic")?;
+            <Assignment as Value>::read(r, flex, v)
+        );
+        let is_classic = field!(r, "IsClassic", <bool as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                member_id,
-                member_epoch,
-                instance_id,
-                rack_id,
-                client_id,
-                client_host,
-                topology_epoch,
-                process_id,
-                user_endpoint,
-                client_tags,
-                task_offsets,
-                task_end_offsets,
-                assignment,
-                target_assignment,
-                is_classic,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            member_id,
+            member_epoch,
+            instance_id,
+            rack_id,
+            client_id,
+            client_host,
+            topology_epoch,
+            process_id,
+            user_endpoint,
+            client_tags,
+            task_offsets,
+            task_end_offsets,
+            assignment,
+            target_assignment,
+            is_classic,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -878,13 +884,18 @@ impl WireStruct for Member {
             .write(out, flex, v, "TargetAssignment")?;
         self.is_classic.write(out, flex, v, "IsClassic")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -910,10 +921,15 @@ impl WireStruct for Member {
         n += self.target_assignment.size(flex, v, "TargetAssignment")?;
         n += self.is_classic.size(flex, v, "IsClassic")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1029,26 +1045,19 @@ impl Default for Endpoint {
 impl WireStruct for Endpoint {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
-        let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                host,
-                port,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            host,
+            port,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1056,13 +1065,18 @@ impl WireStruct for Endpoint {
         self.host.write(out, flex, v, "Host")?;
         self.port.write(out, flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1075,10 +1089,15 @@ impl WireStruct for Endpoint {
         n += self.host.size(flex, v, "Host")?;
         n += self.port.size(flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1149,31 +1168,21 @@ impl Default for TaskOffset {
 impl WireStruct for TaskOffset {
     const MIN_LEN: usize = 14;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, subtopology_id) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "SubtopologyId",
-        )?;
-        let (i, partition) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Partition")?;
-        let (i, offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "Offset")?;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
+        let offset = field!(r, "Offset", <i64 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                subtopology_id,
-                partition,
-                offset,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            subtopology_id,
+            partition,
+            offset,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1182,13 +1191,18 @@ impl WireStruct for TaskOffset {
         self.partition.write(out, flex, v, "Partition")?;
         self.offset.write(out, flex, v, "Offset")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1202,10 +1216,15 @@ impl WireStruct for TaskOffset {
         n += self.partition.size(flex, v, "Partition")?;
         n += self.offset.size(flex, v, "Offset")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1279,37 +1298,21 @@ impl Default for Assignment {
 impl WireStruct for Assignment {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, active_tasks) = p::field(
-            <Vec<TaskIds> as Value>::read(i, ctx, flex, v),
-            "ActiveTasks",
-        )?;
-        let (i, standby_tasks) = p::field(
-            <Vec<TaskIds> as Value>::read(i, ctx, flex, v),
-            "StandbyTasks",
-        )?;
-        let (i, warmup_tasks) = p::field(
-            <Vec<TaskIds> as Value>::read(i, ctx, flex, v),
-            "WarmupTasks",
-        )?;
+        let active_tasks = field!(r, "ActiveTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
+        let standby_tasks = field!(r, "StandbyTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
+        let warmup_tasks = field!(r, "WarmupTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                active_tasks,
-                standby_tasks,
-                warmup_tasks,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            active_tasks,
+            standby_tasks,
+            warmup_tasks,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1318,13 +1321,18 @@ impl WireStruct for Assignment {
         self.standby_tasks.write(out, flex, v, "StandbyTasks")?;
         self.warmup_tasks.write(out, flex, v, "WarmupTasks")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1338,10 +1346,15 @@ impl WireStruct for Assignment {
         n += self.standby_tasks.size(flex, v, "StandbyTasks")?;
         n += self.warmup_tasks.size(flex, v, "WarmupTasks")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1409,30 +1422,19 @@ impl Default for TaskIds {
 impl WireStruct for TaskIds {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, subtopology_id) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "SubtopologyId",
-        )?;
-        let (i, partitions) =
-            p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                subtopology_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1440,13 +1442,18 @@ impl WireStruct for TaskIds {
         self.subtopology_id.write(out, flex, v, "SubtopologyId")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1459,10 +1466,15 @@ impl WireStruct for TaskIds {
         n += self.subtopology_id.size(flex, v, "SubtopologyId")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1527,26 +1539,19 @@ impl Default for KeyValue {
 impl WireStruct for KeyValue {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, key) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Key")?;
-        let (i, value) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Value")?;
+        let key = field!(r, "Key", <ByteString as Value>::read(r, flex, v));
+        let value = field!(r, "Value", <ByteString as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                key,
-                value,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            key,
+            value,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1554,13 +1559,18 @@ impl WireStruct for KeyValue {
         self.key.write(out, flex, v, "Key")?;
         self.value.write(out, flex, v, "Value")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1573,10 +1583,15 @@ impl WireStruct for KeyValue {
         n += self.key.size(flex, v, "Key")?;
         n += self.value.size(flex, v, "Value")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1653,34 +1668,27 @@ impl Default for TopicInfo {
 impl WireStruct for TopicInfo {
     const MIN_LEN: usize = 9;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, partitions) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Partitions")?;
-        let (i, replication_factor) =
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ReplicationFactor")?;
-        let (i, topic_configs) = p::field(
-            <Vec<KeyValue> as Value>::read(i, ctx, flex, v),
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <i32 as Value>::read(r, flex, v));
+        let replication_factor = field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v));
+        let topic_configs = field!(
+            r,
             "TopicConfigs",
-        )?;
+            <Vec<KeyValue> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                partitions,
-                replication_factor,
-                topic_configs,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            partitions,
+            replication_factor,
+            topic_configs,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1691,13 +1699,18 @@ impl WireStruct for TopicInfo {
             .write(out, flex, v, "ReplicationFactor")?;
         self.topic_configs.write(out, flex, v, "TopicConfigs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1712,10 +1725,15 @@ impl WireStruct for TopicInfo {
         n += self.replication_factor.size(flex, v, "ReplicationFactor")?;
         n += self.topic_configs.size(flex, v, "TopicConfigs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1772,10 +1790,11 @@ impl Decode for StreamsGroupDescribeResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -129,79 +130,70 @@ impl Default for StreamsGroupHeartbeatResponse {
 impl WireStruct for StreamsGroupHeartbeatResponse {
     const MIN_LEN: usize = 34;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
             "ErrorMessage",
-        )?;
-        let (i, member_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "MemberId")?;
-        let (i, member_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MemberEpoch")?;
-        let (i, heartbeat_interval_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "HeartbeatIntervalMs")?;
-        let (i, acceptable_recovery_lag) = p::field(
-            <i32 as Value>::read(i, ctx, flex, v),
-            "AcceptableRecoveryLag",
-        )?;
-        let (i, task_offset_interval_ms) = p::field(
-            <i32 as Value>::read(i, ctx, flex, v),
-            "TaskOffsetIntervalMs",
-        )?;
-        let (i, status) = p::field(
-            val::read_opt::<Vec<Status>>(i, ctx, flex, v, true),
-            "Status",
-        )?;
-        let (i, active_tasks) = p::field(
-            val::read_opt::<Vec<TaskIds>>(i, ctx, flex, v, true),
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
+        let heartbeat_interval_ms =
+            field!(r, "HeartbeatIntervalMs", <i32 as Value>::read(r, flex, v));
+        let acceptable_recovery_lag =
+            field!(r, "AcceptableRecoveryLag", <i32 as Value>::read(r, flex, v));
+        let task_offset_interval_ms =
+            field!(r, "TaskOffsetIntervalMs", <i32 as Value>::read(r, flex, v));
+        let status = field!(r, "Status", val::read_opt::<Vec<Status>>(r, flex, v, true));
+        let active_tasks = field!(
+            r,
             "ActiveTasks",
-        )?;
-        let (i, standby_tasks) = p::field(
-            val::read_opt::<Vec<TaskIds>>(i, ctx, flex, v, true),
+            val::read_opt::<Vec<TaskIds>>(r, flex, v, true)
+        );
+        let standby_tasks = field!(
+            r,
             "StandbyTasks",
-        )?;
-        let (i, warmup_tasks) = p::field(
-            val::read_opt::<Vec<TaskIds>>(i, ctx, flex, v, true),
+            val::read_opt::<Vec<TaskIds>>(r, flex, v, true)
+        );
+        let warmup_tasks = field!(
+            r,
             "WarmupTasks",
-        )?;
-        let (i, endpoint_information_epoch) = p::field(
-            <i32 as Value>::read(i, ctx, flex, v),
+            val::read_opt::<Vec<TaskIds>>(r, flex, v, true)
+        );
+        let endpoint_information_epoch = field!(
+            r,
             "EndpointInformationEpoch",
-        )?;
-        let (i, partitions_by_user_endpoint) = p::field(
-            val::read_opt::<Vec<EndpointToPartitions>>(i, ctx, flex, v, true),
+            <i32 as Value>::read(r, flex, v)
+        );
+        let partitions_by_user_endpoint = field!(
+            r,
             "PartitionsByUserEndpoint",
-        )?;
+            val::read_opt::<Vec<EndpointToPartitions>>(r, flex, v, true)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                error_message,
-                member_id,
-                member_epoch,
-                heartbeat_interval_ms,
-                acceptable_recovery_lag,
-                task_offset_interval_ms,
-                status,
-                active_tasks,
-                standby_tasks,
-                warmup_tasks,
-                endpoint_information_epoch,
-                partitions_by_user_endpoint,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            member_id,
+            member_epoch,
+            heartbeat_interval_ms,
+            acceptable_recovery_lag,
+            task_offset_interval_ms,
+            status,
+            active_tasks,
+            standby_tasks,
+            warmup_tasks,
+            endpoint_information_epoch,
+            partitions_by_user_endpoint,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -261,13 +253,18 @@ impl WireStruct for StreamsGroupHeartbeatResponse {
             "PartitionsByUserEndpoint",
         )?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -306,10 +303,15 @@ impl WireStruct for StreamsGroupHeartbeatResponse {
             "PartitionsByUserEndpoint",
         )?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -444,35 +446,29 @@ impl Default for EndpointToPartitions {
 impl WireStruct for EndpointToPartitions {
     const MIN_LEN: usize = 7;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, user_endpoint) =
-            p::field(<Endpoint as Value>::read(i, ctx, flex, v), "UserEndpoint")?;
-        let (i, active_partitions) = p::field(
-            <Vec<TopicPartition> as Value>::read(i, ctx, flex, v),
+        let user_endpoint = field!(r, "UserEndpoint", <Endpoint as Value>::read(r, flex, v));
+        let active_partitions = field!(
+            r,
             "ActivePartitions",
-        )?;
-        let (i, standby_partitions) = p::field(
-            <Vec<TopicPartition> as Value>::read(i, ctx, flex, v),
+            <Vec<TopicPartition> as Value>::read(r, flex, v)
+        );
+        let standby_partitions = field!(
+            r,
             "StandbyPartitions",
-        )?;
+            <Vec<TopicPartition> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                user_endpoint,
-                active_partitions,
-                standby_partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            user_endpoint,
+            active_partitions,
+            standby_partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -483,13 +479,18 @@ impl WireStruct for EndpointToPartitions {
         self.standby_partitions
             .write(out, flex, v, "StandbyPartitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -503,10 +504,15 @@ impl WireStruct for EndpointToPartitions {
         n += self.active_partitions.size(flex, v, "ActivePartitions")?;
         n += self.standby_partitions.size(flex, v, "StandbyPartitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -574,27 +580,19 @@ impl Default for Status {
 impl WireStruct for Status {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, status_code) = p::field(<i8 as Value>::read(i, ctx, flex, v), "StatusCode")?;
-        let (i, status_detail) =
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "StatusDetail")?;
+        let status_code = field!(r, "StatusCode", <i8 as Value>::read(r, flex, v));
+        let status_detail = field!(r, "StatusDetail", <ByteString as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                status_code,
-                status_detail,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            status_code,
+            status_detail,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -602,13 +600,18 @@ impl WireStruct for Status {
         self.status_code.write(out, flex, v, "StatusCode")?;
         self.status_detail.write(out, flex, v, "StatusDetail")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -621,10 +624,15 @@ impl WireStruct for Status {
         n += self.status_code.size(flex, v, "StatusCode")?;
         n += self.status_detail.size(flex, v, "StatusDetail")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -689,27 +697,19 @@ impl Default for TopicPartition {
 impl WireStruct for TopicPartition {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, topic) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?;
-        let (i, partitions) =
-            p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
+        let topic = field!(r, "Topic", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -717,13 +717,18 @@ impl WireStruct for TopicPartition {
         self.topic.write(out, flex, v, "Topic")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -736,10 +741,15 @@ impl WireStruct for TopicPartition {
         n += self.topic.size(flex, v, "Topic")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -804,30 +814,19 @@ impl Default for TaskIds {
 impl WireStruct for TaskIds {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, subtopology_id) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "SubtopologyId",
-        )?;
-        let (i, partitions) =
-            p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                subtopology_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -835,13 +834,18 @@ impl WireStruct for TaskIds {
         self.subtopology_id.write(out, flex, v, "SubtopologyId")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -854,10 +858,15 @@ impl WireStruct for TaskIds {
         n += self.subtopology_id.size(flex, v, "SubtopologyId")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -922,26 +931,19 @@ impl Default for Endpoint {
 impl WireStruct for Endpoint {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
-        let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                host,
-                port,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            host,
+            port,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -949,13 +951,18 @@ impl WireStruct for Endpoint {
         self.host.write(out, flex, v, "Host")?;
         self.port.write(out, flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -968,10 +975,15 @@ impl WireStruct for Endpoint {
         n += self.host.size(flex, v, "Host")?;
         n += self.port.size(flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -1022,10 +1034,11 @@ impl Decode for StreamsGroupHeartbeatResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

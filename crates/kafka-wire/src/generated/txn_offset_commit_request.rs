@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -93,59 +94,55 @@ impl Default for TxnOffsetCommitRequest {
 impl WireStruct for TxnOffsetCommitRequest {
     const MIN_LEN: usize = 18;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let (i, transactional_id) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
+        let transactional_id = field!(
+            r,
             "TransactionalId",
-        )?;
-        let (i, group_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "GroupId")?;
-        let (i, producer_id) = p::field(<i64 as Value>::read(i, ctx, flex, v), "ProducerId")?;
-        let (i, producer_epoch) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ProducerEpoch")?;
-        let (i, generation_id) = if v >= 3 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "GenerationId")?
+            <ByteString as Value>::read(r, flex, v)
+        );
+        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
+        let producer_id = field!(r, "ProducerId", <i64 as Value>::read(r, flex, v));
+        let producer_epoch = field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v));
+        let generation_id = if v >= 3 {
+            field!(r, "GenerationId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, member_id) = if v >= 3 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "MemberId")?
+        let member_id = if v >= 3 {
+            field!(r, "MemberId", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, group_instance_id) = if v >= 3 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 3),
+        let group_instance_id = if v >= 3 {
+            field!(
+                r,
                 "GroupInstanceId",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 3)
+            )
         } else {
-            (i, None)
+            None
         };
-        let (i, topics) = p::field(
-            <Vec<TxnOffsetCommitRequestTopic> as Value>::read(i, ctx, flex, v),
+        let topics = field!(
+            r,
             "Topics",
-        )?;
+            <Vec<TxnOffsetCommitRequestTopic> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                transactional_id,
-                group_id,
-                producer_id,
-                producer_epoch,
-                generation_id,
-                member_id,
-                group_instance_id,
-                topics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            transactional_id,
+            group_id,
+            producer_id,
+            producer_epoch,
+            generation_id,
+            member_id,
+            group_instance_id,
+            topics,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -191,13 +188,18 @@ impl WireStruct for TxnOffsetCommitRequest {
         }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -246,10 +248,15 @@ impl WireStruct for TxnOffsetCommitRequest {
         }
         n += self.topics.size(flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -338,29 +345,23 @@ impl Default for TxnOffsetCommitRequestTopic {
 impl WireStruct for TxnOffsetCommitRequestTopic {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, partitions) = p::field(
-            <Vec<TxnOffsetCommitRequestPartition> as Value>::read(i, ctx, flex, v),
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
             "Partitions",
-        )?;
+            <Vec<TxnOffsetCommitRequestPartition> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -368,13 +369,18 @@ impl WireStruct for TxnOffsetCommitRequestTopic {
         self.name.write(out, flex, v, "Name")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -387,10 +393,15 @@ impl WireStruct for TxnOffsetCommitRequestTopic {
         n += self.name.size(flex, v, "Name")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -469,42 +480,31 @@ impl Default for TxnOffsetCommitRequestPartition {
 impl WireStruct for TxnOffsetCommitRequestPartition {
     const MIN_LEN: usize = 14;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, committed_offset) =
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "CommittedOffset")?;
-        let (i, committed_leader_epoch) = if v >= 2 {
-            p::field(
-                <i32 as Value>::read(i, ctx, flex, v),
-                "CommittedLeaderEpoch",
-            )?
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let committed_offset = field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v));
+        let committed_leader_epoch = if v >= 2 {
+            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
-        let (i, committed_metadata) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let committed_metadata = field!(
+            r,
             "CommittedMetadata",
-        )?;
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                committed_offset,
-                committed_leader_epoch,
-                committed_metadata,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            committed_metadata,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -525,13 +525,18 @@ impl WireStruct for TxnOffsetCommitRequestPartition {
             "CommittedMetadata",
         )?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -556,10 +561,15 @@ impl WireStruct for TxnOffsetCommitRequestPartition {
             "CommittedMetadata",
         )?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -620,10 +630,11 @@ impl Decode for TxnOffsetCommitRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

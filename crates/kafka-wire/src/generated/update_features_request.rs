@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -63,35 +64,29 @@ impl Default for UpdateFeaturesRequest {
 impl WireStruct for UpdateFeaturesRequest {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, timeout_ms) = p::field(<i32 as Value>::read(i, ctx, flex, v), "timeoutMs")?;
-        let (i, feature_updates) = p::field(
-            <Vec<FeatureUpdateKey> as Value>::read(i, ctx, flex, v),
+        let timeout_ms = field!(r, "timeoutMs", <i32 as Value>::read(r, flex, v));
+        let feature_updates = field!(
+            r,
             "FeatureUpdates",
-        )?;
-        let (i, validate_only) = if v >= 1 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "ValidateOnly")?
+            <Vec<FeatureUpdateKey> as Value>::read(r, flex, v)
+        );
+        let validate_only = if v >= 1 {
+            field!(r, "ValidateOnly", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                timeout_ms,
-                feature_updates,
-                validate_only,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            timeout_ms,
+            feature_updates,
+            validate_only,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -108,13 +103,18 @@ impl WireStruct for UpdateFeaturesRequest {
             self.validate_only.write(out, flex, v, "ValidateOnly")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -136,10 +136,15 @@ impl WireStruct for UpdateFeaturesRequest {
             n += self.validate_only.size(flex, v, "ValidateOnly")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -221,39 +226,31 @@ impl Default for FeatureUpdateKey {
 impl WireStruct for FeatureUpdateKey {
     const MIN_LEN: usize = 5;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, feature) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Feature")?;
-        let (i, max_version_level) =
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxVersionLevel")?;
-        let (i, allow_downgrade) = if v <= 0 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "AllowDowngrade")?
+        let feature = field!(r, "Feature", <ByteString as Value>::read(r, flex, v));
+        let max_version_level = field!(r, "MaxVersionLevel", <i16 as Value>::read(r, flex, v));
+        let allow_downgrade = if v <= 0 {
+            field!(r, "AllowDowngrade", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, upgrade_type) = if v >= 1 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "UpgradeType")?
+        let upgrade_type = if v >= 1 {
+            field!(r, "UpgradeType", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 1)
+            1
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                feature,
-                max_version_level,
-                allow_downgrade,
-                upgrade_type,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            feature,
+            max_version_level,
+            allow_downgrade,
+            upgrade_type,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -280,13 +277,18 @@ impl WireStruct for FeatureUpdateKey {
             self.upgrade_type.write(out, flex, v, "UpgradeType")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -317,10 +319,15 @@ impl WireStruct for FeatureUpdateKey {
             n += self.upgrade_type.size(flex, v, "UpgradeType")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -377,10 +384,11 @@ impl Decode for UpdateFeaturesRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -81,43 +82,36 @@ impl Default for UpdateRaftVoterRequest {
 impl WireStruct for UpdateRaftVoterRequest {
     const MIN_LEN: usize = 32;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, cluster_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let cluster_id = field!(
+            r,
             "ClusterId",
-        )?;
-        let (i, current_leader_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "CurrentLeaderEpoch")?;
-        let (i, voter_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "VoterId")?;
-        let (i, voter_directory_id) =
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "VoterDirectoryId")?;
-        let (i, listeners) =
-            p::field(<Vec<Listener> as Value>::read(i, ctx, flex, v), "Listeners")?;
-        let (i, k_raft_version_feature) = p::field(
-            <KRaftVersionFeature as Value>::read(i, ctx, flex, v),
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let current_leader_epoch =
+            field!(r, "CurrentLeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let voter_id = field!(r, "VoterId", <i32 as Value>::read(r, flex, v));
+        let voter_directory_id = field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v));
+        let listeners = field!(r, "Listeners", <Vec<Listener> as Value>::read(r, flex, v));
+        let k_raft_version_feature = field!(
+            r,
             "KRaftVersionFeature",
-        )?;
+            <KRaftVersionFeature as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                cluster_id,
-                current_leader_epoch,
-                voter_id,
-                voter_directory_id,
-                listeners,
-                k_raft_version_feature,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            cluster_id,
+            current_leader_epoch,
+            voter_id,
+            voter_directory_id,
+            listeners,
+            k_raft_version_feature,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -132,13 +126,18 @@ impl WireStruct for UpdateRaftVoterRequest {
         self.k_raft_version_feature
             .write(out, flex, v, "KRaftVersionFeature")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -159,10 +158,15 @@ impl WireStruct for UpdateRaftVoterRequest {
             .k_raft_version_feature
             .size(flex, v, "KRaftVersionFeature")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -249,28 +253,21 @@ impl Default for Listener {
 impl WireStruct for Listener {
     const MIN_LEN: usize = 5;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
-        let (i, port) = p::field(<u16 as Value>::read(i, ctx, flex, v), "Port")?;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                host,
-                port,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -279,13 +276,18 @@ impl WireStruct for Listener {
         self.host.write(out, flex, v, "Host")?;
         self.port.write(out, flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -299,10 +301,15 @@ impl WireStruct for Listener {
         n += self.host.size(flex, v, "Host")?;
         n += self.port.size(flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -370,28 +377,21 @@ impl Default for KRaftVersionFeature {
 impl WireStruct for KRaftVersionFeature {
     const MIN_LEN: usize = 5;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, min_supported_version) =
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MinSupportedVersion")?;
-        let (i, max_supported_version) =
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxSupportedVersion")?;
+        let min_supported_version =
+            field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v));
+        let max_supported_version =
+            field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                min_supported_version,
-                max_supported_version,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -401,13 +401,18 @@ impl WireStruct for KRaftVersionFeature {
         self.max_supported_version
             .write(out, flex, v, "MaxSupportedVersion")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -424,10 +429,15 @@ impl WireStruct for KRaftVersionFeature {
             .max_supported_version
             .size(flex, v, "MaxSupportedVersion")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -478,10 +488,11 @@ impl Decode for UpdateRaftVoterRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 
@@ -63,53 +64,49 @@ impl Default for UpdateRaftVoterResponse {
 impl WireStruct for UpdateRaftVoterResponse {
     const MIN_LEN: usize = 7;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
         let mut current_leader = Default::default();
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if true => {
-                            let (r, x) = p::field(
-                                <CurrentLeader as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "CurrentLeader",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <CurrentLeader as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 current_leader = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                current_leader,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            current_leader,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -238,30 +235,23 @@ impl Default for CurrentLeader {
 impl WireStruct for CurrentLeader {
     const MIN_LEN: usize = 14;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, leader_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderId")?;
-        let (i, leader_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?;
-        let (i, host) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?;
-        let (i, port) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?;
+        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
+        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                leader_id,
-                leader_epoch,
-                host,
-                port,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            leader_id,
+            leader_epoch,
+            host,
+            port,
+            unknown_tagged_fields,
+        })
     }
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -271,13 +261,18 @@ impl WireStruct for CurrentLeader {
         self.host.write(out, flex, v, "Host")?;
         self.port.write(out, flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -292,10 +287,15 @@ impl WireStruct for CurrentLeader {
         n += self.host.size(flex, v, "Host")?;
         n += self.port.size(flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -352,10 +352,11 @@ impl Decode for UpdateRaftVoterResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
