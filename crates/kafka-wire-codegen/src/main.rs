@@ -572,7 +572,17 @@ fn emit_struct(
     .unwrap();
     o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n");
     writeln!(o, "        let flex = {flex_cond};").unwrap();
-    for f in fields {
+    let runs = fixed_runs(fields, valid);
+    let mut skip_to = 0;
+    for (k, f) in fields.iter().enumerate() {
+        if k < skip_to {
+            continue;
+        }
+        if let Some(&(a, b)) = runs.iter().find(|r| r.0 == k) {
+            emit_fixed_run_decode(o, &fields[a..b], valid);
+            skip_to = b;
+            continue;
+        }
         let id = field_ident(&f.name);
         let mand = f.versions.minus_tagged(f.tagged);
         let present = cond(mand, valid);
@@ -635,7 +645,11 @@ fn emit_struct(
             o.push_str("    fn body_size(&self, v: i16) -> Result<usize, EncodeError> {\n        let mut n = 0usize;\n");
         }
         writeln!(o, "        let flex = {flex_cond};").unwrap();
-        for f in fields {
+        let mut run_end = 0;
+        for (k, f) in fields.iter().enumerate() {
+            if pass == "encode" && k < run_end {
+                continue;
+            }
             let id = field_ident(&f.name);
             let mand = f.versions.minus_tagged(f.tagged);
             let present = cond(mand, valid);
@@ -652,6 +666,27 @@ fn emit_struct(
             }
             if present == "false" {
                 continue;
+            }
+            if pass == "encode" {
+                if let Some(&(a, b)) = runs.iter().find(|r| r.0 == k) {
+                    // The run's own checks come first, in order, then one write.
+                    for g in &fields[a + 1..b] {
+                        let absent_ok = cond(g.versions, valid);
+                        if absent_ok != "true" && !g.ignorable {
+                            writeln!(
+                                o,
+                                "        if !({absent_ok}) && self.{} != {} {{ return Err(EncodeError::FieldNotInVersion {{ field: {:?}, version: v }}); }}",
+                                field_ident(&g.name),
+                                default_expr(g),
+                                g.name
+                            )
+                            .unwrap();
+                        }
+                    }
+                    emit_fixed_run_encode(o, &fields[a..b], valid);
+                    run_end = b;
+                    continue;
+                }
             }
             let stmt = write_stmt(f, valid, pass);
             if present == "true" {
@@ -798,6 +833,116 @@ fn random_expr(ty: &Ty) -> String {
             let e = random_expr(inner);
             format!("(0..g.len()).map(|_| {e}).collect()")
         }
+    }
+}
+
+/// Wire width of a fixed-width type that needs no validation when read.
+fn fixed_width(ty: &Ty) -> Option<usize> {
+    match ty {
+        Ty::Int8 => Some(1),
+        Ty::Int16 | Ty::Uint16 => Some(2),
+        Ty::Int32 | Ty::Uint32 => Some(4),
+        Ty::Int64 | Ty::Float64 => Some(8),
+        Ty::Uuid => Some(16),
+        _ => None,
+    }
+}
+
+/// Runs of at least two consecutive fixed-width, untagged fields that are present under the
+/// same version condition: each is read with one bounds check and written with one
+/// `put_slice`. Returns `(first, end)` index pairs.
+fn fixed_runs(fields: &[Field], valid: Range) -> Vec<(usize, usize)> {
+    let key = |f: &Field| -> Option<String> {
+        fixed_width(&f.ty)?;
+        if !f.tagged.is_empty() || is_nullable(f) {
+            return None;
+        }
+        let present = cond(f.versions, valid);
+        (present != "false").then_some(present)
+    };
+    let mut runs = Vec::new();
+    let mut k = 0;
+    while k < fields.len() {
+        let Some(c) = key(&fields[k]) else {
+            k += 1;
+            continue;
+        };
+        let mut end = k + 1;
+        while end < fields.len() && key(&fields[end]).as_ref() == Some(&c) {
+            end += 1;
+        }
+        if end - k >= 2 {
+            runs.push((k, end));
+        }
+        k = end;
+    }
+    runs
+}
+
+/// Decodes a run of fixed-width fields: one bounds check for all of them, or, when the input
+/// is too short, field by field (so the error names the field that is cut).
+fn emit_fixed_run_decode(o: &mut String, run: &[Field], valid: Range) {
+    let total: usize = run.iter().map(|f| fixed_width(&f.ty).unwrap_or(0)).sum();
+    let present = cond(run[0].versions, valid);
+    let ids: Vec<String> = run.iter().map(|f| field_ident(&f.name)).collect();
+    let mut fast = Vec::new();
+    let mut off = 0;
+    for f in run {
+        let w = fixed_width(&f.ty).unwrap_or(0);
+        let t = base_type(&f.ty);
+        let arr = format!("p::chunk::<{total}, {w}>(c, {off})");
+        fast.push(if matches!(f.ty, Ty::Uuid) {
+            format!("Uuid({arr})")
+        } else {
+            format!("{t}::from_be_bytes({arr})")
+        });
+        off += w;
+    }
+    let slow: Vec<String> = run
+        .iter()
+        .map(|f| format!("field!(r, {:?}, {})", f.name, read_expr(f, valid)))
+        .collect();
+    let body = format!(
+        "if let Some((c, rest)) = r.rest.split_first_chunk::<{total}>() {{ r.rest = rest; ({}) }} else {{ ({}) }}",
+        fast.join(", "),
+        slow.join(", ")
+    );
+    if present == "true" {
+        writeln!(o, "        let ({}) = {body};", ids.join(", ")).unwrap();
+    } else {
+        let defaults: Vec<String> = run.iter().map(default_expr).collect();
+        writeln!(
+            o,
+            "        let ({}) = if {present} {{ {body} }} else {{ ({}) }};",
+            ids.join(", "),
+            defaults.join(", ")
+        )
+        .unwrap();
+    }
+}
+
+/// Encodes a run of fixed-width fields with one `put_slice` of a stack array.
+fn emit_fixed_run_encode(o: &mut String, run: &[Field], valid: Range) {
+    let total: usize = run.iter().map(|f| fixed_width(&f.ty).unwrap_or(0)).sum();
+    let present = cond(run[0].versions, valid);
+    let mut stmt = format!("let mut c = [0u8; {total}];");
+    let mut off = 0;
+    for f in run {
+        let w = fixed_width(&f.ty).unwrap_or(0);
+        let id = field_ident(&f.name);
+        let src = if matches!(f.ty, Ty::Uuid) {
+            format!("self.{id}.0")
+        } else {
+            format!("self.{id}.to_be_bytes()")
+        };
+        write!(stmt, " c[{off}..{}].copy_from_slice(&{src});", off + w).unwrap();
+        off += w;
+    }
+    stmt.push_str(" out.put_slice(&c);");
+    if present == "true" {
+        writeln!(o, "        {{ {stmt} }}").unwrap();
+    } else {
+        writeln!(o, "        if {present} {{ {stmt} }}").unwrap();
     }
 }
 

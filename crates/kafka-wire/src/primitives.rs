@@ -57,6 +57,15 @@ pub(crate) fn uint32(i: &[u8]) -> PResult<'_, u32> {
 pub(crate) fn int64(i: &[u8]) -> PResult<'_, i64> {
     num::be_i64.parse(i)
 }
+/// `K` bytes at `off` of a fixed-size chunk (generated code reads runs of fixed-width fields
+/// from one chunk; `off + K <= N` is known when it is generated, so the check folds away).
+#[inline(always)]
+pub(crate) fn chunk<const N: usize, const K: usize>(c: &[u8; N], off: usize) -> [u8; K] {
+    let mut out = [0u8; K];
+    out.copy_from_slice(&c[off..off + K]);
+    out
+}
+
 /// Takes exactly `n` bytes.
 #[inline]
 pub(crate) fn take(i: &[u8], n: usize) -> PResult<'_, &[u8]> {

@@ -96,19 +96,25 @@ impl WireStruct for AddPartitionsToTxnRequest {
         } else {
             ByteString::new()
         };
-        let v3_and_below_producer_id = if v <= 3 {
-            field!(r, "V3AndBelowProducerId", <i64 as Value>::read(r, flex, v))
+        let (v3_and_below_producer_id, v3_and_below_producer_epoch) = if v <= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "V3AndBelowProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(
+                        r,
+                        "V3AndBelowProducerEpoch",
+                        <i16 as Value>::read(r, flex, v)
+                    ),
+                )
+            }
         } else {
-            0
-        };
-        let v3_and_below_producer_epoch = if v <= 3 {
-            field!(
-                r,
-                "V3AndBelowProducerEpoch",
-                <i16 as Value>::read(r, flex, v)
-            )
-        } else {
-            0
+            (0, 0)
         };
         let v3_and_below_topics = if v <= 3 {
             field!(
@@ -160,10 +166,6 @@ impl WireStruct for AddPartitionsToTxnRequest {
                 version: v,
             });
         }
-        if v <= 3 {
-            self.v3_and_below_producer_id
-                .write(out, flex, v, "V3AndBelowProducerId")?;
-        }
         if !(v <= 3) && self.v3_and_below_producer_epoch != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "V3AndBelowProducerEpoch",
@@ -171,8 +173,10 @@ impl WireStruct for AddPartitionsToTxnRequest {
             });
         }
         if v <= 3 {
-            self.v3_and_below_producer_epoch
-                .write(out, flex, v, "V3AndBelowProducerEpoch")?;
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.v3_and_below_producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.v3_and_below_producer_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v <= 3) && self.v3_and_below_topics != <Vec<AddPartitionsToTxnTopic>>::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -373,15 +377,21 @@ impl WireStruct for AddPartitionsToTxnTransaction {
         } else {
             ByteString::new()
         };
-        let producer_id = if v >= 4 {
-            field!(r, "ProducerId", <i64 as Value>::read(r, flex, v))
+        let (producer_id, producer_epoch) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let producer_epoch = if v >= 4 {
-            field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v))
-        } else {
-            0
+            (0, 0)
         };
         let verify_only = if v >= 4 {
             field!(r, "VerifyOnly", <bool as Value>::read(r, flex, v))
@@ -429,9 +439,6 @@ impl WireStruct for AddPartitionsToTxnTransaction {
                 version: v,
             });
         }
-        if v >= 4 {
-            self.producer_id.write(out, flex, v, "ProducerId")?;
-        }
         if !(v >= 4) && self.producer_epoch != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ProducerEpoch",
@@ -439,7 +446,10 @@ impl WireStruct for AddPartitionsToTxnTransaction {
             });
         }
         if v >= 4 {
-            self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v >= 4) && self.verify_only != false {
             return Err(EncodeError::FieldNotInVersion {

@@ -568,9 +568,19 @@ impl WireStruct for AddPartitionsToTxnPartitionResult {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let partition_error_code =
-            field!(r, "PartitionErrorCode", <i16 as Value>::read(r, flex, v));
+        let (partition_index, partition_error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "PartitionErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -584,9 +594,12 @@ impl WireStruct for AddPartitionsToTxnPartitionResult {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.partition_error_code
-            .write(out, flex, v, "PartitionErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.partition_error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

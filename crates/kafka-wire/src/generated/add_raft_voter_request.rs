@@ -89,9 +89,21 @@ impl WireStruct for AddRaftVoterRequest {
             "ClusterId",
             val::read_opt::<ByteString>(r, flex, v, true)
         );
-        let timeout_ms = field!(r, "TimeoutMs", <i32 as Value>::read(r, flex, v));
-        let voter_id = field!(r, "VoterId", <i32 as Value>::read(r, flex, v));
-        let voter_directory_id = field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v));
+        let (timeout_ms, voter_id, voter_directory_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<24, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<24, 4>(c, 4)),
+                    Uuid(p::chunk::<24, 16>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "TimeoutMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "VoterId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                )
+            };
         let listeners = field!(r, "Listeners", <Vec<Listener> as Value>::read(r, flex, v));
         let ack_when_committed = if v >= 1 {
             field!(r, "AckWhenCommitted", <bool as Value>::read(r, flex, v))
@@ -116,10 +128,13 @@ impl WireStruct for AddRaftVoterRequest {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
         val::write_opt(self.cluster_id.as_ref(), out, flex, v, true, "ClusterId")?;
-        self.timeout_ms.write(out, flex, v, "TimeoutMs")?;
-        self.voter_id.write(out, flex, v, "VoterId")?;
-        self.voter_directory_id
-            .write(out, flex, v, "VoterDirectoryId")?;
+        {
+            let mut c = [0u8; 24];
+            c[0..4].copy_from_slice(&self.timeout_ms.to_be_bytes());
+            c[4..8].copy_from_slice(&self.voter_id.to_be_bytes());
+            c[8..24].copy_from_slice(&self.voter_directory_id.0);
+            out.put_slice(&c);
+        }
         self.listeners.write(out, flex, v, "Listeners")?;
         if !(v >= 1) && self.ack_when_committed != true {
             return Err(EncodeError::FieldNotInVersion {

@@ -60,8 +60,18 @@ impl WireStruct for AllocateProducerIdsRequest {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
-        let broker_epoch = field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v));
+        let (broker_id, broker_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "BrokerId", <i32 as Value>::read(r, flex, v)),
+                field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -75,8 +85,12 @@ impl WireStruct for AllocateProducerIdsRequest {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.broker_id.write(out, flex, v, "BrokerId")?;
-        self.broker_epoch.write(out, flex, v, "BrokerEpoch")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.broker_id.to_be_bytes());
+            c[4..12].copy_from_slice(&self.broker_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

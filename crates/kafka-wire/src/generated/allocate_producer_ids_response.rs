@@ -72,10 +72,23 @@ impl WireStruct for AllocateProducerIdsResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let producer_id_start = field!(r, "ProducerIdStart", <i64 as Value>::read(r, flex, v));
-        let producer_id_len = field!(r, "ProducerIdLen", <i32 as Value>::read(r, flex, v));
+        let (throttle_time_ms, error_code, producer_id_start, producer_id_len) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<18>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<18, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<18, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<18, 8>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<18, 4>(c, 14)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerIdStart", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerIdLen", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -91,12 +104,14 @@ impl WireStruct for AllocateProducerIdsResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.producer_id_start
-            .write(out, flex, v, "ProducerIdStart")?;
-        self.producer_id_len.write(out, flex, v, "ProducerIdLen")?;
+        {
+            let mut c = [0u8; 18];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            c[6..14].copy_from_slice(&self.producer_id_start.to_be_bytes());
+            c[14..18].copy_from_slice(&self.producer_id_len.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

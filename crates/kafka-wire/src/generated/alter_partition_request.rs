@@ -66,8 +66,18 @@ impl WireStruct for AlterPartitionRequest {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
-        let broker_epoch = field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v));
+        let (broker_id, broker_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "BrokerId", <i32 as Value>::read(r, flex, v)),
+                field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let topics = field!(r, "Topics", <Vec<TopicData> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -83,8 +93,12 @@ impl WireStruct for AlterPartitionRequest {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.broker_id.write(out, flex, v, "BrokerId")?;
-        self.broker_epoch.write(out, flex, v, "BrokerEpoch")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.broker_id.to_be_bytes());
+            c[4..12].copy_from_slice(&self.broker_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
             if self.unknown_tagged_fields.is_empty() {
@@ -364,8 +378,19 @@ impl WireStruct for PartitionData {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (partition_index, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let new_isr = if v <= 2 {
             field!(r, "NewIsr", <Packed<i32> as Value>::read(r, flex, v))
         } else {
@@ -403,8 +428,12 @@ impl WireStruct for PartitionData {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if !(v <= 2) && self.new_isr != Packed::new() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "NewIsr",
@@ -577,15 +606,21 @@ impl WireStruct for BrokerState {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let broker_id = if v >= 3 {
-            field!(r, "BrokerId", <i32 as Value>::read(r, flex, v))
+        let (broker_id, broker_epoch) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "BrokerId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let broker_epoch = if v >= 3 {
-            field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
+            (0, -1_i64)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -606,9 +641,6 @@ impl WireStruct for BrokerState {
                 version: v,
             });
         }
-        if v >= 3 {
-            self.broker_id.write(out, flex, v, "BrokerId")?;
-        }
         if !(v >= 3) && self.broker_epoch != -1_i64 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "BrokerEpoch",
@@ -616,7 +648,10 @@ impl WireStruct for BrokerState {
             });
         }
         if v >= 3 {
-            self.broker_epoch.write(out, flex, v, "BrokerEpoch")?;
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.broker_id.to_be_bytes());
+            c[4..12].copy_from_slice(&self.broker_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

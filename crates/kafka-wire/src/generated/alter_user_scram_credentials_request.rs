@@ -333,8 +333,18 @@ impl WireStruct for ScramCredentialUpsertion {
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
         let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let mechanism = field!(r, "Mechanism", <i8 as Value>::read(r, flex, v));
-        let iterations = field!(r, "Iterations", <i32 as Value>::read(r, flex, v));
+        let (mechanism, iterations) = if let Some((c, rest)) = r.rest.split_first_chunk::<5>() {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<5, 1>(c, 0)),
+                i32::from_be_bytes(p::chunk::<5, 4>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Mechanism", <i8 as Value>::read(r, flex, v)),
+                field!(r, "Iterations", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let salt = field!(r, "Salt", <Bytes as Value>::read(r, flex, v));
         let salted_password = field!(r, "SaltedPassword", <Bytes as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
@@ -354,8 +364,12 @@ impl WireStruct for ScramCredentialUpsertion {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
         self.name.write(out, flex, v, "Name")?;
-        self.mechanism.write(out, flex, v, "Mechanism")?;
-        self.iterations.write(out, flex, v, "Iterations")?;
+        {
+            let mut c = [0u8; 5];
+            c[0..1].copy_from_slice(&self.mechanism.to_be_bytes());
+            c[1..5].copy_from_slice(&self.iterations.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.salt.write(out, flex, v, "Salt")?;
         self.salted_password.write(out, flex, v, "SaltedPassword")?;
         if flex {

@@ -408,9 +408,21 @@ impl WireStruct for ApiVersion {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let api_key = field!(r, "ApiKey", <i16 as Value>::read(r, flex, v));
-        let min_version = field!(r, "MinVersion", <i16 as Value>::read(r, flex, v));
-        let max_version = field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v));
+        let (api_key, min_version, max_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 2)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ApiKey", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MinVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -425,9 +437,13 @@ impl WireStruct for ApiVersion {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
-        self.api_key.write(out, flex, v, "ApiKey")?;
-        self.min_version.write(out, flex, v, "MinVersion")?;
-        self.max_version.write(out, flex, v, "MaxVersion")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.api_key.to_be_bytes());
+            c[2..4].copy_from_slice(&self.min_version.to_be_bytes());
+            c[4..6].copy_from_slice(&self.max_version.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);
@@ -543,15 +559,21 @@ impl WireStruct for SupportedFeatureKey {
         } else {
             ByteString::new()
         };
-        let min_version = if v >= 3 {
-            field!(r, "MinVersion", <i16 as Value>::read(r, flex, v))
+        let (min_version, max_version) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MinVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let max_version = if v >= 3 {
-            field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v))
-        } else {
-            0
+            (0, 0)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -582,9 +604,6 @@ impl WireStruct for SupportedFeatureKey {
                 version: v,
             });
         }
-        if v >= 3 {
-            self.min_version.write(out, flex, v, "MinVersion")?;
-        }
         if !(v >= 3) && self.max_version != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MaxVersion",
@@ -592,7 +611,10 @@ impl WireStruct for SupportedFeatureKey {
             });
         }
         if v >= 3 {
-            self.max_version.write(out, flex, v, "MaxVersion")?;
+            let mut c = [0u8; 4];
+            c[0..2].copy_from_slice(&self.min_version.to_be_bytes());
+            c[2..4].copy_from_slice(&self.max_version.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
@@ -733,15 +755,21 @@ impl WireStruct for FinalizedFeatureKey {
         } else {
             ByteString::new()
         };
-        let max_version_level = if v >= 3 {
-            field!(r, "MaxVersionLevel", <i16 as Value>::read(r, flex, v))
+        let (max_version_level, min_version_level) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MaxVersionLevel", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MinVersionLevel", <i16 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let min_version_level = if v >= 3 {
-            field!(r, "MinVersionLevel", <i16 as Value>::read(r, flex, v))
-        } else {
-            0
+            (0, 0)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -772,10 +800,6 @@ impl WireStruct for FinalizedFeatureKey {
                 version: v,
             });
         }
-        if v >= 3 {
-            self.max_version_level
-                .write(out, flex, v, "MaxVersionLevel")?;
-        }
         if !(v >= 3) && self.min_version_level != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MinVersionLevel",
@@ -783,8 +807,10 @@ impl WireStruct for FinalizedFeatureKey {
             });
         }
         if v >= 3 {
-            self.min_version_level
-                .write(out, flex, v, "MinVersionLevel")?;
+            let mut c = [0u8; 4];
+            c[0..2].copy_from_slice(&self.max_version_level.to_be_bytes());
+            c[2..4].copy_from_slice(&self.min_version_level.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

@@ -371,8 +371,18 @@ impl WireStruct for PartitionData {
         } else {
             Uuid::ZERO
         };
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (leader_id, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -393,8 +403,12 @@ impl WireStruct for PartitionData {
             self.voter_directory_id
                 .write(out, flex, v, "VoterDirectoryId")?;
         }
-        self.leader_id.write(out, flex, v, "LeaderId")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -90,10 +90,21 @@ impl WireStruct for BrokerHeartbeatRequest {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
-        let broker_epoch = field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v));
-        let current_metadata_offset =
-            field!(r, "CurrentMetadataOffset", <i64 as Value>::read(r, flex, v));
+        let (broker_id, broker_epoch, current_metadata_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "BrokerId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "CurrentMetadataOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let want_fence = field!(r, "WantFence", <bool as Value>::read(r, flex, v));
         let want_shut_down = field!(r, "WantShutDown", <bool as Value>::read(r, flex, v));
         let mut offline_log_dirs = Packed::new();
@@ -157,10 +168,13 @@ impl WireStruct for BrokerHeartbeatRequest {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.broker_id.write(out, flex, v, "BrokerId")?;
-        self.broker_epoch.write(out, flex, v, "BrokerEpoch")?;
-        self.current_metadata_offset
-            .write(out, flex, v, "CurrentMetadataOffset")?;
+        {
+            let mut c = [0u8; 20];
+            c[0..4].copy_from_slice(&self.broker_id.to_be_bytes());
+            c[4..12].copy_from_slice(&self.broker_epoch.to_be_bytes());
+            c[12..20].copy_from_slice(&self.current_metadata_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.want_fence.write(out, flex, v, "WantFence")?;
         self.want_shut_down.write(out, flex, v, "WantShutDown")?;
         if !(v >= 1) && self.offline_log_dirs != Packed::new() {

@@ -232,8 +232,19 @@ impl WireStruct for DescribedGroup {
         );
         let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
         let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
-        let group_epoch = field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v));
-        let assignment_epoch = field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v));
+        let (group_epoch, assignment_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let assignor_name = field!(r, "AssignorName", <ByteString as Value>::read(r, flex, v));
         let members = field!(r, "Members", <Vec<Member> as Value>::read(r, flex, v));
         let authorized_operations =
@@ -269,9 +280,12 @@ impl WireStruct for DescribedGroup {
         )?;
         self.group_id.write(out, flex, v, "GroupId")?;
         self.group_state.write(out, flex, v, "GroupState")?;
-        self.group_epoch.write(out, flex, v, "GroupEpoch")?;
-        self.assignment_epoch
-            .write(out, flex, v, "AssignmentEpoch")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.group_epoch.to_be_bytes());
+            c[4..8].copy_from_slice(&self.assignment_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.assignor_name.write(out, flex, v, "AssignorName")?;
         self.members.write(out, flex, v, "Members")?;
         self.authorized_operations

@@ -90,17 +90,38 @@ impl WireStruct for ConsumerGroupHeartbeatResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let error_message = field!(
             r,
             "ErrorMessage",
             val::read_opt::<ByteString>(r, flex, v, true)
         );
         let member_id = field!(r, "MemberId", val::read_opt::<ByteString>(r, flex, v, true));
-        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
-        let heartbeat_interval_ms =
-            field!(r, "HeartbeatIntervalMs", <i32 as Value>::read(r, flex, v));
+        let (member_epoch, heartbeat_interval_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "HeartbeatIntervalMs", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let assignment = field!(
             r,
             "Assignment",
@@ -124,9 +145,12 @@ impl WireStruct for ConsumerGroupHeartbeatResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(
             self.error_message.as_ref(),
             out,
@@ -136,9 +160,12 @@ impl WireStruct for ConsumerGroupHeartbeatResponse {
             "ErrorMessage",
         )?;
         val::write_opt(self.member_id.as_ref(), out, flex, v, true, "MemberId")?;
-        self.member_epoch.write(out, flex, v, "MemberEpoch")?;
-        self.heartbeat_interval_ms
-            .write(out, flex, v, "HeartbeatIntervalMs")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.member_epoch.to_be_bytes());
+            c[4..8].copy_from_slice(&self.heartbeat_interval_ms.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_struct_opt(self.assignment.as_ref(), out, v, true, "Assignment")?;
         if flex {
             if self.unknown_tagged_fields.is_empty() {

@@ -78,8 +78,19 @@ impl WireStruct for ControllerRegistrationRequest {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let controller_id = field!(r, "ControllerId", <i32 as Value>::read(r, flex, v));
-        let incarnation_id = field!(r, "IncarnationId", <Uuid as Value>::read(r, flex, v));
+        let (controller_id, incarnation_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ControllerId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "IncarnationId", <Uuid as Value>::read(r, flex, v)),
+                )
+            };
         let zk_migration_ready = field!(r, "ZkMigrationReady", <bool as Value>::read(r, flex, v));
         let listeners = field!(r, "Listeners", <Vec<Listener> as Value>::read(r, flex, v));
         let features = field!(r, "Features", <Vec<Feature> as Value>::read(r, flex, v));
@@ -99,8 +110,12 @@ impl WireStruct for ControllerRegistrationRequest {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.controller_id.write(out, flex, v, "ControllerId")?;
-        self.incarnation_id.write(out, flex, v, "IncarnationId")?;
+        {
+            let mut c = [0u8; 20];
+            c[0..4].copy_from_slice(&self.controller_id.to_be_bytes());
+            c[4..20].copy_from_slice(&self.incarnation_id.0);
+            out.put_slice(&c);
+        }
         self.zk_migration_ready
             .write(out, flex, v, "ZkMigrationReady")?;
         self.listeners.write(out, flex, v, "Listeners")?;
@@ -231,8 +246,18 @@ impl WireStruct for Listener {
         let flex = true;
         let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
         let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
-        let security_protocol = field!(r, "SecurityProtocol", <i16 as Value>::read(r, flex, v));
+        let (port, security_protocol) = if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+            r.rest = rest;
+            (
+                u16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Port", <u16 as Value>::read(r, flex, v)),
+                field!(r, "SecurityProtocol", <i16 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -250,9 +275,12 @@ impl WireStruct for Listener {
         let flex = true;
         self.name.write(out, flex, v, "Name")?;
         self.host.write(out, flex, v, "Host")?;
-        self.port.write(out, flex, v, "Port")?;
-        self.security_protocol
-            .write(out, flex, v, "SecurityProtocol")?;
+        {
+            let mut c = [0u8; 4];
+            c[0..2].copy_from_slice(&self.port.to_be_bytes());
+            c[2..4].copy_from_slice(&self.security_protocol.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);
@@ -368,10 +396,19 @@ impl WireStruct for Feature {
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
         let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let min_supported_version =
-            field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v));
-        let max_supported_version =
-            field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v));
+        let (min_supported_version, max_supported_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -387,10 +424,12 @@ impl WireStruct for Feature {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
         self.name.write(out, flex, v, "Name")?;
-        self.min_supported_version
-            .write(out, flex, v, "MinSupportedVersion")?;
-        self.max_supported_version
-            .write(out, flex, v, "MaxSupportedVersion")?;
+        {
+            let mut c = [0u8; 4];
+            c[0..2].copy_from_slice(&self.min_supported_version.to_be_bytes());
+            c[2..4].copy_from_slice(&self.max_supported_version.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -139,9 +139,21 @@ impl WireStruct for CreateDelegationTokenResponse {
         } else {
             ByteString::new()
         };
-        let issue_timestamp_ms = field!(r, "IssueTimestampMs", <i64 as Value>::read(r, flex, v));
-        let expiry_timestamp_ms = field!(r, "ExpiryTimestampMs", <i64 as Value>::read(r, flex, v));
-        let max_timestamp_ms = field!(r, "MaxTimestampMs", <i64 as Value>::read(r, flex, v));
+        let (issue_timestamp_ms, expiry_timestamp_ms, max_timestamp_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "IssueTimestampMs", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ExpiryTimestampMs", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "MaxTimestampMs", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let token_id = field!(r, "TokenId", <ByteString as Value>::read(r, flex, v));
         let hmac = field!(r, "Hmac", <Bytes as Value>::read(r, flex, v));
         let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
@@ -198,12 +210,13 @@ impl WireStruct for CreateDelegationTokenResponse {
                 "TokenRequesterPrincipalName",
             )?;
         }
-        self.issue_timestamp_ms
-            .write(out, flex, v, "IssueTimestampMs")?;
-        self.expiry_timestamp_ms
-            .write(out, flex, v, "ExpiryTimestampMs")?;
-        self.max_timestamp_ms
-            .write(out, flex, v, "MaxTimestampMs")?;
+        {
+            let mut c = [0u8; 24];
+            c[0..8].copy_from_slice(&self.issue_timestamp_ms.to_be_bytes());
+            c[8..16].copy_from_slice(&self.expiry_timestamp_ms.to_be_bytes());
+            c[16..24].copy_from_slice(&self.max_timestamp_ms.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.token_id.write(out, flex, v, "TokenId")?;
         self.hmac.write(out, flex, v, "Hmac")?;
         self.throttle_time_ms

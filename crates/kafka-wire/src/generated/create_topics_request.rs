@@ -233,8 +233,19 @@ impl WireStruct for CreatableTopic {
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 5;
         let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let num_partitions = field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v));
-        let replication_factor = field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v));
+        let (num_partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let assignments = field!(
             r,
             "Assignments",
@@ -262,9 +273,12 @@ impl WireStruct for CreatableTopic {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 5;
         self.name.write(out, flex, v, "Name")?;
-        self.num_partitions.write(out, flex, v, "NumPartitions")?;
-        self.replication_factor
-            .write(out, flex, v, "ReplicationFactor")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.num_partitions.to_be_bytes());
+            c[4..6].copy_from_slice(&self.replication_factor.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.assignments.write(out, flex, v, "Assignments")?;
         self.configs.write(out, flex, v, "Configs")?;
         if flex {

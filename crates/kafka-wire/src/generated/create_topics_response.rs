@@ -245,15 +245,21 @@ impl WireStruct for CreatableTopicResult {
             Some(ByteString::new())
         };
         let mut topic_config_error_code = 0;
-        let num_partitions = if v >= 5 {
-            field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v))
+        let (num_partitions, replication_factor) = if v >= 5 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i32
-        };
-        let replication_factor = if v >= 5 {
-            field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v))
-        } else {
-            -1_i16
+            (-1_i32, -1_i16)
         };
         let configs = if v >= 5 {
             field!(
@@ -324,11 +330,10 @@ impl WireStruct for CreatableTopicResult {
             )?;
         }
         if v >= 5 {
-            self.num_partitions.write(out, flex, v, "NumPartitions")?;
-        }
-        if v >= 5 {
-            self.replication_factor
-                .write(out, flex, v, "ReplicationFactor")?;
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.num_partitions.to_be_bytes());
+            c[4..6].copy_from_slice(&self.replication_factor.to_be_bytes());
+            out.put_slice(&c);
         }
         if v >= 5 {
             val::write_opt(self.configs.as_ref(), out, flex, v, v >= 5, "Configs")?;

@@ -306,8 +306,18 @@ impl WireStruct for DeleteRecordsPartition {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let offset = field!(r, "Offset", <i64 as Value>::read(r, flex, v));
+        let (partition_index, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -321,8 +331,12 @@ impl WireStruct for DeleteRecordsPartition {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.offset.write(out, flex, v, "Offset")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

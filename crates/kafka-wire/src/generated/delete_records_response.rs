@@ -313,9 +313,21 @@ impl WireStruct for DeleteRecordsPartitionResult {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let low_watermark = field!(r, "LowWatermark", <i64 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (partition_index, low_watermark, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 4)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LowWatermark", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -330,9 +342,13 @@ impl WireStruct for DeleteRecordsPartitionResult {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.low_watermark.write(out, flex, v, "LowWatermark")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 14];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.low_watermark.to_be_bytes());
+            c[12..14].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

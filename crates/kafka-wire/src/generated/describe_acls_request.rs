@@ -111,8 +111,19 @@ impl WireStruct for DescribeAclsRequest {
             "HostFilter",
             val::read_opt::<ByteString>(r, flex, v, true)
         );
-        let operation = field!(r, "Operation", <i8 as Value>::read(r, flex, v));
-        let permission_type = field!(r, "PermissionType", <i8 as Value>::read(r, flex, v));
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as Value>::read(r, flex, v)),
+                field!(r, "PermissionType", <i8 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -160,8 +171,12 @@ impl WireStruct for DescribeAclsRequest {
             "PrincipalFilter",
         )?;
         val::write_opt(self.host_filter.as_ref(), out, flex, v, true, "HostFilter")?;
-        self.operation.write(out, flex, v, "Operation")?;
-        self.permission_type.write(out, flex, v, "PermissionType")?;
+        {
+            let mut c = [0u8; 2];
+            c[0..1].copy_from_slice(&self.operation.to_be_bytes());
+            c[1..2].copy_from_slice(&self.permission_type.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

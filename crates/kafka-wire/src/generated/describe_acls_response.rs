@@ -72,8 +72,19 @@ impl WireStruct for DescribeAclsResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let error_message = field!(
             r,
             "ErrorMessage",
@@ -99,9 +110,12 @@ impl WireStruct for DescribeAclsResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(
             self.error_message.as_ref(),
             out,
@@ -402,8 +416,19 @@ impl WireStruct for AclDescription {
         let flex = v >= 2;
         let principal = field!(r, "Principal", <ByteString as Value>::read(r, flex, v));
         let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let operation = field!(r, "Operation", <i8 as Value>::read(r, flex, v));
-        let permission_type = field!(r, "PermissionType", <i8 as Value>::read(r, flex, v));
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as Value>::read(r, flex, v)),
+                field!(r, "PermissionType", <i8 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -421,8 +446,12 @@ impl WireStruct for AclDescription {
         let flex = v >= 2;
         self.principal.write(out, flex, v, "Principal")?;
         self.host.write(out, flex, v, "Host")?;
-        self.operation.write(out, flex, v, "Operation")?;
-        self.permission_type.write(out, flex, v, "PermissionType")?;
+        {
+            let mut c = [0u8; 2];
+            c[0..1].copy_from_slice(&self.operation.to_be_bytes());
+            c[1..2].copy_from_slice(&self.permission_type.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

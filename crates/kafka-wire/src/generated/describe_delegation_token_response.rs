@@ -269,9 +269,21 @@ impl WireStruct for DescribedDelegationToken {
         } else {
             ByteString::new()
         };
-        let issue_timestamp = field!(r, "IssueTimestamp", <i64 as Value>::read(r, flex, v));
-        let expiry_timestamp = field!(r, "ExpiryTimestamp", <i64 as Value>::read(r, flex, v));
-        let max_timestamp = field!(r, "MaxTimestamp", <i64 as Value>::read(r, flex, v));
+        let (issue_timestamp, expiry_timestamp, max_timestamp) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "IssueTimestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ExpiryTimestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "MaxTimestamp", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let token_id = field!(r, "TokenId", <ByteString as Value>::read(r, flex, v));
         let hmac = field!(r, "Hmac", <Bytes as Value>::read(r, flex, v));
         let renewers = field!(
@@ -330,10 +342,13 @@ impl WireStruct for DescribedDelegationToken {
                 "TokenRequesterPrincipalName",
             )?;
         }
-        self.issue_timestamp.write(out, flex, v, "IssueTimestamp")?;
-        self.expiry_timestamp
-            .write(out, flex, v, "ExpiryTimestamp")?;
-        self.max_timestamp.write(out, flex, v, "MaxTimestamp")?;
+        {
+            let mut c = [0u8; 24];
+            c[0..8].copy_from_slice(&self.issue_timestamp.to_be_bytes());
+            c[8..16].copy_from_slice(&self.expiry_timestamp.to_be_bytes());
+            c[16..24].copy_from_slice(&self.max_timestamp.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.token_id.write(out, flex, v, "TokenId")?;
         self.hmac.write(out, flex, v, "Hmac")?;
         self.renewers.write(out, flex, v, "Renewers")?;

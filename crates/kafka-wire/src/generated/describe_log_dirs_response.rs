@@ -236,15 +236,21 @@ impl WireStruct for DescribeLogDirsResult {
             "Topics",
             <Vec<DescribeLogDirsTopic> as Value>::read(r, flex, v)
         );
-        let total_bytes = if v >= 4 {
-            field!(r, "TotalBytes", <i64 as Value>::read(r, flex, v))
+        let (total_bytes, usable_bytes) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "TotalBytes", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "UsableBytes", <i64 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i64
-        };
-        let usable_bytes = if v >= 4 {
-            field!(r, "UsableBytes", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
+            (-1_i64, -1_i64)
         };
         let is_cordoned = if v >= 5 {
             field!(r, "IsCordoned", <bool as Value>::read(r, flex, v))
@@ -272,10 +278,10 @@ impl WireStruct for DescribeLogDirsResult {
         self.log_dir.write(out, flex, v, "LogDir")?;
         self.topics.write(out, flex, v, "Topics")?;
         if v >= 4 {
-            self.total_bytes.write(out, flex, v, "TotalBytes")?;
-        }
-        if v >= 4 {
-            self.usable_bytes.write(out, flex, v, "UsableBytes")?;
+            let mut c = [0u8; 16];
+            c[0..8].copy_from_slice(&self.total_bytes.to_be_bytes());
+            c[8..16].copy_from_slice(&self.usable_bytes.to_be_bytes());
+            out.put_slice(&c);
         }
         if v >= 5 {
             self.is_cordoned.write(out, flex, v, "IsCordoned")?;
@@ -539,9 +545,21 @@ impl WireStruct for DescribeLogDirsPartition {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let partition_size = field!(r, "PartitionSize", <i64 as Value>::read(r, flex, v));
-        let offset_lag = field!(r, "OffsetLag", <i64 as Value>::read(r, flex, v));
+        let (partition_index, partition_size, offset_lag) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "PartitionSize", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "OffsetLag", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let is_future_key = field!(r, "IsFutureKey", <bool as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -558,9 +576,13 @@ impl WireStruct for DescribeLogDirsPartition {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.partition_size.write(out, flex, v, "PartitionSize")?;
-        self.offset_lag.write(out, flex, v, "OffsetLag")?;
+        {
+            let mut c = [0u8; 20];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.partition_size.to_be_bytes());
+            c[12..20].copy_from_slice(&self.offset_lag.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.is_future_key.write(out, flex, v, "IsFutureKey")?;
         if flex {
             if self.unknown_tagged_fields.is_empty() {

@@ -313,8 +313,19 @@ impl WireStruct for PartitionResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
         let error_message = field!(
             r,
             "ErrorMessage",
@@ -340,8 +351,12 @@ impl WireStruct for PartitionResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(
             self.error_message.as_ref(),
             out,
@@ -488,13 +503,33 @@ impl WireStruct for ProducerState {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let producer_id = field!(r, "ProducerId", <i64 as Value>::read(r, flex, v));
-        let producer_epoch = field!(r, "ProducerEpoch", <i32 as Value>::read(r, flex, v));
-        let last_sequence = field!(r, "LastSequence", <i32 as Value>::read(r, flex, v));
-        let last_timestamp = field!(r, "LastTimestamp", <i64 as Value>::read(r, flex, v));
-        let coordinator_epoch = field!(r, "CoordinatorEpoch", <i32 as Value>::read(r, flex, v));
-        let current_txn_start_offset =
-            field!(r, "CurrentTxnStartOffset", <i64 as Value>::read(r, flex, v));
+        let (
+            producer_id,
+            producer_epoch,
+            last_sequence,
+            last_timestamp,
+            coordinator_epoch,
+            current_txn_start_offset,
+        ) = if let Some((c, rest)) = r.rest.split_first_chunk::<36>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 8)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 12)),
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 16)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 24)),
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 28)),
+            )
+        } else {
+            (
+                field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                field!(r, "ProducerEpoch", <i32 as Value>::read(r, flex, v)),
+                field!(r, "LastSequence", <i32 as Value>::read(r, flex, v)),
+                field!(r, "LastTimestamp", <i64 as Value>::read(r, flex, v)),
+                field!(r, "CoordinatorEpoch", <i32 as Value>::read(r, flex, v)),
+                field!(r, "CurrentTxnStartOffset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -512,14 +547,16 @@ impl WireStruct for ProducerState {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.producer_id.write(out, flex, v, "ProducerId")?;
-        self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
-        self.last_sequence.write(out, flex, v, "LastSequence")?;
-        self.last_timestamp.write(out, flex, v, "LastTimestamp")?;
-        self.coordinator_epoch
-            .write(out, flex, v, "CoordinatorEpoch")?;
-        self.current_txn_start_offset
-            .write(out, flex, v, "CurrentTxnStartOffset")?;
+        {
+            let mut c = [0u8; 36];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..12].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            c[12..16].copy_from_slice(&self.last_sequence.to_be_bytes());
+            c[16..24].copy_from_slice(&self.last_timestamp.to_be_bytes());
+            c[24..28].copy_from_slice(&self.coordinator_epoch.to_be_bytes());
+            c[28..36].copy_from_slice(&self.current_txn_start_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -403,8 +403,19 @@ impl WireStruct for PartitionData {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
         let error_message = if v >= 2 {
             field!(
                 r,
@@ -414,9 +425,21 @@ impl WireStruct for PartitionData {
         } else {
             Some(ByteString::new())
         };
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
-        let high_watermark = field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v));
+        let (leader_id, leader_epoch, high_watermark) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let current_voters = field!(
             r,
             "CurrentVoters",
@@ -446,8 +469,12 @@ impl WireStruct for PartitionData {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 2 {
             val::write_opt(
                 self.error_message.as_ref(),
@@ -458,9 +485,13 @@ impl WireStruct for PartitionData {
                 "ErrorMessage",
             )?;
         }
-        self.leader_id.write(out, flex, v, "LeaderId")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
-        self.high_watermark.write(out, flex, v, "HighWatermark")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            c[8..16].copy_from_slice(&self.high_watermark.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.current_voters.write(out, flex, v, "CurrentVoters")?;
         self.observers.write(out, flex, v, "Observers")?;
         if flex {
@@ -965,15 +996,21 @@ impl WireStruct for ReplicaState {
             Uuid::ZERO
         };
         let log_end_offset = field!(r, "LogEndOffset", <i64 as Value>::read(r, flex, v));
-        let last_fetch_timestamp = if v >= 1 {
-            field!(r, "LastFetchTimestamp", <i64 as Value>::read(r, flex, v))
+        let (last_fetch_timestamp, last_caught_up_timestamp) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "LastFetchTimestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "LastCaughtUpTimestamp", <i64 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i64
-        };
-        let last_caught_up_timestamp = if v >= 1 {
-            field!(r, "LastCaughtUpTimestamp", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
+            (-1_i64, -1_i64)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -1004,12 +1041,10 @@ impl WireStruct for ReplicaState {
         }
         self.log_end_offset.write(out, flex, v, "LogEndOffset")?;
         if v >= 1 {
-            self.last_fetch_timestamp
-                .write(out, flex, v, "LastFetchTimestamp")?;
-        }
-        if v >= 1 {
-            self.last_caught_up_timestamp
-                .write(out, flex, v, "LastCaughtUpTimestamp")?;
+            let mut c = [0u8; 16];
+            c[0..8].copy_from_slice(&self.last_fetch_timestamp.to_be_bytes());
+            c[8..16].copy_from_slice(&self.last_caught_up_timestamp.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

@@ -508,9 +508,21 @@ impl WireStruct for DescribeShareGroupOffsetsResponsePartition {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let start_offset = field!(r, "StartOffset", <i64 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (partition_index, start_offset, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StartOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let lag = if v >= 1 {
             field!(r, "Lag", <i64 as Value>::read(r, flex, v))
         } else {
@@ -539,9 +551,13 @@ impl WireStruct for DescribeShareGroupOffsetsResponsePartition {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.start_offset.write(out, flex, v, "StartOffset")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.start_offset.to_be_bytes());
+            c[12..16].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 1 {
             self.lag.write(out, flex, v, "Lag")?;
         }

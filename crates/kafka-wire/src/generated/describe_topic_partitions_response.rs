@@ -429,10 +429,23 @@ impl WireStruct for DescribeTopicPartitionsResponsePartition {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (error_code, partition_index, leader_id, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 2)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 10)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let replica_nodes = field!(r, "ReplicaNodes", <Packed<i32> as Value>::read(r, flex, v));
         let isr_nodes = field!(r, "IsrNodes", <Packed<i32> as Value>::read(r, flex, v));
         let eligible_leader_replicas = field!(
@@ -470,10 +483,14 @@ impl WireStruct for DescribeTopicPartitionsResponsePartition {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.leader_id.write(out, flex, v, "LeaderId")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 14];
+            c[0..2].copy_from_slice(&self.error_code.to_be_bytes());
+            c[2..6].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[6..10].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[10..14].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.replica_nodes.write(out, flex, v, "ReplicaNodes")?;
         self.isr_nodes.write(out, flex, v, "IsrNodes")?;
         val::write_opt(

@@ -232,15 +232,27 @@ impl WireStruct for TransactionState {
             "TransactionState",
             <ByteString as Value>::read(r, flex, v)
         );
-        let transaction_timeout_ms =
-            field!(r, "TransactionTimeoutMs", <i32 as Value>::read(r, flex, v));
-        let transaction_start_time_ms = field!(
-            r,
-            "TransactionStartTimeMs",
-            <i64 as Value>::read(r, flex, v)
-        );
-        let producer_id = field!(r, "ProducerId", <i64 as Value>::read(r, flex, v));
-        let producer_epoch = field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v));
+        let (transaction_timeout_ms, transaction_start_time_ms, producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<22>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<22, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<22, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<22, 8>(c, 12)),
+                    i16::from_be_bytes(p::chunk::<22, 2>(c, 20)),
+                )
+            } else {
+                (
+                    field!(r, "TransactionTimeoutMs", <i32 as Value>::read(r, flex, v)),
+                    field!(
+                        r,
+                        "TransactionStartTimeMs",
+                        <i64 as Value>::read(r, flex, v)
+                    ),
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let topics = field!(r, "Topics", <Vec<TopicData> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -266,12 +278,14 @@ impl WireStruct for TransactionState {
             .write(out, flex, v, "TransactionalId")?;
         self.transaction_state
             .write(out, flex, v, "TransactionState")?;
-        self.transaction_timeout_ms
-            .write(out, flex, v, "TransactionTimeoutMs")?;
-        self.transaction_start_time_ms
-            .write(out, flex, v, "TransactionStartTimeMs")?;
-        self.producer_id.write(out, flex, v, "ProducerId")?;
-        self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+        {
+            let mut c = [0u8; 22];
+            c[0..4].copy_from_slice(&self.transaction_timeout_ms.to_be_bytes());
+            c[4..12].copy_from_slice(&self.transaction_start_time_ms.to_be_bytes());
+            c[12..20].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[20..22].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
             if self.unknown_tagged_fields.is_empty() {

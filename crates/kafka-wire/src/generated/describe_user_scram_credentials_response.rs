@@ -72,8 +72,19 @@ impl WireStruct for DescribeUserScramCredentialsResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let error_message = field!(
             r,
             "ErrorMessage",
@@ -99,9 +110,12 @@ impl WireStruct for DescribeUserScramCredentialsResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(
             self.error_message.as_ref(),
             out,
@@ -388,8 +402,18 @@ impl WireStruct for CredentialInfo {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let mechanism = field!(r, "Mechanism", <i8 as Value>::read(r, flex, v));
-        let iterations = field!(r, "Iterations", <i32 as Value>::read(r, flex, v));
+        let (mechanism, iterations) = if let Some((c, rest)) = r.rest.split_first_chunk::<5>() {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<5, 1>(c, 0)),
+                i32::from_be_bytes(p::chunk::<5, 4>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Mechanism", <i8 as Value>::read(r, flex, v)),
+                field!(r, "Iterations", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -403,8 +427,12 @@ impl WireStruct for CredentialInfo {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.mechanism.write(out, flex, v, "Mechanism")?;
-        self.iterations.write(out, flex, v, "Iterations")?;
+        {
+            let mut c = [0u8; 5];
+            c[0..1].copy_from_slice(&self.mechanism.to_be_bytes());
+            c[1..5].copy_from_slice(&self.iterations.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -350,9 +350,21 @@ impl WireStruct for PartitionData {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (partition_index, leader_id, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let preferred_successors = if v <= 0 {
             field!(
                 r,
@@ -387,9 +399,13 @@ impl WireStruct for PartitionData {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 1;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.leader_id.write(out, flex, v, "LeaderId")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[8..12].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v <= 0 {
             self.preferred_successors
                 .write(out, flex, v, "PreferredSuccessors")?;
@@ -518,15 +534,21 @@ impl WireStruct for ReplicaInfo {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let candidate_id = if v >= 1 {
-            field!(r, "CandidateId", <i32 as Value>::read(r, flex, v))
+        let (candidate_id, candidate_directory_id) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "CandidateId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CandidateDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let candidate_directory_id = if v >= 1 {
-            field!(r, "CandidateDirectoryId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
+            (0, Uuid::ZERO)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -547,9 +569,6 @@ impl WireStruct for ReplicaInfo {
                 version: v,
             });
         }
-        if v >= 1 {
-            self.candidate_id.write(out, flex, v, "CandidateId")?;
-        }
         if !(v >= 1) && self.candidate_directory_id != Uuid::ZERO {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CandidateDirectoryId",
@@ -557,8 +576,10 @@ impl WireStruct for ReplicaInfo {
             });
         }
         if v >= 1 {
-            self.candidate_directory_id
-                .write(out, flex, v, "CandidateDirectoryId")?;
+            let mut c = [0u8; 20];
+            c[0..4].copy_from_slice(&self.candidate_id.to_be_bytes());
+            c[4..20].copy_from_slice(&self.candidate_directory_id.0);
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

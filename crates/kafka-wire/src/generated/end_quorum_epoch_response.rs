@@ -369,10 +369,23 @@ impl WireStruct for PartitionData {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (partition_index, error_code, leader_id, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 10)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -388,10 +401,14 @@ impl WireStruct for PartitionData {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 1;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.leader_id.write(out, flex, v, "LeaderId")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 14];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            c[6..10].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[10..14].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -72,17 +72,34 @@ impl WireStruct for EndTxnResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let producer_id = if v >= 5 {
-            field!(r, "ProducerId", <i64 as Value>::read(r, flex, v))
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let (producer_id, producer_epoch) = if v >= 5 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i64
-        };
-        let producer_epoch = if v >= 5 {
-            field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v))
-        } else {
-            -1_i16
+            (-1_i64, -1_i16)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -99,14 +116,17 @@ impl WireStruct for EndTxnResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        if v >= 5 {
-            self.producer_id.write(out, flex, v, "ProducerId")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
         }
         if v >= 5 {
-            self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

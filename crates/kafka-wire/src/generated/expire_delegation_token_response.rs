@@ -66,9 +66,21 @@ impl WireStruct for ExpireDelegationTokenResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let expiry_timestamp_ms = field!(r, "ExpiryTimestampMs", <i64 as Value>::read(r, flex, v));
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
+        let (error_code, expiry_timestamp_ms, throttle_time_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 2)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 10)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "ExpiryTimestampMs", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -83,11 +95,13 @@ impl WireStruct for ExpireDelegationTokenResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.expiry_timestamp_ms
-            .write(out, flex, v, "ExpiryTimestampMs")?;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
+        {
+            let mut c = [0u8; 14];
+            c[0..2].copy_from_slice(&self.error_code.to_be_bytes());
+            c[2..10].copy_from_slice(&self.expiry_timestamp_ms.to_be_bytes());
+            c[10..14].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -127,8 +127,18 @@ impl WireStruct for FetchRequest {
             -1_i32
         };
         let mut replica_state = Default::default();
-        let max_wait_ms = field!(r, "MaxWaitMs", <i32 as Value>::read(r, flex, v));
-        let min_bytes = field!(r, "MinBytes", <i32 as Value>::read(r, flex, v));
+        let (max_wait_ms, min_bytes) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "MaxWaitMs", <i32 as Value>::read(r, flex, v)),
+                field!(r, "MinBytes", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let max_bytes = if v >= 3 {
             field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v))
         } else {
@@ -139,15 +149,21 @@ impl WireStruct for FetchRequest {
         } else {
             0
         };
-        let session_id = if v >= 7 {
-            field!(r, "SessionId", <i32 as Value>::read(r, flex, v))
+        let (session_id, session_epoch) = if v >= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "SessionId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "SessionEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let session_epoch = if v >= 7 {
-            field!(r, "SessionEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
+            (0, -1_i32)
         };
         let topics = field!(r, "Topics", <Vec<FetchTopic> as Value>::read(r, flex, v));
         let forgotten_topics_data = if v >= 7 {
@@ -243,8 +259,12 @@ impl WireStruct for FetchRequest {
                 version: v,
             });
         }
-        self.max_wait_ms.write(out, flex, v, "MaxWaitMs")?;
-        self.min_bytes.write(out, flex, v, "MinBytes")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.max_wait_ms.to_be_bytes());
+            c[4..8].copy_from_slice(&self.min_bytes.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 3 {
             self.max_bytes.write(out, flex, v, "MaxBytes")?;
         }
@@ -252,10 +272,10 @@ impl WireStruct for FetchRequest {
             self.isolation_level.write(out, flex, v, "IsolationLevel")?;
         }
         if v >= 7 {
-            self.session_id.write(out, flex, v, "SessionId")?;
-        }
-        if v >= 7 {
-            self.session_epoch.write(out, flex, v, "SessionEpoch")?;
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.session_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.session_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         self.topics.write(out, flex, v, "Topics")?;
         if !(v >= 7) && self.forgotten_topics_data != <Vec<ForgottenTopic>>::new() {
@@ -478,15 +498,21 @@ impl WireStruct for ReplicaState {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let replica_id = if v >= 15 {
-            field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v))
+        let (replica_id, replica_epoch) = if v >= 15 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicaEpoch", <i64 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i32
-        };
-        let replica_epoch = if v >= 15 {
-            field!(r, "ReplicaEpoch", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
+            (-1_i32, -1_i64)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -507,9 +533,6 @@ impl WireStruct for ReplicaState {
                 version: v,
             });
         }
-        if v >= 15 {
-            self.replica_id.write(out, flex, v, "ReplicaId")?;
-        }
         if !(v >= 15) && self.replica_epoch != -1_i64 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ReplicaEpoch",
@@ -517,7 +540,10 @@ impl WireStruct for ReplicaState {
             });
         }
         if v >= 15 {
-            self.replica_epoch.write(out, flex, v, "ReplicaEpoch")?;
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.replica_id.to_be_bytes());
+            c[4..12].copy_from_slice(&self.replica_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

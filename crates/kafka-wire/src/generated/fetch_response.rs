@@ -83,15 +83,21 @@ impl WireStruct for FetchResponse {
         } else {
             0
         };
-        let error_code = if v >= 7 {
-            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
+        let (error_code, session_id) = if v >= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "SessionId", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let session_id = if v >= 7 {
-            field!(r, "SessionId", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
+            (0, 0)
         };
         let responses = field!(
             r,
@@ -147,9 +153,6 @@ impl WireStruct for FetchResponse {
             self.throttle_time_ms
                 .write(out, flex, v, "ThrottleTimeMs")?;
         }
-        if v >= 7 {
-            self.error_code.write(out, flex, v, "ErrorCode")?;
-        }
         if !(v >= 7) && self.session_id != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "SessionId",
@@ -157,7 +160,10 @@ impl WireStruct for FetchResponse {
             });
         }
         if v >= 7 {
-            self.session_id.write(out, flex, v, "SessionId")?;
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.error_code.to_be_bytes());
+            c[2..6].copy_from_slice(&self.session_id.to_be_bytes());
+            out.put_slice(&c);
         }
         self.responses.write(out, flex, v, "Responses")?;
         if !(v >= 16) && self.node_endpoints != <Vec<NodeEndpoint>>::new() {
@@ -513,9 +519,21 @@ impl WireStruct for PartitionData {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let high_watermark = field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v));
+        let (partition_index, error_code, high_watermark) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let last_stable_offset = if v >= 4 {
             field!(r, "LastStableOffset", <i64 as Value>::read(r, flex, v))
         } else {
@@ -617,9 +635,13 @@ impl WireStruct for PartitionData {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.high_watermark.write(out, flex, v, "HighWatermark")?;
+        {
+            let mut c = [0u8; 14];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            c[6..14].copy_from_slice(&self.high_watermark.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 4 {
             self.last_stable_offset
                 .write(out, flex, v, "LastStableOffset")?;
@@ -910,15 +932,21 @@ impl WireStruct for EpochEndOffset {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let epoch = if v >= 12 {
-            field!(r, "Epoch", <i32 as Value>::read(r, flex, v))
+        let (epoch, end_offset) = if v >= 12 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i32
-        };
-        let end_offset = if v >= 12 {
-            field!(r, "EndOffset", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
+            (-1_i32, -1_i64)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -939,9 +967,6 @@ impl WireStruct for EpochEndOffset {
                 version: v,
             });
         }
-        if v >= 12 {
-            self.epoch.write(out, flex, v, "Epoch")?;
-        }
         if !(v >= 12) && self.end_offset != -1_i64 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EndOffset",
@@ -949,7 +974,10 @@ impl WireStruct for EpochEndOffset {
             });
         }
         if v >= 12 {
-            self.end_offset.write(out, flex, v, "EndOffset")?;
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.epoch.to_be_bytes());
+            c[4..12].copy_from_slice(&self.end_offset.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
@@ -1067,15 +1095,21 @@ impl WireStruct for LeaderIdAndEpoch {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let leader_id = if v >= 12 {
-            field!(r, "LeaderId", <i32 as Value>::read(r, flex, v))
+        let (leader_id, leader_epoch) = if v >= 12 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i32
-        };
-        let leader_epoch = if v >= 12 {
-            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
+            (-1_i32, -1_i32)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -1096,9 +1130,6 @@ impl WireStruct for LeaderIdAndEpoch {
                 version: v,
             });
         }
-        if v >= 12 {
-            self.leader_id.write(out, flex, v, "LeaderId")?;
-        }
         if !(v >= 12) && self.leader_epoch != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaderEpoch",
@@ -1106,7 +1137,10 @@ impl WireStruct for LeaderIdAndEpoch {
             });
         }
         if v >= 12 {
-            self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
@@ -1224,8 +1258,18 @@ impl WireStruct for SnapshotId {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let end_offset = field!(r, "EndOffset", <i64 as Value>::read(r, flex, v));
-        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
+        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
+                field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -1239,8 +1283,12 @@ impl WireStruct for SnapshotId {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
-        self.end_offset.write(out, flex, v, "EndOffset")?;
-        self.epoch.write(out, flex, v, "Epoch")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..8].copy_from_slice(&self.end_offset.to_be_bytes());
+            c[8..12].copy_from_slice(&self.epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);
@@ -1341,15 +1389,21 @@ impl WireStruct for AbortedTransaction {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let producer_id = if v >= 4 {
-            field!(r, "ProducerId", <i64 as Value>::read(r, flex, v))
+        let (producer_id, first_offset) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let first_offset = if v >= 4 {
-            field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v))
-        } else {
-            0
+            (0, 0)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -1370,9 +1424,6 @@ impl WireStruct for AbortedTransaction {
                 version: v,
             });
         }
-        if v >= 4 {
-            self.producer_id.write(out, flex, v, "ProducerId")?;
-        }
         if !(v >= 4) && self.first_offset != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "FirstOffset",
@@ -1380,7 +1431,10 @@ impl WireStruct for AbortedTransaction {
             });
         }
         if v >= 4 {
-            self.first_offset.write(out, flex, v, "FirstOffset")?;
+            let mut c = [0u8; 16];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..16].copy_from_slice(&self.first_offset.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

@@ -73,8 +73,18 @@ impl WireStruct for FetchSnapshotRequest {
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
         let mut cluster_id = None;
-        let replica_id = field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v));
-        let max_bytes = field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v));
+        let (replica_id, max_bytes) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v)),
+                field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let topics = field!(r, "Topics", <Vec<TopicSnapshot> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -119,8 +129,12 @@ impl WireStruct for FetchSnapshotRequest {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.replica_id.write(out, flex, v, "ReplicaId")?;
-        self.max_bytes.write(out, flex, v, "MaxBytes")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.replica_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.max_bytes.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
             let mut count = 0usize;
@@ -382,9 +396,19 @@ impl WireStruct for PartitionSnapshot {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
-        let current_leader_epoch =
-            field!(r, "CurrentLeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (partition, current_leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CurrentLeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let snapshot_id = field!(r, "SnapshotId", <SnapshotId as Value>::read(r, flex, v));
         let position = field!(r, "Position", <i64 as Value>::read(r, flex, v));
         let mut replica_directory_id = Uuid::ZERO;
@@ -429,9 +453,12 @@ impl WireStruct for PartitionSnapshot {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition.write(out, flex, v, "Partition")?;
-        self.current_leader_epoch
-            .write(out, flex, v, "CurrentLeaderEpoch")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.partition.to_be_bytes());
+            c[4..8].copy_from_slice(&self.current_leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.snapshot_id.write(out, flex, v, "SnapshotId")?;
         self.position.write(out, flex, v, "Position")?;
         if flex {
@@ -564,8 +591,18 @@ impl WireStruct for SnapshotId {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let end_offset = field!(r, "EndOffset", <i64 as Value>::read(r, flex, v));
-        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
+        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
+                field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -579,8 +616,12 @@ impl WireStruct for SnapshotId {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.end_offset.write(out, flex, v, "EndOffset")?;
-        self.epoch.write(out, flex, v, "Epoch")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..8].copy_from_slice(&self.end_offset.to_be_bytes());
+            c[8..12].copy_from_slice(&self.epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

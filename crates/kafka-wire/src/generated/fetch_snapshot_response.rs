@@ -72,8 +72,19 @@ impl WireStruct for FetchSnapshotResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let topics = field!(r, "Topics", <Vec<TopicSnapshot> as Value>::read(r, flex, v));
         let mut node_endpoints = <Vec<NodeEndpoint>>::new();
         let mut unknown_tagged_fields = TaggedFields::new();
@@ -119,9 +130,12 @@ impl WireStruct for FetchSnapshotResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.topics.write(out, flex, v, "Topics")?;
         if !(v >= 1) && self.node_endpoints != <Vec<NodeEndpoint>>::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -407,12 +421,32 @@ impl WireStruct for PartitionSnapshot {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let index = field!(r, "Index", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Index", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
         let snapshot_id = field!(r, "SnapshotId", <SnapshotId as Value>::read(r, flex, v));
         let mut current_leader = Default::default();
-        let size = field!(r, "Size", <i64 as Value>::read(r, flex, v));
-        let position = field!(r, "Position", <i64 as Value>::read(r, flex, v));
+        let (size, position) = if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "Size", <i64 as Value>::read(r, flex, v)),
+                field!(r, "Position", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let unaligned_records = field!(r, "UnalignedRecords", <Bytes as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -460,11 +494,19 @@ impl WireStruct for PartitionSnapshot {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.index.write(out, flex, v, "Index")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.snapshot_id.write(out, flex, v, "SnapshotId")?;
-        self.size.write(out, flex, v, "Size")?;
-        self.position.write(out, flex, v, "Position")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..8].copy_from_slice(&self.size.to_be_bytes());
+            c[8..16].copy_from_slice(&self.position.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.unaligned_records
             .write(out, flex, v, "UnalignedRecords")?;
         if flex {
@@ -594,8 +636,18 @@ impl WireStruct for SnapshotId {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let end_offset = field!(r, "EndOffset", <i64 as Value>::read(r, flex, v));
-        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
+        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
+                field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -609,8 +661,12 @@ impl WireStruct for SnapshotId {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.end_offset.write(out, flex, v, "EndOffset")?;
-        self.epoch.write(out, flex, v, "Epoch")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..8].copy_from_slice(&self.end_offset.to_be_bytes());
+            c[8..12].copy_from_slice(&self.epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);
@@ -711,8 +767,18 @@ impl WireStruct for LeaderIdAndEpoch {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (leader_id, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -726,8 +792,12 @@ impl WireStruct for LeaderIdAndEpoch {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.leader_id.write(out, flex, v, "LeaderId")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

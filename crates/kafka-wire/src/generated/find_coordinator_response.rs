@@ -423,15 +423,21 @@ impl WireStruct for Coordinator {
         } else {
             ByteString::new()
         };
-        let port = if v >= 4 {
-            field!(r, "Port", <i32 as Value>::read(r, flex, v))
+        let (port, error_code) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Port", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let error_code = if v >= 4 {
-            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
-        } else {
-            0
+            (0, 0)
         };
         let error_message = if v >= 4 {
             field!(
@@ -492,9 +498,6 @@ impl WireStruct for Coordinator {
                 version: v,
             });
         }
-        if v >= 4 {
-            self.port.write(out, flex, v, "Port")?;
-        }
         if !(v >= 4) && self.error_code != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ErrorCode",
@@ -502,7 +505,10 @@ impl WireStruct for Coordinator {
             });
         }
         if v >= 4 {
-            self.error_code.write(out, flex, v, "ErrorCode")?;
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.port.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
         }
         if v >= 4 {
             val::write_opt(

@@ -102,17 +102,41 @@ impl WireStruct for GetTelemetrySubscriptionsResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let client_instance_id = field!(r, "ClientInstanceId", <Uuid as Value>::read(r, flex, v));
-        let subscription_id = field!(r, "SubscriptionId", <i32 as Value>::read(r, flex, v));
+        let (throttle_time_ms, error_code, client_instance_id, subscription_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<26>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<26, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<26, 2>(c, 4)),
+                    Uuid(p::chunk::<26, 16>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<26, 4>(c, 22)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "ClientInstanceId", <Uuid as Value>::read(r, flex, v)),
+                    field!(r, "SubscriptionId", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let accepted_compression_types = field!(
             r,
             "AcceptedCompressionTypes",
             <Packed<i8> as Value>::read(r, flex, v)
         );
-        let push_interval_ms = field!(r, "PushIntervalMs", <i32 as Value>::read(r, flex, v));
-        let telemetry_max_bytes = field!(r, "TelemetryMaxBytes", <i32 as Value>::read(r, flex, v));
+        let (push_interval_ms, telemetry_max_bytes) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PushIntervalMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "TelemetryMaxBytes", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let delta_temporality = field!(r, "DeltaTemporality", <bool as Value>::read(r, flex, v));
         let requested_metrics = field!(
             r,
@@ -139,18 +163,22 @@ impl WireStruct for GetTelemetrySubscriptionsResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.client_instance_id
-            .write(out, flex, v, "ClientInstanceId")?;
-        self.subscription_id.write(out, flex, v, "SubscriptionId")?;
+        {
+            let mut c = [0u8; 26];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            c[6..22].copy_from_slice(&self.client_instance_id.0);
+            c[22..26].copy_from_slice(&self.subscription_id.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.accepted_compression_types
             .write(out, flex, v, "AcceptedCompressionTypes")?;
-        self.push_interval_ms
-            .write(out, flex, v, "PushIntervalMs")?;
-        self.telemetry_max_bytes
-            .write(out, flex, v, "TelemetryMaxBytes")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.push_interval_ms.to_be_bytes());
+            c[4..8].copy_from_slice(&self.telemetry_max_bytes.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.delta_temporality
             .write(out, flex, v, "DeltaTemporality")?;
         self.requested_metrics

@@ -91,15 +91,21 @@ impl WireStruct for InitProducerIdRequest {
         );
         let transaction_timeout_ms =
             field!(r, "TransactionTimeoutMs", <i32 as Value>::read(r, flex, v));
-        let producer_id = if v >= 3 {
-            field!(r, "ProducerId", <i64 as Value>::read(r, flex, v))
+        let (producer_id, producer_epoch) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i64
-        };
-        let producer_epoch = if v >= 3 {
-            field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v))
-        } else {
-            -1_i16
+            (-1_i64, -1_i16)
         };
         let enable2_pc = if v >= 6 {
             field!(r, "Enable2Pc", <bool as Value>::read(r, flex, v))
@@ -144,9 +150,6 @@ impl WireStruct for InitProducerIdRequest {
                 version: v,
             });
         }
-        if v >= 3 {
-            self.producer_id.write(out, flex, v, "ProducerId")?;
-        }
         if !(v >= 3) && self.producer_epoch != -1_i16 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ProducerEpoch",
@@ -154,7 +157,10 @@ impl WireStruct for InitProducerIdRequest {
             });
         }
         if v >= 3 {
-            self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v >= 6) && self.enable2_pc != false {
             return Err(EncodeError::FieldNotInVersion {

@@ -84,23 +84,42 @@ impl WireStruct for InitProducerIdResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let producer_id = field!(r, "ProducerId", <i64 as Value>::read(r, flex, v));
-        let producer_epoch = field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v));
-        let ongoing_txn_producer_id = if v >= 6 {
-            field!(r, "OngoingTxnProducerId", <i64 as Value>::read(r, flex, v))
+        let (throttle_time_ms, error_code, producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<16, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 6)),
+                    i16::from_be_bytes(p::chunk::<16, 2>(c, 14)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let (ongoing_txn_producer_id, ongoing_txn_producer_epoch) = if v >= 6 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "OngoingTxnProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(
+                        r,
+                        "OngoingTxnProducerEpoch",
+                        <i16 as Value>::read(r, flex, v)
+                    ),
+                )
+            }
         } else {
-            -1_i64
-        };
-        let ongoing_txn_producer_epoch = if v >= 6 {
-            field!(
-                r,
-                "OngoingTxnProducerEpoch",
-                <i16 as Value>::read(r, flex, v)
-            )
-        } else {
-            -1_i16
+            (-1_i64, -1_i16)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -119,20 +138,19 @@ impl WireStruct for InitProducerIdResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.producer_id.write(out, flex, v, "ProducerId")?;
-        self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            c[6..14].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[14..16].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if !(v >= 6) && self.ongoing_txn_producer_id != -1_i64 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OngoingTxnProducerId",
                 version: v,
             });
-        }
-        if v >= 6 {
-            self.ongoing_txn_producer_id
-                .write(out, flex, v, "OngoingTxnProducerId")?;
         }
         if !(v >= 6) && self.ongoing_txn_producer_epoch != -1_i16 {
             return Err(EncodeError::FieldNotInVersion {
@@ -141,8 +159,10 @@ impl WireStruct for InitProducerIdResponse {
             });
         }
         if v >= 6 {
-            self.ongoing_txn_producer_epoch
-                .write(out, flex, v, "OngoingTxnProducerEpoch")?;
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.ongoing_txn_producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.ongoing_txn_producer_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

@@ -310,9 +310,21 @@ impl WireStruct for PartitionData {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
-        let state_epoch = field!(r, "StateEpoch", <i32 as Value>::read(r, flex, v));
-        let start_offset = field!(r, "StartOffset", <i64 as Value>::read(r, flex, v));
+        let (partition, state_epoch, start_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StateEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StartOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -327,9 +339,13 @@ impl WireStruct for PartitionData {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition.write(out, flex, v, "Partition")?;
-        self.state_epoch.write(out, flex, v, "StateEpoch")?;
-        self.start_offset.write(out, flex, v, "StartOffset")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.partition.to_be_bytes());
+            c[4..8].copy_from_slice(&self.state_epoch.to_be_bytes());
+            c[8..16].copy_from_slice(&self.start_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -107,8 +107,18 @@ impl WireStruct for JoinGroupResponse {
         } else {
             0
         };
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let generation_id = field!(r, "GenerationId", <i32 as Value>::read(r, flex, v));
+        let (error_code, generation_id) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                field!(r, "GenerationId", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let protocol_type = if v >= 7 {
             field!(
                 r,
@@ -159,8 +169,12 @@ impl WireStruct for JoinGroupResponse {
             self.throttle_time_ms
                 .write(out, flex, v, "ThrottleTimeMs")?;
         }
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.generation_id.write(out, flex, v, "GenerationId")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.error_code.to_be_bytes());
+            c[2..6].copy_from_slice(&self.generation_id.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 7 {
             val::write_opt(
                 self.protocol_type.as_ref(),

@@ -60,8 +60,18 @@ impl WireStruct for KRaftVersionRecord {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let version = field!(r, "Version", <i16 as Value>::read(r, flex, v));
-        let k_raft_version = field!(r, "KRaftVersion", <i16 as Value>::read(r, flex, v));
+        let (version, k_raft_version) = if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Version", <i16 as Value>::read(r, flex, v)),
+                field!(r, "KRaftVersion", <i16 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -75,8 +85,12 @@ impl WireStruct for KRaftVersionRecord {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.version.write(out, flex, v, "Version")?;
-        self.k_raft_version.write(out, flex, v, "KRaftVersion")?;
+        {
+            let mut c = [0u8; 4];
+            c[0..2].copy_from_slice(&self.version.to_be_bytes());
+            c[2..4].copy_from_slice(&self.k_raft_version.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -72,8 +72,18 @@ impl WireStruct for LeaderChangeMessage {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let version = field!(r, "Version", <i16 as Value>::read(r, flex, v));
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
+        let (version, leader_id) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Version", <i16 as Value>::read(r, flex, v)),
+                field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let voters = field!(r, "Voters", <Vec<Voter> as Value>::read(r, flex, v));
         let granting_voters = field!(r, "GrantingVoters", <Vec<Voter> as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
@@ -91,8 +101,12 @@ impl WireStruct for LeaderChangeMessage {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.version.write(out, flex, v, "Version")?;
-        self.leader_id.write(out, flex, v, "LeaderId")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.version.to_be_bytes());
+            c[2..6].copy_from_slice(&self.leader_id.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.voters.write(out, flex, v, "Voters")?;
         self.granting_voters.write(out, flex, v, "GrantingVoters")?;
         if flex {

@@ -339,8 +339,19 @@ impl WireStruct for ListOffsetsPartitionResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
         let old_style_offsets = if v <= 0 {
             field!(
                 r,
@@ -350,15 +361,21 @@ impl WireStruct for ListOffsetsPartitionResponse {
         } else {
             Packed::new()
         };
-        let timestamp = if v >= 1 {
-            field!(r, "Timestamp", <i64 as Value>::read(r, flex, v))
+        let (timestamp, offset) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "Timestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i64
-        };
-        let offset = if v >= 1 {
-            field!(r, "Offset", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
+            (-1_i64, -1_i64)
         };
         let leader_epoch = if v >= 4 {
             field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
@@ -382,8 +399,12 @@ impl WireStruct for ListOffsetsPartitionResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         if !(v <= 0) && self.old_style_offsets != Packed::new() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OldStyleOffsets",
@@ -400,9 +421,6 @@ impl WireStruct for ListOffsetsPartitionResponse {
                 version: v,
             });
         }
-        if v >= 1 {
-            self.timestamp.write(out, flex, v, "Timestamp")?;
-        }
         if !(v >= 1) && self.offset != -1_i64 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "Offset",
@@ -410,7 +428,10 @@ impl WireStruct for ListOffsetsPartitionResponse {
             });
         }
         if v >= 1 {
-            self.offset.write(out, flex, v, "Offset")?;
+            let mut c = [0u8; 16];
+            c[0..8].copy_from_slice(&self.timestamp.to_be_bytes());
+            c[8..16].copy_from_slice(&self.offset.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v >= 4) && self.leader_epoch != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {

@@ -733,9 +733,21 @@ impl WireStruct for MetadataResponsePartition {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 9;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
+        let (error_code, partition_index, leader_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<10, 4>(c, 2)),
+                    i32::from_be_bytes(p::chunk::<10, 4>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let leader_epoch = if v >= 7 {
             field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
@@ -770,9 +782,13 @@ impl WireStruct for MetadataResponsePartition {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 9;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.leader_id.write(out, flex, v, "LeaderId")?;
+        {
+            let mut c = [0u8; 10];
+            c[0..2].copy_from_slice(&self.error_code.to_be_bytes());
+            c[2..6].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[6..10].copy_from_slice(&self.leader_id.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 7 {
             self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
         }

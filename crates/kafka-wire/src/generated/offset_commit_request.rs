@@ -478,8 +478,19 @@ impl WireStruct for OffsetCommitRequestPartition {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 8;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let committed_offset = field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v));
+        let (partition_index, committed_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let committed_leader_epoch = if v >= 6 {
             field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
@@ -511,9 +522,12 @@ impl WireStruct for OffsetCommitRequestPartition {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 8;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.committed_offset
-            .write(out, flex, v, "CommittedOffset")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.committed_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 6 {
             self.committed_leader_epoch
                 .write(out, flex, v, "CommittedLeaderEpoch")?;

@@ -453,15 +453,21 @@ impl WireStruct for OffsetFetchResponsePartition {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let partition_index = if v <= 7 {
-            field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v))
+        let (partition_index, committed_offset) = if v <= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let committed_offset = if v <= 7 {
-            field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v))
-        } else {
-            0
+            (0, 0)
         };
         let committed_leader_epoch = if (5..=7).contains(&v) {
             field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
@@ -504,9 +510,6 @@ impl WireStruct for OffsetFetchResponsePartition {
                 version: v,
             });
         }
-        if v <= 7 {
-            self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        }
         if !(v <= 7) && self.committed_offset != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CommittedOffset",
@@ -514,8 +517,10 @@ impl WireStruct for OffsetFetchResponsePartition {
             });
         }
         if v <= 7 {
-            self.committed_offset
-                .write(out, flex, v, "CommittedOffset")?;
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.committed_offset.to_be_bytes());
+            out.put_slice(&c);
         }
         if (5..=7).contains(&v) {
             self.committed_leader_epoch
@@ -1077,20 +1082,23 @@ impl WireStruct for OffsetFetchResponsePartitions {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let partition_index = if v >= 8 {
-            field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v))
+        let (partition_index, committed_offset, committed_leader_epoch) = if v >= 8 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let committed_offset = if v >= 8 {
-            field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let committed_leader_epoch = if v >= 8 {
-            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
+            (0, 0, -1_i32)
         };
         let metadata = if v >= 8 {
             field!(
@@ -1128,9 +1136,6 @@ impl WireStruct for OffsetFetchResponsePartitions {
                 version: v,
             });
         }
-        if v >= 8 {
-            self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        }
         if !(v >= 8) && self.committed_offset != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CommittedOffset",
@@ -1138,12 +1143,11 @@ impl WireStruct for OffsetFetchResponsePartitions {
             });
         }
         if v >= 8 {
-            self.committed_offset
-                .write(out, flex, v, "CommittedOffset")?;
-        }
-        if v >= 8 {
-            self.committed_leader_epoch
-                .write(out, flex, v, "CommittedLeaderEpoch")?;
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.committed_offset.to_be_bytes());
+            c[12..16].copy_from_slice(&self.committed_leader_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v >= 8) && self.metadata != Some(ByteString::new()) {
             return Err(EncodeError::FieldNotInVersion {

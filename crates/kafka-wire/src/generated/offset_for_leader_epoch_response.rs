@@ -325,8 +325,18 @@ impl WireStruct for EpochEndOffset {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
+        let (error_code, partition) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let leader_epoch = if v >= 1 {
             field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
@@ -348,8 +358,12 @@ impl WireStruct for EpochEndOffset {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.partition.write(out, flex, v, "Partition")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.error_code.to_be_bytes());
+            c[2..6].copy_from_slice(&self.partition.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 1 {
             self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
         }

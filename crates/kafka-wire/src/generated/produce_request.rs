@@ -81,8 +81,18 @@ impl WireStruct for ProduceRequest {
         } else {
             None
         };
-        let acks = field!(r, "Acks", <i16 as Value>::read(r, flex, v));
-        let timeout_ms = field!(r, "TimeoutMs", <i32 as Value>::read(r, flex, v));
+        let (acks, timeout_ms) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Acks", <i16 as Value>::read(r, flex, v)),
+                field!(r, "TimeoutMs", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let topic_data = field!(
             r,
             "TopicData",
@@ -119,8 +129,12 @@ impl WireStruct for ProduceRequest {
                 "TransactionalId",
             )?;
         }
-        self.acks.write(out, flex, v, "Acks")?;
-        self.timeout_ms.write(out, flex, v, "TimeoutMs")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.acks.to_be_bytes());
+            c[2..6].copy_from_slice(&self.timeout_ms.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.topic_data.write(out, flex, v, "TopicData")?;
         if flex {
             if self.unknown_tagged_fields.is_empty() {

@@ -442,9 +442,21 @@ impl WireStruct for PartitionProduceResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 9;
-        let index = field!(r, "Index", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let base_offset = field!(r, "BaseOffset", <i64 as Value>::read(r, flex, v));
+        let (index, error_code, base_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "Index", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "BaseOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let log_append_time_ms = if v >= 2 {
             field!(r, "LogAppendTimeMs", <i64 as Value>::read(r, flex, v))
         } else {
@@ -521,9 +533,13 @@ impl WireStruct for PartitionProduceResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 9;
-        self.index.write(out, flex, v, "Index")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.base_offset.write(out, flex, v, "BaseOffset")?;
+        {
+            let mut c = [0u8; 14];
+            c[0..4].copy_from_slice(&self.index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            c[6..14].copy_from_slice(&self.base_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 2 {
             self.log_append_time_ms
                 .write(out, flex, v, "LogAppendTimeMs")?;
@@ -880,15 +896,21 @@ impl WireStruct for LeaderIdAndEpoch {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 9;
-        let leader_id = if v >= 10 {
-            field!(r, "LeaderId", <i32 as Value>::read(r, flex, v))
+        let (leader_id, leader_epoch) = if v >= 10 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            -1_i32
-        };
-        let leader_epoch = if v >= 10 {
-            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
+            (-1_i32, -1_i32)
         };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -909,9 +931,6 @@ impl WireStruct for LeaderIdAndEpoch {
                 version: v,
             });
         }
-        if v >= 10 {
-            self.leader_id.write(out, flex, v, "LeaderId")?;
-        }
         if !(v >= 10) && self.leader_epoch != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaderEpoch",
@@ -919,7 +938,10 @@ impl WireStruct for LeaderIdAndEpoch {
             });
         }
         if v >= 10 {
-            self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
             if self.unknown_tagged_fields.is_empty() {

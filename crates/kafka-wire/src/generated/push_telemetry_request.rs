@@ -82,8 +82,19 @@ impl WireStruct for PushTelemetryRequest {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let client_instance_id = field!(r, "ClientInstanceId", <Uuid as Value>::read(r, flex, v));
-        let subscription_id = field!(r, "SubscriptionId", <i32 as Value>::read(r, flex, v));
+        let (client_instance_id, subscription_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    Uuid(p::chunk::<20, 16>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "ClientInstanceId", <Uuid as Value>::read(r, flex, v)),
+                    field!(r, "SubscriptionId", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let terminating = field!(r, "Terminating", <bool as Value>::read(r, flex, v));
         let compression_type = field!(r, "CompressionType", <i8 as Value>::read(r, flex, v));
         let metrics = field!(r, "Metrics", <Bytes as Value>::read(r, flex, v));
@@ -103,9 +114,12 @@ impl WireStruct for PushTelemetryRequest {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.client_instance_id
-            .write(out, flex, v, "ClientInstanceId")?;
-        self.subscription_id.write(out, flex, v, "SubscriptionId")?;
+        {
+            let mut c = [0u8; 20];
+            c[0..16].copy_from_slice(&self.client_instance_id.0);
+            c[16..20].copy_from_slice(&self.subscription_id.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.terminating.write(out, flex, v, "Terminating")?;
         self.compression_type
             .write(out, flex, v, "CompressionType")?;

@@ -323,16 +323,38 @@ impl WireStruct for PartitionResult {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (partition, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
         let error_message = field!(
             r,
             "ErrorMessage",
             val::read_opt::<ByteString>(r, flex, v, true)
         );
-        let state_epoch = field!(r, "StateEpoch", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
-        let start_offset = field!(r, "StartOffset", <i64 as Value>::read(r, flex, v));
+        let (state_epoch, leader_epoch, start_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "StateEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StartOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let delivery_complete_count = if v >= 1 {
             field!(r, "DeliveryCompleteCount", <i32 as Value>::read(r, flex, v))
         } else {
@@ -356,8 +378,12 @@ impl WireStruct for PartitionResult {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition.write(out, flex, v, "Partition")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.partition.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(
             self.error_message.as_ref(),
             out,
@@ -366,9 +392,13 @@ impl WireStruct for PartitionResult {
             true,
             "ErrorMessage",
         )?;
-        self.state_epoch.write(out, flex, v, "StateEpoch")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
-        self.start_offset.write(out, flex, v, "StartOffset")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.state_epoch.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            c[8..16].copy_from_slice(&self.start_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 1 {
             self.delivery_complete_count
                 .write(out, flex, v, "DeliveryCompleteCount")?;

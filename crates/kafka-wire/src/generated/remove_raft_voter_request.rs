@@ -71,8 +71,19 @@ impl WireStruct for RemoveRaftVoterRequest {
             "ClusterId",
             val::read_opt::<ByteString>(r, flex, v, true)
         );
-        let voter_id = field!(r, "VoterId", <i32 as Value>::read(r, flex, v));
-        let voter_directory_id = field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v));
+        let (voter_id, voter_directory_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "VoterId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -88,9 +99,12 @@ impl WireStruct for RemoveRaftVoterRequest {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
         val::write_opt(self.cluster_id.as_ref(), out, flex, v, true, "ClusterId")?;
-        self.voter_id.write(out, flex, v, "VoterId")?;
-        self.voter_directory_id
-            .write(out, flex, v, "VoterDirectoryId")?;
+        {
+            let mut c = [0u8; 20];
+            c[0..4].copy_from_slice(&self.voter_id.to_be_bytes());
+            c[4..20].copy_from_slice(&self.voter_directory_id.0);
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

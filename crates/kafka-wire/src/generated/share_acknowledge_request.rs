@@ -508,8 +508,19 @@ impl WireStruct for AcknowledgementBatch {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let first_offset = field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v));
-        let last_offset = field!(r, "LastOffset", <i64 as Value>::read(r, flex, v));
+        let (first_offset, last_offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<16>()
+        {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let acknowledge_types = field!(
             r,
             "AcknowledgeTypes",
@@ -529,8 +540,12 @@ impl WireStruct for AcknowledgementBatch {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.first_offset.write(out, flex, v, "FirstOffset")?;
-        self.last_offset.write(out, flex, v, "LastOffset")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..8].copy_from_slice(&self.first_offset.to_be_bytes());
+            c[8..16].copy_from_slice(&self.last_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.acknowledge_types
             .write(out, flex, v, "AcknowledgeTypes")?;
         if flex {

@@ -122,19 +122,38 @@ impl WireStruct for ShareFetchRequest {
         let flex = true;
         let group_id = field!(r, "GroupId", val::read_opt::<ByteString>(r, flex, v, true));
         let member_id = field!(r, "MemberId", val::read_opt::<ByteString>(r, flex, v, true));
-        let share_session_epoch = field!(r, "ShareSessionEpoch", <i32 as Value>::read(r, flex, v));
-        let max_wait_ms = field!(r, "MaxWaitMs", <i32 as Value>::read(r, flex, v));
-        let min_bytes = field!(r, "MinBytes", <i32 as Value>::read(r, flex, v));
-        let max_bytes = field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v));
-        let max_records = if v >= 1 {
-            field!(r, "MaxRecords", <i32 as Value>::read(r, flex, v))
+        let (share_session_epoch, max_wait_ms, min_bytes, max_bytes) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "ShareSessionEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "MaxWaitMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "MinBytes", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let (max_records, batch_size) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "MaxRecords", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "BatchSize", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let batch_size = if v >= 1 {
-            field!(r, "BatchSize", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
+            (0, 0)
         };
         let share_acquire_mode = if v >= 2 {
             field!(r, "ShareAcquireMode", <i8 as Value>::read(r, flex, v))
@@ -177,19 +196,19 @@ impl WireStruct for ShareFetchRequest {
         let flex = true;
         val::write_opt(self.group_id.as_ref(), out, flex, v, true, "GroupId")?;
         val::write_opt(self.member_id.as_ref(), out, flex, v, true, "MemberId")?;
-        self.share_session_epoch
-            .write(out, flex, v, "ShareSessionEpoch")?;
-        self.max_wait_ms.write(out, flex, v, "MaxWaitMs")?;
-        self.min_bytes.write(out, flex, v, "MinBytes")?;
-        self.max_bytes.write(out, flex, v, "MaxBytes")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.share_session_epoch.to_be_bytes());
+            c[4..8].copy_from_slice(&self.max_wait_ms.to_be_bytes());
+            c[8..12].copy_from_slice(&self.min_bytes.to_be_bytes());
+            c[12..16].copy_from_slice(&self.max_bytes.to_be_bytes());
+            out.put_slice(&c);
+        }
         if !(v >= 1) && self.max_records != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MaxRecords",
                 version: v,
             });
-        }
-        if v >= 1 {
-            self.max_records.write(out, flex, v, "MaxRecords")?;
         }
         if !(v >= 1) && self.batch_size != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -198,7 +217,10 @@ impl WireStruct for ShareFetchRequest {
             });
         }
         if v >= 1 {
-            self.batch_size.write(out, flex, v, "BatchSize")?;
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.max_records.to_be_bytes());
+            c[4..8].copy_from_slice(&self.batch_size.to_be_bytes());
+            out.put_slice(&c);
         }
         if v >= 2 {
             self.share_acquire_mode
@@ -683,8 +705,19 @@ impl WireStruct for AcknowledgementBatch {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let first_offset = field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v));
-        let last_offset = field!(r, "LastOffset", <i64 as Value>::read(r, flex, v));
+        let (first_offset, last_offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<16>()
+        {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let acknowledge_types = field!(
             r,
             "AcknowledgeTypes",
@@ -704,8 +737,12 @@ impl WireStruct for AcknowledgementBatch {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.first_offset.write(out, flex, v, "FirstOffset")?;
-        self.last_offset.write(out, flex, v, "LastOffset")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..8].copy_from_slice(&self.first_offset.to_be_bytes());
+            c[8..16].copy_from_slice(&self.last_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.acknowledge_types
             .write(out, flex, v, "AcknowledgeTypes")?;
         if flex {

@@ -60,12 +60,23 @@ impl WireStruct for SnapshotHeaderRecord {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let version = field!(r, "Version", <i16 as Value>::read(r, flex, v));
-        let last_contained_log_timestamp = field!(
-            r,
-            "LastContainedLogTimestamp",
-            <i64 as Value>::read(r, flex, v)
-        );
+        let (version, last_contained_log_timestamp) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "Version", <i16 as Value>::read(r, flex, v)),
+                    field!(
+                        r,
+                        "LastContainedLogTimestamp",
+                        <i64 as Value>::read(r, flex, v)
+                    ),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -79,9 +90,12 @@ impl WireStruct for SnapshotHeaderRecord {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.version.write(out, flex, v, "Version")?;
-        self.last_contained_log_timestamp
-            .write(out, flex, v, "LastContainedLogTimestamp")?;
+        {
+            let mut c = [0u8; 10];
+            c[0..2].copy_from_slice(&self.version.to_be_bytes());
+            c[2..10].copy_from_slice(&self.last_contained_log_timestamp.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

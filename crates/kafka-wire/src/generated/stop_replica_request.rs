@@ -878,15 +878,21 @@ impl WireStruct for StopReplicaPartitionState {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let partition_index = if v >= 3 {
-            field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v))
+        let (partition_index, leader_epoch) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            0
-        };
-        let leader_epoch = if v >= 3 {
-            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
+            (0, -1_i32)
         };
         let delete_partition = if v >= 3 {
             field!(r, "DeletePartition", <bool as Value>::read(r, flex, v))
@@ -913,9 +919,6 @@ impl WireStruct for StopReplicaPartitionState {
                 version: v,
             });
         }
-        if v >= 3 {
-            self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        }
         if !(v >= 3) && self.leader_epoch != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaderEpoch",
@@ -923,7 +926,10 @@ impl WireStruct for StopReplicaPartitionState {
             });
         }
         if v >= 3 {
-            self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v >= 3) && self.delete_partition != false {
             return Err(EncodeError::FieldNotInVersion {

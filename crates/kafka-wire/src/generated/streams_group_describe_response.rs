@@ -232,8 +232,19 @@ impl WireStruct for DescribedGroup {
         );
         let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
         let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
-        let group_epoch = field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v));
-        let assignment_epoch = field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v));
+        let (group_epoch, assignment_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let topology = field!(r, "Topology", val::read_opt::<Topology>(r, flex, v, true));
         let members = field!(r, "Members", <Vec<Member> as Value>::read(r, flex, v));
         let authorized_operations =
@@ -269,9 +280,12 @@ impl WireStruct for DescribedGroup {
         )?;
         self.group_id.write(out, flex, v, "GroupId")?;
         self.group_state.write(out, flex, v, "GroupState")?;
-        self.group_epoch.write(out, flex, v, "GroupEpoch")?;
-        self.assignment_epoch
-            .write(out, flex, v, "AssignmentEpoch")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.group_epoch.to_be_bytes());
+            c[4..8].copy_from_slice(&self.assignment_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_struct_opt(self.topology.as_ref(), out, v, true, "Topology")?;
         self.members.write(out, flex, v, "Members")?;
         self.authorized_operations
@@ -1171,8 +1185,18 @@ impl WireStruct for TaskOffset {
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
         let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
-        let offset = field!(r, "Offset", <i64 as Value>::read(r, flex, v));
+        let (partition, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -1188,8 +1212,12 @@ impl WireStruct for TaskOffset {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
         self.subtopology_id.write(out, flex, v, "SubtopologyId")?;
-        self.partition.write(out, flex, v, "Partition")?;
-        self.offset.write(out, flex, v, "Offset")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition.to_be_bytes());
+            c[4..12].copy_from_slice(&self.offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);
@@ -1671,8 +1699,19 @@ impl WireStruct for TopicInfo {
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
         let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <i32 as Value>::read(r, flex, v));
-        let replication_factor = field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v));
+        let (partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Partitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let topic_configs = field!(
             r,
             "TopicConfigs",
@@ -1694,9 +1733,12 @@ impl WireStruct for TopicInfo {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
         self.name.write(out, flex, v, "Name")?;
-        self.partitions.write(out, flex, v, "Partitions")?;
-        self.replication_factor
-            .write(out, flex, v, "ReplicationFactor")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.partitions.to_be_bytes());
+            c[4..6].copy_from_slice(&self.replication_factor.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.topic_configs.write(out, flex, v, "TopicConfigs")?;
         if flex {
             if self.unknown_tagged_fields.is_empty() {

@@ -152,12 +152,23 @@ impl WireStruct for StreamsGroupHeartbeatRequest {
         let flex = true;
         let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
         let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
-        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
-        let endpoint_information_epoch = field!(
-            r,
-            "EndpointInformationEpoch",
-            <i32 as Value>::read(r, flex, v)
-        );
+        let (member_epoch, endpoint_information_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(
+                        r,
+                        "EndpointInformationEpoch",
+                        <i32 as Value>::read(r, flex, v)
+                    ),
+                )
+            };
         let instance_id = field!(
             r,
             "InstanceId",
@@ -239,9 +250,12 @@ impl WireStruct for StreamsGroupHeartbeatRequest {
         let flex = true;
         self.group_id.write(out, flex, v, "GroupId")?;
         self.member_id.write(out, flex, v, "MemberId")?;
-        self.member_epoch.write(out, flex, v, "MemberEpoch")?;
-        self.endpoint_information_epoch
-            .write(out, flex, v, "EndpointInformationEpoch")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.member_epoch.to_be_bytes());
+            c[4..8].copy_from_slice(&self.endpoint_information_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(self.instance_id.as_ref(), out, flex, v, true, "InstanceId")?;
         val::write_opt(self.rack_id.as_ref(), out, flex, v, true, "RackId")?;
         self.rebalance_timeout_ms
@@ -1120,8 +1134,19 @@ impl WireStruct for TopicInfo {
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
         let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <i32 as Value>::read(r, flex, v));
-        let replication_factor = field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v));
+        let (partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Partitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let topic_configs = field!(
             r,
             "TopicConfigs",
@@ -1143,9 +1168,12 @@ impl WireStruct for TopicInfo {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
         self.name.write(out, flex, v, "Name")?;
-        self.partitions.write(out, flex, v, "Partitions")?;
-        self.replication_factor
-            .write(out, flex, v, "ReplicationFactor")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.partitions.to_be_bytes());
+            c[4..6].copy_from_slice(&self.replication_factor.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.topic_configs.write(out, flex, v, "TopicConfigs")?;
         if flex {
             if self.unknown_tagged_fields.is_empty() {
@@ -1379,8 +1407,18 @@ impl WireStruct for TaskOffset {
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
         let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
-        let offset = field!(r, "Offset", <i64 as Value>::read(r, flex, v));
+        let (partition, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -1396,8 +1434,12 @@ impl WireStruct for TaskOffset {
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
         self.subtopology_id.write(out, flex, v, "SubtopologyId")?;
-        self.partition.write(out, flex, v, "Partition")?;
-        self.offset.write(out, flex, v, "Offset")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition.to_be_bytes());
+            c[4..12].copy_from_slice(&self.offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

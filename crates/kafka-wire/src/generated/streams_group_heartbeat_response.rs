@@ -132,21 +132,42 @@ impl WireStruct for StreamsGroupHeartbeatResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let error_message = field!(
             r,
             "ErrorMessage",
             val::read_opt::<ByteString>(r, flex, v, true)
         );
         let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
-        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
-        let heartbeat_interval_ms =
-            field!(r, "HeartbeatIntervalMs", <i32 as Value>::read(r, flex, v));
-        let acceptable_recovery_lag =
-            field!(r, "AcceptableRecoveryLag", <i32 as Value>::read(r, flex, v));
-        let task_offset_interval_ms =
-            field!(r, "TaskOffsetIntervalMs", <i32 as Value>::read(r, flex, v));
+        let (member_epoch, heartbeat_interval_ms, acceptable_recovery_lag, task_offset_interval_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "HeartbeatIntervalMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "AcceptableRecoveryLag", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "TaskOffsetIntervalMs", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let status = field!(r, "Status", val::read_opt::<Vec<Status>>(r, flex, v, true));
         let active_tasks = field!(
             r,
@@ -198,9 +219,12 @@ impl WireStruct for StreamsGroupHeartbeatResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(
             self.error_message.as_ref(),
             out,
@@ -210,13 +234,14 @@ impl WireStruct for StreamsGroupHeartbeatResponse {
             "ErrorMessage",
         )?;
         self.member_id.write(out, flex, v, "MemberId")?;
-        self.member_epoch.write(out, flex, v, "MemberEpoch")?;
-        self.heartbeat_interval_ms
-            .write(out, flex, v, "HeartbeatIntervalMs")?;
-        self.acceptable_recovery_lag
-            .write(out, flex, v, "AcceptableRecoveryLag")?;
-        self.task_offset_interval_ms
-            .write(out, flex, v, "TaskOffsetIntervalMs")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.member_epoch.to_be_bytes());
+            c[4..8].copy_from_slice(&self.heartbeat_interval_ms.to_be_bytes());
+            c[8..12].copy_from_slice(&self.acceptable_recovery_lag.to_be_bytes());
+            c[12..16].copy_from_slice(&self.task_offset_interval_ms.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(self.status.as_ref(), out, flex, v, true, "Status")?;
         val::write_opt(
             self.active_tasks.as_ref(),

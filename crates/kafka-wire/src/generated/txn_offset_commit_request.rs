@@ -102,8 +102,19 @@ impl WireStruct for TxnOffsetCommitRequest {
             <ByteString as Value>::read(r, flex, v)
         );
         let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
-        let producer_id = field!(r, "ProducerId", <i64 as Value>::read(r, flex, v));
-        let producer_epoch = field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v));
+        let (producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let generation_id = if v >= 3 {
             field!(r, "GenerationId", <i32 as Value>::read(r, flex, v))
         } else {
@@ -150,8 +161,12 @@ impl WireStruct for TxnOffsetCommitRequest {
         self.transactional_id
             .write(out, flex, v, "TransactionalId")?;
         self.group_id.write(out, flex, v, "GroupId")?;
-        self.producer_id.write(out, flex, v, "ProducerId")?;
-        self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+        {
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if !(v >= 3) && self.generation_id != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "GenerationId",
@@ -482,8 +497,19 @@ impl WireStruct for TxnOffsetCommitRequestPartition {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let committed_offset = field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v));
+        let (partition_index, committed_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let committed_leader_epoch = if v >= 2 {
             field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
         } else {
@@ -509,9 +535,12 @@ impl WireStruct for TxnOffsetCommitRequestPartition {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.committed_offset
-            .write(out, flex, v, "CommittedOffset")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.committed_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 2 {
             self.committed_leader_epoch
                 .write(out, flex, v, "CommittedLeaderEpoch")?;

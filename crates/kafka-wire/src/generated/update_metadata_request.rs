@@ -1036,10 +1036,23 @@ impl WireStruct for UpdateMetadataPartitionState {
         } else {
             ByteString::new()
         };
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let controller_epoch = field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v));
-        let leader = field!(r, "Leader", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (partition_index, controller_epoch, leader, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "Leader", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
         let isr = field!(r, "Isr", <Packed<i32> as Value>::read(r, flex, v));
         let zk_version = field!(r, "ZkVersion", <i32 as Value>::read(r, flex, v));
         let replicas = field!(r, "Replicas", <Packed<i32> as Value>::read(r, flex, v));
@@ -1075,11 +1088,14 @@ impl WireStruct for UpdateMetadataPartitionState {
         if v <= 4 {
             self.topic_name.write(out, flex, v, "TopicName")?;
         }
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.controller_epoch
-            .write(out, flex, v, "ControllerEpoch")?;
-        self.leader.write(out, flex, v, "Leader")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..8].copy_from_slice(&self.controller_epoch.to_be_bytes());
+            c[8..12].copy_from_slice(&self.leader.to_be_bytes());
+            c[12..16].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.isr.write(out, flex, v, "Isr")?;
         self.zk_version.write(out, flex, v, "ZkVersion")?;
         self.replicas.write(out, flex, v, "Replicas")?;

@@ -66,8 +66,19 @@ impl WireStruct for UpdateRaftVoterResponse {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let mut current_leader = Default::default();
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
@@ -111,9 +122,12 @@ impl WireStruct for UpdateRaftVoterResponse {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             let mut count = 0usize;
             let has_current_leader = (true) && self.current_leader != Default::default();
@@ -237,8 +251,18 @@ impl WireStruct for CurrentLeader {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let leader_id = field!(r, "LeaderId", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
+        let (leader_id, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
         let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
         let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
@@ -256,8 +280,12 @@ impl WireStruct for CurrentLeader {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.leader_id.write(out, flex, v, "LeaderId")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.host.write(out, flex, v, "Host")?;
         self.port.write(out, flex, v, "Port")?;
         if flex {

@@ -363,21 +363,50 @@ impl WireStruct for PartitionData {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let replica_epoch = field!(r, "ReplicaEpoch", <i32 as Value>::read(r, flex, v));
-        let replica_id = field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v));
-        let replica_directory_id = if v >= 1 {
-            field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v))
+        let (partition_index, replica_epoch, replica_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicaEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let (replica_directory_id, voter_directory_id) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<32>() {
+                r.rest = rest;
+                (
+                    Uuid(p::chunk::<32, 16>(c, 0)),
+                    Uuid(p::chunk::<32, 16>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                    field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            Uuid::ZERO
+            (Uuid::ZERO, Uuid::ZERO)
         };
-        let voter_directory_id = if v >= 1 {
-            field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let last_offset_epoch = field!(r, "LastOffsetEpoch", <i32 as Value>::read(r, flex, v));
-        let last_offset = field!(r, "LastOffset", <i64 as Value>::read(r, flex, v));
+        let (last_offset_epoch, last_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LastOffsetEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let pre_vote = if v >= 2 {
             field!(r, "PreVote", <bool as Value>::read(r, flex, v))
         } else {
@@ -402,20 +431,25 @@ impl WireStruct for PartitionData {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.replica_epoch.write(out, flex, v, "ReplicaEpoch")?;
-        self.replica_id.write(out, flex, v, "ReplicaId")?;
-        if v >= 1 {
-            self.replica_directory_id
-                .write(out, flex, v, "ReplicaDirectoryId")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..8].copy_from_slice(&self.replica_epoch.to_be_bytes());
+            c[8..12].copy_from_slice(&self.replica_id.to_be_bytes());
+            out.put_slice(&c);
         }
         if v >= 1 {
-            self.voter_directory_id
-                .write(out, flex, v, "VoterDirectoryId")?;
+            let mut c = [0u8; 32];
+            c[0..16].copy_from_slice(&self.replica_directory_id.0);
+            c[16..32].copy_from_slice(&self.voter_directory_id.0);
+            out.put_slice(&c);
         }
-        self.last_offset_epoch
-            .write(out, flex, v, "LastOffsetEpoch")?;
-        self.last_offset.write(out, flex, v, "LastOffset")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.last_offset_epoch.to_be_bytes());
+            c[4..12].copy_from_slice(&self.last_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if !(v >= 2) && self.pre_vote != false {
             return Err(EncodeError::FieldNotInVersion {
                 field: "PreVote",

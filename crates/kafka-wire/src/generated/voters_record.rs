@@ -189,8 +189,19 @@ impl WireStruct for Voter {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let voter_id = field!(r, "VoterId", <i32 as Value>::read(r, flex, v));
-        let voter_directory_id = field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v));
+        let (voter_id, voter_directory_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "VoterId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                )
+            };
         let endpoints = field!(r, "Endpoints", <Vec<Endpoint> as Value>::read(r, flex, v));
         let k_raft_version_feature = field!(
             r,
@@ -212,9 +223,12 @@ impl WireStruct for Voter {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.voter_id.write(out, flex, v, "VoterId")?;
-        self.voter_directory_id
-            .write(out, flex, v, "VoterDirectoryId")?;
+        {
+            let mut c = [0u8; 20];
+            c[0..4].copy_from_slice(&self.voter_id.to_be_bytes());
+            c[4..20].copy_from_slice(&self.voter_directory_id.0);
+            out.put_slice(&c);
+        }
         self.endpoints.write(out, flex, v, "Endpoints")?;
         self.k_raft_version_feature
             .write(out, flex, v, "KRaftVersionFeature")?;
@@ -458,10 +472,19 @@ impl WireStruct for KRaftVersionFeature {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let min_supported_version =
-            field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v));
-        let max_supported_version =
-            field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v));
+        let (min_supported_version, max_supported_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -475,10 +498,12 @@ impl WireStruct for KRaftVersionFeature {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.min_supported_version
-            .write(out, flex, v, "MinSupportedVersion")?;
-        self.max_supported_version
-            .write(out, flex, v, "MaxSupportedVersion")?;
+        {
+            let mut c = [0u8; 4];
+            c[0..2].copy_from_slice(&self.min_supported_version.to_be_bytes());
+            c[2..4].copy_from_slice(&self.max_supported_version.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

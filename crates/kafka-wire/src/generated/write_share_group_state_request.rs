@@ -326,10 +326,23 @@ impl WireStruct for PartitionData {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
-        let state_epoch = field!(r, "StateEpoch", <i32 as Value>::read(r, flex, v));
-        let leader_epoch = field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v));
-        let start_offset = field!(r, "StartOffset", <i64 as Value>::read(r, flex, v));
+        let (partition, state_epoch, leader_epoch, start_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StateEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StartOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
         let delivery_complete_count = if v >= 1 {
             field!(r, "DeliveryCompleteCount", <i32 as Value>::read(r, flex, v))
         } else {
@@ -357,10 +370,14 @@ impl WireStruct for PartitionData {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition.write(out, flex, v, "Partition")?;
-        self.state_epoch.write(out, flex, v, "StateEpoch")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
-        self.start_offset.write(out, flex, v, "StartOffset")?;
+        {
+            let mut c = [0u8; 20];
+            c[0..4].copy_from_slice(&self.partition.to_be_bytes());
+            c[4..8].copy_from_slice(&self.state_epoch.to_be_bytes());
+            c[8..12].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            c[12..20].copy_from_slice(&self.start_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 1 {
             self.delivery_complete_count
                 .write(out, flex, v, "DeliveryCompleteCount")?;
@@ -498,10 +515,23 @@ impl WireStruct for StateBatch {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let first_offset = field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v));
-        let last_offset = field!(r, "LastOffset", <i64 as Value>::read(r, flex, v));
-        let delivery_state = field!(r, "DeliveryState", <i8 as Value>::read(r, flex, v));
-        let delivery_count = field!(r, "DeliveryCount", <i16 as Value>::read(r, flex, v));
+        let (first_offset, last_offset, delivery_state, delivery_count) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<19>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<19, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<19, 8>(c, 8)),
+                    i8::from_be_bytes(p::chunk::<19, 1>(c, 16)),
+                    i16::from_be_bytes(p::chunk::<19, 2>(c, 17)),
+                )
+            } else {
+                (
+                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "DeliveryState", <i8 as Value>::read(r, flex, v)),
+                    field!(r, "DeliveryCount", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let mut unknown_tagged_fields = TaggedFields::new();
         if flex {
             unknown_tagged_fields = r.unknown_tags()?;
@@ -517,10 +547,14 @@ impl WireStruct for StateBatch {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.first_offset.write(out, flex, v, "FirstOffset")?;
-        self.last_offset.write(out, flex, v, "LastOffset")?;
-        self.delivery_state.write(out, flex, v, "DeliveryState")?;
-        self.delivery_count.write(out, flex, v, "DeliveryCount")?;
+        {
+            let mut c = [0u8; 19];
+            c[0..8].copy_from_slice(&self.first_offset.to_be_bytes());
+            c[8..16].copy_from_slice(&self.last_offset.to_be_bytes());
+            c[16..17].copy_from_slice(&self.delivery_state.to_be_bytes());
+            c[17..19].copy_from_slice(&self.delivery_count.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
             if self.unknown_tagged_fields.is_empty() {
                 out.put_u8(0);

@@ -299,8 +299,18 @@ impl WireStruct for PartitionResult {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let (partition, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
         let error_message = field!(
             r,
             "ErrorMessage",
@@ -320,8 +330,12 @@ impl WireStruct for PartitionResult {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.partition.write(out, flex, v, "Partition")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.partition.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
+        }
         val::write_opt(
             self.error_message.as_ref(),
             out,

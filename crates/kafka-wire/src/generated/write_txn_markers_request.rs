@@ -194,8 +194,19 @@ impl WireStruct for WritableTxnMarker {
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 1;
-        let producer_id = field!(r, "ProducerId", <i64 as Value>::read(r, flex, v));
-        let producer_epoch = field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v));
+        let (producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            };
         let transaction_result = field!(r, "TransactionResult", <bool as Value>::read(r, flex, v));
         let topics = field!(
             r,
@@ -225,8 +236,12 @@ impl WireStruct for WritableTxnMarker {
 
     fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 1;
-        self.producer_id.write(out, flex, v, "ProducerId")?;
-        self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+        {
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.transaction_result
             .write(out, flex, v, "TransactionResult")?;
         self.topics.write(out, flex, v, "Topics")?;
