@@ -373,6 +373,7 @@ fn emit_spec(spec: &Spec) -> String {
     o.push_str("use crate::message::{Decode, Encode, Message, VersionRange};\n");
     o.push_str("use crate::primitives as p;\n");
     o.push_str("use crate::reader::{field, RResult, Rd};\n");
+    o.push_str("use crate::vectored::{Out, Vectored};\n");
     o.push_str("use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};\n");
     o.push_str("use crate::value::{self as val, Value, WireStruct};\n\n");
 
@@ -430,6 +431,12 @@ impl Encode for {n} {{
         self.body_size(v)
     }}
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {{
+        if !Self::VERSIONS.contains(v) {{
+            return Err(EncodeError::UnsupportedVersion {{ name: Self::NAME, version: v }});
+        }}
+        self.encode_body(out, v)
+    }}
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {{
         if !Self::VERSIONS.contains(v) {{
             return Err(EncodeError::UnsupportedVersion {{ name: Self::NAME, version: v }});
         }}
@@ -640,7 +647,7 @@ fn emit_struct(
     // encode + size share the checks
     for pass in ["encode", "size"] {
         if pass == "encode" {
-            o.push_str("    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {\n");
+            o.push_str("    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {\n");
         } else {
             o.push_str("    fn body_size(&self, v: i16) -> Result<usize, EncodeError> {\n        let mut n = 0usize;\n");
         }
@@ -704,7 +711,9 @@ fn emit_struct(
         if tagged.is_empty() {
             // Fast path: no tagged fields is one zero byte.
             if pass == "size" {
-                o.push_str("            if self.unknown_tagged_fields.is_empty() { n += 1; } else {\n");
+                o.push_str(
+                    "            if self.unknown_tagged_fields.is_empty() { n += 1; } else {\n",
+                );
             } else {
                 o.push_str("            if self.unknown_tagged_fields.is_empty() { out.put_u8(0); } else {\n");
             }
@@ -1162,6 +1171,15 @@ fn emit_mod(specs: &[Spec]) -> String {
             writeln!(
                 o,
                 "            Self::{}(x) => x.encode(v, out),",
+                api_name(s)
+            )
+            .unwrap();
+        }
+        o.push_str("        }\n    }\n\n    /// Encodes at version `v` into a vectored output (see [`crate::Vectored`]).\n    ///\n    /// # Errors\n    /// See [`Encode::encode`].\n    pub fn encode_vectored(&self, v: i16, out: &mut crate::Vectored) -> Result<(), EncodeError> {\n        match self {\n");
+        for s in &reqs {
+            writeln!(
+                o,
+                "            Self::{}(x) => x.encode_vectored(v, out),",
                 api_name(s)
             )
             .unwrap();

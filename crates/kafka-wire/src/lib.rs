@@ -94,6 +94,7 @@ mod serde_support;
 pub mod testing;
 pub mod types;
 mod value;
+mod vectored;
 pub mod versioned;
 
 pub use bytestring::ByteString;
@@ -106,3 +107,4 @@ pub use generated::{AnyRequest, AnyResponse, ApiKey};
 pub use header::{RequestHeader, ResponseHeader};
 pub use message::{Decode, Encode, Message, Request, VersionRange};
 pub use types::{Packed, PackedElem, RawTaggedField, TaggedFields, Uuid};
+pub use vectored::Vectored;

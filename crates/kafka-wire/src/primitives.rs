@@ -5,13 +5,14 @@
 
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 use bytestring::ByteString;
 use nom::Parser;
 use nom::number::complete as num;
 
 use crate::error::{DecodeErrorKind, EncodeError, WireError};
 use crate::types::{RawTaggedField, TaggedFields};
+use crate::vectored::Out;
 
 /// Result of every internal parser.
 pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, WireError>;
@@ -271,7 +272,7 @@ pub(crate) const fn varlong_size(v: i64) -> usize {
 }
 
 #[inline]
-pub(crate) fn put_uvarint<B: BufMut>(out: &mut B, mut v: u32) {
+pub(crate) fn put_uvarint<B: Out>(out: &mut B, mut v: u32) {
     while v >= 0x80 {
         out.put_u8((v as u8) | 0x80);
         v >>= 7;
@@ -280,7 +281,7 @@ pub(crate) fn put_uvarint<B: BufMut>(out: &mut B, mut v: u32) {
 }
 
 #[inline]
-pub(crate) fn put_uvarlong<B: BufMut>(out: &mut B, mut v: u64) {
+pub(crate) fn put_uvarlong<B: Out>(out: &mut B, mut v: u64) {
     while v >= 0x80 {
         out.put_u8((v as u8) | 0x80);
         v >>= 7;
@@ -289,12 +290,12 @@ pub(crate) fn put_uvarlong<B: BufMut>(out: &mut B, mut v: u64) {
 }
 
 #[inline]
-pub(crate) fn put_varint<B: BufMut>(out: &mut B, v: i32) {
+pub(crate) fn put_varint<B: Out>(out: &mut B, v: i32) {
     put_uvarint(out, ((v << 1) ^ (v >> 31)) as u32);
 }
 
 #[inline]
-pub(crate) fn put_varlong<B: BufMut>(out: &mut B, v: i64) {
+pub(crate) fn put_varlong<B: Out>(out: &mut B, v: i64) {
     put_uvarlong(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
@@ -312,7 +313,7 @@ pub(crate) fn len_prefix_size(len: Option<usize>, flex: bool, short: bool) -> us
 
 /// Writes a length prefix: int16 (`short`, strings) or int32, or compact N+1 when flexible.
 #[inline(always)]
-pub(crate) fn put_len<B: BufMut>(
+pub(crate) fn put_len<B: Out>(
     out: &mut B,
     len: Option<usize>,
     flex: bool,
@@ -328,7 +329,7 @@ pub(crate) fn put_len<B: BufMut>(
 }
 
 #[inline(never)]
-fn put_len_slow<B: BufMut>(
+fn put_len_slow<B: Out>(
     out: &mut B,
     len: Option<usize>,
     flex: bool,
@@ -406,7 +407,7 @@ pub(crate) fn unknown_tags_size(
 
 /// Writes one raw tagged field.
 #[inline]
-pub(crate) fn put_raw_tag<B: BufMut>(out: &mut B, f: &RawTaggedField) {
+pub(crate) fn put_raw_tag<B: Out>(out: &mut B, f: &RawTaggedField) {
     put_uvarint(out, f.tag);
     put_uvarint(out, f.data.len() as u32);
     out.put_slice(&f.data);

@@ -3,20 +3,21 @@
 
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::error::{DecodeErrorKind, EncodeError};
 use crate::primitives as p;
 use crate::reader::{RResult, Rd};
 use crate::types::{Packed, PackedElem, Uuid};
+use crate::vectored::Out;
 
 /// A generated struct: decodes from, and encodes to, a given version.
 pub(crate) trait WireStruct: Sized {
     /// Lower bound of the encoded size at any version (to reject lying array counts early).
     const MIN_LEN: usize;
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self>;
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError>;
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError>;
     fn body_size(&self, v: i16) -> Result<usize, EncodeError>;
 }
 
@@ -24,14 +25,14 @@ pub(crate) trait WireStruct: Sized {
 pub(crate) trait Value: Sized {
     fn read(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Self>;
     fn read_nullable(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Option<Self>>;
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
         v: i16,
         name: &'static str,
     ) -> Result<(), EncodeError>;
-    fn write_null<B: BufMut>(out: &mut B, flex: bool);
+    fn write_null<B: Out>(out: &mut B, flex: bool);
     fn size(&self, flex: bool, v: i16, name: &'static str) -> Result<usize, EncodeError>;
     fn null_size(flex: bool) -> usize;
 }
@@ -54,7 +55,7 @@ pub(crate) fn read_opt<T: Value>(
 
 /// Writes an `Option<T>` field.
 #[inline]
-pub(crate) fn write_opt<B: BufMut, T: Value>(
+pub(crate) fn write_opt<B: Out, T: Value>(
     x: Option<&T>,
     out: &mut B,
     flex: bool,
@@ -110,7 +111,7 @@ macro_rules! fixed {
                 not_nullable(r)
             }
             #[inline]
-            fn write<B: BufMut>(
+            fn write<B: Out>(
                 &self,
                 out: &mut B,
                 _: bool,
@@ -120,7 +121,7 @@ macro_rules! fixed {
                 out.$put(*self);
                 Ok(())
             }
-            fn write_null<B: BufMut>(_: &mut B, _: bool) {}
+            fn write_null<B: Out>(_: &mut B, _: bool) {}
             #[inline]
             fn size(&self, _: bool, _: i16, _: &'static str) -> Result<usize, EncodeError> {
                 Ok($size)
@@ -148,7 +149,7 @@ impl Value for bool {
         not_nullable(r)
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         _: bool,
@@ -158,7 +159,7 @@ impl Value for bool {
         out.put_u8(u8::from(*self));
         Ok(())
     }
-    fn write_null<B: BufMut>(_: &mut B, _: bool) {}
+    fn write_null<B: Out>(_: &mut B, _: bool) {}
     #[inline]
     fn size(&self, _: bool, _: i16, _: &'static str) -> Result<usize, EncodeError> {
         Ok(1)
@@ -177,7 +178,7 @@ impl Value for Uuid {
         not_nullable(r)
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         _: bool,
@@ -187,7 +188,7 @@ impl Value for Uuid {
         out.put_slice(&self.0);
         Ok(())
     }
-    fn write_null<B: BufMut>(_: &mut B, _: bool) {}
+    fn write_null<B: Out>(_: &mut B, _: bool) {}
     #[inline]
     fn size(&self, _: bool, _: i16, _: &'static str) -> Result<usize, EncodeError> {
         Ok(16)
@@ -207,7 +208,7 @@ impl Value for ByteString {
         r.nullable_string(flex)
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
@@ -218,7 +219,7 @@ impl Value for ByteString {
         out.put_slice(self.as_bytes());
         Ok(())
     }
-    fn write_null<B: BufMut>(out: &mut B, flex: bool) {
+    fn write_null<B: Out>(out: &mut B, flex: bool) {
         if flex { out.put_u8(0) } else { out.put_i16(-1) }
     }
     #[inline]
@@ -241,7 +242,7 @@ impl Value for Bytes {
         r.nullable_bytes(flex)
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
@@ -249,10 +250,10 @@ impl Value for Bytes {
         name: &'static str,
     ) -> Result<(), EncodeError> {
         p::put_len(out, Some(self.len()), flex, false, name)?;
-        out.put_slice(self);
+        out.put_shared(self);
         Ok(())
     }
-    fn write_null<B: BufMut>(out: &mut B, flex: bool) {
+    fn write_null<B: Out>(out: &mut B, flex: bool) {
         if flex { out.put_u8(0) } else { out.put_i32(-1) }
     }
     #[inline]
@@ -275,7 +276,7 @@ impl<T: PackedElem> Value for Packed<T> {
         r.nullable_packed(flex)
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
@@ -283,10 +284,10 @@ impl<T: PackedElem> Value for Packed<T> {
         name: &'static str,
     ) -> Result<(), EncodeError> {
         p::put_len(out, Some(self.len()), flex, false, name)?;
-        out.put_slice(self.wire_bytes());
+        out.put_shared(self.wire_bytes());
         Ok(())
     }
-    fn write_null<B: BufMut>(out: &mut B, flex: bool) {
+    fn write_null<B: Out>(out: &mut B, flex: bool) {
         if flex { out.put_u8(0) } else { out.put_i32(-1) }
     }
     #[inline]
@@ -325,7 +326,7 @@ impl<T: ArrayElem> Value for Vec<T> {
     fn read_nullable(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Option<Self>> {
         r.nullable_vec(flex, T::MIN_ELEM, |r| T::read(r, flex, v))
     }
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
@@ -338,7 +339,7 @@ impl<T: ArrayElem> Value for Vec<T> {
         }
         Ok(())
     }
-    fn write_null<B: BufMut>(out: &mut B, flex: bool) {
+    fn write_null<B: Out>(out: &mut B, flex: bool) {
         if flex { out.put_u8(0) } else { out.put_i32(-1) }
     }
     fn size(&self, flex: bool, v: i16, name: &'static str) -> Result<usize, EncodeError> {
@@ -369,7 +370,7 @@ impl<S: WireStruct> Value for S {
         }
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         _: bool,
@@ -378,7 +379,7 @@ impl<S: WireStruct> Value for S {
     ) -> Result<(), EncodeError> {
         self.encode_body(out, v)
     }
-    fn write_null<B: BufMut>(out: &mut B, _: bool) {
+    fn write_null<B: Out>(out: &mut B, _: bool) {
         out.put_i8(-1);
     }
     #[inline]
@@ -392,7 +393,7 @@ impl<S: WireStruct> Value for S {
 
 /// Writes a present nullable struct: marker then body.
 #[inline]
-pub(crate) fn write_struct_opt<B: BufMut, S: WireStruct>(
+pub(crate) fn write_struct_opt<B: Out, S: WireStruct>(
     x: Option<&S>,
     out: &mut B,
     v: i16,

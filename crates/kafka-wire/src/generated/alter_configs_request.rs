@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `AlterConfigsRequest`: versions 0-2.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +78,7 @@ impl WireStruct for AlterConfigsRequest {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.resources.write(out, flex, v, "Resources")?;
         self.validate_only.write(out, flex, v, "ValidateOnly")?;
@@ -208,7 +209,7 @@ impl WireStruct for AlterConfigsResource {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.resource_type.write(out, flex, v, "ResourceType")?;
         self.resource_name.write(out, flex, v, "ResourceName")?;
@@ -332,7 +333,7 @@ impl WireStruct for AlterableConfig {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.name.write(out, flex, v, "Name")?;
         val::write_opt(self.value.as_ref(), out, flex, v, true, "Value")?;
@@ -443,6 +444,15 @@ impl Encode for AlterConfigsRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

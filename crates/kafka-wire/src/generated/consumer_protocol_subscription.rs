@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `ConsumerProtocolSubscription`: versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,7 +118,7 @@ impl WireStruct for ConsumerProtocolSubscription {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = false;
         self.topics.write(out, flex, v, "Topics")?;
         val::write_opt(self.user_data.as_ref(), out, flex, v, true, "UserData")?;
@@ -278,7 +279,7 @@ impl WireStruct for TopicPartition {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = false;
         if !(v >= 1) && self.topic != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -417,6 +418,15 @@ impl Encode for ConsumerProtocolSubscription {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `FetchRequest`: versions 0-18.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,7 +243,7 @@ impl WireStruct for FetchRequest {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v <= 14) && self.replica_id != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
@@ -525,7 +526,7 @@ impl WireStruct for ReplicaState {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 15) && self.replica_id != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
@@ -694,7 +695,7 @@ impl WireStruct for FetchTopic {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if v <= 12 {
             self.topic.write(out, flex, v, "Topic")?;
@@ -918,7 +919,7 @@ impl WireStruct for FetchPartition {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         self.partition.write(out, flex, v, "Partition")?;
         if v >= 9 {
@@ -1149,7 +1150,7 @@ impl WireStruct for ForgottenTopic {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if (7..=12).contains(&v) {
             self.topic.write(out, flex, v, "Topic")?;
@@ -1285,6 +1286,15 @@ impl Encode for FetchRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `FetchResponse`: versions 0-18.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,7 +148,7 @@ impl WireStruct for FetchResponse {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if v >= 1 {
             self.throttle_time_ms
@@ -344,7 +345,7 @@ impl WireStruct for FetchableTopicResponse {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if v <= 12 {
             self.topic.write(out, flex, v, "Topic")?;
@@ -633,7 +634,7 @@ impl WireStruct for PartitionData {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         {
             let mut c = [0u8; 14];
@@ -959,7 +960,7 @@ impl WireStruct for EpochEndOffset {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 12) && self.epoch != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1122,7 +1123,7 @@ impl WireStruct for LeaderIdAndEpoch {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 12) && self.leader_id != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1281,7 +1282,7 @@ impl WireStruct for SnapshotId {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         {
             let mut c = [0u8; 12];
@@ -1416,7 +1417,7 @@ impl WireStruct for AbortedTransaction {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 4) && self.producer_id != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1597,7 +1598,7 @@ impl WireStruct for NodeEndpoint {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 16) && self.node_id != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1782,6 +1783,15 @@ impl Encode for FetchResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

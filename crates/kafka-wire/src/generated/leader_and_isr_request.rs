@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `LeaderAndIsrRequest`: versions 0-7.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +154,7 @@ impl WireStruct for LeaderAndIsrRequest {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         self.controller_id.write(out, flex, v, "ControllerId")?;
         if !(v >= 7) && self.is_k_raft_controller != false {
@@ -407,7 +408,7 @@ impl WireStruct for LeaderAndIsrTopicState {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         if !(v >= 2) && self.topic_name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -576,7 +577,7 @@ impl WireStruct for LeaderAndIsrLiveLeader {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         self.broker_id.write(out, flex, v, "BrokerId")?;
         self.host_name.write(out, flex, v, "HostName")?;
@@ -819,7 +820,7 @@ impl WireStruct for LeaderAndIsrPartitionState {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         if v <= 1 {
             self.topic_name.write(out, flex, v, "TopicName")?;
@@ -1016,6 +1017,15 @@ impl Encode for LeaderAndIsrRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `LeaderAndIsrResponse`: versions 0-7.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +98,7 @@ impl WireStruct for LeaderAndIsrResponse {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         self.error_code.write(out, flex, v, "ErrorCode")?;
         if !(v <= 4) && self.partition_errors != <Vec<LeaderAndIsrPartitionError>>::new() {
@@ -268,7 +269,7 @@ impl WireStruct for LeaderAndIsrTopicError {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         if !(v >= 5) && self.topic_id != Uuid::ZERO {
             return Err(EncodeError::FieldNotInVersion {
@@ -443,7 +444,7 @@ impl WireStruct for LeaderAndIsrPartitionError {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         if v <= 4 {
             self.topic_name.write(out, flex, v, "TopicName")?;
@@ -563,6 +564,15 @@ impl Encode for LeaderAndIsrResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

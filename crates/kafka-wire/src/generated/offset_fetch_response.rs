@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `OffsetFetchResponse`: versions 0-10.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +114,7 @@ impl WireStruct for OffsetFetchResponse {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if v >= 3 {
             self.throttle_time_ms
@@ -297,7 +298,7 @@ impl WireStruct for OffsetFetchResponseTopic {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v <= 7) && self.name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -502,7 +503,7 @@ impl WireStruct for OffsetFetchResponsePartition {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v <= 7) && self.partition_index != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -733,7 +734,7 @@ impl WireStruct for OffsetFetchResponseGroup {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v >= 8) && self.group_id != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -929,7 +930,7 @@ impl WireStruct for OffsetFetchResponseTopics {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if (8..=9).contains(&v) {
             self.name.write(out, flex, v, "Name")?;
@@ -1128,7 +1129,7 @@ impl WireStruct for OffsetFetchResponsePartitions {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v >= 8) && self.partition_index != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1322,6 +1323,15 @@ impl Encode for OffsetFetchResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `StopReplicaRequest`: versions 0-4.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +158,7 @@ impl WireStruct for StopReplicaRequest {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.controller_id.write(out, flex, v, "ControllerId")?;
         if !(v >= 4) && self.is_k_raft_controller != false {
@@ -410,7 +411,7 @@ impl WireStruct for StopReplicaPartitionV0 {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         if !(v <= 0) && self.topic_name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -571,7 +572,7 @@ impl WireStruct for StopReplicaTopicV1 {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         if !((1..=2).contains(&v)) && self.name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -733,7 +734,7 @@ impl WireStruct for StopReplicaTopicState {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         if !(v >= 3) && self.topic_name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -911,7 +912,7 @@ impl WireStruct for StopReplicaPartitionState {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         if !(v >= 3) && self.partition_index != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1072,6 +1073,15 @@ impl Encode for StopReplicaRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

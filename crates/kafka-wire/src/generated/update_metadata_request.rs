@@ -19,6 +19,7 @@ use crate::primitives as p;
 use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `UpdateMetadataRequest`: versions 0-8.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,7 +174,7 @@ impl WireStruct for UpdateMetadataRequest {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         self.controller_id.write(out, flex, v, "ControllerId")?;
         if !(v >= 8) && self.is_k_raft_controller != false {
@@ -431,7 +432,7 @@ impl WireStruct for UpdateMetadataTopicState {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v >= 5) && self.topic_name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -636,7 +637,7 @@ impl WireStruct for UpdateMetadataBroker {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         self.id.write(out, flex, v, "Id")?;
         if v <= 0 {
@@ -822,7 +823,7 @@ impl WireStruct for UpdateMetadataEndpoint {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v >= 1) && self.port != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1083,7 +1084,7 @@ impl WireStruct for UpdateMetadataPartitionState {
         })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if v <= 4 {
             self.topic_name.write(out, flex, v, "TopicName")?;
@@ -1238,6 +1239,15 @@ impl Encode for UpdateMetadataRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,
