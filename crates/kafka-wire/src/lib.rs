@@ -1,9 +1,9 @@
 //! Sans-IO codecs for the whole Kafka wire protocol.
 //!
 //! Every request and response of every API at every version in the union of the Kafka 3.9.2
-//! and 4.3.1 JSON specs is a generated struct in [`generated`] with a `nom` decoder over a
-//! complete [`bytes::Bytes`] body ([`Decode`]), an encoder into any [`bytes::BufMut`] and an
-//! exact `encoded_len` ([`Encode`]). Hand-written around them: [`header`]s, [`frame`] splitting,
+//! and 4.3.1 JSON specs is a generated struct in [`generated`] with a zero-copy decoder over a
+//! complete [`bytes::Bytes`] body ([`Decode`]), an encoder into any [`bytes::BufMut`] or into a
+//! [`Vectored`] list of chunks, and an exact `encoded_len` ([`Encode`]). Hand-written around them: [`header`]s, [`frame`] splitting,
 //! the [`ClientCodec`] (correlation ids, in-flight table, version negotiation), [`error_code`]s,
 //! [`records`] (record batches) and [`versioned`] embedded schemas.
 //!

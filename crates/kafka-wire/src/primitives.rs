@@ -1,7 +1,7 @@
-//! Wire primitives: integers, varints, (compact) strings, bytes and arrays, nullables, UUIDs and
-//! tagged-field sections. Decoders are `nom` parsers over a complete `&[u8]`; zero-copy values
-//! are cut from the enclosing [`Bytes`] with [`Bytes::slice_ref`]. Encoders write into
-//! [`BufMut`]; `*_size` functions give the exact encoded sizes.
+//! Wire primitives: integers, varints, (compact) strings, tagged-field sections. The decoders
+//! here are `nom` parsers over a complete `&[u8]`, used by the hand-written headers; generated
+//! message bodies read through [`crate::reader`]. Encoders write into any `BufMut` (or a
+//! [`crate::Vectored`]) through [`Out`]; `*_size` functions give the exact encoded sizes.
 
 use alloc::vec::Vec;
 

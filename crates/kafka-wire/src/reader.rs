@@ -111,16 +111,21 @@ impl<'a> Rd<'a> {
         }
     }
 
-    /// Unsigned LEB128 varint of at most 5 bytes; one-byte values take the inline path.
+    /// Unsigned LEB128 varint of at most 5 bytes; one- and two-byte values take the inline
+    /// path.
     #[inline(always)]
     pub(crate) fn uvarint(&mut self) -> RResult<u32> {
-        if let Some((&b, rest)) = self.rest.split_first() {
-            if b < 0x80 {
+        match self.rest {
+            [b, rest @ ..] if *b < 0x80 => {
                 self.rest = rest;
-                return Ok(u32::from(b));
+                Ok(u32::from(*b))
             }
+            [b0, b1, rest @ ..] if *b1 < 0x80 => {
+                self.rest = rest;
+                Ok(u32::from(b0 & 0x7f) | (u32::from(*b1) << 7))
+            }
+            _ => self.uvarint_slow(),
         }
-        self.uvarint_slow()
     }
 
     #[inline(never)]
@@ -397,5 +402,45 @@ impl<'a> Rd<'a> {
             self.rest = after;
         }
         Ok(v.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitives as p;
+
+    #[test]
+    fn uvarint_fast_paths_agree_with_the_nom_parser() {
+        for v in [
+            0u32,
+            1,
+            0x7f,
+            0x80,
+            0x3fff,
+            0x4000,
+            0x1f_ffff,
+            0x20_0000,
+            u32::MAX,
+        ] {
+            let mut buf = Vec::new();
+            p::put_uvarint(&mut buf, v);
+            buf.push(0xaa);
+            let b = Bytes::from(buf);
+            let mut r = Rd::new(&b);
+            assert_eq!(r.uvarint(), Ok(v));
+            assert_eq!(r.rest, [0xaa]);
+        }
+        // Non-canonical two-byte zero, truncated and over-long varints.
+        for (input, want) in [
+            (&[0x80, 0x00][..], Some(0)),
+            (&[0x80][..], None),
+            (&[0xff, 0xff, 0xff, 0xff, 0x1f][..], None),
+        ] {
+            let b = Bytes::copy_from_slice(input);
+            let mut r = Rd::new(&b);
+            assert_eq!(r.uvarint().ok(), want, "{input:?}");
+            assert_eq!(p::uvarint(input).ok().map(|(_, v)| v), want, "{input:?}");
+        }
     }
 }

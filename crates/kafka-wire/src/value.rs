@@ -39,7 +39,7 @@ pub(crate) trait Value: Sized {
 
 /// Reads a field that is typed `Option<T>`: null allowed only when `nullable` (the version is
 /// in the field's nullableVersions).
-#[inline]
+#[inline(always)]
 pub(crate) fn read_opt<T: Value>(
     r: &mut Rd<'_>,
     flex: bool,
