@@ -577,6 +577,7 @@ fn emit_struct(
         "impl WireStruct for {name} {{\n    const MIN_LEN: usize = {min_len};\n"
     )
     .unwrap();
+    let saved = std::mem::take(o);
     o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n");
     writeln!(o, "        let flex = {flex_cond};").unwrap();
     let runs = fixed_runs(fields, valid);
@@ -643,6 +644,30 @@ fn emit_struct(
         writeln!(o, "            {},", field_ident(&f.name)).unwrap();
     }
     o.push_str("            unknown_tagged_fields,\n        })\n    }\n\n");
+    let dec = std::mem::replace(o, saved);
+    // Structs other than the message itself can be array elements: their body is one inline
+    // function that hands the finished value to a continuation, so `decode_into` builds it
+    // straight into the `Vec` (no copy of a large struct through a return slot).
+    let decode_with = if top {
+        o.push_str(&dec);
+        None
+    } else {
+        o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n        Self::decode_with(r, v, |x| x)\n    }\n\n");
+        o.push_str("    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {\n        Self::decode_with(r, v, |x| out.push(x))\n    }\n\n");
+        let with = dec
+            .replacen(
+                "    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n",
+                "    #[inline(always)]\n    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {\n",
+                1,
+            )
+            .replacen("        Ok(Self {\n", "        Ok(k(Self {\n", 1)
+            .replacen(
+                "            unknown_tagged_fields,\n        })\n",
+                "            unknown_tagged_fields,\n        }))\n",
+                1,
+            );
+        Some(with)
+    };
 
     // encode + size share the checks
     for pass in ["encode", "size"] {
@@ -785,6 +810,9 @@ fn emit_struct(
         }
     }
     o.push_str("}\n\n");
+    if let Some(with) = decode_with {
+        writeln!(o, "impl {name} {{\n{with}}}\n").unwrap();
+    }
 
     // random values for tests
     writeln!(o, "#[cfg(feature = \"testing\")]\nimpl {name} {{").unwrap();

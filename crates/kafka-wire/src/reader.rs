@@ -297,20 +297,20 @@ impl<'a> Rd<'a> {
         }
     }
 
-    /// An array of `T`s read by `read`.
+    /// An array of `T`s, each appended by `read_into`.
     #[inline(always)]
     pub(crate) fn nullable_vec<T>(
         &mut self,
         flex: bool,
         min_elem: usize,
-        mut read: impl FnMut(&mut Self) -> RResult<T>,
+        mut read_into: impl FnMut(&mut Self, &mut Vec<T>) -> RResult<()>,
     ) -> RResult<Option<Vec<T>>> {
         let Some(n) = self.array_len(flex, min_elem)? else {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            out.push(read(self)?);
+            read_into(self, &mut out)?;
         }
         Ok(Some(out))
     }

@@ -17,6 +17,13 @@ pub(crate) trait WireStruct: Sized {
     /// Lower bound of the encoded size at any version (to reject lying array counts early).
     const MIN_LEN: usize;
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self>;
+    /// Decodes one value and appends it to `out` (array elements: generated structs build the
+    /// value in place).
+    #[inline]
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        out.push(Self::decode_body(r, v)?);
+        Ok(())
+    }
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError>;
     fn body_size(&self, v: i16) -> Result<usize, EncodeError>;
 }
@@ -303,6 +310,12 @@ impl<T: PackedElem> Value for Packed<T> {
 /// An element of a `Vec` array field: strings or generated structs.
 pub(crate) trait ArrayElem: Value {
     const MIN_ELEM: usize;
+    /// Reads one element and appends it to `out`.
+    #[inline(always)]
+    fn read_into(r: &mut Rd<'_>, flex: bool, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        out.push(Self::read(r, flex, v)?);
+        Ok(())
+    }
 }
 
 impl ArrayElem for ByteString {
@@ -311,6 +324,10 @@ impl ArrayElem for ByteString {
 
 impl<S: WireStruct> ArrayElem for S {
     const MIN_ELEM: usize = S::MIN_LEN;
+    #[inline(always)]
+    fn read_into(r: &mut Rd<'_>, _: bool, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        S::decode_into(r, v, out)
+    }
 }
 
 impl<T: ArrayElem> Value for Vec<T> {
@@ -324,7 +341,7 @@ impl<T: ArrayElem> Value for Vec<T> {
     }
     #[inline]
     fn read_nullable(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Option<Self>> {
-        r.nullable_vec(flex, T::MIN_ELEM, |r| T::read(r, flex, v))
+        r.nullable_vec(flex, T::MIN_ELEM, |r, out| T::read_into(r, flex, v, out))
     }
     fn write<B: Out>(
         &self,

@@ -368,58 +368,11 @@ impl WireStruct for AddPartitionsToTxnTransaction {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let transactional_id = if v >= 4 {
-            field!(
-                r,
-                "TransactionalId",
-                <ByteString as Value>::read(r, flex, v)
-            )
-        } else {
-            ByteString::new()
-        };
-        let (producer_id, producer_epoch) = if v >= 4 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, 0)
-        };
-        let verify_only = if v >= 4 {
-            field!(r, "VerifyOnly", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let topics = if v >= 4 {
-            field!(
-                r,
-                "Topics",
-                <Vec<AddPartitionsToTxnTopic> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<AddPartitionsToTxnTopic>>::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            transactional_id,
-            producer_id,
-            producer_epoch,
-            verify_only,
-            topics,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -554,6 +507,64 @@ impl WireStruct for AddPartitionsToTxnTransaction {
     }
 }
 
+impl AddPartitionsToTxnTransaction {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let transactional_id = if v >= 4 {
+            field!(
+                r,
+                "TransactionalId",
+                <ByteString as Value>::read(r, flex, v)
+            )
+        } else {
+            ByteString::new()
+        };
+        let (producer_id, producer_epoch) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let verify_only = if v >= 4 {
+            field!(r, "VerifyOnly", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let topics = if v >= 4 {
+            field!(
+                r,
+                "Topics",
+                <Vec<AddPartitionsToTxnTopic> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<AddPartitionsToTxnTopic>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            verify_only,
+            topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl AddPartitionsToTxnTransaction {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -623,18 +634,11 @@ impl WireStruct for AddPartitionsToTxnTopic {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -679,6 +683,24 @@ impl WireStruct for AddPartitionsToTxnTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AddPartitionsToTxnTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -274,34 +274,11 @@ impl WireStruct for AddPartitionsToTxnResult {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let transactional_id = if v >= 4 {
-            field!(
-                r,
-                "TransactionalId",
-                <ByteString as Value>::read(r, flex, v)
-            )
-        } else {
-            ByteString::new()
-        };
-        let topic_results = if v >= 4 {
-            field!(
-                r,
-                "TopicResults",
-                <Vec<AddPartitionsToTxnTopicResult> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<AddPartitionsToTxnTopicResult>>::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            transactional_id,
-            topic_results,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -382,6 +359,40 @@ impl WireStruct for AddPartitionsToTxnResult {
     }
 }
 
+impl AddPartitionsToTxnResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let transactional_id = if v >= 4 {
+            field!(
+                r,
+                "TransactionalId",
+                <ByteString as Value>::read(r, flex, v)
+            )
+        } else {
+            ByteString::new()
+        };
+        let topic_results = if v >= 4 {
+            field!(
+                r,
+                "TopicResults",
+                <Vec<AddPartitionsToTxnTopicResult> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<AddPartitionsToTxnTopicResult>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            transactional_id,
+            topic_results,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl AddPartitionsToTxnResult {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -442,22 +453,11 @@ impl WireStruct for AddPartitionsToTxnTopicResult {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let results_by_partition = field!(
-            r,
-            "ResultsByPartition",
-            <Vec<AddPartitionsToTxnPartitionResult> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            results_by_partition,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -505,6 +505,28 @@ impl WireStruct for AddPartitionsToTxnTopicResult {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AddPartitionsToTxnTopicResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let results_by_partition = field!(
+            r,
+            "ResultsByPartition",
+            <Vec<AddPartitionsToTxnPartitionResult> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            results_by_partition,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -568,29 +590,11 @@ impl WireStruct for AddPartitionsToTxnPartitionResult {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let (partition_index, partition_error_code) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "PartitionErrorCode", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            partition_error_code,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -641,6 +645,35 @@ impl WireStruct for AddPartitionsToTxnPartitionResult {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AddPartitionsToTxnPartitionResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let (partition_index, partition_error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "PartitionErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            partition_error_code,
+            unknown_tagged_fields,
+        }))
     }
 }
 

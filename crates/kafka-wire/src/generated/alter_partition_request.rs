@@ -210,32 +210,11 @@ impl WireStruct for TopicData {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_name = if v <= 1 {
-            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 2 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<PartitionData> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -290,6 +269,38 @@ impl WireStruct for TopicData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = if v <= 1 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 2 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -378,53 +389,11 @@ impl WireStruct for PartitionData {
     const MIN_LEN: usize = 14;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (partition_index, leader_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let new_isr = if v <= 2 {
-            field!(r, "NewIsr", <Packed<i32> as Value>::read(r, flex, v))
-        } else {
-            Packed::new()
-        };
-        let new_isr_with_epochs = if v >= 3 {
-            field!(
-                r,
-                "NewIsrWithEpochs",
-                <Vec<BrokerState> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<BrokerState>>::new()
-        };
-        let leader_recovery_state = if v >= 1 {
-            field!(r, "LeaderRecoveryState", <i8 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let partition_epoch = field!(r, "PartitionEpoch", <i32 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            leader_epoch,
-            new_isr,
-            new_isr_with_epochs,
-            leader_recovery_state,
-            partition_epoch,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -536,6 +505,59 @@ impl WireStruct for PartitionData {
     }
 }
 
+impl PartitionData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let new_isr = if v <= 2 {
+            field!(r, "NewIsr", <Packed<i32> as Value>::read(r, flex, v))
+        } else {
+            Packed::new()
+        };
+        let new_isr_with_epochs = if v >= 3 {
+            field!(
+                r,
+                "NewIsrWithEpochs",
+                <Vec<BrokerState> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<BrokerState>>::new()
+        };
+        let leader_recovery_state = if v >= 1 {
+            field!(r, "LeaderRecoveryState", <i8 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let partition_epoch = field!(r, "PartitionEpoch", <i32 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            leader_epoch,
+            new_isr,
+            new_isr_with_epochs,
+            leader_recovery_state,
+            partition_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl PartitionData {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -606,32 +628,11 @@ impl WireStruct for BrokerState {
     const MIN_LEN: usize = 1;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (broker_id, broker_epoch) = if v >= 3 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "BrokerId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, -1_i64)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            broker_id,
-            broker_epoch,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -708,6 +709,38 @@ impl WireStruct for BrokerState {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl BrokerState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (broker_id, broker_epoch) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "BrokerId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            broker_id,
+            broker_epoch,
+            unknown_tagged_fields,
+        }))
     }
 }
 

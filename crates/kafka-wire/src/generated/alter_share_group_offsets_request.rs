@@ -183,22 +183,11 @@ impl WireStruct for AlterShareGroupOffsetsRequestTopic {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<AlterShareGroupOffsetsRequestPartition> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -243,6 +232,28 @@ impl WireStruct for AlterShareGroupOffsetsRequestTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AlterShareGroupOffsetsRequestTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<AlterShareGroupOffsetsRequestPartition> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -306,29 +317,11 @@ impl WireStruct for AlterShareGroupOffsetsRequestPartition {
     const MIN_LEN: usize = 13;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (partition_index, start_offset) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "StartOffset", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            start_offset,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -377,6 +370,35 @@ impl WireStruct for AlterShareGroupOffsetsRequestPartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AlterShareGroupOffsetsRequestPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, start_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StartOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            start_offset,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -189,18 +189,11 @@ impl WireStruct for ScramCredentialDeletion {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let mechanism = field!(r, "Mechanism", <i8 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            mechanism,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -245,6 +238,24 @@ impl WireStruct for ScramCredentialDeletion {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ScramCredentialDeletion {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let mechanism = field!(r, "Mechanism", <i8 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            mechanism,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -332,34 +343,11 @@ impl WireStruct for ScramCredentialUpsertion {
     const MIN_LEN: usize = 9;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let (mechanism, iterations) = if let Some((c, rest)) = r.rest.split_first_chunk::<5>() {
-            r.rest = rest;
-            (
-                i8::from_be_bytes(p::chunk::<5, 1>(c, 0)),
-                i32::from_be_bytes(p::chunk::<5, 4>(c, 1)),
-            )
-        } else {
-            (
-                field!(r, "Mechanism", <i8 as Value>::read(r, flex, v)),
-                field!(r, "Iterations", <i32 as Value>::read(r, flex, v)),
-            )
-        };
-        let salt = field!(r, "Salt", <Bytes as Value>::read(r, flex, v));
-        let salted_password = field!(r, "SaltedPassword", <Bytes as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            mechanism,
-            iterations,
-            salt,
-            salted_password,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -414,6 +402,40 @@ impl WireStruct for ScramCredentialUpsertion {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ScramCredentialUpsertion {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let (mechanism, iterations) = if let Some((c, rest)) = r.rest.split_first_chunk::<5>() {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<5, 1>(c, 0)),
+                i32::from_be_bytes(p::chunk::<5, 4>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Mechanism", <i8 as Value>::read(r, flex, v)),
+                field!(r, "Iterations", <i32 as Value>::read(r, flex, v)),
+            )
+        };
+        let salt = field!(r, "Salt", <Bytes as Value>::read(r, flex, v));
+        let salted_password = field!(r, "SaltedPassword", <Bytes as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            mechanism,
+            iterations,
+            salt,
+            salted_password,
+            unknown_tagged_fields,
+        }))
     }
 }
 

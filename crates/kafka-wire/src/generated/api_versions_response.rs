@@ -408,32 +408,11 @@ impl WireStruct for ApiVersion {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let (api_key, min_version, max_version) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
-                r.rest = rest;
-                (
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 2)),
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "ApiKey", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "MinVersion", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            api_key,
-            min_version,
-            max_version,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -484,6 +463,38 @@ impl WireStruct for ApiVersion {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ApiVersion {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let (api_key, min_version, max_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 2)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ApiKey", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MinVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            api_key,
+            min_version,
+            max_version,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -554,38 +565,11 @@ impl WireStruct for SupportedFeatureKey {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let name = if v >= 3 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let (min_version, max_version) = if v >= 3 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
-                r.rest = rest;
-                (
-                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
-                )
-            } else {
-                (
-                    field!(r, "MinVersion", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            min_version,
-            max_version,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -683,6 +667,44 @@ impl WireStruct for SupportedFeatureKey {
     }
 }
 
+impl SupportedFeatureKey {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = if v >= 3 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (min_version, max_version) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MinVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            min_version,
+            max_version,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl SupportedFeatureKey {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -750,38 +772,11 @@ impl WireStruct for FinalizedFeatureKey {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let name = if v >= 3 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let (max_version_level, min_version_level) = if v >= 3 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
-                r.rest = rest;
-                (
-                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
-                )
-            } else {
-                (
-                    field!(r, "MaxVersionLevel", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "MinVersionLevel", <i16 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            max_version_level,
-            min_version_level,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -876,6 +871,44 @@ impl WireStruct for FinalizedFeatureKey {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FinalizedFeatureKey {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = if v >= 3 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (max_version_level, min_version_level) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MaxVersionLevel", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MinVersionLevel", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            max_version_level,
+            min_version_level,
+            unknown_tagged_fields,
+        }))
     }
 }
 

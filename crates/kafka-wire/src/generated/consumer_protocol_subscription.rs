@@ -257,26 +257,11 @@ impl WireStruct for TopicPartition {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = false;
-        let topic = if v >= 1 {
-            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let partitions = if v >= 1 {
-            field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v))
-        } else {
-            Packed::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -353,6 +338,32 @@ impl WireStruct for TopicPartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = false;
+        let topic = if v >= 1 {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let partitions = if v >= 1 {
+            field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v))
+        } else {
+            Packed::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -198,43 +198,11 @@ impl WireStruct for AclCreation {
     const MIN_LEN: usize = 8;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
-        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
-        let resource_pattern_type = if v >= 1 {
-            field!(r, "ResourcePatternType", <i8 as Value>::read(r, flex, v))
-        } else {
-            3
-        };
-        let principal = field!(r, "Principal", <ByteString as Value>::read(r, flex, v));
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
-        {
-            r.rest = rest;
-            (
-                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
-                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
-            )
-        } else {
-            (
-                field!(r, "Operation", <i8 as Value>::read(r, flex, v)),
-                field!(r, "PermissionType", <i8 as Value>::read(r, flex, v)),
-            )
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            resource_type,
-            resource_name,
-            resource_pattern_type,
-            principal,
-            host,
-            operation,
-            permission_type,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -312,6 +280,49 @@ impl WireStruct for AclCreation {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AclCreation {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let resource_pattern_type = if v >= 1 {
+            field!(r, "ResourcePatternType", <i8 as Value>::read(r, flex, v))
+        } else {
+            3
+        };
+        let principal = field!(r, "Principal", <ByteString as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as Value>::read(r, flex, v)),
+                field!(r, "PermissionType", <i8 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            resource_pattern_type,
+            principal,
+            host,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        }))
     }
 }
 

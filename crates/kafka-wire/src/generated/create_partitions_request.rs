@@ -202,24 +202,11 @@ impl WireStruct for CreatePartitionsTopic {
     const MIN_LEN: usize = 7;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let count = field!(r, "Count", <i32 as Value>::read(r, flex, v));
-        let assignments = field!(
-            r,
-            "Assignments",
-            val::read_opt::<Vec<CreatePartitionsAssignment>>(r, flex, v, true)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            count,
-            assignments,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -266,6 +253,30 @@ impl WireStruct for CreatePartitionsTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatePartitionsTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let count = field!(r, "Count", <i32 as Value>::read(r, flex, v));
+        let assignments = field!(
+            r,
+            "Assignments",
+            val::read_opt::<Vec<CreatePartitionsAssignment>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            count,
+            assignments,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -332,16 +343,11 @@ impl WireStruct for CreatePartitionsAssignment {
     const MIN_LEN: usize = 2;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let broker_ids = field!(r, "BrokerIds", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            broker_ids,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -384,6 +390,22 @@ impl WireStruct for CreatePartitionsAssignment {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatePartitionsAssignment {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let broker_ids = field!(r, "BrokerIds", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            broker_ids,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -232,43 +232,11 @@ impl WireStruct for CreatableTopic {
     const MIN_LEN: usize = 10;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 5;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let (num_partitions, replication_factor) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let assignments = field!(
-            r,
-            "Assignments",
-            <Vec<CreatableReplicaAssignment> as Value>::read(r, flex, v)
-        );
-        let configs = field!(
-            r,
-            "Configs",
-            <Vec<CreatableTopicConfig> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            num_partitions,
-            replication_factor,
-            assignments,
-            configs,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -323,6 +291,49 @@ impl WireStruct for CreatableTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatableTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let (num_partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let assignments = field!(
+            r,
+            "Assignments",
+            <Vec<CreatableReplicaAssignment> as Value>::read(r, flex, v)
+        );
+        let configs = field!(
+            r,
+            "Configs",
+            <Vec<CreatableTopicConfig> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            num_partitions,
+            replication_factor,
+            assignments,
+            configs,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -397,18 +408,11 @@ impl WireStruct for CreatableReplicaAssignment {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 5;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let broker_ids = field!(r, "BrokerIds", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            broker_ids,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -453,6 +457,24 @@ impl WireStruct for CreatableReplicaAssignment {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatableReplicaAssignment {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let broker_ids = field!(r, "BrokerIds", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            broker_ids,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -514,18 +536,11 @@ impl WireStruct for CreatableTopicConfig {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 5;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let value = field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            value,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -570,6 +585,24 @@ impl WireStruct for CreatableTopicConfig {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatableTopicConfig {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let value = field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -228,89 +228,11 @@ impl WireStruct for CreatableTopicResult {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 5;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let topic_id = if v >= 7 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let error_message = if v >= 1 {
-            field!(
-                r,
-                "ErrorMessage",
-                val::read_opt::<ByteString>(r, flex, v, true)
-            )
-        } else {
-            Some(ByteString::new())
-        };
-        let mut topic_config_error_code = 0;
-        let (num_partitions, replication_factor) = if v >= 5 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (-1_i32, -1_i16)
-        };
-        let configs = if v >= 5 {
-            field!(
-                r,
-                "Configs",
-                val::read_opt::<Vec<CreatableTopicConfigs>>(r, flex, v, v >= 5)
-            )
-        } else {
-            Some(<Vec<CreatableTopicConfigs>>::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            if let Some((&0, rest)) = r.rest.split_first() {
-                r.rest = rest;
-            } else {
-                let n = r.uvarint()?;
-                let mut last = None;
-                for _ in 0..n {
-                    let at = r.rest;
-                    let (tag, after) = r.tagged_field()?;
-                    r.check_tag_order(at, &mut last, tag)?;
-                    let body = r.rest;
-                    match tag {
-                        0 if v >= 5 => {
-                            let x =
-                                field!(r, "TopicConfigErrorCode", <i16 as Value>::read(r, flex, v));
-                            r.tagged_done(body, tag)?;
-                            if x == 0 {
-                                unknown_tagged_fields.push(r.raw_tag(tag, body));
-                            } else {
-                                topic_config_error_code = x;
-                            }
-                        }
-                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
-                    }
-                    r.rest = after;
-                }
-            }
-        }
-        Ok(Self {
-            name,
-            topic_id,
-            error_code,
-            error_message,
-            topic_config_error_code,
-            num_partitions,
-            replication_factor,
-            configs,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -409,6 +331,95 @@ impl WireStruct for CreatableTopicResult {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatableTopicResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let topic_id = if v >= 7 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = if v >= 1 {
+            field!(
+                r,
+                "ErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, true)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let mut topic_config_error_code = 0;
+        let (num_partitions, replication_factor) = if v >= 5 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i16)
+        };
+        let configs = if v >= 5 {
+            field!(
+                r,
+                "Configs",
+                val::read_opt::<Vec<CreatableTopicConfigs>>(r, flex, v, v >= 5)
+            )
+        } else {
+            Some(<Vec<CreatableTopicConfigs>>::new())
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 5 => {
+                            let x =
+                                field!(r, "TopicConfigErrorCode", <i16 as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == 0 {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                topic_config_error_code = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            topic_config_error_code,
+            num_partitions,
+            replication_factor,
+            configs,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -518,44 +529,11 @@ impl WireStruct for CreatableTopicConfigs {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 5;
-        let name = if v >= 5 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let value = if v >= 5 {
-            field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, v >= 5))
-        } else {
-            Some(ByteString::new())
-        };
-        let read_only = if v >= 5 {
-            field!(r, "ReadOnly", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let config_source = if v >= 5 {
-            field!(r, "ConfigSource", <i8 as Value>::read(r, flex, v))
-        } else {
-            -1_i8
-        };
-        let is_sensitive = if v >= 5 {
-            field!(r, "IsSensitive", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            value,
-            read_only,
-            config_source,
-            is_sensitive,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -674,6 +652,50 @@ impl WireStruct for CreatableTopicConfigs {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatableTopicConfigs {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = if v >= 5 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let value = if v >= 5 {
+            field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, v >= 5))
+        } else {
+            Some(ByteString::new())
+        };
+        let read_only = if v >= 5 {
+            field!(r, "ReadOnly", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let config_source = if v >= 5 {
+            field!(r, "ConfigSource", <i8 as Value>::read(r, flex, v))
+        } else {
+            -1_i8
+        };
+        let is_sensitive = if v >= 5 {
+            field!(r, "IsSensitive", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            read_only,
+            config_source,
+            is_sensitive,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -183,22 +183,11 @@ impl WireStruct for DeleteRecordsTopic {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<DeleteRecordsPartition> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -243,6 +232,28 @@ impl WireStruct for DeleteRecordsTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DeleteRecordsTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<DeleteRecordsPartition> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -306,28 +317,11 @@ impl WireStruct for DeleteRecordsPartition {
     const MIN_LEN: usize = 12;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let (partition_index, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-            r.rest = rest;
-            (
-                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-            )
-        } else {
-            (
-                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
-            )
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            offset,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -376,6 +370,34 @@ impl WireStruct for DeleteRecordsPartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DeleteRecordsPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let (partition_index, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            offset,
+            unknown_tagged_fields,
+        }))
     }
 }
 

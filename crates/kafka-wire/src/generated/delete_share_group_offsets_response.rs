@@ -251,36 +251,11 @@ impl WireStruct for DeleteShareGroupOffsetsResponseTopic {
     const MIN_LEN: usize = 21;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
-        let (topic_id, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<18>() {
-            r.rest = rest;
-            (
-                Uuid(p::chunk::<18, 16>(c, 0)),
-                i16::from_be_bytes(p::chunk::<18, 2>(c, 16)),
-            )
-        } else {
-            (
-                field!(r, "TopicId", <Uuid as Value>::read(r, flex, v)),
-                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-            )
-        };
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            topic_id,
-            error_code,
-            error_message,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -340,6 +315,42 @@ impl WireStruct for DeleteShareGroupOffsetsResponseTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DeleteShareGroupOffsetsResponseTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let (topic_id, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<18>() {
+            r.rest = rest;
+            (
+                Uuid(p::chunk::<18, 16>(c, 0)),
+                i16::from_be_bytes(p::chunk::<18, 2>(c, 16)),
+            )
+        } else {
+            (
+                field!(r, "TopicId", <Uuid as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
     }
 }
 

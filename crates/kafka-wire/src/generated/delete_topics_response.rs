@@ -204,34 +204,11 @@ impl WireStruct for DeletableTopicResult {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let name = field!(r, "Name", val::read_opt::<ByteString>(r, flex, v, v >= 6));
-        let topic_id = if v >= 6 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let error_message = if v >= 5 {
-            field!(
-                r,
-                "ErrorMessage",
-                val::read_opt::<ByteString>(r, flex, v, v >= 5)
-            )
-        } else {
-            None
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            topic_id,
-            error_code,
-            error_message,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -295,6 +272,40 @@ impl WireStruct for DeletableTopicResult {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DeletableTopicResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let name = field!(r, "Name", val::read_opt::<ByteString>(r, flex, v, v >= 6));
+        let topic_id = if v >= 6 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = if v >= 5 {
+            field!(
+                r,
+                "ErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -251,26 +251,11 @@ impl WireStruct for DescribeAclsResource {
     const MIN_LEN: usize = 5;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
-        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
-        let pattern_type = if v >= 1 {
-            field!(r, "PatternType", <i8 as Value>::read(r, flex, v))
-        } else {
-            3
-        };
-        let acls = field!(r, "Acls", <Vec<AclDescription> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            resource_type,
-            resource_name,
-            pattern_type,
-            acls,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -335,6 +320,32 @@ impl WireStruct for DescribeAclsResource {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeAclsResource {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let pattern_type = if v >= 1 {
+            field!(r, "PatternType", <i8 as Value>::read(r, flex, v))
+        } else {
+            3
+        };
+        let acls = field!(r, "Acls", <Vec<AclDescription> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            pattern_type,
+            acls,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -414,33 +425,11 @@ impl WireStruct for AclDescription {
     const MIN_LEN: usize = 5;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let principal = field!(r, "Principal", <ByteString as Value>::read(r, flex, v));
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
-        {
-            r.rest = rest;
-            (
-                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
-                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
-            )
-        } else {
-            (
-                field!(r, "Operation", <i8 as Value>::read(r, flex, v)),
-                field!(r, "PermissionType", <i8 as Value>::read(r, flex, v)),
-            )
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            principal,
-            host,
-            operation,
-            permission_type,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -493,6 +482,39 @@ impl WireStruct for AclDescription {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AclDescription {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal = field!(r, "Principal", <ByteString as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as Value>::read(r, flex, v)),
+                field!(r, "PermissionType", <i8 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            principal,
+            host,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        }))
     }
 }
 

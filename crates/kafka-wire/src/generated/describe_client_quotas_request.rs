@@ -187,20 +187,11 @@ impl WireStruct for ComponentData {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let entity_type = field!(r, "EntityType", <ByteString as Value>::read(r, flex, v));
-        let match_type = field!(r, "MatchType", <i8 as Value>::read(r, flex, v));
-        let match_ = field!(r, "Match", val::read_opt::<ByteString>(r, flex, v, true));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            entity_type,
-            match_type,
-            match_,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -247,6 +238,26 @@ impl WireStruct for ComponentData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ComponentData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let entity_type = field!(r, "EntityType", <ByteString as Value>::read(r, flex, v));
+        let match_type = field!(r, "MatchType", <i8 as Value>::read(r, flex, v));
+        let match_ = field!(r, "Match", val::read_opt::<ByteString>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            entity_type,
+            match_type,
+            match_,
+            unknown_tagged_fields,
+        }))
     }
 }
 

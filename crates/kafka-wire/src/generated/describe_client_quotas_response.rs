@@ -241,18 +241,11 @@ impl WireStruct for EntryData {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let entity = field!(r, "Entity", <Vec<EntityData> as Value>::read(r, flex, v));
-        let values = field!(r, "Values", <Vec<ValueData> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            entity,
-            values,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -297,6 +290,24 @@ impl WireStruct for EntryData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl EntryData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let entity = field!(r, "Entity", <Vec<EntityData> as Value>::read(r, flex, v));
+        let values = field!(r, "Values", <Vec<ValueData> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            entity,
+            values,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -358,22 +369,11 @@ impl WireStruct for EntityData {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let entity_type = field!(r, "EntityType", <ByteString as Value>::read(r, flex, v));
-        let entity_name = field!(
-            r,
-            "EntityName",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            entity_type,
-            entity_name,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -418,6 +418,28 @@ impl WireStruct for EntityData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl EntityData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let entity_type = field!(r, "EntityType", <ByteString as Value>::read(r, flex, v));
+        let entity_name = field!(
+            r,
+            "EntityName",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            entity_type,
+            entity_name,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -483,18 +505,11 @@ impl WireStruct for ValueData {
     const MIN_LEN: usize = 10;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let key = field!(r, "Key", <ByteString as Value>::read(r, flex, v));
-        let value = field!(r, "Value", <f64 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            key,
-            value,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -539,6 +554,24 @@ impl WireStruct for ValueData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ValueData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let key = field!(r, "Key", <ByteString as Value>::read(r, flex, v));
+        let value = field!(r, "Value", <f64 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            key,
+            value,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -336,28 +336,11 @@ impl WireStruct for DescribeClusterBroker {
     const MIN_LEN: usize = 11;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
-        let rack = field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, true));
-        let is_fenced = if v >= 2 {
-            field!(r, "IsFenced", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            broker_id,
-            host,
-            port,
-            rack,
-            is_fenced,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -424,6 +407,34 @@ impl WireStruct for DescribeClusterBroker {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeClusterBroker {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
+        let rack = field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, true));
+        let is_fenced = if v >= 2 {
+            field!(r, "IsFenced", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            broker_id,
+            host,
+            port,
+            rack,
+            is_fenced,
+            unknown_tagged_fields,
+        }))
     }
 }
 

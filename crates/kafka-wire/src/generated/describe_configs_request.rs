@@ -246,24 +246,11 @@ impl WireStruct for DescribeConfigsResource {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
-        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
-        let configuration_keys = field!(
-            r,
-            "ConfigurationKeys",
-            val::read_opt::<Vec<ByteString>>(r, flex, v, true)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            resource_type,
-            resource_name,
-            configuration_keys,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -323,6 +310,30 @@ impl WireStruct for DescribeConfigsResource {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeConfigsResource {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let configuration_keys = field!(
+            r,
+            "ConfigurationKeys",
+            val::read_opt::<Vec<ByteString>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            configuration_keys,
+            unknown_tagged_fields,
+        }))
     }
 }
 

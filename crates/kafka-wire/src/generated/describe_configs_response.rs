@@ -202,32 +202,11 @@ impl WireStruct for DescribeConfigsResult {
     const MIN_LEN: usize = 7;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
-        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
-        let configs = field!(
-            r,
-            "Configs",
-            <Vec<DescribeConfigsResourceResult> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            error_message,
-            resource_type,
-            resource_name,
-            configs,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -285,6 +264,38 @@ impl WireStruct for DescribeConfigsResult {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeConfigsResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let configs = field!(
+            r,
+            "Configs",
+            <Vec<DescribeConfigsResourceResult> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            configs,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -403,60 +414,11 @@ impl WireStruct for DescribeConfigsResourceResult {
     const MIN_LEN: usize = 7;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let value = field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true));
-        let read_only = field!(r, "ReadOnly", <bool as Value>::read(r, flex, v));
-        let is_default = if v <= 0 {
-            field!(r, "IsDefault", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let config_source = if v >= 1 {
-            field!(r, "ConfigSource", <i8 as Value>::read(r, flex, v))
-        } else {
-            -1_i8
-        };
-        let is_sensitive = field!(r, "IsSensitive", <bool as Value>::read(r, flex, v));
-        let synonyms = if v >= 1 {
-            field!(
-                r,
-                "Synonyms",
-                <Vec<DescribeConfigsSynonym> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<DescribeConfigsSynonym>>::new()
-        };
-        let config_type = if v >= 3 {
-            field!(r, "ConfigType", <i8 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let documentation = if v >= 3 {
-            field!(
-                r,
-                "Documentation",
-                val::read_opt::<ByteString>(r, flex, v, true)
-            )
-        } else {
-            Some(ByteString::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            value,
-            read_only,
-            is_default,
-            config_source,
-            is_sensitive,
-            synonyms,
-            config_type,
-            documentation,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -557,6 +519,66 @@ impl WireStruct for DescribeConfigsResourceResult {
     }
 }
 
+impl DescribeConfigsResourceResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let value = field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true));
+        let read_only = field!(r, "ReadOnly", <bool as Value>::read(r, flex, v));
+        let is_default = if v <= 0 {
+            field!(r, "IsDefault", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let config_source = if v >= 1 {
+            field!(r, "ConfigSource", <i8 as Value>::read(r, flex, v))
+        } else {
+            -1_i8
+        };
+        let is_sensitive = field!(r, "IsSensitive", <bool as Value>::read(r, flex, v));
+        let synonyms = if v >= 1 {
+            field!(
+                r,
+                "Synonyms",
+                <Vec<DescribeConfigsSynonym> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<DescribeConfigsSynonym>>::new()
+        };
+        let config_type = if v >= 3 {
+            field!(r, "ConfigType", <i8 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let documentation = if v >= 3 {
+            field!(
+                r,
+                "Documentation",
+                val::read_opt::<ByteString>(r, flex, v, true)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            read_only,
+            is_default,
+            config_source,
+            is_sensitive,
+            synonyms,
+            config_type,
+            documentation,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl DescribeConfigsResourceResult {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -652,32 +674,11 @@ impl WireStruct for DescribeConfigsSynonym {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let name = if v >= 1 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let value = if v >= 1 {
-            field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true))
-        } else {
-            Some(ByteString::new())
-        };
-        let source = if v >= 1 {
-            field!(r, "Source", <i8 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            value,
-            source,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -772,6 +773,38 @@ impl WireStruct for DescribeConfigsSynonym {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeConfigsSynonym {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let name = if v >= 1 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let value = if v >= 1 {
+            field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true))
+        } else {
+            Some(ByteString::new())
+        };
+        let source = if v >= 1 {
+            field!(r, "Source", <i8 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            source,
+            unknown_tagged_fields,
+        }))
     }
 }
 

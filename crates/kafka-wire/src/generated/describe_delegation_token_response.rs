@@ -249,66 +249,11 @@ impl WireStruct for DescribedDelegationToken {
     const MIN_LEN: usize = 30;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
-        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
-        let token_requester_principal_type = if v >= 3 {
-            field!(
-                r,
-                "TokenRequesterPrincipalType",
-                <ByteString as Value>::read(r, flex, v)
-            )
-        } else {
-            ByteString::new()
-        };
-        let token_requester_principal_name = if v >= 3 {
-            field!(
-                r,
-                "TokenRequesterPrincipalName",
-                <ByteString as Value>::read(r, flex, v)
-            )
-        } else {
-            ByteString::new()
-        };
-        let (issue_timestamp, expiry_timestamp, max_timestamp) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<24, 8>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<24, 8>(c, 8)),
-                    i64::from_be_bytes(p::chunk::<24, 8>(c, 16)),
-                )
-            } else {
-                (
-                    field!(r, "IssueTimestamp", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "ExpiryTimestamp", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "MaxTimestamp", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let token_id = field!(r, "TokenId", <ByteString as Value>::read(r, flex, v));
-        let hmac = field!(r, "Hmac", <Bytes as Value>::read(r, flex, v));
-        let renewers = field!(
-            r,
-            "Renewers",
-            <Vec<DescribedDelegationTokenRenewer> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            principal_type,
-            principal_name,
-            token_requester_principal_type,
-            token_requester_principal_name,
-            issue_timestamp,
-            expiry_timestamp,
-            max_timestamp,
-            token_id,
-            hmac,
-            renewers,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -422,6 +367,72 @@ impl WireStruct for DescribedDelegationToken {
     }
 }
 
+impl DescribedDelegationToken {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
+        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
+        let token_requester_principal_type = if v >= 3 {
+            field!(
+                r,
+                "TokenRequesterPrincipalType",
+                <ByteString as Value>::read(r, flex, v)
+            )
+        } else {
+            ByteString::new()
+        };
+        let token_requester_principal_name = if v >= 3 {
+            field!(
+                r,
+                "TokenRequesterPrincipalName",
+                <ByteString as Value>::read(r, flex, v)
+            )
+        } else {
+            ByteString::new()
+        };
+        let (issue_timestamp, expiry_timestamp, max_timestamp) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "IssueTimestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ExpiryTimestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "MaxTimestamp", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let token_id = field!(r, "TokenId", <ByteString as Value>::read(r, flex, v));
+        let hmac = field!(r, "Hmac", <Bytes as Value>::read(r, flex, v));
+        let renewers = field!(
+            r,
+            "Renewers",
+            <Vec<DescribedDelegationTokenRenewer> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            principal_type,
+            principal_name,
+            token_requester_principal_type,
+            token_requester_principal_name,
+            issue_timestamp,
+            expiry_timestamp,
+            max_timestamp,
+            token_id,
+            hmac,
+            renewers,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl DescribedDelegationToken {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -506,18 +517,11 @@ impl WireStruct for DescribedDelegationTokenRenewer {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
-        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            principal_type,
-            principal_name,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -562,6 +566,24 @@ impl WireStruct for DescribedDelegationTokenRenewer {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribedDelegationTokenRenewer {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
+        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            principal_type,
+            principal_name,
+            unknown_tagged_fields,
+        }))
     }
 }
 

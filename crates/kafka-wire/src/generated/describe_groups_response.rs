@@ -226,46 +226,11 @@ impl WireStruct for DescribedGroup {
     const MIN_LEN: usize = 12;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 5;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let error_message = if v >= 6 {
-            field!(
-                r,
-                "ErrorMessage",
-                val::read_opt::<ByteString>(r, flex, v, v >= 6)
-            )
-        } else {
-            None
-        };
-        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
-        let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
-        let protocol_type = field!(r, "ProtocolType", <ByteString as Value>::read(r, flex, v));
-        let protocol_data = field!(r, "ProtocolData", <ByteString as Value>::read(r, flex, v));
-        let members = field!(
-            r,
-            "Members",
-            <Vec<DescribedGroupMember> as Value>::read(r, flex, v)
-        );
-        let authorized_operations = if v >= 3 {
-            field!(r, "AuthorizedOperations", <i32 as Value>::read(r, flex, v))
-        } else {
-            -2147483648_i32
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            error_message,
-            group_id,
-            group_state,
-            protocol_type,
-            protocol_data,
-            members,
-            authorized_operations,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -364,6 +329,52 @@ impl WireStruct for DescribedGroup {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribedGroup {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = if v >= 6 {
+            field!(
+                r,
+                "ErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, v >= 6)
+            )
+        } else {
+            None
+        };
+        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
+        let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
+        let protocol_type = field!(r, "ProtocolType", <ByteString as Value>::read(r, flex, v));
+        let protocol_data = field!(r, "ProtocolData", <ByteString as Value>::read(r, flex, v));
+        let members = field!(
+            r,
+            "Members",
+            <Vec<DescribedGroupMember> as Value>::read(r, flex, v)
+        );
+        let authorized_operations = if v >= 3 {
+            field!(r, "AuthorizedOperations", <i32 as Value>::read(r, flex, v))
+        } else {
+            -2147483648_i32
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            group_id,
+            group_state,
+            protocol_type,
+            protocol_data,
+            members,
+            authorized_operations,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -481,34 +492,11 @@ impl WireStruct for DescribedGroupMember {
     const MIN_LEN: usize = 7;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 5;
-        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
-        let group_instance_id = if v >= 4 {
-            field!(
-                r,
-                "GroupInstanceId",
-                val::read_opt::<ByteString>(r, flex, v, v >= 4)
-            )
-        } else {
-            None
-        };
-        let client_id = field!(r, "ClientId", <ByteString as Value>::read(r, flex, v));
-        let client_host = field!(r, "ClientHost", <ByteString as Value>::read(r, flex, v));
-        let member_metadata = field!(r, "MemberMetadata", <Bytes as Value>::read(r, flex, v));
-        let member_assignment = field!(r, "MemberAssignment", <Bytes as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            member_id,
-            group_instance_id,
-            client_id,
-            client_host,
-            member_metadata,
-            member_assignment,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -579,6 +567,40 @@ impl WireStruct for DescribedGroupMember {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribedGroupMember {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let group_instance_id = if v >= 4 {
+            field!(
+                r,
+                "GroupInstanceId",
+                val::read_opt::<ByteString>(r, flex, v, v >= 4)
+            )
+        } else {
+            None
+        };
+        let client_id = field!(r, "ClientId", <ByteString as Value>::read(r, flex, v));
+        let client_host = field!(r, "ClientHost", <ByteString as Value>::read(r, flex, v));
+        let member_metadata = field!(r, "MemberMetadata", <Bytes as Value>::read(r, flex, v));
+        let member_assignment = field!(r, "MemberAssignment", <Bytes as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            member_id,
+            group_instance_id,
+            client_id,
+            client_host,
+            member_metadata,
+            member_assignment,
+            unknown_tagged_fields,
+        }))
     }
 }
 

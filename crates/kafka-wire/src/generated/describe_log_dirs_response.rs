@@ -229,48 +229,11 @@ impl WireStruct for DescribeLogDirsResult {
     const MIN_LEN: usize = 5;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let log_dir = field!(r, "LogDir", <ByteString as Value>::read(r, flex, v));
-        let topics = field!(
-            r,
-            "Topics",
-            <Vec<DescribeLogDirsTopic> as Value>::read(r, flex, v)
-        );
-        let (total_bytes, usable_bytes) = if v >= 4 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "TotalBytes", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "UsableBytes", <i64 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (-1_i64, -1_i64)
-        };
-        let is_cordoned = if v >= 5 {
-            field!(r, "IsCordoned", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            log_dir,
-            topics,
-            total_bytes,
-            usable_bytes,
-            is_cordoned,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -335,6 +298,54 @@ impl WireStruct for DescribeLogDirsResult {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeLogDirsResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let log_dir = field!(r, "LogDir", <ByteString as Value>::read(r, flex, v));
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<DescribeLogDirsTopic> as Value>::read(r, flex, v)
+        );
+        let (total_bytes, usable_bytes) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "TotalBytes", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "UsableBytes", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i64, -1_i64)
+        };
+        let is_cordoned = if v >= 5 {
+            field!(r, "IsCordoned", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            log_dir,
+            topics,
+            total_bytes,
+            usable_bytes,
+            is_cordoned,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -410,22 +421,11 @@ impl WireStruct for DescribeLogDirsTopic {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<DescribeLogDirsPartition> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -470,6 +470,28 @@ impl WireStruct for DescribeLogDirsTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeLogDirsTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<DescribeLogDirsPartition> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -545,34 +567,11 @@ impl WireStruct for DescribeLogDirsPartition {
     const MIN_LEN: usize = 21;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 2;
-        let (partition_index, partition_size, offset_lag) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<20, 8>(c, 4)),
-                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "PartitionSize", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "OffsetLag", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let is_future_key = field!(r, "IsFutureKey", <bool as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            partition_size,
-            offset_lag,
-            is_future_key,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -625,6 +624,40 @@ impl WireStruct for DescribeLogDirsPartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeLogDirsPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let (partition_index, partition_size, offset_lag) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "PartitionSize", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "OffsetLag", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let is_future_key = field!(r, "IsFutureKey", <bool as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            partition_size,
+            offset_lag,
+            is_future_key,
+            unknown_tagged_fields,
+        }))
     }
 }
 

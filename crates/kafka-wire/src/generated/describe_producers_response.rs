@@ -178,22 +178,11 @@ impl WireStruct for TopicResponse {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<PartitionResponse> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -238,6 +227,28 @@ impl WireStruct for TopicResponse {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionResponse> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -313,41 +324,11 @@ impl WireStruct for PartitionResponse {
     const MIN_LEN: usize = 9;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
-        {
-            r.rest = rest;
-            (
-                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-            )
-        } else {
-            (
-                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-            )
-        };
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let active_producers = field!(
-            r,
-            "ActiveProducers",
-            <Vec<ProducerState> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            error_code,
-            error_message,
-            active_producers,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -408,6 +389,47 @@ impl WireStruct for PartitionResponse {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl PartitionResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let active_producers = field!(
+            r,
+            "ActiveProducers",
+            <Vec<ProducerState> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            error_message,
+            active_producers,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -503,47 +525,11 @@ impl WireStruct for ProducerState {
     const MIN_LEN: usize = 37;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (
-            producer_id,
-            producer_epoch,
-            last_sequence,
-            last_timestamp,
-            coordinator_epoch,
-            current_txn_start_offset,
-        ) = if let Some((c, rest)) = r.rest.split_first_chunk::<36>() {
-            r.rest = rest;
-            (
-                i64::from_be_bytes(p::chunk::<36, 8>(c, 0)),
-                i32::from_be_bytes(p::chunk::<36, 4>(c, 8)),
-                i32::from_be_bytes(p::chunk::<36, 4>(c, 12)),
-                i64::from_be_bytes(p::chunk::<36, 8>(c, 16)),
-                i32::from_be_bytes(p::chunk::<36, 4>(c, 24)),
-                i64::from_be_bytes(p::chunk::<36, 8>(c, 28)),
-            )
-        } else {
-            (
-                field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
-                field!(r, "ProducerEpoch", <i32 as Value>::read(r, flex, v)),
-                field!(r, "LastSequence", <i32 as Value>::read(r, flex, v)),
-                field!(r, "LastTimestamp", <i64 as Value>::read(r, flex, v)),
-                field!(r, "CoordinatorEpoch", <i32 as Value>::read(r, flex, v)),
-                field!(r, "CurrentTxnStartOffset", <i64 as Value>::read(r, flex, v)),
-            )
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            producer_id,
-            producer_epoch,
-            last_sequence,
-            last_timestamp,
-            coordinator_epoch,
-            current_txn_start_offset,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -602,6 +588,53 @@ impl WireStruct for ProducerState {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ProducerState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (
+            producer_id,
+            producer_epoch,
+            last_sequence,
+            last_timestamp,
+            coordinator_epoch,
+            current_txn_start_offset,
+        ) = if let Some((c, rest)) = r.rest.split_first_chunk::<36>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 8)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 12)),
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 16)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 24)),
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 28)),
+            )
+        } else {
+            (
+                field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                field!(r, "ProducerEpoch", <i32 as Value>::read(r, flex, v)),
+                field!(r, "LastSequence", <i32 as Value>::read(r, flex, v)),
+                field!(r, "LastTimestamp", <i64 as Value>::read(r, flex, v)),
+                field!(r, "CoordinatorEpoch", <i32 as Value>::read(r, flex, v)),
+                field!(r, "CurrentTxnStartOffset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            producer_id,
+            producer_epoch,
+            last_sequence,
+            last_timestamp,
+            coordinator_epoch,
+            current_txn_start_offset,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -246,22 +246,11 @@ impl WireStruct for TopicData {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<PartitionData> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -306,6 +295,28 @@ impl WireStruct for TopicData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -403,69 +414,11 @@ impl WireStruct for PartitionData {
     const MIN_LEN: usize = 25;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
-        {
-            r.rest = rest;
-            (
-                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-            )
-        } else {
-            (
-                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-            )
-        };
-        let error_message = if v >= 2 {
-            field!(
-                r,
-                "ErrorMessage",
-                val::read_opt::<ByteString>(r, flex, v, v >= 2)
-            )
-        } else {
-            Some(ByteString::new())
-        };
-        let (leader_id, leader_epoch, high_watermark) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let current_voters = field!(
-            r,
-            "CurrentVoters",
-            <Vec<ReplicaState> as Value>::read(r, flex, v)
-        );
-        let observers = field!(
-            r,
-            "Observers",
-            <Vec<ReplicaState> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            error_code,
-            error_message,
-            leader_id,
-            leader_epoch,
-            high_watermark,
-            current_voters,
-            observers,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -541,6 +494,75 @@ impl WireStruct for PartitionData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl PartitionData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
+        let error_message = if v >= 2 {
+            field!(
+                r,
+                "ErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, v >= 2)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let (leader_id, leader_epoch, high_watermark) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let current_voters = field!(
+            r,
+            "CurrentVoters",
+            <Vec<ReplicaState> as Value>::read(r, flex, v)
+        );
+        let observers = field!(
+            r,
+            "Observers",
+            <Vec<ReplicaState> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            error_message,
+            leader_id,
+            leader_epoch,
+            high_watermark,
+            current_voters,
+            observers,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -624,26 +646,11 @@ impl WireStruct for Node {
     const MIN_LEN: usize = 1;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let node_id = if v >= 2 {
-            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let listeners = if v >= 2 {
-            field!(r, "Listeners", <Vec<Listener> as Value>::read(r, flex, v))
-        } else {
-            <Vec<Listener>>::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            node_id,
-            listeners,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -723,6 +730,32 @@ impl WireStruct for Node {
     }
 }
 
+impl Node {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let node_id = if v >= 2 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let listeners = if v >= 2 {
+            field!(r, "Listeners", <Vec<Listener> as Value>::read(r, flex, v))
+        } else {
+            <Vec<Listener>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            node_id,
+            listeners,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl Node {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -787,32 +820,11 @@ impl WireStruct for Listener {
     const MIN_LEN: usize = 1;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let name = if v >= 2 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let host = if v >= 2 {
-            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let port = if v >= 2 {
-            field!(r, "Port", <u16 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            host,
-            port,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -910,6 +922,38 @@ impl WireStruct for Listener {
     }
 }
 
+impl Listener {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = if v >= 2 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let host = if v >= 2 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let port = if v >= 2 {
+            field!(r, "Port", <u16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl Listener {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -989,42 +1033,11 @@ impl WireStruct for ReplicaState {
     const MIN_LEN: usize = 13;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let replica_id = field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v));
-        let replica_directory_id = if v >= 2 {
-            field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let log_end_offset = field!(r, "LogEndOffset", <i64 as Value>::read(r, flex, v));
-        let (last_fetch_timestamp, last_caught_up_timestamp) = if v >= 1 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "LastFetchTimestamp", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "LastCaughtUpTimestamp", <i64 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (-1_i64, -1_i64)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            replica_id,
-            replica_directory_id,
-            log_end_offset,
-            last_fetch_timestamp,
-            last_caught_up_timestamp,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1106,6 +1119,48 @@ impl WireStruct for ReplicaState {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ReplicaState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let replica_id = field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v));
+        let replica_directory_id = if v >= 2 {
+            field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let log_end_offset = field!(r, "LogEndOffset", <i64 as Value>::read(r, flex, v));
+        let (last_fetch_timestamp, last_caught_up_timestamp) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "LastFetchTimestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "LastCaughtUpTimestamp", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i64, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            replica_id,
+            replica_directory_id,
+            log_end_offset,
+            last_fetch_timestamp,
+            last_caught_up_timestamp,
+            unknown_tagged_fields,
+        }))
     }
 }
 

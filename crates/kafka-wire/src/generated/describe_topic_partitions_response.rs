@@ -225,34 +225,11 @@ impl WireStruct for DescribeTopicPartitionsResponseTopic {
     const MIN_LEN: usize = 26;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let name = field!(r, "Name", val::read_opt::<ByteString>(r, flex, v, true));
-        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
-        let is_internal = field!(r, "IsInternal", <bool as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<DescribeTopicPartitionsResponsePartition> as Value>::read(r, flex, v)
-        );
-        let topic_authorized_operations = field!(
-            r,
-            "TopicAuthorizedOperations",
-            <i32 as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            name,
-            topic_id,
-            is_internal,
-            partitions,
-            topic_authorized_operations,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -308,6 +285,40 @@ impl WireStruct for DescribeTopicPartitionsResponseTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeTopicPartitionsResponseTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let name = field!(r, "Name", val::read_opt::<ByteString>(r, flex, v, true));
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let is_internal = field!(r, "IsInternal", <bool as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<DescribeTopicPartitionsResponsePartition> as Value>::read(r, flex, v)
+        );
+        let topic_authorized_operations = field!(
+            r,
+            "TopicAuthorizedOperations",
+            <i32 as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            name,
+            topic_id,
+            is_internal,
+            partitions,
+            topic_authorized_operations,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -429,57 +440,11 @@ impl WireStruct for DescribeTopicPartitionsResponsePartition {
     const MIN_LEN: usize = 20;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (error_code, partition_index, leader_id, leader_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
-                r.rest = rest;
-                (
-                    i16::from_be_bytes(p::chunk::<14, 2>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<14, 4>(c, 2)),
-                    i32::from_be_bytes(p::chunk::<14, 4>(c, 6)),
-                    i32::from_be_bytes(p::chunk::<14, 4>(c, 10)),
-                )
-            } else {
-                (
-                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let replica_nodes = field!(r, "ReplicaNodes", <Packed<i32> as Value>::read(r, flex, v));
-        let isr_nodes = field!(r, "IsrNodes", <Packed<i32> as Value>::read(r, flex, v));
-        let eligible_leader_replicas = field!(
-            r,
-            "EligibleLeaderReplicas",
-            val::read_opt::<Packed<i32>>(r, flex, v, true)
-        );
-        let last_known_elr = field!(
-            r,
-            "LastKnownElr",
-            val::read_opt::<Packed<i32>>(r, flex, v, true)
-        );
-        let offline_replicas = field!(
-            r,
-            "OfflineReplicas",
-            <Packed<i32> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            partition_index,
-            leader_id,
-            leader_epoch,
-            replica_nodes,
-            isr_nodes,
-            eligible_leader_replicas,
-            last_known_elr,
-            offline_replicas,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -563,6 +528,63 @@ impl WireStruct for DescribeTopicPartitionsResponsePartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribeTopicPartitionsResponsePartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (error_code, partition_index, leader_id, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 2)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 10)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let replica_nodes = field!(r, "ReplicaNodes", <Packed<i32> as Value>::read(r, flex, v));
+        let isr_nodes = field!(r, "IsrNodes", <Packed<i32> as Value>::read(r, flex, v));
+        let eligible_leader_replicas = field!(
+            r,
+            "EligibleLeaderReplicas",
+            val::read_opt::<Packed<i32>>(r, flex, v, true)
+        );
+        let last_known_elr = field!(
+            r,
+            "LastKnownElr",
+            val::read_opt::<Packed<i32>>(r, flex, v, true)
+        );
+        let offline_replicas = field!(
+            r,
+            "OfflineReplicas",
+            <Packed<i32> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            partition_index,
+            leader_id,
+            leader_epoch,
+            replica_nodes,
+            isr_nodes,
+            eligible_leader_replicas,
+            last_known_elr,
+            offline_replicas,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -653,18 +675,11 @@ impl WireStruct for Cursor {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            partition_index,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -709,6 +724,24 @@ impl WireStruct for Cursor {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Cursor {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            unknown_tagged_fields,
+        }))
     }
 }
 

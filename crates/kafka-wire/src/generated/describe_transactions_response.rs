@@ -221,55 +221,11 @@ impl WireStruct for TransactionState {
     const MIN_LEN: usize = 28;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let transactional_id = field!(
-            r,
-            "TransactionalId",
-            <ByteString as Value>::read(r, flex, v)
-        );
-        let transaction_state = field!(
-            r,
-            "TransactionState",
-            <ByteString as Value>::read(r, flex, v)
-        );
-        let (transaction_timeout_ms, transaction_start_time_ms, producer_id, producer_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<22>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<22, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<22, 8>(c, 4)),
-                    i64::from_be_bytes(p::chunk::<22, 8>(c, 12)),
-                    i16::from_be_bytes(p::chunk::<22, 2>(c, 20)),
-                )
-            } else {
-                (
-                    field!(r, "TransactionTimeoutMs", <i32 as Value>::read(r, flex, v)),
-                    field!(
-                        r,
-                        "TransactionStartTimeMs",
-                        <i64 as Value>::read(r, flex, v)
-                    ),
-                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let topics = field!(r, "Topics", <Vec<TopicData> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            transactional_id,
-            transaction_state,
-            transaction_timeout_ms,
-            transaction_start_time_ms,
-            producer_id,
-            producer_epoch,
-            topics,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -336,6 +292,61 @@ impl WireStruct for TransactionState {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TransactionState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let transactional_id = field!(
+            r,
+            "TransactionalId",
+            <ByteString as Value>::read(r, flex, v)
+        );
+        let transaction_state = field!(
+            r,
+            "TransactionState",
+            <ByteString as Value>::read(r, flex, v)
+        );
+        let (transaction_timeout_ms, transaction_start_time_ms, producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<22>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<22, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<22, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<22, 8>(c, 12)),
+                    i16::from_be_bytes(p::chunk::<22, 2>(c, 20)),
+                )
+            } else {
+                (
+                    field!(r, "TransactionTimeoutMs", <i32 as Value>::read(r, flex, v)),
+                    field!(
+                        r,
+                        "TransactionStartTimeMs",
+                        <i64 as Value>::read(r, flex, v)
+                    ),
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let topics = field!(r, "Topics", <Vec<TopicData> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            transactional_id,
+            transaction_state,
+            transaction_timeout_ms,
+            transaction_start_time_ms,
+            producer_id,
+            producer_epoch,
+            topics,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -415,18 +426,11 @@ impl WireStruct for TopicData {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic = field!(r, "Topic", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -471,6 +475,24 @@ impl WireStruct for TopicData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic = field!(r, "Topic", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -211,22 +211,11 @@ impl WireStruct for TopicData {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<PartitionData> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -271,6 +260,28 @@ impl WireStruct for TopicData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -350,52 +361,11 @@ impl WireStruct for PartitionData {
     const MIN_LEN: usize = 14;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let (partition_index, leader_id, leader_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 4)),
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let preferred_successors = if v <= 0 {
-            field!(
-                r,
-                "PreferredSuccessors",
-                <Packed<i32> as Value>::read(r, flex, v)
-            )
-        } else {
-            Packed::new()
-        };
-        let preferred_candidates = if v >= 1 {
-            field!(
-                r,
-                "PreferredCandidates",
-                <Vec<ReplicaInfo> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<ReplicaInfo>>::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            leader_id,
-            leader_epoch,
-            preferred_successors,
-            preferred_candidates,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -467,6 +437,58 @@ impl WireStruct for PartitionData {
     }
 }
 
+impl PartitionData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let (partition_index, leader_id, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let preferred_successors = if v <= 0 {
+            field!(
+                r,
+                "PreferredSuccessors",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let preferred_candidates = if v >= 1 {
+            field!(
+                r,
+                "PreferredCandidates",
+                <Vec<ReplicaInfo> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<ReplicaInfo>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            leader_id,
+            leader_epoch,
+            preferred_successors,
+            preferred_candidates,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl PartitionData {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -534,32 +556,11 @@ impl WireStruct for ReplicaInfo {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let (candidate_id, candidate_directory_id) = if v >= 1 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
-                    Uuid(p::chunk::<20, 16>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "CandidateId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "CandidateDirectoryId", <Uuid as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, Uuid::ZERO)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            candidate_id,
-            candidate_directory_id,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -641,6 +642,38 @@ impl WireStruct for ReplicaInfo {
     }
 }
 
+impl ReplicaInfo {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let (candidate_id, candidate_directory_id) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "CandidateId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CandidateDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, Uuid::ZERO)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            candidate_id,
+            candidate_directory_id,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl ReplicaInfo {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -705,32 +738,11 @@ impl WireStruct for LeaderEndpoint {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let name = if v >= 1 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let host = if v >= 1 {
-            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let port = if v >= 1 {
-            field!(r, "Port", <u16 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            host,
-            port,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -825,6 +837,38 @@ impl WireStruct for LeaderEndpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl LeaderEndpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let name = if v >= 1 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let host = if v >= 1 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let port = if v >= 1 {
+            field!(r, "Port", <u16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
     }
 }
 

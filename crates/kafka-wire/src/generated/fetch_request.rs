@@ -498,32 +498,11 @@ impl WireStruct for ReplicaState {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let (replica_id, replica_epoch) = if v >= 15 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ReplicaEpoch", <i64 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (-1_i32, -1_i64)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            replica_id,
-            replica_epoch,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -603,6 +582,38 @@ impl WireStruct for ReplicaState {
     }
 }
 
+impl ReplicaState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (replica_id, replica_epoch) = if v >= 15 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicaEpoch", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            replica_id,
+            replica_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl ReplicaState {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -667,32 +678,11 @@ impl WireStruct for FetchTopic {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let topic = if v <= 12 {
-            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 13 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<FetchPartition> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic,
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -747,6 +737,38 @@ impl WireStruct for FetchTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FetchTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if v <= 12 {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<FetchPartition> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -847,76 +869,11 @@ impl WireStruct for FetchPartition {
     const MIN_LEN: usize = 16;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
-        let current_leader_epoch = if v >= 9 {
-            field!(r, "CurrentLeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let fetch_offset = field!(r, "FetchOffset", <i64 as Value>::read(r, flex, v));
-        let last_fetched_epoch = if v >= 12 {
-            field!(r, "LastFetchedEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let log_start_offset = if v >= 5 {
-            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
-        };
-        let partition_max_bytes = field!(r, "PartitionMaxBytes", <i32 as Value>::read(r, flex, v));
-        let mut replica_directory_id = Uuid::ZERO;
-        let mut high_watermark = 9223372036854775807;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            if let Some((&0, rest)) = r.rest.split_first() {
-                r.rest = rest;
-            } else {
-                let n = r.uvarint()?;
-                let mut last = None;
-                for _ in 0..n {
-                    let at = r.rest;
-                    let (tag, after) = r.tagged_field()?;
-                    r.check_tag_order(at, &mut last, tag)?;
-                    let body = r.rest;
-                    match tag {
-                        0 if v >= 17 => {
-                            let x =
-                                field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v));
-                            r.tagged_done(body, tag)?;
-                            if x == Uuid::ZERO {
-                                unknown_tagged_fields.push(r.raw_tag(tag, body));
-                            } else {
-                                replica_directory_id = x;
-                            }
-                        }
-                        1 if v >= 18 => {
-                            let x = field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v));
-                            r.tagged_done(body, tag)?;
-                            if x == 9223372036854775807 {
-                                unknown_tagged_fields.push(r.raw_tag(tag, body));
-                            } else {
-                                high_watermark = x;
-                            }
-                        }
-                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
-                    }
-                    r.rest = after;
-                }
-            }
-        }
-        Ok(Self {
-            partition,
-            current_leader_epoch,
-            fetch_offset,
-            last_fetched_epoch,
-            log_start_offset,
-            partition_max_bytes,
-            replica_directory_id,
-            high_watermark,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1040,6 +997,82 @@ impl WireStruct for FetchPartition {
     }
 }
 
+impl FetchPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
+        let current_leader_epoch = if v >= 9 {
+            field!(r, "CurrentLeaderEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let fetch_offset = field!(r, "FetchOffset", <i64 as Value>::read(r, flex, v));
+        let last_fetched_epoch = if v >= 12 {
+            field!(r, "LastFetchedEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let log_start_offset = if v >= 5 {
+            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let partition_max_bytes = field!(r, "PartitionMaxBytes", <i32 as Value>::read(r, flex, v));
+        let mut replica_directory_id = Uuid::ZERO;
+        let mut high_watermark = 9223372036854775807;
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 17 => {
+                            let x =
+                                field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == Uuid::ZERO {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                replica_directory_id = x;
+                            }
+                        }
+                        1 if v >= 18 => {
+                            let x = field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == 9223372036854775807 {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                high_watermark = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            partition,
+            current_leader_epoch,
+            fetch_offset,
+            last_fetched_epoch,
+            log_start_offset,
+            partition_max_bytes,
+            replica_directory_id,
+            high_watermark,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl FetchPartition {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -1122,32 +1155,11 @@ impl WireStruct for ForgottenTopic {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let topic = if (7..=12).contains(&v) {
-            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 13 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partitions = if v >= 7 {
-            field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v))
-        } else {
-            Packed::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic,
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1218,6 +1230,38 @@ impl WireStruct for ForgottenTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ForgottenTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if (7..=12).contains(&v) {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = if v >= 7 {
+            field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v))
+        } else {
+            Packed::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -317,32 +317,11 @@ impl WireStruct for FetchableTopicResponse {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let topic = if v <= 12 {
-            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 13 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<PartitionData> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic,
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -397,6 +376,38 @@ impl WireStruct for FetchableTopicResponse {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FetchableTopicResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if v <= 12 {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -519,119 +530,11 @@ impl WireStruct for PartitionData {
     const MIN_LEN: usize = 18;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let (partition_index, error_code, high_watermark) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
-                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let last_stable_offset = if v >= 4 {
-            field!(r, "LastStableOffset", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
-        };
-        let log_start_offset = if v >= 5 {
-            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
-        };
-        let mut diverging_epoch = Default::default();
-        let mut current_leader = Default::default();
-        let mut snapshot_id = Default::default();
-        let aborted_transactions = if v >= 4 {
-            field!(
-                r,
-                "AbortedTransactions",
-                val::read_opt::<Vec<AbortedTransaction>>(r, flex, v, v >= 4)
-            )
-        } else {
-            Some(<Vec<AbortedTransaction>>::new())
-        };
-        let preferred_read_replica = if v >= 11 {
-            field!(r, "PreferredReadReplica", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let records = field!(r, "Records", val::read_opt::<Bytes>(r, flex, v, true));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            if let Some((&0, rest)) = r.rest.split_first() {
-                r.rest = rest;
-            } else {
-                let n = r.uvarint()?;
-                let mut last = None;
-                for _ in 0..n {
-                    let at = r.rest;
-                    let (tag, after) = r.tagged_field()?;
-                    r.check_tag_order(at, &mut last, tag)?;
-                    let body = r.rest;
-                    match tag {
-                        0 if v >= 12 => {
-                            let x = field!(
-                                r,
-                                "DivergingEpoch",
-                                <EpochEndOffset as Value>::read(r, flex, v)
-                            );
-                            r.tagged_done(body, tag)?;
-                            if x == Default::default() {
-                                unknown_tagged_fields.push(r.raw_tag(tag, body));
-                            } else {
-                                diverging_epoch = x;
-                            }
-                        }
-                        1 if v >= 12 => {
-                            let x = field!(
-                                r,
-                                "CurrentLeader",
-                                <LeaderIdAndEpoch as Value>::read(r, flex, v)
-                            );
-                            r.tagged_done(body, tag)?;
-                            if x == Default::default() {
-                                unknown_tagged_fields.push(r.raw_tag(tag, body));
-                            } else {
-                                current_leader = x;
-                            }
-                        }
-                        2 if v >= 12 => {
-                            let x =
-                                field!(r, "SnapshotId", <SnapshotId as Value>::read(r, flex, v));
-                            r.tagged_done(body, tag)?;
-                            if x == Default::default() {
-                                unknown_tagged_fields.push(r.raw_tag(tag, body));
-                            } else {
-                                snapshot_id = x;
-                            }
-                        }
-                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
-                    }
-                    r.rest = after;
-                }
-            }
-        }
-        Ok(Self {
-            partition_index,
-            error_code,
-            high_watermark,
-            last_stable_offset,
-            log_start_offset,
-            diverging_epoch,
-            current_leader,
-            snapshot_id,
-            aborted_transactions,
-            preferred_read_replica,
-            records,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -835,6 +738,125 @@ impl WireStruct for PartitionData {
     }
 }
 
+impl PartitionData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (partition_index, error_code, high_watermark) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let last_stable_offset = if v >= 4 {
+            field!(r, "LastStableOffset", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let log_start_offset = if v >= 5 {
+            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let mut diverging_epoch = Default::default();
+        let mut current_leader = Default::default();
+        let mut snapshot_id = Default::default();
+        let aborted_transactions = if v >= 4 {
+            field!(
+                r,
+                "AbortedTransactions",
+                val::read_opt::<Vec<AbortedTransaction>>(r, flex, v, v >= 4)
+            )
+        } else {
+            Some(<Vec<AbortedTransaction>>::new())
+        };
+        let preferred_read_replica = if v >= 11 {
+            field!(r, "PreferredReadReplica", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let records = field!(r, "Records", val::read_opt::<Bytes>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 12 => {
+                            let x = field!(
+                                r,
+                                "DivergingEpoch",
+                                <EpochEndOffset as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                diverging_epoch = x;
+                            }
+                        }
+                        1 if v >= 12 => {
+                            let x = field!(
+                                r,
+                                "CurrentLeader",
+                                <LeaderIdAndEpoch as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                current_leader = x;
+                            }
+                        }
+                        2 if v >= 12 => {
+                            let x =
+                                field!(r, "SnapshotId", <SnapshotId as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                snapshot_id = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            high_watermark,
+            last_stable_offset,
+            log_start_offset,
+            diverging_epoch,
+            current_leader,
+            snapshot_id,
+            aborted_transactions,
+            preferred_read_replica,
+            records,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl PartitionData {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -932,32 +954,11 @@ impl WireStruct for EpochEndOffset {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let (epoch, end_offset) = if v >= 12 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (-1_i32, -1_i64)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            epoch,
-            end_offset,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1037,6 +1038,38 @@ impl WireStruct for EpochEndOffset {
     }
 }
 
+impl EpochEndOffset {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (epoch, end_offset) = if v >= 12 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            epoch,
+            end_offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl EpochEndOffset {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -1095,32 +1128,11 @@ impl WireStruct for LeaderIdAndEpoch {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let (leader_id, leader_epoch) = if v >= 12 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (-1_i32, -1_i32)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            leader_id,
-            leader_epoch,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1200,6 +1212,38 @@ impl WireStruct for LeaderIdAndEpoch {
     }
 }
 
+impl LeaderIdAndEpoch {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (leader_id, leader_epoch) = if v >= 12 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i32)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl LeaderIdAndEpoch {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -1258,28 +1302,11 @@ impl WireStruct for SnapshotId {
     const MIN_LEN: usize = 12;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-            r.rest = rest;
-            (
-                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
-                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
-            )
-        } else {
-            (
-                field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
-                field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
-            )
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            end_offset,
-            epoch,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1328,6 +1355,34 @@ impl WireStruct for SnapshotId {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl SnapshotId {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
+                field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1389,32 +1444,11 @@ impl WireStruct for AbortedTransaction {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let (producer_id, first_offset) = if v >= 4 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            producer_id,
-            first_offset,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1494,6 +1528,38 @@ impl WireStruct for AbortedTransaction {
     }
 }
 
+impl AbortedTransaction {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (producer_id, first_offset) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            producer_id,
+            first_offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl AbortedTransaction {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -1564,38 +1630,11 @@ impl WireStruct for NodeEndpoint {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 12;
-        let node_id = if v >= 16 {
-            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let host = if v >= 16 {
-            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let port = if v >= 16 {
-            field!(r, "Port", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let rack = if v >= 16 {
-            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, v >= 16))
-        } else {
-            None
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            node_id,
-            host,
-            port,
-            rack,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1708,6 +1747,44 @@ impl WireStruct for NodeEndpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl NodeEndpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let node_id = if v >= 16 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 16 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let port = if v >= 16 {
+            field!(r, "Port", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let rack = if v >= 16 {
+            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, v >= 16))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -408,60 +408,11 @@ impl WireStruct for Coordinator {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let key = if v >= 4 {
-            field!(r, "Key", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let node_id = if v >= 4 {
-            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let host = if v >= 4 {
-            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let (port, error_code) = if v >= 4 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "Port", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, 0)
-        };
-        let error_message = if v >= 4 {
-            field!(
-                r,
-                "ErrorMessage",
-                val::read_opt::<ByteString>(r, flex, v, v >= 4)
-            )
-        } else {
-            Some(ByteString::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            key,
-            node_id,
-            host,
-            port,
-            error_code,
-            error_message,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -605,6 +556,66 @@ impl WireStruct for Coordinator {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Coordinator {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let key = if v >= 4 {
+            field!(r, "Key", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let node_id = if v >= 4 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 4 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (port, error_code) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Port", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let error_message = if v >= 4 {
+            field!(
+                r,
+                "ErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, v >= 4)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            key,
+            node_id,
+            host,
+            port,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -189,24 +189,11 @@ impl WireStruct for AlterConfigsResource {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
-        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
-        let configs = field!(
-            r,
-            "Configs",
-            <Vec<AlterableConfig> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            resource_type,
-            resource_name,
-            configs,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -253,6 +240,30 @@ impl WireStruct for AlterConfigsResource {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AlterConfigsResource {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let configs = field!(
+            r,
+            "Configs",
+            <Vec<AlterableConfig> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            configs,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -325,20 +336,11 @@ impl WireStruct for AlterableConfig {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let config_operation = field!(r, "ConfigOperation", <i8 as Value>::read(r, flex, v));
-        let value = field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            config_operation,
-            value,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -386,6 +388,26 @@ impl WireStruct for AlterableConfig {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AlterableConfig {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let config_operation = field!(r, "ConfigOperation", <i8 as Value>::read(r, flex, v));
+        let value = field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            config_operation,
+            value,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -196,26 +196,11 @@ impl WireStruct for AlterConfigsResourceResponse {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
-        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            error_message,
-            resource_type,
-            resource_name,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -271,6 +256,32 @@ impl WireStruct for AlterConfigsResourceResponse {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AlterConfigsResourceResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let resource_type = field!(r, "ResourceType", <i8 as Value>::read(r, flex, v));
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            unknown_tagged_fields,
+        }))
     }
 }
 

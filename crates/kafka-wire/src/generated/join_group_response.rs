@@ -365,28 +365,11 @@ impl WireStruct for JoinGroupResponseMember {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
-        let group_instance_id = if v >= 5 {
-            field!(
-                r,
-                "GroupInstanceId",
-                val::read_opt::<ByteString>(r, flex, v, v >= 5)
-            )
-        } else {
-            None
-        };
-        let metadata = field!(r, "Metadata", <Bytes as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            member_id,
-            group_instance_id,
-            metadata,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -450,6 +433,34 @@ impl WireStruct for JoinGroupResponseMember {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl JoinGroupResponseMember {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let group_instance_id = if v >= 5 {
+            field!(
+                r,
+                "GroupInstanceId",
+                val::read_opt::<ByteString>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let metadata = field!(r, "Metadata", <Bytes as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            member_id,
+            group_instance_id,
+            metadata,
+            unknown_tagged_fields,
+        }))
     }
 }
 

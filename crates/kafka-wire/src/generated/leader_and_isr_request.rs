@@ -376,36 +376,11 @@ impl WireStruct for LeaderAndIsrTopicState {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let topic_name = if v >= 2 {
-            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 5 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partition_states = if v >= 2 {
-            field!(
-                r,
-                "PartitionStates",
-                <Vec<LeaderAndIsrPartitionState> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<LeaderAndIsrPartitionState>>::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            topic_id,
-            partition_states,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -492,6 +467,42 @@ impl WireStruct for LeaderAndIsrTopicState {
     }
 }
 
+impl LeaderAndIsrTopicState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic_name = if v >= 2 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 5 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_states = if v >= 2 {
+            field!(
+                r,
+                "PartitionStates",
+                <Vec<LeaderAndIsrPartitionState> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<LeaderAndIsrPartitionState>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partition_states,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl LeaderAndIsrTopicState {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -561,20 +572,11 @@ impl WireStruct for LeaderAndIsrLiveLeader {
     const MIN_LEN: usize = 10;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
-        let host_name = field!(r, "HostName", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            broker_id,
-            host_name,
-            port,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -621,6 +623,26 @@ impl WireStruct for LeaderAndIsrLiveLeader {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl LeaderAndIsrLiveLeader {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
+        let host_name = field!(r, "HostName", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            broker_id,
+            host_name,
+            port,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -745,79 +767,11 @@ impl WireStruct for LeaderAndIsrPartitionState {
     const MIN_LEN: usize = 26;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let topic_name = if v <= 1 {
-            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let (partition_index, controller_epoch, leader, leader_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "Leader", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let isr = field!(r, "Isr", <Packed<i32> as Value>::read(r, flex, v));
-        let partition_epoch = field!(r, "PartitionEpoch", <i32 as Value>::read(r, flex, v));
-        let replicas = field!(r, "Replicas", <Packed<i32> as Value>::read(r, flex, v));
-        let adding_replicas = if v >= 3 {
-            field!(
-                r,
-                "AddingReplicas",
-                <Packed<i32> as Value>::read(r, flex, v)
-            )
-        } else {
-            Packed::new()
-        };
-        let removing_replicas = if v >= 3 {
-            field!(
-                r,
-                "RemovingReplicas",
-                <Packed<i32> as Value>::read(r, flex, v)
-            )
-        } else {
-            Packed::new()
-        };
-        let is_new = if v >= 1 {
-            field!(r, "IsNew", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let leader_recovery_state = if v >= 6 {
-            field!(r, "LeaderRecoveryState", <i8 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            partition_index,
-            controller_epoch,
-            leader,
-            leader_epoch,
-            isr,
-            partition_epoch,
-            replicas,
-            adding_replicas,
-            removing_replicas,
-            is_new,
-            leader_recovery_state,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -922,6 +876,85 @@ impl WireStruct for LeaderAndIsrPartitionState {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl LeaderAndIsrPartitionState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic_name = if v <= 1 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (partition_index, controller_epoch, leader, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "Leader", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let isr = field!(r, "Isr", <Packed<i32> as Value>::read(r, flex, v));
+        let partition_epoch = field!(r, "PartitionEpoch", <i32 as Value>::read(r, flex, v));
+        let replicas = field!(r, "Replicas", <Packed<i32> as Value>::read(r, flex, v));
+        let adding_replicas = if v >= 3 {
+            field!(
+                r,
+                "AddingReplicas",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let removing_replicas = if v >= 3 {
+            field!(
+                r,
+                "RemovingReplicas",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let is_new = if v >= 1 {
+            field!(r, "IsNew", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let leader_recovery_state = if v >= 6 {
+            field!(r, "LeaderRecoveryState", <i8 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            controller_epoch,
+            leader,
+            leader_epoch,
+            isr,
+            partition_epoch,
+            replicas,
+            adding_replicas,
+            removing_replicas,
+            is_new,
+            leader_recovery_state,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -240,36 +240,11 @@ impl WireStruct for MemberIdentity {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let member_id = if v >= 3 {
-            field!(r, "MemberId", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let group_instance_id = if v >= 3 {
-            field!(
-                r,
-                "GroupInstanceId",
-                val::read_opt::<ByteString>(r, flex, v, v >= 3)
-            )
-        } else {
-            None
-        };
-        let reason = if v >= 5 {
-            field!(r, "Reason", val::read_opt::<ByteString>(r, flex, v, v >= 5))
-        } else {
-            None
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            member_id,
-            group_instance_id,
-            reason,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -365,6 +340,42 @@ impl WireStruct for MemberIdentity {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl MemberIdentity {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let member_id = if v >= 3 {
+            field!(r, "MemberId", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let group_instance_id = if v >= 3 {
+            field!(
+                r,
+                "GroupInstanceId",
+                val::read_opt::<ByteString>(r, flex, v, v >= 3)
+            )
+        } else {
+            None
+        };
+        let reason = if v >= 5 {
+            field!(r, "Reason", val::read_opt::<ByteString>(r, flex, v, v >= 5))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            member_id,
+            group_instance_id,
+            reason,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -210,22 +210,11 @@ impl WireStruct for ConfigResource {
     const MIN_LEN: usize = 2;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
-        let resource_type = if v >= 1 {
-            field!(r, "ResourceType", <i8 as Value>::read(r, flex, v))
-        } else {
-            16
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            resource_name,
-            resource_type,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -274,6 +263,28 @@ impl WireStruct for ConfigResource {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ConfigResource {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let resource_name = field!(r, "ResourceName", <ByteString as Value>::read(r, flex, v));
+        let resource_type = if v >= 1 {
+            field!(r, "ResourceType", <i8 as Value>::read(r, flex, v))
+        } else {
+            16
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            resource_name,
+            resource_type,
+            unknown_tagged_fields,
+        }))
     }
 }
 

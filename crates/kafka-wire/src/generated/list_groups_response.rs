@@ -211,30 +211,11 @@ impl WireStruct for ListedGroup {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 3;
-        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
-        let protocol_type = field!(r, "ProtocolType", <ByteString as Value>::read(r, flex, v));
-        let group_state = if v >= 4 {
-            field!(r, "GroupState", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let group_type = if v >= 5 {
-            field!(r, "GroupType", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            group_id,
-            protocol_type,
-            group_state,
-            group_type,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -291,6 +272,36 @@ impl WireStruct for ListedGroup {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ListedGroup {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
+        let protocol_type = field!(r, "ProtocolType", <ByteString as Value>::read(r, flex, v));
+        let group_state = if v >= 4 {
+            field!(r, "GroupState", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let group_type = if v >= 5 {
+            field!(r, "GroupType", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            group_id,
+            protocol_type,
+            group_state,
+            group_type,
+            unknown_tagged_fields,
+        }))
     }
 }
 

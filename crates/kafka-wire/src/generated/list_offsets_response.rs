@@ -192,22 +192,11 @@ impl WireStruct for ListOffsetsTopicResponse {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<ListOffsetsPartitionResponse> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -252,6 +241,28 @@ impl WireStruct for ListOffsetsTopicResponse {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ListOffsetsTopicResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<ListOffsetsPartitionResponse> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -339,63 +350,11 @@ impl WireStruct for ListOffsetsPartitionResponse {
     const MIN_LEN: usize = 10;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
-        {
-            r.rest = rest;
-            (
-                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-            )
-        } else {
-            (
-                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-            )
-        };
-        let old_style_offsets = if v <= 0 {
-            field!(
-                r,
-                "OldStyleOffsets",
-                <Packed<i64> as Value>::read(r, flex, v)
-            )
-        } else {
-            Packed::new()
-        };
-        let (timestamp, offset) = if v >= 1 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "Timestamp", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (-1_i64, -1_i64)
-        };
-        let leader_epoch = if v >= 4 {
-            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            error_code,
-            old_style_offsets,
-            timestamp,
-            offset,
-            leader_epoch,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -517,6 +476,69 @@ impl WireStruct for ListOffsetsPartitionResponse {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ListOffsetsPartitionResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
+        let old_style_offsets = if v <= 0 {
+            field!(
+                r,
+                "OldStyleOffsets",
+                <Packed<i64> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let (timestamp, offset) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "Timestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i64, -1_i64)
+        };
+        let leader_epoch = if v >= 4 {
+            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            old_style_offsets,
+            timestamp,
+            offset,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -238,28 +238,11 @@ impl WireStruct for TransactionState {
     const MIN_LEN: usize = 11;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let transactional_id = field!(
-            r,
-            "TransactionalId",
-            <ByteString as Value>::read(r, flex, v)
-        );
-        let producer_id = field!(r, "ProducerId", <i64 as Value>::read(r, flex, v));
-        let transaction_state = field!(
-            r,
-            "TransactionState",
-            <ByteString as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            transactional_id,
-            producer_id,
-            transaction_state,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -308,6 +291,34 @@ impl WireStruct for TransactionState {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TransactionState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let transactional_id = field!(
+            r,
+            "TransactionalId",
+            <ByteString as Value>::read(r, flex, v)
+        );
+        let producer_id = field!(r, "ProducerId", <i64 as Value>::read(r, flex, v));
+        let transaction_state = field!(
+            r,
+            "TransactionState",
+            <ByteString as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            transactional_id,
+            producer_id,
+            transaction_state,
+            unknown_tagged_fields,
+        }))
     }
 }
 

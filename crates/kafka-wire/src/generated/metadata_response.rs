@@ -338,26 +338,11 @@ impl WireStruct for MetadataResponseBroker {
     const MIN_LEN: usize = 10;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 9;
-        let node_id = field!(r, "NodeId", <i32 as Value>::read(r, flex, v));
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
-        let rack = if v >= 1 {
-            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, v >= 1))
-        } else {
-            None
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            node_id,
-            host,
-            port,
-            rack,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -410,6 +395,32 @@ impl WireStruct for MetadataResponseBroker {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl MetadataResponseBroker {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let node_id = field!(r, "NodeId", <i32 as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
+        let rack = if v >= 1 {
+            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, v >= 1))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -505,46 +516,11 @@ impl WireStruct for MetadataResponseTopic {
     const MIN_LEN: usize = 8;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 9;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let name = field!(r, "Name", val::read_opt::<ByteString>(r, flex, v, v >= 12));
-        let topic_id = if v >= 10 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let is_internal = if v >= 1 {
-            field!(r, "IsInternal", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<MetadataResponsePartition> as Value>::read(r, flex, v)
-        );
-        let topic_authorized_operations = if v >= 8 {
-            field!(
-                r,
-                "TopicAuthorizedOperations",
-                <i32 as Value>::read(r, flex, v)
-            )
-        } else {
-            -2147483648_i32
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            name,
-            topic_id,
-            is_internal,
-            partitions,
-            topic_authorized_operations,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -624,6 +600,52 @@ impl WireStruct for MetadataResponseTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl MetadataResponseTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let name = field!(r, "Name", val::read_opt::<ByteString>(r, flex, v, v >= 12));
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let is_internal = if v >= 1 {
+            field!(r, "IsInternal", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<MetadataResponsePartition> as Value>::read(r, flex, v)
+        );
+        let topic_authorized_operations = if v >= 8 {
+            field!(
+                r,
+                "TopicAuthorizedOperations",
+                <i32 as Value>::read(r, flex, v)
+            )
+        } else {
+            -2147483648_i32
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            name,
+            topic_id,
+            is_internal,
+            partitions,
+            topic_authorized_operations,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -733,52 +755,11 @@ impl WireStruct for MetadataResponsePartition {
     const MIN_LEN: usize = 18;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 9;
-        let (error_code, partition_index, leader_id) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
-                r.rest = rest;
-                (
-                    i16::from_be_bytes(p::chunk::<10, 2>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<10, 4>(c, 2)),
-                    i32::from_be_bytes(p::chunk::<10, 4>(c, 6)),
-                )
-            } else {
-                (
-                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let leader_epoch = if v >= 7 {
-            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let replica_nodes = field!(r, "ReplicaNodes", <Packed<i32> as Value>::read(r, flex, v));
-        let isr_nodes = field!(r, "IsrNodes", <Packed<i32> as Value>::read(r, flex, v));
-        let offline_replicas = if v >= 5 {
-            field!(
-                r,
-                "OfflineReplicas",
-                <Packed<i32> as Value>::read(r, flex, v)
-            )
-        } else {
-            Packed::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            partition_index,
-            leader_id,
-            leader_epoch,
-            replica_nodes,
-            isr_nodes,
-            offline_replicas,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -846,6 +827,58 @@ impl WireStruct for MetadataResponsePartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl MetadataResponsePartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let (error_code, partition_index, leader_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<10, 4>(c, 2)),
+                    i32::from_be_bytes(p::chunk::<10, 4>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let leader_epoch = if v >= 7 {
+            field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let replica_nodes = field!(r, "ReplicaNodes", <Packed<i32> as Value>::read(r, flex, v));
+        let isr_nodes = field!(r, "IsrNodes", <Packed<i32> as Value>::read(r, flex, v));
+        let offline_replicas = if v >= 5 {
+            field!(
+                r,
+                "OfflineReplicas",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            partition_index,
+            leader_id,
+            leader_epoch,
+            replica_nodes,
+            isr_nodes,
+            offline_replicas,
+            unknown_tagged_fields,
+        }))
     }
 }
 

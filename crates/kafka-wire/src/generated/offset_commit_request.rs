@@ -314,32 +314,11 @@ impl WireStruct for OffsetCommitRequestTopic {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 8;
-        let name = if v <= 9 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 10 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<OffsetCommitRequestPartition> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -394,6 +373,38 @@ impl WireStruct for OffsetCommitRequestTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetCommitRequestTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 8;
+        let name = if v <= 9 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<OffsetCommitRequestPartition> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -478,47 +489,11 @@ impl WireStruct for OffsetCommitRequestPartition {
     const MIN_LEN: usize = 14;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 8;
-        let (partition_index, committed_offset) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let committed_leader_epoch = if v >= 6 {
-            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let commit_timestamp = if v == 1 {
-            field!(r, "CommitTimestamp", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
-        };
-        let committed_metadata = field!(
-            r,
-            "CommittedMetadata",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            committed_offset,
-            committed_leader_epoch,
-            commit_timestamp,
-            committed_metadata,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -610,6 +585,53 @@ impl WireStruct for OffsetCommitRequestPartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetCommitRequestPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 8;
+        let (partition_index, committed_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let committed_leader_epoch = if v >= 6 {
+            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let commit_timestamp = if v == 1 {
+            field!(r, "CommitTimestamp", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let committed_metadata = field!(
+            r,
+            "CommittedMetadata",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            commit_timestamp,
+            committed_metadata,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -314,30 +314,11 @@ impl WireStruct for OffsetFetchRequestTopic {
     const MIN_LEN: usize = 1;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let name = if v <= 7 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let partition_indexes = if v <= 7 {
-            field!(
-                r,
-                "PartitionIndexes",
-                <Packed<i32> as Value>::read(r, flex, v)
-            )
-        } else {
-            Packed::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partition_indexes,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -418,6 +399,36 @@ impl WireStruct for OffsetFetchRequestTopic {
     }
 }
 
+impl OffsetFetchRequestTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if v <= 7 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let partition_indexes = if v <= 7 {
+            field!(
+                r,
+                "PartitionIndexes",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partition_indexes,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl OffsetFetchRequestTopic {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -488,46 +499,11 @@ impl WireStruct for OffsetFetchRequestGroup {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let group_id = if v >= 8 {
-            field!(r, "GroupId", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let member_id = if v >= 9 {
-            field!(
-                r,
-                "MemberId",
-                val::read_opt::<ByteString>(r, flex, v, v >= 9)
-            )
-        } else {
-            None
-        };
-        let member_epoch = if v >= 9 {
-            field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let topics = if v >= 8 {
-            field!(
-                r,
-                "Topics",
-                val::read_opt::<Vec<OffsetFetchRequestTopics>>(r, flex, v, v >= 8)
-            )
-        } else {
-            Some(<Vec<OffsetFetchRequestTopics>>::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            group_id,
-            member_id,
-            member_epoch,
-            topics,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -619,6 +595,52 @@ impl WireStruct for OffsetFetchRequestGroup {
     }
 }
 
+impl OffsetFetchRequestGroup {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let group_id = if v >= 8 {
+            field!(r, "GroupId", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let member_id = if v >= 9 {
+            field!(
+                r,
+                "MemberId",
+                val::read_opt::<ByteString>(r, flex, v, v >= 9)
+            )
+        } else {
+            None
+        };
+        let member_epoch = if v >= 9 {
+            field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let topics = if v >= 8 {
+            field!(
+                r,
+                "Topics",
+                val::read_opt::<Vec<OffsetFetchRequestTopics>>(r, flex, v, v >= 8)
+            )
+        } else {
+            Some(<Vec<OffsetFetchRequestTopics>>::new())
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            group_id,
+            member_id,
+            member_epoch,
+            topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl OffsetFetchRequestGroup {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -701,36 +723,11 @@ impl WireStruct for OffsetFetchRequestTopics {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let name = if (8..=9).contains(&v) {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 10 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partition_indexes = if v >= 8 {
-            field!(
-                r,
-                "PartitionIndexes",
-                <Packed<i32> as Value>::read(r, flex, v)
-            )
-        } else {
-            Packed::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            topic_id,
-            partition_indexes,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -802,6 +799,42 @@ impl WireStruct for OffsetFetchRequestTopics {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchRequestTopics {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if (8..=9).contains(&v) {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_indexes = if v >= 8 {
+            field!(
+                r,
+                "PartitionIndexes",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partition_indexes,
+            unknown_tagged_fields,
+        }))
     }
 }
 

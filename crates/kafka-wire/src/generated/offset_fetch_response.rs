@@ -272,30 +272,11 @@ impl WireStruct for OffsetFetchResponseTopic {
     const MIN_LEN: usize = 1;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let name = if v <= 7 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let partitions = if v <= 7 {
-            field!(
-                r,
-                "Partitions",
-                <Vec<OffsetFetchResponsePartition> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<OffsetFetchResponsePartition>>::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -372,6 +353,36 @@ impl WireStruct for OffsetFetchResponseTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchResponseTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if v <= 7 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let partitions = if v <= 7 {
+            field!(
+                r,
+                "Partitions",
+                <Vec<OffsetFetchResponsePartition> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<OffsetFetchResponsePartition>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -453,54 +464,11 @@ impl WireStruct for OffsetFetchResponsePartition {
     const MIN_LEN: usize = 1;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let (partition_index, committed_offset) = if v <= 7 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, 0)
-        };
-        let committed_leader_epoch = if (5..=7).contains(&v) {
-            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let metadata = if v <= 7 {
-            field!(
-                r,
-                "Metadata",
-                val::read_opt::<ByteString>(r, flex, v, v <= 7)
-            )
-        } else {
-            Some(ByteString::new())
-        };
-        let error_code = if v <= 7 {
-            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            committed_offset,
-            committed_leader_epoch,
-            metadata,
-            error_code,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -625,6 +593,60 @@ impl WireStruct for OffsetFetchResponsePartition {
     }
 }
 
+impl OffsetFetchResponsePartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let (partition_index, committed_offset) = if v <= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let committed_leader_epoch = if (5..=7).contains(&v) {
+            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let metadata = if v <= 7 {
+            field!(
+                r,
+                "Metadata",
+                val::read_opt::<ByteString>(r, flex, v, v <= 7)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let error_code = if v <= 7 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl OffsetFetchResponsePartition {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -702,36 +724,11 @@ impl WireStruct for OffsetFetchResponseGroup {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let group_id = if v >= 8 {
-            field!(r, "GroupId", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topics = if v >= 8 {
-            field!(
-                r,
-                "Topics",
-                <Vec<OffsetFetchResponseTopics> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<OffsetFetchResponseTopics>>::new()
-        };
-        let error_code = if v >= 8 {
-            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            group_id,
-            topics,
-            error_code,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -829,6 +826,42 @@ impl WireStruct for OffsetFetchResponseGroup {
     }
 }
 
+impl OffsetFetchResponseGroup {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let group_id = if v >= 8 {
+            field!(r, "GroupId", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topics = if v >= 8 {
+            field!(
+                r,
+                "Topics",
+                <Vec<OffsetFetchResponseTopics> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<OffsetFetchResponseTopics>>::new()
+        };
+        let error_code = if v >= 8 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            group_id,
+            topics,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl OffsetFetchResponseGroup {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -898,36 +931,11 @@ impl WireStruct for OffsetFetchResponseTopics {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let name = if (8..=9).contains(&v) {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 10 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partitions = if v >= 8 {
-            field!(
-                r,
-                "Partitions",
-                <Vec<OffsetFetchResponsePartitions> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<OffsetFetchResponsePartitions>>::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -998,6 +1006,42 @@ impl WireStruct for OffsetFetchResponseTopics {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchResponseTopics {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if (8..=9).contains(&v) {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = if v >= 8 {
+            field!(
+                r,
+                "Partitions",
+                <Vec<OffsetFetchResponsePartitions> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<OffsetFetchResponsePartitions>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1082,51 +1126,11 @@ impl WireStruct for OffsetFetchResponsePartitions {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let (partition_index, committed_offset, committed_leader_epoch) = if v >= 8 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<16, 8>(c, 4)),
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (0, 0, -1_i32)
-        };
-        let metadata = if v >= 8 {
-            field!(
-                r,
-                "Metadata",
-                val::read_opt::<ByteString>(r, flex, v, v >= 8)
-            )
-        } else {
-            Some(ByteString::new())
-        };
-        let error_code = if v >= 8 {
-            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            committed_offset,
-            committed_leader_epoch,
-            metadata,
-            error_code,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1245,6 +1249,57 @@ impl WireStruct for OffsetFetchResponsePartitions {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchResponsePartitions {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let (partition_index, committed_offset, committed_leader_epoch) = if v >= 8 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0, -1_i32)
+        };
+        let metadata = if v >= 8 {
+            field!(
+                r,
+                "Metadata",
+                val::read_opt::<ByteString>(r, flex, v, v >= 8)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let error_code = if v >= 8 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -257,32 +257,11 @@ impl WireStruct for TopicProduceResponse {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 9;
-        let name = if v <= 12 {
-            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 13 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partition_responses = field!(
-            r,
-            "PartitionResponses",
-            <Vec<PartitionProduceResponse> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            topic_id,
-            partition_responses,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -340,6 +319,38 @@ impl WireStruct for TopicProduceResponse {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicProduceResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let name = if v <= 12 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_responses = field!(
+            r,
+            "PartitionResponses",
+            <Vec<PartitionProduceResponse> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partition_responses,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -442,94 +453,11 @@ impl WireStruct for PartitionProduceResponse {
     const MIN_LEN: usize = 14;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 9;
-        let (index, error_code, base_offset) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
-                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
-                )
-            } else {
-                (
-                    field!(r, "Index", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "BaseOffset", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let log_append_time_ms = if v >= 2 {
-            field!(r, "LogAppendTimeMs", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
-        };
-        let log_start_offset = if v >= 5 {
-            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
-        } else {
-            -1_i64
-        };
-        let record_errors = if v >= 8 {
-            field!(
-                r,
-                "RecordErrors",
-                <Vec<BatchIndexAndErrorMessage> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<BatchIndexAndErrorMessage>>::new()
-        };
-        let error_message = if v >= 8 {
-            field!(
-                r,
-                "ErrorMessage",
-                val::read_opt::<ByteString>(r, flex, v, v >= 8)
-            )
-        } else {
-            None
-        };
-        let mut current_leader = Default::default();
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            if let Some((&0, rest)) = r.rest.split_first() {
-                r.rest = rest;
-            } else {
-                let n = r.uvarint()?;
-                let mut last = None;
-                for _ in 0..n {
-                    let at = r.rest;
-                    let (tag, after) = r.tagged_field()?;
-                    r.check_tag_order(at, &mut last, tag)?;
-                    let body = r.rest;
-                    match tag {
-                        0 if v >= 10 => {
-                            let x = field!(
-                                r,
-                                "CurrentLeader",
-                                <LeaderIdAndEpoch as Value>::read(r, flex, v)
-                            );
-                            r.tagged_done(body, tag)?;
-                            if x == Default::default() {
-                                unknown_tagged_fields.push(r.raw_tag(tag, body));
-                            } else {
-                                current_leader = x;
-                            }
-                        }
-                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
-                    }
-                    r.rest = after;
-                }
-            }
-        }
-        Ok(Self {
-            index,
-            error_code,
-            base_offset,
-            log_append_time_ms,
-            log_start_offset,
-            record_errors,
-            error_message,
-            current_leader,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -636,6 +564,100 @@ impl WireStruct for PartitionProduceResponse {
     }
 }
 
+impl PartitionProduceResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let (index, error_code, base_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "Index", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "BaseOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let log_append_time_ms = if v >= 2 {
+            field!(r, "LogAppendTimeMs", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let log_start_offset = if v >= 5 {
+            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let record_errors = if v >= 8 {
+            field!(
+                r,
+                "RecordErrors",
+                <Vec<BatchIndexAndErrorMessage> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<BatchIndexAndErrorMessage>>::new()
+        };
+        let error_message = if v >= 8 {
+            field!(
+                r,
+                "ErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, v >= 8)
+            )
+        } else {
+            None
+        };
+        let mut current_leader = Default::default();
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 10 => {
+                            let x = field!(
+                                r,
+                                "CurrentLeader",
+                                <LeaderIdAndEpoch as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                current_leader = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            index,
+            error_code,
+            base_offset,
+            log_append_time_ms,
+            log_start_offset,
+            record_errors,
+            error_message,
+            current_leader,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl PartitionProduceResponse {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -718,30 +740,11 @@ impl WireStruct for BatchIndexAndErrorMessage {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 9;
-        let batch_index = if v >= 8 {
-            field!(r, "BatchIndex", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let batch_index_error_message = if v >= 8 {
-            field!(
-                r,
-                "BatchIndexErrorMessage",
-                val::read_opt::<ByteString>(r, flex, v, v >= 8)
-            )
-        } else {
-            None
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            batch_index,
-            batch_index_error_message,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -834,6 +837,36 @@ impl WireStruct for BatchIndexAndErrorMessage {
     }
 }
 
+impl BatchIndexAndErrorMessage {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let batch_index = if v >= 8 {
+            field!(r, "BatchIndex", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let batch_index_error_message = if v >= 8 {
+            field!(
+                r,
+                "BatchIndexErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, v >= 8)
+            )
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            batch_index,
+            batch_index_error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl BatchIndexAndErrorMessage {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -896,32 +929,11 @@ impl WireStruct for LeaderIdAndEpoch {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 9;
-        let (leader_id, leader_epoch) = if v >= 10 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (-1_i32, -1_i32)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            leader_id,
-            leader_epoch,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1001,6 +1013,38 @@ impl WireStruct for LeaderIdAndEpoch {
     }
 }
 
+impl LeaderIdAndEpoch {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let (leader_id, leader_epoch) = if v >= 10 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i32)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl LeaderIdAndEpoch {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -1071,38 +1115,11 @@ impl WireStruct for NodeEndpoint {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 9;
-        let node_id = if v >= 10 {
-            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let host = if v >= 10 {
-            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let port = if v >= 10 {
-            field!(r, "Port", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let rack = if v >= 10 {
-            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, v >= 10))
-        } else {
-            None
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            node_id,
-            host,
-            port,
-            rack,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1215,6 +1232,44 @@ impl WireStruct for NodeEndpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl NodeEndpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let node_id = if v >= 10 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 10 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let port = if v >= 10 {
+            field!(r, "Port", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let rack = if v >= 10 {
+            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, v >= 10))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -416,22 +416,11 @@ impl WireStruct for FetchTopic {
     const MIN_LEN: usize = 18;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<FetchPartition> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -476,6 +465,28 @@ impl WireStruct for FetchTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FetchTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<FetchPartition> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -543,28 +554,11 @@ impl WireStruct for FetchPartition {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
-        let partition_max_bytes = if v <= 0 {
-            field!(r, "PartitionMaxBytes", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let acknowledgement_batches = field!(
-            r,
-            "AcknowledgementBatches",
-            <Vec<AcknowledgementBatch> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            partition_max_bytes,
-            acknowledgement_batches,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -633,6 +627,34 @@ impl WireStruct for FetchPartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FetchPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let partition_index = field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v));
+        let partition_max_bytes = if v <= 0 {
+            field!(r, "PartitionMaxBytes", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let acknowledgement_batches = field!(
+            r,
+            "AcknowledgementBatches",
+            <Vec<AcknowledgementBatch> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            partition_max_bytes,
+            acknowledgement_batches,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -705,35 +727,11 @@ impl WireStruct for AcknowledgementBatch {
     const MIN_LEN: usize = 18;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (first_offset, last_offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<16>()
-        {
-            r.rest = rest;
-            (
-                i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
-                i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
-            )
-        } else {
-            (
-                field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
-                field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
-            )
-        };
-        let acknowledge_types = field!(
-            r,
-            "AcknowledgeTypes",
-            <Packed<i8> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            first_offset,
-            last_offset,
-            acknowledge_types,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -785,6 +783,41 @@ impl WireStruct for AcknowledgementBatch {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AcknowledgementBatch {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (first_offset, last_offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<16>()
+        {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
+        let acknowledge_types = field!(
+            r,
+            "AcknowledgeTypes",
+            <Packed<i8> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            first_offset,
+            last_offset,
+            acknowledge_types,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -849,18 +882,11 @@ impl WireStruct for ForgottenTopic {
     const MIN_LEN: usize = 18;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -905,6 +931,24 @@ impl WireStruct for ForgottenTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ForgottenTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -296,22 +296,11 @@ impl WireStruct for ShareFetchableTopicResponse {
     const MIN_LEN: usize = 18;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<PartitionData> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -356,6 +345,28 @@ impl WireStruct for ShareFetchableTopicResponse {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ShareFetchableTopicResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -457,58 +468,11 @@ impl WireStruct for PartitionData {
     const MIN_LEN: usize = 22;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
-        {
-            r.rest = rest;
-            (
-                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-            )
-        } else {
-            (
-                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
-            )
-        };
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let acknowledge_error_code =
-            field!(r, "AcknowledgeErrorCode", <i16 as Value>::read(r, flex, v));
-        let acknowledge_error_message = field!(
-            r,
-            "AcknowledgeErrorMessage",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let current_leader = field!(
-            r,
-            "CurrentLeader",
-            <LeaderIdAndEpoch as Value>::read(r, flex, v)
-        );
-        let records = field!(r, "Records", val::read_opt::<Bytes>(r, flex, v, v <= 0));
-        let acquired_records = field!(
-            r,
-            "AcquiredRecords",
-            <Vec<AcquiredRecords> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            error_code,
-            error_message,
-            acknowledge_error_code,
-            acknowledge_error_message,
-            current_leader,
-            records,
-            acquired_records,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -593,6 +557,64 @@ impl WireStruct for PartitionData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl PartitionData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let acknowledge_error_code =
+            field!(r, "AcknowledgeErrorCode", <i16 as Value>::read(r, flex, v));
+        let acknowledge_error_message = field!(
+            r,
+            "AcknowledgeErrorMessage",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let current_leader = field!(
+            r,
+            "CurrentLeader",
+            <LeaderIdAndEpoch as Value>::read(r, flex, v)
+        );
+        let records = field!(r, "Records", val::read_opt::<Bytes>(r, flex, v, v <= 0));
+        let acquired_records = field!(
+            r,
+            "AcquiredRecords",
+            <Vec<AcquiredRecords> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            error_message,
+            acknowledge_error_code,
+            acknowledge_error_message,
+            current_leader,
+            records,
+            acquired_records,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -686,28 +708,11 @@ impl WireStruct for LeaderIdAndEpoch {
     const MIN_LEN: usize = 9;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (leader_id, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
-            r.rest = rest;
-            (
-                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
-                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
-            )
-        } else {
-            (
-                field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
-                field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-            )
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            leader_id,
-            leader_epoch,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -756,6 +761,34 @@ impl WireStruct for LeaderIdAndEpoch {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl LeaderIdAndEpoch {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (leader_id, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -823,32 +856,11 @@ impl WireStruct for AcquiredRecords {
     const MIN_LEN: usize = 19;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (first_offset, last_offset, delivery_count) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<18>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<18, 8>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<18, 8>(c, 8)),
-                    i16::from_be_bytes(p::chunk::<18, 2>(c, 16)),
-                )
-            } else {
-                (
-                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "DeliveryCount", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            first_offset,
-            last_offset,
-            delivery_count,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -899,6 +911,38 @@ impl WireStruct for AcquiredRecords {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AcquiredRecords {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (first_offset, last_offset, delivery_count) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<18>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<18, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<18, 8>(c, 8)),
+                    i16::from_be_bytes(p::chunk::<18, 2>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "DeliveryCount", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            first_offset,
+            last_offset,
+            delivery_count,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -975,22 +1019,11 @@ impl WireStruct for NodeEndpoint {
     const MIN_LEN: usize = 11;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let node_id = field!(r, "NodeId", <i32 as Value>::read(r, flex, v));
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
-        let rack = field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, true));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            node_id,
-            host,
-            port,
-            rack,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1039,6 +1072,28 @@ impl WireStruct for NodeEndpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl NodeEndpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let node_id = field!(r, "NodeId", <i32 as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
+        let rack = field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
     }
 }
 

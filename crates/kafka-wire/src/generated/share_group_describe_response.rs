@@ -224,48 +224,11 @@ impl WireStruct for DescribedGroup {
     const MIN_LEN: usize = 20;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
-        let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
-        let (group_epoch, assignment_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let assignor_name = field!(r, "AssignorName", <ByteString as Value>::read(r, flex, v));
-        let members = field!(r, "Members", <Vec<Member> as Value>::read(r, flex, v));
-        let authorized_operations =
-            field!(r, "AuthorizedOperations", <i32 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            error_message,
-            group_id,
-            group_state,
-            group_epoch,
-            assignment_epoch,
-            assignor_name,
-            members,
-            authorized_operations,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -338,6 +301,54 @@ impl WireStruct for DescribedGroup {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribedGroup {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
+        let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
+        let (group_epoch, assignment_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let assignor_name = field!(r, "AssignorName", <ByteString as Value>::read(r, flex, v));
+        let members = field!(r, "Members", <Vec<Member> as Value>::read(r, flex, v));
+        let authorized_operations =
+            field!(r, "AuthorizedOperations", <i32 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            group_id,
+            group_state,
+            group_epoch,
+            assignment_epoch,
+            assignor_name,
+            members,
+            authorized_operations,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -454,32 +465,11 @@ impl WireStruct for Member {
     const MIN_LEN: usize = 12;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
-        let rack_id = field!(r, "RackId", val::read_opt::<ByteString>(r, flex, v, true));
-        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
-        let client_id = field!(r, "ClientId", <ByteString as Value>::read(r, flex, v));
-        let client_host = field!(r, "ClientHost", <ByteString as Value>::read(r, flex, v));
-        let subscribed_topic_names = field!(
-            r,
-            "SubscribedTopicNames",
-            <Vec<ByteString> as Value>::read(r, flex, v)
-        );
-        let assignment = field!(r, "Assignment", <Assignment as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            member_id,
-            rack_id,
-            member_epoch,
-            client_id,
-            client_host,
-            subscribed_topic_names,
-            assignment,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -537,6 +527,38 @@ impl WireStruct for Member {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Member {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let rack_id = field!(r, "RackId", val::read_opt::<ByteString>(r, flex, v, true));
+        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
+        let client_id = field!(r, "ClientId", <ByteString as Value>::read(r, flex, v));
+        let client_host = field!(r, "ClientHost", <ByteString as Value>::read(r, flex, v));
+        let subscribed_topic_names = field!(
+            r,
+            "SubscribedTopicNames",
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
+        let assignment = field!(r, "Assignment", <Assignment as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            member_id,
+            rack_id,
+            member_epoch,
+            client_id,
+            client_host,
+            subscribed_topic_names,
+            assignment,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -623,20 +645,11 @@ impl WireStruct for TopicPartitions {
     const MIN_LEN: usize = 19;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
-        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_id,
-            topic_name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -683,6 +696,26 @@ impl WireStruct for TopicPartitions {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicPartitions {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -741,20 +774,11 @@ impl WireStruct for Assignment {
     const MIN_LEN: usize = 2;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_partitions = field!(
-            r,
-            "TopicPartitions",
-            <Vec<TopicPartitions> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -798,6 +822,26 @@ impl WireStruct for Assignment {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Assignment {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_partitions = field!(
+            r,
+            "TopicPartitions",
+            <Vec<TopicPartitions> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -224,48 +224,11 @@ impl WireStruct for DescribedGroup {
     const MIN_LEN: usize = 20;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
-        let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
-        let (group_epoch, assignment_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let topology = field!(r, "Topology", val::read_opt::<Topology>(r, flex, v, true));
-        let members = field!(r, "Members", <Vec<Member> as Value>::read(r, flex, v));
-        let authorized_operations =
-            field!(r, "AuthorizedOperations", <i32 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            error_code,
-            error_message,
-            group_id,
-            group_state,
-            group_epoch,
-            assignment_epoch,
-            topology,
-            members,
-            authorized_operations,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -338,6 +301,54 @@ impl WireStruct for DescribedGroup {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribedGroup {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
+        let group_state = field!(r, "GroupState", <ByteString as Value>::read(r, flex, v));
+        let (group_epoch, assignment_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "GroupEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "AssignmentEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let topology = field!(r, "Topology", val::read_opt::<Topology>(r, flex, v, true));
+        let members = field!(r, "Members", <Vec<Member> as Value>::read(r, flex, v));
+        let authorized_operations =
+            field!(r, "AuthorizedOperations", <i32 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            group_id,
+            group_state,
+            group_epoch,
+            assignment_epoch,
+            topology,
+            members,
+            authorized_operations,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -428,22 +439,11 @@ impl WireStruct for Topology {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
-        let subtopologies = field!(
-            r,
-            "Subtopologies",
-            val::read_opt::<Vec<Subtopology>>(r, flex, v, true)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            epoch,
-            subtopologies,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -495,6 +495,28 @@ impl WireStruct for Topology {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Topology {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
+        let subtopologies = field!(
+            r,
+            "Subtopologies",
+            val::read_opt::<Vec<Subtopology>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            epoch,
+            subtopologies,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -578,40 +600,11 @@ impl WireStruct for Subtopology {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let source_topics = field!(
-            r,
-            "SourceTopics",
-            <Vec<ByteString> as Value>::read(r, flex, v)
-        );
-        let repartition_sink_topics = field!(
-            r,
-            "RepartitionSinkTopics",
-            <Vec<ByteString> as Value>::read(r, flex, v)
-        );
-        let state_changelog_topics = field!(
-            r,
-            "StateChangelogTopics",
-            <Vec<TopicInfo> as Value>::read(r, flex, v)
-        );
-        let repartition_source_topics = field!(
-            r,
-            "RepartitionSourceTopics",
-            <Vec<TopicInfo> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            subtopology_id,
-            source_topics,
-            repartition_sink_topics,
-            state_changelog_topics,
-            repartition_source_topics,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -671,6 +664,46 @@ impl WireStruct for Subtopology {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Subtopology {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let source_topics = field!(
+            r,
+            "SourceTopics",
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
+        let repartition_sink_topics = field!(
+            r,
+            "RepartitionSinkTopics",
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
+        let state_changelog_topics = field!(
+            r,
+            "StateChangelogTopics",
+            <Vec<TopicInfo> as Value>::read(r, flex, v)
+        );
+        let repartition_source_topics = field!(
+            r,
+            "RepartitionSourceTopics",
+            <Vec<TopicInfo> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            source_topics,
+            repartition_sink_topics,
+            state_changelog_topics,
+            repartition_source_topics,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -819,64 +852,11 @@ impl WireStruct for Member {
     const MIN_LEN: usize = 28;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
-        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
-        let instance_id = field!(
-            r,
-            "InstanceId",
-            val::read_opt::<ByteString>(r, flex, v, true)
-        );
-        let rack_id = field!(r, "RackId", val::read_opt::<ByteString>(r, flex, v, true));
-        let client_id = field!(r, "ClientId", <ByteString as Value>::read(r, flex, v));
-        let client_host = field!(r, "ClientHost", <ByteString as Value>::read(r, flex, v));
-        let topology_epoch = field!(r, "TopologyEpoch", <i32 as Value>::read(r, flex, v));
-        let process_id = field!(r, "ProcessId", <ByteString as Value>::read(r, flex, v));
-        let user_endpoint = field!(
-            r,
-            "UserEndpoint",
-            val::read_opt::<Endpoint>(r, flex, v, true)
-        );
-        let client_tags = field!(r, "ClientTags", <Vec<KeyValue> as Value>::read(r, flex, v));
-        let task_offsets = field!(
-            r,
-            "TaskOffsets",
-            <Vec<TaskOffset> as Value>::read(r, flex, v)
-        );
-        let task_end_offsets = field!(
-            r,
-            "TaskEndOffsets",
-            <Vec<TaskOffset> as Value>::read(r, flex, v)
-        );
-        let assignment = field!(r, "Assignment", <Assignment as Value>::read(r, flex, v));
-        let target_assignment = field!(
-            r,
-            "TargetAssignment",
-            <Assignment as Value>::read(r, flex, v)
-        );
-        let is_classic = field!(r, "IsClassic", <bool as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            member_id,
-            member_epoch,
-            instance_id,
-            rack_id,
-            client_id,
-            client_host,
-            topology_epoch,
-            process_id,
-            user_endpoint,
-            client_tags,
-            task_offsets,
-            task_end_offsets,
-            assignment,
-            target_assignment,
-            is_classic,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -949,6 +929,70 @@ impl WireStruct for Member {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Member {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let member_epoch = field!(r, "MemberEpoch", <i32 as Value>::read(r, flex, v));
+        let instance_id = field!(
+            r,
+            "InstanceId",
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let rack_id = field!(r, "RackId", val::read_opt::<ByteString>(r, flex, v, true));
+        let client_id = field!(r, "ClientId", <ByteString as Value>::read(r, flex, v));
+        let client_host = field!(r, "ClientHost", <ByteString as Value>::read(r, flex, v));
+        let topology_epoch = field!(r, "TopologyEpoch", <i32 as Value>::read(r, flex, v));
+        let process_id = field!(r, "ProcessId", <ByteString as Value>::read(r, flex, v));
+        let user_endpoint = field!(
+            r,
+            "UserEndpoint",
+            val::read_opt::<Endpoint>(r, flex, v, true)
+        );
+        let client_tags = field!(r, "ClientTags", <Vec<KeyValue> as Value>::read(r, flex, v));
+        let task_offsets = field!(
+            r,
+            "TaskOffsets",
+            <Vec<TaskOffset> as Value>::read(r, flex, v)
+        );
+        let task_end_offsets = field!(
+            r,
+            "TaskEndOffsets",
+            <Vec<TaskOffset> as Value>::read(r, flex, v)
+        );
+        let assignment = field!(r, "Assignment", <Assignment as Value>::read(r, flex, v));
+        let target_assignment = field!(
+            r,
+            "TargetAssignment",
+            <Assignment as Value>::read(r, flex, v)
+        );
+        let is_classic = field!(r, "IsClassic", <bool as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            member_id,
+            member_epoch,
+            instance_id,
+            rack_id,
+            client_id,
+            client_host,
+            topology_epoch,
+            process_id,
+            user_endpoint,
+            client_tags,
+            task_offsets,
+            task_end_offsets,
+            assignment,
+            target_assignment,
+            is_classic,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1061,18 +1105,11 @@ impl WireStruct for Endpoint {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            host,
-            port,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1117,6 +1154,24 @@ impl WireStruct for Endpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Endpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1184,30 +1239,11 @@ impl WireStruct for TaskOffset {
     const MIN_LEN: usize = 14;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let (partition, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-            r.rest = rest;
-            (
-                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-            )
-        } else {
-            (
-                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
-                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
-            )
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            subtopology_id,
-            partition,
-            offset,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1258,6 +1294,36 @@ impl WireStruct for TaskOffset {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TaskOffset {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let (partition, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partition,
+            offset,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1328,20 +1394,11 @@ impl WireStruct for Assignment {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let active_tasks = field!(r, "ActiveTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
-        let standby_tasks = field!(r, "StandbyTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
-        let warmup_tasks = field!(r, "WarmupTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            active_tasks,
-            standby_tasks,
-            warmup_tasks,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1388,6 +1445,26 @@ impl WireStruct for Assignment {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Assignment {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let active_tasks = field!(r, "ActiveTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
+        let standby_tasks = field!(r, "StandbyTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
+        let warmup_tasks = field!(r, "WarmupTasks", <Vec<TaskIds> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            active_tasks,
+            standby_tasks,
+            warmup_tasks,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1452,18 +1529,11 @@ impl WireStruct for TaskIds {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            subtopology_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1508,6 +1578,24 @@ impl WireStruct for TaskIds {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TaskIds {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1569,18 +1657,11 @@ impl WireStruct for KeyValue {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let key = field!(r, "Key", <ByteString as Value>::read(r, flex, v));
-        let value = field!(r, "Value", <ByteString as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            key,
-            value,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1625,6 +1706,24 @@ impl WireStruct for KeyValue {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl KeyValue {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let key = field!(r, "Key", <ByteString as Value>::read(r, flex, v));
+        let value = field!(r, "Value", <ByteString as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            key,
+            value,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1698,37 +1797,11 @@ impl WireStruct for TopicInfo {
     const MIN_LEN: usize = 9;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let (partitions, replication_factor) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "Partitions", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let topic_configs = field!(
-            r,
-            "TopicConfigs",
-            <Vec<KeyValue> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partitions,
-            replication_factor,
-            topic_configs,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1781,6 +1854,43 @@ impl WireStruct for TopicInfo {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicInfo {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let (partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Partitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let topic_configs = field!(
+            r,
+            "TopicConfigs",
+            <Vec<KeyValue> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            replication_factor,
+            topic_configs,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -522,22 +522,11 @@ impl WireStruct for Topology {
     const MIN_LEN: usize = 6;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
-        let subtopologies = field!(
-            r,
-            "Subtopologies",
-            <Vec<Subtopology> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            epoch,
-            subtopologies,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -582,6 +571,28 @@ impl WireStruct for Topology {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Topology {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let epoch = field!(r, "Epoch", <i32 as Value>::read(r, flex, v));
+        let subtopologies = field!(
+            r,
+            "Subtopologies",
+            <Vec<Subtopology> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            epoch,
+            subtopologies,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -673,52 +684,11 @@ impl WireStruct for Subtopology {
     const MIN_LEN: usize = 8;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let source_topics = field!(
-            r,
-            "SourceTopics",
-            <Vec<ByteString> as Value>::read(r, flex, v)
-        );
-        let source_topic_regex = field!(
-            r,
-            "SourceTopicRegex",
-            <Vec<ByteString> as Value>::read(r, flex, v)
-        );
-        let state_changelog_topics = field!(
-            r,
-            "StateChangelogTopics",
-            <Vec<TopicInfo> as Value>::read(r, flex, v)
-        );
-        let repartition_sink_topics = field!(
-            r,
-            "RepartitionSinkTopics",
-            <Vec<ByteString> as Value>::read(r, flex, v)
-        );
-        let repartition_source_topics = field!(
-            r,
-            "RepartitionSourceTopics",
-            <Vec<TopicInfo> as Value>::read(r, flex, v)
-        );
-        let copartition_groups = field!(
-            r,
-            "CopartitionGroups",
-            <Vec<CopartitionGroup> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            subtopology_id,
-            source_topics,
-            source_topic_regex,
-            state_changelog_topics,
-            repartition_sink_topics,
-            repartition_source_topics,
-            copartition_groups,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -784,6 +754,58 @@ impl WireStruct for Subtopology {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Subtopology {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let source_topics = field!(
+            r,
+            "SourceTopics",
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
+        let source_topic_regex = field!(
+            r,
+            "SourceTopicRegex",
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
+        let state_changelog_topics = field!(
+            r,
+            "StateChangelogTopics",
+            <Vec<TopicInfo> as Value>::read(r, flex, v)
+        );
+        let repartition_sink_topics = field!(
+            r,
+            "RepartitionSinkTopics",
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
+        let repartition_source_topics = field!(
+            r,
+            "RepartitionSourceTopics",
+            <Vec<TopicInfo> as Value>::read(r, flex, v)
+        );
+        let copartition_groups = field!(
+            r,
+            "CopartitionGroups",
+            <Vec<CopartitionGroup> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            source_topics,
+            source_topic_regex,
+            state_changelog_topics,
+            repartition_sink_topics,
+            repartition_source_topics,
+            copartition_groups,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -868,28 +890,11 @@ impl WireStruct for CopartitionGroup {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let source_topics = field!(r, "SourceTopics", <Packed<i16> as Value>::read(r, flex, v));
-        let source_topic_regex = field!(
-            r,
-            "SourceTopicRegex",
-            <Packed<i16> as Value>::read(r, flex, v)
-        );
-        let repartition_source_topics = field!(
-            r,
-            "RepartitionSourceTopics",
-            <Packed<i16> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            source_topics,
-            source_topic_regex,
-            repartition_source_topics,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -940,6 +945,34 @@ impl WireStruct for CopartitionGroup {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CopartitionGroup {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let source_topics = field!(r, "SourceTopics", <Packed<i16> as Value>::read(r, flex, v));
+        let source_topic_regex = field!(
+            r,
+            "SourceTopicRegex",
+            <Packed<i16> as Value>::read(r, flex, v)
+        );
+        let repartition_source_topics = field!(
+            r,
+            "RepartitionSourceTopics",
+            <Packed<i16> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            source_topics,
+            source_topic_regex,
+            repartition_source_topics,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1004,18 +1037,11 @@ impl WireStruct for KeyValue {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let key = field!(r, "Key", <ByteString as Value>::read(r, flex, v));
-        let value = field!(r, "Value", <ByteString as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            key,
-            value,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1060,6 +1086,24 @@ impl WireStruct for KeyValue {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl KeyValue {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let key = field!(r, "Key", <ByteString as Value>::read(r, flex, v));
+        let value = field!(r, "Value", <ByteString as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            key,
+            value,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1133,37 +1177,11 @@ impl WireStruct for TopicInfo {
     const MIN_LEN: usize = 9;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let (partitions, replication_factor) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "Partitions", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let topic_configs = field!(
-            r,
-            "TopicConfigs",
-            <Vec<KeyValue> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partitions,
-            replication_factor,
-            topic_configs,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1216,6 +1234,43 @@ impl WireStruct for TopicInfo {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicInfo {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let (partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Partitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let topic_configs = field!(
+            r,
+            "TopicConfigs",
+            <Vec<KeyValue> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            replication_factor,
+            topic_configs,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1283,18 +1338,11 @@ impl WireStruct for Endpoint {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            host,
-            port,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1339,6 +1387,24 @@ impl WireStruct for Endpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Endpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1406,30 +1472,11 @@ impl WireStruct for TaskOffset {
     const MIN_LEN: usize = 14;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let (partition, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-            r.rest = rest;
-            (
-                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-            )
-        } else {
-            (
-                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
-                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
-            )
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            subtopology_id,
-            partition,
-            offset,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1480,6 +1527,36 @@ impl WireStruct for TaskOffset {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TaskOffset {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let (partition, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                field!(r, "Offset", <i64 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partition,
+            offset,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1544,18 +1621,11 @@ impl WireStruct for TaskIds {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            subtopology_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1600,6 +1670,24 @@ impl WireStruct for TaskIds {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TaskIds {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -473,28 +473,11 @@ impl WireStruct for EndpointToPartitions {
     const MIN_LEN: usize = 7;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let user_endpoint = field!(r, "UserEndpoint", <Endpoint as Value>::read(r, flex, v));
-        let active_partitions = field!(
-            r,
-            "ActivePartitions",
-            <Vec<TopicPartition> as Value>::read(r, flex, v)
-        );
-        let standby_partitions = field!(
-            r,
-            "StandbyPartitions",
-            <Vec<TopicPartition> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            user_endpoint,
-            active_partitions,
-            standby_partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -543,6 +526,34 @@ impl WireStruct for EndpointToPartitions {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl EndpointToPartitions {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let user_endpoint = field!(r, "UserEndpoint", <Endpoint as Value>::read(r, flex, v));
+        let active_partitions = field!(
+            r,
+            "ActivePartitions",
+            <Vec<TopicPartition> as Value>::read(r, flex, v)
+        );
+        let standby_partitions = field!(
+            r,
+            "StandbyPartitions",
+            <Vec<TopicPartition> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            user_endpoint,
+            active_partitions,
+            standby_partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -607,18 +618,11 @@ impl WireStruct for Status {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let status_code = field!(r, "StatusCode", <i8 as Value>::read(r, flex, v));
-        let status_detail = field!(r, "StatusDetail", <ByteString as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            status_code,
-            status_detail,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -663,6 +667,24 @@ impl WireStruct for Status {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Status {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let status_code = field!(r, "StatusCode", <i8 as Value>::read(r, flex, v));
+        let status_detail = field!(r, "StatusDetail", <ByteString as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            status_code,
+            status_detail,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -724,18 +746,11 @@ impl WireStruct for TopicPartition {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic = field!(r, "Topic", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -780,6 +795,24 @@ impl WireStruct for TopicPartition {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic = field!(r, "Topic", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -841,18 +874,11 @@ impl WireStruct for TaskIds {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            subtopology_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -897,6 +923,24 @@ impl WireStruct for TaskIds {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TaskIds {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(r, "SubtopologyId", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -958,18 +1002,11 @@ impl WireStruct for Endpoint {
     const MIN_LEN: usize = 4;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            host,
-            port,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1014,6 +1051,24 @@ impl WireStruct for Endpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Endpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
     }
 }
 

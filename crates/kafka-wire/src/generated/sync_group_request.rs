@@ -339,18 +339,11 @@ impl WireStruct for SyncGroupRequestAssignment {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 4;
-        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
-        let assignment = field!(r, "Assignment", <Bytes as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            member_id,
-            assignment,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -395,6 +388,24 @@ impl WireStruct for SyncGroupRequestAssignment {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl SyncGroupRequestAssignment {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let assignment = field!(r, "Assignment", <Bytes as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            member_id,
+            assignment,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -228,30 +228,11 @@ impl WireStruct for FeatureUpdateKey {
     const MIN_LEN: usize = 5;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let feature = field!(r, "Feature", <ByteString as Value>::read(r, flex, v));
-        let max_version_level = field!(r, "MaxVersionLevel", <i16 as Value>::read(r, flex, v));
-        let allow_downgrade = if v <= 0 {
-            field!(r, "AllowDowngrade", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let upgrade_type = if v >= 1 {
-            field!(r, "UpgradeType", <i8 as Value>::read(r, flex, v))
-        } else {
-            1
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            feature,
-            max_version_level,
-            allow_downgrade,
-            upgrade_type,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -333,6 +314,36 @@ impl WireStruct for FeatureUpdateKey {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FeatureUpdateKey {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let feature = field!(r, "Feature", <ByteString as Value>::read(r, flex, v));
+        let max_version_level = field!(r, "MaxVersionLevel", <i16 as Value>::read(r, flex, v));
+        let allow_downgrade = if v <= 0 {
+            field!(r, "AllowDowngrade", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let upgrade_type = if v >= 1 {
+            field!(r, "UpgradeType", <i8 as Value>::read(r, flex, v))
+        } else {
+            1
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            feature,
+            max_version_level,
+            allow_downgrade,
+            upgrade_type,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -400,36 +400,11 @@ impl WireStruct for UpdateMetadataTopicState {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let topic_name = if v >= 5 {
-            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let topic_id = if v >= 7 {
-            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
-        } else {
-            Uuid::ZERO
-        };
-        let partition_states = if v >= 5 {
-            field!(
-                r,
-                "PartitionStates",
-                <Vec<UpdateMetadataPartitionState> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<UpdateMetadataPartitionState>>::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            topic_id,
-            partition_states,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -516,6 +491,42 @@ impl WireStruct for UpdateMetadataTopicState {
     }
 }
 
+impl UpdateMetadataTopicState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let topic_name = if v >= 5 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 7 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_states = if v >= 5 {
+            field!(
+                r,
+                "PartitionStates",
+                <Vec<UpdateMetadataPartitionState> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<UpdateMetadataPartitionState>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partition_states,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl UpdateMetadataTopicState {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -597,44 +608,11 @@ impl WireStruct for UpdateMetadataBroker {
     const MIN_LEN: usize = 7;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let id = field!(r, "Id", <i32 as Value>::read(r, flex, v));
-        let v0_host = if v <= 0 {
-            field!(r, "V0Host", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let v0_port = if v <= 0 {
-            field!(r, "V0Port", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let endpoints = if v >= 1 {
-            field!(
-                r,
-                "Endpoints",
-                <Vec<UpdateMetadataEndpoint> as Value>::read(r, flex, v)
-            )
-        } else {
-            <Vec<UpdateMetadataEndpoint>>::new()
-        };
-        let rack = if v >= 2 {
-            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, true))
-        } else {
-            Some(ByteString::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            id,
-            v0_host,
-            v0_port,
-            endpoints,
-            rack,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -701,6 +679,50 @@ impl WireStruct for UpdateMetadataBroker {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl UpdateMetadataBroker {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let id = field!(r, "Id", <i32 as Value>::read(r, flex, v));
+        let v0_host = if v <= 0 {
+            field!(r, "V0Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let v0_port = if v <= 0 {
+            field!(r, "V0Port", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let endpoints = if v >= 1 {
+            field!(
+                r,
+                "Endpoints",
+                <Vec<UpdateMetadataEndpoint> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<UpdateMetadataEndpoint>>::new()
+        };
+        let rack = if v >= 2 {
+            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, true))
+        } else {
+            Some(ByteString::new())
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            id,
+            v0_host,
+            v0_port,
+            endpoints,
+            rack,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -789,38 +811,11 @@ impl WireStruct for UpdateMetadataEndpoint {
     const MIN_LEN: usize = 0;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let port = if v >= 1 {
-            field!(r, "Port", <i32 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let host = if v >= 1 {
-            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let listener = if v >= 3 {
-            field!(r, "Listener", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let security_protocol = if v >= 1 {
-            field!(r, "SecurityProtocol", <i16 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            port,
-            host,
-            listener,
-            security_protocol,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -922,6 +917,44 @@ impl WireStruct for UpdateMetadataEndpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl UpdateMetadataEndpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let port = if v >= 1 {
+            field!(r, "Port", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 1 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let listener = if v >= 3 {
+            field!(r, "Listener", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let security_protocol = if v >= 1 {
+            field!(r, "SecurityProtocol", <i16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            port,
+            host,
+            listener,
+            security_protocol,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1031,57 +1064,11 @@ impl WireStruct for UpdateMetadataPartitionState {
     const MIN_LEN: usize = 24;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 6;
-        let topic_name = if v <= 4 {
-            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
-        } else {
-            ByteString::new()
-        };
-        let (partition_index, controller_epoch, leader, leader_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
-                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "Leader", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let isr = field!(r, "Isr", <Packed<i32> as Value>::read(r, flex, v));
-        let zk_version = field!(r, "ZkVersion", <i32 as Value>::read(r, flex, v));
-        let replicas = field!(r, "Replicas", <Packed<i32> as Value>::read(r, flex, v));
-        let offline_replicas = if v >= 4 {
-            field!(
-                r,
-                "OfflineReplicas",
-                <Packed<i32> as Value>::read(r, flex, v)
-            )
-        } else {
-            Packed::new()
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            partition_index,
-            controller_epoch,
-            leader,
-            leader_epoch,
-            isr,
-            zk_version,
-            replicas,
-            offline_replicas,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1153,6 +1140,63 @@ impl WireStruct for UpdateMetadataPartitionState {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl UpdateMetadataPartitionState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let topic_name = if v <= 4 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (partition_index, controller_epoch, leader, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "Leader", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let isr = field!(r, "Isr", <Packed<i32> as Value>::read(r, flex, v));
+        let zk_version = field!(r, "ZkVersion", <i32 as Value>::read(r, flex, v));
+        let replicas = field!(r, "Replicas", <Packed<i32> as Value>::read(r, flex, v));
+        let offline_replicas = if v >= 4 {
+            field!(
+                r,
+                "OfflineReplicas",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            controller_epoch,
+            leader,
+            leader_epoch,
+            isr,
+            zk_version,
+            replicas,
+            offline_replicas,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -268,20 +268,11 @@ impl WireStruct for Listener {
     const MIN_LEN: usize = 5;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            host,
-            port,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -328,6 +319,26 @@ impl WireStruct for Listener {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Listener {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -392,29 +403,11 @@ impl WireStruct for KRaftVersionFeature {
     const MIN_LEN: usize = 5;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (min_supported_version, max_supported_version) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
-                r.rest = rest;
-                (
-                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
-                )
-            } else {
-                (
-                    field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            min_supported_version,
-            max_supported_version,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -467,6 +460,35 @@ impl WireStruct for KRaftVersionFeature {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl KRaftVersionFeature {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (min_supported_version, max_supported_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields,
+        }))
     }
 }
 

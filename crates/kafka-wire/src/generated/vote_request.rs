@@ -206,22 +206,11 @@ impl WireStruct for TopicData {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<PartitionData> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_name,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -266,6 +255,28 @@ impl WireStruct for TopicData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl TopicData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(r, "TopicName", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -363,71 +374,11 @@ impl WireStruct for PartitionData {
     const MIN_LEN: usize = 25;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (partition_index, replica_epoch, replica_id) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 4)),
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ReplicaEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v)),
-                )
-            };
-        let (replica_directory_id, voter_directory_id) = if v >= 1 {
-            if let Some((c, rest)) = r.rest.split_first_chunk::<32>() {
-                r.rest = rest;
-                (
-                    Uuid(p::chunk::<32, 16>(c, 0)),
-                    Uuid(p::chunk::<32, 16>(c, 16)),
-                )
-            } else {
-                (
-                    field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v)),
-                    field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v)),
-                )
-            }
-        } else {
-            (Uuid::ZERO, Uuid::ZERO)
-        };
-        let (last_offset_epoch, last_offset) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "LastOffsetEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let pre_vote = if v >= 2 {
-            field!(r, "PreVote", <bool as Value>::read(r, flex, v))
-        } else {
-            false
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition_index,
-            replica_epoch,
-            replica_id,
-            replica_directory_id,
-            voter_directory_id,
-            last_offset_epoch,
-            last_offset,
-            pre_vote,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -518,6 +469,77 @@ impl WireStruct for PartitionData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl PartitionData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, replica_epoch, replica_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicaEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let (replica_directory_id, voter_directory_id) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<32>() {
+                r.rest = rest;
+                (
+                    Uuid(p::chunk::<32, 16>(c, 0)),
+                    Uuid(p::chunk::<32, 16>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                    field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (Uuid::ZERO, Uuid::ZERO)
+        };
+        let (last_offset_epoch, last_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LastOffsetEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let pre_vote = if v >= 2 {
+            field!(r, "PreVote", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            replica_epoch,
+            replica_id,
+            replica_directory_id,
+            voter_directory_id,
+            last_offset_epoch,
+            last_offset,
+            pre_vote,
+            unknown_tagged_fields,
+        }))
     }
 }
 

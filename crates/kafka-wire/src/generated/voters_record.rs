@@ -189,37 +189,11 @@ impl WireStruct for Voter {
     const MIN_LEN: usize = 27;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (voter_id, voter_directory_id) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
-                    Uuid(p::chunk::<20, 16>(c, 4)),
-                )
-            } else {
-                (
-                    field!(r, "VoterId", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v)),
-                )
-            };
-        let endpoints = field!(r, "Endpoints", <Vec<Endpoint> as Value>::read(r, flex, v));
-        let k_raft_version_feature = field!(
-            r,
-            "KRaftVersionFeature",
-            <KRaftVersionFeature as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            voter_id,
-            voter_directory_id,
-            endpoints,
-            k_raft_version_feature,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -275,6 +249,43 @@ impl WireStruct for Voter {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Voter {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (voter_id, voter_directory_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "VoterId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "VoterDirectoryId", <Uuid as Value>::read(r, flex, v)),
+                )
+            };
+        let endpoints = field!(r, "Endpoints", <Vec<Endpoint> as Value>::read(r, flex, v));
+        let k_raft_version_feature = field!(
+            r,
+            "KRaftVersionFeature",
+            <KRaftVersionFeature as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            voter_id,
+            voter_directory_id,
+            endpoints,
+            k_raft_version_feature,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -348,20 +359,11 @@ impl WireStruct for Endpoint {
     const MIN_LEN: usize = 5;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
-        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            host,
-            port,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -408,6 +410,26 @@ impl WireStruct for Endpoint {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Endpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let host = field!(r, "Host", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <u16 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -472,29 +494,11 @@ impl WireStruct for KRaftVersionFeature {
     const MIN_LEN: usize = 5;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (min_supported_version, max_supported_version) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
-                r.rest = rest;
-                (
-                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
-                )
-            } else {
-                (
-                    field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v)),
-                    field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            min_supported_version,
-            max_supported_version,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -547,6 +551,35 @@ impl WireStruct for KRaftVersionFeature {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl KRaftVersionFeature {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (min_supported_version, max_supported_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MinSupportedVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxSupportedVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields,
+        }))
     }
 }
 

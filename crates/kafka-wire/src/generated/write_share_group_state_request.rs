@@ -181,22 +181,11 @@ impl WireStruct for WriteStateData {
     const MIN_LEN: usize = 18;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
-        let partitions = field!(
-            r,
-            "Partitions",
-            <Vec<PartitionData> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            topic_id,
-            partitions,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -241,6 +230,28 @@ impl WireStruct for WriteStateData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl WriteStateData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as Value>::read(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -326,47 +337,11 @@ impl WireStruct for PartitionData {
     const MIN_LEN: usize = 22;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (partition, state_epoch, leader_epoch, start_offset) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
-                r.rest = rest;
-                (
-                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
-                    i32::from_be_bytes(p::chunk::<20, 4>(c, 4)),
-                    i32::from_be_bytes(p::chunk::<20, 4>(c, 8)),
-                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
-                )
-            } else {
-                (
-                    field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "StateEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
-                    field!(r, "StartOffset", <i64 as Value>::read(r, flex, v)),
-                )
-            };
-        let delivery_complete_count = if v >= 1 {
-            field!(r, "DeliveryCompleteCount", <i32 as Value>::read(r, flex, v))
-        } else {
-            -1_i32
-        };
-        let state_batches = field!(
-            r,
-            "StateBatches",
-            <Vec<StateBatch> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            partition,
-            state_epoch,
-            leader_epoch,
-            start_offset,
-            delivery_complete_count,
-            state_batches,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -430,6 +405,53 @@ impl WireStruct for PartitionData {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl PartitionData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition, state_epoch, leader_epoch, start_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "Partition", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StateEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "StartOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let delivery_complete_count = if v >= 1 {
+            field!(r, "DeliveryCompleteCount", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let state_batches = field!(
+            r,
+            "StateBatches",
+            <Vec<StateBatch> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition,
+            state_epoch,
+            leader_epoch,
+            start_offset,
+            delivery_complete_count,
+            state_batches,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -515,35 +537,11 @@ impl WireStruct for StateBatch {
     const MIN_LEN: usize = 20;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = true;
-        let (first_offset, last_offset, delivery_state, delivery_count) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<19>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<19, 8>(c, 0)),
-                    i64::from_be_bytes(p::chunk::<19, 8>(c, 8)),
-                    i8::from_be_bytes(p::chunk::<19, 1>(c, 16)),
-                    i16::from_be_bytes(p::chunk::<19, 2>(c, 17)),
-                )
-            } else {
-                (
-                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "DeliveryState", <i8 as Value>::read(r, flex, v)),
-                    field!(r, "DeliveryCount", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            first_offset,
-            last_offset,
-            delivery_state,
-            delivery_count,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -596,6 +594,41 @@ impl WireStruct for StateBatch {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl StateBatch {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (first_offset, last_offset, delivery_state, delivery_count) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<19>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<19, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<19, 8>(c, 8)),
+                    i8::from_be_bytes(p::chunk::<19, 1>(c, 16)),
+                    i16::from_be_bytes(p::chunk::<19, 2>(c, 17)),
+                )
+            } else {
+                (
+                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "LastOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "DeliveryState", <i8 as Value>::read(r, flex, v)),
+                    field!(r, "DeliveryCount", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            first_offset,
+            last_offset,
+            delivery_state,
+            delivery_count,
+            unknown_tagged_fields,
+        }))
     }
 }
 

@@ -194,45 +194,11 @@ impl WireStruct for WritableTxnMarker {
     const MIN_LEN: usize = 17;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let (producer_id, producer_epoch) =
-            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
-                r.rest = rest;
-                (
-                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
-                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
-                )
-            } else {
-                (
-                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
-                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
-                )
-            };
-        let transaction_result = field!(r, "TransactionResult", <bool as Value>::read(r, flex, v));
-        let topics = field!(
-            r,
-            "Topics",
-            <Vec<WritableTxnMarkerTopic> as Value>::read(r, flex, v)
-        );
-        let coordinator_epoch = field!(r, "CoordinatorEpoch", <i32 as Value>::read(r, flex, v));
-        let transaction_version = if v >= 2 {
-            field!(r, "TransactionVersion", <i8 as Value>::read(r, flex, v))
-        } else {
-            0
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            producer_id,
-            producer_epoch,
-            transaction_result,
-            topics,
-            coordinator_epoch,
-            transaction_version,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -298,6 +264,51 @@ impl WireStruct for WritableTxnMarker {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl WritableTxnMarker {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let (producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let transaction_result = field!(r, "TransactionResult", <bool as Value>::read(r, flex, v));
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<WritableTxnMarkerTopic> as Value>::read(r, flex, v)
+        );
+        let coordinator_epoch = field!(r, "CoordinatorEpoch", <i32 as Value>::read(r, flex, v));
+        let transaction_version = if v >= 2 {
+            field!(r, "TransactionVersion", <i8 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            producer_id,
+            producer_epoch,
+            transaction_result,
+            topics,
+            coordinator_epoch,
+            transaction_version,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -373,22 +384,11 @@ impl WireStruct for WritableTxnMarkerTopic {
     const MIN_LEN: usize = 3;
 
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
-        let flex = v >= 1;
-        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
-        let partition_indexes = field!(
-            r,
-            "PartitionIndexes",
-            <Packed<i32> as Value>::read(r, flex, v)
-        );
-        let mut unknown_tagged_fields = TaggedFields::new();
-        if flex {
-            unknown_tagged_fields = r.unknown_tags()?;
-        }
-        Ok(Self {
-            name,
-            partition_indexes,
-            unknown_tagged_fields,
-        })
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -434,6 +434,28 @@ impl WireStruct for WritableTxnMarkerTopic {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl WritableTxnMarkerTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partition_indexes = field!(
+            r,
+            "PartitionIndexes",
+            <Packed<i32> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partition_indexes,
+            unknown_tagged_fields,
+        }))
     }
 }
 
