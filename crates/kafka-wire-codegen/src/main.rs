@@ -577,7 +577,7 @@ fn emit_struct(
         "impl WireStruct for {name} {{\n    const MIN_LEN: usize = {min_len};\n"
     )
     .unwrap();
-    let saved = std::mem::take(o);
+    let saved = core::mem::take(o);
     o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n");
     writeln!(o, "        let flex = {flex_cond};").unwrap();
     let runs = fixed_runs(fields, valid);
@@ -644,7 +644,7 @@ fn emit_struct(
         writeln!(o, "            {},", field_ident(&f.name)).unwrap();
     }
     o.push_str("            unknown_tagged_fields,\n        })\n    }\n\n");
-    let dec = std::mem::replace(o, saved);
+    let dec = core::mem::replace(o, saved);
     // Structs other than the message itself can be array elements: their body is one inline
     // function that hands the finished value to a continuation, so `decode_into` builds it
     // straight into the `Vec` (no copy of a large struct through a return slot).
