@@ -371,7 +371,9 @@ fn emit_spec(spec: &Spec) -> String {
     );
     o.push_str("use crate::error::{DecodeError, DecodeErrorKind, EncodeError};\n");
     o.push_str("use crate::message::{Decode, Encode, Message, VersionRange};\n");
-    o.push_str("use crate::primitives::{self as p, PResult};\n");
+    o.push_str("use crate::primitives as p;\n");
+    o.push_str("use crate::reader::{field, RResult, Rd};\n");
+    o.push_str("use crate::vectored::{Out, Vectored};\n");
     o.push_str("use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};\n");
     o.push_str("use crate::value::{self as val, Value, WireStruct};\n\n");
 
@@ -413,9 +415,11 @@ impl Decode for {n} {{
         if !Self::VERSIONS.contains(v) {{
             return Err(DecodeError::new(0, DecodeErrorKind::UnsupportedVersion {{ api_key: Self::API_KEY, version: v }}));
         }}
-        let input: &[u8] = body;
-        let (rest, x) = Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {{
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }}
     }}
 }}
 
@@ -427,6 +431,12 @@ impl Encode for {n} {{
         self.body_size(v)
     }}
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {{
+        if !Self::VERSIONS.contains(v) {{
+            return Err(EncodeError::UnsupportedVersion {{ name: Self::NAME, version: v }});
+        }}
+        self.encode_body(out, v)
+    }}
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {{
         if !Self::VERSIONS.contains(v) {{
             return Err(EncodeError::UnsupportedVersion {{ name: Self::NAME, version: v }});
         }}
@@ -567,9 +577,20 @@ fn emit_struct(
         "impl WireStruct for {name} {{\n    const MIN_LEN: usize = {min_len};\n"
     )
     .unwrap();
-    o.push_str("    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {\n");
+    let saved = core::mem::take(o);
+    o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n");
     writeln!(o, "        let flex = {flex_cond};").unwrap();
-    for f in fields {
+    let runs = fixed_runs(fields, valid);
+    let mut skip_to = 0;
+    for (k, f) in fields.iter().enumerate() {
+        if k < skip_to {
+            continue;
+        }
+        if let Some(&(a, b)) = runs.iter().find(|r| r.0 == k) {
+            emit_fixed_run_decode(o, &fields[a..b], valid);
+            skip_to = b;
+            continue;
+        }
         let id = field_ident(&f.name);
         let mand = f.versions.minus_tagged(f.tagged);
         let present = cond(mand, valid);
@@ -580,14 +601,14 @@ fn emit_struct(
         } else if present == "true" {
             writeln!(
                 o,
-                "        let (i, {mutkw}{id}) = p::field({read}, {:?})?;",
+                "        let {mutkw}{id} = field!(r, {:?}, {read});",
                 f.name
             )
             .unwrap();
         } else {
             writeln!(
                 o,
-                "        let (i, {mutkw}{id}) = if {present} {{ p::field({read}, {:?})? }} else {{ (i, {}) }};",
+                "        let {mutkw}{id} = if {present} {{ field!(r, {:?}, {read}) }} else {{ {} }};",
                 f.name,
                 default_expr(f)
             )
@@ -595,21 +616,19 @@ fn emit_struct(
         }
     }
     o.push_str("        let mut unknown_tagged_fields = TaggedFields::new();\n");
-    o.push_str("        let i = if flex {\n");
+    o.push_str("        if flex {\n");
     if tagged.is_empty() {
-        o.push_str("            let (i, u) = p::unknown_tags(i, ctx)?;\n            unknown_tagged_fields = u;\n            i\n");
+        o.push_str("            unknown_tagged_fields = r.unknown_tags()?;\n");
     } else {
-        o.push_str("            if let Some((&0, rest)) = i.split_first() { rest } else {\n");
-        o.push_str(
-            "            let (mut i, n) = p::uvarint(i)?;\n            let mut last = None;\n",
-        );
-        o.push_str("            for _ in 0..n {\n                let (rest, (tag, body)) = p::tagged_field(i)?;\n                p::check_tag_order(i, &mut last, tag)?;\n                match tag {\n");
+        o.push_str("            if let Some((&0, rest)) = r.rest.split_first() { r.rest = rest; } else {\n");
+        o.push_str("            let n = r.uvarint()?;\n            let mut last = None;\n");
+        o.push_str("            for _ in 0..n {\n                let at = r.rest;\n                let (tag, after) = r.tagged_field()?;\n                r.check_tag_order(at, &mut last, tag)?;\n                let body = r.rest;\n                match tag {\n");
         for f in &tagged {
             let id = field_ident(&f.name);
-            let read = read_expr(f, valid).replacen("(i,", "(body,", 1);
+            let read = read_expr(f, valid);
             writeln!(
                 o,
-                "                    {} if {} => {{ let (r, x) = p::field({read}, {:?})?; p::tagged_done(body, r, tag)?; if x == {} {{ unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)); }} else {{ {id} = x; }} }}",
+                "                    {} if {} => {{ let x = field!(r, {:?}, {read}); r.tagged_done(body, tag)?; if x == {} {{ unknown_tagged_fields.push(r.raw_tag(tag, body)); }} else {{ {id} = x; }} }}",
                 f.tag.expect("tagged field has a tag"),
                 cond(f.tagged, valid),
                 f.name,
@@ -617,24 +636,52 @@ fn emit_struct(
             )
             .unwrap();
         }
-        o.push_str("                    _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),\n                }\n                i = rest;\n            }\n            i\n            }\n");
+        o.push_str("                    _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),\n                }\n                r.rest = after;\n            }\n            }\n");
     }
-    o.push_str("        } else { i };\n");
-    o.push_str("        Ok((i, Self {\n");
+    o.push_str("        }\n");
+    o.push_str("        Ok(Self {\n");
     for f in fields {
         writeln!(o, "            {},", field_ident(&f.name)).unwrap();
     }
-    o.push_str("            unknown_tagged_fields,\n        }))\n    }\n\n");
+    o.push_str("            unknown_tagged_fields,\n        })\n    }\n\n");
+    let dec = core::mem::replace(o, saved);
+    // Structs other than the message itself can be array elements: their body is one inline
+    // function that hands the finished value to a continuation, so `decode_into` builds it
+    // straight into the `Vec` (no copy of a large struct through a return slot).
+    let decode_with = if top {
+        o.push_str(&dec);
+        None
+    } else {
+        o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n        Self::decode_with(r, v, |x| x)\n    }\n\n");
+        o.push_str("    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {\n        Self::decode_with(r, v, |x| out.push(x))\n    }\n\n");
+        let with = dec
+            .replacen(
+                "    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n",
+                "    #[inline(always)]\n    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {\n",
+                1,
+            )
+            .replacen("        Ok(Self {\n", "        Ok(k(Self {\n", 1)
+            .replacen(
+                "            unknown_tagged_fields,\n        })\n",
+                "            unknown_tagged_fields,\n        }))\n",
+                1,
+            );
+        Some(with)
+    };
 
     // encode + size share the checks
     for pass in ["encode", "size"] {
         if pass == "encode" {
-            o.push_str("    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {\n");
+            o.push_str("    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {\n");
         } else {
             o.push_str("    fn body_size(&self, v: i16) -> Result<usize, EncodeError> {\n        let mut n = 0usize;\n");
         }
         writeln!(o, "        let flex = {flex_cond};").unwrap();
-        for f in fields {
+        let mut run_end = 0;
+        for (k, f) in fields.iter().enumerate() {
+            if pass == "encode" && k < run_end {
+                continue;
+            }
             let id = field_ident(&f.name);
             let mand = f.versions.minus_tagged(f.tagged);
             let present = cond(mand, valid);
@@ -652,6 +699,27 @@ fn emit_struct(
             if present == "false" {
                 continue;
             }
+            if pass == "encode" {
+                if let Some(&(a, b)) = runs.iter().find(|r| r.0 == k) {
+                    // The run's own checks come first, in order, then one write.
+                    for g in &fields[a + 1..b] {
+                        let absent_ok = cond(g.versions, valid);
+                        if absent_ok != "true" && !g.ignorable {
+                            writeln!(
+                                o,
+                                "        if !({absent_ok}) && self.{} != {} {{ return Err(EncodeError::FieldNotInVersion {{ field: {:?}, version: v }}); }}",
+                                field_ident(&g.name),
+                                default_expr(g),
+                                g.name
+                            )
+                            .unwrap();
+                        }
+                    }
+                    emit_fixed_run_encode(o, &fields[a..b], valid);
+                    run_end = b;
+                    continue;
+                }
+            }
             let stmt = write_stmt(f, valid, pass);
             if present == "true" {
                 writeln!(o, "        {stmt}").unwrap();
@@ -665,6 +733,16 @@ fn emit_struct(
             .map(|f| format!("({}, has_{})", f.tag.unwrap_or(0), field_ident(&f.name)))
             .collect();
         o.push_str("        if flex {\n");
+        if tagged.is_empty() {
+            // Fast path: no tagged fields is one zero byte.
+            if pass == "size" {
+                o.push_str(
+                    "            if self.unknown_tagged_fields.is_empty() { n += 1; } else {\n",
+                );
+            } else {
+                o.push_str("            if self.unknown_tagged_fields.is_empty() { out.put_u8(0); } else {\n");
+            }
+        }
         o.push_str("            let mut count = 0usize;\n");
         for f in &tagged {
             let id = field_ident(&f.name);
@@ -721,6 +799,9 @@ fn emit_struct(
             }
             o.push_str("            for u in unknown { p::put_raw_tag(out, u); }\n");
         }
+        if tagged.is_empty() {
+            o.push_str("            }\n");
+        }
         o.push_str("        } else if !self.unknown_tagged_fields.is_empty() {\n            return Err(EncodeError::TaggedFieldsNotSupported { version: v });\n        }\n");
         if pass == "size" {
             o.push_str("        Ok(n)\n    }\n\n");
@@ -729,6 +810,9 @@ fn emit_struct(
         }
     }
     o.push_str("}\n\n");
+    if let Some(with) = decode_with {
+        writeln!(o, "impl {name} {{\n{with}}}\n").unwrap();
+    }
 
     // random values for tests
     writeln!(o, "#[cfg(feature = \"testing\")]\nimpl {name} {{").unwrap();
@@ -789,16 +873,126 @@ fn random_expr(ty: &Ty) -> String {
     }
 }
 
+/// Wire width of a fixed-width type that needs no validation when read.
+fn fixed_width(ty: &Ty) -> Option<usize> {
+    match ty {
+        Ty::Int8 => Some(1),
+        Ty::Int16 | Ty::Uint16 => Some(2),
+        Ty::Int32 | Ty::Uint32 => Some(4),
+        Ty::Int64 | Ty::Float64 => Some(8),
+        Ty::Uuid => Some(16),
+        _ => None,
+    }
+}
+
+/// Runs of at least two consecutive fixed-width, untagged fields that are present under the
+/// same version condition: each is read with one bounds check and written with one
+/// `put_slice`. Returns `(first, end)` index pairs.
+fn fixed_runs(fields: &[Field], valid: Range) -> Vec<(usize, usize)> {
+    let key = |f: &Field| -> Option<String> {
+        fixed_width(&f.ty)?;
+        if !f.tagged.is_empty() || is_nullable(f) {
+            return None;
+        }
+        let present = cond(f.versions, valid);
+        (present != "false").then_some(present)
+    };
+    let mut runs = Vec::new();
+    let mut k = 0;
+    while k < fields.len() {
+        let Some(c) = key(&fields[k]) else {
+            k += 1;
+            continue;
+        };
+        let mut end = k + 1;
+        while end < fields.len() && key(&fields[end]).as_ref() == Some(&c) {
+            end += 1;
+        }
+        if end - k >= 2 {
+            runs.push((k, end));
+        }
+        k = end;
+    }
+    runs
+}
+
+/// Decodes a run of fixed-width fields: one bounds check for all of them, or, when the input
+/// is too short, field by field (so the error names the field that is cut).
+fn emit_fixed_run_decode(o: &mut String, run: &[Field], valid: Range) {
+    let total: usize = run.iter().map(|f| fixed_width(&f.ty).unwrap_or(0)).sum();
+    let present = cond(run[0].versions, valid);
+    let ids: Vec<String> = run.iter().map(|f| field_ident(&f.name)).collect();
+    let mut fast = Vec::new();
+    let mut off = 0;
+    for f in run {
+        let w = fixed_width(&f.ty).unwrap_or(0);
+        let t = base_type(&f.ty);
+        let arr = format!("p::chunk::<{total}, {w}>(c, {off})");
+        fast.push(if matches!(f.ty, Ty::Uuid) {
+            format!("Uuid({arr})")
+        } else {
+            format!("{t}::from_be_bytes({arr})")
+        });
+        off += w;
+    }
+    let slow: Vec<String> = run
+        .iter()
+        .map(|f| format!("field!(r, {:?}, {})", f.name, read_expr(f, valid)))
+        .collect();
+    let body = format!(
+        "if let Some((c, rest)) = r.rest.split_first_chunk::<{total}>() {{ r.rest = rest; ({}) }} else {{ ({}) }}",
+        fast.join(", "),
+        slow.join(", ")
+    );
+    if present == "true" {
+        writeln!(o, "        let ({}) = {body};", ids.join(", ")).unwrap();
+    } else {
+        let defaults: Vec<String> = run.iter().map(default_expr).collect();
+        writeln!(
+            o,
+            "        let ({}) = if {present} {{ {body} }} else {{ ({}) }};",
+            ids.join(", "),
+            defaults.join(", ")
+        )
+        .unwrap();
+    }
+}
+
+/// Encodes a run of fixed-width fields with one `put_slice` of a stack array.
+fn emit_fixed_run_encode(o: &mut String, run: &[Field], valid: Range) {
+    let total: usize = run.iter().map(|f| fixed_width(&f.ty).unwrap_or(0)).sum();
+    let present = cond(run[0].versions, valid);
+    let mut stmt = format!("let mut c = [0u8; {total}];");
+    let mut off = 0;
+    for f in run {
+        let w = fixed_width(&f.ty).unwrap_or(0);
+        let id = field_ident(&f.name);
+        let src = if matches!(f.ty, Ty::Uuid) {
+            format!("self.{id}.0")
+        } else {
+            format!("self.{id}.to_be_bytes()")
+        };
+        write!(stmt, " c[{off}..{}].copy_from_slice(&{src});", off + w).unwrap();
+        off += w;
+    }
+    stmt.push_str(" out.put_slice(&c);");
+    if present == "true" {
+        writeln!(o, "        {{ {stmt} }}").unwrap();
+    } else {
+        writeln!(o, "        if {present} {{ {stmt} }}").unwrap();
+    }
+}
+
 /// Parser expression for a field (reads from `i`).
 fn read_expr(f: &Field, valid: Range) -> String {
     let t = base_type(&f.ty);
     if is_nullable(f) {
         format!(
-            "val::read_opt::<{t}>(i, ctx, flex, v, {})",
+            "val::read_opt::<{t}>(r, flex, v, {})",
             cond(f.nullable, valid)
         )
     } else {
-        format!("<{t} as Value>::read(i, ctx, flex, v)")
+        format!("<{t} as Value>::read(r, flex, v)")
     }
 }
 
@@ -1005,6 +1199,15 @@ fn emit_mod(specs: &[Spec]) -> String {
             writeln!(
                 o,
                 "            Self::{}(x) => x.encode(v, out),",
+                api_name(s)
+            )
+            .unwrap();
+        }
+        o.push_str("        }\n    }\n\n    /// Encodes at version `v` into a vectored output (see [`crate::Vectored`]).\n    ///\n    /// # Errors\n    /// See [`Encode::encode`].\n    pub fn encode_vectored(&self, v: i16, out: &mut crate::Vectored) -> Result<(), EncodeError> {\n        match self {\n");
+        for s in &reqs {
+            writeln!(
+                o,
+                "            Self::{}(x) => x.encode_vectored(v, out),",
                 api_name(s)
             )
             .unwrap();

@@ -1,9 +1,9 @@
 //! Sans-IO codecs for the whole Kafka wire protocol.
 //!
 //! Every request and response of every API at every version in the union of the Kafka 3.9.2
-//! and 4.3.1 JSON specs is a generated struct in [`generated`] with a `nom` decoder over a
-//! complete [`bytes::Bytes`] body ([`Decode`]), an encoder into any [`bytes::BufMut`] and an
-//! exact `encoded_len` ([`Encode`]). Hand-written around them: [`header`]s, [`frame`] splitting,
+//! and 4.3.1 JSON specs is a generated struct in [`generated`] with a zero-copy decoder over a
+//! complete [`bytes::Bytes`] body ([`Decode`]), an encoder into any [`bytes::BufMut`] or into a
+//! [`Vectored`] list of chunks, and an exact `encoded_len` ([`Encode`]). Hand-written around them: [`header`]s, [`frame`] splitting,
 //! the [`ClientCodec`] (correlation ids, in-flight table, version negotiation), [`error_code`]s,
 //! [`records`] (record batches) and [`versioned`] embedded schemas.
 //!
@@ -85,6 +85,7 @@ pub mod generated;
 pub mod header;
 pub mod message;
 mod primitives;
+mod reader;
 pub mod records;
 #[cfg(feature = "serde")]
 mod serde_support;
@@ -93,6 +94,7 @@ mod serde_support;
 pub mod testing;
 pub mod types;
 mod value;
+mod vectored;
 pub mod versioned;
 
 pub use bytestring::ByteString;
@@ -105,3 +107,4 @@ pub use generated::{AnyRequest, AnyResponse, ApiKey};
 pub use header::{RequestHeader, ResponseHeader};
 pub use message::{Decode, Encode, Message, Request, VersionRange};
 pub use types::{Packed, PackedElem, RawTaggedField, TaggedFields, Uuid};
+pub use vectored::Vectored;

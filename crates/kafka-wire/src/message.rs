@@ -3,6 +3,7 @@
 use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
+use crate::vectored::Vectored;
 
 /// An inclusive range of versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +72,21 @@ pub trait Encode {
     /// # Errors
     /// See [`Encode::encoded_len`]; `encode` fails exactly when `encoded_len` does.
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError>;
+
+    /// Writes the body at version `v` as a list of chunks (see [`Vectored`]): the same bytes as
+    /// [`Encode::encode`], but `bytes` and `records` fields of at least the output's threshold
+    /// are referenced as the `Bytes` they are instead of being copied.
+    ///
+    /// The provided implementation copies everything; the generated messages override it.
+    ///
+    /// # Errors
+    /// As [`Encode::encode`].
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
+        let mut buf = bytes::BytesMut::new();
+        self.encode(v, &mut buf)?;
+        crate::vectored::Out::put_slice(out, &buf);
+        Ok(())
+    }
 }
 
 /// Decodes a complete message body at a version.

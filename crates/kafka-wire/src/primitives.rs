@@ -1,17 +1,18 @@
-//! Wire primitives: integers, varints, (compact) strings, bytes and arrays, nullables, UUIDs and
-//! tagged-field sections. Decoders are `nom` parsers over a complete `&[u8]`; zero-copy values
-//! are cut from the enclosing [`Bytes`] with [`Bytes::slice_ref`]. Encoders write into
-//! [`BufMut`]; `*_size` functions give the exact encoded sizes.
+//! Wire primitives: integers, varints, (compact) strings, tagged-field sections. The decoders
+//! here are `nom` parsers over a complete `&[u8]`, used by the hand-written headers; generated
+//! message bodies read through [`crate::reader`]. Encoders write into any `BufMut` (or a
+//! [`crate::Vectored`]) through [`Out`]; `*_size` functions give the exact encoded sizes.
 
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 use bytestring::ByteString;
 use nom::Parser;
 use nom::number::complete as num;
 
 use crate::error::{DecodeErrorKind, EncodeError, WireError};
-use crate::types::{Packed, PackedElem, RawTaggedField, TaggedFields, Uuid};
+use crate::types::{RawTaggedField, TaggedFields};
+use crate::vectored::Out;
 
 /// Result of every internal parser.
 pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, WireError>;
@@ -46,10 +47,6 @@ pub(crate) fn int16(i: &[u8]) -> PResult<'_, i16> {
     num::be_i16.parse(i)
 }
 #[inline]
-pub(crate) fn uint16(i: &[u8]) -> PResult<'_, u16> {
-    num::be_u16.parse(i)
-}
-#[inline]
 pub(crate) fn int32(i: &[u8]) -> PResult<'_, i32> {
     num::be_i32.parse(i)
 }
@@ -61,23 +58,13 @@ pub(crate) fn uint32(i: &[u8]) -> PResult<'_, u32> {
 pub(crate) fn int64(i: &[u8]) -> PResult<'_, i64> {
     num::be_i64.parse(i)
 }
-#[inline]
-pub(crate) fn float64(i: &[u8]) -> PResult<'_, f64> {
-    num::be_f64.parse(i)
-}
-#[inline]
-pub(crate) fn boolean(i: &[u8]) -> PResult<'_, bool> {
-    let (rest, b) = num::be_u8.parse(i)?;
-    match b {
-        0 => Ok((rest, false)),
-        1 => Ok((rest, true)),
-        other => fail(i, DecodeErrorKind::InvalidBool(other)),
-    }
-}
-#[inline]
-pub(crate) fn uuid(i: &[u8]) -> PResult<'_, Uuid> {
-    let (rest, b) = take(i, 16)?;
-    Ok((rest, Uuid::read(b)))
+/// `K` bytes at `off` of a fixed-size chunk (generated code reads runs of fixed-width fields
+/// from one chunk; `off + K <= N` is known when it is generated, so the check folds away).
+#[inline(always)]
+pub(crate) fn chunk<const N: usize, const K: usize>(c: &[u8; N], off: usize) -> [u8; K] {
+    let mut out = [0u8; K];
+    out.copy_from_slice(&c[off..off + K]);
+    out
 }
 
 /// Takes exactly `n` bytes.
@@ -156,21 +143,6 @@ pub(crate) fn str_len(i: &[u8], flex: bool) -> PResult<'_, Option<usize>> {
     }
 }
 
-/// Length of bytes, records or an array: int32 (classic) or compact (flexible).
-#[inline]
-pub(crate) fn bytes_len(i: &[u8], flex: bool) -> PResult<'_, Option<usize>> {
-    if flex {
-        compact_len(i)
-    } else {
-        let (rest, n) = int32(i)?;
-        match n {
-            -1 => Ok((rest, None)),
-            n if n < 0 => fail(i, DecodeErrorKind::InvalidLength(i64::from(n))),
-            n => Ok((rest, Some(n as usize))),
-        }
-    }
-}
-
 #[inline]
 fn compact_len(i: &[u8]) -> PResult<'_, Option<usize>> {
     let (rest, n) = uvarint(i)?;
@@ -182,15 +154,6 @@ fn utf8(i: &[u8], ctx: &Bytes, raw: &[u8]) -> Result<ByteString, nom::Err<WireEr
     // `try_from` validates the UTF-8 once and keeps the slice (no copy).
     ByteString::try_from(ctx.slice_ref(raw))
         .map_err(|_| nom::Err::Error(WireError::at(i, DecodeErrorKind::InvalidUtf8)))
-}
-
-/// A non-nullable string, zero-copy.
-#[inline]
-pub(crate) fn string<'a>(i: &'a [u8], ctx: &Bytes, flex: bool) -> PResult<'a, ByteString> {
-    match nullable_string(i, ctx, flex)? {
-        (rest, Some(s)) => Ok((rest, s)),
-        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
-    }
 }
 
 /// A nullable string, zero-copy.
@@ -211,83 +174,6 @@ pub(crate) fn nullable_string<'a>(
     Ok((rest, Some(utf8(i, ctx, raw)?)))
 }
 
-/// Non-nullable bytes, zero-copy.
-#[inline]
-pub(crate) fn bytes<'a>(i: &'a [u8], ctx: &Bytes, flex: bool) -> PResult<'a, Bytes> {
-    match nullable_bytes(i, ctx, flex)? {
-        (rest, Some(s)) => Ok((rest, s)),
-        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
-    }
-}
-
-/// Nullable bytes (also records), zero-copy.
-#[inline]
-pub(crate) fn nullable_bytes<'a>(
-    i: &'a [u8],
-    ctx: &Bytes,
-    flex: bool,
-) -> PResult<'a, Option<Bytes>> {
-    let (rest, len) = bytes_len(i, flex)?;
-    let Some(len) = len else {
-        return Ok((rest, None));
-    };
-    let (rest, raw) = take(rest, len)?;
-    if raw.is_empty() {
-        return Ok((rest, Some(Bytes::new())));
-    }
-    Ok((rest, Some(ctx.slice_ref(raw))))
-}
-
-/// Array count, checked against the remaining input: every element needs at least
-/// `min_elem` bytes (at least one byte is assumed even for elements that could be empty).
-#[inline]
-pub(crate) fn array_len(i: &[u8], flex: bool, min_elem: usize) -> PResult<'_, Option<usize>> {
-    let (rest, n) = bytes_len(i, flex)?;
-    if let Some(n) = n {
-        if n.saturating_mul(min_elem.max(1)) > rest.len() {
-            return fail(
-                i,
-                DecodeErrorKind::ArrayTooLong {
-                    count: n as u64,
-                    remaining: rest.len(),
-                },
-            );
-        }
-    }
-    Ok((rest, n))
-}
-
-/// A nullable packed primitive array, zero-copy.
-#[inline]
-pub(crate) fn nullable_packed<'a, T: PackedElem>(
-    i: &'a [u8],
-    ctx: &Bytes,
-    flex: bool,
-) -> PResult<'a, Option<Packed<T>>> {
-    let (rest, n) = array_len(i, flex, T::SIZE)?;
-    let Some(n) = n else {
-        return Ok((rest, None));
-    };
-    let (rest, raw) = take(rest, n * T::SIZE)?;
-    if raw.is_empty() {
-        return Ok((rest, Some(Packed::new())));
-    }
-    Ok((rest, Some(Packed::from_wire(ctx.slice_ref(raw)))))
-}
-
-/// A non-nullable packed primitive array, zero-copy.
-#[inline]
-pub(crate) fn packed<'a, T: PackedElem>(
-    i: &'a [u8],
-    ctx: &Bytes,
-    flex: bool,
-) -> PResult<'a, Packed<T>> {
-    match nullable_packed(i, ctx, flex)? {
-        (rest, Some(s)) => Ok((rest, s)),
-        (_, None) => fail(i, DecodeErrorKind::UnexpectedNull),
-    }
-}
-
 /// Reads one tagged-field header: (tag, body). The body is bounded by its declared size.
 #[inline]
 pub(crate) fn tagged_field(i: &[u8]) -> PResult<'_, (u32, &[u8])> {
@@ -295,16 +181,6 @@ pub(crate) fn tagged_field(i: &[u8]) -> PResult<'_, (u32, &[u8])> {
     let (rest, size) = uvarint(rest)?;
     let (rest, body) = take(rest, size as usize)?;
     Ok((rest, (tag, body)))
-}
-
-/// Checks that a known tagged field consumed its whole body.
-#[inline]
-pub(crate) fn tagged_done<'a>(body: &'a [u8], rest: &'a [u8], tag: u32) -> PResult<'a, ()> {
-    if rest.is_empty() {
-        Ok((rest, ()))
-    } else {
-        fail(body, DecodeErrorKind::TagSizeMismatch(tag))
-    }
 }
 
 /// Reads the whole tagged-field section of a struct when no tag is known at this version.
@@ -353,33 +229,6 @@ fn unknown_tags_slow<'a>(i: &'a [u8], ctx: &Bytes) -> PResult<'a, TaggedFields> 
     Ok((rest, v.into()))
 }
 
-/// Checks that tags are strictly ascending within one tagged section.
-#[inline]
-pub(crate) fn check_tag_order<'a>(
-    at: &'a [u8],
-    last: &mut Option<u32>,
-    tag: u32,
-) -> PResult<'a, ()> {
-    if last.is_some_and(|l| tag <= l) {
-        return fail(at, DecodeErrorKind::TagOutOfOrder(tag));
-    }
-    *last = Some(tag);
-    Ok((at, ()))
-}
-
-/// Raw bytes of an unknown tagged field.
-#[inline]
-pub(crate) fn raw_tag(ctx: &Bytes, tag: u32, body: &[u8]) -> RawTaggedField {
-    RawTaggedField {
-        tag,
-        data: if body.is_empty() {
-            Bytes::new()
-        } else {
-            ctx.slice_ref(body)
-        },
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -423,7 +272,7 @@ pub(crate) const fn varlong_size(v: i64) -> usize {
 }
 
 #[inline]
-pub(crate) fn put_uvarint<B: BufMut>(out: &mut B, mut v: u32) {
+pub(crate) fn put_uvarint<B: Out>(out: &mut B, mut v: u32) {
     while v >= 0x80 {
         out.put_u8((v as u8) | 0x80);
         v >>= 7;
@@ -432,7 +281,7 @@ pub(crate) fn put_uvarint<B: BufMut>(out: &mut B, mut v: u32) {
 }
 
 #[inline]
-pub(crate) fn put_uvarlong<B: BufMut>(out: &mut B, mut v: u64) {
+pub(crate) fn put_uvarlong<B: Out>(out: &mut B, mut v: u64) {
     while v >= 0x80 {
         out.put_u8((v as u8) | 0x80);
         v >>= 7;
@@ -441,12 +290,12 @@ pub(crate) fn put_uvarlong<B: BufMut>(out: &mut B, mut v: u64) {
 }
 
 #[inline]
-pub(crate) fn put_varint<B: BufMut>(out: &mut B, v: i32) {
+pub(crate) fn put_varint<B: Out>(out: &mut B, v: i32) {
     put_uvarint(out, ((v << 1) ^ (v >> 31)) as u32);
 }
 
 #[inline]
-pub(crate) fn put_varlong<B: BufMut>(out: &mut B, v: i64) {
+pub(crate) fn put_varlong<B: Out>(out: &mut B, v: i64) {
     put_uvarlong(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
@@ -463,8 +312,24 @@ pub(crate) fn len_prefix_size(len: Option<usize>, flex: bool, short: bool) -> us
 }
 
 /// Writes a length prefix: int16 (`short`, strings) or int32, or compact N+1 when flexible.
-#[inline]
-pub(crate) fn put_len<B: BufMut>(
+#[inline(always)]
+pub(crate) fn put_len<B: Out>(
+    out: &mut B,
+    len: Option<usize>,
+    flex: bool,
+    short: bool,
+    name: &'static str,
+) -> Result<(), EncodeError> {
+    // Fast path: a compact length below 127 is one byte.
+    if let (true, Some(n @ 0..=126)) = (flex, len) {
+        out.put_u8(n as u8 + 1);
+        return Ok(());
+    }
+    put_len_slow(out, len, flex, short, name)
+}
+
+#[inline(never)]
+fn put_len_slow<B: Out>(
     out: &mut B,
     len: Option<usize>,
     flex: bool,
@@ -542,7 +407,7 @@ pub(crate) fn unknown_tags_size(
 
 /// Writes one raw tagged field.
 #[inline]
-pub(crate) fn put_raw_tag<B: BufMut>(out: &mut B, f: &RawTaggedField) {
+pub(crate) fn put_raw_tag<B: Out>(out: &mut B, f: &RawTaggedField) {
     put_uvarint(out, f.tag);
     put_uvarint(out, f.data.len() as u32);
     out.put_slice(&f.data);

@@ -3,60 +3,66 @@
 
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::error::{DecodeErrorKind, EncodeError};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd};
 use crate::types::{Packed, PackedElem, Uuid};
+use crate::vectored::Out;
 
 /// A generated struct: decodes from, and encodes to, a given version.
 pub(crate) trait WireStruct: Sized {
     /// Lower bound of the encoded size at any version (to reject lying array counts early).
     const MIN_LEN: usize;
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self>;
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError>;
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self>;
+    /// Decodes one value and appends it to `out` (array elements: generated structs build the
+    /// value in place).
+    #[inline]
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        out.push(Self::decode_body(r, v)?);
+        Ok(())
+    }
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError>;
     fn body_size(&self, v: i16) -> Result<usize, EncodeError>;
 }
 
 /// A field value: how it is read, written and sized at a version.
 pub(crate) trait Value: Sized {
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, v: i16) -> PResult<'a, Self>;
-    fn read_nullable<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, v: i16)
-    -> PResult<'a, Option<Self>>;
-    fn write<B: BufMut>(
+    fn read(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Self>;
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Option<Self>>;
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
         v: i16,
         name: &'static str,
     ) -> Result<(), EncodeError>;
-    fn write_null<B: BufMut>(out: &mut B, flex: bool);
+    fn write_null<B: Out>(out: &mut B, flex: bool);
     fn size(&self, flex: bool, v: i16, name: &'static str) -> Result<usize, EncodeError>;
     fn null_size(flex: bool) -> usize;
 }
 
 /// Reads a field that is typed `Option<T>`: null allowed only when `nullable` (the version is
 /// in the field's nullableVersions).
-#[inline]
-pub(crate) fn read_opt<'a, T: Value>(
-    i: &'a [u8],
-    ctx: &Bytes,
+#[inline(always)]
+pub(crate) fn read_opt<T: Value>(
+    r: &mut Rd<'_>,
     flex: bool,
     v: i16,
     nullable: bool,
-) -> PResult<'a, Option<T>> {
+) -> RResult<Option<T>> {
     if nullable {
-        T::read_nullable(i, ctx, flex, v)
+        T::read_nullable(r, flex, v)
     } else {
-        let (r, x) = T::read(i, ctx, flex, v)?;
-        Ok((r, Some(x)))
+        Ok(Some(T::read(r, flex, v)?))
     }
 }
 
 /// Writes an `Option<T>` field.
 #[inline]
-pub(crate) fn write_opt<B: BufMut, T: Value>(
+pub(crate) fn write_opt<B: Out, T: Value>(
     x: Option<&T>,
     out: &mut B,
     flex: bool,
@@ -96,27 +102,23 @@ pub(crate) fn size_opt<T: Value>(
     }
 }
 
-fn not_nullable<T>(i: &[u8]) -> PResult<'_, T> {
-    p::fail(i, DecodeErrorKind::UnexpectedNull)
+#[cold]
+fn not_nullable<T>(r: &mut Rd<'_>) -> RResult<T> {
+    Err(r.fail(DecodeErrorKind::UnexpectedNull))
 }
 
 macro_rules! fixed {
-    ($t:ty, $read:path, $put:ident, $size:expr) => {
+    ($t:ty, $put:ident, $size:expr) => {
         impl Value for $t {
-            #[inline]
-            fn read<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Self> {
-                $read(i)
+            #[inline(always)]
+            fn read(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Self> {
+                Ok(<$t>::from_be_bytes(r.array()?))
             }
-            fn read_nullable<'a>(
-                i: &'a [u8],
-                _: &Bytes,
-                _: bool,
-                _: i16,
-            ) -> PResult<'a, Option<Self>> {
-                not_nullable(i)
+            fn read_nullable(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Option<Self>> {
+                not_nullable(r)
             }
             #[inline]
-            fn write<B: BufMut>(
+            fn write<B: Out>(
                 &self,
                 out: &mut B,
                 _: bool,
@@ -126,7 +128,7 @@ macro_rules! fixed {
                 out.$put(*self);
                 Ok(())
             }
-            fn write_null<B: BufMut>(_: &mut B, _: bool) {}
+            fn write_null<B: Out>(_: &mut B, _: bool) {}
             #[inline]
             fn size(&self, _: bool, _: i16, _: &'static str) -> Result<usize, EncodeError> {
                 Ok($size)
@@ -137,24 +139,24 @@ macro_rules! fixed {
         }
     };
 }
-fixed!(i8, p::int8, put_i8, 1);
-fixed!(i16, p::int16, put_i16, 2);
-fixed!(u16, p::uint16, put_u16, 2);
-fixed!(i32, p::int32, put_i32, 4);
-fixed!(u32, p::uint32, put_u32, 4);
-fixed!(i64, p::int64, put_i64, 8);
-fixed!(f64, p::float64, put_f64, 8);
+fixed!(i8, put_i8, 1);
+fixed!(i16, put_i16, 2);
+fixed!(u16, put_u16, 2);
+fixed!(i32, put_i32, 4);
+fixed!(u32, put_u32, 4);
+fixed!(i64, put_i64, 8);
+fixed!(f64, put_f64, 8);
 
 impl Value for bool {
     #[inline]
-    fn read<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Self> {
-        p::boolean(i)
+    fn read(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Self> {
+        r.boolean()
     }
-    fn read_nullable<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Option<Self>> {
-        not_nullable(i)
+    fn read_nullable(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Option<Self>> {
+        not_nullable(r)
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         _: bool,
@@ -164,7 +166,7 @@ impl Value for bool {
         out.put_u8(u8::from(*self));
         Ok(())
     }
-    fn write_null<B: BufMut>(_: &mut B, _: bool) {}
+    fn write_null<B: Out>(_: &mut B, _: bool) {}
     #[inline]
     fn size(&self, _: bool, _: i16, _: &'static str) -> Result<usize, EncodeError> {
         Ok(1)
@@ -176,14 +178,14 @@ impl Value for bool {
 
 impl Value for Uuid {
     #[inline]
-    fn read<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Self> {
-        p::uuid(i)
+    fn read(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Self> {
+        Ok(Uuid(r.array()?))
     }
-    fn read_nullable<'a>(i: &'a [u8], _: &Bytes, _: bool, _: i16) -> PResult<'a, Option<Self>> {
-        not_nullable(i)
+    fn read_nullable(r: &mut Rd<'_>, _: bool, _: i16) -> RResult<Option<Self>> {
+        not_nullable(r)
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         _: bool,
@@ -193,7 +195,7 @@ impl Value for Uuid {
         out.put_slice(&self.0);
         Ok(())
     }
-    fn write_null<B: BufMut>(_: &mut B, _: bool) {}
+    fn write_null<B: Out>(_: &mut B, _: bool) {}
     #[inline]
     fn size(&self, _: bool, _: i16, _: &'static str) -> Result<usize, EncodeError> {
         Ok(16)
@@ -204,21 +206,16 @@ impl Value for Uuid {
 }
 
 impl Value for ByteString {
-    #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, _: i16) -> PResult<'a, Self> {
-        p::string(i, ctx, flex)
+    #[inline(always)]
+    fn read(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Self> {
+        r.string(flex)
+    }
+    #[inline(always)]
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Option<Self>> {
+        r.nullable_string(flex)
     }
     #[inline]
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        flex: bool,
-        _: i16,
-    ) -> PResult<'a, Option<Self>> {
-        p::nullable_string(i, ctx, flex)
-    }
-    #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
@@ -229,7 +226,7 @@ impl Value for ByteString {
         out.put_slice(self.as_bytes());
         Ok(())
     }
-    fn write_null<B: BufMut>(out: &mut B, flex: bool) {
+    fn write_null<B: Out>(out: &mut B, flex: bool) {
         if flex { out.put_u8(0) } else { out.put_i16(-1) }
     }
     #[inline]
@@ -243,21 +240,16 @@ impl Value for ByteString {
 }
 
 impl Value for Bytes {
-    #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, _: i16) -> PResult<'a, Self> {
-        p::bytes(i, ctx, flex)
+    #[inline(always)]
+    fn read(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Self> {
+        r.bytes(flex)
+    }
+    #[inline(always)]
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Option<Self>> {
+        r.nullable_bytes(flex)
     }
     #[inline]
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        flex: bool,
-        _: i16,
-    ) -> PResult<'a, Option<Self>> {
-        p::nullable_bytes(i, ctx, flex)
-    }
-    #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
@@ -265,10 +257,10 @@ impl Value for Bytes {
         name: &'static str,
     ) -> Result<(), EncodeError> {
         p::put_len(out, Some(self.len()), flex, false, name)?;
-        out.put_slice(self);
+        out.put_shared(self);
         Ok(())
     }
-    fn write_null<B: BufMut>(out: &mut B, flex: bool) {
+    fn write_null<B: Out>(out: &mut B, flex: bool) {
         if flex { out.put_u8(0) } else { out.put_i32(-1) }
     }
     #[inline]
@@ -282,21 +274,16 @@ impl Value for Bytes {
 }
 
 impl<T: PackedElem> Value for Packed<T> {
-    #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, _: i16) -> PResult<'a, Self> {
-        p::packed(i, ctx, flex)
+    #[inline(always)]
+    fn read(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Self> {
+        r.packed(flex)
+    }
+    #[inline(always)]
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Option<Self>> {
+        r.nullable_packed(flex)
     }
     #[inline]
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        flex: bool,
-        _: i16,
-    ) -> PResult<'a, Option<Self>> {
-        p::nullable_packed(i, ctx, flex)
-    }
-    #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
@@ -304,10 +291,10 @@ impl<T: PackedElem> Value for Packed<T> {
         name: &'static str,
     ) -> Result<(), EncodeError> {
         p::put_len(out, Some(self.len()), flex, false, name)?;
-        out.put_slice(self.wire_bytes());
+        out.put_shared(self.wire_bytes());
         Ok(())
     }
-    fn write_null<B: BufMut>(out: &mut B, flex: bool) {
+    fn write_null<B: Out>(out: &mut B, flex: bool) {
         if flex { out.put_u8(0) } else { out.put_i32(-1) }
     }
     #[inline]
@@ -323,6 +310,12 @@ impl<T: PackedElem> Value for Packed<T> {
 /// An element of a `Vec` array field: strings or generated structs.
 pub(crate) trait ArrayElem: Value {
     const MIN_ELEM: usize;
+    /// Reads one element and appends it to `out`.
+    #[inline(always)]
+    fn read_into(r: &mut Rd<'_>, flex: bool, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        out.push(Self::read(r, flex, v)?);
+        Ok(())
+    }
 }
 
 impl ArrayElem for ByteString {
@@ -331,35 +324,26 @@ impl ArrayElem for ByteString {
 
 impl<S: WireStruct> ArrayElem for S {
     const MIN_ELEM: usize = S::MIN_LEN;
+    #[inline(always)]
+    fn read_into(r: &mut Rd<'_>, _: bool, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        S::decode_into(r, v, out)
+    }
 }
 
 impl<T: ArrayElem> Value for Vec<T> {
     #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, flex: bool, v: i16) -> PResult<'a, Self> {
-        match Self::read_nullable(i, ctx, flex, v)? {
-            (r, Some(x)) => Ok((r, x)),
-            (_, None) => p::fail(i, DecodeErrorKind::UnexpectedNull),
+    fn read(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Self> {
+        let at = r.rest;
+        match Self::read_nullable(r, flex, v)? {
+            Some(x) => Ok(x),
+            None => Err(r.fail_at(at, DecodeErrorKind::UnexpectedNull)),
         }
     }
-    fn read_nullable<'a>(
-        i: &'a [u8],
-        ctx: &Bytes,
-        flex: bool,
-        v: i16,
-    ) -> PResult<'a, Option<Self>> {
-        let (mut rest, n) = p::array_len(i, flex, T::MIN_ELEM)?;
-        let Some(n) = n else {
-            return Ok((rest, None));
-        };
-        let mut out = Self::with_capacity(n);
-        for _ in 0..n {
-            let (r, x) = T::read(rest, ctx, flex, v)?;
-            out.push(x);
-            rest = r;
-        }
-        Ok((rest, Some(out)))
+    #[inline]
+    fn read_nullable(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Option<Self>> {
+        r.nullable_vec(flex, T::MIN_ELEM, |r, out| T::read_into(r, flex, v, out))
     }
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         flex: bool,
@@ -372,7 +356,7 @@ impl<T: ArrayElem> Value for Vec<T> {
         }
         Ok(())
     }
-    fn write_null<B: BufMut>(out: &mut B, flex: bool) {
+    fn write_null<B: Out>(out: &mut B, flex: bool) {
         if flex { out.put_u8(0) } else { out.put_i32(-1) }
     }
     fn size(&self, flex: bool, v: i16, name: &'static str) -> Result<usize, EncodeError> {
@@ -390,23 +374,20 @@ impl<T: ArrayElem> Value for Vec<T> {
 
 impl<S: WireStruct> Value for S {
     #[inline]
-    fn read<'a>(i: &'a [u8], ctx: &Bytes, _: bool, v: i16) -> PResult<'a, Self> {
-        S::decode_body(i, ctx, v)
+    fn read(r: &mut Rd<'_>, _: bool, v: i16) -> RResult<Self> {
+        S::decode_body(r, v)
     }
     /// Nullable structs carry an int8 marker: -1 for null, 1 for present.
-    fn read_nullable<'a>(i: &'a [u8], ctx: &Bytes, _: bool, v: i16) -> PResult<'a, Option<Self>> {
-        let (r, marker) = p::int8(i)?;
-        match marker {
-            -1 => Ok((r, None)),
-            1 => {
-                let (r, x) = S::decode_body(r, ctx, v)?;
-                Ok((r, Some(x)))
-            }
-            _ => p::fail(i, DecodeErrorKind::OutOfRange),
+    fn read_nullable(r: &mut Rd<'_>, _: bool, v: i16) -> RResult<Option<Self>> {
+        let at = r.rest;
+        match i8::from_be_bytes(r.array()?) {
+            -1 => Ok(None),
+            1 => Ok(Some(S::decode_body(r, v)?)),
+            _ => Err(r.fail_at(at, DecodeErrorKind::OutOfRange)),
         }
     }
     #[inline]
-    fn write<B: BufMut>(
+    fn write<B: Out>(
         &self,
         out: &mut B,
         _: bool,
@@ -415,7 +396,7 @@ impl<S: WireStruct> Value for S {
     ) -> Result<(), EncodeError> {
         self.encode_body(out, v)
     }
-    fn write_null<B: BufMut>(out: &mut B, _: bool) {
+    fn write_null<B: Out>(out: &mut B, _: bool) {
         out.put_i8(-1);
     }
     #[inline]
@@ -429,7 +410,7 @@ impl<S: WireStruct> Value for S {
 
 /// Writes a present nullable struct: marker then body.
 #[inline]
-pub(crate) fn write_struct_opt<B: BufMut, S: WireStruct>(
+pub(crate) fn write_struct_opt<B: Out, S: WireStruct>(
     x: Option<&S>,
     out: &mut B,
     v: i16,

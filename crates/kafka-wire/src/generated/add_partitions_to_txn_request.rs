@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `AddPartitionsToTxnRequest`: versions 0-5.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,70 +77,70 @@ impl Default for AddPartitionsToTxnRequest {
 impl WireStruct for AddPartitionsToTxnRequest {
     const MIN_LEN: usize = 2;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let (i, transactions) = if v >= 4 {
-            p::field(
-                <Vec<AddPartitionsToTxnTransaction> as Value>::read(i, ctx, flex, v),
+        let transactions = if v >= 4 {
+            field!(
+                r,
                 "Transactions",
-            )?
+                <Vec<AddPartitionsToTxnTransaction> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<AddPartitionsToTxnTransaction>>::new())
+            <Vec<AddPartitionsToTxnTransaction>>::new()
         };
-        let (i, v3_and_below_transactional_id) = if v <= 3 {
-            p::field(
-                <ByteString as Value>::read(i, ctx, flex, v),
+        let v3_and_below_transactional_id = if v <= 3 {
+            field!(
+                r,
                 "V3AndBelowTransactionalId",
-            )?
+                <ByteString as Value>::read(r, flex, v)
+            )
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, v3_and_below_producer_id) = if v <= 3 {
-            p::field(
-                <i64 as Value>::read(i, ctx, flex, v),
-                "V3AndBelowProducerId",
-            )?
+        let (v3_and_below_producer_id, v3_and_below_producer_epoch) = if v <= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "V3AndBelowProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(
+                        r,
+                        "V3AndBelowProducerEpoch",
+                        <i16 as Value>::read(r, flex, v)
+                    ),
+                )
+            }
         } else {
-            (i, 0)
+            (0, 0)
         };
-        let (i, v3_and_below_producer_epoch) = if v <= 3 {
-            p::field(
-                <i16 as Value>::read(i, ctx, flex, v),
-                "V3AndBelowProducerEpoch",
-            )?
-        } else {
-            (i, 0)
-        };
-        let (i, v3_and_below_topics) = if v <= 3 {
-            p::field(
-                <Vec<AddPartitionsToTxnTopic> as Value>::read(i, ctx, flex, v),
+        let v3_and_below_topics = if v <= 3 {
+            field!(
+                r,
                 "V3AndBelowTopics",
-            )?
+                <Vec<AddPartitionsToTxnTopic> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<AddPartitionsToTxnTopic>>::new())
+            <Vec<AddPartitionsToTxnTopic>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                transactions,
-                v3_and_below_transactional_id,
-                v3_and_below_producer_id,
-                v3_and_below_producer_epoch,
-                v3_and_below_topics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            transactions,
+            v3_and_below_transactional_id,
+            v3_and_below_producer_id,
+            v3_and_below_producer_epoch,
+            v3_and_below_topics,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
         if !(v >= 4) && self.transactions != <Vec<AddPartitionsToTxnTransaction>>::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -165,10 +167,6 @@ impl WireStruct for AddPartitionsToTxnRequest {
                 version: v,
             });
         }
-        if v <= 3 {
-            self.v3_and_below_producer_id
-                .write(out, flex, v, "V3AndBelowProducerId")?;
-        }
         if !(v <= 3) && self.v3_and_below_producer_epoch != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "V3AndBelowProducerEpoch",
@@ -176,8 +174,10 @@ impl WireStruct for AddPartitionsToTxnRequest {
             });
         }
         if v <= 3 {
-            self.v3_and_below_producer_epoch
-                .write(out, flex, v, "V3AndBelowProducerEpoch")?;
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.v3_and_below_producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.v3_and_below_producer_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v <= 3) && self.v3_and_below_topics != <Vec<AddPartitionsToTxnTopic>>::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -190,13 +190,18 @@ impl WireStruct for AddPartitionsToTxnRequest {
                 .write(out, flex, v, "V3AndBelowTopics")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -258,10 +263,15 @@ impl WireStruct for AddPartitionsToTxnRequest {
             n += self.v3_and_below_topics.size(flex, v, "V3AndBelowTopics")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -357,61 +367,15 @@ impl Default for AddPartitionsToTxnTransaction {
 impl WireStruct for AddPartitionsToTxnTransaction {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 3;
-        let (i, transactional_id) = if v >= 4 {
-            p::field(
-                <ByteString as Value>::read(i, ctx, flex, v),
-                "TransactionalId",
-            )?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, producer_id) = if v >= 4 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ProducerId")?
-        } else {
-            (i, 0)
-        };
-        let (i, producer_epoch) = if v >= 4 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ProducerEpoch")?
-        } else {
-            (i, 0)
-        };
-        let (i, verify_only) = if v >= 4 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "VerifyOnly")?
-        } else {
-            (i, false)
-        };
-        let (i, topics) = if v >= 4 {
-            p::field(
-                <Vec<AddPartitionsToTxnTopic> as Value>::read(i, ctx, flex, v),
-                "Topics",
-            )?
-        } else {
-            (i, <Vec<AddPartitionsToTxnTopic>>::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                transactional_id,
-                producer_id,
-                producer_epoch,
-                verify_only,
-                topics,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
         if !(v >= 4) && self.transactional_id != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -429,9 +393,6 @@ impl WireStruct for AddPartitionsToTxnTransaction {
                 version: v,
             });
         }
-        if v >= 4 {
-            self.producer_id.write(out, flex, v, "ProducerId")?;
-        }
         if !(v >= 4) && self.producer_epoch != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ProducerEpoch",
@@ -439,7 +400,10 @@ impl WireStruct for AddPartitionsToTxnTransaction {
             });
         }
         if v >= 4 {
-            self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v >= 4) && self.verify_only != false {
             return Err(EncodeError::FieldNotInVersion {
@@ -460,13 +424,18 @@ impl WireStruct for AddPartitionsToTxnTransaction {
             self.topics.write(out, flex, v, "Topics")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -522,14 +491,77 @@ impl WireStruct for AddPartitionsToTxnTransaction {
             n += self.topics.size(flex, v, "Topics")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AddPartitionsToTxnTransaction {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let transactional_id = if v >= 4 {
+            field!(
+                r,
+                "TransactionalId",
+                <ByteString as Value>::read(r, flex, v)
+            )
+        } else {
+            ByteString::new()
+        };
+        let (producer_id, producer_epoch) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let verify_only = if v >= 4 {
+            field!(r, "VerifyOnly", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let topics = if v >= 4 {
+            field!(
+                r,
+                "Topics",
+                <Vec<AddPartitionsToTxnTopic> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<AddPartitionsToTxnTopic>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            verify_only,
+            topics,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -601,41 +633,31 @@ impl Default for AddPartitionsToTxnTopic {
 impl WireStruct for AddPartitionsToTxnTopic {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 3;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, partitions) =
-            p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
         self.name.write(out, flex, v, "Name")?;
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -648,14 +670,37 @@ impl WireStruct for AddPartitionsToTxnTopic {
         n += self.name.size(flex, v, "Name")?;
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AddPartitionsToTxnTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let partitions = field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -702,10 +747,11 @@ impl Decode for AddPartitionsToTxnRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -720,6 +766,15 @@ impl Encode for AddPartitionsToTxnRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `ApiVersionsResponse`: versions 0-4.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,103 +89,100 @@ impl Default for ApiVersionsResponse {
 impl WireStruct for ApiVersionsResponse {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, api_keys) = p::field(<Vec<ApiVersion> as Value>::read(i, ctx, flex, v), "ApiKeys")?;
-        let (i, throttle_time_ms) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let api_keys = field!(r, "ApiKeys", <Vec<ApiVersion> as Value>::read(r, flex, v));
+        let throttle_time_ms = if v >= 1 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
         let mut supported_features = <Vec<SupportedFeatureKey>>::new();
         let mut finalized_features_epoch = -1_i64;
         let mut finalized_features = <Vec<FinalizedFeatureKey>>::new();
         let mut zk_migration_ready = false;
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 3 => {
-                            let (r, x) = p::field(
-                                <Vec<SupportedFeatureKey> as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "SupportedFeatures",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <Vec<SupportedFeatureKey> as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == <Vec<SupportedFeatureKey>>::new() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 supported_features = x;
                             }
                         }
                         1 if v >= 3 => {
-                            let (r, x) = p::field(
-                                <i64 as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "FinalizedFeaturesEpoch",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <i64 as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == -1_i64 {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 finalized_features_epoch = x;
                             }
                         }
                         2 if v >= 3 => {
-                            let (r, x) = p::field(
-                                <Vec<FinalizedFeatureKey> as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "FinalizedFeatures",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <Vec<FinalizedFeatureKey> as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == <Vec<FinalizedFeatureKey>>::new() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 finalized_features = x;
                             }
                         }
                         3 if v >= 3 => {
-                            let (r, x) = p::field(
-                                <bool as Value>::read(body, ctx, flex, v),
-                                "ZkMigrationReady",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                            let x =
+                                field!(r, "ZkMigrationReady", <bool as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
                             if x == false {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 zk_migration_ready = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                api_keys,
-                throttle_time_ms,
-                supported_features,
-                finalized_features_epoch,
-                finalized_features,
-                zk_migration_ready,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            error_code,
+            api_keys,
+            throttle_time_ms,
+            supported_features,
+            finalized_features_epoch,
+            finalized_features,
+            zk_migration_ready,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
         self.error_code.write(out, flex, v, "ErrorCode")?;
         self.api_keys.write(out, flex, v, "ApiKeys")?;
@@ -408,43 +407,36 @@ impl Default for ApiVersion {
 impl WireStruct for ApiVersion {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 3;
-        let (i, api_key) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ApiKey")?;
-        let (i, min_version) = p::field(<i16 as Value>::read(i, ctx, flex, v), "MinVersion")?;
-        let (i, max_version) = p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxVersion")?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                api_key,
-                min_version,
-                max_version,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
-        self.api_key.write(out, flex, v, "ApiKey")?;
-        self.min_version.write(out, flex, v, "MinVersion")?;
-        self.max_version.write(out, flex, v, "MaxVersion")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.api_key.to_be_bytes());
+            c[2..4].copy_from_slice(&self.min_version.to_be_bytes());
+            c[4..6].copy_from_slice(&self.max_version.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -458,14 +450,51 @@ impl WireStruct for ApiVersion {
         n += self.min_version.size(flex, v, "MinVersion")?;
         n += self.max_version.size(flex, v, "MaxVersion")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ApiVersion {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let (api_key, min_version, max_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 2)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ApiKey", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MinVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            api_key,
+            min_version,
+            max_version,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -535,43 +564,15 @@ impl Default for SupportedFeatureKey {
 impl WireStruct for SupportedFeatureKey {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 3;
-        let (i, name) = if v >= 3 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, min_version) = if v >= 3 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MinVersion")?
-        } else {
-            (i, 0)
-        };
-        let (i, max_version) = if v >= 3 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxVersion")?
-        } else {
-            (i, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                min_version,
-                max_version,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
         if !(v >= 3) && self.name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -588,9 +589,6 @@ impl WireStruct for SupportedFeatureKey {
                 version: v,
             });
         }
-        if v >= 3 {
-            self.min_version.write(out, flex, v, "MinVersion")?;
-        }
         if !(v >= 3) && self.max_version != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MaxVersion",
@@ -598,16 +596,24 @@ impl WireStruct for SupportedFeatureKey {
             });
         }
         if v >= 3 {
-            self.max_version.write(out, flex, v, "MaxVersion")?;
+            let mut c = [0u8; 4];
+            c[0..2].copy_from_slice(&self.min_version.to_be_bytes());
+            c[2..4].copy_from_slice(&self.max_version.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -645,14 +651,57 @@ impl WireStruct for SupportedFeatureKey {
             n += self.max_version.size(flex, v, "MaxVersion")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl SupportedFeatureKey {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = if v >= 3 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (min_version, max_version) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MinVersion", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MaxVersion", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            min_version,
+            max_version,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -722,43 +771,15 @@ impl Default for FinalizedFeatureKey {
 impl WireStruct for FinalizedFeatureKey {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 3;
-        let (i, name) = if v >= 3 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, max_version_level) = if v >= 3 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MaxVersionLevel")?
-        } else {
-            (i, 0)
-        };
-        let (i, min_version_level) = if v >= 3 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "MinVersionLevel")?
-        } else {
-            (i, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                max_version_level,
-                min_version_level,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
         if !(v >= 3) && self.name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -775,10 +796,6 @@ impl WireStruct for FinalizedFeatureKey {
                 version: v,
             });
         }
-        if v >= 3 {
-            self.max_version_level
-                .write(out, flex, v, "MaxVersionLevel")?;
-        }
         if !(v >= 3) && self.min_version_level != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MinVersionLevel",
@@ -786,17 +803,24 @@ impl WireStruct for FinalizedFeatureKey {
             });
         }
         if v >= 3 {
-            self.min_version_level
-                .write(out, flex, v, "MinVersionLevel")?;
+            let mut c = [0u8; 4];
+            c[0..2].copy_from_slice(&self.max_version_level.to_be_bytes());
+            c[2..4].copy_from_slice(&self.min_version_level.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -834,14 +858,57 @@ impl WireStruct for FinalizedFeatureKey {
             n += self.min_version_level.size(flex, v, "MinVersionLevel")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FinalizedFeatureKey {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = if v >= 3 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (max_version_level, min_version_level) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MaxVersionLevel", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "MinVersionLevel", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            max_version_level,
+            min_version_level,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -891,10 +958,11 @@ impl Decode for ApiVersionsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -909,6 +977,15 @@ impl Encode for ApiVersionsResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `BrokerHeartbeatRequest`: versions 0-2.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,83 +89,93 @@ impl Default for BrokerHeartbeatRequest {
 impl WireStruct for BrokerHeartbeatRequest {
     const MIN_LEN: usize = 23;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, broker_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "BrokerId")?;
-        let (i, broker_epoch) = p::field(<i64 as Value>::read(i, ctx, flex, v), "BrokerEpoch")?;
-        let (i, current_metadata_offset) = p::field(
-            <i64 as Value>::read(i, ctx, flex, v),
-            "CurrentMetadataOffset",
-        )?;
-        let (i, want_fence) = p::field(<bool as Value>::read(i, ctx, flex, v), "WantFence")?;
-        let (i, want_shut_down) = p::field(<bool as Value>::read(i, ctx, flex, v), "WantShutDown")?;
+        let (broker_id, broker_epoch, current_metadata_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "BrokerId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "CurrentMetadataOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let want_fence = field!(r, "WantFence", <bool as Value>::read(r, flex, v));
+        let want_shut_down = field!(r, "WantShutDown", <bool as Value>::read(r, flex, v));
         let mut offline_log_dirs = Packed::new();
         let mut cordoned_log_dirs = None;
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 1 => {
-                            let (r, x) = p::field(
-                                <Packed<Uuid> as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "OfflineLogDirs",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <Packed<Uuid> as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == Packed::new() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 offline_log_dirs = x;
                             }
                         }
                         1 if v >= 2 => {
-                            let (r, x) = p::field(
-                                val::read_opt::<Packed<Uuid>>(body, ctx, flex, v, v >= 2),
+                            let x = field!(
+                                r,
                                 "CordonedLogDirs",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                val::read_opt::<Packed<Uuid>>(r, flex, v, v >= 2)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == None {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 cordoned_log_dirs = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                broker_id,
-                broker_epoch,
-                current_metadata_offset,
-                want_fence,
-                want_shut_down,
-                offline_log_dirs,
-                cordoned_log_dirs,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            broker_id,
+            broker_epoch,
+            current_metadata_offset,
+            want_fence,
+            want_shut_down,
+            offline_log_dirs,
+            cordoned_log_dirs,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.broker_id.write(out, flex, v, "BrokerId")?;
-        self.broker_epoch.write(out, flex, v, "BrokerEpoch")?;
-        self.current_metadata_offset
-            .write(out, flex, v, "CurrentMetadataOffset")?;
+        {
+            let mut c = [0u8; 20];
+            c[0..4].copy_from_slice(&self.broker_id.to_be_bytes());
+            c[4..12].copy_from_slice(&self.broker_epoch.to_be_bytes());
+            c[12..20].copy_from_slice(&self.current_metadata_offset.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.want_fence.write(out, flex, v, "WantFence")?;
         self.want_shut_down.write(out, flex, v, "WantShutDown")?;
         if !(v >= 1) && self.offline_log_dirs != Packed::new() {
@@ -349,10 +361,11 @@ impl Decode for BrokerHeartbeatRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -367,6 +380,15 @@ impl Encode for BrokerHeartbeatRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

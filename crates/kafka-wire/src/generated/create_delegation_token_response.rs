@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `CreateDelegationTokenResponse`: versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,71 +117,68 @@ impl Default for CreateDelegationTokenResponse {
 impl WireStruct for CreateDelegationTokenResponse {
     const MIN_LEN: usize = 35;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, principal_type) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalType",
-        )?;
-        let (i, principal_name) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalName",
-        )?;
-        let (i, token_requester_principal_type) = if v >= 3 {
-            p::field(
-                <ByteString as Value>::read(i, ctx, flex, v),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
+        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
+        let token_requester_principal_type = if v >= 3 {
+            field!(
+                r,
                 "TokenRequesterPrincipalType",
-            )?
+                <ByteString as Value>::read(r, flex, v)
+            )
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, token_requester_principal_name) = if v >= 3 {
-            p::field(
-                <ByteString as Value>::read(i, ctx, flex, v),
+        let token_requester_principal_name = if v >= 3 {
+            field!(
+                r,
                 "TokenRequesterPrincipalName",
-            )?
+                <ByteString as Value>::read(r, flex, v)
+            )
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, issue_timestamp_ms) =
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "IssueTimestampMs")?;
-        let (i, expiry_timestamp_ms) =
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ExpiryTimestampMs")?;
-        let (i, max_timestamp_ms) =
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "MaxTimestampMs")?;
-        let (i, token_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "TokenId")?;
-        let (i, hmac) = p::field(<Bytes as Value>::read(i, ctx, flex, v), "Hmac")?;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
+        let (issue_timestamp_ms, expiry_timestamp_ms, max_timestamp_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "IssueTimestampMs", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ExpiryTimestampMs", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "MaxTimestampMs", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let token_id = field!(r, "TokenId", <ByteString as Value>::read(r, flex, v));
+        let hmac = field!(r, "Hmac", <Bytes as Value>::read(r, flex, v));
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                principal_type,
-                principal_name,
-                token_requester_principal_type,
-                token_requester_principal_name,
-                issue_timestamp_ms,
-                expiry_timestamp_ms,
-                max_timestamp_ms,
-                token_id,
-                hmac,
-                throttle_time_ms,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            error_code,
+            principal_type,
+            principal_name,
+            token_requester_principal_type,
+            token_requester_principal_name,
+            issue_timestamp_ms,
+            expiry_timestamp_ms,
+            max_timestamp_ms,
+            token_id,
+            hmac,
+            throttle_time_ms,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.error_code.write(out, flex, v, "ErrorCode")?;
         self.principal_type.write(out, flex, v, "PrincipalType")?;
@@ -212,24 +211,30 @@ impl WireStruct for CreateDelegationTokenResponse {
                 "TokenRequesterPrincipalName",
             )?;
         }
-        self.issue_timestamp_ms
-            .write(out, flex, v, "IssueTimestampMs")?;
-        self.expiry_timestamp_ms
-            .write(out, flex, v, "ExpiryTimestampMs")?;
-        self.max_timestamp_ms
-            .write(out, flex, v, "MaxTimestampMs")?;
+        {
+            let mut c = [0u8; 24];
+            c[0..8].copy_from_slice(&self.issue_timestamp_ms.to_be_bytes());
+            c[8..16].copy_from_slice(&self.expiry_timestamp_ms.to_be_bytes());
+            c[16..24].copy_from_slice(&self.max_timestamp_ms.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.token_id.write(out, flex, v, "TokenId")?;
         self.hmac.write(out, flex, v, "Hmac")?;
         self.throttle_time_ms
             .write(out, flex, v, "ThrottleTimeMs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -273,10 +278,15 @@ impl WireStruct for CreateDelegationTokenResponse {
         n += self.hmac.size(flex, v, "Hmac")?;
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -354,10 +364,11 @@ impl Decode for CreateDelegationTokenResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -372,6 +383,15 @@ impl Encode for CreateDelegationTokenResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

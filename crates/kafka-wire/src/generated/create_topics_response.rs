@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `CreateTopicsResponse`: versions 0-7.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,36 +59,30 @@ impl Default for CreateTopicsResponse {
 impl WireStruct for CreateTopicsResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 5;
-        let (i, throttle_time_ms) = if v >= 2 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 2 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, topics) = p::field(
-            <Vec<CreatableTopicResult> as Value>::read(i, ctx, flex, v),
+        let topics = field!(
+            r,
             "Topics",
-        )?;
+            <Vec<CreatableTopicResult> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                topics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 5;
         if v >= 2 {
             self.throttle_time_ms
@@ -94,13 +90,18 @@ impl WireStruct for CreateTopicsResponse {
         }
         self.topics.write(out, flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -115,10 +116,15 @@ impl WireStruct for CreateTopicsResponse {
         }
         n += self.topics.size(flex, v, "Topics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -221,91 +227,15 @@ impl Default for CreatableTopicResult {
 impl WireStruct for CreatableTopicResult {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 5;
-        let (i, name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?;
-        let (i, topic_id) = if v >= 7 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
-        } else {
-            (i, Uuid::ZERO)
-        };
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, error_message) = if v >= 1 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, true),
-                "ErrorMessage",
-            )?
-        } else {
-            (i, Some(ByteString::new()))
-        };
-        let mut topic_config_error_code = 0;
-        let (i, num_partitions) = if v >= 5 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "NumPartitions")?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, replication_factor) = if v >= 5 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ReplicationFactor")?
-        } else {
-            (i, -1_i16)
-        };
-        let (i, configs) = if v >= 5 {
-            p::field(
-                val::read_opt::<Vec<CreatableTopicConfigs>>(i, ctx, flex, v, v >= 5),
-                "Configs",
-            )?
-        } else {
-            (i, Some(<Vec<CreatableTopicConfigs>>::new()))
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
-            } else {
-                let (mut i, n) = p::uvarint(i)?;
-                let mut last = None;
-                for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
-                    match tag {
-                        0 if v >= 5 => {
-                            let (r, x) = p::field(
-                                <i16 as Value>::read(body, ctx, flex, v),
-                                "TopicConfigErrorCode",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
-                            if x == 0 {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                            } else {
-                                topic_config_error_code = x;
-                            }
-                        }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
-                    }
-                    i = rest;
-                }
-                i
-            }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                topic_id,
-                error_code,
-                error_message,
-                topic_config_error_code,
-                num_partitions,
-                replication_factor,
-                configs,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 5;
         self.name.write(out, flex, v, "Name")?;
         if v >= 7 {
@@ -323,11 +253,10 @@ impl WireStruct for CreatableTopicResult {
             )?;
         }
         if v >= 5 {
-            self.num_partitions.write(out, flex, v, "NumPartitions")?;
-        }
-        if v >= 5 {
-            self.replication_factor
-                .write(out, flex, v, "ReplicationFactor")?;
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.num_partitions.to_be_bytes());
+            c[4..6].copy_from_slice(&self.replication_factor.to_be_bytes());
+            out.put_slice(&c);
         }
         if v >= 5 {
             val::write_opt(self.configs.as_ref(), out, flex, v, v >= 5, "Configs")?;
@@ -402,6 +331,95 @@ impl WireStruct for CreatableTopicResult {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatableTopicResult {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = field!(r, "Name", <ByteString as Value>::read(r, flex, v));
+        let topic_id = if v >= 7 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let error_message = if v >= 1 {
+            field!(
+                r,
+                "ErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, true)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let mut topic_config_error_code = 0;
+        let (num_partitions, replication_factor) = if v >= 5 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "NumPartitions", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicationFactor", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i16)
+        };
+        let configs = if v >= 5 {
+            field!(
+                r,
+                "Configs",
+                val::read_opt::<Vec<CreatableTopicConfigs>>(r, flex, v, v >= 5)
+            )
+        } else {
+            Some(<Vec<CreatableTopicConfigs>>::new())
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 5 => {
+                            let x =
+                                field!(r, "TopicConfigErrorCode", <i16 as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == 0 {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                topic_config_error_code = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            topic_config_error_code,
+            num_partitions,
+            replication_factor,
+            configs,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -510,58 +528,15 @@ impl Default for CreatableTopicConfigs {
 impl WireStruct for CreatableTopicConfigs {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 5;
-        let (i, name) = if v >= 5 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, value) = if v >= 5 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 5),
-                "Value",
-            )?
-        } else {
-            (i, Some(ByteString::new()))
-        };
-        let (i, read_only) = if v >= 5 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "ReadOnly")?
-        } else {
-            (i, false)
-        };
-        let (i, config_source) = if v >= 5 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "ConfigSource")?
-        } else {
-            (i, -1_i8)
-        };
-        let (i, is_sensitive) = if v >= 5 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "IsSensitive")?
-        } else {
-            (i, false)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                value,
-                read_only,
-                config_source,
-                is_sensitive,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 5;
         if !(v >= 5) && self.name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -603,13 +578,18 @@ impl WireStruct for CreatableTopicConfigs {
             self.is_sensitive.write(out, flex, v, "IsSensitive")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -659,14 +639,63 @@ impl WireStruct for CreatableTopicConfigs {
             n += self.is_sensitive.size(flex, v, "IsSensitive")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl CreatableTopicConfigs {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = if v >= 5 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let value = if v >= 5 {
+            field!(r, "Value", val::read_opt::<ByteString>(r, flex, v, v >= 5))
+        } else {
+            Some(ByteString::new())
+        };
+        let read_only = if v >= 5 {
+            field!(r, "ReadOnly", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let config_source = if v >= 5 {
+            field!(r, "ConfigSource", <i8 as Value>::read(r, flex, v))
+        } else {
+            -1_i8
+        };
+        let is_sensitive = if v >= 5 {
+            field!(r, "IsSensitive", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            read_only,
+            config_source,
+            is_sensitive,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -726,10 +755,11 @@ impl Decode for CreateTopicsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -744,6 +774,15 @@ impl Encode for CreateTopicsResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `DescribeAclsRequest`: versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,54 +89,59 @@ impl Default for DescribeAclsRequest {
 impl WireStruct for DescribeAclsRequest {
     const MIN_LEN: usize = 8;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, resource_type_filter) =
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "ResourceTypeFilter")?;
-        let (i, resource_name_filter) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let resource_type_filter = field!(r, "ResourceTypeFilter", <i8 as Value>::read(r, flex, v));
+        let resource_name_filter = field!(
+            r,
             "ResourceNameFilter",
-        )?;
-        let (i, pattern_type_filter) = if v >= 1 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "PatternTypeFilter")?
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let pattern_type_filter = if v >= 1 {
+            field!(r, "PatternTypeFilter", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 3)
+            3
         };
-        let (i, principal_filter) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let principal_filter = field!(
+            r,
             "PrincipalFilter",
-        )?;
-        let (i, host_filter) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let host_filter = field!(
+            r,
             "HostFilter",
-        )?;
-        let (i, operation) = p::field(<i8 as Value>::read(i, ctx, flex, v), "Operation")?;
-        let (i, permission_type) =
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "PermissionType")?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
         } else {
-            i
+            (
+                field!(r, "Operation", <i8 as Value>::read(r, flex, v)),
+                field!(r, "PermissionType", <i8 as Value>::read(r, flex, v)),
+            )
         };
-        Ok((
-            i,
-            Self {
-                resource_type_filter,
-                resource_name_filter,
-                pattern_type_filter,
-                principal_filter,
-                host_filter,
-                operation,
-                permission_type,
-                unknown_tagged_fields,
-            },
-        ))
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            resource_type_filter,
+            resource_name_filter,
+            pattern_type_filter,
+            principal_filter,
+            host_filter,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.resource_type_filter
             .write(out, flex, v, "ResourceTypeFilter")?;
@@ -165,16 +172,25 @@ impl WireStruct for DescribeAclsRequest {
             "PrincipalFilter",
         )?;
         val::write_opt(self.host_filter.as_ref(), out, flex, v, true, "HostFilter")?;
-        self.operation.write(out, flex, v, "Operation")?;
-        self.permission_type.write(out, flex, v, "PermissionType")?;
+        {
+            let mut c = [0u8; 2];
+            c[0..1].copy_from_slice(&self.operation.to_be_bytes());
+            c[1..2].copy_from_slice(&self.permission_type.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -216,10 +232,15 @@ impl WireStruct for DescribeAclsRequest {
         n += self.operation.size(flex, v, "Operation")?;
         n += self.permission_type.size(flex, v, "PermissionType")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -297,10 +318,11 @@ impl Decode for DescribeAclsRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -315,6 +337,15 @@ impl Encode for DescribeAclsRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

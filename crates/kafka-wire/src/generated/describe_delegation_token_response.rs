@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `DescribeDelegationTokenResponse`: versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,48 +65,46 @@ impl Default for DescribeDelegationTokenResponse {
 impl WireStruct for DescribeDelegationTokenResponse {
     const MIN_LEN: usize = 8;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, tokens) = p::field(
-            <Vec<DescribedDelegationToken> as Value>::read(i, ctx, flex, v),
+        let error_code = field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v));
+        let tokens = field!(
+            r,
             "Tokens",
-        )?;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
+            <Vec<DescribedDelegationToken> as Value>::read(r, flex, v)
+        );
+        let throttle_time_ms = field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v));
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                error_code,
-                tokens,
-                throttle_time_ms,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            error_code,
+            tokens,
+            throttle_time_ms,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.error_code.write(out, flex, v, "ErrorCode")?;
         self.tokens.write(out, flex, v, "Tokens")?;
         self.throttle_time_ms
             .write(out, flex, v, "ThrottleTimeMs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -118,10 +118,15 @@ impl WireStruct for DescribeDelegationTokenResponse {
         n += self.tokens.size(flex, v, "Tokens")?;
         n += self.throttle_time_ms.size(flex, v, "ThrottleTimeMs")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -243,70 +248,15 @@ impl Default for DescribedDelegationToken {
 impl WireStruct for DescribedDelegationToken {
     const MIN_LEN: usize = 30;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 2;
-        let (i, principal_type) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalType",
-        )?;
-        let (i, principal_name) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalName",
-        )?;
-        let (i, token_requester_principal_type) = if v >= 3 {
-            p::field(
-                <ByteString as Value>::read(i, ctx, flex, v),
-                "TokenRequesterPrincipalType",
-            )?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, token_requester_principal_name) = if v >= 3 {
-            p::field(
-                <ByteString as Value>::read(i, ctx, flex, v),
-                "TokenRequesterPrincipalName",
-            )?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, issue_timestamp) =
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "IssueTimestamp")?;
-        let (i, expiry_timestamp) =
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ExpiryTimestamp")?;
-        let (i, max_timestamp) = p::field(<i64 as Value>::read(i, ctx, flex, v), "MaxTimestamp")?;
-        let (i, token_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "TokenId")?;
-        let (i, hmac) = p::field(<Bytes as Value>::read(i, ctx, flex, v), "Hmac")?;
-        let (i, renewers) = p::field(
-            <Vec<DescribedDelegationTokenRenewer> as Value>::read(i, ctx, flex, v),
-            "Renewers",
-        )?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                principal_type,
-                principal_name,
-                token_requester_principal_type,
-                token_requester_principal_name,
-                issue_timestamp,
-                expiry_timestamp,
-                max_timestamp,
-                token_id,
-                hmac,
-                renewers,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.principal_type.write(out, flex, v, "PrincipalType")?;
         self.principal_name.write(out, flex, v, "PrincipalName")?;
@@ -338,21 +288,29 @@ impl WireStruct for DescribedDelegationToken {
                 "TokenRequesterPrincipalName",
             )?;
         }
-        self.issue_timestamp.write(out, flex, v, "IssueTimestamp")?;
-        self.expiry_timestamp
-            .write(out, flex, v, "ExpiryTimestamp")?;
-        self.max_timestamp.write(out, flex, v, "MaxTimestamp")?;
+        {
+            let mut c = [0u8; 24];
+            c[0..8].copy_from_slice(&self.issue_timestamp.to_be_bytes());
+            c[8..16].copy_from_slice(&self.expiry_timestamp.to_be_bytes());
+            c[16..24].copy_from_slice(&self.max_timestamp.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.token_id.write(out, flex, v, "TokenId")?;
         self.hmac.write(out, flex, v, "Hmac")?;
         self.renewers.write(out, flex, v, "Renewers")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -393,14 +351,85 @@ impl WireStruct for DescribedDelegationToken {
         n += self.hmac.size(flex, v, "Hmac")?;
         n += self.renewers.size(flex, v, "Renewers")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribedDelegationToken {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
+        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
+        let token_requester_principal_type = if v >= 3 {
+            field!(
+                r,
+                "TokenRequesterPrincipalType",
+                <ByteString as Value>::read(r, flex, v)
+            )
+        } else {
+            ByteString::new()
+        };
+        let token_requester_principal_name = if v >= 3 {
+            field!(
+                r,
+                "TokenRequesterPrincipalName",
+                <ByteString as Value>::read(r, flex, v)
+            )
+        } else {
+            ByteString::new()
+        };
+        let (issue_timestamp, expiry_timestamp, max_timestamp) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 16)),
+                )
+            } else {
+                (
+                    field!(r, "IssueTimestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ExpiryTimestamp", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "MaxTimestamp", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let token_id = field!(r, "TokenId", <ByteString as Value>::read(r, flex, v));
+        let hmac = field!(r, "Hmac", <Bytes as Value>::read(r, flex, v));
+        let renewers = field!(
+            r,
+            "Renewers",
+            <Vec<DescribedDelegationTokenRenewer> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            principal_type,
+            principal_name,
+            token_requester_principal_type,
+            token_requester_principal_name,
+            issue_timestamp,
+            expiry_timestamp,
+            max_timestamp,
+            token_id,
+            hmac,
+            renewers,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -487,46 +516,31 @@ impl Default for DescribedDelegationTokenRenewer {
 impl WireStruct for DescribedDelegationTokenRenewer {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 2;
-        let (i, principal_type) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalType",
-        )?;
-        let (i, principal_name) = p::field(
-            <ByteString as Value>::read(i, ctx, flex, v),
-            "PrincipalName",
-        )?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                principal_type,
-                principal_name,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         self.principal_type.write(out, flex, v, "PrincipalType")?;
         self.principal_name.write(out, flex, v, "PrincipalName")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -539,14 +553,37 @@ impl WireStruct for DescribedDelegationTokenRenewer {
         n += self.principal_type.size(flex, v, "PrincipalType")?;
         n += self.principal_name.size(flex, v, "PrincipalName")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl DescribedDelegationTokenRenewer {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal_type = field!(r, "PrincipalType", <ByteString as Value>::read(r, flex, v));
+        let principal_name = field!(r, "PrincipalName", <ByteString as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            principal_type,
+            principal_name,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -593,10 +630,11 @@ impl Decode for DescribeDelegationTokenResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -611,6 +649,15 @@ impl Encode for DescribeDelegationTokenResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `FetchRequest`: versions 0-18.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,116 +119,131 @@ impl Default for FetchRequest {
 impl WireStruct for FetchRequest {
     const MIN_LEN: usize = 16;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
         let mut cluster_id = None;
-        let (i, replica_id) = if v <= 14 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ReplicaId")?
+        let replica_id = if v <= 14 {
+            field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i32)
+            -1_i32
         };
         let mut replica_state = Default::default();
-        let (i, max_wait_ms) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MaxWaitMs")?;
-        let (i, min_bytes) = p::field(<i32 as Value>::read(i, ctx, flex, v), "MinBytes")?;
-        let (i, max_bytes) = if v >= 3 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "MaxBytes")?
+        let (max_wait_ms, min_bytes) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
         } else {
-            (i, 2147483647)
+            (
+                field!(r, "MaxWaitMs", <i32 as Value>::read(r, flex, v)),
+                field!(r, "MinBytes", <i32 as Value>::read(r, flex, v)),
+            )
         };
-        let (i, isolation_level) = if v >= 4 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "IsolationLevel")?
+        let max_bytes = if v >= 3 {
+            field!(r, "MaxBytes", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            2147483647
         };
-        let (i, session_id) = if v >= 7 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "SessionId")?
+        let isolation_level = if v >= 4 {
+            field!(r, "IsolationLevel", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, session_epoch) = if v >= 7 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "SessionEpoch")?
+        let (session_id, session_epoch) = if v >= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "SessionId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "SessionEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            (i, -1_i32)
+            (0, -1_i32)
         };
-        let (i, topics) = p::field(<Vec<FetchTopic> as Value>::read(i, ctx, flex, v), "Topics")?;
-        let (i, forgotten_topics_data) = if v >= 7 {
-            p::field(
-                <Vec<ForgottenTopic> as Value>::read(i, ctx, flex, v),
+        let topics = field!(r, "Topics", <Vec<FetchTopic> as Value>::read(r, flex, v));
+        let forgotten_topics_data = if v >= 7 {
+            field!(
+                r,
                 "ForgottenTopicsData",
-            )?
+                <Vec<ForgottenTopic> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<ForgottenTopic>>::new())
+            <Vec<ForgottenTopic>>::new()
         };
-        let (i, rack_id) = if v >= 11 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "RackId")?
+        let rack_id = if v >= 11 {
+            field!(r, "RackId", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 12 => {
-                            let (r, x) = p::field(
-                                val::read_opt::<ByteString>(body, ctx, flex, v, v >= 12),
+                            let x = field!(
+                                r,
                                 "ClusterId",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                val::read_opt::<ByteString>(r, flex, v, v >= 12)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == None {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 cluster_id = x;
                             }
                         }
                         1 if v >= 15 => {
-                            let (r, x) = p::field(
-                                <ReplicaState as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "ReplicaState",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <ReplicaState as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 replica_state = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                cluster_id,
-                replica_id,
-                replica_state,
-                max_wait_ms,
-                min_bytes,
-                max_bytes,
-                isolation_level,
-                session_id,
-                session_epoch,
-                topics,
-                forgotten_topics_data,
-                rack_id,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            cluster_id,
+            replica_id,
+            replica_state,
+            max_wait_ms,
+            min_bytes,
+            max_bytes,
+            isolation_level,
+            session_id,
+            session_epoch,
+            topics,
+            forgotten_topics_data,
+            rack_id,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v <= 14) && self.replica_id != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
@@ -243,8 +260,12 @@ impl WireStruct for FetchRequest {
                 version: v,
             });
         }
-        self.max_wait_ms.write(out, flex, v, "MaxWaitMs")?;
-        self.min_bytes.write(out, flex, v, "MinBytes")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.max_wait_ms.to_be_bytes());
+            c[4..8].copy_from_slice(&self.min_bytes.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 3 {
             self.max_bytes.write(out, flex, v, "MaxBytes")?;
         }
@@ -252,10 +273,10 @@ impl WireStruct for FetchRequest {
             self.isolation_level.write(out, flex, v, "IsolationLevel")?;
         }
         if v >= 7 {
-            self.session_id.write(out, flex, v, "SessionId")?;
-        }
-        if v >= 7 {
-            self.session_epoch.write(out, flex, v, "SessionEpoch")?;
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.session_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.session_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         self.topics.write(out, flex, v, "Topics")?;
         if !(v >= 7) && self.forgotten_topics_data != <Vec<ForgottenTopic>>::new() {
@@ -476,46 +497,21 @@ impl Default for ReplicaState {
 impl WireStruct for ReplicaState {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, replica_id) = if v >= 15 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ReplicaId")?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, replica_epoch) = if v >= 15 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ReplicaEpoch")?
-        } else {
-            (i, -1_i64)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                replica_id,
-                replica_epoch,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 15) && self.replica_id != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ReplicaId",
                 version: v,
             });
-        }
-        if v >= 15 {
-            self.replica_id.write(out, flex, v, "ReplicaId")?;
         }
         if !(v >= 15) && self.replica_epoch != -1_i64 {
             return Err(EncodeError::FieldNotInVersion {
@@ -524,16 +520,24 @@ impl WireStruct for ReplicaState {
             });
         }
         if v >= 15 {
-            self.replica_epoch.write(out, flex, v, "ReplicaEpoch")?;
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.replica_id.to_be_bytes());
+            c[4..12].copy_from_slice(&self.replica_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -562,14 +566,51 @@ impl WireStruct for ReplicaState {
             n += self.replica_epoch.size(flex, v, "ReplicaEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ReplicaState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (replica_id, replica_epoch) = if v >= 15 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ReplicaId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ReplicaEpoch", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            replica_id,
+            replica_epoch,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -636,42 +677,15 @@ impl Default for FetchTopic {
 impl WireStruct for FetchTopic {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, topic) = if v <= 12 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, topic_id) = if v >= 13 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
-        } else {
-            (i, Uuid::ZERO)
-        };
-        let (i, partitions) = p::field(
-            <Vec<FetchPartition> as Value>::read(i, ctx, flex, v),
-            "Partitions",
-        )?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic,
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if v <= 12 {
             self.topic.write(out, flex, v, "Topic")?;
@@ -681,13 +695,18 @@ impl WireStruct for FetchTopic {
         }
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -705,14 +724,51 @@ impl WireStruct for FetchTopic {
         }
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FetchTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if v <= 12 {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<FetchPartition> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -812,90 +868,15 @@ impl Default for FetchPartition {
 impl WireStruct for FetchPartition {
     const MIN_LEN: usize = 16;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, partition) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Partition")?;
-        let (i, current_leader_epoch) = if v >= 9 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "CurrentLeaderEpoch")?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, fetch_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "FetchOffset")?;
-        let (i, last_fetched_epoch) = if v >= 12 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "LastFetchedEpoch")?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, log_start_offset) = if v >= 5 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "LogStartOffset")?
-        } else {
-            (i, -1_i64)
-        };
-        let (i, partition_max_bytes) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionMaxBytes")?;
-        let mut replica_directory_id = Uuid::ZERO;
-        let mut high_watermark = 9223372036854775807;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
-            } else {
-                let (mut i, n) = p::uvarint(i)?;
-                let mut last = None;
-                for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
-                    match tag {
-                        0 if v >= 17 => {
-                            let (r, x) = p::field(
-                                <Uuid as Value>::read(body, ctx, flex, v),
-                                "ReplicaDirectoryId",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
-                            if x == Uuid::ZERO {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                            } else {
-                                replica_directory_id = x;
-                            }
-                        }
-                        1 if v >= 18 => {
-                            let (r, x) = p::field(
-                                <i64 as Value>::read(body, ctx, flex, v),
-                                "HighWatermark",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
-                            if x == 9223372036854775807 {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                            } else {
-                                high_watermark = x;
-                            }
-                        }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
-                    }
-                    i = rest;
-                }
-                i
-            }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition,
-                current_leader_epoch,
-                fetch_offset,
-                last_fetched_epoch,
-                log_start_offset,
-                partition_max_bytes,
-                replica_directory_id,
-                high_watermark,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         self.partition.write(out, flex, v, "Partition")?;
         if v >= 9 {
@@ -1016,6 +997,82 @@ impl WireStruct for FetchPartition {
     }
 }
 
+impl FetchPartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let partition = field!(r, "Partition", <i32 as Value>::read(r, flex, v));
+        let current_leader_epoch = if v >= 9 {
+            field!(r, "CurrentLeaderEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let fetch_offset = field!(r, "FetchOffset", <i64 as Value>::read(r, flex, v));
+        let last_fetched_epoch = if v >= 12 {
+            field!(r, "LastFetchedEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let log_start_offset = if v >= 5 {
+            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let partition_max_bytes = field!(r, "PartitionMaxBytes", <i32 as Value>::read(r, flex, v));
+        let mut replica_directory_id = Uuid::ZERO;
+        let mut high_watermark = 9223372036854775807;
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 17 => {
+                            let x =
+                                field!(r, "ReplicaDirectoryId", <Uuid as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == Uuid::ZERO {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                replica_directory_id = x;
+                            }
+                        }
+                        1 if v >= 18 => {
+                            let x = field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == 9223372036854775807 {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                high_watermark = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            partition,
+            current_leader_epoch,
+            fetch_offset,
+            last_fetched_epoch,
+            log_start_offset,
+            partition_max_bytes,
+            replica_directory_id,
+            high_watermark,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl FetchPartition {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -1097,43 +1154,15 @@ impl Default for ForgottenTopic {
 impl WireStruct for ForgottenTopic {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, topic) = if (7..=12).contains(&v) {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, topic_id) = if v >= 13 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
-        } else {
-            (i, Uuid::ZERO)
-        };
-        let (i, partitions) = if v >= 7 {
-            p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Partitions")?
-        } else {
-            (i, Packed::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic,
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if (7..=12).contains(&v) {
             self.topic.write(out, flex, v, "Topic")?;
@@ -1151,13 +1180,18 @@ impl WireStruct for ForgottenTopic {
             self.partitions.write(out, flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1183,14 +1217,51 @@ impl WireStruct for ForgottenTopic {
             n += self.partitions.size(flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl ForgottenTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if (7..=12).contains(&v) {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = if v >= 7 {
+            field!(r, "Partitions", <Packed<i32> as Value>::read(r, flex, v))
+        } else {
+            Packed::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1240,10 +1311,11 @@ impl Decode for FetchRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -1258,6 +1330,15 @@ impl Encode for FetchRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

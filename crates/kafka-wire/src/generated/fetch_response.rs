@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `FetchResponse`: versions 0-18.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,81 +77,82 @@ impl Default for FetchResponse {
 impl WireStruct for FetchResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 12;
-        let (i, throttle_time_ms) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 1 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, error_code) = if v >= 7 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
+        let (error_code, session_id) = if v >= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "SessionId", <i32 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            (i, 0)
+            (0, 0)
         };
-        let (i, session_id) = if v >= 7 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "SessionId")?
-        } else {
-            (i, 0)
-        };
-        let (i, responses) = p::field(
-            <Vec<FetchableTopicResponse> as Value>::read(i, ctx, flex, v),
+        let responses = field!(
+            r,
             "Responses",
-        )?;
+            <Vec<FetchableTopicResponse> as Value>::read(r, flex, v)
+        );
         let mut node_endpoints = <Vec<NodeEndpoint>>::new();
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 16 => {
-                            let (r, x) = p::field(
-                                <Vec<NodeEndpoint> as Value>::read(body, ctx, flex, v),
+                            let x = field!(
+                                r,
                                 "NodeEndpoints",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
+                                <Vec<NodeEndpoint> as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
                             if x == <Vec<NodeEndpoint>>::new() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 node_endpoints = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                session_id,
-                responses,
-                node_endpoints,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            session_id,
+            responses,
+            node_endpoints,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if v >= 1 {
             self.throttle_time_ms
                 .write(out, flex, v, "ThrottleTimeMs")?;
-        }
-        if v >= 7 {
-            self.error_code.write(out, flex, v, "ErrorCode")?;
         }
         if !(v >= 7) && self.session_id != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -158,7 +161,10 @@ impl WireStruct for FetchResponse {
             });
         }
         if v >= 7 {
-            self.session_id.write(out, flex, v, "SessionId")?;
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.error_code.to_be_bytes());
+            c[2..6].copy_from_slice(&self.session_id.to_be_bytes());
+            out.put_slice(&c);
         }
         self.responses.write(out, flex, v, "Responses")?;
         if !(v >= 16) && self.node_endpoints != <Vec<NodeEndpoint>>::new() {
@@ -310,42 +316,15 @@ impl Default for FetchableTopicResponse {
 impl WireStruct for FetchableTopicResponse {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, topic) = if v <= 12 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Topic")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, topic_id) = if v >= 13 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
-        } else {
-            (i, Uuid::ZERO)
-        };
-        let (i, partitions) = p::field(
-            <Vec<PartitionData> as Value>::read(i, ctx, flex, v),
-            "Partitions",
-        )?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic,
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if v <= 12 {
             self.topic.write(out, flex, v, "Topic")?;
@@ -355,13 +334,18 @@ impl WireStruct for FetchableTopicResponse {
         }
         self.partitions.write(out, flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -379,14 +363,51 @@ impl WireStruct for FetchableTopicResponse {
         }
         n += self.partitions.size(flex, v, "Partitions")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl FetchableTopicResponse {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if v <= 12 {
+            field!(r, "Topic", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionData> as Value>::read(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -508,122 +529,23 @@ impl Default for PartitionData {
 impl WireStruct for PartitionData {
     const MIN_LEN: usize = 18;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, high_watermark) = p::field(<i64 as Value>::read(i, ctx, flex, v), "HighWatermark")?;
-        let (i, last_stable_offset) = if v >= 4 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "LastStableOffset")?
-        } else {
-            (i, -1_i64)
-        };
-        let (i, log_start_offset) = if v >= 5 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "LogStartOffset")?
-        } else {
-            (i, -1_i64)
-        };
-        let mut diverging_epoch = Default::default();
-        let mut current_leader = Default::default();
-        let mut snapshot_id = Default::default();
-        let (i, aborted_transactions) = if v >= 4 {
-            p::field(
-                val::read_opt::<Vec<AbortedTransaction>>(i, ctx, flex, v, v >= 4),
-                "AbortedTransactions",
-            )?
-        } else {
-            (i, Some(<Vec<AbortedTransaction>>::new()))
-        };
-        let (i, preferred_read_replica) = if v >= 11 {
-            p::field(
-                <i32 as Value>::read(i, ctx, flex, v),
-                "PreferredReadReplica",
-            )?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, records) = p::field(val::read_opt::<Bytes>(i, ctx, flex, v, true), "Records")?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
-            } else {
-                let (mut i, n) = p::uvarint(i)?;
-                let mut last = None;
-                for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
-                    match tag {
-                        0 if v >= 12 => {
-                            let (r, x) = p::field(
-                                <EpochEndOffset as Value>::read(body, ctx, flex, v),
-                                "DivergingEpoch",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
-                            if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                            } else {
-                                diverging_epoch = x;
-                            }
-                        }
-                        1 if v >= 12 => {
-                            let (r, x) = p::field(
-                                <LeaderIdAndEpoch as Value>::read(body, ctx, flex, v),
-                                "CurrentLeader",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
-                            if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                            } else {
-                                current_leader = x;
-                            }
-                        }
-                        2 if v >= 12 => {
-                            let (r, x) = p::field(
-                                <SnapshotId as Value>::read(body, ctx, flex, v),
-                                "SnapshotId",
-                            )?;
-                            p::tagged_done(body, r, tag)?;
-                            if x == Default::default() {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
-                            } else {
-                                snapshot_id = x;
-                            }
-                        }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
-                    }
-                    i = rest;
-                }
-                i
-            }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                error_code,
-                high_watermark,
-                last_stable_offset,
-                log_start_offset,
-                diverging_epoch,
-                current_leader,
-                snapshot_id,
-                aborted_transactions,
-                preferred_read_replica,
-                records,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.high_watermark.write(out, flex, v, "HighWatermark")?;
+        {
+            let mut c = [0u8; 14];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            c[6..14].copy_from_slice(&self.high_watermark.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 4 {
             self.last_stable_offset
                 .write(out, flex, v, "LastStableOffset")?;
@@ -816,6 +738,125 @@ impl WireStruct for PartitionData {
     }
 }
 
+impl PartitionData {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (partition_index, error_code, high_watermark) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "HighWatermark", <i64 as Value>::read(r, flex, v)),
+                )
+            };
+        let last_stable_offset = if v >= 4 {
+            field!(r, "LastStableOffset", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let log_start_offset = if v >= 5 {
+            field!(r, "LogStartOffset", <i64 as Value>::read(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let mut diverging_epoch = Default::default();
+        let mut current_leader = Default::default();
+        let mut snapshot_id = Default::default();
+        let aborted_transactions = if v >= 4 {
+            field!(
+                r,
+                "AbortedTransactions",
+                val::read_opt::<Vec<AbortedTransaction>>(r, flex, v, v >= 4)
+            )
+        } else {
+            Some(<Vec<AbortedTransaction>>::new())
+        };
+        let preferred_read_replica = if v >= 11 {
+            field!(r, "PreferredReadReplica", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let records = field!(r, "Records", val::read_opt::<Bytes>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 12 => {
+                            let x = field!(
+                                r,
+                                "DivergingEpoch",
+                                <EpochEndOffset as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                diverging_epoch = x;
+                            }
+                        }
+                        1 if v >= 12 => {
+                            let x = field!(
+                                r,
+                                "CurrentLeader",
+                                <LeaderIdAndEpoch as Value>::read(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                current_leader = x;
+                            }
+                        }
+                        2 if v >= 12 => {
+                            let x =
+                                field!(r, "SnapshotId", <SnapshotId as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
+                            } else {
+                                snapshot_id = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            high_watermark,
+            last_stable_offset,
+            log_start_offset,
+            diverging_epoch,
+            current_leader,
+            snapshot_id,
+            aborted_transactions,
+            preferred_read_replica,
+            records,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
 #[cfg(feature = "testing")]
 impl PartitionData {
     /// A random value whose fields are all valid at version `v` (for property tests).
@@ -912,46 +953,21 @@ impl Default for EpochEndOffset {
 impl WireStruct for EpochEndOffset {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, epoch) = if v >= 12 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "Epoch")?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, end_offset) = if v >= 12 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "EndOffset")?
-        } else {
-            (i, -1_i64)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                epoch,
-                end_offset,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 12) && self.epoch != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "Epoch",
                 version: v,
             });
-        }
-        if v >= 12 {
-            self.epoch.write(out, flex, v, "Epoch")?;
         }
         if !(v >= 12) && self.end_offset != -1_i64 {
             return Err(EncodeError::FieldNotInVersion {
@@ -960,16 +976,24 @@ impl WireStruct for EpochEndOffset {
             });
         }
         if v >= 12 {
-            self.end_offset.write(out, flex, v, "EndOffset")?;
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.epoch.to_be_bytes());
+            c[4..12].copy_from_slice(&self.end_offset.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -998,14 +1022,51 @@ impl WireStruct for EpochEndOffset {
             n += self.end_offset.size(flex, v, "EndOffset")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl EpochEndOffset {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (epoch, end_offset) = if v >= 12 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            epoch,
+            end_offset,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1066,46 +1127,21 @@ impl Default for LeaderIdAndEpoch {
 impl WireStruct for LeaderIdAndEpoch {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, leader_id) = if v >= 12 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderId")?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, leader_epoch) = if v >= 12 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?
-        } else {
-            (i, -1_i32)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                leader_id,
-                leader_epoch,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 12) && self.leader_id != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaderId",
                 version: v,
             });
-        }
-        if v >= 12 {
-            self.leader_id.write(out, flex, v, "LeaderId")?;
         }
         if !(v >= 12) && self.leader_epoch != -1_i32 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1114,16 +1150,24 @@ impl WireStruct for LeaderIdAndEpoch {
             });
         }
         if v >= 12 {
-            self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.leader_id.to_be_bytes());
+            c[4..8].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1152,14 +1196,51 @@ impl WireStruct for LeaderIdAndEpoch {
             n += self.leader_epoch.size(flex, v, "LeaderEpoch")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl LeaderIdAndEpoch {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (leader_id, leader_epoch) = if v >= 12 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i32)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1220,40 +1301,35 @@ impl Default for SnapshotId {
 impl WireStruct for SnapshotId {
     const MIN_LEN: usize = 12;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, end_offset) = p::field(<i64 as Value>::read(i, ctx, flex, v), "EndOffset")?;
-        let (i, epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Epoch")?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                end_offset,
-                epoch,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
-        self.end_offset.write(out, flex, v, "EndOffset")?;
-        self.epoch.write(out, flex, v, "Epoch")?;
+        {
+            let mut c = [0u8; 12];
+            c[0..8].copy_from_slice(&self.end_offset.to_be_bytes());
+            c[8..12].copy_from_slice(&self.epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1266,14 +1342,47 @@ impl WireStruct for SnapshotId {
         n += self.end_offset.size(flex, v, "EndOffset")?;
         n += self.epoch.size(flex, v, "Epoch")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl SnapshotId {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "EndOffset", <i64 as Value>::read(r, flex, v)),
+                field!(r, "Epoch", <i32 as Value>::read(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1334,46 +1443,21 @@ impl Default for AbortedTransaction {
 impl WireStruct for AbortedTransaction {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, producer_id) = if v >= 4 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ProducerId")?
-        } else {
-            (i, 0)
-        };
-        let (i, first_offset) = if v >= 4 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "FirstOffset")?
-        } else {
-            (i, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                producer_id,
-                first_offset,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 4) && self.producer_id != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ProducerId",
                 version: v,
             });
-        }
-        if v >= 4 {
-            self.producer_id.write(out, flex, v, "ProducerId")?;
         }
         if !(v >= 4) && self.first_offset != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1382,16 +1466,24 @@ impl WireStruct for AbortedTransaction {
             });
         }
         if v >= 4 {
-            self.first_offset.write(out, flex, v, "FirstOffset")?;
+            let mut c = [0u8; 16];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..16].copy_from_slice(&self.first_offset.to_be_bytes());
+            out.put_slice(&c);
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1420,14 +1512,51 @@ impl WireStruct for AbortedTransaction {
             n += self.first_offset.size(flex, v, "FirstOffset")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl AbortedTransaction {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (producer_id, first_offset) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "FirstOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            producer_id,
+            first_offset,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1500,52 +1629,15 @@ impl Default for NodeEndpoint {
 impl WireStruct for NodeEndpoint {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 12;
-        let (i, node_id) = if v >= 16 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "NodeId")?
-        } else {
-            (i, 0)
-        };
-        let (i, host) = if v >= 16 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, port) = if v >= 16 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?
-        } else {
-            (i, 0)
-        };
-        let (i, rack) = if v >= 16 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 16),
-                "Rack",
-            )?
-        } else {
-            (i, None)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                node_id,
-                host,
-                port,
-                rack,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 12;
         if !(v >= 16) && self.node_id != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1584,13 +1676,18 @@ impl WireStruct for NodeEndpoint {
             val::write_opt(self.rack.as_ref(), out, flex, v, v >= 16, "Rack")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1637,14 +1734,57 @@ impl WireStruct for NodeEndpoint {
             n += val::size_opt(self.rack.as_ref(), flex, v, v >= 16, "Rack")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl NodeEndpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let node_id = if v >= 16 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 16 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let port = if v >= 16 {
+            field!(r, "Port", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let rack = if v >= 16 {
+            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, v >= 16))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1701,10 +1841,11 @@ impl Decode for FetchResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -1719,6 +1860,15 @@ impl Encode for FetchResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

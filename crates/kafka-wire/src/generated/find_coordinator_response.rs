@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `FindCoordinatorResponse`: versions 0-6.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,73 +89,68 @@ impl Default for FindCoordinatorResponse {
 impl WireStruct for FindCoordinatorResponse {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 3;
-        let (i, throttle_time_ms) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 1 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, error_code) = if v <= 3 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
+        let error_code = if v <= 3 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, error_message) = if (1..=3).contains(&v) {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, (1..=3).contains(&v)),
+        let error_message = if (1..=3).contains(&v) {
+            field!(
+                r,
                 "ErrorMessage",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, (1..=3).contains(&v))
+            )
         } else {
-            (i, Some(ByteString::new()))
+            Some(ByteString::new())
         };
-        let (i, node_id) = if v <= 3 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "NodeId")?
+        let node_id = if v <= 3 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, host) = if v <= 3 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?
+        let host = if v <= 3 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
         } else {
-            (i, ByteString::new())
+            ByteString::new()
         };
-        let (i, port) = if v <= 3 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?
+        let port = if v <= 3 {
+            field!(r, "Port", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, coordinators) = if v >= 4 {
-            p::field(
-                <Vec<Coordinator> as Value>::read(i, ctx, flex, v),
+        let coordinators = if v >= 4 {
+            field!(
+                r,
                 "Coordinators",
-            )?
+                <Vec<Coordinator> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<Coordinator>>::new())
+            <Vec<Coordinator>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                error_message,
-                node_id,
-                host,
-                port,
-                coordinators,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            node_id,
+            host,
+            port,
+            coordinators,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
         if v >= 1 {
             self.throttle_time_ms
@@ -215,13 +212,18 @@ impl WireStruct for FindCoordinatorResponse {
             self.coordinators.write(out, flex, v, "Coordinators")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -289,10 +291,15 @@ impl WireStruct for FindCoordinatorResponse {
             n += self.coordinators.size(flex, v, "Coordinators")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -400,64 +407,15 @@ impl Default for Coordinator {
 impl WireStruct for Coordinator {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 3;
-        let (i, key) = if v >= 4 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Key")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, node_id) = if v >= 4 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "NodeId")?
-        } else {
-            (i, 0)
-        };
-        let (i, host) = if v >= 4 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, port) = if v >= 4 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?
-        } else {
-            (i, 0)
-        };
-        let (i, error_code) = if v >= 4 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
-        } else {
-            (i, 0)
-        };
-        let (i, error_message) = if v >= 4 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 4),
-                "ErrorMessage",
-            )?
-        } else {
-            (i, Some(ByteString::new()))
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                key,
-                node_id,
-                host,
-                port,
-                error_code,
-                error_message,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 3;
         if !(v >= 4) && self.key != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -492,9 +450,6 @@ impl WireStruct for Coordinator {
                 version: v,
             });
         }
-        if v >= 4 {
-            self.port.write(out, flex, v, "Port")?;
-        }
         if !(v >= 4) && self.error_code != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ErrorCode",
@@ -502,7 +457,10 @@ impl WireStruct for Coordinator {
             });
         }
         if v >= 4 {
-            self.error_code.write(out, flex, v, "ErrorCode")?;
+            let mut c = [0u8; 6];
+            c[0..4].copy_from_slice(&self.port.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            out.put_slice(&c);
         }
         if v >= 4 {
             val::write_opt(
@@ -515,13 +473,18 @@ impl WireStruct for Coordinator {
             )?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -580,14 +543,79 @@ impl WireStruct for Coordinator {
             n += val::size_opt(self.error_message.as_ref(), flex, v, v >= 4, "ErrorMessage")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl Coordinator {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let key = if v >= 4 {
+            field!(r, "Key", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let node_id = if v >= 4 {
+            field!(r, "NodeId", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 4 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (port, error_code) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Port", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let error_message = if v >= 4 {
+            field!(
+                r,
+                "ErrorMessage",
+                val::read_opt::<ByteString>(r, flex, v, v >= 4)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            key,
+            node_id,
+            host,
+            port,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -650,10 +678,11 @@ impl Decode for FindCoordinatorResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -668,6 +697,15 @@ impl Encode for FindCoordinatorResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `GetTelemetrySubscriptionsResponse`: versions 0-0.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,80 +101,102 @@ impl Default for GetTelemetrySubscriptionsResponse {
 impl WireStruct for GetTelemetrySubscriptionsResponse {
     const MIN_LEN: usize = 38;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = true;
-        let (i, throttle_time_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?;
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, client_instance_id) =
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "ClientInstanceId")?;
-        let (i, subscription_id) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "SubscriptionId")?;
-        let (i, accepted_compression_types) = p::field(
-            <Packed<i8> as Value>::read(i, ctx, flex, v),
+        let (throttle_time_ms, error_code, client_instance_id, subscription_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<26>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<26, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<26, 2>(c, 4)),
+                    Uuid(p::chunk::<26, 16>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<26, 4>(c, 22)),
+                )
+            } else {
+                (
+                    field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                    field!(r, "ClientInstanceId", <Uuid as Value>::read(r, flex, v)),
+                    field!(r, "SubscriptionId", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let accepted_compression_types = field!(
+            r,
             "AcceptedCompressionTypes",
-        )?;
-        let (i, push_interval_ms) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PushIntervalMs")?;
-        let (i, telemetry_max_bytes) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "TelemetryMaxBytes")?;
-        let (i, delta_temporality) =
-            p::field(<bool as Value>::read(i, ctx, flex, v), "DeltaTemporality")?;
-        let (i, requested_metrics) = p::field(
-            <Vec<ByteString> as Value>::read(i, ctx, flex, v),
+            <Packed<i8> as Value>::read(r, flex, v)
+        );
+        let (push_interval_ms, telemetry_max_bytes) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PushIntervalMs", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "TelemetryMaxBytes", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let delta_temporality = field!(r, "DeltaTemporality", <bool as Value>::read(r, flex, v));
+        let requested_metrics = field!(
+            r,
             "RequestedMetrics",
-        )?;
+            <Vec<ByteString> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                client_instance_id,
-                subscription_id,
-                accepted_compression_types,
-                push_interval_ms,
-                telemetry_max_bytes,
-                delta_temporality,
-                requested_metrics,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            client_instance_id,
+            subscription_id,
+            accepted_compression_types,
+            push_interval_ms,
+            telemetry_max_bytes,
+            delta_temporality,
+            requested_metrics,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = true;
-        self.throttle_time_ms
-            .write(out, flex, v, "ThrottleTimeMs")?;
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.client_instance_id
-            .write(out, flex, v, "ClientInstanceId")?;
-        self.subscription_id.write(out, flex, v, "SubscriptionId")?;
+        {
+            let mut c = [0u8; 26];
+            c[0..4].copy_from_slice(&self.throttle_time_ms.to_be_bytes());
+            c[4..6].copy_from_slice(&self.error_code.to_be_bytes());
+            c[6..22].copy_from_slice(&self.client_instance_id.0);
+            c[22..26].copy_from_slice(&self.subscription_id.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.accepted_compression_types
             .write(out, flex, v, "AcceptedCompressionTypes")?;
-        self.push_interval_ms
-            .write(out, flex, v, "PushIntervalMs")?;
-        self.telemetry_max_bytes
-            .write(out, flex, v, "TelemetryMaxBytes")?;
+        {
+            let mut c = [0u8; 8];
+            c[0..4].copy_from_slice(&self.push_interval_ms.to_be_bytes());
+            c[4..8].copy_from_slice(&self.telemetry_max_bytes.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.delta_temporality
             .write(out, flex, v, "DeltaTemporality")?;
         self.requested_metrics
             .write(out, flex, v, "RequestedMetrics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -196,10 +220,15 @@ impl WireStruct for GetTelemetrySubscriptionsResponse {
         n += self.delta_temporality.size(flex, v, "DeltaTemporality")?;
         n += self.requested_metrics.size(flex, v, "RequestedMetrics")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -271,10 +300,11 @@ impl Decode for GetTelemetrySubscriptionsResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -289,6 +319,15 @@ impl Encode for GetTelemetrySubscriptionsResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `InitProducerIdRequest`: versions 0-6.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,59 +83,57 @@ impl Default for InitProducerIdRequest {
 impl WireStruct for InitProducerIdRequest {
     const MIN_LEN: usize = 6;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
-        let (i, transactional_id) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, true),
+        let transactional_id = field!(
+            r,
             "TransactionalId",
-        )?;
-        let (i, transaction_timeout_ms) = p::field(
-            <i32 as Value>::read(i, ctx, flex, v),
-            "TransactionTimeoutMs",
-        )?;
-        let (i, producer_id) = if v >= 3 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "ProducerId")?
+            val::read_opt::<ByteString>(r, flex, v, true)
+        );
+        let transaction_timeout_ms =
+            field!(r, "TransactionTimeoutMs", <i32 as Value>::read(r, flex, v));
+        let (producer_id, producer_epoch) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "ProducerEpoch", <i16 as Value>::read(r, flex, v)),
+                )
+            }
         } else {
-            (i, -1_i64)
+            (-1_i64, -1_i16)
         };
-        let (i, producer_epoch) = if v >= 3 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ProducerEpoch")?
+        let enable2_pc = if v >= 6 {
+            field!(r, "Enable2Pc", <bool as Value>::read(r, flex, v))
         } else {
-            (i, -1_i16)
+            false
         };
-        let (i, enable2_pc) = if v >= 6 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "Enable2Pc")?
+        let keep_prepared_txn = if v >= 6 {
+            field!(r, "KeepPreparedTxn", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
-        };
-        let (i, keep_prepared_txn) = if v >= 6 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "KeepPreparedTxn")?
-        } else {
-            (i, false)
+            false
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                transactional_id,
-                transaction_timeout_ms,
-                producer_id,
-                producer_epoch,
-                enable2_pc,
-                keep_prepared_txn,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            transactional_id,
+            transaction_timeout_ms,
+            producer_id,
+            producer_epoch,
+            enable2_pc,
+            keep_prepared_txn,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 2;
         val::write_opt(
             self.transactional_id.as_ref(),
@@ -151,9 +151,6 @@ impl WireStruct for InitProducerIdRequest {
                 version: v,
             });
         }
-        if v >= 3 {
-            self.producer_id.write(out, flex, v, "ProducerId")?;
-        }
         if !(v >= 3) && self.producer_epoch != -1_i16 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ProducerEpoch",
@@ -161,7 +158,10 @@ impl WireStruct for InitProducerIdRequest {
             });
         }
         if v >= 3 {
-            self.producer_epoch.write(out, flex, v, "ProducerEpoch")?;
+            let mut c = [0u8; 10];
+            c[0..8].copy_from_slice(&self.producer_id.to_be_bytes());
+            c[8..10].copy_from_slice(&self.producer_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v >= 6) && self.enable2_pc != false {
             return Err(EncodeError::FieldNotInVersion {
@@ -183,13 +183,18 @@ impl WireStruct for InitProducerIdRequest {
                 .write(out, flex, v, "KeepPreparedTxn")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -246,10 +251,15 @@ impl WireStruct for InitProducerIdRequest {
             n += self.keep_prepared_txn.size(flex, v, "KeepPreparedTxn")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -316,10 +326,11 @@ impl Decode for InitProducerIdRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -334,6 +345,15 @@ impl Encode for InitProducerIdRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `JoinGroupResponse`: versions 0-9.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,71 +101,81 @@ impl Default for JoinGroupResponse {
 impl WireStruct for JoinGroupResponse {
     const MIN_LEN: usize = 15;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, throttle_time_ms) = if v >= 2 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 2 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, error_code) = p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?;
-        let (i, generation_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "GenerationId")?;
-        let (i, protocol_type) = if v >= 7 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 7),
+        let (error_code, generation_id) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v)),
+                field!(r, "GenerationId", <i32 as Value>::read(r, flex, v)),
+            )
+        };
+        let protocol_type = if v >= 7 {
+            field!(
+                r,
                 "ProtocolType",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 7)
+            )
         } else {
-            (i, None)
+            None
         };
-        let (i, protocol_name) = p::field(
-            val::read_opt::<ByteString>(i, ctx, flex, v, v >= 7),
+        let protocol_name = field!(
+            r,
             "ProtocolName",
-        )?;
-        let (i, leader) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "Leader")?;
-        let (i, skip_assignment) = if v >= 9 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "SkipAssignment")?
+            val::read_opt::<ByteString>(r, flex, v, v >= 7)
+        );
+        let leader = field!(r, "Leader", <ByteString as Value>::read(r, flex, v));
+        let skip_assignment = if v >= 9 {
+            field!(r, "SkipAssignment", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, member_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "MemberId")?;
-        let (i, members) = p::field(
-            <Vec<JoinGroupResponseMember> as Value>::read(i, ctx, flex, v),
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let members = field!(
+            r,
             "Members",
-        )?;
+            <Vec<JoinGroupResponseMember> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                error_code,
-                generation_id,
-                protocol_type,
-                protocol_name,
-                leader,
-                skip_assignment,
-                member_id,
-                members,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            generation_id,
+            protocol_type,
+            protocol_name,
+            leader,
+            skip_assignment,
+            member_id,
+            members,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if v >= 2 {
             self.throttle_time_ms
                 .write(out, flex, v, "ThrottleTimeMs")?;
         }
-        self.error_code.write(out, flex, v, "ErrorCode")?;
-        self.generation_id.write(out, flex, v, "GenerationId")?;
+        {
+            let mut c = [0u8; 6];
+            c[0..2].copy_from_slice(&self.error_code.to_be_bytes());
+            c[2..6].copy_from_slice(&self.generation_id.to_be_bytes());
+            out.put_slice(&c);
+        }
         if v >= 7 {
             val::write_opt(
                 self.protocol_type.as_ref(),
@@ -195,13 +207,18 @@ impl WireStruct for JoinGroupResponse {
         self.member_id.write(out, flex, v, "MemberId")?;
         self.members.write(out, flex, v, "Members")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -233,10 +250,15 @@ impl WireStruct for JoinGroupResponse {
         n += self.member_id.size(flex, v, "MemberId")?;
         n += self.members.size(flex, v, "Members")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -342,38 +364,15 @@ impl Default for JoinGroupResponseMember {
 impl WireStruct for JoinGroupResponseMember {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, member_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "MemberId")?;
-        let (i, group_instance_id) = if v >= 5 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 5),
-                "GroupInstanceId",
-            )?
-        } else {
-            (i, None)
-        };
-        let (i, metadata) = p::field(<Bytes as Value>::read(i, ctx, flex, v), "Metadata")?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                member_id,
-                group_instance_id,
-                metadata,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         self.member_id.write(out, flex, v, "MemberId")?;
         if v >= 5 {
@@ -388,13 +387,18 @@ impl WireStruct for JoinGroupResponseMember {
         }
         self.metadata.write(out, flex, v, "Metadata")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -416,14 +420,47 @@ impl WireStruct for JoinGroupResponseMember {
         }
         n += self.metadata.size(flex, v, "Metadata")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl JoinGroupResponseMember {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let group_instance_id = if v >= 5 {
+            field!(
+                r,
+                "GroupInstanceId",
+                val::read_opt::<ByteString>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let metadata = field!(r, "Metadata", <Bytes as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            member_id,
+            group_instance_id,
+            metadata,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -477,10 +514,11 @@ impl Decode for JoinGroupResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -495,6 +533,15 @@ impl Encode for JoinGroupResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

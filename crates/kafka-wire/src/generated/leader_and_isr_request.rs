@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `LeaderAndIsrRequest`: versions 0-7.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,71 +95,66 @@ impl Default for LeaderAndIsrRequest {
 impl WireStruct for LeaderAndIsrRequest {
     const MIN_LEN: usize = 16;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, controller_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "ControllerId")?;
-        let (i, is_k_raft_controller) = if v >= 7 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "isKRaftController")?
+        let controller_id = field!(r, "ControllerId", <i32 as Value>::read(r, flex, v));
+        let is_k_raft_controller = if v >= 7 {
+            field!(r, "isKRaftController", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
-        let (i, controller_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ControllerEpoch")?;
-        let (i, broker_epoch) = if v >= 2 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "BrokerEpoch")?
+        let controller_epoch = field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v));
+        let broker_epoch = if v >= 2 {
+            field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
-        let (i, type_) = if v >= 5 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "Type")?
+        let type_ = if v >= 5 {
+            field!(r, "Type", <i8 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, ungrouped_partition_states) = if v <= 1 {
-            p::field(
-                <Vec<LeaderAndIsrPartitionState> as Value>::read(i, ctx, flex, v),
+        let ungrouped_partition_states = if v <= 1 {
+            field!(
+                r,
                 "UngroupedPartitionStates",
-            )?
+                <Vec<LeaderAndIsrPartitionState> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<LeaderAndIsrPartitionState>>::new())
+            <Vec<LeaderAndIsrPartitionState>>::new()
         };
-        let (i, topic_states) = if v >= 2 {
-            p::field(
-                <Vec<LeaderAndIsrTopicState> as Value>::read(i, ctx, flex, v),
+        let topic_states = if v >= 2 {
+            field!(
+                r,
                 "TopicStates",
-            )?
+                <Vec<LeaderAndIsrTopicState> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<LeaderAndIsrTopicState>>::new())
+            <Vec<LeaderAndIsrTopicState>>::new()
         };
-        let (i, live_leaders) = p::field(
-            <Vec<LeaderAndIsrLiveLeader> as Value>::read(i, ctx, flex, v),
+        let live_leaders = field!(
+            r,
             "LiveLeaders",
-        )?;
+            <Vec<LeaderAndIsrLiveLeader> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                controller_id,
-                is_k_raft_controller,
-                controller_epoch,
-                broker_epoch,
-                type_,
-                ungrouped_partition_states,
-                topic_states,
-                live_leaders,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            controller_id,
+            is_k_raft_controller,
+            controller_epoch,
+            broker_epoch,
+            type_,
+            ungrouped_partition_states,
+            topic_states,
+            live_leaders,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         self.controller_id.write(out, flex, v, "ControllerId")?;
         if !(v >= 7) && self.is_k_raft_controller != false {
@@ -206,13 +203,18 @@ impl WireStruct for LeaderAndIsrRequest {
         }
         self.live_leaders.write(out, flex, v, "LiveLeaders")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -270,10 +272,15 @@ impl WireStruct for LeaderAndIsrRequest {
         }
         n += self.live_leaders.size(flex, v, "LiveLeaders")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -368,46 +375,15 @@ impl Default for LeaderAndIsrTopicState {
 impl WireStruct for LeaderAndIsrTopicState {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 4;
-        let (i, topic_name) = if v >= 2 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "TopicName")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, topic_id) = if v >= 5 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
-        } else {
-            (i, Uuid::ZERO)
-        };
-        let (i, partition_states) = if v >= 2 {
-            p::field(
-                <Vec<LeaderAndIsrPartitionState> as Value>::read(i, ctx, flex, v),
-                "PartitionStates",
-            )?
-        } else {
-            (i, <Vec<LeaderAndIsrPartitionState>>::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_name,
-                topic_id,
-                partition_states,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         if !(v >= 2) && self.topic_name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -432,13 +408,18 @@ impl WireStruct for LeaderAndIsrTopicState {
                 .write(out, flex, v, "PartitionStates")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -470,14 +451,55 @@ impl WireStruct for LeaderAndIsrTopicState {
             n += self.partition_states.size(flex, v, "PartitionStates")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl LeaderAndIsrTopicState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic_name = if v >= 2 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 5 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_states = if v >= 2 {
+            field!(
+                r,
+                "PartitionStates",
+                <Vec<LeaderAndIsrPartitionState> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<LeaderAndIsrPartitionState>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partition_states,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -549,43 +571,32 @@ impl Default for LeaderAndIsrLiveLeader {
 impl WireStruct for LeaderAndIsrLiveLeader {
     const MIN_LEN: usize = 10;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 4;
-        let (i, broker_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "BrokerId")?;
-        let (i, host_name) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "HostName")?;
-        let (i, port) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                broker_id,
-                host_name,
-                port,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         self.broker_id.write(out, flex, v, "BrokerId")?;
         self.host_name.write(out, flex, v, "HostName")?;
         self.port.write(out, flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -599,14 +610,39 @@ impl WireStruct for LeaderAndIsrLiveLeader {
         n += self.host_name.size(flex, v, "HostName")?;
         n += self.port.size(flex, v, "Port")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl LeaderAndIsrLiveLeader {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let broker_id = field!(r, "BrokerId", <i32 as Value>::read(r, flex, v));
+        let host_name = field!(r, "HostName", <ByteString as Value>::read(r, flex, v));
+        let port = field!(r, "Port", <i32 as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            broker_id,
+            host_name,
+            port,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -730,87 +766,27 @@ impl Default for LeaderAndIsrPartitionState {
 impl WireStruct for LeaderAndIsrPartitionState {
     const MIN_LEN: usize = 26;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 4;
-        let (i, topic_name) = if v <= 1 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "TopicName")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, controller_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ControllerEpoch")?;
-        let (i, leader) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Leader")?;
-        let (i, leader_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?;
-        let (i, isr) = p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Isr")?;
-        let (i, partition_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionEpoch")?;
-        let (i, replicas) = p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Replicas")?;
-        let (i, adding_replicas) = if v >= 3 {
-            p::field(
-                <Packed<i32> as Value>::read(i, ctx, flex, v),
-                "AddingReplicas",
-            )?
-        } else {
-            (i, Packed::new())
-        };
-        let (i, removing_replicas) = if v >= 3 {
-            p::field(
-                <Packed<i32> as Value>::read(i, ctx, flex, v),
-                "RemovingReplicas",
-            )?
-        } else {
-            (i, Packed::new())
-        };
-        let (i, is_new) = if v >= 1 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "IsNew")?
-        } else {
-            (i, false)
-        };
-        let (i, leader_recovery_state) = if v >= 6 {
-            p::field(<i8 as Value>::read(i, ctx, flex, v), "LeaderRecoveryState")?
-        } else {
-            (i, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_name,
-                partition_index,
-                controller_epoch,
-                leader,
-                leader_epoch,
-                isr,
-                partition_epoch,
-                replicas,
-                adding_replicas,
-                removing_replicas,
-                is_new,
-                leader_recovery_state,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         if v <= 1 {
             self.topic_name.write(out, flex, v, "TopicName")?;
         }
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.controller_epoch
-            .write(out, flex, v, "ControllerEpoch")?;
-        self.leader.write(out, flex, v, "Leader")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..8].copy_from_slice(&self.controller_epoch.to_be_bytes());
+            c[8..12].copy_from_slice(&self.leader.to_be_bytes());
+            c[12..16].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.isr.write(out, flex, v, "Isr")?;
         self.partition_epoch.write(out, flex, v, "PartitionEpoch")?;
         self.replicas.write(out, flex, v, "Replicas")?;
@@ -835,13 +811,18 @@ impl WireStruct for LeaderAndIsrPartitionState {
                 .write(out, flex, v, "LeaderRecoveryState")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -882,14 +863,98 @@ impl WireStruct for LeaderAndIsrPartitionState {
                 .size(flex, v, "LeaderRecoveryState")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl LeaderAndIsrPartitionState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic_name = if v <= 1 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (partition_index, controller_epoch, leader, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "Leader", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let isr = field!(r, "Isr", <Packed<i32> as Value>::read(r, flex, v));
+        let partition_epoch = field!(r, "PartitionEpoch", <i32 as Value>::read(r, flex, v));
+        let replicas = field!(r, "Replicas", <Packed<i32> as Value>::read(r, flex, v));
+        let adding_replicas = if v >= 3 {
+            field!(
+                r,
+                "AddingReplicas",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let removing_replicas = if v >= 3 {
+            field!(
+                r,
+                "RemovingReplicas",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let is_new = if v >= 1 {
+            field!(r, "IsNew", <bool as Value>::read(r, flex, v))
+        } else {
+            false
+        };
+        let leader_recovery_state = if v >= 6 {
+            field!(r, "LeaderRecoveryState", <i8 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            controller_epoch,
+            leader,
+            leader_epoch,
+            isr,
+            partition_epoch,
+            replicas,
+            adding_replicas,
+            removing_replicas,
+            is_new,
+            leader_recovery_state,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -966,10 +1031,11 @@ impl Decode for LeaderAndIsrRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -984,6 +1050,15 @@ impl Encode for LeaderAndIsrRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

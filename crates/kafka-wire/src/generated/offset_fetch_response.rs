@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `OffsetFetchResponse`: versions 0-10.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,55 +71,50 @@ impl Default for OffsetFetchResponse {
 impl WireStruct for OffsetFetchResponse {
     const MIN_LEN: usize = 4;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, throttle_time_ms) = if v >= 3 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ThrottleTimeMs")?
+        let throttle_time_ms = if v >= 3 {
+            field!(r, "ThrottleTimeMs", <i32 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, topics) = if v <= 7 {
-            p::field(
-                <Vec<OffsetFetchResponseTopic> as Value>::read(i, ctx, flex, v),
+        let topics = if v <= 7 {
+            field!(
+                r,
                 "Topics",
-            )?
+                <Vec<OffsetFetchResponseTopic> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<OffsetFetchResponseTopic>>::new())
+            <Vec<OffsetFetchResponseTopic>>::new()
         };
-        let (i, error_code) = if (2..=7).contains(&v) {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
+        let error_code = if (2..=7).contains(&v) {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
         } else {
-            (i, 0)
+            0
         };
-        let (i, groups) = if v >= 8 {
-            p::field(
-                <Vec<OffsetFetchResponseGroup> as Value>::read(i, ctx, flex, v),
+        let groups = if v >= 8 {
+            field!(
+                r,
                 "Groups",
-            )?
+                <Vec<OffsetFetchResponseGroup> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<OffsetFetchResponseGroup>>::new())
+            <Vec<OffsetFetchResponseGroup>>::new()
         };
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                throttle_time_ms,
-                topics,
-                error_code,
-                groups,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            error_code,
+            groups,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if v >= 3 {
             self.throttle_time_ms
@@ -145,13 +142,18 @@ impl WireStruct for OffsetFetchResponse {
             self.groups.write(out, flex, v, "Groups")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -186,10 +188,15 @@ impl WireStruct for OffsetFetchResponse {
             n += self.groups.size(flex, v, "Groups")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -264,40 +271,15 @@ impl Default for OffsetFetchResponseTopic {
 impl WireStruct for OffsetFetchResponseTopic {
     const MIN_LEN: usize = 1;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, name) = if v <= 7 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, partitions) = if v <= 7 {
-            p::field(
-                <Vec<OffsetFetchResponsePartition> as Value>::read(i, ctx, flex, v),
-                "Partitions",
-            )?
-        } else {
-            (i, <Vec<OffsetFetchResponsePartition>>::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v <= 7) && self.name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -318,13 +300,18 @@ impl WireStruct for OffsetFetchResponseTopic {
             self.partitions.write(out, flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -353,14 +340,49 @@ impl WireStruct for OffsetFetchResponseTopic {
             n += self.partitions.size(flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchResponseTopic {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if v <= 7 {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let partitions = if v <= 7 {
+            field!(
+                r,
+                "Partitions",
+                <Vec<OffsetFetchResponsePartition> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<OffsetFetchResponsePartition>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -441,70 +463,21 @@ impl Default for OffsetFetchResponsePartition {
 impl WireStruct for OffsetFetchResponsePartition {
     const MIN_LEN: usize = 1;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, partition_index) = if v <= 7 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?
-        } else {
-            (i, 0)
-        };
-        let (i, committed_offset) = if v <= 7 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "CommittedOffset")?
-        } else {
-            (i, 0)
-        };
-        let (i, committed_leader_epoch) = if (5..=7).contains(&v) {
-            p::field(
-                <i32 as Value>::read(i, ctx, flex, v),
-                "CommittedLeaderEpoch",
-            )?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, metadata) = if v <= 7 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v <= 7),
-                "Metadata",
-            )?
-        } else {
-            (i, Some(ByteString::new()))
-        };
-        let (i, error_code) = if v <= 7 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
-        } else {
-            (i, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                committed_offset,
-                committed_leader_epoch,
-                metadata,
-                error_code,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v <= 7) && self.partition_index != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "PartitionIndex",
                 version: v,
             });
-        }
-        if v <= 7 {
-            self.partition_index.write(out, flex, v, "PartitionIndex")?;
         }
         if !(v <= 7) && self.committed_offset != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -513,8 +486,10 @@ impl WireStruct for OffsetFetchResponsePartition {
             });
         }
         if v <= 7 {
-            self.committed_offset
-                .write(out, flex, v, "CommittedOffset")?;
+            let mut c = [0u8; 12];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.committed_offset.to_be_bytes());
+            out.put_slice(&c);
         }
         if (5..=7).contains(&v) {
             self.committed_leader_epoch
@@ -539,13 +514,18 @@ impl WireStruct for OffsetFetchResponsePartition {
             self.error_code.write(out, flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -597,14 +577,73 @@ impl WireStruct for OffsetFetchResponsePartition {
             n += self.error_code.size(flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchResponsePartition {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let (partition_index, committed_offset) = if v <= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let committed_leader_epoch = if (5..=7).contains(&v) {
+            field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let metadata = if v <= 7 {
+            field!(
+                r,
+                "Metadata",
+                val::read_opt::<ByteString>(r, flex, v, v <= 7)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let error_code = if v <= 7 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -684,46 +723,15 @@ impl Default for OffsetFetchResponseGroup {
 impl WireStruct for OffsetFetchResponseGroup {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, group_id) = if v >= 8 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "GroupId")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, topics) = if v >= 8 {
-            p::field(
-                <Vec<OffsetFetchResponseTopics> as Value>::read(i, ctx, flex, v),
-                "Topics",
-            )?
-        } else {
-            (i, <Vec<OffsetFetchResponseTopics>>::new())
-        };
-        let (i, error_code) = if v >= 8 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
-        } else {
-            (i, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                group_id,
-                topics,
-                error_code,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v >= 8) && self.group_id != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -753,13 +761,18 @@ impl WireStruct for OffsetFetchResponseGroup {
             self.error_code.write(out, flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -797,14 +810,55 @@ impl WireStruct for OffsetFetchResponseGroup {
             n += self.error_code.size(flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchResponseGroup {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let group_id = if v >= 8 {
+            field!(r, "GroupId", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topics = if v >= 8 {
+            field!(
+                r,
+                "Topics",
+                <Vec<OffsetFetchResponseTopics> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<OffsetFetchResponseTopics>>::new()
+        };
+        let error_code = if v >= 8 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            group_id,
+            topics,
+            error_code,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -876,46 +930,15 @@ impl Default for OffsetFetchResponseTopics {
 impl WireStruct for OffsetFetchResponseTopics {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, name) = if (8..=9).contains(&v) {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Name")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, topic_id) = if v >= 10 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
-        } else {
-            (i, Uuid::ZERO)
-        };
-        let (i, partitions) = if v >= 8 {
-            p::field(
-                <Vec<OffsetFetchResponsePartitions> as Value>::read(i, ctx, flex, v),
-                "Partitions",
-            )?
-        } else {
-            (i, <Vec<OffsetFetchResponsePartitions>>::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                name,
-                topic_id,
-                partitions,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if (8..=9).contains(&v) {
             self.name.write(out, flex, v, "Name")?;
@@ -933,13 +956,18 @@ impl WireStruct for OffsetFetchResponseTopics {
             self.partitions.write(out, flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -965,14 +993,55 @@ impl WireStruct for OffsetFetchResponseTopics {
             n += self.partitions.size(flex, v, "Partitions")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchResponseTopics {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if (8..=9).contains(&v) {
+            field!(r, "Name", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = if v >= 8 {
+            field!(
+                r,
+                "Partitions",
+                <Vec<OffsetFetchResponsePartitions> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<OffsetFetchResponsePartitions>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1056,70 +1125,21 @@ impl Default for OffsetFetchResponsePartitions {
 impl WireStruct for OffsetFetchResponsePartitions {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, partition_index) = if v >= 8 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?
-        } else {
-            (i, 0)
-        };
-        let (i, committed_offset) = if v >= 8 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "CommittedOffset")?
-        } else {
-            (i, 0)
-        };
-        let (i, committed_leader_epoch) = if v >= 8 {
-            p::field(
-                <i32 as Value>::read(i, ctx, flex, v),
-                "CommittedLeaderEpoch",
-            )?
-        } else {
-            (i, -1_i32)
-        };
-        let (i, metadata) = if v >= 8 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 8),
-                "Metadata",
-            )?
-        } else {
-            (i, Some(ByteString::new()))
-        };
-        let (i, error_code) = if v >= 8 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "ErrorCode")?
-        } else {
-            (i, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                partition_index,
-                committed_offset,
-                committed_leader_epoch,
-                metadata,
-                error_code,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v >= 8) && self.partition_index != 0 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "PartitionIndex",
                 version: v,
             });
-        }
-        if v >= 8 {
-            self.partition_index.write(out, flex, v, "PartitionIndex")?;
         }
         if !(v >= 8) && self.committed_offset != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -1128,12 +1148,11 @@ impl WireStruct for OffsetFetchResponsePartitions {
             });
         }
         if v >= 8 {
-            self.committed_offset
-                .write(out, flex, v, "CommittedOffset")?;
-        }
-        if v >= 8 {
-            self.committed_leader_epoch
-                .write(out, flex, v, "CommittedLeaderEpoch")?;
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..12].copy_from_slice(&self.committed_offset.to_be_bytes());
+            c[12..16].copy_from_slice(&self.committed_leader_epoch.to_be_bytes());
+            out.put_slice(&c);
         }
         if !(v >= 8) && self.metadata != Some(ByteString::new()) {
             return Err(EncodeError::FieldNotInVersion {
@@ -1154,13 +1173,18 @@ impl WireStruct for OffsetFetchResponsePartitions {
             self.error_code.write(out, flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1212,14 +1236,70 @@ impl WireStruct for OffsetFetchResponsePartitions {
             n += self.error_code.size(flex, v, "ErrorCode")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl OffsetFetchResponsePartitions {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let (partition_index, committed_offset, committed_leader_epoch) = if v >= 8 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedOffset", <i64 as Value>::read(r, flex, v)),
+                    field!(r, "CommittedLeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0, -1_i32)
+        };
+        let metadata = if v >= 8 {
+            field!(
+                r,
+                "Metadata",
+                val::read_opt::<ByteString>(r, flex, v, v >= 8)
+            )
+        } else {
+            Some(ByteString::new())
+        };
+        let error_code = if v >= 8 {
+            field!(r, "ErrorCode", <i16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1279,10 +1359,11 @@ impl Decode for OffsetFetchResponse {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -1297,6 +1378,15 @@ impl Encode for OffsetFetchResponse {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

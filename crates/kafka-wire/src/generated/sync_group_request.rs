@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `SyncGroupRequest`: versions 0-5.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,63 +89,60 @@ impl Default for SyncGroupRequest {
 impl WireStruct for SyncGroupRequest {
     const MIN_LEN: usize = 9;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 4;
-        let (i, group_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "GroupId")?;
-        let (i, generation_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "GenerationId")?;
-        let (i, member_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "MemberId")?;
-        let (i, group_instance_id) = if v >= 3 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 3),
+        let group_id = field!(r, "GroupId", <ByteString as Value>::read(r, flex, v));
+        let generation_id = field!(r, "GenerationId", <i32 as Value>::read(r, flex, v));
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let group_instance_id = if v >= 3 {
+            field!(
+                r,
                 "GroupInstanceId",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 3)
+            )
         } else {
-            (i, None)
+            None
         };
-        let (i, protocol_type) = if v >= 5 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 5),
+        let protocol_type = if v >= 5 {
+            field!(
+                r,
                 "ProtocolType",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 5)
+            )
         } else {
-            (i, None)
+            None
         };
-        let (i, protocol_name) = if v >= 5 {
-            p::field(
-                val::read_opt::<ByteString>(i, ctx, flex, v, v >= 5),
+        let protocol_name = if v >= 5 {
+            field!(
+                r,
                 "ProtocolName",
-            )?
+                val::read_opt::<ByteString>(r, flex, v, v >= 5)
+            )
         } else {
-            (i, None)
+            None
         };
-        let (i, assignments) = p::field(
-            <Vec<SyncGroupRequestAssignment> as Value>::read(i, ctx, flex, v),
+        let assignments = field!(
+            r,
             "Assignments",
-        )?;
+            <Vec<SyncGroupRequestAssignment> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                group_id,
-                generation_id,
-                member_id,
-                group_instance_id,
-                protocol_type,
-                protocol_name,
-                assignments,
-                unknown_tagged_fields,
-            },
-        ))
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(Self {
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id,
+            protocol_type,
+            protocol_name,
+            assignments,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         self.group_id.write(out, flex, v, "GroupId")?;
         self.generation_id.write(out, flex, v, "GenerationId")?;
@@ -186,13 +185,18 @@ impl WireStruct for SyncGroupRequest {
         }
         self.assignments.write(out, flex, v, "Assignments")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -228,10 +232,15 @@ impl WireStruct for SyncGroupRequest {
         }
         n += self.assignments.size(flex, v, "Assignments")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
@@ -329,40 +338,31 @@ impl Default for SyncGroupRequestAssignment {
 impl WireStruct for SyncGroupRequestAssignment {
     const MIN_LEN: usize = 3;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 4;
-        let (i, member_id) = p::field(<ByteString as Value>::read(i, ctx, flex, v), "MemberId")?;
-        let (i, assignment) = p::field(<Bytes as Value>::read(i, ctx, flex, v), "Assignment")?;
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                member_id,
-                assignment,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 4;
         self.member_id.write(out, flex, v, "MemberId")?;
         self.assignment.write(out, flex, v, "Assignment")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -375,14 +375,37 @@ impl WireStruct for SyncGroupRequestAssignment {
         n += self.member_id.size(flex, v, "MemberId")?;
         n += self.assignment.size(flex, v, "Assignment")?;
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl SyncGroupRequestAssignment {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let member_id = field!(r, "MemberId", <ByteString as Value>::read(r, flex, v));
+        let assignment = field!(r, "Assignment", <Bytes as Value>::read(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            member_id,
+            assignment,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -429,10 +452,11 @@ impl Decode for SyncGroupRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -447,6 +471,15 @@ impl Encode for SyncGroupRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

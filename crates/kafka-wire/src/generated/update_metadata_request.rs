@@ -15,9 +15,11 @@ use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
-use crate::primitives::{self as p, PResult};
+use crate::primitives as p;
+use crate::reader::{RResult, Rd, field};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
+use crate::vectored::{Out, Vectored};
 
 /// `UpdateMetadataRequest`: versions 0-8.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,88 +95,86 @@ impl Default for UpdateMetadataRequest {
 impl WireStruct for UpdateMetadataRequest {
     const MIN_LEN: usize = 16;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
         let flex = v >= 6;
-        let (i, controller_id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "ControllerId")?;
-        let (i, is_k_raft_controller) = if v >= 8 {
-            p::field(<bool as Value>::read(i, ctx, flex, v), "isKRaftController")?
+        let controller_id = field!(r, "ControllerId", <i32 as Value>::read(r, flex, v));
+        let is_k_raft_controller = if v >= 8 {
+            field!(r, "isKRaftController", <bool as Value>::read(r, flex, v))
         } else {
-            (i, false)
+            false
         };
         let mut type_ = 0;
-        let (i, controller_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ControllerEpoch")?;
-        let (i, broker_epoch) = if v >= 5 {
-            p::field(<i64 as Value>::read(i, ctx, flex, v), "BrokerEpoch")?
+        let controller_epoch = field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v));
+        let broker_epoch = if v >= 5 {
+            field!(r, "BrokerEpoch", <i64 as Value>::read(r, flex, v))
         } else {
-            (i, -1_i64)
+            -1_i64
         };
-        let (i, ungrouped_partition_states) = if v <= 4 {
-            p::field(
-                <Vec<UpdateMetadataPartitionState> as Value>::read(i, ctx, flex, v),
+        let ungrouped_partition_states = if v <= 4 {
+            field!(
+                r,
                 "UngroupedPartitionStates",
-            )?
+                <Vec<UpdateMetadataPartitionState> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<UpdateMetadataPartitionState>>::new())
+            <Vec<UpdateMetadataPartitionState>>::new()
         };
-        let (i, topic_states) = if v >= 5 {
-            p::field(
-                <Vec<UpdateMetadataTopicState> as Value>::read(i, ctx, flex, v),
+        let topic_states = if v >= 5 {
+            field!(
+                r,
                 "TopicStates",
-            )?
+                <Vec<UpdateMetadataTopicState> as Value>::read(r, flex, v)
+            )
         } else {
-            (i, <Vec<UpdateMetadataTopicState>>::new())
+            <Vec<UpdateMetadataTopicState>>::new()
         };
-        let (i, live_brokers) = p::field(
-            <Vec<UpdateMetadataBroker> as Value>::read(i, ctx, flex, v),
+        let live_brokers = field!(
+            r,
             "LiveBrokers",
-        )?;
+            <Vec<UpdateMetadataBroker> as Value>::read(r, flex, v)
+        );
         let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            if let Some((&0, rest)) = i.split_first() {
-                rest
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
             } else {
-                let (mut i, n) = p::uvarint(i)?;
+                let n = r.uvarint()?;
                 let mut last = None;
                 for _ in 0..n {
-                    let (rest, (tag, body)) = p::tagged_field(i)?;
-                    p::check_tag_order(i, &mut last, tag)?;
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
                     match tag {
                         0 if v >= 8 => {
-                            let (r, x) = p::field(<i8 as Value>::read(body, ctx, flex, v), "Type")?;
-                            p::tagged_done(body, r, tag)?;
+                            let x = field!(r, "Type", <i8 as Value>::read(r, flex, v));
+                            r.tagged_done(body, tag)?;
                             if x == 0 {
-                                unknown_tagged_fields.push(p::raw_tag(ctx, tag, body));
+                                unknown_tagged_fields.push(r.raw_tag(tag, body));
                             } else {
                                 type_ = x;
                             }
                         }
-                        _ => unknown_tagged_fields.push(p::raw_tag(ctx, tag, body)),
+                        _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),
                     }
-                    i = rest;
+                    r.rest = after;
                 }
-                i
             }
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                controller_id,
-                is_k_raft_controller,
-                type_,
-                controller_epoch,
-                broker_epoch,
-                ungrouped_partition_states,
-                topic_states,
-                live_brokers,
-                unknown_tagged_fields,
-            },
-        ))
+        }
+        Ok(Self {
+            controller_id,
+            is_k_raft_controller,
+            type_,
+            controller_epoch,
+            broker_epoch,
+            ungrouped_partition_states,
+            topic_states,
+            live_brokers,
+            unknown_tagged_fields,
+        })
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         self.controller_id.write(out, flex, v, "ControllerId")?;
         if !(v >= 8) && self.is_k_raft_controller != false {
@@ -399,46 +399,15 @@ impl Default for UpdateMetadataTopicState {
 impl WireStruct for UpdateMetadataTopicState {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, topic_name) = if v >= 5 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "TopicName")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, topic_id) = if v >= 7 {
-            p::field(<Uuid as Value>::read(i, ctx, flex, v), "TopicId")?
-        } else {
-            (i, Uuid::ZERO)
-        };
-        let (i, partition_states) = if v >= 5 {
-            p::field(
-                <Vec<UpdateMetadataPartitionState> as Value>::read(i, ctx, flex, v),
-                "PartitionStates",
-            )?
-        } else {
-            (i, <Vec<UpdateMetadataPartitionState>>::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_name,
-                topic_id,
-                partition_states,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v >= 5) && self.topic_name != ByteString::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -463,13 +432,18 @@ impl WireStruct for UpdateMetadataTopicState {
                 .write(out, flex, v, "PartitionStates")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -501,14 +475,55 @@ impl WireStruct for UpdateMetadataTopicState {
             n += self.partition_states.size(flex, v, "PartitionStates")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl UpdateMetadataTopicState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let topic_name = if v >= 5 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let topic_id = if v >= 7 {
+            field!(r, "TopicId", <Uuid as Value>::read(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_states = if v >= 5 {
+            field!(
+                r,
+                "PartitionStates",
+                <Vec<UpdateMetadataPartitionState> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<UpdateMetadataPartitionState>>::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partition_states,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -592,54 +607,15 @@ impl Default for UpdateMetadataBroker {
 impl WireStruct for UpdateMetadataBroker {
     const MIN_LEN: usize = 7;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, id) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Id")?;
-        let (i, v0_host) = if v <= 0 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "V0Host")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, v0_port) = if v <= 0 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "V0Port")?
-        } else {
-            (i, 0)
-        };
-        let (i, endpoints) = if v >= 1 {
-            p::field(
-                <Vec<UpdateMetadataEndpoint> as Value>::read(i, ctx, flex, v),
-                "Endpoints",
-            )?
-        } else {
-            (i, <Vec<UpdateMetadataEndpoint>>::new())
-        };
-        let (i, rack) = if v >= 2 {
-            p::field(val::read_opt::<ByteString>(i, ctx, flex, v, true), "Rack")?
-        } else {
-            (i, Some(ByteString::new()))
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                id,
-                v0_host,
-                v0_port,
-                endpoints,
-                rack,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         self.id.write(out, flex, v, "Id")?;
         if v <= 0 {
@@ -655,13 +631,18 @@ impl WireStruct for UpdateMetadataBroker {
             val::write_opt(self.rack.as_ref(), out, flex, v, true, "Rack")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -685,14 +666,63 @@ impl WireStruct for UpdateMetadataBroker {
             n += val::size_opt(self.rack.as_ref(), flex, v, true, "Rack")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl UpdateMetadataBroker {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let id = field!(r, "Id", <i32 as Value>::read(r, flex, v));
+        let v0_host = if v <= 0 {
+            field!(r, "V0Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let v0_port = if v <= 0 {
+            field!(r, "V0Port", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let endpoints = if v >= 1 {
+            field!(
+                r,
+                "Endpoints",
+                <Vec<UpdateMetadataEndpoint> as Value>::read(r, flex, v)
+            )
+        } else {
+            <Vec<UpdateMetadataEndpoint>>::new()
+        };
+        let rack = if v >= 2 {
+            field!(r, "Rack", val::read_opt::<ByteString>(r, flex, v, true))
+        } else {
+            Some(ByteString::new())
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            id,
+            v0_host,
+            v0_port,
+            endpoints,
+            rack,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -780,49 +810,15 @@ impl Default for UpdateMetadataEndpoint {
 impl WireStruct for UpdateMetadataEndpoint {
     const MIN_LEN: usize = 0;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, port) = if v >= 1 {
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "Port")?
-        } else {
-            (i, 0)
-        };
-        let (i, host) = if v >= 1 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Host")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, listener) = if v >= 3 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "Listener")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, security_protocol) = if v >= 1 {
-            p::field(<i16 as Value>::read(i, ctx, flex, v), "SecurityProtocol")?
-        } else {
-            (i, 0)
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                port,
-                host,
-                listener,
-                security_protocol,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if !(v >= 1) && self.port != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -856,13 +852,18 @@ impl WireStruct for UpdateMetadataEndpoint {
                 .write(out, flex, v, "SecurityProtocol")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -903,14 +904,57 @@ impl WireStruct for UpdateMetadataEndpoint {
             n += self.security_protocol.size(flex, v, "SecurityProtocol")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl UpdateMetadataEndpoint {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let port = if v >= 1 {
+            field!(r, "Port", <i32 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 1 {
+            field!(r, "Host", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let listener = if v >= 3 {
+            field!(r, "Listener", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let security_protocol = if v >= 1 {
+            field!(r, "SecurityProtocol", <i16 as Value>::read(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            port,
+            host,
+            listener,
+            security_protocol,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1019,65 +1063,27 @@ impl Default for UpdateMetadataPartitionState {
 impl WireStruct for UpdateMetadataPartitionState {
     const MIN_LEN: usize = 24;
 
-    fn decode_body<'a>(i: &'a [u8], ctx: &Bytes, v: i16) -> PResult<'a, Self> {
-        let flex = v >= 6;
-        let (i, topic_name) = if v <= 4 {
-            p::field(<ByteString as Value>::read(i, ctx, flex, v), "TopicName")?
-        } else {
-            (i, ByteString::new())
-        };
-        let (i, partition_index) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "PartitionIndex")?;
-        let (i, controller_epoch) =
-            p::field(<i32 as Value>::read(i, ctx, flex, v), "ControllerEpoch")?;
-        let (i, leader) = p::field(<i32 as Value>::read(i, ctx, flex, v), "Leader")?;
-        let (i, leader_epoch) = p::field(<i32 as Value>::read(i, ctx, flex, v), "LeaderEpoch")?;
-        let (i, isr) = p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Isr")?;
-        let (i, zk_version) = p::field(<i32 as Value>::read(i, ctx, flex, v), "ZkVersion")?;
-        let (i, replicas) = p::field(<Packed<i32> as Value>::read(i, ctx, flex, v), "Replicas")?;
-        let (i, offline_replicas) = if v >= 4 {
-            p::field(
-                <Packed<i32> as Value>::read(i, ctx, flex, v),
-                "OfflineReplicas",
-            )?
-        } else {
-            (i, Packed::new())
-        };
-        let mut unknown_tagged_fields = TaggedFields::new();
-        let i = if flex {
-            let (i, u) = p::unknown_tags(i, ctx)?;
-            unknown_tagged_fields = u;
-            i
-        } else {
-            i
-        };
-        Ok((
-            i,
-            Self {
-                topic_name,
-                partition_index,
-                controller_epoch,
-                leader,
-                leader_epoch,
-                isr,
-                zk_version,
-                replicas,
-                offline_replicas,
-                unknown_tagged_fields,
-            },
-        ))
+    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
     }
 
-    fn encode_body<B: BufMut>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
+    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+
+    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
         let flex = v >= 6;
         if v <= 4 {
             self.topic_name.write(out, flex, v, "TopicName")?;
         }
-        self.partition_index.write(out, flex, v, "PartitionIndex")?;
-        self.controller_epoch
-            .write(out, flex, v, "ControllerEpoch")?;
-        self.leader.write(out, flex, v, "Leader")?;
-        self.leader_epoch.write(out, flex, v, "LeaderEpoch")?;
+        {
+            let mut c = [0u8; 16];
+            c[0..4].copy_from_slice(&self.partition_index.to_be_bytes());
+            c[4..8].copy_from_slice(&self.controller_epoch.to_be_bytes());
+            c[8..12].copy_from_slice(&self.leader.to_be_bytes());
+            c[12..16].copy_from_slice(&self.leader_epoch.to_be_bytes());
+            out.put_slice(&c);
+        }
         self.isr.write(out, flex, v, "Isr")?;
         self.zk_version.write(out, flex, v, "ZkVersion")?;
         self.replicas.write(out, flex, v, "Replicas")?;
@@ -1086,13 +1092,18 @@ impl WireStruct for UpdateMetadataPartitionState {
                 .write(out, flex, v, "OfflineReplicas")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            p::put_uvarint(out, count as u32);
-            let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown {
-                p::put_raw_tag(out, u);
+            if self.unknown_tagged_fields.is_empty() {
+                out.put_u8(0);
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                p::put_uvarint(out, count as u32);
+                let mut unknown = self.unknown_tagged_fields.iter().peekable();
+                for u in unknown {
+                    p::put_raw_tag(out, u);
+                }
             }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
@@ -1116,14 +1127,76 @@ impl WireStruct for UpdateMetadataPartitionState {
             n += self.offline_replicas.size(flex, v, "OfflineReplicas")?;
         }
         if flex {
-            let mut count = 0usize;
-            let (raw_count, unknown_size) = p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
-            count += raw_count;
-            n += p::uvarint_size(count as u32) + unknown_size;
+            if self.unknown_tagged_fields.is_empty() {
+                n += 1;
+            } else {
+                let mut count = 0usize;
+                let (raw_count, unknown_size) =
+                    p::unknown_tags_size(&self.unknown_tagged_fields, &[])?;
+                count += raw_count;
+                n += p::uvarint_size(count as u32) + unknown_size;
+            }
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::TaggedFieldsNotSupported { version: v });
         }
         Ok(n)
+    }
+}
+
+impl UpdateMetadataPartitionState {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let topic_name = if v <= 4 {
+            field!(r, "TopicName", <ByteString as Value>::read(r, flex, v))
+        } else {
+            ByteString::new()
+        };
+        let (partition_index, controller_epoch, leader, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "PartitionIndex", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "ControllerEpoch", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "Leader", <i32 as Value>::read(r, flex, v)),
+                    field!(r, "LeaderEpoch", <i32 as Value>::read(r, flex, v)),
+                )
+            };
+        let isr = field!(r, "Isr", <Packed<i32> as Value>::read(r, flex, v));
+        let zk_version = field!(r, "ZkVersion", <i32 as Value>::read(r, flex, v));
+        let replicas = field!(r, "Replicas", <Packed<i32> as Value>::read(r, flex, v));
+        let offline_replicas = if v >= 4 {
+            field!(
+                r,
+                "OfflineReplicas",
+                <Packed<i32> as Value>::read(r, flex, v)
+            )
+        } else {
+            Packed::new()
+        };
+        let mut unknown_tagged_fields = TaggedFields::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            controller_epoch,
+            leader,
+            leader_epoch,
+            isr,
+            zk_version,
+            replicas,
+            offline_replicas,
+            unknown_tagged_fields,
+        }))
     }
 }
 
@@ -1191,10 +1264,11 @@ impl Decode for UpdateMetadataRequest {
                 },
             ));
         }
-        let input: &[u8] = body;
-        let (rest, x) =
-            Self::decode_body(input, body, v).map_err(|e| crate::error::finish(e, input))?;
-        Ok((x, input.len() - rest.len()))
+        let mut r = Rd::new(body);
+        match Self::decode_body(&mut r, v) {
+            Ok(x) => Ok((x, body.len() - r.rest.len())),
+            Err(_) => Err(r.err.into_public(body)),
+        }
     }
 }
 
@@ -1209,6 +1283,15 @@ impl Encode for UpdateMetadataRequest {
         self.body_size(v)
     }
     fn encode<B: BufMut>(&self, v: i16, out: &mut B) -> Result<(), EncodeError> {
+        if !Self::VERSIONS.contains(v) {
+            return Err(EncodeError::UnsupportedVersion {
+                name: Self::NAME,
+                version: v,
+            });
+        }
+        self.encode_body(out, v)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut Vectored) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(v) {
             return Err(EncodeError::UnsupportedVersion {
                 name: Self::NAME,

@@ -7,6 +7,30 @@ use kafka_wire::testing::Gen;
 use kafka_wire::{AnyRequest, AnyResponse, ApiKey, Decode, Encode, Message};
 use proptest::prelude::*;
 
+/// The vectored encode (every byte field kept as its own chunk, and with the default
+/// threshold) gives the same bytes as the contiguous one.
+fn assert_vectored_eq(
+    want: &Bytes,
+    enc: impl Fn(&mut kafka_wire::Vectored) -> Result<(), kafka_wire::EncodeError>,
+) {
+    for threshold in [1, kafka_wire::Vectored::DEFAULT_THRESHOLD] {
+        let mut out = kafka_wire::Vectored::with_threshold(threshold);
+        enc(&mut out).expect("vectored encode");
+        assert_eq!(out.len(), want.len());
+        let joined: Vec<u8> = out
+            .take_chunks()
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .collect();
+        assert_eq!(
+            joined,
+            want[..],
+            "vectored encode differs (threshold {threshold})"
+        );
+        assert!(out.is_empty());
+    }
+}
+
 fn check_request(key: ApiKey, v: i16, seed: u64) {
     let mut g = Gen::new(seed);
     let x = AnyRequest::random(key, v, &mut g);
@@ -15,6 +39,7 @@ fn check_request(key: ApiKey, v: i16, seed: u64) {
     x.encode(v, &mut out).expect("encode");
     assert_eq!(out.len(), len, "{key:?} v{v}: encoded_len mismatch");
     let bytes = out.freeze();
+    assert_vectored_eq(&bytes, |o| x.encode_vectored(v, o));
     let back = AnyRequest::decode(key, v, &bytes)
         .unwrap_or_else(|e| panic!("{key:?} v{v} seed {seed}: {e}\n{x:?}"));
     assert_eq!(back, x, "{key:?} v{v} seed {seed}");
@@ -28,6 +53,7 @@ fn check_response(key: ApiKey, v: i16, seed: u64) {
     x.encode(v, &mut out).expect("encode");
     assert_eq!(out.len(), len, "{key:?} v{v}: encoded_len mismatch");
     let bytes = out.freeze();
+    assert_vectored_eq(&bytes, |o| x.encode_vectored(v, o));
     let back = AnyResponse::decode(key, v, &bytes)
         .unwrap_or_else(|e| panic!("{key:?} v{v} seed {seed}: {e}\n{x:?}"));
     assert_eq!(back, x, "{key:?} v{v} seed {seed}");
