@@ -315,10 +315,9 @@ fn config(args: &ConsumeArgs, group_id: &str) -> Result<ConsumerConfig, CliError
             .unwrap_or_else(|| (args.session_timeout_ms / 3).clamp(1, 3000)),
     );
     let mock = args.max_versions.as_deref() == Some("librdkafka-mock");
-    group.leader_sync_delay = Duration::from_millis(
-        args.leader_sync_delay_ms
-            .unwrap_or(if mock { MOCK_LEADER_SYNC_DELAY_MS } else { 0 }),
-    );
+    let default_delay = if mock { MOCK_LEADER_SYNC_DELAY_MS } else { 0 };
+    group.leader_sync_delay =
+        Duration::from_millis(args.leader_sync_delay_ms.unwrap_or(default_delay));
     group.auto_commit = args.commit == CommitMode::Auto;
     group.group_protocol = match args.protocol {
         ProtocolName::Classic => GroupProtocol::Classic,
