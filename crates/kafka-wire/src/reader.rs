@@ -155,13 +155,7 @@ impl<'a> Rd<'a> {
         } else {
             let at = self.rest;
             let n = i16::from_be_bytes(self.array::<2>()?);
-            if n >= 0 {
-                Ok(Some(n as usize))
-            } else if n == -1 {
-                Ok(None)
-            } else {
-                Err(self.fail_at(at, DecodeErrorKind::InvalidLength(i64::from(n))))
-            }
+            self.classic_len(at, i64::from(n))
         }
     }
 
@@ -173,13 +167,18 @@ impl<'a> Rd<'a> {
         } else {
             let at = self.rest;
             let n = i32::from_be_bytes(self.array::<4>()?);
-            if n >= 0 {
-                Ok(Some(n as usize))
-            } else if n == -1 {
-                Ok(None)
-            } else {
-                Err(self.fail_at(at, DecodeErrorKind::InvalidLength(i64::from(n))))
-            }
+            self.classic_len(at, i64::from(n))
+        }
+    }
+
+    /// A classic (int16 or int32) length read at `at`: `-1` is null, other negatives are
+    /// invalid.
+    #[inline(always)]
+    fn classic_len(&mut self, at: &[u8], n: i64) -> RResult<Option<usize>> {
+        match n {
+            0.. => Ok(Some(n as usize)),
+            -1 => Ok(None),
+            _ => Err(self.fail_at(at, DecodeErrorKind::InvalidLength(n))),
         }
     }
 
