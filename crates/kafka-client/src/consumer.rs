@@ -5,8 +5,8 @@
 //! its node's ordinary connection, held requests on the node's held lane, Metadata and
 //! FindCoordinator to any broker), feeds it the negotiated versions before it sends anything,
 //! learns broker addresses from Metadata and FindCoordinator, and turns the member's events
-//! into [`ConsumerEvent`]s. It is a [`GroupSet`] of one group, with fetches on the ordinary
-//! connection.
+//! into [`ConsumerEvent`]s. It is a [`GroupSet`] of one group, with fetches on their own
+//! lane ([`Consumer::LANES`]).
 //!
 //! Adapter contract: execute every [`Io`] from [`Consumer::poll_io`], report socket activity
 //! with [`Consumer::handle_io`], call [`Consumer::handle_timeout`] when

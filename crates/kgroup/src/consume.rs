@@ -28,10 +28,6 @@ use serde_json::{Value, json};
 use crate::assign::AssignorName;
 use crate::error::CliError;
 
-/// `--leader-sync-delay-ms` against librdkafka's mock cluster (`--max-versions librdkafka-mock`):
-/// it completes a generation with the leader's SyncGroup and rejects followers that come later.
-const MOCK_LEADER_SYNC_DELAY_MS: u64 = 50;
-
 /// Long help for `kgroup consume`.
 pub(crate) const LONG_ABOUT: &str = "\
 Join a consumer group on a real cluster and print what happens: partitions assigned, revoked
@@ -314,10 +310,13 @@ fn config(args: &ConsumeArgs, group_id: &str) -> Result<ConsumerConfig, CliError
         args.heartbeat_interval_ms
             .unwrap_or_else(|| (args.session_timeout_ms / 3).clamp(1, 3000)),
     );
+    // The `librdkafka-mock` preset names that broker, so it also gets its sync delay.
     let mock = args.max_versions.as_deref() == Some("librdkafka-mock");
-    let default_delay = if mock { MOCK_LEADER_SYNC_DELAY_MS } else { 0 };
-    group.leader_sync_delay =
-        Duration::from_millis(args.leader_sync_delay_ms.unwrap_or(default_delay));
+    group.leader_sync_delay = match args.leader_sync_delay_ms {
+        Some(ms) => Duration::from_millis(ms),
+        None if mock => group_fsm::Config::MOCK_LEADER_SYNC_DELAY,
+        None => Duration::ZERO,
+    };
     group.auto_commit = args.commit == CommitMode::Auto;
     group.group_protocol = match args.protocol {
         ProtocolName::Classic => GroupProtocol::Classic,
