@@ -20,6 +20,9 @@
 //! [`Vectored`] output: the same bytes as a list of chunks, with byte fields of 4 KiB or more
 //! (Fetch's record sets) referenced rather than copied. It is reported separately; the
 //! `encode` rows stay the like-for-like contiguous comparison.
+//! For JoinGroup and Fetch the A/B summary adds a "copy floor" row: copying only the
+//! message's byte fields (member metadata, record sets), timed against kafka-protocol's
+//! encode, which bounds what any contiguous encode could reach.
 //!
 //! `cargo test --all-targets` runs every case once (setup checks included) in criterion's test
 //! mode.
