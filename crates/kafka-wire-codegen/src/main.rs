@@ -202,6 +202,87 @@ fn rust_type(f: &Field) -> String {
     }
 }
 
+/// Which of the two generated forms a piece of code is for: the owned structs (`Bytes`,
+/// `ByteString`) or their borrowed views (`&'a [u8]`, `&'a str`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    Owned,
+    Borrowed,
+}
+
+/// The field value type of a borrowed view (without the nullable `Option`).
+fn base_type_ref(ty: &Ty) -> String {
+    match ty {
+        Ty::String => "&'a str".into(),
+        Ty::Bytes | Ty::Records => "&'a [u8]".into(),
+        Ty::Struct(s) => format!("{s}Ref<'a>"),
+        Ty::Array(inner) => match inner.as_ref() {
+            Ty::Int8 | Ty::Int16 | Ty::Int32 | Ty::Int64 | Ty::Uuid => {
+                format!("PackedRef<'a, {}>", base_type(inner))
+            }
+            other => format!("Vec<{}>", base_type_ref(other)),
+        },
+        other => base_type(other),
+    }
+}
+
+fn base_type_v(ty: &Ty, view: View) -> String {
+    match view {
+        View::Owned => base_type(ty),
+        View::Borrowed => base_type_ref(ty),
+    }
+}
+
+fn rust_type_ref(f: &Field) -> String {
+    if is_nullable(f) {
+        format!("Option<{}>", base_type_ref(&f.ty))
+    } else {
+        base_type_ref(&f.ty)
+    }
+}
+
+/// Default value expression of a field of a borrowed view.
+fn default_expr_ref(f: &Field) -> String {
+    let d = f.default.as_deref();
+    let nullable = is_nullable(f);
+    if nullable && d == Some("null") {
+        return "None".into();
+    }
+    let base = match &f.ty {
+        Ty::String => match d {
+            Some(x) if !x.is_empty() => format!("{x:?}"),
+            _ => "\"\"".into(),
+        },
+        Ty::Bytes => "<&[u8]>::default()".into(),
+        Ty::Records => {
+            if nullable {
+                return "None".into();
+            }
+            "<&[u8]>::default()".into()
+        }
+        Ty::Array(_) => {
+            if base_type(&f.ty).starts_with("Packed") {
+                "PackedRef::new()".into()
+            } else {
+                "Vec::new()".into()
+            }
+        }
+        _ => return default_expr(f),
+    };
+    if nullable {
+        format!("Some({base})")
+    } else {
+        base
+    }
+}
+
+fn default_expr_v(f: &Field, view: View) -> String {
+    match view {
+        View::Owned => default_expr(f),
+        View::Borrowed => default_expr_ref(f),
+    }
+}
+
 fn parse_int(s: &str) -> i128 {
     let s = s.trim();
     if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -375,7 +456,8 @@ fn emit_spec(spec: &Spec) -> String {
     o.push_str("use crate::reader::{field, RResult, Rd};\n");
     o.push_str("use crate::vectored::{Out, Vectored};\n");
     o.push_str("use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};\n");
-    o.push_str("use crate::value::{self as val, Value, WireStruct};\n\n");
+    o.push_str("use crate::value::{self as val, Value, WireStruct};\n");
+    o.push_str("use crate::borrowed::{self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef, WireStructRef};\n\n");
 
     let structs = collect_structs(spec);
     let info: BTreeMap<String, StructInfo> = structs
@@ -389,6 +471,7 @@ fn emit_spec(spec: &Spec) -> String {
             .min()
             .unwrap_or(0);
         emit_struct(&mut o, spec, name, fields, min, name == &spec.name);
+        emit_struct_ref(&mut o, spec, name, fields, min, name == &spec.name);
     }
 
     // The Message / Encode / Decode impls of the top-level struct.
@@ -577,97 +660,9 @@ fn emit_struct(
         "impl WireStruct for {name} {{\n    const MIN_LEN: usize = {min_len};\n"
     )
     .unwrap();
-    let saved = core::mem::take(o);
-    o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n");
-    writeln!(o, "        let flex = {flex_cond};").unwrap();
+    let dec = decode_fn(fields, valid, &flex_cond, &tagged, View::Owned);
+    let decode_with = push_decode(o, &dec, top, "Rd<'_>");
     let runs = fixed_runs(fields, valid);
-    let mut skip_to = 0;
-    for (k, f) in fields.iter().enumerate() {
-        if k < skip_to {
-            continue;
-        }
-        if let Some(&(a, b)) = runs.iter().find(|r| r.0 == k) {
-            emit_fixed_run_decode(o, &fields[a..b], valid);
-            skip_to = b;
-            continue;
-        }
-        let id = field_ident(&f.name);
-        let mand = f.versions.minus_tagged(f.tagged);
-        let present = cond(mand, valid);
-        let read = read_expr(f, valid);
-        let mutkw = if f.tagged.is_empty() { "" } else { "mut " };
-        if present == "false" {
-            writeln!(o, "        let {mutkw}{id} = {};", default_expr(f)).unwrap();
-        } else if present == "true" {
-            writeln!(
-                o,
-                "        let {mutkw}{id} = field!(r, {:?}, {read});",
-                f.name
-            )
-            .unwrap();
-        } else {
-            writeln!(
-                o,
-                "        let {mutkw}{id} = if {present} {{ field!(r, {:?}, {read}) }} else {{ {} }};",
-                f.name,
-                default_expr(f)
-            )
-            .unwrap();
-        }
-    }
-    o.push_str("        let mut unknown_tagged_fields = TaggedFields::new();\n");
-    o.push_str("        if flex {\n");
-    if tagged.is_empty() {
-        o.push_str("            unknown_tagged_fields = r.unknown_tags()?;\n");
-    } else {
-        o.push_str("            if let Some((&0, rest)) = r.rest.split_first() { r.rest = rest; } else {\n");
-        o.push_str("            let n = r.uvarint()?;\n            let mut last = None;\n");
-        o.push_str("            for _ in 0..n {\n                let at = r.rest;\n                let (tag, after) = r.tagged_field()?;\n                r.check_tag_order(at, &mut last, tag)?;\n                let body = r.rest;\n                match tag {\n");
-        for f in &tagged {
-            let id = field_ident(&f.name);
-            let read = read_expr(f, valid);
-            writeln!(
-                o,
-                "                    {} if {} => {{ let x = field!(r, {:?}, {read}); r.tagged_done(body, tag)?; if x == {} {{ unknown_tagged_fields.push(r.raw_tag(tag, body)); }} else {{ {id} = x; }} }}",
-                f.tag.expect("tagged field has a tag"),
-                cond(f.tagged, valid),
-                f.name,
-                default_expr(f)
-            )
-            .unwrap();
-        }
-        o.push_str("                    _ => unknown_tagged_fields.push(r.raw_tag(tag, body)),\n                }\n                r.rest = after;\n            }\n            }\n");
-    }
-    o.push_str("        }\n");
-    o.push_str("        Ok(Self {\n");
-    for f in fields {
-        writeln!(o, "            {},", field_ident(&f.name)).unwrap();
-    }
-    o.push_str("            unknown_tagged_fields,\n        })\n    }\n\n");
-    let dec = core::mem::replace(o, saved);
-    // Structs other than the message itself can be array elements: their body is one inline
-    // function that hands the finished value to a continuation, so `decode_into` builds it
-    // straight into the `Vec` (no copy of a large struct through a return slot).
-    let decode_with = if top {
-        o.push_str(&dec);
-        None
-    } else {
-        o.push_str("    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n        Self::decode_with(r, v, |x| x)\n    }\n\n");
-        o.push_str("    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {\n        Self::decode_with(r, v, |x| out.push(x))\n    }\n\n");
-        let with = dec
-            .replacen(
-                "    fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self> {\n",
-                "    #[inline(always)]\n    fn decode_with<K>(r: &mut Rd<'_>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {\n",
-                1,
-            )
-            .replacen("        Ok(Self {\n", "        Ok(k(Self {\n", 1)
-            .replacen(
-                "            unknown_tagged_fields,\n        })\n",
-                "            unknown_tagged_fields,\n        }))\n",
-                1,
-            );
-        Some(with)
-    };
 
     // encode + size share the checks
     for pass in ["encode", "size"] {
@@ -852,6 +847,209 @@ fn emit_struct(
     o.push_str("        x\n    }\n}\n\n");
 }
 
+/// Pushes a struct's `decode_body` (and `decode_into`) into its trait impl. Structs other than
+/// the message itself can be array elements: their body is one inline function that hands the
+/// finished value to a continuation, so `decode_into` builds it straight into the `Vec` (no
+/// copy of a large struct through a return slot). Returns that function, for an inherent impl.
+fn push_decode(o: &mut String, dec: &str, top: bool, rd: &str) -> Option<String> {
+    if top {
+        o.push_str(dec);
+        return None;
+    }
+    writeln!(o, "    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{\n        Self::decode_with(r, v, |x| x)\n    }}\n").unwrap();
+    writeln!(o, "    fn decode_into(r: &mut {rd}, v: i16, out: &mut Vec<Self>) -> RResult<()> {{\n        Self::decode_with(r, v, |x| out.push(x))\n    }}\n").unwrap();
+    let with = dec
+        .replacen(
+            &format!("    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{\n"),
+            &format!("    #[inline(always)]\n    fn decode_with<K>(r: &mut {rd}, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {{\n"),
+            1,
+        )
+        .replacen("        Ok(Self {\n", "        Ok(k(Self {\n", 1)
+        .replacen(
+            "            unknown_tagged_fields,\n        })\n",
+            "            unknown_tagged_fields,\n        }))\n",
+            1,
+        );
+    Some(with)
+}
+
+/// The borrowed view `{name}Ref<'a>` of a struct: definition, `Default`, decoder and
+/// `IntoOwned`.
+fn emit_struct_ref(
+    o: &mut String,
+    spec: &Spec,
+    name: &str,
+    fields: &[Field],
+    min_len: usize,
+    top: bool,
+) {
+    let valid = spec.valid;
+    let flex_cond = cond(spec.flexible, valid);
+    writeln!(
+        o,
+        "/// Borrowed view of [`{name}`]: strings and byte fields are slices of the input (see\n/// [`crate::borrowed`])."
+    )
+    .unwrap();
+    o.push_str("#[derive(Debug, Clone, PartialEq)]\n");
+    writeln!(o, "pub struct {name}Ref<'a> {{").unwrap();
+    for f in fields {
+        let id = field_ident(&f.name);
+        writeln!(
+            o,
+            "    /// See [`{name}::{id}`].\n    pub {id}: {},",
+            rust_type_ref(f)
+        )
+        .unwrap();
+    }
+    writeln!(
+        o,
+        "    /// See [`{name}::unknown_tagged_fields`].\n    pub unknown_tagged_fields: TaggedFieldsRef<'a>,\n}}\n"
+    )
+    .unwrap();
+    writeln!(
+        o,
+        "impl Default for {name}Ref<'_> {{\n    fn default() -> Self {{\n        Self {{"
+    )
+    .unwrap();
+    for f in fields {
+        writeln!(
+            o,
+            "            {}: {},",
+            field_ident(&f.name),
+            default_expr_ref(f)
+        )
+        .unwrap();
+    }
+    o.push_str(
+        "            unknown_tagged_fields: TaggedFieldsRef::new(),\n        }\n    }\n}\n\n",
+    );
+
+    let mut tagged: Vec<&Field> = fields.iter().filter(|f| !f.tagged.is_empty()).collect();
+    tagged.sort_by_key(|f| f.tag.unwrap_or(0));
+    writeln!(
+        o,
+        "impl<'a> WireStructRef<'a> for {name}Ref<'a> {{\n    const MIN_LEN: usize = {min_len};\n"
+    )
+    .unwrap();
+    let dec = decode_fn(fields, valid, &flex_cond, &tagged, View::Borrowed);
+    let decode_with = push_decode(o, &dec, top, "Rd<'a>");
+    o.push_str("}\n\n");
+    if let Some(with) = decode_with {
+        writeln!(o, "impl<'a> {name}Ref<'a> {{\n{with}}}\n").unwrap();
+    }
+    if top {
+        writeln!(
+            o,
+            "impl<'a> DecodeRef<'a> for {name}Ref<'a> {{\n    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {{\n        bv::decode_top(body, v, {name}::API_KEY, {name}::VERSIONS)\n    }}\n}}\n"
+        )
+        .unwrap();
+    }
+    writeln!(
+        o,
+        "impl IntoOwned for {name}Ref<'_> {{\n    type Owned = {name};\n    fn into_owned(self) -> {name} {{\n        {name} {{"
+    )
+    .unwrap();
+    for f in fields {
+        let id = field_ident(&f.name);
+        writeln!(o, "            {id}: self.{id}.into_owned(),").unwrap();
+    }
+    o.push_str("            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),\n        }\n    }\n}\n\n");
+}
+
+/// The `decode_body` function of a struct (owned or borrowed view).
+fn decode_fn(
+    fields: &[Field],
+    valid: Range,
+    flex_cond: &str,
+    tagged: &[&Field],
+    view: View,
+) -> String {
+    let mut out = String::new();
+    let o = &mut out;
+    let (rd, tags_new) = match view {
+        View::Owned => ("Rd<'_>", "TaggedFields::new()"),
+        View::Borrowed => ("Rd<'a>", "TaggedFieldsRef::new()"),
+    };
+    let raw_tag = match view {
+        View::Owned => "r.raw_tag(tag, body)",
+        View::Borrowed => "RawTaggedFieldRef { tag, data: body }",
+    };
+    writeln!(
+        o,
+        "    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{"
+    )
+    .unwrap();
+    writeln!(o, "        let flex = {flex_cond};").unwrap();
+    let runs = fixed_runs(fields, valid);
+    let mut skip_to = 0;
+    for (k, f) in fields.iter().enumerate() {
+        if k < skip_to {
+            continue;
+        }
+        if let Some(&(a, b)) = runs.iter().find(|r| r.0 == k) {
+            emit_fixed_run_decode(o, &fields[a..b], valid, view);
+            skip_to = b;
+            continue;
+        }
+        let id = field_ident(&f.name);
+        let mand = f.versions.minus_tagged(f.tagged);
+        let present = cond(mand, valid);
+        let read = read_expr(f, valid, view);
+        let mutkw = if f.tagged.is_empty() { "" } else { "mut " };
+        if present == "false" {
+            writeln!(o, "        let {mutkw}{id} = {};", default_expr_v(f, view)).unwrap();
+        } else if present == "true" {
+            writeln!(
+                o,
+                "        let {mutkw}{id} = field!(r, {:?}, {read});",
+                f.name
+            )
+            .unwrap();
+        } else {
+            writeln!(
+                o,
+                "        let {mutkw}{id} = if {present} {{ field!(r, {:?}, {read}) }} else {{ {} }};",
+                f.name,
+                default_expr_v(f, view)
+            )
+            .unwrap();
+        }
+    }
+    writeln!(o, "        let mut unknown_tagged_fields = {tags_new};").unwrap();
+    o.push_str("        if flex {\n");
+    if tagged.is_empty() {
+        o.push_str(match view {
+            View::Owned => "            unknown_tagged_fields = r.unknown_tags()?;\n",
+            View::Borrowed => "            unknown_tagged_fields = r.unknown_tags_ref()?;\n",
+        });
+    } else {
+        o.push_str("            if let Some((&0, rest)) = r.rest.split_first() { r.rest = rest; } else {\n");
+        o.push_str("            let n = r.uvarint()?;\n            let mut last = None;\n");
+        o.push_str("            for _ in 0..n {\n                let at = r.rest;\n                let (tag, after) = r.tagged_field()?;\n                r.check_tag_order(at, &mut last, tag)?;\n                let body = r.rest;\n                match tag {\n");
+        for f in tagged {
+            let id = field_ident(&f.name);
+            let read = read_expr(f, valid, view);
+            writeln!(
+                o,
+                "                    {} if {} => {{ let x = field!(r, {:?}, {read}); r.tagged_done(body, tag)?; if x == {} {{ unknown_tagged_fields.push({raw_tag}); }} else {{ {id} = x; }} }}",
+                f.tag.expect("tagged field has a tag"),
+                cond(f.tagged, valid),
+                f.name,
+                default_expr_v(f, view)
+            )
+            .unwrap();
+        }
+        writeln!(o, "                    _ => unknown_tagged_fields.push({raw_tag}),\n                }}\n                r.rest = after;\n            }}\n            }}").unwrap();
+    }
+    o.push_str("        }\n");
+    o.push_str("        Ok(Self {\n");
+    for f in fields {
+        writeln!(o, "            {},", field_ident(&f.name)).unwrap();
+    }
+    o.push_str("            unknown_tagged_fields,\n        })\n    }\n\n");
+    out
+}
+
 fn random_expr(ty: &Ty) -> String {
     match ty {
         Ty::Bool => "g.bool()".into(),
@@ -918,7 +1116,7 @@ fn fixed_runs(fields: &[Field], valid: Range) -> Vec<(usize, usize)> {
 
 /// Decodes a run of fixed-width fields: one bounds check for all of them, or, when the input
 /// is too short, field by field (so the error names the field that is cut).
-fn emit_fixed_run_decode(o: &mut String, run: &[Field], valid: Range) {
+fn emit_fixed_run_decode(o: &mut String, run: &[Field], valid: Range, view: View) {
     let total: usize = run.iter().map(|f| fixed_width(&f.ty).unwrap_or(0)).sum();
     let present = cond(run[0].versions, valid);
     let ids: Vec<String> = run.iter().map(|f| field_ident(&f.name)).collect();
@@ -937,7 +1135,7 @@ fn emit_fixed_run_decode(o: &mut String, run: &[Field], valid: Range) {
     }
     let slow: Vec<String> = run
         .iter()
-        .map(|f| format!("field!(r, {:?}, {})", f.name, read_expr(f, valid)))
+        .map(|f| format!("field!(r, {:?}, {})", f.name, read_expr(f, valid, view)))
         .collect();
     let body = format!(
         "if let Some((c, rest)) = r.rest.split_first_chunk::<{total}>() {{ r.rest = rest; ({}) }} else {{ ({}) }}",
@@ -947,7 +1145,7 @@ fn emit_fixed_run_decode(o: &mut String, run: &[Field], valid: Range) {
     if present == "true" {
         writeln!(o, "        let ({}) = {body};", ids.join(", ")).unwrap();
     } else {
-        let defaults: Vec<String> = run.iter().map(default_expr).collect();
+        let defaults: Vec<String> = run.iter().map(|f| default_expr_v(f, view)).collect();
         writeln!(
             o,
             "        let ({}) = if {present} {{ {body} }} else {{ ({}) }};",
@@ -983,16 +1181,20 @@ fn emit_fixed_run_encode(o: &mut String, run: &[Field], valid: Range) {
     }
 }
 
-/// Parser expression for a field (reads from `i`).
-fn read_expr(f: &Field, valid: Range) -> String {
-    let t = base_type(&f.ty);
-    if is_nullable(f) {
-        format!(
+/// Read expression for a field (reads from the cursor `r`).
+fn read_expr(f: &Field, valid: Range, view: View) -> String {
+    let t = base_type_v(&f.ty, view);
+    match (is_nullable(f), view) {
+        (true, View::Owned) => format!(
             "val::read_opt::<{t}>(r, flex, v, {})",
             cond(f.nullable, valid)
-        )
-    } else {
-        format!("<{t} as Value>::read(r, flex, v)")
+        ),
+        (true, View::Borrowed) => format!(
+            "bv::read_opt_ref::<{t}>(r, flex, v, {})",
+            cond(f.nullable, valid)
+        ),
+        (false, View::Owned) => format!("<{t} as Value>::read(r, flex, v)"),
+        (false, View::Borrowed) => format!("<{t} as ValueRef<'a>>::read_ref(r, flex, v)"),
     }
 }
 
@@ -1053,7 +1255,14 @@ fn emit_mod(specs: &[Spec]) -> String {
     }
     o.push('\n');
     for s in specs {
-        writeln!(o, "pub use {}::{};", snake(&s.name), s.name).unwrap();
+        writeln!(
+            o,
+            "pub use {}::{{{}, {}Ref}};",
+            snake(&s.name),
+            s.name,
+            s.name
+        )
+        .unwrap();
     }
     let mut reqs: Vec<&Spec> = specs.iter().filter(|s| s.kind == Kind::Request).collect();
     reqs.sort_by_key(|s| s.api_key);
@@ -1175,6 +1384,17 @@ fn emit_mod(specs: &[Spec]) -> String {
         o.push_str("        })\n    }\n\n    /// Decodes a body that may be followed by extra bytes; returns the value and the bytes used.\n    ///\n    /// # Errors\n    /// Unsupported versions and malformed bodies.\n    pub fn decode_prefix(key: ApiKey, v: i16, body: &Bytes) -> Result<(Self, usize), DecodeError> {\n        Ok(match key {\n");
         for (s, it) in reqs.iter().zip(&items) {
             writeln!(o, "            ApiKey::{} => {{ let (x, n) = {}::decode_prefix(body, v)?; (Self::{}(x), n) }}", api_name(s), it.name, api_name(s)).unwrap();
+        }
+        o.push_str("        })\n    }\n\n    /// Decodes through the borrowed view ([`crate::DecodeRef`]) and converts the view to the\n    /// owned body (property tests check it equals [`Self::decode`]).\n    ///\n    /// # Errors\n    /// Unsupported versions and malformed bodies.\n    #[cfg(feature = \"testing\")]\n    pub fn decode_via_ref(key: ApiKey, v: i16, body: &[u8]) -> Result<Self, DecodeError> {\n        use crate::{DecodeRef, IntoOwned};\n        Ok(match key {\n");
+        for (s, it) in reqs.iter().zip(&items) {
+            writeln!(
+                o,
+                "            ApiKey::{} => Self::{}({}Ref::decode_ref(body, v)?.into_owned()),",
+                api_name(s),
+                api_name(s),
+                it.name
+            )
+            .unwrap();
         }
         o.push_str("        })\n    }\n\n    /// The API this body belongs to.\n    #[must_use]\n    pub const fn api_key(&self) -> ApiKey {\n        match self {\n");
         for s in &reqs {

@@ -104,6 +104,7 @@ trait Body: Sized + PartialEq + Debug {
     const KIND: &'static str;
     fn decode(key: ApiKey, v: i16, body: &Bytes) -> Result<Self, DecodeError>;
     fn decode_prefix(key: ApiKey, v: i16, body: &Bytes) -> Result<(Self, usize), DecodeError>;
+    fn decode_via_ref(key: ApiKey, v: i16, body: &[u8]) -> Result<Self, DecodeError>;
     fn encoded_len(&self, v: i16) -> Result<usize, EncodeError>;
     fn encode(&self, v: i16, out: &mut Vec<u8>) -> Result<(), EncodeError>;
 }
@@ -115,6 +116,9 @@ impl Body for AnyRequest {
     }
     fn decode_prefix(key: ApiKey, v: i16, body: &Bytes) -> Result<(Self, usize), DecodeError> {
         Self::decode_prefix(key, v, body)
+    }
+    fn decode_via_ref(key: ApiKey, v: i16, body: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_via_ref(key, v, body)
     }
     fn encoded_len(&self, v: i16) -> Result<usize, EncodeError> {
         self.encoded_len(v)
@@ -131,6 +135,9 @@ impl Body for AnyResponse {
     }
     fn decode_prefix(key: ApiKey, v: i16, body: &Bytes) -> Result<(Self, usize), DecodeError> {
         Self::decode_prefix(key, v, body)
+    }
+    fn decode_via_ref(key: ApiKey, v: i16, body: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_via_ref(key, v, body)
     }
     fn encoded_len(&self, v: i16) -> Result<usize, EncodeError> {
         self.encoded_len(v)
@@ -178,9 +185,21 @@ fn round_trip<T: Body>(x: &T, key: ApiKey, v: i16) -> Bytes {
     e1
 }
 
-/// Decodes `body` as API `key` version `v` and runs the round trip on success.
+/// Decodes `body` as API `key` version `v` and runs the round trip on success. The borrowed
+/// view must agree: the same value (after `into_owned`) or the same error.
 fn check_body<T: Body>(key: ApiKey, v: i16, body: &Bytes) -> Option<T> {
-    let x = T::decode(key, v, body).ok()?;
+    let kind = T::KIND;
+    let owned = T::decode(key, v, body);
+    let via_ref = T::decode_via_ref(key, v, body);
+    match (&owned, &via_ref) {
+        (Ok(x), Ok(y)) => assert!(
+            same(x, y),
+            "{kind} {key:?} v{v}: borrowed view != owned decode\n x = {x:?}\n y = {y:?}"
+        ),
+        (Err(e), Err(f)) => assert_eq!(e, f, "{kind} {key:?} v{v}: borrowed view's error"),
+        _ => panic!("{kind} {key:?} v{v}: owned decode {owned:?} but borrowed view {via_ref:?}"),
+    }
+    let x = owned.ok()?;
     round_trip(&x, key, v);
     Some(x)
 }

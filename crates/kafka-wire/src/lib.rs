@@ -74,6 +74,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod borrowed;
 pub mod codec;
 pub mod error;
 pub mod error_code;
@@ -97,6 +98,7 @@ mod value;
 mod vectored;
 pub mod versioned;
 
+pub use borrowed::{DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef};
 pub use bytestring::ByteString;
 pub use codec::{
     ApiVersionsOutcome, ClientCodec, CorrelationId, NegotiatedVersions, NegotiationOptions,

@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use crate::borrowed::{PackedRef, RawTaggedFieldRef, TaggedFieldsRef};
 use crate::error::{DecodeErrorKind, WireError};
 use crate::types::{Packed, PackedElem, RawTaggedField, TaggedFields};
 
@@ -40,7 +41,9 @@ pub(crate) use field;
 pub(crate) struct Rd<'a> {
     /// The bytes not yet read.
     pub(crate) rest: &'a [u8],
-    ctx: &'a Bytes,
+    /// The buffer zero-copy values are cut from; `None` for a borrowed decode
+    /// ([`Rd::borrowed`]), which takes `&'a [u8]` slices instead.
+    ctx: Option<&'a Bytes>,
     base: usize,
     /// The error of the last failed read.
     pub(crate) err: WireError,
@@ -51,9 +54,20 @@ impl<'a> Rd<'a> {
     pub(crate) fn new(ctx: &'a Bytes) -> Self {
         Self {
             rest: ctx,
-            ctx,
+            ctx: Some(ctx),
             base: ctx.as_ptr() as usize,
             err: WireError::at(ctx, DecodeErrorKind::UnexpectedEnd),
+        }
+    }
+
+    /// A cursor at the start of `input` for the borrowed views, whose values are `&'a`
+    /// slices of `input`.
+    pub(crate) fn borrowed(input: &'a [u8]) -> Self {
+        Self {
+            rest: input,
+            ctx: None,
+            base: input.as_ptr() as usize,
+            err: WireError::at(input, DecodeErrorKind::UnexpectedEnd),
         }
     }
 
@@ -188,22 +202,36 @@ impl<'a> Rd<'a> {
         (s.as_ptr() as usize).wrapping_sub(self.base)
     }
 
+    /// Takes the next `len` bytes of the input.
+    #[inline(always)]
+    pub(crate) fn take(&mut self, len: usize) -> RResult<&'a [u8]> {
+        match self.rest.split_at_checked(len) {
+            Some((taken, rest)) => {
+                self.rest = rest;
+                Ok(taken)
+            }
+            None => Err(self.fail(DecodeErrorKind::UnexpectedEnd)),
+        }
+    }
+
     /// Takes `len` bytes as a slice of `ctx` (no copy).
     #[inline(always)]
     fn slice(&mut self, len: usize) -> RResult<Bytes> {
-        if len > self.rest.len() {
-            return Err(self.fail(DecodeErrorKind::UnexpectedEnd));
-        }
-        let off = self.offset_of(self.rest);
-        self.rest = &self.rest[len..];
-        Ok(self.ctx.slice(off..off + len))
+        let taken = self.take(len)?;
+        Ok(self.bytes_of(taken))
     }
 
-    /// `s`, which lies inside `ctx`, as a `Bytes` (no copy).
+    /// `s`, which lies inside the input, as a `Bytes`: a slice of `ctx` (no copy), or a copy
+    /// for a borrowed cursor (whose decoders never ask for one).
     #[inline]
     pub(crate) fn bytes_of(&self, s: &[u8]) -> Bytes {
-        let off = self.offset_of(s);
-        self.ctx.slice(off..off + s.len())
+        match self.ctx {
+            Some(ctx) => {
+                let off = self.offset_of(s);
+                ctx.slice(off..off + s.len())
+            }
+            None => Bytes::copy_from_slice(s),
+        }
     }
 
     /// A nullable string, zero-copy.
@@ -376,10 +404,19 @@ impl<'a> Rd<'a> {
     #[cold]
     #[inline(never)]
     fn unknown_tags_slow(&mut self) -> RResult<TaggedFields> {
+        Ok(self
+            .tag_section(|r, tag, body| r.raw_tag(tag, body))?
+            .into())
+    }
+
+    /// Reads a tagged-field section none of whose tags is known here, making each entry with
+    /// `entry(cursor, tag, body)`.
+    #[inline(always)]
+    fn tag_section<T>(&mut self, entry: impl Fn(&Self, u32, &'a [u8]) -> T) -> RResult<Vec<T>> {
         let at = self.rest;
         let n = self.uvarint()?;
         if n == 0 {
-            return Ok(TaggedFields::new());
+            return Ok(Vec::new());
         }
         if (n as usize).saturating_mul(2) > self.rest.len() {
             let remaining = self.rest.len();
@@ -397,10 +434,76 @@ impl<'a> Rd<'a> {
             let at = self.rest;
             let (tag, after) = self.tagged_field()?;
             self.check_tag_order(at, &mut last, tag)?;
-            v.push(self.raw_tag(tag, self.rest));
+            v.push(entry(self, tag, self.rest));
             self.rest = after;
         }
-        Ok(v.into())
+        Ok(v)
+    }
+
+    // The borrowed views' reads: the same wire checks as above, values are `&'a` slices of
+    // the input.
+
+    /// Fails with `UnexpectedNull` at `at` if a non-nullable value was null.
+    #[inline(always)]
+    pub(crate) fn required<T>(&mut self, at: &'a [u8], x: Option<T>) -> RResult<T> {
+        match x {
+            Some(x) => Ok(x),
+            None => Err(self.fail_at(at, DecodeErrorKind::UnexpectedNull)),
+        }
+    }
+
+    /// A nullable string, borrowed.
+    #[inline(always)]
+    pub(crate) fn nullable_str_ref(&mut self, flex: bool) -> RResult<Option<&'a str>> {
+        let at = self.rest;
+        let Some(len) = self.str_len(flex)? else {
+            return Ok(None);
+        };
+        let raw = self.take(len)?;
+        match core::str::from_utf8(raw) {
+            Ok(s) => Ok(Some(s)),
+            Err(_) => Err(self.fail_at(at, DecodeErrorKind::InvalidUtf8)),
+        }
+    }
+
+    /// Nullable bytes (also records), borrowed.
+    #[inline(always)]
+    pub(crate) fn nullable_bytes_ref(&mut self, flex: bool) -> RResult<Option<&'a [u8]>> {
+        let Some(len) = self.bytes_len(flex)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.take(len)?))
+    }
+
+    /// A nullable packed primitive array, borrowed.
+    #[inline(always)]
+    pub(crate) fn nullable_packed_ref<T: PackedElem>(
+        &mut self,
+        flex: bool,
+    ) -> RResult<Option<PackedRef<'a, T>>> {
+        let Some(n) = self.array_len(flex, T::SIZE)? else {
+            return Ok(None);
+        };
+        Ok(Some(PackedRef::from_wire(self.take(n * T::SIZE)?)))
+    }
+
+    /// The whole tagged-field section of a borrowed struct when no tag is known at this
+    /// version.
+    #[inline(always)]
+    pub(crate) fn unknown_tags_ref(&mut self) -> RResult<TaggedFieldsRef<'a>> {
+        if let Some((&0, rest)) = self.rest.split_first() {
+            self.rest = rest;
+            return Ok(TaggedFieldsRef::new());
+        }
+        self.unknown_tags_ref_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unknown_tags_ref_slow(&mut self) -> RResult<TaggedFieldsRef<'a>> {
+        Ok(self
+            .tag_section(|_, tag, data| RawTaggedFieldRef { tag, data })?
+            .into())
     }
 }
 

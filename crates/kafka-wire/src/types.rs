@@ -58,7 +58,7 @@ impl fmt::Display for Uuid {
 }
 
 /// A fixed-size primitive that can live in a [`Packed`] array.
-pub trait PackedElem: Copy + fmt::Debug + PartialEq {
+pub trait PackedElem: Copy + fmt::Debug + PartialEq + 'static {
     /// Size of one element on the wire.
     const SIZE: usize;
     /// Reads one element from exactly `SIZE` bytes.

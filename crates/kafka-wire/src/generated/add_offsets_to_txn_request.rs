@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -181,6 +185,104 @@ impl AddOffsetsToTxnRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AddOffsetsToTxnRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddOffsetsToTxnRequestRef<'a> {
+    /// See [`AddOffsetsToTxnRequest::transactional_id`].
+    pub transactional_id: &'a str,
+    /// See [`AddOffsetsToTxnRequest::producer_id`].
+    pub producer_id: i64,
+    /// See [`AddOffsetsToTxnRequest::producer_epoch`].
+    pub producer_epoch: i16,
+    /// See [`AddOffsetsToTxnRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`AddOffsetsToTxnRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddOffsetsToTxnRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            transactional_id: "",
+            producer_id: 0,
+            producer_epoch: 0,
+            group_id: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddOffsetsToTxnRequestRef<'a> {
+    const MIN_LEN: usize = 13;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let transactional_id = field!(
+            r,
+            "TransactionalId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            group_id,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AddOffsetsToTxnRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AddOffsetsToTxnRequest::API_KEY,
+            AddOffsetsToTxnRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AddOffsetsToTxnRequestRef<'_> {
+    type Owned = AddOffsetsToTxnRequest;
+    fn into_owned(self) -> AddOffsetsToTxnRequest {
+        AddOffsetsToTxnRequest {
+            transactional_id: self.transactional_id.into_owned(),
+            producer_id: self.producer_id.into_owned(),
+            producer_epoch: self.producer_epoch.into_owned(),
+            group_id: self.group_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -311,6 +315,133 @@ impl AddPartitionsToTxnRequest {
     }
 }
 
+/// Borrowed view of [`AddPartitionsToTxnRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddPartitionsToTxnRequestRef<'a> {
+    /// See [`AddPartitionsToTxnRequest::transactions`].
+    pub transactions: Vec<AddPartitionsToTxnTransactionRef<'a>>,
+    /// See [`AddPartitionsToTxnRequest::v3_and_below_transactional_id`].
+    pub v3_and_below_transactional_id: &'a str,
+    /// See [`AddPartitionsToTxnRequest::v3_and_below_producer_id`].
+    pub v3_and_below_producer_id: i64,
+    /// See [`AddPartitionsToTxnRequest::v3_and_below_producer_epoch`].
+    pub v3_and_below_producer_epoch: i16,
+    /// See [`AddPartitionsToTxnRequest::v3_and_below_topics`].
+    pub v3_and_below_topics: Vec<AddPartitionsToTxnTopicRef<'a>>,
+    /// See [`AddPartitionsToTxnRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddPartitionsToTxnRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            transactions: Vec::new(),
+            v3_and_below_transactional_id: "",
+            v3_and_below_producer_id: 0,
+            v3_and_below_producer_epoch: 0,
+            v3_and_below_topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddPartitionsToTxnRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let transactions = if v >= 4 {
+            field!(
+                r,
+                "Transactions",
+                <Vec<AddPartitionsToTxnTransactionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let v3_and_below_transactional_id = if v <= 3 {
+            field!(
+                r,
+                "V3AndBelowTransactionalId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let (v3_and_below_producer_id, v3_and_below_producer_epoch) = if v <= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "V3AndBelowProducerId",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "V3AndBelowProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let v3_and_below_topics = if v <= 3 {
+            field!(
+                r,
+                "V3AndBelowTopics",
+                <Vec<AddPartitionsToTxnTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            transactions,
+            v3_and_below_transactional_id,
+            v3_and_below_producer_id,
+            v3_and_below_producer_epoch,
+            v3_and_below_topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AddPartitionsToTxnRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AddPartitionsToTxnRequest::API_KEY,
+            AddPartitionsToTxnRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AddPartitionsToTxnRequestRef<'_> {
+    type Owned = AddPartitionsToTxnRequest;
+    fn into_owned(self) -> AddPartitionsToTxnRequest {
+        AddPartitionsToTxnRequest {
+            transactions: self.transactions.into_owned(),
+            v3_and_below_transactional_id: self.v3_and_below_transactional_id.into_owned(),
+            v3_and_below_producer_id: self.v3_and_below_producer_id.into_owned(),
+            v3_and_below_producer_epoch: self.v3_and_below_producer_epoch.into_owned(),
+            v3_and_below_topics: self.v3_and_below_topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AddPartitionsToTxnTransaction` (part of `AddPartitionsToTxnRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -595,6 +726,129 @@ impl AddPartitionsToTxnTransaction {
     }
 }
 
+/// Borrowed view of [`AddPartitionsToTxnTransaction`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddPartitionsToTxnTransactionRef<'a> {
+    /// See [`AddPartitionsToTxnTransaction::transactional_id`].
+    pub transactional_id: &'a str,
+    /// See [`AddPartitionsToTxnTransaction::producer_id`].
+    pub producer_id: i64,
+    /// See [`AddPartitionsToTxnTransaction::producer_epoch`].
+    pub producer_epoch: i16,
+    /// See [`AddPartitionsToTxnTransaction::verify_only`].
+    pub verify_only: bool,
+    /// See [`AddPartitionsToTxnTransaction::topics`].
+    pub topics: Vec<AddPartitionsToTxnTopicRef<'a>>,
+    /// See [`AddPartitionsToTxnTransaction::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddPartitionsToTxnTransactionRef<'_> {
+    fn default() -> Self {
+        Self {
+            transactional_id: "",
+            producer_id: 0,
+            producer_epoch: 0,
+            verify_only: false,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddPartitionsToTxnTransactionRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AddPartitionsToTxnTransactionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let transactional_id = if v >= 4 {
+            field!(
+                r,
+                "TransactionalId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let (producer_id, producer_epoch) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let verify_only = if v >= 4 {
+            field!(
+                r,
+                "VerifyOnly",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let topics = if v >= 4 {
+            field!(
+                r,
+                "Topics",
+                <Vec<AddPartitionsToTxnTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            verify_only,
+            topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AddPartitionsToTxnTransactionRef<'_> {
+    type Owned = AddPartitionsToTxnTransaction;
+    fn into_owned(self) -> AddPartitionsToTxnTransaction {
+        AddPartitionsToTxnTransaction {
+            transactional_id: self.transactional_id.into_owned(),
+            producer_id: self.producer_id.into_owned(),
+            producer_epoch: self.producer_epoch.into_owned(),
+            verify_only: self.verify_only.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AddPartitionsToTxnTopic` (part of `AddPartitionsToTxnRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -720,6 +974,73 @@ impl AddPartitionsToTxnTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AddPartitionsToTxnTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddPartitionsToTxnTopicRef<'a> {
+    /// See [`AddPartitionsToTxnTopic::name`].
+    pub name: &'a str,
+    /// See [`AddPartitionsToTxnTopic::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`AddPartitionsToTxnTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddPartitionsToTxnTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddPartitionsToTxnTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AddPartitionsToTxnTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AddPartitionsToTxnTopicRef<'_> {
+    type Owned = AddPartitionsToTxnTopic;
+    fn into_owned(self) -> AddPartitionsToTxnTopic {
+        AddPartitionsToTxnTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

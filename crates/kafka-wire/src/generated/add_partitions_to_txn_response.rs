@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -235,6 +239,105 @@ impl AddPartitionsToTxnResponse {
     }
 }
 
+/// Borrowed view of [`AddPartitionsToTxnResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddPartitionsToTxnResponseRef<'a> {
+    /// See [`AddPartitionsToTxnResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`AddPartitionsToTxnResponse::error_code`].
+    pub error_code: i16,
+    /// See [`AddPartitionsToTxnResponse::results_by_transaction`].
+    pub results_by_transaction: Vec<AddPartitionsToTxnResultRef<'a>>,
+    /// See [`AddPartitionsToTxnResponse::results_by_topic_v3_and_below`].
+    pub results_by_topic_v3_and_below: Vec<AddPartitionsToTxnTopicResultRef<'a>>,
+    /// See [`AddPartitionsToTxnResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddPartitionsToTxnResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            results_by_transaction: Vec::new(),
+            results_by_topic_v3_and_below: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddPartitionsToTxnResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let error_code = if v >= 4 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let results_by_transaction = if v >= 4 {
+            field!(
+                r,
+                "ResultsByTransaction",
+                <Vec<AddPartitionsToTxnResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let results_by_topic_v3_and_below = if v <= 3 {
+            field!(
+                r,
+                "ResultsByTopicV3AndBelow",
+                <Vec<AddPartitionsToTxnTopicResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            results_by_transaction,
+            results_by_topic_v3_and_below,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AddPartitionsToTxnResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AddPartitionsToTxnResponse::API_KEY,
+            AddPartitionsToTxnResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AddPartitionsToTxnResponseRef<'_> {
+    type Owned = AddPartitionsToTxnResponse;
+    fn into_owned(self) -> AddPartitionsToTxnResponse {
+        AddPartitionsToTxnResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            results_by_transaction: self.results_by_transaction.into_owned(),
+            results_by_topic_v3_and_below: self.results_by_topic_v3_and_below.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AddPartitionsToTxnResult` (part of `AddPartitionsToTxnResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -414,6 +517,85 @@ impl AddPartitionsToTxnResult {
     }
 }
 
+/// Borrowed view of [`AddPartitionsToTxnResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddPartitionsToTxnResultRef<'a> {
+    /// See [`AddPartitionsToTxnResult::transactional_id`].
+    pub transactional_id: &'a str,
+    /// See [`AddPartitionsToTxnResult::topic_results`].
+    pub topic_results: Vec<AddPartitionsToTxnTopicResultRef<'a>>,
+    /// See [`AddPartitionsToTxnResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddPartitionsToTxnResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            transactional_id: "",
+            topic_results: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddPartitionsToTxnResultRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AddPartitionsToTxnResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let transactional_id = if v >= 4 {
+            field!(
+                r,
+                "TransactionalId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let topic_results = if v >= 4 {
+            field!(
+                r,
+                "TopicResults",
+                <Vec<AddPartitionsToTxnTopicResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            transactional_id,
+            topic_results,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AddPartitionsToTxnResultRef<'_> {
+    type Owned = AddPartitionsToTxnResult;
+    fn into_owned(self) -> AddPartitionsToTxnResult {
+        AddPartitionsToTxnResult {
+            transactional_id: self.transactional_id.into_owned(),
+            topic_results: self.topic_results.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AddPartitionsToTxnTopicResult` (part of `AddPartitionsToTxnResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -548,6 +730,73 @@ impl AddPartitionsToTxnTopicResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AddPartitionsToTxnTopicResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddPartitionsToTxnTopicResultRef<'a> {
+    /// See [`AddPartitionsToTxnTopicResult::name`].
+    pub name: &'a str,
+    /// See [`AddPartitionsToTxnTopicResult::results_by_partition`].
+    pub results_by_partition: Vec<AddPartitionsToTxnPartitionResultRef<'a>>,
+    /// See [`AddPartitionsToTxnTopicResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddPartitionsToTxnTopicResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            results_by_partition: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddPartitionsToTxnTopicResultRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AddPartitionsToTxnTopicResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let results_by_partition = field!(
+            r,
+            "ResultsByPartition",
+            <Vec<AddPartitionsToTxnPartitionResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            results_by_partition,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AddPartitionsToTxnTopicResultRef<'_> {
+    type Owned = AddPartitionsToTxnTopicResult;
+    fn into_owned(self) -> AddPartitionsToTxnTopicResult {
+        AddPartitionsToTxnTopicResult {
+            name: self.name.into_owned(),
+            results_by_partition: self.results_by_partition.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -693,6 +942,88 @@ impl AddPartitionsToTxnPartitionResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AddPartitionsToTxnPartitionResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddPartitionsToTxnPartitionResultRef<'a> {
+    /// See [`AddPartitionsToTxnPartitionResult::partition_index`].
+    pub partition_index: i32,
+    /// See [`AddPartitionsToTxnPartitionResult::partition_error_code`].
+    pub partition_error_code: i16,
+    /// See [`AddPartitionsToTxnPartitionResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddPartitionsToTxnPartitionResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            partition_error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddPartitionsToTxnPartitionResultRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AddPartitionsToTxnPartitionResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let (partition_index, partition_error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "PartitionErrorCode",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            partition_error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AddPartitionsToTxnPartitionResultRef<'_> {
+    type Owned = AddPartitionsToTxnPartitionResult;
+    fn into_owned(self) -> AddPartitionsToTxnPartitionResult {
+        AddPartitionsToTxnPartitionResult {
+            partition_index: self.partition_index.into_owned(),
+            partition_error_code: self.partition_error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -235,6 +239,125 @@ impl AddRaftVoterRequest {
     }
 }
 
+/// Borrowed view of [`AddRaftVoterRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddRaftVoterRequestRef<'a> {
+    /// See [`AddRaftVoterRequest::cluster_id`].
+    pub cluster_id: Option<&'a str>,
+    /// See [`AddRaftVoterRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`AddRaftVoterRequest::voter_id`].
+    pub voter_id: i32,
+    /// See [`AddRaftVoterRequest::voter_directory_id`].
+    pub voter_directory_id: Uuid,
+    /// See [`AddRaftVoterRequest::listeners`].
+    pub listeners: Vec<ListenerRef<'a>>,
+    /// See [`AddRaftVoterRequest::ack_when_committed`].
+    pub ack_when_committed: bool,
+    /// See [`AddRaftVoterRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AddRaftVoterRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            cluster_id: Some(""),
+            timeout_ms: 0,
+            voter_id: 0,
+            voter_directory_id: Uuid::ZERO,
+            listeners: Vec::new(),
+            ack_when_committed: true,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AddRaftVoterRequestRef<'a> {
+    const MIN_LEN: usize = 27;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let cluster_id = field!(
+            r,
+            "ClusterId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let (timeout_ms, voter_id, voter_directory_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<24, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<24, 4>(c, 4)),
+                    Uuid(p::chunk::<24, 16>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "VoterId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "VoterDirectoryId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let listeners = field!(
+            r,
+            "Listeners",
+            <Vec<ListenerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let ack_when_committed = if v >= 1 {
+            field!(
+                r,
+                "AckWhenCommitted",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            true
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            cluster_id,
+            timeout_ms,
+            voter_id,
+            voter_directory_id,
+            listeners,
+            ack_when_committed,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AddRaftVoterRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AddRaftVoterRequest::API_KEY,
+            AddRaftVoterRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AddRaftVoterRequestRef<'_> {
+    type Owned = AddRaftVoterRequest;
+    fn into_owned(self) -> AddRaftVoterRequest {
+        AddRaftVoterRequest {
+            cluster_id: self.cluster_id.into_owned(),
+            timeout_ms: self.timeout_ms.into_owned(),
+            voter_id: self.voter_id.into_owned(),
+            voter_directory_id: self.voter_directory_id.into_owned(),
+            listeners: self.listeners.into_owned(),
+            ack_when_committed: self.ack_when_committed.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Listener` (part of `AddRaftVoterRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -373,6 +496,75 @@ impl Listener {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Listener`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerRef<'a> {
+    /// See [`Listener::name`].
+    pub name: &'a str,
+    /// See [`Listener::host`].
+    pub host: &'a str,
+    /// See [`Listener::port`].
+    pub port: u16,
+    /// See [`Listener::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListenerRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListenerRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListenerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListenerRef<'_> {
+    type Owned = Listener;
+    fn into_owned(self) -> Listener {
+        Listener {
+            name: self.name.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -178,6 +182,106 @@ impl AllocateProducerIdsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AllocateProducerIdsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllocateProducerIdsResponseRef<'a> {
+    /// See [`AllocateProducerIdsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`AllocateProducerIdsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`AllocateProducerIdsResponse::producer_id_start`].
+    pub producer_id_start: i64,
+    /// See [`AllocateProducerIdsResponse::producer_id_len`].
+    pub producer_id_len: i32,
+    /// See [`AllocateProducerIdsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AllocateProducerIdsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            producer_id_start: 0,
+            producer_id_len: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AllocateProducerIdsResponseRef<'a> {
+    const MIN_LEN: usize = 19;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code, producer_id_start, producer_id_len) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<18>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<18, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<18, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<18, 8>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<18, 4>(c, 14)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ProducerIdStart",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ProducerIdLen",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            producer_id_start,
+            producer_id_len,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AllocateProducerIdsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AllocateProducerIdsResponse::API_KEY,
+            AllocateProducerIdsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AllocateProducerIdsResponseRef<'_> {
+    type Owned = AllocateProducerIdsResponse;
+    fn into_owned(self) -> AllocateProducerIdsResponse {
+        AllocateProducerIdsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            producer_id_start: self.producer_id_start.into_owned(),
+            producer_id_len: self.producer_id_len.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

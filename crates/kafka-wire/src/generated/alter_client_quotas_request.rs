@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -135,6 +139,77 @@ impl AlterClientQuotasRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterClientQuotasRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterClientQuotasRequestRef<'a> {
+    /// See [`AlterClientQuotasRequest::entries`].
+    pub entries: Vec<EntryDataRef<'a>>,
+    /// See [`AlterClientQuotasRequest::validate_only`].
+    pub validate_only: bool,
+    /// See [`AlterClientQuotasRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterClientQuotasRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            validate_only: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterClientQuotasRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 1;
+        let entries = field!(
+            r,
+            "Entries",
+            <Vec<EntryDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let validate_only = field!(
+            r,
+            "ValidateOnly",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            entries,
+            validate_only,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AlterClientQuotasRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AlterClientQuotasRequest::API_KEY,
+            AlterClientQuotasRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AlterClientQuotasRequestRef<'_> {
+    type Owned = AlterClientQuotasRequest;
+    fn into_owned(self) -> AlterClientQuotasRequest {
+        AlterClientQuotasRequest {
+            entries: self.entries.into_owned(),
+            validate_only: self.validate_only.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -263,6 +338,77 @@ impl EntryData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`EntryData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryDataRef<'a> {
+    /// See [`EntryData::entity`].
+    pub entity: Vec<EntityDataRef<'a>>,
+    /// See [`EntryData::ops`].
+    pub ops: Vec<OpDataRef<'a>>,
+    /// See [`EntryData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EntryDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            entity: Vec::new(),
+            ops: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EntryDataRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EntryDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let entity = field!(
+            r,
+            "Entity",
+            <Vec<EntityDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let ops = field!(
+            r,
+            "Ops",
+            <Vec<OpDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            entity,
+            ops,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EntryDataRef<'_> {
+    type Owned = EntryData;
+    fn into_owned(self) -> EntryData {
+        EntryData {
+            entity: self.entity.into_owned(),
+            ops: self.ops.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -399,6 +545,77 @@ impl EntityData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`EntityData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityDataRef<'a> {
+    /// See [`EntityData::entity_type`].
+    pub entity_type: &'a str,
+    /// See [`EntityData::entity_name`].
+    pub entity_name: Option<&'a str>,
+    /// See [`EntityData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EntityDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            entity_type: "",
+            entity_name: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EntityDataRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EntityDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let entity_type = field!(
+            r,
+            "EntityType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let entity_name = field!(
+            r,
+            "EntityName",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            entity_type,
+            entity_name,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EntityDataRef<'_> {
+    type Owned = EntityData;
+    fn into_owned(self) -> EntityData {
+        EntityData {
+            entity_type: self.entity_type.into_owned(),
+            entity_name: self.entity_name.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -540,6 +757,75 @@ impl OpData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OpData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpDataRef<'a> {
+    /// See [`OpData::key`].
+    pub key: &'a str,
+    /// See [`OpData::value`].
+    pub value: f64,
+    /// See [`OpData::remove`].
+    pub remove: bool,
+    /// See [`OpData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OpDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            key: "",
+            value: 0.0,
+            remove: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OpDataRef<'a> {
+    const MIN_LEN: usize = 11;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OpDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let key = field!(r, "Key", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let value = field!(r, "Value", <f64 as ValueRef<'a>>::read_ref(r, flex, v));
+        let remove = field!(r, "Remove", <bool as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            key,
+            value,
+            remove,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OpDataRef<'_> {
+    type Owned = OpData;
+    fn into_owned(self) -> OpData {
+        OpData {
+            key: self.key.into_owned(),
+            value: self.value.into_owned(),
+            remove: self.remove.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -141,6 +145,77 @@ impl AlterConfigsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterConfigsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterConfigsRequestRef<'a> {
+    /// See [`AlterConfigsRequest::resources`].
+    pub resources: Vec<AlterConfigsResourceRef<'a>>,
+    /// See [`AlterConfigsRequest::validate_only`].
+    pub validate_only: bool,
+    /// See [`AlterConfigsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterConfigsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            resources: Vec::new(),
+            validate_only: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterConfigsRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let resources = field!(
+            r,
+            "Resources",
+            <Vec<AlterConfigsResourceRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let validate_only = field!(
+            r,
+            "ValidateOnly",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            resources,
+            validate_only,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AlterConfigsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AlterConfigsRequest::API_KEY,
+            AlterConfigsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AlterConfigsRequestRef<'_> {
+    type Owned = AlterConfigsRequest;
+    fn into_owned(self) -> AlterConfigsRequest {
+        AlterConfigsRequest {
+            resources: self.resources.into_owned(),
+            validate_only: self.validate_only.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -291,6 +366,87 @@ impl AlterConfigsResource {
     }
 }
 
+/// Borrowed view of [`AlterConfigsResource`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterConfigsResourceRef<'a> {
+    /// See [`AlterConfigsResource::resource_type`].
+    pub resource_type: i8,
+    /// See [`AlterConfigsResource::resource_name`].
+    pub resource_name: &'a str,
+    /// See [`AlterConfigsResource::configs`].
+    pub configs: Vec<AlterableConfigRef<'a>>,
+    /// See [`AlterConfigsResource::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterConfigsResourceRef<'_> {
+    fn default() -> Self {
+        Self {
+            resource_type: 0,
+            resource_name: "",
+            configs: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterConfigsResourceRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterConfigsResourceRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let resource_type = field!(
+            r,
+            "ResourceType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name = field!(
+            r,
+            "ResourceName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let configs = field!(
+            r,
+            "Configs",
+            <Vec<AlterableConfigRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            configs,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterConfigsResourceRef<'_> {
+    type Owned = AlterConfigsResource;
+    fn into_owned(self) -> AlterConfigsResource {
+        AlterConfigsResource {
+            resource_type: self.resource_type.into_owned(),
+            resource_name: self.resource_name.into_owned(),
+            configs: self.configs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AlterableConfig` (part of `AlterConfigsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -420,6 +576,69 @@ impl AlterableConfig {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterableConfig`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterableConfigRef<'a> {
+    /// See [`AlterableConfig::name`].
+    pub name: &'a str,
+    /// See [`AlterableConfig::value`].
+    pub value: Option<&'a str>,
+    /// See [`AlterableConfig::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterableConfigRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            value: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterableConfigRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterableConfigRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let value = field!(r, "Value", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterableConfigRef<'_> {
+    type Owned = AlterableConfig;
+    fn into_owned(self) -> AlterableConfig {
+        AlterableConfig {
+            name: self.name.into_owned(),
+            value: self.value.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -190,6 +194,87 @@ impl AlterPartitionReassignmentsRequest {
     }
 }
 
+/// Borrowed view of [`AlterPartitionReassignmentsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterPartitionReassignmentsRequestRef<'a> {
+    /// See [`AlterPartitionReassignmentsRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`AlterPartitionReassignmentsRequest::allow_replication_factor_change`].
+    pub allow_replication_factor_change: bool,
+    /// See [`AlterPartitionReassignmentsRequest::topics`].
+    pub topics: Vec<ReassignableTopicRef<'a>>,
+    /// See [`AlterPartitionReassignmentsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterPartitionReassignmentsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 60000,
+            allow_replication_factor_change: true,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterPartitionReassignmentsRequestRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let timeout_ms = field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let allow_replication_factor_change = if v >= 1 {
+            field!(
+                r,
+                "AllowReplicationFactorChange",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            true
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<ReassignableTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            timeout_ms,
+            allow_replication_factor_change,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AlterPartitionReassignmentsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AlterPartitionReassignmentsRequest::API_KEY,
+            AlterPartitionReassignmentsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AlterPartitionReassignmentsRequestRef<'_> {
+    type Owned = AlterPartitionReassignmentsRequest;
+    fn into_owned(self) -> AlterPartitionReassignmentsRequest {
+        AlterPartitionReassignmentsRequest {
+            timeout_ms: self.timeout_ms.into_owned(),
+            allow_replication_factor_change: self.allow_replication_factor_change.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ReassignableTopic` (part of `AlterPartitionReassignmentsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -321,6 +406,73 @@ impl ReassignableTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReassignableTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReassignableTopicRef<'a> {
+    /// See [`ReassignableTopic::name`].
+    pub name: &'a str,
+    /// See [`ReassignableTopic::partitions`].
+    pub partitions: Vec<ReassignablePartitionRef<'a>>,
+    /// See [`ReassignableTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReassignableTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReassignableTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReassignableTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<ReassignablePartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReassignableTopicRef<'_> {
+    type Owned = ReassignableTopic;
+    fn into_owned(self) -> ReassignableTopic {
+        ReassignableTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -457,6 +609,77 @@ impl ReassignablePartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReassignablePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReassignablePartitionRef<'a> {
+    /// See [`ReassignablePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`ReassignablePartition::replicas`].
+    pub replicas: Option<PackedRef<'a, i32>>,
+    /// See [`ReassignablePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReassignablePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            replicas: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReassignablePartitionRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReassignablePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let replicas = field!(
+            r,
+            "Replicas",
+            bv::read_opt_ref::<PackedRef<'a, i32>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            replicas,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReassignablePartitionRef<'_> {
+    type Owned = ReassignablePartition;
+    fn into_owned(self) -> ReassignablePartition {
+        ReassignablePartition {
+            partition_index: self.partition_index.into_owned(),
+            replicas: self.replicas.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

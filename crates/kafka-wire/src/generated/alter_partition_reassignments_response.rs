@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -220,6 +224,107 @@ impl AlterPartitionReassignmentsResponse {
     }
 }
 
+/// Borrowed view of [`AlterPartitionReassignmentsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterPartitionReassignmentsResponseRef<'a> {
+    /// See [`AlterPartitionReassignmentsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`AlterPartitionReassignmentsResponse::allow_replication_factor_change`].
+    pub allow_replication_factor_change: bool,
+    /// See [`AlterPartitionReassignmentsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`AlterPartitionReassignmentsResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`AlterPartitionReassignmentsResponse::responses`].
+    pub responses: Vec<ReassignableTopicResponseRef<'a>>,
+    /// See [`AlterPartitionReassignmentsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterPartitionReassignmentsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            allow_replication_factor_change: true,
+            error_code: 0,
+            error_message: Some(""),
+            responses: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterPartitionReassignmentsResponseRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let allow_replication_factor_change = if v >= 1 {
+            field!(
+                r,
+                "AllowReplicationFactorChange",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            true
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let responses = field!(
+            r,
+            "Responses",
+            <Vec<ReassignableTopicResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            allow_replication_factor_change,
+            error_code,
+            error_message,
+            responses,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AlterPartitionReassignmentsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AlterPartitionReassignmentsResponse::API_KEY,
+            AlterPartitionReassignmentsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AlterPartitionReassignmentsResponseRef<'_> {
+    type Owned = AlterPartitionReassignmentsResponse;
+    fn into_owned(self) -> AlterPartitionReassignmentsResponse {
+        AlterPartitionReassignmentsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            allow_replication_factor_change: self.allow_replication_factor_change.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            responses: self.responses.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ReassignableTopicResponse` (part of `AlterPartitionReassignmentsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -351,6 +456,73 @@ impl ReassignableTopicResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReassignableTopicResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReassignableTopicResponseRef<'a> {
+    /// See [`ReassignableTopicResponse::name`].
+    pub name: &'a str,
+    /// See [`ReassignableTopicResponse::partitions`].
+    pub partitions: Vec<ReassignablePartitionResponseRef<'a>>,
+    /// See [`ReassignableTopicResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReassignableTopicResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReassignableTopicResponseRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReassignableTopicResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<ReassignablePartitionResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReassignableTopicResponseRef<'_> {
+    type Owned = ReassignableTopicResponse;
+    fn into_owned(self) -> ReassignableTopicResponse {
+        ReassignableTopicResponse {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -522,6 +694,94 @@ impl ReassignablePartitionResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReassignablePartitionResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReassignablePartitionResponseRef<'a> {
+    /// See [`ReassignablePartitionResponse::partition_index`].
+    pub partition_index: i32,
+    /// See [`ReassignablePartitionResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ReassignablePartitionResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`ReassignablePartitionResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReassignablePartitionResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            error_message: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReassignablePartitionResponseRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReassignablePartitionResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReassignablePartitionResponseRef<'_> {
+    type Owned = ReassignablePartitionResponse;
+    fn into_owned(self) -> ReassignablePartitionResponse {
+        ReassignablePartitionResponse {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -128,6 +132,67 @@ impl AlterReplicaLogDirsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterReplicaLogDirsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterReplicaLogDirsRequestRef<'a> {
+    /// See [`AlterReplicaLogDirsRequest::dirs`].
+    pub dirs: Vec<AlterReplicaLogDirRef<'a>>,
+    /// See [`AlterReplicaLogDirsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterReplicaLogDirsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            dirs: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterReplicaLogDirsRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let dirs = field!(
+            r,
+            "Dirs",
+            <Vec<AlterReplicaLogDirRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            dirs,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AlterReplicaLogDirsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AlterReplicaLogDirsRequest::API_KEY,
+            AlterReplicaLogDirsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AlterReplicaLogDirsRequestRef<'_> {
+    type Owned = AlterReplicaLogDirsRequest;
+    fn into_owned(self) -> AlterReplicaLogDirsRequest {
+        AlterReplicaLogDirsRequest {
+            dirs: self.dirs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -265,6 +330,73 @@ impl AlterReplicaLogDir {
     }
 }
 
+/// Borrowed view of [`AlterReplicaLogDir`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterReplicaLogDirRef<'a> {
+    /// See [`AlterReplicaLogDir::path`].
+    pub path: &'a str,
+    /// See [`AlterReplicaLogDir::topics`].
+    pub topics: Vec<AlterReplicaLogDirTopicRef<'a>>,
+    /// See [`AlterReplicaLogDir::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterReplicaLogDirRef<'_> {
+    fn default() -> Self {
+        Self {
+            path: "",
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterReplicaLogDirRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterReplicaLogDirRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let path = field!(r, "Path", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<AlterReplicaLogDirTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            path,
+            topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterReplicaLogDirRef<'_> {
+    type Owned = AlterReplicaLogDir;
+    fn into_owned(self) -> AlterReplicaLogDir {
+        AlterReplicaLogDir {
+            path: self.path.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AlterReplicaLogDirTopic` (part of `AlterReplicaLogDirsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -390,6 +522,73 @@ impl AlterReplicaLogDirTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterReplicaLogDirTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterReplicaLogDirTopicRef<'a> {
+    /// See [`AlterReplicaLogDirTopic::name`].
+    pub name: &'a str,
+    /// See [`AlterReplicaLogDirTopic::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`AlterReplicaLogDirTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterReplicaLogDirTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterReplicaLogDirTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterReplicaLogDirTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterReplicaLogDirTopicRef<'_> {
+    type Owned = AlterReplicaLogDirTopic;
+    fn into_owned(self) -> AlterReplicaLogDirTopic {
+        AlterReplicaLogDirTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

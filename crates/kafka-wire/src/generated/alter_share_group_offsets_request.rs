@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -141,6 +145,77 @@ impl AlterShareGroupOffsetsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterShareGroupOffsetsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterShareGroupOffsetsRequestRef<'a> {
+    /// See [`AlterShareGroupOffsetsRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`AlterShareGroupOffsetsRequest::topics`].
+    pub topics: Vec<AlterShareGroupOffsetsRequestTopicRef<'a>>,
+    /// See [`AlterShareGroupOffsetsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterShareGroupOffsetsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterShareGroupOffsetsRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<AlterShareGroupOffsetsRequestTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AlterShareGroupOffsetsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AlterShareGroupOffsetsRequest::API_KEY,
+            AlterShareGroupOffsetsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AlterShareGroupOffsetsRequestRef<'_> {
+    type Owned = AlterShareGroupOffsetsRequest;
+    fn into_owned(self) -> AlterShareGroupOffsetsRequest {
+        AlterShareGroupOffsetsRequest {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -275,6 +350,79 @@ impl AlterShareGroupOffsetsRequestTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterShareGroupOffsetsRequestTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterShareGroupOffsetsRequestTopicRef<'a> {
+    /// See [`AlterShareGroupOffsetsRequestTopic::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`AlterShareGroupOffsetsRequestTopic::partitions`].
+    pub partitions: Vec<AlterShareGroupOffsetsRequestPartitionRef<'a>>,
+    /// See [`AlterShareGroupOffsetsRequestTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterShareGroupOffsetsRequestTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterShareGroupOffsetsRequestTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterShareGroupOffsetsRequestTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<AlterShareGroupOffsetsRequestPartitionRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterShareGroupOffsetsRequestTopicRef<'_> {
+    type Owned = AlterShareGroupOffsetsRequestTopic;
+    fn into_owned(self) -> AlterShareGroupOffsetsRequestTopic {
+        AlterShareGroupOffsetsRequestTopic {
+            topic_name: self.topic_name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -418,6 +566,88 @@ impl AlterShareGroupOffsetsRequestPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterShareGroupOffsetsRequestPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterShareGroupOffsetsRequestPartitionRef<'a> {
+    /// See [`AlterShareGroupOffsetsRequestPartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`AlterShareGroupOffsetsRequestPartition::start_offset`].
+    pub start_offset: i64,
+    /// See [`AlterShareGroupOffsetsRequestPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterShareGroupOffsetsRequestPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            start_offset: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterShareGroupOffsetsRequestPartitionRef<'a> {
+    const MIN_LEN: usize = 13;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterShareGroupOffsetsRequestPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, start_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "StartOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            start_offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterShareGroupOffsetsRequestPartitionRef<'_> {
+    type Owned = AlterShareGroupOffsetsRequestPartition;
+    fn into_owned(self) -> AlterShareGroupOffsetsRequestPartition {
+        AlterShareGroupOffsetsRequestPartition {
+            partition_index: self.partition_index.into_owned(),
+            start_offset: self.start_offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

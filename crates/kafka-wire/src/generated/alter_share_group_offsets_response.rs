@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -200,6 +204,104 @@ impl AlterShareGroupOffsetsResponse {
     }
 }
 
+/// Borrowed view of [`AlterShareGroupOffsetsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterShareGroupOffsetsResponseRef<'a> {
+    /// See [`AlterShareGroupOffsetsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`AlterShareGroupOffsetsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`AlterShareGroupOffsetsResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`AlterShareGroupOffsetsResponse::responses`].
+    pub responses: Vec<AlterShareGroupOffsetsResponseTopicRef<'a>>,
+    /// See [`AlterShareGroupOffsetsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterShareGroupOffsetsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: None,
+            responses: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterShareGroupOffsetsResponseRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let responses = field!(
+            r,
+            "Responses",
+            <Vec<AlterShareGroupOffsetsResponseTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            responses,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AlterShareGroupOffsetsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AlterShareGroupOffsetsResponse::API_KEY,
+            AlterShareGroupOffsetsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AlterShareGroupOffsetsResponseRef<'_> {
+    type Owned = AlterShareGroupOffsetsResponse;
+    fn into_owned(self) -> AlterShareGroupOffsetsResponse {
+        AlterShareGroupOffsetsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            responses: self.responses.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AlterShareGroupOffsetsResponseTopic` (part of `AlterShareGroupOffsetsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -344,6 +446,85 @@ impl AlterShareGroupOffsetsResponseTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterShareGroupOffsetsResponseTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterShareGroupOffsetsResponseTopicRef<'a> {
+    /// See [`AlterShareGroupOffsetsResponseTopic::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`AlterShareGroupOffsetsResponseTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`AlterShareGroupOffsetsResponseTopic::partitions`].
+    pub partitions: Vec<AlterShareGroupOffsetsResponsePartitionRef<'a>>,
+    /// See [`AlterShareGroupOffsetsResponseTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterShareGroupOffsetsResponseTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterShareGroupOffsetsResponseTopicRef<'a> {
+    const MIN_LEN: usize = 19;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterShareGroupOffsetsResponseTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<AlterShareGroupOffsetsResponsePartitionRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterShareGroupOffsetsResponseTopicRef<'_> {
+    type Owned = AlterShareGroupOffsetsResponseTopic;
+    fn into_owned(self) -> AlterShareGroupOffsetsResponseTopic {
+        AlterShareGroupOffsetsResponseTopic {
+            topic_name: self.topic_name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -515,6 +696,94 @@ impl AlterShareGroupOffsetsResponsePartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterShareGroupOffsetsResponsePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterShareGroupOffsetsResponsePartitionRef<'a> {
+    /// See [`AlterShareGroupOffsetsResponsePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`AlterShareGroupOffsetsResponsePartition::error_code`].
+    pub error_code: i16,
+    /// See [`AlterShareGroupOffsetsResponsePartition::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`AlterShareGroupOffsetsResponsePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterShareGroupOffsetsResponsePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            error_message: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterShareGroupOffsetsResponsePartitionRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterShareGroupOffsetsResponsePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterShareGroupOffsetsResponsePartitionRef<'_> {
+    type Owned = AlterShareGroupOffsetsResponsePartition;
+    fn into_owned(self) -> AlterShareGroupOffsetsResponsePartition {
+        AlterShareGroupOffsetsResponsePartition {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -150,6 +154,77 @@ impl AlterUserScramCredentialsRequest {
     }
 }
 
+/// Borrowed view of [`AlterUserScramCredentialsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterUserScramCredentialsRequestRef<'a> {
+    /// See [`AlterUserScramCredentialsRequest::deletions`].
+    pub deletions: Vec<ScramCredentialDeletionRef<'a>>,
+    /// See [`AlterUserScramCredentialsRequest::upsertions`].
+    pub upsertions: Vec<ScramCredentialUpsertionRef<'a>>,
+    /// See [`AlterUserScramCredentialsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterUserScramCredentialsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            deletions: Vec::new(),
+            upsertions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterUserScramCredentialsRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let deletions = field!(
+            r,
+            "Deletions",
+            <Vec<ScramCredentialDeletionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let upsertions = field!(
+            r,
+            "Upsertions",
+            <Vec<ScramCredentialUpsertionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            deletions,
+            upsertions,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for AlterUserScramCredentialsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            AlterUserScramCredentialsRequest::API_KEY,
+            AlterUserScramCredentialsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for AlterUserScramCredentialsRequestRef<'_> {
+    type Owned = AlterUserScramCredentialsRequest;
+    fn into_owned(self) -> AlterUserScramCredentialsRequest {
+        AlterUserScramCredentialsRequest {
+            deletions: self.deletions.into_owned(),
+            upsertions: self.upsertions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ScramCredentialDeletion` (part of `AlterUserScramCredentialsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -275,6 +350,69 @@ impl ScramCredentialDeletion {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ScramCredentialDeletion`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScramCredentialDeletionRef<'a> {
+    /// See [`ScramCredentialDeletion::name`].
+    pub name: &'a str,
+    /// See [`ScramCredentialDeletion::mechanism`].
+    pub mechanism: i8,
+    /// See [`ScramCredentialDeletion::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ScramCredentialDeletionRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            mechanism: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ScramCredentialDeletionRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ScramCredentialDeletionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let mechanism = field!(r, "Mechanism", <i8 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            mechanism,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ScramCredentialDeletionRef<'_> {
+    type Owned = ScramCredentialDeletion;
+    fn into_owned(self) -> ScramCredentialDeletion {
+        ScramCredentialDeletion {
+            name: self.name.into_owned(),
+            mechanism: self.mechanism.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -464,6 +602,101 @@ impl ScramCredentialUpsertion {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ScramCredentialUpsertion`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScramCredentialUpsertionRef<'a> {
+    /// See [`ScramCredentialUpsertion::name`].
+    pub name: &'a str,
+    /// See [`ScramCredentialUpsertion::mechanism`].
+    pub mechanism: i8,
+    /// See [`ScramCredentialUpsertion::iterations`].
+    pub iterations: i32,
+    /// See [`ScramCredentialUpsertion::salt`].
+    pub salt: &'a [u8],
+    /// See [`ScramCredentialUpsertion::salted_password`].
+    pub salted_password: &'a [u8],
+    /// See [`ScramCredentialUpsertion::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ScramCredentialUpsertionRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            mechanism: 0,
+            iterations: 0,
+            salt: <&[u8]>::default(),
+            salted_password: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ScramCredentialUpsertionRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ScramCredentialUpsertionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (mechanism, iterations) = if let Some((c, rest)) = r.rest.split_first_chunk::<5>() {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<5, 1>(c, 0)),
+                i32::from_be_bytes(p::chunk::<5, 4>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Mechanism", <i8 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Iterations", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let salt = field!(r, "Salt", <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v));
+        let salted_password = field!(
+            r,
+            "SaltedPassword",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            mechanism,
+            iterations,
+            salt,
+            salted_password,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ScramCredentialUpsertionRef<'_> {
+    type Owned = ScramCredentialUpsertion;
+    fn into_owned(self) -> ScramCredentialUpsertion {
+        ScramCredentialUpsertion {
+            name: self.name.into_owned(),
+            mechanism: self.mechanism.into_owned(),
+            iterations: self.iterations.into_owned(),
+            salt: self.salt.into_owned(),
+            salted_password: self.salted_password.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -165,6 +169,85 @@ impl ApiVersionsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ApiVersionsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiVersionsRequestRef<'a> {
+    /// See [`ApiVersionsRequest::client_software_name`].
+    pub client_software_name: &'a str,
+    /// See [`ApiVersionsRequest::client_software_version`].
+    pub client_software_version: &'a str,
+    /// See [`ApiVersionsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ApiVersionsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            client_software_name: "",
+            client_software_version: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ApiVersionsRequestRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let client_software_name = if v >= 3 {
+            field!(
+                r,
+                "ClientSoftwareName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let client_software_version = if v >= 3 {
+            field!(
+                r,
+                "ClientSoftwareVersion",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            client_software_name,
+            client_software_version,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ApiVersionsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ApiVersionsRequest::API_KEY,
+            ApiVersionsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ApiVersionsRequestRef<'_> {
+    type Owned = ApiVersionsRequest;
+    fn into_owned(self) -> ApiVersionsRequest {
+        ApiVersionsRequest {
+            client_software_name: self.client_software_name.into_owned(),
+            client_software_version: self.client_software_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

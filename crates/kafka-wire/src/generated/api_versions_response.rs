@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -363,6 +367,182 @@ impl ApiVersionsResponse {
     }
 }
 
+/// Borrowed view of [`ApiVersionsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiVersionsResponseRef<'a> {
+    /// See [`ApiVersionsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ApiVersionsResponse::api_keys`].
+    pub api_keys: Vec<ApiVersionRef<'a>>,
+    /// See [`ApiVersionsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ApiVersionsResponse::supported_features`].
+    pub supported_features: Vec<SupportedFeatureKeyRef<'a>>,
+    /// See [`ApiVersionsResponse::finalized_features_epoch`].
+    pub finalized_features_epoch: i64,
+    /// See [`ApiVersionsResponse::finalized_features`].
+    pub finalized_features: Vec<FinalizedFeatureKeyRef<'a>>,
+    /// See [`ApiVersionsResponse::zk_migration_ready`].
+    pub zk_migration_ready: bool,
+    /// See [`ApiVersionsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ApiVersionsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            api_keys: Vec::new(),
+            throttle_time_ms: 0,
+            supported_features: Vec::new(),
+            finalized_features_epoch: -1_i64,
+            finalized_features: Vec::new(),
+            zk_migration_ready: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ApiVersionsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let api_keys = field!(
+            r,
+            "ApiKeys",
+            <Vec<ApiVersionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let mut supported_features = Vec::new();
+        let mut finalized_features_epoch = -1_i64;
+        let mut finalized_features = Vec::new();
+        let mut zk_migration_ready = false;
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 3 => {
+                            let x = field!(
+                                r,
+                                "SupportedFeatures",
+                                <Vec<SupportedFeatureKeyRef<'a>> as ValueRef<'a>>::read_ref(
+                                    r, flex, v
+                                )
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Vec::new() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                supported_features = x;
+                            }
+                        }
+                        1 if v >= 3 => {
+                            let x = field!(
+                                r,
+                                "FinalizedFeaturesEpoch",
+                                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == -1_i64 {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                finalized_features_epoch = x;
+                            }
+                        }
+                        2 if v >= 3 => {
+                            let x = field!(
+                                r,
+                                "FinalizedFeatures",
+                                <Vec<FinalizedFeatureKeyRef<'a>> as ValueRef<'a>>::read_ref(
+                                    r, flex, v
+                                )
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Vec::new() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                finalized_features = x;
+                            }
+                        }
+                        3 if v >= 3 => {
+                            let x = field!(
+                                r,
+                                "ZkMigrationReady",
+                                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == false {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                zk_migration_ready = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            error_code,
+            api_keys,
+            throttle_time_ms,
+            supported_features,
+            finalized_features_epoch,
+            finalized_features,
+            zk_migration_ready,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ApiVersionsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ApiVersionsResponse::API_KEY,
+            ApiVersionsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ApiVersionsResponseRef<'_> {
+    type Owned = ApiVersionsResponse;
+    fn into_owned(self) -> ApiVersionsResponse {
+        ApiVersionsResponse {
+            error_code: self.error_code.into_owned(),
+            api_keys: self.api_keys.into_owned(),
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            supported_features: self.supported_features.into_owned(),
+            finalized_features_epoch: self.finalized_features_epoch.into_owned(),
+            finalized_features: self.finalized_features.into_owned(),
+            zk_migration_ready: self.zk_migration_ready.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ApiVersion` (part of `ApiVersionsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -517,6 +697,87 @@ impl ApiVersion {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ApiVersion`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiVersionRef<'a> {
+    /// See [`ApiVersion::api_key`].
+    pub api_key: i16,
+    /// See [`ApiVersion::min_version`].
+    pub min_version: i16,
+    /// See [`ApiVersion::max_version`].
+    pub max_version: i16,
+    /// See [`ApiVersion::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ApiVersionRef<'_> {
+    fn default() -> Self {
+        Self {
+            api_key: 0,
+            min_version: 0,
+            max_version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ApiVersionRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ApiVersionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let (api_key, min_version, max_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 2)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ApiKey", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "MinVersion", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "MaxVersion", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            api_key,
+            min_version,
+            max_version,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ApiVersionRef<'_> {
+    type Owned = ApiVersion;
+    fn into_owned(self) -> ApiVersion {
+        ApiVersion {
+            api_key: self.api_key.into_owned(),
+            min_version: self.min_version.into_owned(),
+            max_version: self.max_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -727,6 +988,93 @@ impl SupportedFeatureKey {
     }
 }
 
+/// Borrowed view of [`SupportedFeatureKey`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupportedFeatureKeyRef<'a> {
+    /// See [`SupportedFeatureKey::name`].
+    pub name: &'a str,
+    /// See [`SupportedFeatureKey::min_version`].
+    pub min_version: i16,
+    /// See [`SupportedFeatureKey::max_version`].
+    pub max_version: i16,
+    /// See [`SupportedFeatureKey::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SupportedFeatureKeyRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            min_version: 0,
+            max_version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SupportedFeatureKeyRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> SupportedFeatureKeyRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = if v >= 3 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let (min_version, max_version) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "MinVersion", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "MaxVersion", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            min_version,
+            max_version,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for SupportedFeatureKeyRef<'_> {
+    type Owned = SupportedFeatureKey;
+    fn into_owned(self) -> SupportedFeatureKey {
+        SupportedFeatureKey {
+            name: self.name.into_owned(),
+            min_version: self.min_version.into_owned(),
+            max_version: self.max_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `FinalizedFeatureKey` (part of `ApiVersionsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -931,6 +1279,101 @@ impl FinalizedFeatureKey {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`FinalizedFeatureKey`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalizedFeatureKeyRef<'a> {
+    /// See [`FinalizedFeatureKey::name`].
+    pub name: &'a str,
+    /// See [`FinalizedFeatureKey::max_version_level`].
+    pub max_version_level: i16,
+    /// See [`FinalizedFeatureKey::min_version_level`].
+    pub min_version_level: i16,
+    /// See [`FinalizedFeatureKey::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FinalizedFeatureKeyRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            max_version_level: 0,
+            min_version_level: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FinalizedFeatureKeyRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FinalizedFeatureKeyRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = if v >= 3 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let (max_version_level, min_version_level) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "MaxVersionLevel",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "MinVersionLevel",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            max_version_level,
+            min_version_level,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FinalizedFeatureKeyRef<'_> {
+    type Owned = FinalizedFeatureKey;
+    fn into_owned(self) -> FinalizedFeatureKey {
+        FinalizedFeatureKey {
+            name: self.name.into_owned(),
+            max_version_level: self.max_version_level.into_owned(),
+            min_version_level: self.min_version_level.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

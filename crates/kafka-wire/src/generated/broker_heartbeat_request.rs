@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -334,6 +338,164 @@ impl BrokerHeartbeatRequest {
             x.unknown_tagged_fields = g.unknown_tags(2).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`BrokerHeartbeatRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerHeartbeatRequestRef<'a> {
+    /// See [`BrokerHeartbeatRequest::broker_id`].
+    pub broker_id: i32,
+    /// See [`BrokerHeartbeatRequest::broker_epoch`].
+    pub broker_epoch: i64,
+    /// See [`BrokerHeartbeatRequest::current_metadata_offset`].
+    pub current_metadata_offset: i64,
+    /// See [`BrokerHeartbeatRequest::want_fence`].
+    pub want_fence: bool,
+    /// See [`BrokerHeartbeatRequest::want_shut_down`].
+    pub want_shut_down: bool,
+    /// See [`BrokerHeartbeatRequest::offline_log_dirs`].
+    pub offline_log_dirs: PackedRef<'a, Uuid>,
+    /// See [`BrokerHeartbeatRequest::cordoned_log_dirs`].
+    pub cordoned_log_dirs: Option<PackedRef<'a, Uuid>>,
+    /// See [`BrokerHeartbeatRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for BrokerHeartbeatRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            broker_id: 0,
+            broker_epoch: -1_i64,
+            current_metadata_offset: 0,
+            want_fence: false,
+            want_shut_down: false,
+            offline_log_dirs: PackedRef::new(),
+            cordoned_log_dirs: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for BrokerHeartbeatRequestRef<'a> {
+    const MIN_LEN: usize = 23;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (broker_id, broker_epoch, current_metadata_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "BrokerId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "BrokerEpoch",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "CurrentMetadataOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let want_fence = field!(r, "WantFence", <bool as ValueRef<'a>>::read_ref(r, flex, v));
+        let want_shut_down = field!(
+            r,
+            "WantShutDown",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut offline_log_dirs = PackedRef::new();
+        let mut cordoned_log_dirs = None;
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 1 => {
+                            let x = field!(
+                                r,
+                                "OfflineLogDirs",
+                                <PackedRef<'a, Uuid> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == PackedRef::new() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                offline_log_dirs = x;
+                            }
+                        }
+                        1 if v >= 2 => {
+                            let x = field!(
+                                r,
+                                "CordonedLogDirs",
+                                bv::read_opt_ref::<PackedRef<'a, Uuid>>(r, flex, v, v >= 2)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == None {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                cordoned_log_dirs = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            broker_id,
+            broker_epoch,
+            current_metadata_offset,
+            want_fence,
+            want_shut_down,
+            offline_log_dirs,
+            cordoned_log_dirs,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for BrokerHeartbeatRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            BrokerHeartbeatRequest::API_KEY,
+            BrokerHeartbeatRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for BrokerHeartbeatRequestRef<'_> {
+    type Owned = BrokerHeartbeatRequest;
+    fn into_owned(self) -> BrokerHeartbeatRequest {
+        BrokerHeartbeatRequest {
+            broker_id: self.broker_id.into_owned(),
+            broker_epoch: self.broker_epoch.into_owned(),
+            current_metadata_offset: self.current_metadata_offset.into_owned(),
+            want_fence: self.want_fence.into_owned(),
+            want_shut_down: self.want_shut_down.into_owned(),
+            offline_log_dirs: self.offline_log_dirs.into_owned(),
+            cordoned_log_dirs: self.cordoned_log_dirs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -190,6 +194,110 @@ impl BrokerHeartbeatResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`BrokerHeartbeatResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerHeartbeatResponseRef<'a> {
+    /// See [`BrokerHeartbeatResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`BrokerHeartbeatResponse::error_code`].
+    pub error_code: i16,
+    /// See [`BrokerHeartbeatResponse::is_caught_up`].
+    pub is_caught_up: bool,
+    /// See [`BrokerHeartbeatResponse::is_fenced`].
+    pub is_fenced: bool,
+    /// See [`BrokerHeartbeatResponse::should_shut_down`].
+    pub should_shut_down: bool,
+    /// See [`BrokerHeartbeatResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for BrokerHeartbeatResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            is_caught_up: false,
+            is_fenced: true,
+            should_shut_down: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for BrokerHeartbeatResponseRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let is_caught_up = field!(
+            r,
+            "IsCaughtUp",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let is_fenced = field!(r, "IsFenced", <bool as ValueRef<'a>>::read_ref(r, flex, v));
+        let should_shut_down = field!(
+            r,
+            "ShouldShutDown",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            is_caught_up,
+            is_fenced,
+            should_shut_down,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for BrokerHeartbeatResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            BrokerHeartbeatResponse::API_KEY,
+            BrokerHeartbeatResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for BrokerHeartbeatResponseRef<'_> {
+    type Owned = BrokerHeartbeatResponse;
+    fn into_owned(self) -> BrokerHeartbeatResponse {
+        BrokerHeartbeatResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            is_caught_up: self.is_caught_up.into_owned(),
+            is_fenced: self.is_fenced.into_owned(),
+            should_shut_down: self.should_shut_down.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -275,6 +279,151 @@ impl BrokerRegistrationRequest {
     }
 }
 
+/// Borrowed view of [`BrokerRegistrationRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerRegistrationRequestRef<'a> {
+    /// See [`BrokerRegistrationRequest::broker_id`].
+    pub broker_id: i32,
+    /// See [`BrokerRegistrationRequest::cluster_id`].
+    pub cluster_id: &'a str,
+    /// See [`BrokerRegistrationRequest::incarnation_id`].
+    pub incarnation_id: Uuid,
+    /// See [`BrokerRegistrationRequest::listeners`].
+    pub listeners: Vec<ListenerRef<'a>>,
+    /// See [`BrokerRegistrationRequest::features`].
+    pub features: Vec<FeatureRef<'a>>,
+    /// See [`BrokerRegistrationRequest::rack`].
+    pub rack: Option<&'a str>,
+    /// See [`BrokerRegistrationRequest::is_migrating_zk_broker`].
+    pub is_migrating_zk_broker: bool,
+    /// See [`BrokerRegistrationRequest::log_dirs`].
+    pub log_dirs: PackedRef<'a, Uuid>,
+    /// See [`BrokerRegistrationRequest::previous_broker_epoch`].
+    pub previous_broker_epoch: i64,
+    /// See [`BrokerRegistrationRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for BrokerRegistrationRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            broker_id: 0,
+            cluster_id: "",
+            incarnation_id: Uuid::ZERO,
+            listeners: Vec::new(),
+            features: Vec::new(),
+            rack: Some(""),
+            is_migrating_zk_broker: false,
+            log_dirs: PackedRef::new(),
+            previous_broker_epoch: -1_i64,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for BrokerRegistrationRequestRef<'a> {
+    const MIN_LEN: usize = 25;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let broker_id = field!(r, "BrokerId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let cluster_id = field!(
+            r,
+            "ClusterId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let incarnation_id = field!(
+            r,
+            "IncarnationId",
+            <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let listeners = field!(
+            r,
+            "Listeners",
+            <Vec<ListenerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let features = field!(
+            r,
+            "Features",
+            <Vec<FeatureRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let rack = field!(r, "Rack", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let is_migrating_zk_broker = if v >= 1 {
+            field!(
+                r,
+                "IsMigratingZkBroker",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let log_dirs = if v >= 2 {
+            field!(
+                r,
+                "LogDirs",
+                <PackedRef<'a, Uuid> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let previous_broker_epoch = if v >= 3 {
+            field!(
+                r,
+                "PreviousBrokerEpoch",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            broker_id,
+            cluster_id,
+            incarnation_id,
+            listeners,
+            features,
+            rack,
+            is_migrating_zk_broker,
+            log_dirs,
+            previous_broker_epoch,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for BrokerRegistrationRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            BrokerRegistrationRequest::API_KEY,
+            BrokerRegistrationRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for BrokerRegistrationRequestRef<'_> {
+    type Owned = BrokerRegistrationRequest;
+    fn into_owned(self) -> BrokerRegistrationRequest {
+        BrokerRegistrationRequest {
+            broker_id: self.broker_id.into_owned(),
+            cluster_id: self.cluster_id.into_owned(),
+            incarnation_id: self.incarnation_id.into_owned(),
+            listeners: self.listeners.into_owned(),
+            features: self.features.into_owned(),
+            rack: self.rack.into_owned(),
+            is_migrating_zk_broker: self.is_migrating_zk_broker.into_owned(),
+            log_dirs: self.log_dirs.into_owned(),
+            previous_broker_epoch: self.previous_broker_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Listener` (part of `BrokerRegistrationRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -443,6 +592,95 @@ impl Listener {
     }
 }
 
+/// Borrowed view of [`Listener`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerRef<'a> {
+    /// See [`Listener::name`].
+    pub name: &'a str,
+    /// See [`Listener::host`].
+    pub host: &'a str,
+    /// See [`Listener::port`].
+    pub port: u16,
+    /// See [`Listener::security_protocol`].
+    pub security_protocol: i16,
+    /// See [`Listener::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListenerRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            host: "",
+            port: 0,
+            security_protocol: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListenerRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListenerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (port, security_protocol) = if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+            r.rest = rest;
+            (
+                u16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "SecurityProtocol",
+                    <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            security_protocol,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListenerRef<'_> {
+    type Owned = Listener;
+    fn into_owned(self) -> Listener {
+        Listener {
+            name: self.name.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            security_protocol: self.security_protocol.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Feature` (part of `BrokerRegistrationRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -600,6 +838,94 @@ impl Feature {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Feature`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureRef<'a> {
+    /// See [`Feature::name`].
+    pub name: &'a str,
+    /// See [`Feature::min_supported_version`].
+    pub min_supported_version: i16,
+    /// See [`Feature::max_supported_version`].
+    pub max_supported_version: i16,
+    /// See [`Feature::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FeatureRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            min_supported_version: 0,
+            max_supported_version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FeatureRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FeatureRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (min_supported_version, max_supported_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "MinSupportedVersion",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "MaxSupportedVersion",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FeatureRef<'_> {
+    type Owned = Feature;
+    fn into_owned(self) -> Feature {
+        Feature {
+            name: self.name.into_owned(),
+            min_supported_version: self.min_supported_version.into_owned(),
+            max_supported_version: self.max_supported_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

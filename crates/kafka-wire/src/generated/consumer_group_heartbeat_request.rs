@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -366,6 +370,157 @@ impl ConsumerGroupHeartbeatRequest {
     }
 }
 
+/// Borrowed view of [`ConsumerGroupHeartbeatRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerGroupHeartbeatRequestRef<'a> {
+    /// See [`ConsumerGroupHeartbeatRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`ConsumerGroupHeartbeatRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`ConsumerGroupHeartbeatRequest::member_epoch`].
+    pub member_epoch: i32,
+    /// See [`ConsumerGroupHeartbeatRequest::instance_id`].
+    pub instance_id: Option<&'a str>,
+    /// See [`ConsumerGroupHeartbeatRequest::rack_id`].
+    pub rack_id: Option<&'a str>,
+    /// See [`ConsumerGroupHeartbeatRequest::rebalance_timeout_ms`].
+    pub rebalance_timeout_ms: i32,
+    /// See [`ConsumerGroupHeartbeatRequest::subscribed_topic_names`].
+    pub subscribed_topic_names: Option<Vec<&'a str>>,
+    /// See [`ConsumerGroupHeartbeatRequest::subscribed_topic_regex`].
+    pub subscribed_topic_regex: Option<&'a str>,
+    /// See [`ConsumerGroupHeartbeatRequest::server_assignor`].
+    pub server_assignor: Option<&'a str>,
+    /// See [`ConsumerGroupHeartbeatRequest::topic_partitions`].
+    pub topic_partitions: Option<Vec<TopicPartitionsRef<'a>>>,
+    /// See [`ConsumerGroupHeartbeatRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ConsumerGroupHeartbeatRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            member_id: "",
+            member_epoch: 0,
+            instance_id: None,
+            rack_id: None,
+            rebalance_timeout_ms: -1_i32,
+            subscribed_topic_names: None,
+            subscribed_topic_regex: None,
+            server_assignor: None,
+            topic_partitions: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ConsumerGroupHeartbeatRequestRef<'a> {
+    const MIN_LEN: usize = 16;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_epoch = field!(
+            r,
+            "MemberEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let instance_id = field!(
+            r,
+            "InstanceId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let rack_id = field!(r, "RackId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let rebalance_timeout_ms = field!(
+            r,
+            "RebalanceTimeoutMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let subscribed_topic_names = field!(
+            r,
+            "SubscribedTopicNames",
+            bv::read_opt_ref::<Vec<&'a str>>(r, flex, v, true)
+        );
+        let subscribed_topic_regex = if v >= 1 {
+            field!(
+                r,
+                "SubscribedTopicRegex",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 1)
+            )
+        } else {
+            None
+        };
+        let server_assignor = field!(
+            r,
+            "ServerAssignor",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let topic_partitions = field!(
+            r,
+            "TopicPartitions",
+            bv::read_opt_ref::<Vec<TopicPartitionsRef<'a>>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            member_id,
+            member_epoch,
+            instance_id,
+            rack_id,
+            rebalance_timeout_ms,
+            subscribed_topic_names,
+            subscribed_topic_regex,
+            server_assignor,
+            topic_partitions,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ConsumerGroupHeartbeatRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ConsumerGroupHeartbeatRequest::API_KEY,
+            ConsumerGroupHeartbeatRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ConsumerGroupHeartbeatRequestRef<'_> {
+    type Owned = ConsumerGroupHeartbeatRequest;
+    fn into_owned(self) -> ConsumerGroupHeartbeatRequest {
+        ConsumerGroupHeartbeatRequest {
+            group_id: self.group_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            member_epoch: self.member_epoch.into_owned(),
+            instance_id: self.instance_id.into_owned(),
+            rack_id: self.rack_id.into_owned(),
+            rebalance_timeout_ms: self.rebalance_timeout_ms.into_owned(),
+            subscribed_topic_names: self.subscribed_topic_names.into_owned(),
+            subscribed_topic_regex: self.subscribed_topic_regex.into_owned(),
+            server_assignor: self.server_assignor.into_owned(),
+            topic_partitions: self.topic_partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicPartitions` (part of `ConsumerGroupHeartbeatRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -491,6 +646,73 @@ impl TopicPartitions {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicPartitions`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPartitionsRef<'a> {
+    /// See [`TopicPartitions::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`TopicPartitions::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TopicPartitions::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicPartitionsRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicPartitionsRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicPartitionsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicPartitionsRef<'_> {
+    type Owned = TopicPartitions;
+    fn into_owned(self) -> TopicPartitions {
+        TopicPartitions {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -153,6 +157,77 @@ impl ConsumerProtocolAssignment {
     }
 }
 
+/// Borrowed view of [`ConsumerProtocolAssignment`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerProtocolAssignmentRef<'a> {
+    /// See [`ConsumerProtocolAssignment::assigned_partitions`].
+    pub assigned_partitions: Vec<TopicPartitionRef<'a>>,
+    /// See [`ConsumerProtocolAssignment::user_data`].
+    pub user_data: Option<&'a [u8]>,
+    /// See [`ConsumerProtocolAssignment::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ConsumerProtocolAssignmentRef<'_> {
+    fn default() -> Self {
+        Self {
+            assigned_partitions: Vec::new(),
+            user_data: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ConsumerProtocolAssignmentRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = false;
+        let assigned_partitions = field!(
+            r,
+            "AssignedPartitions",
+            <Vec<TopicPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let user_data = field!(
+            r,
+            "UserData",
+            bv::read_opt_ref::<&'a [u8]>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            assigned_partitions,
+            user_data,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ConsumerProtocolAssignmentRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ConsumerProtocolAssignment::API_KEY,
+            ConsumerProtocolAssignment::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ConsumerProtocolAssignmentRef<'_> {
+    type Owned = ConsumerProtocolAssignment;
+    fn into_owned(self) -> ConsumerProtocolAssignment {
+        ConsumerProtocolAssignment {
+            assigned_partitions: self.assigned_partitions.into_owned(),
+            user_data: self.user_data.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicPartition` (part of `ConsumerProtocolAssignment`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -278,6 +353,73 @@ impl TopicPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPartitionRef<'a> {
+    /// See [`TopicPartition::topic`].
+    pub topic: &'a str,
+    /// See [`TopicPartition::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TopicPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicPartitionRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = false;
+        let topic = field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicPartitionRef<'_> {
+    type Owned = TopicPartition;
+    fn into_owned(self) -> TopicPartition {
+        TopicPartition {
+            topic: self.topic.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

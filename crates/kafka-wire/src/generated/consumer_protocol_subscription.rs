@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -218,6 +222,115 @@ impl ConsumerProtocolSubscription {
     }
 }
 
+/// Borrowed view of [`ConsumerProtocolSubscription`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerProtocolSubscriptionRef<'a> {
+    /// See [`ConsumerProtocolSubscription::topics`].
+    pub topics: Vec<&'a str>,
+    /// See [`ConsumerProtocolSubscription::user_data`].
+    pub user_data: Option<&'a [u8]>,
+    /// See [`ConsumerProtocolSubscription::owned_partitions`].
+    pub owned_partitions: Vec<TopicPartitionRef<'a>>,
+    /// See [`ConsumerProtocolSubscription::generation_id`].
+    pub generation_id: i32,
+    /// See [`ConsumerProtocolSubscription::rack_id`].
+    pub rack_id: Option<&'a str>,
+    /// See [`ConsumerProtocolSubscription::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ConsumerProtocolSubscriptionRef<'_> {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            user_data: None,
+            owned_partitions: Vec::new(),
+            generation_id: -1_i32,
+            rack_id: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ConsumerProtocolSubscriptionRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = false;
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let user_data = field!(
+            r,
+            "UserData",
+            bv::read_opt_ref::<&'a [u8]>(r, flex, v, true)
+        );
+        let owned_partitions = if v >= 1 {
+            field!(
+                r,
+                "OwnedPartitions",
+                <Vec<TopicPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let generation_id = if v >= 2 {
+            field!(
+                r,
+                "GenerationId",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let rack_id = if v >= 3 {
+            field!(r, "RackId", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            topics,
+            user_data,
+            owned_partitions,
+            generation_id,
+            rack_id,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ConsumerProtocolSubscriptionRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ConsumerProtocolSubscription::API_KEY,
+            ConsumerProtocolSubscription::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ConsumerProtocolSubscriptionRef<'_> {
+    type Owned = ConsumerProtocolSubscription;
+    fn into_owned(self) -> ConsumerProtocolSubscription {
+        ConsumerProtocolSubscription {
+            topics: self.topics.into_owned(),
+            user_data: self.user_data.into_owned(),
+            owned_partitions: self.owned_partitions.into_owned(),
+            generation_id: self.generation_id.into_owned(),
+            rack_id: self.rack_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicPartition` (part of `ConsumerProtocolSubscription`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -383,6 +496,81 @@ impl TopicPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPartitionRef<'a> {
+    /// See [`TopicPartition::topic`].
+    pub topic: &'a str,
+    /// See [`TopicPartition::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TopicPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicPartitionRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = false;
+        let topic = if v >= 1 {
+            field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let partitions = if v >= 1 {
+            field!(
+                r,
+                "Partitions",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicPartitionRef<'_> {
+    type Owned = TopicPartition;
+    fn into_owned(self) -> TopicPartition {
+        TopicPartition {
+            topic: self.topic.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -143,6 +147,77 @@ impl ControlledShutdownRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ControlledShutdownRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlledShutdownRequestRef<'a> {
+    /// See [`ControlledShutdownRequest::broker_id`].
+    pub broker_id: i32,
+    /// See [`ControlledShutdownRequest::broker_epoch`].
+    pub broker_epoch: i64,
+    /// See [`ControlledShutdownRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ControlledShutdownRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            broker_id: 0,
+            broker_epoch: -1_i64,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ControlledShutdownRequestRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let broker_id = field!(r, "BrokerId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let broker_epoch = if v >= 2 {
+            field!(
+                r,
+                "BrokerEpoch",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            broker_id,
+            broker_epoch,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ControlledShutdownRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ControlledShutdownRequest::API_KEY,
+            ControlledShutdownRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ControlledShutdownRequestRef<'_> {
+    type Owned = ControlledShutdownRequest;
+    fn into_owned(self) -> ControlledShutdownRequest {
+        ControlledShutdownRequest {
+            broker_id: self.broker_id.into_owned(),
+            broker_epoch: self.broker_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

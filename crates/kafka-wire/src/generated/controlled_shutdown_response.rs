@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -147,6 +151,73 @@ impl ControlledShutdownResponse {
     }
 }
 
+/// Borrowed view of [`ControlledShutdownResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlledShutdownResponseRef<'a> {
+    /// See [`ControlledShutdownResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ControlledShutdownResponse::remaining_partitions`].
+    pub remaining_partitions: Vec<RemainingPartitionRef<'a>>,
+    /// See [`ControlledShutdownResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ControlledShutdownResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            remaining_partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ControlledShutdownResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let remaining_partitions = field!(
+            r,
+            "RemainingPartitions",
+            <Vec<RemainingPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            remaining_partitions,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ControlledShutdownResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ControlledShutdownResponse::API_KEY,
+            ControlledShutdownResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ControlledShutdownResponseRef<'_> {
+    type Owned = ControlledShutdownResponse;
+    fn into_owned(self) -> ControlledShutdownResponse {
+        ControlledShutdownResponse {
+            error_code: self.error_code.into_owned(),
+            remaining_partitions: self.remaining_partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `RemainingPartition` (part of `ControlledShutdownResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -272,6 +343,77 @@ impl RemainingPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`RemainingPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemainingPartitionRef<'a> {
+    /// See [`RemainingPartition::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`RemainingPartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`RemainingPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for RemainingPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_index: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for RemainingPartitionRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> RemainingPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for RemainingPartitionRef<'_> {
+    type Owned = RemainingPartition;
+    fn into_owned(self) -> RemainingPartition {
+        RemainingPartition {
+            topic_name: self.topic_name.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -193,6 +197,118 @@ impl ControllerRegistrationRequest {
     }
 }
 
+/// Borrowed view of [`ControllerRegistrationRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControllerRegistrationRequestRef<'a> {
+    /// See [`ControllerRegistrationRequest::controller_id`].
+    pub controller_id: i32,
+    /// See [`ControllerRegistrationRequest::incarnation_id`].
+    pub incarnation_id: Uuid,
+    /// See [`ControllerRegistrationRequest::zk_migration_ready`].
+    pub zk_migration_ready: bool,
+    /// See [`ControllerRegistrationRequest::listeners`].
+    pub listeners: Vec<ListenerRef<'a>>,
+    /// See [`ControllerRegistrationRequest::features`].
+    pub features: Vec<FeatureRef<'a>>,
+    /// See [`ControllerRegistrationRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ControllerRegistrationRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            controller_id: 0,
+            incarnation_id: Uuid::ZERO,
+            zk_migration_ready: false,
+            listeners: Vec::new(),
+            features: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ControllerRegistrationRequestRef<'a> {
+    const MIN_LEN: usize = 24;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (controller_id, incarnation_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ControllerId",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "IncarnationId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let zk_migration_ready = field!(
+            r,
+            "ZkMigrationReady",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let listeners = field!(
+            r,
+            "Listeners",
+            <Vec<ListenerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let features = field!(
+            r,
+            "Features",
+            <Vec<FeatureRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            controller_id,
+            incarnation_id,
+            zk_migration_ready,
+            listeners,
+            features,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ControllerRegistrationRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ControllerRegistrationRequest::API_KEY,
+            ControllerRegistrationRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ControllerRegistrationRequestRef<'_> {
+    type Owned = ControllerRegistrationRequest;
+    fn into_owned(self) -> ControllerRegistrationRequest {
+        ControllerRegistrationRequest {
+            controller_id: self.controller_id.into_owned(),
+            incarnation_id: self.incarnation_id.into_owned(),
+            zk_migration_ready: self.zk_migration_ready.into_owned(),
+            listeners: self.listeners.into_owned(),
+            features: self.features.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Listener` (part of `ControllerRegistrationRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -361,6 +477,95 @@ impl Listener {
     }
 }
 
+/// Borrowed view of [`Listener`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerRef<'a> {
+    /// See [`Listener::name`].
+    pub name: &'a str,
+    /// See [`Listener::host`].
+    pub host: &'a str,
+    /// See [`Listener::port`].
+    pub port: u16,
+    /// See [`Listener::security_protocol`].
+    pub security_protocol: i16,
+    /// See [`Listener::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListenerRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            host: "",
+            port: 0,
+            security_protocol: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListenerRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListenerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (port, security_protocol) = if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+            r.rest = rest;
+            (
+                u16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "SecurityProtocol",
+                    <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            security_protocol,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListenerRef<'_> {
+    type Owned = Listener;
+    fn into_owned(self) -> Listener {
+        Listener {
+            name: self.name.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            security_protocol: self.security_protocol.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Feature` (part of `ControllerRegistrationRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -518,6 +723,94 @@ impl Feature {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Feature`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureRef<'a> {
+    /// See [`Feature::name`].
+    pub name: &'a str,
+    /// See [`Feature::min_supported_version`].
+    pub min_supported_version: i16,
+    /// See [`Feature::max_supported_version`].
+    pub max_supported_version: i16,
+    /// See [`Feature::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FeatureRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            min_supported_version: 0,
+            max_supported_version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FeatureRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FeatureRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (min_supported_version, max_supported_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "MinSupportedVersion",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "MaxSupportedVersion",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FeatureRef<'_> {
+    type Owned = Feature;
+    fn into_owned(self) -> Feature {
+        Feature {
+            name: self.name.into_owned(),
+            min_supported_version: self.min_supported_version.into_owned(),
+            max_supported_version: self.max_supported_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

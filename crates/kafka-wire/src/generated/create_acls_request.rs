@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -126,6 +130,67 @@ impl CreateAclsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreateAclsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateAclsRequestRef<'a> {
+    /// See [`CreateAclsRequest::creations`].
+    pub creations: Vec<AclCreationRef<'a>>,
+    /// See [`CreateAclsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreateAclsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            creations: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreateAclsRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let creations = field!(
+            r,
+            "Creations",
+            <Vec<AclCreationRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            creations,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for CreateAclsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            CreateAclsRequest::API_KEY,
+            CreateAclsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for CreateAclsRequestRef<'_> {
+    type Owned = CreateAclsRequest;
+    fn into_owned(self) -> CreateAclsRequest {
+        CreateAclsRequest {
+            creations: self.creations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -357,6 +422,134 @@ impl AclCreation {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AclCreation`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AclCreationRef<'a> {
+    /// See [`AclCreation::resource_type`].
+    pub resource_type: i8,
+    /// See [`AclCreation::resource_name`].
+    pub resource_name: &'a str,
+    /// See [`AclCreation::resource_pattern_type`].
+    pub resource_pattern_type: i8,
+    /// See [`AclCreation::principal`].
+    pub principal: &'a str,
+    /// See [`AclCreation::host`].
+    pub host: &'a str,
+    /// See [`AclCreation::operation`].
+    pub operation: i8,
+    /// See [`AclCreation::permission_type`].
+    pub permission_type: i8,
+    /// See [`AclCreation::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AclCreationRef<'_> {
+    fn default() -> Self {
+        Self {
+            resource_type: 0,
+            resource_name: "",
+            resource_pattern_type: 3,
+            principal: "",
+            host: "",
+            operation: 0,
+            permission_type: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AclCreationRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AclCreationRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let resource_type = field!(
+            r,
+            "ResourceType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name = field!(
+            r,
+            "ResourceName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_pattern_type = if v >= 1 {
+            field!(
+                r,
+                "ResourcePatternType",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            3
+        };
+        let principal = field!(
+            r,
+            "Principal",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "PermissionType",
+                    <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            resource_pattern_type,
+            principal,
+            host,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AclCreationRef<'_> {
+    type Owned = AclCreation;
+    fn into_owned(self) -> AclCreation {
+        AclCreation {
+            resource_type: self.resource_type.into_owned(),
+            resource_name: self.resource_name.into_owned(),
+            resource_pattern_type: self.resource_pattern_type.into_owned(),
+            principal: self.principal.into_owned(),
+            host: self.host.into_owned(),
+            operation: self.operation.into_owned(),
+            permission_type: self.permission_type.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

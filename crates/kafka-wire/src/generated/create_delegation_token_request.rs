@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -252,6 +256,105 @@ impl CreateDelegationTokenRequest {
     }
 }
 
+/// Borrowed view of [`CreateDelegationTokenRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateDelegationTokenRequestRef<'a> {
+    /// See [`CreateDelegationTokenRequest::owner_principal_type`].
+    pub owner_principal_type: Option<&'a str>,
+    /// See [`CreateDelegationTokenRequest::owner_principal_name`].
+    pub owner_principal_name: Option<&'a str>,
+    /// See [`CreateDelegationTokenRequest::renewers`].
+    pub renewers: Vec<CreatableRenewersRef<'a>>,
+    /// See [`CreateDelegationTokenRequest::max_lifetime_ms`].
+    pub max_lifetime_ms: i64,
+    /// See [`CreateDelegationTokenRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreateDelegationTokenRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            owner_principal_type: Some(""),
+            owner_principal_name: Some(""),
+            renewers: Vec::new(),
+            max_lifetime_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreateDelegationTokenRequestRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let owner_principal_type = if v >= 3 {
+            field!(
+                r,
+                "OwnerPrincipalType",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3)
+            )
+        } else {
+            Some("")
+        };
+        let owner_principal_name = if v >= 3 {
+            field!(
+                r,
+                "OwnerPrincipalName",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3)
+            )
+        } else {
+            Some("")
+        };
+        let renewers = field!(
+            r,
+            "Renewers",
+            <Vec<CreatableRenewersRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let max_lifetime_ms = field!(
+            r,
+            "MaxLifetimeMs",
+            <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            owner_principal_type,
+            owner_principal_name,
+            renewers,
+            max_lifetime_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for CreateDelegationTokenRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            CreateDelegationTokenRequest::API_KEY,
+            CreateDelegationTokenRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for CreateDelegationTokenRequestRef<'_> {
+    type Owned = CreateDelegationTokenRequest;
+    fn into_owned(self) -> CreateDelegationTokenRequest {
+        CreateDelegationTokenRequest {
+            owner_principal_type: self.owner_principal_type.into_owned(),
+            owner_principal_name: self.owner_principal_name.into_owned(),
+            renewers: self.renewers.into_owned(),
+            max_lifetime_ms: self.max_lifetime_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `CreatableRenewers` (part of `CreateDelegationTokenRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -377,6 +480,77 @@ impl CreatableRenewers {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreatableRenewers`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatableRenewersRef<'a> {
+    /// See [`CreatableRenewers::principal_type`].
+    pub principal_type: &'a str,
+    /// See [`CreatableRenewers::principal_name`].
+    pub principal_name: &'a str,
+    /// See [`CreatableRenewers::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatableRenewersRef<'_> {
+    fn default() -> Self {
+        Self {
+            principal_type: "",
+            principal_name: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatableRenewersRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CreatableRenewersRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal_type = field!(
+            r,
+            "PrincipalType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let principal_name = field!(
+            r,
+            "PrincipalName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            principal_type,
+            principal_name,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CreatableRenewersRef<'_> {
+    type Owned = CreatableRenewers;
+    fn into_owned(self) -> CreatableRenewers {
+        CreatableRenewers {
+            principal_type: self.principal_type.into_owned(),
+            principal_name: self.principal_name.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

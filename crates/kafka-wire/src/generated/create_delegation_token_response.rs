@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -337,6 +341,179 @@ impl CreateDelegationTokenResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreateDelegationTokenResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateDelegationTokenResponseRef<'a> {
+    /// See [`CreateDelegationTokenResponse::error_code`].
+    pub error_code: i16,
+    /// See [`CreateDelegationTokenResponse::principal_type`].
+    pub principal_type: &'a str,
+    /// See [`CreateDelegationTokenResponse::principal_name`].
+    pub principal_name: &'a str,
+    /// See [`CreateDelegationTokenResponse::token_requester_principal_type`].
+    pub token_requester_principal_type: &'a str,
+    /// See [`CreateDelegationTokenResponse::token_requester_principal_name`].
+    pub token_requester_principal_name: &'a str,
+    /// See [`CreateDelegationTokenResponse::issue_timestamp_ms`].
+    pub issue_timestamp_ms: i64,
+    /// See [`CreateDelegationTokenResponse::expiry_timestamp_ms`].
+    pub expiry_timestamp_ms: i64,
+    /// See [`CreateDelegationTokenResponse::max_timestamp_ms`].
+    pub max_timestamp_ms: i64,
+    /// See [`CreateDelegationTokenResponse::token_id`].
+    pub token_id: &'a str,
+    /// See [`CreateDelegationTokenResponse::hmac`].
+    pub hmac: &'a [u8],
+    /// See [`CreateDelegationTokenResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`CreateDelegationTokenResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreateDelegationTokenResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            principal_type: "",
+            principal_name: "",
+            token_requester_principal_type: "",
+            token_requester_principal_name: "",
+            issue_timestamp_ms: 0,
+            expiry_timestamp_ms: 0,
+            max_timestamp_ms: 0,
+            token_id: "",
+            hmac: <&[u8]>::default(),
+            throttle_time_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreateDelegationTokenResponseRef<'a> {
+    const MIN_LEN: usize = 35;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let principal_type = field!(
+            r,
+            "PrincipalType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let principal_name = field!(
+            r,
+            "PrincipalName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let token_requester_principal_type = if v >= 3 {
+            field!(
+                r,
+                "TokenRequesterPrincipalType",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let token_requester_principal_name = if v >= 3 {
+            field!(
+                r,
+                "TokenRequesterPrincipalName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let (issue_timestamp_ms, expiry_timestamp_ms, max_timestamp_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 16)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "IssueTimestampMs",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ExpiryTimestampMs",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "MaxTimestampMs",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let token_id = field!(
+            r,
+            "TokenId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let hmac = field!(r, "Hmac", <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v));
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            principal_type,
+            principal_name,
+            token_requester_principal_type,
+            token_requester_principal_name,
+            issue_timestamp_ms,
+            expiry_timestamp_ms,
+            max_timestamp_ms,
+            token_id,
+            hmac,
+            throttle_time_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for CreateDelegationTokenResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            CreateDelegationTokenResponse::API_KEY,
+            CreateDelegationTokenResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for CreateDelegationTokenResponseRef<'_> {
+    type Owned = CreateDelegationTokenResponse;
+    fn into_owned(self) -> CreateDelegationTokenResponse {
+        CreateDelegationTokenResponse {
+            error_code: self.error_code.into_owned(),
+            principal_type: self.principal_type.into_owned(),
+            principal_name: self.principal_name.into_owned(),
+            token_requester_principal_type: self.token_requester_principal_type.into_owned(),
+            token_requester_principal_name: self.token_requester_principal_name.into_owned(),
+            issue_timestamp_ms: self.issue_timestamp_ms.into_owned(),
+            expiry_timestamp_ms: self.expiry_timestamp_ms.into_owned(),
+            max_timestamp_ms: self.max_timestamp_ms.into_owned(),
+            token_id: self.token_id.into_owned(),
+            hmac: self.hmac.into_owned(),
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -154,6 +158,83 @@ impl CreatePartitionsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreatePartitionsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatePartitionsRequestRef<'a> {
+    /// See [`CreatePartitionsRequest::topics`].
+    pub topics: Vec<CreatePartitionsTopicRef<'a>>,
+    /// See [`CreatePartitionsRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`CreatePartitionsRequest::validate_only`].
+    pub validate_only: bool,
+    /// See [`CreatePartitionsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatePartitionsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            timeout_ms: 0,
+            validate_only: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatePartitionsRequestRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<CreatePartitionsTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let timeout_ms = field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let validate_only = field!(
+            r,
+            "ValidateOnly",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            topics,
+            timeout_ms,
+            validate_only,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for CreatePartitionsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            CreatePartitionsRequest::API_KEY,
+            CreatePartitionsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for CreatePartitionsRequestRef<'_> {
+    type Owned = CreatePartitionsRequest;
+    fn into_owned(self) -> CreatePartitionsRequest {
+        CreatePartitionsRequest {
+            topics: self.topics.into_owned(),
+            timeout_ms: self.timeout_ms.into_owned(),
+            validate_only: self.validate_only.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -310,6 +391,79 @@ impl CreatePartitionsTopic {
     }
 }
 
+/// Borrowed view of [`CreatePartitionsTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatePartitionsTopicRef<'a> {
+    /// See [`CreatePartitionsTopic::name`].
+    pub name: &'a str,
+    /// See [`CreatePartitionsTopic::count`].
+    pub count: i32,
+    /// See [`CreatePartitionsTopic::assignments`].
+    pub assignments: Option<Vec<CreatePartitionsAssignmentRef<'a>>>,
+    /// See [`CreatePartitionsTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatePartitionsTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            count: 0,
+            assignments: Some(Vec::new()),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatePartitionsTopicRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CreatePartitionsTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let count = field!(r, "Count", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let assignments = field!(
+            r,
+            "Assignments",
+            bv::read_opt_ref::<Vec<CreatePartitionsAssignmentRef<'a>>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            count,
+            assignments,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CreatePartitionsTopicRef<'_> {
+    type Owned = CreatePartitionsTopic;
+    fn into_owned(self) -> CreatePartitionsTopic {
+        CreatePartitionsTopic {
+            name: self.name.into_owned(),
+            count: self.count.into_owned(),
+            assignments: self.assignments.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `CreatePartitionsAssignment` (part of `CreatePartitionsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -422,6 +576,67 @@ impl CreatePartitionsAssignment {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreatePartitionsAssignment`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatePartitionsAssignmentRef<'a> {
+    /// See [`CreatePartitionsAssignment::broker_ids`].
+    pub broker_ids: PackedRef<'a, i32>,
+    /// See [`CreatePartitionsAssignment::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatePartitionsAssignmentRef<'_> {
+    fn default() -> Self {
+        Self {
+            broker_ids: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatePartitionsAssignmentRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CreatePartitionsAssignmentRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let broker_ids = field!(
+            r,
+            "BrokerIds",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            broker_ids,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CreatePartitionsAssignmentRef<'_> {
+    type Owned = CreatePartitionsAssignment;
+    fn into_owned(self) -> CreatePartitionsAssignment {
+        CreatePartitionsAssignment {
+            broker_ids: self.broker_ids.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

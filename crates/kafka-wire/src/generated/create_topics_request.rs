@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -172,6 +176,87 @@ impl CreateTopicsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreateTopicsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateTopicsRequestRef<'a> {
+    /// See [`CreateTopicsRequest::topics`].
+    pub topics: Vec<CreatableTopicRef<'a>>,
+    /// See [`CreateTopicsRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`CreateTopicsRequest::validate_only`].
+    pub validate_only: bool,
+    /// See [`CreateTopicsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreateTopicsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            timeout_ms: 60000,
+            validate_only: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreateTopicsRequestRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 5;
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<CreatableTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let timeout_ms = field!(r, "timeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let validate_only = if v >= 1 {
+            field!(
+                r,
+                "validateOnly",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            topics,
+            timeout_ms,
+            validate_only,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for CreateTopicsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            CreateTopicsRequest::API_KEY,
+            CreateTopicsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for CreateTopicsRequestRef<'_> {
+    type Owned = CreateTopicsRequest;
+    fn into_owned(self) -> CreateTopicsRequest {
+        CreateTopicsRequest {
+            topics: self.topics.into_owned(),
+            timeout_ms: self.timeout_ms.into_owned(),
+            validate_only: self.validate_only.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -369,6 +454,114 @@ impl CreatableTopic {
     }
 }
 
+/// Borrowed view of [`CreatableTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatableTopicRef<'a> {
+    /// See [`CreatableTopic::name`].
+    pub name: &'a str,
+    /// See [`CreatableTopic::num_partitions`].
+    pub num_partitions: i32,
+    /// See [`CreatableTopic::replication_factor`].
+    pub replication_factor: i16,
+    /// See [`CreatableTopic::assignments`].
+    pub assignments: Vec<CreatableReplicaAssignmentRef<'a>>,
+    /// See [`CreatableTopic::configs`].
+    pub configs: Vec<CreatableTopicConfigRef<'a>>,
+    /// See [`CreatableTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatableTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            num_partitions: 0,
+            replication_factor: 0,
+            assignments: Vec::new(),
+            configs: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatableTopicRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CreatableTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (num_partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "NumPartitions",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ReplicationFactor",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let assignments = field!(
+            r,
+            "Assignments",
+            <Vec<CreatableReplicaAssignmentRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let configs = field!(
+            r,
+            "Configs",
+            <Vec<CreatableTopicConfigRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            num_partitions,
+            replication_factor,
+            assignments,
+            configs,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CreatableTopicRef<'_> {
+    type Owned = CreatableTopic;
+    fn into_owned(self) -> CreatableTopic {
+        CreatableTopic {
+            name: self.name.into_owned(),
+            num_partitions: self.num_partitions.into_owned(),
+            replication_factor: self.replication_factor.into_owned(),
+            assignments: self.assignments.into_owned(),
+            configs: self.configs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `CreatableReplicaAssignment` (part of `CreateTopicsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -494,6 +687,77 @@ impl CreatableReplicaAssignment {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreatableReplicaAssignment`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatableReplicaAssignmentRef<'a> {
+    /// See [`CreatableReplicaAssignment::partition_index`].
+    pub partition_index: i32,
+    /// See [`CreatableReplicaAssignment::broker_ids`].
+    pub broker_ids: PackedRef<'a, i32>,
+    /// See [`CreatableReplicaAssignment::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatableReplicaAssignmentRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            broker_ids: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatableReplicaAssignmentRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CreatableReplicaAssignmentRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let broker_ids = field!(
+            r,
+            "BrokerIds",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            broker_ids,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CreatableReplicaAssignmentRef<'_> {
+    type Owned = CreatableReplicaAssignment;
+    fn into_owned(self) -> CreatableReplicaAssignment {
+        CreatableReplicaAssignment {
+            partition_index: self.partition_index.into_owned(),
+            broker_ids: self.broker_ids.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -626,6 +890,69 @@ impl CreatableTopicConfig {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreatableTopicConfig`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatableTopicConfigRef<'a> {
+    /// See [`CreatableTopicConfig::name`].
+    pub name: &'a str,
+    /// See [`CreatableTopicConfig::value`].
+    pub value: Option<&'a str>,
+    /// See [`CreatableTopicConfig::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatableTopicConfigRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            value: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatableTopicConfigRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CreatableTopicConfigRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let value = field!(r, "Value", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CreatableTopicConfigRef<'_> {
+    type Owned = CreatableTopicConfig;
+    fn into_owned(self) -> CreatableTopicConfig {
+        CreatableTopicConfig {
+            name: self.name.into_owned(),
+            value: self.value.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

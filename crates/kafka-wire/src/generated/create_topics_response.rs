@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -150,6 +154,81 @@ impl CreateTopicsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreateTopicsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateTopicsResponseRef<'a> {
+    /// See [`CreateTopicsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`CreateTopicsResponse::topics`].
+    pub topics: Vec<CreatableTopicResultRef<'a>>,
+    /// See [`CreateTopicsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreateTopicsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreateTopicsResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 5;
+        let throttle_time_ms = if v >= 2 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<CreatableTopicResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for CreateTopicsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            CreateTopicsResponse::API_KEY,
+            CreateTopicsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for CreateTopicsResponseRef<'_> {
+    type Owned = CreateTopicsResponse;
+    fn into_owned(self) -> CreateTopicsResponse {
+        CreateTopicsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -472,6 +551,175 @@ impl CreatableTopicResult {
     }
 }
 
+/// Borrowed view of [`CreatableTopicResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatableTopicResultRef<'a> {
+    /// See [`CreatableTopicResult::name`].
+    pub name: &'a str,
+    /// See [`CreatableTopicResult::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`CreatableTopicResult::error_code`].
+    pub error_code: i16,
+    /// See [`CreatableTopicResult::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`CreatableTopicResult::topic_config_error_code`].
+    pub topic_config_error_code: i16,
+    /// See [`CreatableTopicResult::num_partitions`].
+    pub num_partitions: i32,
+    /// See [`CreatableTopicResult::replication_factor`].
+    pub replication_factor: i16,
+    /// See [`CreatableTopicResult::configs`].
+    pub configs: Option<Vec<CreatableTopicConfigsRef<'a>>>,
+    /// See [`CreatableTopicResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatableTopicResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            topic_id: Uuid::ZERO,
+            error_code: 0,
+            error_message: Some(""),
+            topic_config_error_code: 0,
+            num_partitions: -1_i32,
+            replication_factor: -1_i16,
+            configs: Some(Vec::new()),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatableTopicResultRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CreatableTopicResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let topic_id = if v >= 7 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = if v >= 1 {
+            field!(
+                r,
+                "ErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, true)
+            )
+        } else {
+            Some("")
+        };
+        let mut topic_config_error_code = 0;
+        let (num_partitions, replication_factor) = if v >= 5 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "NumPartitions",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ReplicationFactor",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (-1_i32, -1_i16)
+        };
+        let configs = if v >= 5 {
+            field!(
+                r,
+                "Configs",
+                bv::read_opt_ref::<Vec<CreatableTopicConfigsRef<'a>>>(r, flex, v, v >= 5)
+            )
+        } else {
+            Some(Vec::new())
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 5 => {
+                            let x = field!(
+                                r,
+                                "TopicConfigErrorCode",
+                                <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == 0 {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                topic_config_error_code = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            topic_config_error_code,
+            num_partitions,
+            replication_factor,
+            configs,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CreatableTopicResultRef<'_> {
+    type Owned = CreatableTopicResult;
+    fn into_owned(self) -> CreatableTopicResult {
+        CreatableTopicResult {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            topic_config_error_code: self.topic_config_error_code.into_owned(),
+            num_partitions: self.num_partitions.into_owned(),
+            replication_factor: self.replication_factor.into_owned(),
+            configs: self.configs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `CreatableTopicConfigs` (part of `CreateTopicsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -728,6 +976,115 @@ impl CreatableTopicConfigs {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CreatableTopicConfigs`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatableTopicConfigsRef<'a> {
+    /// See [`CreatableTopicConfigs::name`].
+    pub name: &'a str,
+    /// See [`CreatableTopicConfigs::value`].
+    pub value: Option<&'a str>,
+    /// See [`CreatableTopicConfigs::read_only`].
+    pub read_only: bool,
+    /// See [`CreatableTopicConfigs::config_source`].
+    pub config_source: i8,
+    /// See [`CreatableTopicConfigs::is_sensitive`].
+    pub is_sensitive: bool,
+    /// See [`CreatableTopicConfigs::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CreatableTopicConfigsRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            value: Some(""),
+            read_only: false,
+            config_source: -1_i8,
+            is_sensitive: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CreatableTopicConfigsRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CreatableTopicConfigsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let name = if v >= 5 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let value = if v >= 5 {
+            field!(r, "Value", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5))
+        } else {
+            Some("")
+        };
+        let read_only = if v >= 5 {
+            field!(r, "ReadOnly", <bool as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            false
+        };
+        let config_source = if v >= 5 {
+            field!(
+                r,
+                "ConfigSource",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i8
+        };
+        let is_sensitive = if v >= 5 {
+            field!(
+                r,
+                "IsSensitive",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            read_only,
+            config_source,
+            is_sensitive,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CreatableTopicConfigsRef<'_> {
+    type Owned = CreatableTopicConfigs;
+    fn into_owned(self) -> CreatableTopicConfigs {
+        CreatableTopicConfigs {
+            name: self.name.into_owned(),
+            value: self.value.into_owned(),
+            read_only: self.read_only.into_owned(),
+            config_source: self.config_source.into_owned(),
+            is_sensitive: self.is_sensitive.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -152,6 +156,79 @@ impl DefaultPrincipalData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DefaultPrincipalData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefaultPrincipalDataRef<'a> {
+    /// See [`DefaultPrincipalData::type_`].
+    pub type_: &'a str,
+    /// See [`DefaultPrincipalData::name`].
+    pub name: &'a str,
+    /// See [`DefaultPrincipalData::token_authenticated`].
+    pub token_authenticated: bool,
+    /// See [`DefaultPrincipalData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DefaultPrincipalDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            type_: "",
+            name: "",
+            token_authenticated: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DefaultPrincipalDataRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let type_ = field!(r, "Type", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let token_authenticated = field!(
+            r,
+            "TokenAuthenticated",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            type_,
+            name,
+            token_authenticated,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DefaultPrincipalDataRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DefaultPrincipalData::API_KEY,
+            DefaultPrincipalData::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DefaultPrincipalDataRef<'_> {
+    type Owned = DefaultPrincipalData;
+    fn into_owned(self) -> DefaultPrincipalData {
+        DefaultPrincipalData {
+            type_: self.type_.into_owned(),
+            name: self.name.into_owned(),
+            token_authenticated: self.token_authenticated.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -128,6 +132,67 @@ impl DeleteAclsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteAclsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteAclsRequestRef<'a> {
+    /// See [`DeleteAclsRequest::filters`].
+    pub filters: Vec<DeleteAclsFilterRef<'a>>,
+    /// See [`DeleteAclsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteAclsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            filters: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteAclsRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let filters = field!(
+            r,
+            "Filters",
+            <Vec<DeleteAclsFilterRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            filters,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DeleteAclsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DeleteAclsRequest::API_KEY,
+            DeleteAclsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DeleteAclsRequestRef<'_> {
+    type Owned = DeleteAclsRequest;
+    fn into_owned(self) -> DeleteAclsRequest {
+        DeleteAclsRequest {
+            filters: self.filters.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -412,6 +477,138 @@ impl DeleteAclsFilter {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteAclsFilter`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteAclsFilterRef<'a> {
+    /// See [`DeleteAclsFilter::resource_type_filter`].
+    pub resource_type_filter: i8,
+    /// See [`DeleteAclsFilter::resource_name_filter`].
+    pub resource_name_filter: Option<&'a str>,
+    /// See [`DeleteAclsFilter::pattern_type_filter`].
+    pub pattern_type_filter: i8,
+    /// See [`DeleteAclsFilter::principal_filter`].
+    pub principal_filter: Option<&'a str>,
+    /// See [`DeleteAclsFilter::host_filter`].
+    pub host_filter: Option<&'a str>,
+    /// See [`DeleteAclsFilter::operation`].
+    pub operation: i8,
+    /// See [`DeleteAclsFilter::permission_type`].
+    pub permission_type: i8,
+    /// See [`DeleteAclsFilter::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteAclsFilterRef<'_> {
+    fn default() -> Self {
+        Self {
+            resource_type_filter: 0,
+            resource_name_filter: Some(""),
+            pattern_type_filter: 3,
+            principal_filter: Some(""),
+            host_filter: Some(""),
+            operation: 0,
+            permission_type: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteAclsFilterRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteAclsFilterRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let resource_type_filter = field!(
+            r,
+            "ResourceTypeFilter",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name_filter = field!(
+            r,
+            "ResourceNameFilter",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let pattern_type_filter = if v >= 1 {
+            field!(
+                r,
+                "PatternTypeFilter",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            3
+        };
+        let principal_filter = field!(
+            r,
+            "PrincipalFilter",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let host_filter = field!(
+            r,
+            "HostFilter",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "PermissionType",
+                    <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            resource_type_filter,
+            resource_name_filter,
+            pattern_type_filter,
+            principal_filter,
+            host_filter,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteAclsFilterRef<'_> {
+    type Owned = DeleteAclsFilter;
+    fn into_owned(self) -> DeleteAclsFilter {
+        DeleteAclsFilter {
+            resource_type_filter: self.resource_type_filter.into_owned(),
+            resource_name_filter: self.resource_name_filter.into_owned(),
+            pattern_type_filter: self.pattern_type_filter.into_owned(),
+            principal_filter: self.principal_filter.into_owned(),
+            host_filter: self.host_filter.into_owned(),
+            operation: self.operation.into_owned(),
+            permission_type: self.permission_type.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

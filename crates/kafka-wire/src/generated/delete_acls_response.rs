@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,77 @@ impl DeleteAclsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteAclsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteAclsResponseRef<'a> {
+    /// See [`DeleteAclsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DeleteAclsResponse::filter_results`].
+    pub filter_results: Vec<DeleteAclsFilterResultRef<'a>>,
+    /// See [`DeleteAclsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteAclsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            filter_results: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteAclsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let filter_results = field!(
+            r,
+            "FilterResults",
+            <Vec<DeleteAclsFilterResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            filter_results,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DeleteAclsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DeleteAclsResponse::API_KEY,
+            DeleteAclsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DeleteAclsResponseRef<'_> {
+    type Owned = DeleteAclsResponse;
+    fn into_owned(self) -> DeleteAclsResponse {
+        DeleteAclsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            filter_results: self.filter_results.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -304,6 +379,83 @@ impl DeleteAclsFilterResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteAclsFilterResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteAclsFilterResultRef<'a> {
+    /// See [`DeleteAclsFilterResult::error_code`].
+    pub error_code: i16,
+    /// See [`DeleteAclsFilterResult::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DeleteAclsFilterResult::matching_acls`].
+    pub matching_acls: Vec<DeleteAclsMatchingAclRef<'a>>,
+    /// See [`DeleteAclsFilterResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteAclsFilterResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: Some(""),
+            matching_acls: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteAclsFilterResultRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteAclsFilterResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let matching_acls = field!(
+            r,
+            "MatchingAcls",
+            <Vec<DeleteAclsMatchingAclRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            matching_acls,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteAclsFilterResultRef<'_> {
+    type Owned = DeleteAclsFilterResult;
+    fn into_owned(self) -> DeleteAclsFilterResult {
+        DeleteAclsFilterResult {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            matching_acls: self.matching_acls.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -573,6 +725,146 @@ impl DeleteAclsMatchingAcl {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteAclsMatchingAcl`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteAclsMatchingAclRef<'a> {
+    /// See [`DeleteAclsMatchingAcl::error_code`].
+    pub error_code: i16,
+    /// See [`DeleteAclsMatchingAcl::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DeleteAclsMatchingAcl::resource_type`].
+    pub resource_type: i8,
+    /// See [`DeleteAclsMatchingAcl::resource_name`].
+    pub resource_name: &'a str,
+    /// See [`DeleteAclsMatchingAcl::pattern_type`].
+    pub pattern_type: i8,
+    /// See [`DeleteAclsMatchingAcl::principal`].
+    pub principal: &'a str,
+    /// See [`DeleteAclsMatchingAcl::host`].
+    pub host: &'a str,
+    /// See [`DeleteAclsMatchingAcl::operation`].
+    pub operation: i8,
+    /// See [`DeleteAclsMatchingAcl::permission_type`].
+    pub permission_type: i8,
+    /// See [`DeleteAclsMatchingAcl::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteAclsMatchingAclRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: Some(""),
+            resource_type: 0,
+            resource_name: "",
+            pattern_type: 3,
+            principal: "",
+            host: "",
+            operation: 0,
+            permission_type: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteAclsMatchingAclRef<'a> {
+    const MIN_LEN: usize = 11;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteAclsMatchingAclRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let resource_type = field!(
+            r,
+            "ResourceType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name = field!(
+            r,
+            "ResourceName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let pattern_type = if v >= 1 {
+            field!(r, "PatternType", <i8 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            3
+        };
+        let principal = field!(
+            r,
+            "Principal",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "PermissionType",
+                    <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            pattern_type,
+            principal,
+            host,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteAclsMatchingAclRef<'_> {
+    type Owned = DeleteAclsMatchingAcl;
+    fn into_owned(self) -> DeleteAclsMatchingAcl {
+        DeleteAclsMatchingAcl {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            resource_type: self.resource_type.into_owned(),
+            resource_name: self.resource_name.into_owned(),
+            pattern_type: self.pattern_type.into_owned(),
+            principal: self.principal.into_owned(),
+            host: self.host.into_owned(),
+            operation: self.operation.into_owned(),
+            permission_type: self.permission_type.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

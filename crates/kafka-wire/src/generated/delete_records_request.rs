@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -141,6 +145,73 @@ impl DeleteRecordsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteRecordsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRecordsRequestRef<'a> {
+    /// See [`DeleteRecordsRequest::topics`].
+    pub topics: Vec<DeleteRecordsTopicRef<'a>>,
+    /// See [`DeleteRecordsRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`DeleteRecordsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteRecordsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            timeout_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteRecordsRequestRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<DeleteRecordsTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let timeout_ms = field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            topics,
+            timeout_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DeleteRecordsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DeleteRecordsRequest::API_KEY,
+            DeleteRecordsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DeleteRecordsRequestRef<'_> {
+    type Owned = DeleteRecordsRequest;
+    fn into_owned(self) -> DeleteRecordsRequest {
+        DeleteRecordsRequest {
+            topics: self.topics.into_owned(),
+            timeout_ms: self.timeout_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -275,6 +346,73 @@ impl DeleteRecordsTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteRecordsTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRecordsTopicRef<'a> {
+    /// See [`DeleteRecordsTopic::name`].
+    pub name: &'a str,
+    /// See [`DeleteRecordsTopic::partitions`].
+    pub partitions: Vec<DeleteRecordsPartitionRef<'a>>,
+    /// See [`DeleteRecordsTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteRecordsTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteRecordsTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteRecordsTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<DeleteRecordsPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteRecordsTopicRef<'_> {
+    type Owned = DeleteRecordsTopic;
+    fn into_owned(self) -> DeleteRecordsTopic {
+        DeleteRecordsTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -417,6 +555,83 @@ impl DeleteRecordsPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteRecordsPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRecordsPartitionRef<'a> {
+    /// See [`DeleteRecordsPartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`DeleteRecordsPartition::offset`].
+    pub offset: i64,
+    /// See [`DeleteRecordsPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteRecordsPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            offset: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteRecordsPartitionRef<'a> {
+    const MIN_LEN: usize = 12;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteRecordsPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let (partition_index, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "Offset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteRecordsPartitionRef<'_> {
+    type Owned = DeleteRecordsPartition;
+    fn into_owned(self) -> DeleteRecordsPartition {
+        DeleteRecordsPartition {
+            partition_index: self.partition_index.into_owned(),
+            offset: self.offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

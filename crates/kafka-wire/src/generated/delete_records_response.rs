@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,77 @@ impl DeleteRecordsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteRecordsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRecordsResponseRef<'a> {
+    /// See [`DeleteRecordsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DeleteRecordsResponse::topics`].
+    pub topics: Vec<DeleteRecordsTopicResultRef<'a>>,
+    /// See [`DeleteRecordsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteRecordsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteRecordsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<DeleteRecordsTopicResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DeleteRecordsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DeleteRecordsResponse::API_KEY,
+            DeleteRecordsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DeleteRecordsResponseRef<'_> {
+    type Owned = DeleteRecordsResponse;
+    fn into_owned(self) -> DeleteRecordsResponse {
+        DeleteRecordsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -276,6 +351,73 @@ impl DeleteRecordsTopicResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteRecordsTopicResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRecordsTopicResultRef<'a> {
+    /// See [`DeleteRecordsTopicResult::name`].
+    pub name: &'a str,
+    /// See [`DeleteRecordsTopicResult::partitions`].
+    pub partitions: Vec<DeleteRecordsPartitionResultRef<'a>>,
+    /// See [`DeleteRecordsTopicResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteRecordsTopicResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteRecordsTopicResultRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteRecordsTopicResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<DeleteRecordsPartitionResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteRecordsTopicResultRef<'_> {
+    type Owned = DeleteRecordsTopicResult;
+    fn into_owned(self) -> DeleteRecordsTopicResult {
+        DeleteRecordsTopicResult {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -433,6 +575,95 @@ impl DeleteRecordsPartitionResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteRecordsPartitionResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRecordsPartitionResultRef<'a> {
+    /// See [`DeleteRecordsPartitionResult::partition_index`].
+    pub partition_index: i32,
+    /// See [`DeleteRecordsPartitionResult::low_watermark`].
+    pub low_watermark: i64,
+    /// See [`DeleteRecordsPartitionResult::error_code`].
+    pub error_code: i16,
+    /// See [`DeleteRecordsPartitionResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteRecordsPartitionResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            low_watermark: 0,
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteRecordsPartitionResultRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteRecordsPartitionResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let (partition_index, low_watermark, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 4)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 12)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "LowWatermark",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            low_watermark,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteRecordsPartitionResultRef<'_> {
+    type Owned = DeleteRecordsPartitionResult;
+    fn into_owned(self) -> DeleteRecordsPartitionResult {
+        DeleteRecordsPartitionResult {
+            partition_index: self.partition_index.into_owned(),
+            low_watermark: self.low_watermark.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -144,6 +148,77 @@ impl DeleteShareGroupOffsetsRequest {
     }
 }
 
+/// Borrowed view of [`DeleteShareGroupOffsetsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteShareGroupOffsetsRequestRef<'a> {
+    /// See [`DeleteShareGroupOffsetsRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`DeleteShareGroupOffsetsRequest::topics`].
+    pub topics: Vec<DeleteShareGroupOffsetsRequestTopicRef<'a>>,
+    /// See [`DeleteShareGroupOffsetsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteShareGroupOffsetsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteShareGroupOffsetsRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<DeleteShareGroupOffsetsRequestTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DeleteShareGroupOffsetsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DeleteShareGroupOffsetsRequest::API_KEY,
+            DeleteShareGroupOffsetsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DeleteShareGroupOffsetsRequestRef<'_> {
+    type Owned = DeleteShareGroupOffsetsRequest;
+    fn into_owned(self) -> DeleteShareGroupOffsetsRequest {
+        DeleteShareGroupOffsetsRequest {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DeleteShareGroupOffsetsRequestTopic` (part of `DeleteShareGroupOffsetsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -256,6 +331,67 @@ impl DeleteShareGroupOffsetsRequestTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteShareGroupOffsetsRequestTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteShareGroupOffsetsRequestTopicRef<'a> {
+    /// See [`DeleteShareGroupOffsetsRequestTopic::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`DeleteShareGroupOffsetsRequestTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteShareGroupOffsetsRequestTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteShareGroupOffsetsRequestTopicRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteShareGroupOffsetsRequestTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteShareGroupOffsetsRequestTopicRef<'_> {
+    type Owned = DeleteShareGroupOffsetsRequestTopic;
+    fn into_owned(self) -> DeleteShareGroupOffsetsRequestTopic {
+        DeleteShareGroupOffsetsRequestTopic {
+            topic_name: self.topic_name.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -200,6 +204,106 @@ impl DeleteShareGroupOffsetsResponse {
     }
 }
 
+/// Borrowed view of [`DeleteShareGroupOffsetsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteShareGroupOffsetsResponseRef<'a> {
+    /// See [`DeleteShareGroupOffsetsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DeleteShareGroupOffsetsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`DeleteShareGroupOffsetsResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DeleteShareGroupOffsetsResponse::responses`].
+    pub responses: Vec<DeleteShareGroupOffsetsResponseTopicRef<'a>>,
+    /// See [`DeleteShareGroupOffsetsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteShareGroupOffsetsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: None,
+            responses: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteShareGroupOffsetsResponseRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let responses = field!(
+            r,
+            "Responses",
+            <Vec<DeleteShareGroupOffsetsResponseTopicRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            responses,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DeleteShareGroupOffsetsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DeleteShareGroupOffsetsResponse::API_KEY,
+            DeleteShareGroupOffsetsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DeleteShareGroupOffsetsResponseRef<'_> {
+    type Owned = DeleteShareGroupOffsetsResponse;
+    fn into_owned(self) -> DeleteShareGroupOffsetsResponse {
+        DeleteShareGroupOffsetsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            responses: self.responses.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DeleteShareGroupOffsetsResponseTopic` (part of `DeleteShareGroupOffsetsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -380,6 +484,99 @@ impl DeleteShareGroupOffsetsResponseTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteShareGroupOffsetsResponseTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteShareGroupOffsetsResponseTopicRef<'a> {
+    /// See [`DeleteShareGroupOffsetsResponseTopic::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`DeleteShareGroupOffsetsResponseTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`DeleteShareGroupOffsetsResponseTopic::error_code`].
+    pub error_code: i16,
+    /// See [`DeleteShareGroupOffsetsResponseTopic::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DeleteShareGroupOffsetsResponseTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteShareGroupOffsetsResponseTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            topic_id: Uuid::ZERO,
+            error_code: 0,
+            error_message: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteShareGroupOffsetsResponseTopicRef<'a> {
+    const MIN_LEN: usize = 21;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteShareGroupOffsetsResponseTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (topic_id, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<18>() {
+            r.rest = rest;
+            (
+                Uuid(p::chunk::<18, 16>(c, 0)),
+                i16::from_be_bytes(p::chunk::<18, 2>(c, 16)),
+            )
+        } else {
+            (
+                field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteShareGroupOffsetsResponseTopicRef<'_> {
+    type Owned = DeleteShareGroupOffsetsResponseTopic;
+    fn into_owned(self) -> DeleteShareGroupOffsetsResponseTopic {
+        DeleteShareGroupOffsetsResponseTopic {
+            topic_name: self.topic_name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -189,6 +193,91 @@ impl DeleteTopicsRequest {
     }
 }
 
+/// Borrowed view of [`DeleteTopicsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteTopicsRequestRef<'a> {
+    /// See [`DeleteTopicsRequest::topics`].
+    pub topics: Vec<DeleteTopicStateRef<'a>>,
+    /// See [`DeleteTopicsRequest::topic_names`].
+    pub topic_names: Vec<&'a str>,
+    /// See [`DeleteTopicsRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`DeleteTopicsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteTopicsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            topic_names: Vec::new(),
+            timeout_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteTopicsRequestRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let topics = if v >= 6 {
+            field!(
+                r,
+                "Topics",
+                <Vec<DeleteTopicStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let topic_names = if v <= 5 {
+            field!(
+                r,
+                "TopicNames",
+                <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let timeout_ms = field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            topics,
+            topic_names,
+            timeout_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DeleteTopicsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DeleteTopicsRequest::API_KEY,
+            DeleteTopicsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DeleteTopicsRequestRef<'_> {
+    type Owned = DeleteTopicsRequest;
+    fn into_owned(self) -> DeleteTopicsRequest {
+        DeleteTopicsRequest {
+            topics: self.topics.into_owned(),
+            topic_names: self.topic_names.into_owned(),
+            timeout_ms: self.timeout_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DeleteTopicState` (part of `DeleteTopicsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -358,6 +447,77 @@ impl DeleteTopicState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteTopicState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteTopicStateRef<'a> {
+    /// See [`DeleteTopicState::name`].
+    pub name: Option<&'a str>,
+    /// See [`DeleteTopicState::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`DeleteTopicState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteTopicStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: None,
+            topic_id: Uuid::ZERO,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteTopicStateRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeleteTopicStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let name = if v >= 6 {
+            field!(r, "Name", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 6))
+        } else {
+            None
+        };
+        let topic_id = if v >= 6 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeleteTopicStateRef<'_> {
+    type Owned = DeleteTopicState;
+    fn into_owned(self) -> DeleteTopicState {
+        DeleteTopicState {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -150,6 +154,81 @@ impl DeleteTopicsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeleteTopicsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteTopicsResponseRef<'a> {
+    /// See [`DeleteTopicsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DeleteTopicsResponse::responses`].
+    pub responses: Vec<DeletableTopicResultRef<'a>>,
+    /// See [`DeleteTopicsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeleteTopicsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            responses: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeleteTopicsResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let responses = field!(
+            r,
+            "Responses",
+            <Vec<DeletableTopicResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            responses,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DeleteTopicsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DeleteTopicsResponse::API_KEY,
+            DeleteTopicsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DeleteTopicsResponseRef<'_> {
+    type Owned = DeleteTopicsResponse;
+    fn into_owned(self) -> DeleteTopicsResponse {
+        DeleteTopicsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            responses: self.responses.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -339,6 +418,93 @@ impl DeletableTopicResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DeletableTopicResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletableTopicResultRef<'a> {
+    /// See [`DeletableTopicResult::name`].
+    pub name: Option<&'a str>,
+    /// See [`DeletableTopicResult::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`DeletableTopicResult::error_code`].
+    pub error_code: i16,
+    /// See [`DeletableTopicResult::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DeletableTopicResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DeletableTopicResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: Some(""),
+            topic_id: Uuid::ZERO,
+            error_code: 0,
+            error_message: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DeletableTopicResultRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DeletableTopicResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let name = field!(r, "Name", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 6));
+        let topic_id = if v >= 6 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = if v >= 5 {
+            field!(
+                r,
+                "ErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DeletableTopicResultRef<'_> {
+    type Owned = DeletableTopicResult;
+    fn into_owned(self) -> DeletableTopicResult {
+        DeletableTopicResult {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

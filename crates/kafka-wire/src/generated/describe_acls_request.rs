@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -291,6 +295,138 @@ impl DescribeAclsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeAclsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeAclsRequestRef<'a> {
+    /// See [`DescribeAclsRequest::resource_type_filter`].
+    pub resource_type_filter: i8,
+    /// See [`DescribeAclsRequest::resource_name_filter`].
+    pub resource_name_filter: Option<&'a str>,
+    /// See [`DescribeAclsRequest::pattern_type_filter`].
+    pub pattern_type_filter: i8,
+    /// See [`DescribeAclsRequest::principal_filter`].
+    pub principal_filter: Option<&'a str>,
+    /// See [`DescribeAclsRequest::host_filter`].
+    pub host_filter: Option<&'a str>,
+    /// See [`DescribeAclsRequest::operation`].
+    pub operation: i8,
+    /// See [`DescribeAclsRequest::permission_type`].
+    pub permission_type: i8,
+    /// See [`DescribeAclsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeAclsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            resource_type_filter: 0,
+            resource_name_filter: Some(""),
+            pattern_type_filter: 3,
+            principal_filter: Some(""),
+            host_filter: Some(""),
+            operation: 0,
+            permission_type: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeAclsRequestRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let resource_type_filter = field!(
+            r,
+            "ResourceTypeFilter",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name_filter = field!(
+            r,
+            "ResourceNameFilter",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let pattern_type_filter = if v >= 1 {
+            field!(
+                r,
+                "PatternTypeFilter",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            3
+        };
+        let principal_filter = field!(
+            r,
+            "PrincipalFilter",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let host_filter = field!(
+            r,
+            "HostFilter",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "PermissionType",
+                    <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            resource_type_filter,
+            resource_name_filter,
+            pattern_type_filter,
+            principal_filter,
+            host_filter,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeAclsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeAclsRequest::API_KEY,
+            DescribeAclsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeAclsRequestRef<'_> {
+    type Owned = DescribeAclsRequest;
+    fn into_owned(self) -> DescribeAclsRequest {
+        DescribeAclsRequest {
+            resource_type_filter: self.resource_type_filter.into_owned(),
+            resource_name_filter: self.resource_name_filter.into_owned(),
+            pattern_type_filter: self.pattern_type_filter.into_owned(),
+            principal_filter: self.principal_filter.into_owned(),
+            host_filter: self.host_filter.into_owned(),
+            operation: self.operation.into_owned(),
+            permission_type: self.permission_type.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -200,6 +204,104 @@ impl DescribeAclsResponse {
     }
 }
 
+/// Borrowed view of [`DescribeAclsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeAclsResponseRef<'a> {
+    /// See [`DescribeAclsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeAclsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeAclsResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribeAclsResponse::resources`].
+    pub resources: Vec<DescribeAclsResourceRef<'a>>,
+    /// See [`DescribeAclsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeAclsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: Some(""),
+            resources: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeAclsResponseRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let resources = field!(
+            r,
+            "Resources",
+            <Vec<DescribeAclsResourceRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            resources,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeAclsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeAclsResponse::API_KEY,
+            DescribeAclsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeAclsResponseRef<'_> {
+    type Owned = DescribeAclsResponse;
+    fn into_owned(self) -> DescribeAclsResponse {
+        DescribeAclsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            resources: self.resources.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribeAclsResource` (part of `DescribeAclsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -374,6 +476,97 @@ impl DescribeAclsResource {
     }
 }
 
+/// Borrowed view of [`DescribeAclsResource`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeAclsResourceRef<'a> {
+    /// See [`DescribeAclsResource::resource_type`].
+    pub resource_type: i8,
+    /// See [`DescribeAclsResource::resource_name`].
+    pub resource_name: &'a str,
+    /// See [`DescribeAclsResource::pattern_type`].
+    pub pattern_type: i8,
+    /// See [`DescribeAclsResource::acls`].
+    pub acls: Vec<AclDescriptionRef<'a>>,
+    /// See [`DescribeAclsResource::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeAclsResourceRef<'_> {
+    fn default() -> Self {
+        Self {
+            resource_type: 0,
+            resource_name: "",
+            pattern_type: 3,
+            acls: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeAclsResourceRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeAclsResourceRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let resource_type = field!(
+            r,
+            "ResourceType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name = field!(
+            r,
+            "ResourceName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let pattern_type = if v >= 1 {
+            field!(r, "PatternType", <i8 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            3
+        };
+        let acls = field!(
+            r,
+            "Acls",
+            <Vec<AclDescriptionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            pattern_type,
+            acls,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeAclsResourceRef<'_> {
+    type Owned = DescribeAclsResource;
+    fn into_owned(self) -> DescribeAclsResource {
+        DescribeAclsResource {
+            resource_type: self.resource_type.into_owned(),
+            resource_name: self.resource_name.into_owned(),
+            pattern_type: self.pattern_type.into_owned(),
+            acls: self.acls.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AclDescription` (part of `DescribeAclsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -540,6 +733,100 @@ impl AclDescription {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AclDescription`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AclDescriptionRef<'a> {
+    /// See [`AclDescription::principal`].
+    pub principal: &'a str,
+    /// See [`AclDescription::host`].
+    pub host: &'a str,
+    /// See [`AclDescription::operation`].
+    pub operation: i8,
+    /// See [`AclDescription::permission_type`].
+    pub permission_type: i8,
+    /// See [`AclDescription::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AclDescriptionRef<'_> {
+    fn default() -> Self {
+        Self {
+            principal: "",
+            host: "",
+            operation: 0,
+            permission_type: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AclDescriptionRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AclDescriptionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal = field!(
+            r,
+            "Principal",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (operation, permission_type) = if let Some((c, rest)) = r.rest.split_first_chunk::<2>()
+        {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Operation", <i8 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "PermissionType",
+                    <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            principal,
+            host,
+            operation,
+            permission_type,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AclDescriptionRef<'_> {
+    type Owned = AclDescription;
+    fn into_owned(self) -> AclDescription {
+        AclDescription {
+            principal: self.principal.into_owned(),
+            host: self.host.into_owned(),
+            operation: self.operation.into_owned(),
+            permission_type: self.permission_type.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

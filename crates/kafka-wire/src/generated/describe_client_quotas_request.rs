@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -139,6 +143,73 @@ impl DescribeClientQuotasRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeClientQuotasRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeClientQuotasRequestRef<'a> {
+    /// See [`DescribeClientQuotasRequest::components`].
+    pub components: Vec<ComponentDataRef<'a>>,
+    /// See [`DescribeClientQuotasRequest::strict`].
+    pub strict: bool,
+    /// See [`DescribeClientQuotasRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeClientQuotasRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            components: Vec::new(),
+            strict: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeClientQuotasRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 1;
+        let components = field!(
+            r,
+            "Components",
+            <Vec<ComponentDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let strict = field!(r, "Strict", <bool as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            components,
+            strict,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeClientQuotasRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeClientQuotasRequest::API_KEY,
+            DescribeClientQuotasRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeClientQuotasRequestRef<'_> {
+    type Owned = DescribeClientQuotasRequest;
+    fn into_owned(self) -> DescribeClientQuotasRequest {
+        DescribeClientQuotasRequest {
+            components: self.components.into_owned(),
+            strict: self.strict.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -284,6 +355,79 @@ impl ComponentData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ComponentData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentDataRef<'a> {
+    /// See [`ComponentData::entity_type`].
+    pub entity_type: &'a str,
+    /// See [`ComponentData::match_type`].
+    pub match_type: i8,
+    /// See [`ComponentData::match_`].
+    pub match_: Option<&'a str>,
+    /// See [`ComponentData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ComponentDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            entity_type: "",
+            match_type: 0,
+            match_: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ComponentDataRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ComponentDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let entity_type = field!(
+            r,
+            "EntityType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let match_type = field!(r, "MatchType", <i8 as ValueRef<'a>>::read_ref(r, flex, v));
+        let match_ = field!(r, "Match", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            entity_type,
+            match_type,
+            match_,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ComponentDataRef<'_> {
+    type Owned = ComponentData;
+    fn into_owned(self) -> ComponentData {
+        ComponentData {
+            entity_type: self.entity_type.into_owned(),
+            match_type: self.match_type.into_owned(),
+            match_: self.match_.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -207,6 +211,97 @@ impl DescribeClusterRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeClusterRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeClusterRequestRef<'a> {
+    /// See [`DescribeClusterRequest::include_cluster_authorized_operations`].
+    pub include_cluster_authorized_operations: bool,
+    /// See [`DescribeClusterRequest::endpoint_type`].
+    pub endpoint_type: i8,
+    /// See [`DescribeClusterRequest::include_fenced_brokers`].
+    pub include_fenced_brokers: bool,
+    /// See [`DescribeClusterRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeClusterRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            include_cluster_authorized_operations: false,
+            endpoint_type: 1,
+            include_fenced_brokers: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeClusterRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let include_cluster_authorized_operations = field!(
+            r,
+            "IncludeClusterAuthorizedOperations",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let endpoint_type = if v >= 1 {
+            field!(
+                r,
+                "EndpointType",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            1
+        };
+        let include_fenced_brokers = if v >= 2 {
+            field!(
+                r,
+                "IncludeFencedBrokers",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            include_cluster_authorized_operations,
+            endpoint_type,
+            include_fenced_brokers,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeClusterRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeClusterRequest::API_KEY,
+            DescribeClusterRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeClusterRequestRef<'_> {
+    type Owned = DescribeClusterRequest;
+    fn into_owned(self) -> DescribeClusterRequest {
+        DescribeClusterRequest {
+            include_cluster_authorized_operations: self
+                .include_cluster_authorized_operations
+                .into_owned(),
+            endpoint_type: self.endpoint_type.into_owned(),
+            include_fenced_brokers: self.include_fenced_brokers.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

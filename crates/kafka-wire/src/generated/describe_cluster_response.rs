@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -279,6 +283,148 @@ impl DescribeClusterResponse {
     }
 }
 
+/// Borrowed view of [`DescribeClusterResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeClusterResponseRef<'a> {
+    /// See [`DescribeClusterResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeClusterResponse::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeClusterResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribeClusterResponse::endpoint_type`].
+    pub endpoint_type: i8,
+    /// See [`DescribeClusterResponse::cluster_id`].
+    pub cluster_id: &'a str,
+    /// See [`DescribeClusterResponse::controller_id`].
+    pub controller_id: i32,
+    /// See [`DescribeClusterResponse::brokers`].
+    pub brokers: Vec<DescribeClusterBrokerRef<'a>>,
+    /// See [`DescribeClusterResponse::cluster_authorized_operations`].
+    pub cluster_authorized_operations: i32,
+    /// See [`DescribeClusterResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeClusterResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: None,
+            endpoint_type: 1,
+            cluster_id: "",
+            controller_id: -1_i32,
+            brokers: Vec::new(),
+            cluster_authorized_operations: -2147483648_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeClusterResponseRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let endpoint_type = if v >= 1 {
+            field!(
+                r,
+                "EndpointType",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            1
+        };
+        let cluster_id = field!(
+            r,
+            "ClusterId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let controller_id = field!(
+            r,
+            "ControllerId",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let brokers = field!(
+            r,
+            "Brokers",
+            <Vec<DescribeClusterBrokerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let cluster_authorized_operations = field!(
+            r,
+            "ClusterAuthorizedOperations",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            endpoint_type,
+            cluster_id,
+            controller_id,
+            brokers,
+            cluster_authorized_operations,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeClusterResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeClusterResponse::API_KEY,
+            DescribeClusterResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeClusterResponseRef<'_> {
+    type Owned = DescribeClusterResponse;
+    fn into_owned(self) -> DescribeClusterResponse {
+        DescribeClusterResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            endpoint_type: self.endpoint_type.into_owned(),
+            cluster_id: self.cluster_id.into_owned(),
+            controller_id: self.controller_id.into_owned(),
+            brokers: self.brokers.into_owned(),
+            cluster_authorized_operations: self.cluster_authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribeClusterBroker` (part of `DescribeClusterResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -467,6 +613,91 @@ impl DescribeClusterBroker {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeClusterBroker`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeClusterBrokerRef<'a> {
+    /// See [`DescribeClusterBroker::broker_id`].
+    pub broker_id: i32,
+    /// See [`DescribeClusterBroker::host`].
+    pub host: &'a str,
+    /// See [`DescribeClusterBroker::port`].
+    pub port: i32,
+    /// See [`DescribeClusterBroker::rack`].
+    pub rack: Option<&'a str>,
+    /// See [`DescribeClusterBroker::is_fenced`].
+    pub is_fenced: bool,
+    /// See [`DescribeClusterBroker::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeClusterBrokerRef<'_> {
+    fn default() -> Self {
+        Self {
+            broker_id: 0,
+            host: "",
+            port: 0,
+            rack: None,
+            is_fenced: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeClusterBrokerRef<'a> {
+    const MIN_LEN: usize = 11;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeClusterBrokerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let broker_id = field!(r, "BrokerId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let rack = field!(r, "Rack", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let is_fenced = if v >= 2 {
+            field!(r, "IsFenced", <bool as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            broker_id,
+            host,
+            port,
+            rack,
+            is_fenced,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeClusterBrokerRef<'_> {
+    type Owned = DescribeClusterBroker;
+    fn into_owned(self) -> DescribeClusterBroker {
+        DescribeClusterBroker {
+            broker_id: self.broker_id.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            rack: self.rack.into_owned(),
+            is_fenced: self.is_fenced.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -201,6 +205,95 @@ impl DescribeConfigsRequest {
     }
 }
 
+/// Borrowed view of [`DescribeConfigsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeConfigsRequestRef<'a> {
+    /// See [`DescribeConfigsRequest::resources`].
+    pub resources: Vec<DescribeConfigsResourceRef<'a>>,
+    /// See [`DescribeConfigsRequest::include_synonyms`].
+    pub include_synonyms: bool,
+    /// See [`DescribeConfigsRequest::include_documentation`].
+    pub include_documentation: bool,
+    /// See [`DescribeConfigsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeConfigsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            resources: Vec::new(),
+            include_synonyms: false,
+            include_documentation: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeConfigsRequestRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let resources = field!(
+            r,
+            "Resources",
+            <Vec<DescribeConfigsResourceRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let include_synonyms = if v >= 1 {
+            field!(
+                r,
+                "IncludeSynonyms",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let include_documentation = if v >= 3 {
+            field!(
+                r,
+                "IncludeDocumentation",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            resources,
+            include_synonyms,
+            include_documentation,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeConfigsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeConfigsRequest::API_KEY,
+            DescribeConfigsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeConfigsRequestRef<'_> {
+    type Owned = DescribeConfigsRequest;
+    fn into_owned(self) -> DescribeConfigsRequest {
+        DescribeConfigsRequest {
+            resources: self.resources.into_owned(),
+            include_synonyms: self.include_synonyms.into_owned(),
+            include_documentation: self.include_documentation.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribeConfigsResource` (part of `DescribeConfigsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -360,6 +453,87 @@ impl DescribeConfigsResource {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeConfigsResource`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeConfigsResourceRef<'a> {
+    /// See [`DescribeConfigsResource::resource_type`].
+    pub resource_type: i8,
+    /// See [`DescribeConfigsResource::resource_name`].
+    pub resource_name: &'a str,
+    /// See [`DescribeConfigsResource::configuration_keys`].
+    pub configuration_keys: Option<Vec<&'a str>>,
+    /// See [`DescribeConfigsResource::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeConfigsResourceRef<'_> {
+    fn default() -> Self {
+        Self {
+            resource_type: 0,
+            resource_name: "",
+            configuration_keys: Some(Vec::new()),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeConfigsResourceRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeConfigsResourceRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let resource_type = field!(
+            r,
+            "ResourceType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name = field!(
+            r,
+            "ResourceName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let configuration_keys = field!(
+            r,
+            "ConfigurationKeys",
+            bv::read_opt_ref::<Vec<&'a str>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            configuration_keys,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeConfigsResourceRef<'_> {
+    type Owned = DescribeConfigsResource;
+    fn into_owned(self) -> DescribeConfigsResource {
+        DescribeConfigsResource {
+            resource_type: self.resource_type.into_owned(),
+            resource_name: self.resource_name.into_owned(),
+            configuration_keys: self.configuration_keys.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,77 @@ impl DescribeConfigsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeConfigsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeConfigsResponseRef<'a> {
+    /// See [`DescribeConfigsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeConfigsResponse::results`].
+    pub results: Vec<DescribeConfigsResultRef<'a>>,
+    /// See [`DescribeConfigsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeConfigsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            results: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeConfigsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let results = field!(
+            r,
+            "Results",
+            <Vec<DescribeConfigsResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            results,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeConfigsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeConfigsResponse::API_KEY,
+            DescribeConfigsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeConfigsResponseRef<'_> {
+    type Owned = DescribeConfigsResponse;
+    fn into_owned(self) -> DescribeConfigsResponse {
+        DescribeConfigsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            results: self.results.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -330,6 +405,103 @@ impl DescribeConfigsResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeConfigsResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeConfigsResultRef<'a> {
+    /// See [`DescribeConfigsResult::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeConfigsResult::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribeConfigsResult::resource_type`].
+    pub resource_type: i8,
+    /// See [`DescribeConfigsResult::resource_name`].
+    pub resource_name: &'a str,
+    /// See [`DescribeConfigsResult::configs`].
+    pub configs: Vec<DescribeConfigsResourceResultRef<'a>>,
+    /// See [`DescribeConfigsResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeConfigsResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: Some(""),
+            resource_type: 0,
+            resource_name: "",
+            configs: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeConfigsResultRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeConfigsResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let resource_type = field!(
+            r,
+            "ResourceType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name = field!(
+            r,
+            "ResourceName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let configs = field!(
+            r,
+            "Configs",
+            <Vec<DescribeConfigsResourceResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            configs,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeConfigsResultRef<'_> {
+    type Owned = DescribeConfigsResult;
+    fn into_owned(self) -> DescribeConfigsResult {
+        DescribeConfigsResult {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            resource_type: self.resource_type.into_owned(),
+            resource_name: self.resource_name.into_owned(),
+            configs: self.configs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -629,6 +801,147 @@ impl DescribeConfigsResourceResult {
     }
 }
 
+/// Borrowed view of [`DescribeConfigsResourceResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeConfigsResourceResultRef<'a> {
+    /// See [`DescribeConfigsResourceResult::name`].
+    pub name: &'a str,
+    /// See [`DescribeConfigsResourceResult::value`].
+    pub value: Option<&'a str>,
+    /// See [`DescribeConfigsResourceResult::read_only`].
+    pub read_only: bool,
+    /// See [`DescribeConfigsResourceResult::is_default`].
+    pub is_default: bool,
+    /// See [`DescribeConfigsResourceResult::config_source`].
+    pub config_source: i8,
+    /// See [`DescribeConfigsResourceResult::is_sensitive`].
+    pub is_sensitive: bool,
+    /// See [`DescribeConfigsResourceResult::synonyms`].
+    pub synonyms: Vec<DescribeConfigsSynonymRef<'a>>,
+    /// See [`DescribeConfigsResourceResult::config_type`].
+    pub config_type: i8,
+    /// See [`DescribeConfigsResourceResult::documentation`].
+    pub documentation: Option<&'a str>,
+    /// See [`DescribeConfigsResourceResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeConfigsResourceResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            value: Some(""),
+            read_only: false,
+            is_default: false,
+            config_source: -1_i8,
+            is_sensitive: false,
+            synonyms: Vec::new(),
+            config_type: 0,
+            documentation: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeConfigsResourceResultRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeConfigsResourceResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let value = field!(r, "Value", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let read_only = field!(r, "ReadOnly", <bool as ValueRef<'a>>::read_ref(r, flex, v));
+        let is_default = if v <= 0 {
+            field!(r, "IsDefault", <bool as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            false
+        };
+        let config_source = if v >= 1 {
+            field!(
+                r,
+                "ConfigSource",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i8
+        };
+        let is_sensitive = field!(
+            r,
+            "IsSensitive",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let synonyms = if v >= 1 {
+            field!(
+                r,
+                "Synonyms",
+                <Vec<DescribeConfigsSynonymRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let config_type = if v >= 3 {
+            field!(r, "ConfigType", <i8 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let documentation = if v >= 3 {
+            field!(
+                r,
+                "Documentation",
+                bv::read_opt_ref::<&'a str>(r, flex, v, true)
+            )
+        } else {
+            Some("")
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            read_only,
+            is_default,
+            config_source,
+            is_sensitive,
+            synonyms,
+            config_type,
+            documentation,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeConfigsResourceResultRef<'_> {
+    type Owned = DescribeConfigsResourceResult;
+    fn into_owned(self) -> DescribeConfigsResourceResult {
+        DescribeConfigsResourceResult {
+            name: self.name.into_owned(),
+            value: self.value.into_owned(),
+            read_only: self.read_only.into_owned(),
+            is_default: self.is_default.into_owned(),
+            config_source: self.config_source.into_owned(),
+            is_sensitive: self.is_sensitive.into_owned(),
+            synonyms: self.synonyms.into_owned(),
+            config_type: self.config_type.into_owned(),
+            documentation: self.documentation.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribeConfigsSynonym` (part of `DescribeConfigsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -831,6 +1144,87 @@ impl DescribeConfigsSynonym {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeConfigsSynonym`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeConfigsSynonymRef<'a> {
+    /// See [`DescribeConfigsSynonym::name`].
+    pub name: &'a str,
+    /// See [`DescribeConfigsSynonym::value`].
+    pub value: Option<&'a str>,
+    /// See [`DescribeConfigsSynonym::source`].
+    pub source: i8,
+    /// See [`DescribeConfigsSynonym::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeConfigsSynonymRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            value: Some(""),
+            source: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeConfigsSynonymRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeConfigsSynonymRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let name = if v >= 1 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let value = if v >= 1 {
+            field!(r, "Value", bv::read_opt_ref::<&'a str>(r, flex, v, true))
+        } else {
+            Some("")
+        };
+        let source = if v >= 1 {
+            field!(r, "Source", <i8 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            value,
+            source,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeConfigsSynonymRef<'_> {
+    type Owned = DescribeConfigsSynonym;
+    fn into_owned(self) -> DescribeConfigsSynonym {
+        DescribeConfigsSynonym {
+            name: self.name.into_owned(),
+            value: self.value.into_owned(),
+            source: self.source.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -134,6 +138,67 @@ impl DescribeDelegationTokenRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeDelegationTokenRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeDelegationTokenRequestRef<'a> {
+    /// See [`DescribeDelegationTokenRequest::owners`].
+    pub owners: Option<Vec<DescribeDelegationTokenOwnerRef<'a>>>,
+    /// See [`DescribeDelegationTokenRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeDelegationTokenRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            owners: Some(Vec::new()),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeDelegationTokenRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let owners = field!(
+            r,
+            "Owners",
+            bv::read_opt_ref::<Vec<DescribeDelegationTokenOwnerRef<'a>>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            owners,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeDelegationTokenRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeDelegationTokenRequest::API_KEY,
+            DescribeDelegationTokenRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeDelegationTokenRequestRef<'_> {
+    type Owned = DescribeDelegationTokenRequest;
+    fn into_owned(self) -> DescribeDelegationTokenRequest {
+        DescribeDelegationTokenRequest {
+            owners: self.owners.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -262,6 +327,77 @@ impl DescribeDelegationTokenOwner {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeDelegationTokenOwner`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeDelegationTokenOwnerRef<'a> {
+    /// See [`DescribeDelegationTokenOwner::principal_type`].
+    pub principal_type: &'a str,
+    /// See [`DescribeDelegationTokenOwner::principal_name`].
+    pub principal_name: &'a str,
+    /// See [`DescribeDelegationTokenOwner::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeDelegationTokenOwnerRef<'_> {
+    fn default() -> Self {
+        Self {
+            principal_type: "",
+            principal_name: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeDelegationTokenOwnerRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeDelegationTokenOwnerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal_type = field!(
+            r,
+            "PrincipalType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let principal_name = field!(
+            r,
+            "PrincipalName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            principal_type,
+            principal_name,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeDelegationTokenOwnerRef<'_> {
+    type Owned = DescribeDelegationTokenOwner;
+    fn into_owned(self) -> DescribeDelegationTokenOwner {
+        DescribeDelegationTokenOwner {
+            principal_type: self.principal_type.into_owned(),
+            principal_name: self.principal_name.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -155,6 +159,83 @@ impl DescribeDelegationTokenResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeDelegationTokenResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeDelegationTokenResponseRef<'a> {
+    /// See [`DescribeDelegationTokenResponse::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeDelegationTokenResponse::tokens`].
+    pub tokens: Vec<DescribedDelegationTokenRef<'a>>,
+    /// See [`DescribeDelegationTokenResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeDelegationTokenResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeDelegationTokenResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            tokens: Vec::new(),
+            throttle_time_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeDelegationTokenResponseRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let tokens = field!(
+            r,
+            "Tokens",
+            <Vec<DescribedDelegationTokenRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            tokens,
+            throttle_time_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeDelegationTokenResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeDelegationTokenResponse::API_KEY,
+            DescribeDelegationTokenResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeDelegationTokenResponseRef<'_> {
+    type Owned = DescribeDelegationTokenResponse;
+    fn into_owned(self) -> DescribeDelegationTokenResponse {
+        DescribeDelegationTokenResponse {
+            error_code: self.error_code.into_owned(),
+            tokens: self.tokens.into_owned(),
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -478,6 +559,173 @@ impl DescribedDelegationToken {
     }
 }
 
+/// Borrowed view of [`DescribedDelegationToken`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedDelegationTokenRef<'a> {
+    /// See [`DescribedDelegationToken::principal_type`].
+    pub principal_type: &'a str,
+    /// See [`DescribedDelegationToken::principal_name`].
+    pub principal_name: &'a str,
+    /// See [`DescribedDelegationToken::token_requester_principal_type`].
+    pub token_requester_principal_type: &'a str,
+    /// See [`DescribedDelegationToken::token_requester_principal_name`].
+    pub token_requester_principal_name: &'a str,
+    /// See [`DescribedDelegationToken::issue_timestamp`].
+    pub issue_timestamp: i64,
+    /// See [`DescribedDelegationToken::expiry_timestamp`].
+    pub expiry_timestamp: i64,
+    /// See [`DescribedDelegationToken::max_timestamp`].
+    pub max_timestamp: i64,
+    /// See [`DescribedDelegationToken::token_id`].
+    pub token_id: &'a str,
+    /// See [`DescribedDelegationToken::hmac`].
+    pub hmac: &'a [u8],
+    /// See [`DescribedDelegationToken::renewers`].
+    pub renewers: Vec<DescribedDelegationTokenRenewerRef<'a>>,
+    /// See [`DescribedDelegationToken::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribedDelegationTokenRef<'_> {
+    fn default() -> Self {
+        Self {
+            principal_type: "",
+            principal_name: "",
+            token_requester_principal_type: "",
+            token_requester_principal_name: "",
+            issue_timestamp: 0,
+            expiry_timestamp: 0,
+            max_timestamp: 0,
+            token_id: "",
+            hmac: <&[u8]>::default(),
+            renewers: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribedDelegationTokenRef<'a> {
+    const MIN_LEN: usize = 30;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribedDelegationTokenRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal_type = field!(
+            r,
+            "PrincipalType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let principal_name = field!(
+            r,
+            "PrincipalName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let token_requester_principal_type = if v >= 3 {
+            field!(
+                r,
+                "TokenRequesterPrincipalType",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let token_requester_principal_name = if v >= 3 {
+            field!(
+                r,
+                "TokenRequesterPrincipalName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let (issue_timestamp, expiry_timestamp, max_timestamp) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<24, 8>(c, 16)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "IssueTimestamp",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ExpiryTimestamp",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "MaxTimestamp",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let token_id = field!(
+            r,
+            "TokenId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let hmac = field!(r, "Hmac", <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v));
+        let renewers = field!(
+            r,
+            "Renewers",
+            <Vec<DescribedDelegationTokenRenewerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            principal_type,
+            principal_name,
+            token_requester_principal_type,
+            token_requester_principal_name,
+            issue_timestamp,
+            expiry_timestamp,
+            max_timestamp,
+            token_id,
+            hmac,
+            renewers,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribedDelegationTokenRef<'_> {
+    type Owned = DescribedDelegationToken;
+    fn into_owned(self) -> DescribedDelegationToken {
+        DescribedDelegationToken {
+            principal_type: self.principal_type.into_owned(),
+            principal_name: self.principal_name.into_owned(),
+            token_requester_principal_type: self.token_requester_principal_type.into_owned(),
+            token_requester_principal_name: self.token_requester_principal_name.into_owned(),
+            issue_timestamp: self.issue_timestamp.into_owned(),
+            expiry_timestamp: self.expiry_timestamp.into_owned(),
+            max_timestamp: self.max_timestamp.into_owned(),
+            token_id: self.token_id.into_owned(),
+            hmac: self.hmac.into_owned(),
+            renewers: self.renewers.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribedDelegationTokenRenewer` (part of `DescribeDelegationTokenResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -603,6 +851,77 @@ impl DescribedDelegationTokenRenewer {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribedDelegationTokenRenewer`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedDelegationTokenRenewerRef<'a> {
+    /// See [`DescribedDelegationTokenRenewer::principal_type`].
+    pub principal_type: &'a str,
+    /// See [`DescribedDelegationTokenRenewer::principal_name`].
+    pub principal_name: &'a str,
+    /// See [`DescribedDelegationTokenRenewer::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribedDelegationTokenRenewerRef<'_> {
+    fn default() -> Self {
+        Self {
+            principal_type: "",
+            principal_name: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribedDelegationTokenRenewerRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribedDelegationTokenRenewerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let principal_type = field!(
+            r,
+            "PrincipalType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let principal_name = field!(
+            r,
+            "PrincipalName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            principal_type,
+            principal_name,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribedDelegationTokenRenewerRef<'_> {
+    type Owned = DescribedDelegationTokenRenewer;
+    fn into_owned(self) -> DescribedDelegationTokenRenewer {
+        DescribedDelegationTokenRenewer {
+            principal_type: self.principal_type.into_owned(),
+            principal_name: self.principal_name.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

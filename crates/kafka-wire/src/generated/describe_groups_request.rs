@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -166,6 +170,81 @@ impl DescribeGroupsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeGroupsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeGroupsRequestRef<'a> {
+    /// See [`DescribeGroupsRequest::groups`].
+    pub groups: Vec<&'a str>,
+    /// See [`DescribeGroupsRequest::include_authorized_operations`].
+    pub include_authorized_operations: bool,
+    /// See [`DescribeGroupsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeGroupsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            groups: Vec::new(),
+            include_authorized_operations: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeGroupsRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 5;
+        let groups = field!(
+            r,
+            "Groups",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let include_authorized_operations = if v >= 3 {
+            field!(
+                r,
+                "IncludeAuthorizedOperations",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            groups,
+            include_authorized_operations,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeGroupsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeGroupsRequest::API_KEY,
+            DescribeGroupsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeGroupsRequestRef<'_> {
+    type Owned = DescribeGroupsRequest;
+    fn into_owned(self) -> DescribeGroupsRequest {
+        DescribeGroupsRequest {
+            groups: self.groups.into_owned(),
+            include_authorized_operations: self.include_authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -148,6 +152,81 @@ impl DescribeGroupsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeGroupsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeGroupsResponseRef<'a> {
+    /// See [`DescribeGroupsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeGroupsResponse::groups`].
+    pub groups: Vec<DescribedGroupRef<'a>>,
+    /// See [`DescribeGroupsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeGroupsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            groups: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeGroupsResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 5;
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let groups = field!(
+            r,
+            "Groups",
+            <Vec<DescribedGroupRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            groups,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeGroupsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeGroupsResponse::API_KEY,
+            DescribeGroupsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeGroupsResponseRef<'_> {
+    type Owned = DescribeGroupsResponse;
+    fn into_owned(self) -> DescribeGroupsResponse {
+        DescribeGroupsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            groups: self.groups.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -421,6 +500,141 @@ impl DescribedGroup {
     }
 }
 
+/// Borrowed view of [`DescribedGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedGroupRef<'a> {
+    /// See [`DescribedGroup::error_code`].
+    pub error_code: i16,
+    /// See [`DescribedGroup::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribedGroup::group_id`].
+    pub group_id: &'a str,
+    /// See [`DescribedGroup::group_state`].
+    pub group_state: &'a str,
+    /// See [`DescribedGroup::protocol_type`].
+    pub protocol_type: &'a str,
+    /// See [`DescribedGroup::protocol_data`].
+    pub protocol_data: &'a str,
+    /// See [`DescribedGroup::members`].
+    pub members: Vec<DescribedGroupMemberRef<'a>>,
+    /// See [`DescribedGroup::authorized_operations`].
+    pub authorized_operations: i32,
+    /// See [`DescribedGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribedGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: None,
+            group_id: "",
+            group_state: "",
+            protocol_type: "",
+            protocol_data: "",
+            members: Vec::new(),
+            authorized_operations: -2147483648_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribedGroupRef<'a> {
+    const MIN_LEN: usize = 12;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribedGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = if v >= 6 {
+            field!(
+                r,
+                "ErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 6)
+            )
+        } else {
+            None
+        };
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_state = field!(
+            r,
+            "GroupState",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let protocol_type = field!(
+            r,
+            "ProtocolType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let protocol_data = field!(
+            r,
+            "ProtocolData",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let members = field!(
+            r,
+            "Members",
+            <Vec<DescribedGroupMemberRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let authorized_operations = if v >= 3 {
+            field!(
+                r,
+                "AuthorizedOperations",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -2147483648_i32
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            group_id,
+            group_state,
+            protocol_type,
+            protocol_data,
+            members,
+            authorized_operations,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribedGroupRef<'_> {
+    type Owned = DescribedGroup;
+    fn into_owned(self) -> DescribedGroup {
+        DescribedGroup {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            group_id: self.group_id.into_owned(),
+            group_state: self.group_state.into_owned(),
+            protocol_type: self.protocol_type.into_owned(),
+            protocol_data: self.protocol_data.into_owned(),
+            members: self.members.into_owned(),
+            authorized_operations: self.authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribedGroupMember` (part of `DescribeGroupsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -636,6 +850,121 @@ impl DescribedGroupMember {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribedGroupMember`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedGroupMemberRef<'a> {
+    /// See [`DescribedGroupMember::member_id`].
+    pub member_id: &'a str,
+    /// See [`DescribedGroupMember::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`DescribedGroupMember::client_id`].
+    pub client_id: &'a str,
+    /// See [`DescribedGroupMember::client_host`].
+    pub client_host: &'a str,
+    /// See [`DescribedGroupMember::member_metadata`].
+    pub member_metadata: &'a [u8],
+    /// See [`DescribedGroupMember::member_assignment`].
+    pub member_assignment: &'a [u8],
+    /// See [`DescribedGroupMember::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribedGroupMemberRef<'_> {
+    fn default() -> Self {
+        Self {
+            member_id: "",
+            group_instance_id: None,
+            client_id: "",
+            client_host: "",
+            member_metadata: <&[u8]>::default(),
+            member_assignment: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribedGroupMemberRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribedGroupMemberRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 5;
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_instance_id = if v >= 4 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 4)
+            )
+        } else {
+            None
+        };
+        let client_id = field!(
+            r,
+            "ClientId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let client_host = field!(
+            r,
+            "ClientHost",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_metadata = field!(
+            r,
+            "MemberMetadata",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_assignment = field!(
+            r,
+            "MemberAssignment",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            member_id,
+            group_instance_id,
+            client_id,
+            client_host,
+            member_metadata,
+            member_assignment,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribedGroupMemberRef<'_> {
+    type Owned = DescribedGroupMember;
+    fn into_owned(self) -> DescribedGroupMember {
+        DescribedGroupMember {
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            client_id: self.client_id.into_owned(),
+            client_host: self.client_host.into_owned(),
+            member_metadata: self.member_metadata.into_owned(),
+            member_assignment: self.member_assignment.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

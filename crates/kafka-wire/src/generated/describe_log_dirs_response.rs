@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -163,6 +167,87 @@ impl DescribeLogDirsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeLogDirsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeLogDirsResponseRef<'a> {
+    /// See [`DescribeLogDirsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeLogDirsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeLogDirsResponse::results`].
+    pub results: Vec<DescribeLogDirsResultRef<'a>>,
+    /// See [`DescribeLogDirsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeLogDirsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            results: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeLogDirsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let error_code = if v >= 3 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let results = field!(
+            r,
+            "Results",
+            <Vec<DescribeLogDirsResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            results,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeLogDirsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeLogDirsResponse::API_KEY,
+            DescribeLogDirsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeLogDirsResponseRef<'_> {
+    type Owned = DescribeLogDirsResponse;
+    fn into_owned(self) -> DescribeLogDirsResponse {
+        DescribeLogDirsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            results: self.results.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -382,6 +467,123 @@ impl DescribeLogDirsResult {
     }
 }
 
+/// Borrowed view of [`DescribeLogDirsResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeLogDirsResultRef<'a> {
+    /// See [`DescribeLogDirsResult::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeLogDirsResult::log_dir`].
+    pub log_dir: &'a str,
+    /// See [`DescribeLogDirsResult::topics`].
+    pub topics: Vec<DescribeLogDirsTopicRef<'a>>,
+    /// See [`DescribeLogDirsResult::total_bytes`].
+    pub total_bytes: i64,
+    /// See [`DescribeLogDirsResult::usable_bytes`].
+    pub usable_bytes: i64,
+    /// See [`DescribeLogDirsResult::is_cordoned`].
+    pub is_cordoned: bool,
+    /// See [`DescribeLogDirsResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeLogDirsResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            log_dir: "",
+            topics: Vec::new(),
+            total_bytes: -1_i64,
+            usable_bytes: -1_i64,
+            is_cordoned: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeLogDirsResultRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeLogDirsResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let log_dir = field!(r, "LogDir", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<DescribeLogDirsTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (total_bytes, usable_bytes) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "TotalBytes", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "UsableBytes",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (-1_i64, -1_i64)
+        };
+        let is_cordoned = if v >= 5 {
+            field!(
+                r,
+                "IsCordoned",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            log_dir,
+            topics,
+            total_bytes,
+            usable_bytes,
+            is_cordoned,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeLogDirsResultRef<'_> {
+    type Owned = DescribeLogDirsResult;
+    fn into_owned(self) -> DescribeLogDirsResult {
+        DescribeLogDirsResult {
+            error_code: self.error_code.into_owned(),
+            log_dir: self.log_dir.into_owned(),
+            topics: self.topics.into_owned(),
+            total_bytes: self.total_bytes.into_owned(),
+            usable_bytes: self.usable_bytes.into_owned(),
+            is_cordoned: self.is_cordoned.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribeLogDirsTopic` (part of `DescribeLogDirsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -513,6 +715,73 @@ impl DescribeLogDirsTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeLogDirsTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeLogDirsTopicRef<'a> {
+    /// See [`DescribeLogDirsTopic::name`].
+    pub name: &'a str,
+    /// See [`DescribeLogDirsTopic::partitions`].
+    pub partitions: Vec<DescribeLogDirsPartitionRef<'a>>,
+    /// See [`DescribeLogDirsTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeLogDirsTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeLogDirsTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeLogDirsTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<DescribeLogDirsPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeLogDirsTopicRef<'_> {
+    type Owned = DescribeLogDirsTopic;
+    fn into_owned(self) -> DescribeLogDirsTopic {
+        DescribeLogDirsTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -683,6 +952,105 @@ impl DescribeLogDirsPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeLogDirsPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeLogDirsPartitionRef<'a> {
+    /// See [`DescribeLogDirsPartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`DescribeLogDirsPartition::partition_size`].
+    pub partition_size: i64,
+    /// See [`DescribeLogDirsPartition::offset_lag`].
+    pub offset_lag: i64,
+    /// See [`DescribeLogDirsPartition::is_future_key`].
+    pub is_future_key: bool,
+    /// See [`DescribeLogDirsPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeLogDirsPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            partition_size: 0,
+            offset_lag: 0,
+            is_future_key: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeLogDirsPartitionRef<'a> {
+    const MIN_LEN: usize = 21;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeLogDirsPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let (partition_index, partition_size, offset_lag) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "PartitionSize",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "OffsetLag", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let is_future_key = field!(
+            r,
+            "IsFutureKey",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            partition_size,
+            offset_lag,
+            is_future_key,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeLogDirsPartitionRef<'_> {
+    type Owned = DescribeLogDirsPartition;
+    fn into_owned(self) -> DescribeLogDirsPartition {
+        DescribeLogDirsPartition {
+            partition_index: self.partition_index.into_owned(),
+            partition_size: self.partition_size.into_owned(),
+            offset_lag: self.offset_lag.into_owned(),
+            is_future_key: self.is_future_key.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -136,6 +140,77 @@ impl DescribeProducersResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeProducersResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeProducersResponseRef<'a> {
+    /// See [`DescribeProducersResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeProducersResponse::topics`].
+    pub topics: Vec<TopicResponseRef<'a>>,
+    /// See [`DescribeProducersResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeProducersResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeProducersResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TopicResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeProducersResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeProducersResponse::API_KEY,
+            DescribeProducersResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeProducersResponseRef<'_> {
+    type Owned = DescribeProducersResponse;
+    fn into_owned(self) -> DescribeProducersResponse {
+        DescribeProducersResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -270,6 +345,73 @@ impl TopicResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicResponseRef<'a> {
+    /// See [`TopicResponse::name`].
+    pub name: &'a str,
+    /// See [`TopicResponse::partitions`].
+    pub partitions: Vec<PartitionResponseRef<'a>>,
+    /// See [`TopicResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicResponseRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicResponseRef<'_> {
+    type Owned = TopicResponse;
+    fn into_owned(self) -> TopicResponse {
+        TopicResponse {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -459,6 +601,104 @@ impl PartitionResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`PartitionResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionResponseRef<'a> {
+    /// See [`PartitionResponse::partition_index`].
+    pub partition_index: i32,
+    /// See [`PartitionResponse::error_code`].
+    pub error_code: i16,
+    /// See [`PartitionResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`PartitionResponse::active_producers`].
+    pub active_producers: Vec<ProducerStateRef<'a>>,
+    /// See [`PartitionResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            error_message: None,
+            active_producers: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionResponseRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let active_producers = field!(
+            r,
+            "ActiveProducers",
+            <Vec<ProducerStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            error_message,
+            active_producers,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionResponseRef<'_> {
+    type Owned = PartitionResponse;
+    fn into_owned(self) -> PartitionResponse {
+        PartitionResponse {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            active_producers: self.active_producers.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -666,6 +906,134 @@ impl ProducerState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ProducerState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProducerStateRef<'a> {
+    /// See [`ProducerState::producer_id`].
+    pub producer_id: i64,
+    /// See [`ProducerState::producer_epoch`].
+    pub producer_epoch: i32,
+    /// See [`ProducerState::last_sequence`].
+    pub last_sequence: i32,
+    /// See [`ProducerState::last_timestamp`].
+    pub last_timestamp: i64,
+    /// See [`ProducerState::coordinator_epoch`].
+    pub coordinator_epoch: i32,
+    /// See [`ProducerState::current_txn_start_offset`].
+    pub current_txn_start_offset: i64,
+    /// See [`ProducerState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ProducerStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            producer_id: 0,
+            producer_epoch: 0,
+            last_sequence: -1_i32,
+            last_timestamp: -1_i64,
+            coordinator_epoch: 0,
+            current_txn_start_offset: -1_i64,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ProducerStateRef<'a> {
+    const MIN_LEN: usize = 37;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ProducerStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (
+            producer_id,
+            producer_epoch,
+            last_sequence,
+            last_timestamp,
+            coordinator_epoch,
+            current_txn_start_offset,
+        ) = if let Some((c, rest)) = r.rest.split_first_chunk::<36>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 8)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 12)),
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 16)),
+                i32::from_be_bytes(p::chunk::<36, 4>(c, 24)),
+                i64::from_be_bytes(p::chunk::<36, 8>(c, 28)),
+            )
+        } else {
+            (
+                field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "ProducerEpoch",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(
+                    r,
+                    "LastSequence",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(
+                    r,
+                    "LastTimestamp",
+                    <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(
+                    r,
+                    "CoordinatorEpoch",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(
+                    r,
+                    "CurrentTxnStartOffset",
+                    <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            producer_id,
+            producer_epoch,
+            last_sequence,
+            last_timestamp,
+            coordinator_epoch,
+            current_txn_start_offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ProducerStateRef<'_> {
+    type Owned = ProducerState;
+    fn into_owned(self) -> ProducerState {
+        ProducerState {
+            producer_id: self.producer_id.into_owned(),
+            producer_epoch: self.producer_epoch.into_owned(),
+            last_sequence: self.last_sequence.into_owned(),
+            last_timestamp: self.last_timestamp.into_owned(),
+            coordinator_epoch: self.coordinator_epoch.into_owned(),
+            current_txn_start_offset: self.current_txn_start_offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -207,6 +211,101 @@ impl DescribeQuorumResponse {
     }
 }
 
+/// Borrowed view of [`DescribeQuorumResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeQuorumResponseRef<'a> {
+    /// See [`DescribeQuorumResponse::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeQuorumResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribeQuorumResponse::topics`].
+    pub topics: Vec<TopicDataRef<'a>>,
+    /// See [`DescribeQuorumResponse::nodes`].
+    pub nodes: Vec<NodeRef<'a>>,
+    /// See [`DescribeQuorumResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeQuorumResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: Some(""),
+            topics: Vec::new(),
+            nodes: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeQuorumResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = if v >= 2 {
+            field!(
+                r,
+                "ErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 2)
+            )
+        } else {
+            Some("")
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TopicDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let nodes = if v >= 2 {
+            field!(
+                r,
+                "Nodes",
+                <Vec<NodeRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            error_message,
+            topics,
+            nodes,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeQuorumResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeQuorumResponse::API_KEY,
+            DescribeQuorumResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeQuorumResponseRef<'_> {
+    type Owned = DescribeQuorumResponse;
+    fn into_owned(self) -> DescribeQuorumResponse {
+        DescribeQuorumResponse {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            topics: self.topics.into_owned(),
+            nodes: self.nodes.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicData` (part of `DescribeQuorumResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -336,6 +435,77 @@ impl TopicData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicDataRef<'a> {
+    /// See [`TopicData::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`TopicData::partitions`].
+    pub partitions: Vec<PartitionDataRef<'a>>,
+    /// See [`TopicData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicDataRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicDataRef<'_> {
+    type Owned = TopicData;
+    fn into_owned(self) -> TopicData {
+        TopicData {
+            topic_name: self.topic_name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -607,6 +777,156 @@ impl PartitionData {
     }
 }
 
+/// Borrowed view of [`PartitionData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionDataRef<'a> {
+    /// See [`PartitionData::partition_index`].
+    pub partition_index: i32,
+    /// See [`PartitionData::error_code`].
+    pub error_code: i16,
+    /// See [`PartitionData::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`PartitionData::leader_id`].
+    pub leader_id: i32,
+    /// See [`PartitionData::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`PartitionData::high_watermark`].
+    pub high_watermark: i64,
+    /// See [`PartitionData::current_voters`].
+    pub current_voters: Vec<ReplicaStateRef<'a>>,
+    /// See [`PartitionData::observers`].
+    pub observers: Vec<ReplicaStateRef<'a>>,
+    /// See [`PartitionData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            error_message: Some(""),
+            leader_id: 0,
+            leader_epoch: 0,
+            high_watermark: 0,
+            current_voters: Vec::new(),
+            observers: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
+    const MIN_LEN: usize = 25;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let error_message = if v >= 2 {
+            field!(
+                r,
+                "ErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 2)
+            )
+        } else {
+            Some("")
+        };
+        let (leader_id, leader_epoch, high_watermark) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "HighWatermark",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let current_voters = field!(
+            r,
+            "CurrentVoters",
+            <Vec<ReplicaStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let observers = field!(
+            r,
+            "Observers",
+            <Vec<ReplicaStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            error_message,
+            leader_id,
+            leader_epoch,
+            high_watermark,
+            current_voters,
+            observers,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionDataRef<'_> {
+    type Owned = PartitionData;
+    fn into_owned(self) -> PartitionData {
+        PartitionData {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            high_watermark: self.high_watermark.into_owned(),
+            current_voters: self.current_voters.into_owned(),
+            observers: self.observers.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Node` (part of `DescribeQuorumResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -772,6 +1092,81 @@ impl Node {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Node`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRef<'a> {
+    /// See [`Node::node_id`].
+    pub node_id: i32,
+    /// See [`Node::listeners`].
+    pub listeners: Vec<ListenerRef<'a>>,
+    /// See [`Node::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for NodeRef<'_> {
+    fn default() -> Self {
+        Self {
+            node_id: 0,
+            listeners: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for NodeRef<'a> {
+    const MIN_LEN: usize = 1;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> NodeRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let node_id = if v >= 2 {
+            field!(r, "NodeId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let listeners = if v >= 2 {
+            field!(
+                r,
+                "Listeners",
+                <Vec<ListenerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            node_id,
+            listeners,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for NodeRef<'_> {
+    type Owned = Node;
+    fn into_owned(self) -> Node {
+        Node {
+            node_id: self.node_id.into_owned(),
+            listeners: self.listeners.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -973,6 +1368,87 @@ impl Listener {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Listener`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerRef<'a> {
+    /// See [`Listener::name`].
+    pub name: &'a str,
+    /// See [`Listener::host`].
+    pub host: &'a str,
+    /// See [`Listener::port`].
+    pub port: u16,
+    /// See [`Listener::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListenerRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListenerRef<'a> {
+    const MIN_LEN: usize = 1;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListenerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = if v >= 2 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let host = if v >= 2 {
+            field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let port = if v >= 2 {
+            field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListenerRef<'_> {
+    type Owned = Listener;
+    fn into_owned(self) -> Listener {
+        Listener {
+            name: self.name.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1189,6 +1665,121 @@ impl ReplicaState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReplicaState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaStateRef<'a> {
+    /// See [`ReplicaState::replica_id`].
+    pub replica_id: i32,
+    /// See [`ReplicaState::replica_directory_id`].
+    pub replica_directory_id: Uuid,
+    /// See [`ReplicaState::log_end_offset`].
+    pub log_end_offset: i64,
+    /// See [`ReplicaState::last_fetch_timestamp`].
+    pub last_fetch_timestamp: i64,
+    /// See [`ReplicaState::last_caught_up_timestamp`].
+    pub last_caught_up_timestamp: i64,
+    /// See [`ReplicaState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReplicaStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            replica_id: 0,
+            replica_directory_id: Uuid::ZERO,
+            log_end_offset: 0,
+            last_fetch_timestamp: -1_i64,
+            last_caught_up_timestamp: -1_i64,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReplicaStateRef<'a> {
+    const MIN_LEN: usize = 13;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReplicaStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let replica_id = field!(r, "ReplicaId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let replica_directory_id = if v >= 2 {
+            field!(
+                r,
+                "ReplicaDirectoryId",
+                <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Uuid::ZERO
+        };
+        let log_end_offset = field!(
+            r,
+            "LogEndOffset",
+            <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (last_fetch_timestamp, last_caught_up_timestamp) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "LastFetchTimestamp",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "LastCaughtUpTimestamp",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (-1_i64, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            replica_id,
+            replica_directory_id,
+            log_end_offset,
+            last_fetch_timestamp,
+            last_caught_up_timestamp,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReplicaStateRef<'_> {
+    type Owned = ReplicaState;
+    fn into_owned(self) -> ReplicaState {
+        ReplicaState {
+            replica_id: self.replica_id.into_owned(),
+            replica_directory_id: self.replica_directory_id.into_owned(),
+            log_end_offset: self.log_end_offset.into_owned(),
+            last_fetch_timestamp: self.last_fetch_timestamp.into_owned(),
+            last_caught_up_timestamp: self.last_caught_up_timestamp.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

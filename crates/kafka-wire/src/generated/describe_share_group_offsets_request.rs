@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -128,6 +132,69 @@ impl DescribeShareGroupOffsetsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeShareGroupOffsetsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeShareGroupOffsetsRequestRef<'a> {
+    /// See [`DescribeShareGroupOffsetsRequest::groups`].
+    pub groups: Vec<DescribeShareGroupOffsetsRequestGroupRef<'a>>,
+    /// See [`DescribeShareGroupOffsetsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeShareGroupOffsetsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            groups: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeShareGroupOffsetsRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let groups = field!(
+            r,
+            "Groups",
+            <Vec<DescribeShareGroupOffsetsRequestGroupRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            groups,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeShareGroupOffsetsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeShareGroupOffsetsRequest::API_KEY,
+            DescribeShareGroupOffsetsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeShareGroupOffsetsRequestRef<'_> {
+    type Owned = DescribeShareGroupOffsetsRequest;
+    fn into_owned(self) -> DescribeShareGroupOffsetsRequest {
+        DescribeShareGroupOffsetsRequest {
+            groups: self.groups.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -271,6 +338,77 @@ impl DescribeShareGroupOffsetsRequestGroup {
     }
 }
 
+/// Borrowed view of [`DescribeShareGroupOffsetsRequestGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeShareGroupOffsetsRequestGroupRef<'a> {
+    /// See [`DescribeShareGroupOffsetsRequestGroup::group_id`].
+    pub group_id: &'a str,
+    /// See [`DescribeShareGroupOffsetsRequestGroup::topics`].
+    pub topics: Option<Vec<DescribeShareGroupOffsetsRequestTopicRef<'a>>>,
+    /// See [`DescribeShareGroupOffsetsRequestGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeShareGroupOffsetsRequestGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Some(Vec::new()),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeShareGroupOffsetsRequestGroupRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeShareGroupOffsetsRequestGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            bv::read_opt_ref::<Vec<DescribeShareGroupOffsetsRequestTopicRef<'a>>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            group_id,
+            topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeShareGroupOffsetsRequestGroupRef<'_> {
+    type Owned = DescribeShareGroupOffsetsRequestGroup;
+    fn into_owned(self) -> DescribeShareGroupOffsetsRequestGroup {
+        DescribeShareGroupOffsetsRequestGroup {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribeShareGroupOffsetsRequestTopic` (part of `DescribeShareGroupOffsetsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -396,6 +534,77 @@ impl DescribeShareGroupOffsetsRequestTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeShareGroupOffsetsRequestTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeShareGroupOffsetsRequestTopicRef<'a> {
+    /// See [`DescribeShareGroupOffsetsRequestTopic::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`DescribeShareGroupOffsetsRequestTopic::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`DescribeShareGroupOffsetsRequestTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeShareGroupOffsetsRequestTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeShareGroupOffsetsRequestTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeShareGroupOffsetsRequestTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeShareGroupOffsetsRequestTopicRef<'_> {
+    type Owned = DescribeShareGroupOffsetsRequestTopic;
+    fn into_owned(self) -> DescribeShareGroupOffsetsRequestTopic {
+        DescribeShareGroupOffsetsRequestTopic {
+            topic_name: self.topic_name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,79 @@ impl DescribeShareGroupOffsetsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeShareGroupOffsetsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeShareGroupOffsetsResponseRef<'a> {
+    /// See [`DescribeShareGroupOffsetsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeShareGroupOffsetsResponse::groups`].
+    pub groups: Vec<DescribeShareGroupOffsetsResponseGroupRef<'a>>,
+    /// See [`DescribeShareGroupOffsetsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeShareGroupOffsetsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            groups: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeShareGroupOffsetsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let groups = field!(
+            r,
+            "Groups",
+            <Vec<DescribeShareGroupOffsetsResponseGroupRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            groups,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeShareGroupOffsetsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeShareGroupOffsetsResponse::API_KEY,
+            DescribeShareGroupOffsetsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeShareGroupOffsetsResponseRef<'_> {
+    type Owned = DescribeShareGroupOffsetsResponse;
+    fn into_owned(self) -> DescribeShareGroupOffsetsResponse {
+        DescribeShareGroupOffsetsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            groups: self.groups.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -320,6 +397,95 @@ impl DescribeShareGroupOffsetsResponseGroup {
     }
 }
 
+/// Borrowed view of [`DescribeShareGroupOffsetsResponseGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeShareGroupOffsetsResponseGroupRef<'a> {
+    /// See [`DescribeShareGroupOffsetsResponseGroup::group_id`].
+    pub group_id: &'a str,
+    /// See [`DescribeShareGroupOffsetsResponseGroup::topics`].
+    pub topics: Vec<DescribeShareGroupOffsetsResponseTopicRef<'a>>,
+    /// See [`DescribeShareGroupOffsetsResponseGroup::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeShareGroupOffsetsResponseGroup::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribeShareGroupOffsetsResponseGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeShareGroupOffsetsResponseGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Vec::new(),
+            error_code: 0,
+            error_message: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeShareGroupOffsetsResponseGroupRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeShareGroupOffsetsResponseGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<DescribeShareGroupOffsetsResponseTopicRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            group_id,
+            topics,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeShareGroupOffsetsResponseGroupRef<'_> {
+    type Owned = DescribeShareGroupOffsetsResponseGroup;
+    fn into_owned(self) -> DescribeShareGroupOffsetsResponseGroup {
+        DescribeShareGroupOffsetsResponseGroup {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribeShareGroupOffsetsResponseTopic` (part of `DescribeShareGroupOffsetsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -464,6 +630,85 @@ impl DescribeShareGroupOffsetsResponseTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeShareGroupOffsetsResponseTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeShareGroupOffsetsResponseTopicRef<'a> {
+    /// See [`DescribeShareGroupOffsetsResponseTopic::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`DescribeShareGroupOffsetsResponseTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`DescribeShareGroupOffsetsResponseTopic::partitions`].
+    pub partitions: Vec<DescribeShareGroupOffsetsResponsePartitionRef<'a>>,
+    /// See [`DescribeShareGroupOffsetsResponseTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeShareGroupOffsetsResponseTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeShareGroupOffsetsResponseTopicRef<'a> {
+    const MIN_LEN: usize = 19;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeShareGroupOffsetsResponseTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<DescribeShareGroupOffsetsResponsePartitionRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeShareGroupOffsetsResponseTopicRef<'_> {
+    type Owned = DescribeShareGroupOffsetsResponseTopic;
+    fn into_owned(self) -> DescribeShareGroupOffsetsResponseTopic {
+        DescribeShareGroupOffsetsResponseTopic {
+            topic_name: self.topic_name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -683,6 +928,125 @@ impl DescribeShareGroupOffsetsResponsePartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeShareGroupOffsetsResponsePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeShareGroupOffsetsResponsePartitionRef<'a> {
+    /// See [`DescribeShareGroupOffsetsResponsePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`DescribeShareGroupOffsetsResponsePartition::start_offset`].
+    pub start_offset: i64,
+    /// See [`DescribeShareGroupOffsetsResponsePartition::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`DescribeShareGroupOffsetsResponsePartition::lag`].
+    pub lag: i64,
+    /// See [`DescribeShareGroupOffsetsResponsePartition::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeShareGroupOffsetsResponsePartition::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribeShareGroupOffsetsResponsePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeShareGroupOffsetsResponsePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            start_offset: 0,
+            leader_epoch: 0,
+            lag: -1_i64,
+            error_code: 0,
+            error_message: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeShareGroupOffsetsResponsePartitionRef<'a> {
+    const MIN_LEN: usize = 20;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeShareGroupOffsetsResponsePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, start_offset, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "StartOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let lag = if v >= 1 {
+            field!(r, "Lag", <i64 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            -1_i64
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            start_offset,
+            leader_epoch,
+            lag,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeShareGroupOffsetsResponsePartitionRef<'_> {
+    type Owned = DescribeShareGroupOffsetsResponsePartition;
+    fn into_owned(self) -> DescribeShareGroupOffsetsResponsePartition {
+        DescribeShareGroupOffsetsResponsePartition {
+            partition_index: self.partition_index.into_owned(),
+            start_offset: self.start_offset.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            lag: self.lag.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

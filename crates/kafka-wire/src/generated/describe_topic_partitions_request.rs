@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -162,6 +166,87 @@ impl DescribeTopicPartitionsRequest {
     }
 }
 
+/// Borrowed view of [`DescribeTopicPartitionsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeTopicPartitionsRequestRef<'a> {
+    /// See [`DescribeTopicPartitionsRequest::topics`].
+    pub topics: Vec<TopicRequestRef<'a>>,
+    /// See [`DescribeTopicPartitionsRequest::response_partition_limit`].
+    pub response_partition_limit: i32,
+    /// See [`DescribeTopicPartitionsRequest::cursor`].
+    pub cursor: Option<CursorRef<'a>>,
+    /// See [`DescribeTopicPartitionsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeTopicPartitionsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            response_partition_limit: 2000,
+            cursor: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeTopicPartitionsRequestRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TopicRequestRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let response_partition_limit = field!(
+            r,
+            "ResponsePartitionLimit",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let cursor = field!(
+            r,
+            "Cursor",
+            bv::read_opt_ref::<CursorRef<'a>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            topics,
+            response_partition_limit,
+            cursor,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeTopicPartitionsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeTopicPartitionsRequest::API_KEY,
+            DescribeTopicPartitionsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeTopicPartitionsRequestRef<'_> {
+    type Owned = DescribeTopicPartitionsRequest;
+    fn into_owned(self) -> DescribeTopicPartitionsRequest {
+        DescribeTopicPartitionsRequest {
+            topics: self.topics.into_owned(),
+            response_partition_limit: self.response_partition_limit.into_owned(),
+            cursor: self.cursor.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicRequest` (part of `DescribeTopicPartitionsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -274,6 +359,63 @@ impl TopicRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicRequestRef<'a> {
+    /// See [`TopicRequest::name`].
+    pub name: &'a str,
+    /// See [`TopicRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicRequestRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicRequestRef<'_> {
+    type Owned = TopicRequest;
+    fn into_owned(self) -> TopicRequest {
+        TopicRequest {
+            name: self.name.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -402,6 +544,77 @@ impl Cursor {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Cursor`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CursorRef<'a> {
+    /// See [`Cursor::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`Cursor::partition_index`].
+    pub partition_index: i32,
+    /// See [`Cursor::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CursorRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_index: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CursorRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CursorRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CursorRef<'_> {
+    type Owned = Cursor;
+    fn into_owned(self) -> Cursor {
+        Cursor {
+            topic_name: self.topic_name.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

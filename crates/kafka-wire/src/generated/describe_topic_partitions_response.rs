@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -159,6 +163,89 @@ impl DescribeTopicPartitionsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeTopicPartitionsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeTopicPartitionsResponseRef<'a> {
+    /// See [`DescribeTopicPartitionsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeTopicPartitionsResponse::topics`].
+    pub topics: Vec<DescribeTopicPartitionsResponseTopicRef<'a>>,
+    /// See [`DescribeTopicPartitionsResponse::next_cursor`].
+    pub next_cursor: Option<CursorRef<'a>>,
+    /// See [`DescribeTopicPartitionsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeTopicPartitionsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            next_cursor: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeTopicPartitionsResponseRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<DescribeTopicPartitionsResponseTopicRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let next_cursor = field!(
+            r,
+            "NextCursor",
+            bv::read_opt_ref::<CursorRef<'a>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            next_cursor,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeTopicPartitionsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeTopicPartitionsResponse::API_KEY,
+            DescribeTopicPartitionsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeTopicPartitionsResponseRef<'_> {
+    type Owned = DescribeTopicPartitionsResponse;
+    fn into_owned(self) -> DescribeTopicPartitionsResponse {
+        DescribeTopicPartitionsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            next_cursor: self.next_cursor.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -356,6 +443,107 @@ impl DescribeTopicPartitionsResponseTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeTopicPartitionsResponseTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeTopicPartitionsResponseTopicRef<'a> {
+    /// See [`DescribeTopicPartitionsResponseTopic::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeTopicPartitionsResponseTopic::name`].
+    pub name: Option<&'a str>,
+    /// See [`DescribeTopicPartitionsResponseTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`DescribeTopicPartitionsResponseTopic::is_internal`].
+    pub is_internal: bool,
+    /// See [`DescribeTopicPartitionsResponseTopic::partitions`].
+    pub partitions: Vec<DescribeTopicPartitionsResponsePartitionRef<'a>>,
+    /// See [`DescribeTopicPartitionsResponseTopic::topic_authorized_operations`].
+    pub topic_authorized_operations: i32,
+    /// See [`DescribeTopicPartitionsResponseTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeTopicPartitionsResponseTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            name: Some(""),
+            topic_id: Uuid::ZERO,
+            is_internal: false,
+            partitions: Vec::new(),
+            topic_authorized_operations: -2147483648_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeTopicPartitionsResponseTopicRef<'a> {
+    const MIN_LEN: usize = 26;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeTopicPartitionsResponseTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let name = field!(r, "Name", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let is_internal = field!(
+            r,
+            "IsInternal",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<DescribeTopicPartitionsResponsePartitionRef<'a>> as ValueRef<'a>>::read_ref(
+                r, flex, v
+            )
+        );
+        let topic_authorized_operations = field!(
+            r,
+            "TopicAuthorizedOperations",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            name,
+            topic_id,
+            is_internal,
+            partitions,
+            topic_authorized_operations,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeTopicPartitionsResponseTopicRef<'_> {
+    type Owned = DescribeTopicPartitionsResponseTopic;
+    fn into_owned(self) -> DescribeTopicPartitionsResponseTopic {
+        DescribeTopicPartitionsResponseTopic {
+            error_code: self.error_code.into_owned(),
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            is_internal: self.is_internal.into_owned(),
+            partitions: self.partitions.into_owned(),
+            topic_authorized_operations: self.topic_authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -636,6 +824,152 @@ impl DescribeTopicPartitionsResponsePartition {
     }
 }
 
+/// Borrowed view of [`DescribeTopicPartitionsResponsePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeTopicPartitionsResponsePartitionRef<'a> {
+    /// See [`DescribeTopicPartitionsResponsePartition::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeTopicPartitionsResponsePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`DescribeTopicPartitionsResponsePartition::leader_id`].
+    pub leader_id: i32,
+    /// See [`DescribeTopicPartitionsResponsePartition::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`DescribeTopicPartitionsResponsePartition::replica_nodes`].
+    pub replica_nodes: PackedRef<'a, i32>,
+    /// See [`DescribeTopicPartitionsResponsePartition::isr_nodes`].
+    pub isr_nodes: PackedRef<'a, i32>,
+    /// See [`DescribeTopicPartitionsResponsePartition::eligible_leader_replicas`].
+    pub eligible_leader_replicas: Option<PackedRef<'a, i32>>,
+    /// See [`DescribeTopicPartitionsResponsePartition::last_known_elr`].
+    pub last_known_elr: Option<PackedRef<'a, i32>>,
+    /// See [`DescribeTopicPartitionsResponsePartition::offline_replicas`].
+    pub offline_replicas: PackedRef<'a, i32>,
+    /// See [`DescribeTopicPartitionsResponsePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeTopicPartitionsResponsePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            partition_index: 0,
+            leader_id: 0,
+            leader_epoch: -1_i32,
+            replica_nodes: PackedRef::new(),
+            isr_nodes: PackedRef::new(),
+            eligible_leader_replicas: None,
+            last_known_elr: None,
+            offline_replicas: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeTopicPartitionsResponsePartitionRef<'a> {
+    const MIN_LEN: usize = 20;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeTopicPartitionsResponsePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (error_code, partition_index, leader_id, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 2)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 10)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let replica_nodes = field!(
+            r,
+            "ReplicaNodes",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let isr_nodes = field!(
+            r,
+            "IsrNodes",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let eligible_leader_replicas = field!(
+            r,
+            "EligibleLeaderReplicas",
+            bv::read_opt_ref::<PackedRef<'a, i32>>(r, flex, v, true)
+        );
+        let last_known_elr = field!(
+            r,
+            "LastKnownElr",
+            bv::read_opt_ref::<PackedRef<'a, i32>>(r, flex, v, true)
+        );
+        let offline_replicas = field!(
+            r,
+            "OfflineReplicas",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            partition_index,
+            leader_id,
+            leader_epoch,
+            replica_nodes,
+            isr_nodes,
+            eligible_leader_replicas,
+            last_known_elr,
+            offline_replicas,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeTopicPartitionsResponsePartitionRef<'_> {
+    type Owned = DescribeTopicPartitionsResponsePartition;
+    fn into_owned(self) -> DescribeTopicPartitionsResponsePartition {
+        DescribeTopicPartitionsResponsePartition {
+            error_code: self.error_code.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            replica_nodes: self.replica_nodes.into_owned(),
+            isr_nodes: self.isr_nodes.into_owned(),
+            eligible_leader_replicas: self.eligible_leader_replicas.into_owned(),
+            last_known_elr: self.last_known_elr.into_owned(),
+            offline_replicas: self.offline_replicas.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Cursor` (part of `DescribeTopicPartitionsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -761,6 +1095,77 @@ impl Cursor {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Cursor`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CursorRef<'a> {
+    /// See [`Cursor::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`Cursor::partition_index`].
+    pub partition_index: i32,
+    /// See [`Cursor::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CursorRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_index: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CursorRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CursorRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CursorRef<'_> {
+    type Owned = Cursor;
+    fn into_owned(self) -> Cursor {
+        Cursor {
+            topic_name: self.topic_name.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

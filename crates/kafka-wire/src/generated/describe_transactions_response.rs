@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -143,6 +147,77 @@ impl DescribeTransactionsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`DescribeTransactionsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeTransactionsResponseRef<'a> {
+    /// See [`DescribeTransactionsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeTransactionsResponse::transaction_states`].
+    pub transaction_states: Vec<TransactionStateRef<'a>>,
+    /// See [`DescribeTransactionsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeTransactionsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            transaction_states: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeTransactionsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let transaction_states = field!(
+            r,
+            "TransactionStates",
+            <Vec<TransactionStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            transaction_states,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeTransactionsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeTransactionsResponse::API_KEY,
+            DescribeTransactionsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeTransactionsResponseRef<'_> {
+    type Owned = DescribeTransactionsResponse;
+    fn into_owned(self) -> DescribeTransactionsResponse {
+        DescribeTransactionsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            transaction_states: self.transaction_states.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -387,6 +462,142 @@ impl TransactionState {
     }
 }
 
+/// Borrowed view of [`TransactionState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionStateRef<'a> {
+    /// See [`TransactionState::error_code`].
+    pub error_code: i16,
+    /// See [`TransactionState::transactional_id`].
+    pub transactional_id: &'a str,
+    /// See [`TransactionState::transaction_state`].
+    pub transaction_state: &'a str,
+    /// See [`TransactionState::transaction_timeout_ms`].
+    pub transaction_timeout_ms: i32,
+    /// See [`TransactionState::transaction_start_time_ms`].
+    pub transaction_start_time_ms: i64,
+    /// See [`TransactionState::producer_id`].
+    pub producer_id: i64,
+    /// See [`TransactionState::producer_epoch`].
+    pub producer_epoch: i16,
+    /// See [`TransactionState::topics`].
+    pub topics: Vec<TopicDataRef<'a>>,
+    /// See [`TransactionState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TransactionStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            transactional_id: "",
+            transaction_state: "",
+            transaction_timeout_ms: 0,
+            transaction_start_time_ms: 0,
+            producer_id: 0,
+            producer_epoch: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TransactionStateRef<'a> {
+    const MIN_LEN: usize = 28;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TransactionStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let transactional_id = field!(
+            r,
+            "TransactionalId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let transaction_state = field!(
+            r,
+            "TransactionState",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (transaction_timeout_ms, transaction_start_time_ms, producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<22>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<22, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<22, 8>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<22, 8>(c, 12)),
+                    i16::from_be_bytes(p::chunk::<22, 2>(c, 20)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "TransactionTimeoutMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "TransactionStartTimeMs",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TopicDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            transactional_id,
+            transaction_state,
+            transaction_timeout_ms,
+            transaction_start_time_ms,
+            producer_id,
+            producer_epoch,
+            topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TransactionStateRef<'_> {
+    type Owned = TransactionState;
+    fn into_owned(self) -> TransactionState {
+        TransactionState {
+            error_code: self.error_code.into_owned(),
+            transactional_id: self.transactional_id.into_owned(),
+            transaction_state: self.transaction_state.into_owned(),
+            transaction_timeout_ms: self.transaction_timeout_ms.into_owned(),
+            transaction_start_time_ms: self.transaction_start_time_ms.into_owned(),
+            producer_id: self.producer_id.into_owned(),
+            producer_epoch: self.producer_epoch.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicData` (part of `DescribeTransactionsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -512,6 +723,73 @@ impl TopicData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicDataRef<'a> {
+    /// See [`TopicData::topic`].
+    pub topic: &'a str,
+    /// See [`TopicData::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TopicData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicDataRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic = field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicDataRef<'_> {
+    type Owned = TopicData;
+    fn into_owned(self) -> TopicData {
+        TopicData {
+            topic: self.topic.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

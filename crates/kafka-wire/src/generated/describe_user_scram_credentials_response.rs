@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -200,6 +204,104 @@ impl DescribeUserScramCredentialsResponse {
     }
 }
 
+/// Borrowed view of [`DescribeUserScramCredentialsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeUserScramCredentialsResponseRef<'a> {
+    /// See [`DescribeUserScramCredentialsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`DescribeUserScramCredentialsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeUserScramCredentialsResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribeUserScramCredentialsResponse::results`].
+    pub results: Vec<DescribeUserScramCredentialsResultRef<'a>>,
+    /// See [`DescribeUserScramCredentialsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeUserScramCredentialsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: Some(""),
+            results: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeUserScramCredentialsResponseRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let results = field!(
+            r,
+            "Results",
+            <Vec<DescribeUserScramCredentialsResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            results,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for DescribeUserScramCredentialsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            DescribeUserScramCredentialsResponse::API_KEY,
+            DescribeUserScramCredentialsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for DescribeUserScramCredentialsResponseRef<'_> {
+    type Owned = DescribeUserScramCredentialsResponse;
+    fn into_owned(self) -> DescribeUserScramCredentialsResponse {
+        DescribeUserScramCredentialsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            results: self.results.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `DescribeUserScramCredentialsResult` (part of `DescribeUserScramCredentialsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -374,6 +476,89 @@ impl DescribeUserScramCredentialsResult {
     }
 }
 
+/// Borrowed view of [`DescribeUserScramCredentialsResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeUserScramCredentialsResultRef<'a> {
+    /// See [`DescribeUserScramCredentialsResult::user`].
+    pub user: &'a str,
+    /// See [`DescribeUserScramCredentialsResult::error_code`].
+    pub error_code: i16,
+    /// See [`DescribeUserScramCredentialsResult::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribeUserScramCredentialsResult::credential_infos`].
+    pub credential_infos: Vec<CredentialInfoRef<'a>>,
+    /// See [`DescribeUserScramCredentialsResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribeUserScramCredentialsResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            user: "",
+            error_code: 0,
+            error_message: Some(""),
+            credential_infos: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribeUserScramCredentialsResultRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribeUserScramCredentialsResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let user = field!(r, "User", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let credential_infos = field!(
+            r,
+            "CredentialInfos",
+            <Vec<CredentialInfoRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            user,
+            error_code,
+            error_message,
+            credential_infos,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribeUserScramCredentialsResultRef<'_> {
+    type Owned = DescribeUserScramCredentialsResult;
+    fn into_owned(self) -> DescribeUserScramCredentialsResult {
+        DescribeUserScramCredentialsResult {
+            user: self.user.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            credential_infos: self.credential_infos.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `CredentialInfo` (part of `DescribeUserScramCredentialsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -513,6 +698,79 @@ impl CredentialInfo {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CredentialInfo`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialInfoRef<'a> {
+    /// See [`CredentialInfo::mechanism`].
+    pub mechanism: i8,
+    /// See [`CredentialInfo::iterations`].
+    pub iterations: i32,
+    /// See [`CredentialInfo::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CredentialInfoRef<'_> {
+    fn default() -> Self {
+        Self {
+            mechanism: 0,
+            iterations: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CredentialInfoRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CredentialInfoRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (mechanism, iterations) = if let Some((c, rest)) = r.rest.split_first_chunk::<5>() {
+            r.rest = rest;
+            (
+                i8::from_be_bytes(p::chunk::<5, 1>(c, 0)),
+                i32::from_be_bytes(p::chunk::<5, 4>(c, 1)),
+            )
+        } else {
+            (
+                field!(r, "Mechanism", <i8 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Iterations", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            mechanism,
+            iterations,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CredentialInfoRef<'_> {
+    type Owned = CredentialInfo;
+    fn into_owned(self) -> CredentialInfo {
+        CredentialInfo {
+            mechanism: self.mechanism.into_owned(),
+            iterations: self.iterations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

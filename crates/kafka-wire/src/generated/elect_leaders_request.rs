@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -196,6 +200,87 @@ impl ElectLeadersRequest {
     }
 }
 
+/// Borrowed view of [`ElectLeadersRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElectLeadersRequestRef<'a> {
+    /// See [`ElectLeadersRequest::election_type`].
+    pub election_type: i8,
+    /// See [`ElectLeadersRequest::topic_partitions`].
+    pub topic_partitions: Option<Vec<TopicPartitionsRef<'a>>>,
+    /// See [`ElectLeadersRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`ElectLeadersRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ElectLeadersRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            election_type: 0,
+            topic_partitions: Some(Vec::new()),
+            timeout_ms: 60000,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ElectLeadersRequestRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let election_type = if v >= 1 {
+            field!(
+                r,
+                "ElectionType",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let topic_partitions = field!(
+            r,
+            "TopicPartitions",
+            bv::read_opt_ref::<Vec<TopicPartitionsRef<'a>>>(r, flex, v, true)
+        );
+        let timeout_ms = field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            election_type,
+            topic_partitions,
+            timeout_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ElectLeadersRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ElectLeadersRequest::API_KEY,
+            ElectLeadersRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ElectLeadersRequestRef<'_> {
+    type Owned = ElectLeadersRequest;
+    fn into_owned(self) -> ElectLeadersRequest {
+        ElectLeadersRequest {
+            election_type: self.election_type.into_owned(),
+            topic_partitions: self.topic_partitions.into_owned(),
+            timeout_ms: self.timeout_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicPartitions` (part of `ElectLeadersRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -321,6 +406,73 @@ impl TopicPartitions {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicPartitions`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPartitionsRef<'a> {
+    /// See [`TopicPartitions::topic`].
+    pub topic: &'a str,
+    /// See [`TopicPartitions::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TopicPartitions::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicPartitionsRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicPartitionsRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicPartitionsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let topic = field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicPartitionsRef<'_> {
+    type Owned = TopicPartitions;
+    fn into_owned(self) -> TopicPartitions {
+        TopicPartitions {
+            topic: self.topic.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -181,6 +185,87 @@ impl ElectLeadersResponse {
     }
 }
 
+/// Borrowed view of [`ElectLeadersResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElectLeadersResponseRef<'a> {
+    /// See [`ElectLeadersResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ElectLeadersResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ElectLeadersResponse::replica_election_results`].
+    pub replica_election_results: Vec<ReplicaElectionResultRef<'a>>,
+    /// See [`ElectLeadersResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ElectLeadersResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            replica_election_results: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ElectLeadersResponseRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let error_code = if v >= 1 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let replica_election_results = field!(
+            r,
+            "ReplicaElectionResults",
+            <Vec<ReplicaElectionResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            replica_election_results,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ElectLeadersResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ElectLeadersResponse::API_KEY,
+            ElectLeadersResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ElectLeadersResponseRef<'_> {
+    type Owned = ElectLeadersResponse;
+    fn into_owned(self) -> ElectLeadersResponse {
+        ElectLeadersResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            replica_election_results: self.replica_election_results.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ReplicaElectionResult` (part of `ElectLeadersResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -313,6 +398,73 @@ impl ReplicaElectionResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReplicaElectionResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaElectionResultRef<'a> {
+    /// See [`ReplicaElectionResult::topic`].
+    pub topic: &'a str,
+    /// See [`ReplicaElectionResult::partition_result`].
+    pub partition_result: Vec<PartitionResultRef<'a>>,
+    /// See [`ReplicaElectionResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReplicaElectionResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partition_result: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReplicaElectionResultRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReplicaElectionResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let topic = field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partition_result = field!(
+            r,
+            "PartitionResult",
+            <Vec<PartitionResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            partition_result,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReplicaElectionResultRef<'_> {
+    type Owned = ReplicaElectionResult;
+    fn into_owned(self) -> ReplicaElectionResult {
+        ReplicaElectionResult {
+            topic: self.topic.into_owned(),
+            partition_result: self.partition_result.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -483,6 +635,93 @@ impl PartitionResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`PartitionResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionResultRef<'a> {
+    /// See [`PartitionResult::partition_id`].
+    pub partition_id: i32,
+    /// See [`PartitionResult::error_code`].
+    pub error_code: i16,
+    /// See [`PartitionResult::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`PartitionResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_id: 0,
+            error_code: 0,
+            error_message: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionResultRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let (partition_id, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionId",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_id,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionResultRef<'_> {
+    type Owned = PartitionResult;
+    fn into_owned(self) -> PartitionResult {
+        PartitionResult {
+            partition_id: self.partition_id.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -172,6 +176,91 @@ impl EndQuorumEpochRequest {
     }
 }
 
+/// Borrowed view of [`EndQuorumEpochRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndQuorumEpochRequestRef<'a> {
+    /// See [`EndQuorumEpochRequest::cluster_id`].
+    pub cluster_id: Option<&'a str>,
+    /// See [`EndQuorumEpochRequest::topics`].
+    pub topics: Vec<TopicDataRef<'a>>,
+    /// See [`EndQuorumEpochRequest::leader_endpoints`].
+    pub leader_endpoints: Vec<LeaderEndpointRef<'a>>,
+    /// See [`EndQuorumEpochRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EndQuorumEpochRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            cluster_id: None,
+            topics: Vec::new(),
+            leader_endpoints: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EndQuorumEpochRequestRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 1;
+        let cluster_id = field!(
+            r,
+            "ClusterId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TopicDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let leader_endpoints = if v >= 1 {
+            field!(
+                r,
+                "LeaderEndpoints",
+                <Vec<LeaderEndpointRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            cluster_id,
+            topics,
+            leader_endpoints,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for EndQuorumEpochRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            EndQuorumEpochRequest::API_KEY,
+            EndQuorumEpochRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for EndQuorumEpochRequestRef<'_> {
+    type Owned = EndQuorumEpochRequest;
+    fn into_owned(self) -> EndQuorumEpochRequest {
+        EndQuorumEpochRequest {
+            cluster_id: self.cluster_id.into_owned(),
+            topics: self.topics.into_owned(),
+            leader_endpoints: self.leader_endpoints.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicData` (part of `EndQuorumEpochRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -301,6 +390,77 @@ impl TopicData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicDataRef<'a> {
+    /// See [`TopicData::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`TopicData::partitions`].
+    pub partitions: Vec<PartitionDataRef<'a>>,
+    /// See [`TopicData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicDataRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicDataRef<'_> {
+    type Owned = TopicData;
+    fn into_owned(self) -> TopicData {
+        TopicData {
+            topic_name: self.topic_name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -517,6 +677,123 @@ impl PartitionData {
     }
 }
 
+/// Borrowed view of [`PartitionData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionDataRef<'a> {
+    /// See [`PartitionData::partition_index`].
+    pub partition_index: i32,
+    /// See [`PartitionData::leader_id`].
+    pub leader_id: i32,
+    /// See [`PartitionData::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`PartitionData::preferred_successors`].
+    pub preferred_successors: PackedRef<'a, i32>,
+    /// See [`PartitionData::preferred_candidates`].
+    pub preferred_candidates: Vec<ReplicaInfoRef<'a>>,
+    /// See [`PartitionData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            leader_id: 0,
+            leader_epoch: 0,
+            preferred_successors: PackedRef::new(),
+            preferred_candidates: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let (partition_index, leader_id, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let preferred_successors = if v <= 0 {
+            field!(
+                r,
+                "PreferredSuccessors",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let preferred_candidates = if v >= 1 {
+            field!(
+                r,
+                "PreferredCandidates",
+                <Vec<ReplicaInfoRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            leader_id,
+            leader_epoch,
+            preferred_successors,
+            preferred_candidates,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionDataRef<'_> {
+    type Owned = PartitionData;
+    fn into_owned(self) -> PartitionData {
+        PartitionData {
+            partition_index: self.partition_index.into_owned(),
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            preferred_successors: self.preferred_successors.into_owned(),
+            preferred_candidates: self.preferred_candidates.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ReplicaInfo` (part of `EndQuorumEpochRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -690,6 +967,91 @@ impl ReplicaInfo {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReplicaInfo`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaInfoRef<'a> {
+    /// See [`ReplicaInfo::candidate_id`].
+    pub candidate_id: i32,
+    /// See [`ReplicaInfo::candidate_directory_id`].
+    pub candidate_directory_id: Uuid,
+    /// See [`ReplicaInfo::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReplicaInfoRef<'_> {
+    fn default() -> Self {
+        Self {
+            candidate_id: 0,
+            candidate_directory_id: Uuid::ZERO,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReplicaInfoRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReplicaInfoRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let (candidate_id, candidate_directory_id) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "CandidateId",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "CandidateDirectoryId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, Uuid::ZERO)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            candidate_id,
+            candidate_directory_id,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReplicaInfoRef<'_> {
+    type Owned = ReplicaInfo;
+    fn into_owned(self) -> ReplicaInfo {
+        ReplicaInfo {
+            candidate_id: self.candidate_id.into_owned(),
+            candidate_directory_id: self.candidate_directory_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -891,6 +1253,87 @@ impl LeaderEndpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaderEndpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderEndpointRef<'a> {
+    /// See [`LeaderEndpoint::name`].
+    pub name: &'a str,
+    /// See [`LeaderEndpoint::host`].
+    pub host: &'a str,
+    /// See [`LeaderEndpoint::port`].
+    pub port: u16,
+    /// See [`LeaderEndpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderEndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderEndpointRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderEndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let name = if v >= 1 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let host = if v >= 1 {
+            field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let port = if v >= 1 {
+            field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderEndpointRef<'_> {
+    type Owned = LeaderEndpoint;
+    fn into_owned(self) -> LeaderEndpoint {
+        LeaderEndpoint {
+            name: self.name.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -185,6 +189,82 @@ impl EnvelopeRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`EnvelopeRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvelopeRequestRef<'a> {
+    /// See [`EnvelopeRequest::request_data`].
+    pub request_data: &'a [u8],
+    /// See [`EnvelopeRequest::request_principal`].
+    pub request_principal: Option<&'a [u8]>,
+    /// See [`EnvelopeRequest::client_host_address`].
+    pub client_host_address: &'a [u8],
+    /// See [`EnvelopeRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EnvelopeRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            request_data: <&[u8]>::default(),
+            request_principal: Some(<&[u8]>::default()),
+            client_host_address: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EnvelopeRequestRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let request_data = field!(
+            r,
+            "RequestData",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let request_principal = field!(
+            r,
+            "RequestPrincipal",
+            bv::read_opt_ref::<&'a [u8]>(r, flex, v, true)
+        );
+        let client_host_address = field!(
+            r,
+            "ClientHostAddress",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            request_data,
+            request_principal,
+            client_host_address,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for EnvelopeRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(body, v, EnvelopeRequest::API_KEY, EnvelopeRequest::VERSIONS)
+    }
+}
+
+impl IntoOwned for EnvelopeRequestRef<'_> {
+    type Owned = EnvelopeRequest;
+    fn into_owned(self) -> EnvelopeRequest {
+        EnvelopeRequest {
+            request_data: self.request_data.into_owned(),
+            request_principal: self.request_principal.into_owned(),
+            client_host_address: self.client_host_address.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

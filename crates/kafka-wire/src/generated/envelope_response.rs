@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -150,6 +154,73 @@ impl EnvelopeResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`EnvelopeResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvelopeResponseRef<'a> {
+    /// See [`EnvelopeResponse::response_data`].
+    pub response_data: Option<&'a [u8]>,
+    /// See [`EnvelopeResponse::error_code`].
+    pub error_code: i16,
+    /// See [`EnvelopeResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EnvelopeResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            response_data: None,
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EnvelopeResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let response_data = field!(
+            r,
+            "ResponseData",
+            bv::read_opt_ref::<&'a [u8]>(r, flex, v, true)
+        );
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            response_data,
+            error_code,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for EnvelopeResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            EnvelopeResponse::API_KEY,
+            EnvelopeResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for EnvelopeResponseRef<'_> {
+    type Owned = EnvelopeResponse;
+    fn into_owned(self) -> EnvelopeResponse {
+        EnvelopeResponse {
+            response_data: self.response_data.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -143,6 +147,73 @@ impl ExpireDelegationTokenRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ExpireDelegationTokenRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpireDelegationTokenRequestRef<'a> {
+    /// See [`ExpireDelegationTokenRequest::hmac`].
+    pub hmac: &'a [u8],
+    /// See [`ExpireDelegationTokenRequest::expiry_time_period_ms`].
+    pub expiry_time_period_ms: i64,
+    /// See [`ExpireDelegationTokenRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ExpireDelegationTokenRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            hmac: <&[u8]>::default(),
+            expiry_time_period_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ExpireDelegationTokenRequestRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let hmac = field!(r, "Hmac", <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v));
+        let expiry_time_period_ms = field!(
+            r,
+            "ExpiryTimePeriodMs",
+            <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            hmac,
+            expiry_time_period_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ExpireDelegationTokenRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ExpireDelegationTokenRequest::API_KEY,
+            ExpireDelegationTokenRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ExpireDelegationTokenRequestRef<'_> {
+    type Owned = ExpireDelegationTokenRequest;
+    fn into_owned(self) -> ExpireDelegationTokenRequest {
+        ExpireDelegationTokenRequest {
+            hmac: self.hmac.into_owned(),
+            expiry_time_period_ms: self.expiry_time_period_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -166,6 +170,95 @@ impl ExpireDelegationTokenResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ExpireDelegationTokenResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpireDelegationTokenResponseRef<'a> {
+    /// See [`ExpireDelegationTokenResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ExpireDelegationTokenResponse::expiry_timestamp_ms`].
+    pub expiry_timestamp_ms: i64,
+    /// See [`ExpireDelegationTokenResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ExpireDelegationTokenResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ExpireDelegationTokenResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            expiry_timestamp_ms: 0,
+            throttle_time_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ExpireDelegationTokenResponseRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let (error_code, expiry_timestamp_ms, throttle_time_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 2)),
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 10)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ExpiryTimestampMs",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            expiry_timestamp_ms,
+            throttle_time_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ExpireDelegationTokenResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ExpireDelegationTokenResponse::API_KEY,
+            ExpireDelegationTokenResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ExpireDelegationTokenResponseRef<'_> {
+    type Owned = ExpireDelegationTokenResponse;
+    fn into_owned(self) -> ExpireDelegationTokenResponse {
+        ExpireDelegationTokenResponse {
+            error_code: self.error_code.into_owned(),
+            expiry_timestamp_ms: self.expiry_timestamp_ms.into_owned(),
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

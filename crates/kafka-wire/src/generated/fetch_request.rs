@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -459,6 +463,225 @@ impl FetchRequest {
     }
 }
 
+/// Borrowed view of [`FetchRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchRequestRef<'a> {
+    /// See [`FetchRequest::cluster_id`].
+    pub cluster_id: Option<&'a str>,
+    /// See [`FetchRequest::replica_id`].
+    pub replica_id: i32,
+    /// See [`FetchRequest::replica_state`].
+    pub replica_state: ReplicaStateRef<'a>,
+    /// See [`FetchRequest::max_wait_ms`].
+    pub max_wait_ms: i32,
+    /// See [`FetchRequest::min_bytes`].
+    pub min_bytes: i32,
+    /// See [`FetchRequest::max_bytes`].
+    pub max_bytes: i32,
+    /// See [`FetchRequest::isolation_level`].
+    pub isolation_level: i8,
+    /// See [`FetchRequest::session_id`].
+    pub session_id: i32,
+    /// See [`FetchRequest::session_epoch`].
+    pub session_epoch: i32,
+    /// See [`FetchRequest::topics`].
+    pub topics: Vec<FetchTopicRef<'a>>,
+    /// See [`FetchRequest::forgotten_topics_data`].
+    pub forgotten_topics_data: Vec<ForgottenTopicRef<'a>>,
+    /// See [`FetchRequest::rack_id`].
+    pub rack_id: &'a str,
+    /// See [`FetchRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            cluster_id: None,
+            replica_id: -1_i32,
+            replica_state: Default::default(),
+            max_wait_ms: 0,
+            min_bytes: 0,
+            max_bytes: 2147483647,
+            isolation_level: 0,
+            session_id: 0,
+            session_epoch: -1_i32,
+            topics: Vec::new(),
+            forgotten_topics_data: Vec::new(),
+            rack_id: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchRequestRef<'a> {
+    const MIN_LEN: usize = 16;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 12;
+        let mut cluster_id = None;
+        let replica_id = if v <= 14 {
+            field!(r, "ReplicaId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let mut replica_state = Default::default();
+        let (max_wait_ms, min_bytes) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "MaxWaitMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "MinBytes", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let max_bytes = if v >= 3 {
+            field!(r, "MaxBytes", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            2147483647
+        };
+        let isolation_level = if v >= 4 {
+            field!(
+                r,
+                "IsolationLevel",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let (session_id, session_epoch) = if v >= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "SessionId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "SessionEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, -1_i32)
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<FetchTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let forgotten_topics_data = if v >= 7 {
+            field!(
+                r,
+                "ForgottenTopicsData",
+                <Vec<ForgottenTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let rack_id = if v >= 11 {
+            field!(r, "RackId", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 12 => {
+                            let x = field!(
+                                r,
+                                "ClusterId",
+                                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 12)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == None {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                cluster_id = x;
+                            }
+                        }
+                        1 if v >= 15 => {
+                            let x = field!(
+                                r,
+                                "ReplicaState",
+                                <ReplicaStateRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                replica_state = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            cluster_id,
+            replica_id,
+            replica_state,
+            max_wait_ms,
+            min_bytes,
+            max_bytes,
+            isolation_level,
+            session_id,
+            session_epoch,
+            topics,
+            forgotten_topics_data,
+            rack_id,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for FetchRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(body, v, FetchRequest::API_KEY, FetchRequest::VERSIONS)
+    }
+}
+
+impl IntoOwned for FetchRequestRef<'_> {
+    type Owned = FetchRequest;
+    fn into_owned(self) -> FetchRequest {
+        FetchRequest {
+            cluster_id: self.cluster_id.into_owned(),
+            replica_id: self.replica_id.into_owned(),
+            replica_state: self.replica_state.into_owned(),
+            max_wait_ms: self.max_wait_ms.into_owned(),
+            min_bytes: self.min_bytes.into_owned(),
+            max_bytes: self.max_bytes.into_owned(),
+            isolation_level: self.isolation_level.into_owned(),
+            session_id: self.session_id.into_owned(),
+            session_epoch: self.session_epoch.into_owned(),
+            topics: self.topics.into_owned(),
+            forgotten_topics_data: self.forgotten_topics_data.into_owned(),
+            rack_id: self.rack_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ReplicaState` (part of `FetchRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -633,6 +856,87 @@ impl ReplicaState {
     }
 }
 
+/// Borrowed view of [`ReplicaState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaStateRef<'a> {
+    /// See [`ReplicaState::replica_id`].
+    pub replica_id: i32,
+    /// See [`ReplicaState::replica_epoch`].
+    pub replica_epoch: i64,
+    /// See [`ReplicaState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReplicaStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            replica_id: -1_i32,
+            replica_epoch: -1_i64,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReplicaStateRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReplicaStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (replica_id, replica_epoch) = if v >= 15 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "ReplicaId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ReplicaEpoch",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (-1_i32, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            replica_id,
+            replica_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReplicaStateRef<'_> {
+    type Owned = ReplicaState;
+    fn into_owned(self) -> ReplicaState {
+        ReplicaState {
+            replica_id: self.replica_id.into_owned(),
+            replica_epoch: self.replica_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `FetchTopic` (part of `FetchRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -791,6 +1095,87 @@ impl FetchTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`FetchTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchTopicRef<'a> {
+    /// See [`FetchTopic::topic`].
+    pub topic: &'a str,
+    /// See [`FetchTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`FetchTopic::partitions`].
+    pub partitions: Vec<FetchPartitionRef<'a>>,
+    /// See [`FetchTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FetchTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if v <= 12 {
+            field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<FetchPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FetchTopicRef<'_> {
+    type Owned = FetchTopic;
+    fn into_owned(self) -> FetchTopic {
+        FetchTopic {
+            topic: self.topic.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1110,6 +1495,178 @@ impl FetchPartition {
     }
 }
 
+/// Borrowed view of [`FetchPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchPartitionRef<'a> {
+    /// See [`FetchPartition::partition`].
+    pub partition: i32,
+    /// See [`FetchPartition::current_leader_epoch`].
+    pub current_leader_epoch: i32,
+    /// See [`FetchPartition::fetch_offset`].
+    pub fetch_offset: i64,
+    /// See [`FetchPartition::last_fetched_epoch`].
+    pub last_fetched_epoch: i32,
+    /// See [`FetchPartition::log_start_offset`].
+    pub log_start_offset: i64,
+    /// See [`FetchPartition::partition_max_bytes`].
+    pub partition_max_bytes: i32,
+    /// See [`FetchPartition::replica_directory_id`].
+    pub replica_directory_id: Uuid,
+    /// See [`FetchPartition::high_watermark`].
+    pub high_watermark: i64,
+    /// See [`FetchPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition: 0,
+            current_leader_epoch: -1_i32,
+            fetch_offset: 0,
+            last_fetched_epoch: -1_i32,
+            log_start_offset: -1_i64,
+            partition_max_bytes: 0,
+            replica_directory_id: Uuid::ZERO,
+            high_watermark: 9223372036854775807,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchPartitionRef<'a> {
+    const MIN_LEN: usize = 16;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FetchPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let partition = field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let current_leader_epoch = if v >= 9 {
+            field!(
+                r,
+                "CurrentLeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let fetch_offset = field!(
+            r,
+            "FetchOffset",
+            <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let last_fetched_epoch = if v >= 12 {
+            field!(
+                r,
+                "LastFetchedEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let log_start_offset = if v >= 5 {
+            field!(
+                r,
+                "LogStartOffset",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let partition_max_bytes = field!(
+            r,
+            "PartitionMaxBytes",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut replica_directory_id = Uuid::ZERO;
+        let mut high_watermark = 9223372036854775807;
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 17 => {
+                            let x = field!(
+                                r,
+                                "ReplicaDirectoryId",
+                                <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Uuid::ZERO {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                replica_directory_id = x;
+                            }
+                        }
+                        1 if v >= 18 => {
+                            let x = field!(
+                                r,
+                                "HighWatermark",
+                                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == 9223372036854775807 {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                high_watermark = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            partition,
+            current_leader_epoch,
+            fetch_offset,
+            last_fetched_epoch,
+            log_start_offset,
+            partition_max_bytes,
+            replica_directory_id,
+            high_watermark,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FetchPartitionRef<'_> {
+    type Owned = FetchPartition;
+    fn into_owned(self) -> FetchPartition {
+        FetchPartition {
+            partition: self.partition.into_owned(),
+            current_leader_epoch: self.current_leader_epoch.into_owned(),
+            fetch_offset: self.fetch_offset.into_owned(),
+            last_fetched_epoch: self.last_fetched_epoch.into_owned(),
+            log_start_offset: self.log_start_offset.into_owned(),
+            partition_max_bytes: self.partition_max_bytes.into_owned(),
+            replica_directory_id: self.replica_directory_id.into_owned(),
+            high_watermark: self.high_watermark.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ForgottenTopic` (part of `FetchRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1284,6 +1841,91 @@ impl ForgottenTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ForgottenTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgottenTopicRef<'a> {
+    /// See [`ForgottenTopic::topic`].
+    pub topic: &'a str,
+    /// See [`ForgottenTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`ForgottenTopic::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`ForgottenTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ForgottenTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            topic_id: Uuid::ZERO,
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ForgottenTopicRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ForgottenTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if (7..=12).contains(&v) {
+            field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = if v >= 7 {
+            field!(
+                r,
+                "Partitions",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ForgottenTopicRef<'_> {
+    type Owned = ForgottenTopic;
+    fn into_owned(self) -> ForgottenTopic {
+        ForgottenTopic {
+            topic: self.topic.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -272,6 +276,136 @@ impl FetchResponse {
     }
 }
 
+/// Borrowed view of [`FetchResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchResponseRef<'a> {
+    /// See [`FetchResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`FetchResponse::error_code`].
+    pub error_code: i16,
+    /// See [`FetchResponse::session_id`].
+    pub session_id: i32,
+    /// See [`FetchResponse::responses`].
+    pub responses: Vec<FetchableTopicResponseRef<'a>>,
+    /// See [`FetchResponse::node_endpoints`].
+    pub node_endpoints: Vec<NodeEndpointRef<'a>>,
+    /// See [`FetchResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            session_id: 0,
+            responses: Vec::new(),
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 12;
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let (error_code, session_id) = if v >= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "SessionId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let responses = field!(
+            r,
+            "Responses",
+            <Vec<FetchableTopicResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut node_endpoints = Vec::new();
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 16 => {
+                            let x = field!(
+                                r,
+                                "NodeEndpoints",
+                                <Vec<NodeEndpointRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Vec::new() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                node_endpoints = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            session_id,
+            responses,
+            node_endpoints,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for FetchResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(body, v, FetchResponse::API_KEY, FetchResponse::VERSIONS)
+    }
+}
+
+impl IntoOwned for FetchResponseRef<'_> {
+    type Owned = FetchResponse;
+    fn into_owned(self) -> FetchResponse {
+        FetchResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            session_id: self.session_id.into_owned(),
+            responses: self.responses.into_owned(),
+            node_endpoints: self.node_endpoints.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `FetchableTopicResponse` (part of `FetchResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -430,6 +564,87 @@ impl FetchableTopicResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`FetchableTopicResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchableTopicResponseRef<'a> {
+    /// See [`FetchableTopicResponse::topic`].
+    pub topic: &'a str,
+    /// See [`FetchableTopicResponse::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`FetchableTopicResponse::partitions`].
+    pub partitions: Vec<PartitionDataRef<'a>>,
+    /// See [`FetchableTopicResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchableTopicResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchableTopicResponseRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FetchableTopicResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let topic = if v <= 12 {
+            field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FetchableTopicResponseRef<'_> {
+    type Owned = FetchableTopicResponse;
+    fn into_owned(self) -> FetchableTopicResponse {
+        FetchableTopicResponse {
+            topic: self.topic.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -915,6 +1130,229 @@ impl PartitionData {
     }
 }
 
+/// Borrowed view of [`PartitionData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionDataRef<'a> {
+    /// See [`PartitionData::partition_index`].
+    pub partition_index: i32,
+    /// See [`PartitionData::error_code`].
+    pub error_code: i16,
+    /// See [`PartitionData::high_watermark`].
+    pub high_watermark: i64,
+    /// See [`PartitionData::last_stable_offset`].
+    pub last_stable_offset: i64,
+    /// See [`PartitionData::log_start_offset`].
+    pub log_start_offset: i64,
+    /// See [`PartitionData::diverging_epoch`].
+    pub diverging_epoch: EpochEndOffsetRef<'a>,
+    /// See [`PartitionData::current_leader`].
+    pub current_leader: LeaderIdAndEpochRef<'a>,
+    /// See [`PartitionData::snapshot_id`].
+    pub snapshot_id: SnapshotIdRef<'a>,
+    /// See [`PartitionData::aborted_transactions`].
+    pub aborted_transactions: Option<Vec<AbortedTransactionRef<'a>>>,
+    /// See [`PartitionData::preferred_read_replica`].
+    pub preferred_read_replica: i32,
+    /// See [`PartitionData::records`].
+    pub records: Option<&'a [u8]>,
+    /// See [`PartitionData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            high_watermark: 0,
+            last_stable_offset: -1_i64,
+            log_start_offset: -1_i64,
+            diverging_epoch: Default::default(),
+            current_leader: Default::default(),
+            snapshot_id: Default::default(),
+            aborted_transactions: Some(Vec::new()),
+            preferred_read_replica: -1_i32,
+            records: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (partition_index, error_code, high_watermark) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "HighWatermark",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let last_stable_offset = if v >= 4 {
+            field!(
+                r,
+                "LastStableOffset",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let log_start_offset = if v >= 5 {
+            field!(
+                r,
+                "LogStartOffset",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let mut diverging_epoch = Default::default();
+        let mut current_leader = Default::default();
+        let mut snapshot_id = Default::default();
+        let aborted_transactions = if v >= 4 {
+            field!(
+                r,
+                "AbortedTransactions",
+                bv::read_opt_ref::<Vec<AbortedTransactionRef<'a>>>(r, flex, v, v >= 4)
+            )
+        } else {
+            Some(Vec::new())
+        };
+        let preferred_read_replica = if v >= 11 {
+            field!(
+                r,
+                "PreferredReadReplica",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let records = field!(r, "Records", bv::read_opt_ref::<&'a [u8]>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 12 => {
+                            let x = field!(
+                                r,
+                                "DivergingEpoch",
+                                <EpochEndOffsetRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                diverging_epoch = x;
+                            }
+                        }
+                        1 if v >= 12 => {
+                            let x = field!(
+                                r,
+                                "CurrentLeader",
+                                <LeaderIdAndEpochRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                current_leader = x;
+                            }
+                        }
+                        2 if v >= 12 => {
+                            let x = field!(
+                                r,
+                                "SnapshotId",
+                                <SnapshotIdRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                snapshot_id = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            high_watermark,
+            last_stable_offset,
+            log_start_offset,
+            diverging_epoch,
+            current_leader,
+            snapshot_id,
+            aborted_transactions,
+            preferred_read_replica,
+            records,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionDataRef<'_> {
+    type Owned = PartitionData;
+    fn into_owned(self) -> PartitionData {
+        PartitionData {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            high_watermark: self.high_watermark.into_owned(),
+            last_stable_offset: self.last_stable_offset.into_owned(),
+            log_start_offset: self.log_start_offset.into_owned(),
+            diverging_epoch: self.diverging_epoch.into_owned(),
+            current_leader: self.current_leader.into_owned(),
+            snapshot_id: self.snapshot_id.into_owned(),
+            aborted_transactions: self.aborted_transactions.into_owned(),
+            preferred_read_replica: self.preferred_read_replica.into_owned(),
+            records: self.records.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `EpochEndOffset` (part of `FetchResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1086,6 +1524,83 @@ impl EpochEndOffset {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`EpochEndOffset`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochEndOffsetRef<'a> {
+    /// See [`EpochEndOffset::epoch`].
+    pub epoch: i32,
+    /// See [`EpochEndOffset::end_offset`].
+    pub end_offset: i64,
+    /// See [`EpochEndOffset::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EpochEndOffsetRef<'_> {
+    fn default() -> Self {
+        Self {
+            epoch: -1_i32,
+            end_offset: -1_i64,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EpochEndOffsetRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EpochEndOffsetRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (epoch, end_offset) = if v >= 12 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Epoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "EndOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i32, -1_i64)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            epoch,
+            end_offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EpochEndOffsetRef<'_> {
+    type Owned = EpochEndOffset;
+    fn into_owned(self) -> EpochEndOffset {
+        EpochEndOffset {
+            epoch: self.epoch.into_owned(),
+            end_offset: self.end_offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1263,6 +1778,87 @@ impl LeaderIdAndEpoch {
     }
 }
 
+/// Borrowed view of [`LeaderIdAndEpoch`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderIdAndEpochRef<'a> {
+    /// See [`LeaderIdAndEpoch::leader_id`].
+    pub leader_id: i32,
+    /// See [`LeaderIdAndEpoch::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`LeaderIdAndEpoch::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderIdAndEpochRef<'_> {
+    fn default() -> Self {
+        Self {
+            leader_id: -1_i32,
+            leader_epoch: -1_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderIdAndEpochRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderIdAndEpochRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (leader_id, leader_epoch) = if v >= 12 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (-1_i32, -1_i32)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderIdAndEpochRef<'_> {
+    type Owned = LeaderIdAndEpoch;
+    fn into_owned(self) -> LeaderIdAndEpoch {
+        LeaderIdAndEpoch {
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `SnapshotId` (part of `FetchResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1402,6 +1998,79 @@ impl SnapshotId {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SnapshotId`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotIdRef<'a> {
+    /// See [`SnapshotId::end_offset`].
+    pub end_offset: i64,
+    /// See [`SnapshotId::epoch`].
+    pub epoch: i32,
+    /// See [`SnapshotId::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SnapshotIdRef<'_> {
+    fn default() -> Self {
+        Self {
+            end_offset: -1_i64,
+            epoch: -1_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SnapshotIdRef<'a> {
+    const MIN_LEN: usize = 12;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> SnapshotIdRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "EndOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Epoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for SnapshotIdRef<'_> {
+    type Owned = SnapshotId;
+    fn into_owned(self) -> SnapshotId {
+        SnapshotId {
+            end_offset: self.end_offset.into_owned(),
+            epoch: self.epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1576,6 +2245,87 @@ impl AbortedTransaction {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AbortedTransaction`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbortedTransactionRef<'a> {
+    /// See [`AbortedTransaction::producer_id`].
+    pub producer_id: i64,
+    /// See [`AbortedTransaction::first_offset`].
+    pub first_offset: i64,
+    /// See [`AbortedTransaction::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AbortedTransactionRef<'_> {
+    fn default() -> Self {
+        Self {
+            producer_id: 0,
+            first_offset: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AbortedTransactionRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AbortedTransactionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let (producer_id, first_offset) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "FirstOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            producer_id,
+            first_offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AbortedTransactionRef<'_> {
+    type Owned = AbortedTransaction;
+    fn into_owned(self) -> AbortedTransaction {
+        AbortedTransaction {
+            producer_id: self.producer_id.into_owned(),
+            first_offset: self.first_offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1814,6 +2564,97 @@ impl NodeEndpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`NodeEndpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEndpointRef<'a> {
+    /// See [`NodeEndpoint::node_id`].
+    pub node_id: i32,
+    /// See [`NodeEndpoint::host`].
+    pub host: &'a str,
+    /// See [`NodeEndpoint::port`].
+    pub port: i32,
+    /// See [`NodeEndpoint::rack`].
+    pub rack: Option<&'a str>,
+    /// See [`NodeEndpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for NodeEndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            node_id: 0,
+            host: "",
+            port: 0,
+            rack: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> NodeEndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 12;
+        let node_id = if v >= 16 {
+            field!(r, "NodeId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 16 {
+            field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let port = if v >= 16 {
+            field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let rack = if v >= 16 {
+            field!(r, "Rack", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 16))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for NodeEndpointRef<'_> {
+    type Owned = NodeEndpoint;
+    fn into_owned(self) -> NodeEndpoint {
+        NodeEndpoint {
+            node_id: self.node_id.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            rack: self.rack.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -216,6 +220,123 @@ impl FetchSnapshotRequest {
     }
 }
 
+/// Borrowed view of [`FetchSnapshotRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchSnapshotRequestRef<'a> {
+    /// See [`FetchSnapshotRequest::cluster_id`].
+    pub cluster_id: Option<&'a str>,
+    /// See [`FetchSnapshotRequest::replica_id`].
+    pub replica_id: i32,
+    /// See [`FetchSnapshotRequest::max_bytes`].
+    pub max_bytes: i32,
+    /// See [`FetchSnapshotRequest::topics`].
+    pub topics: Vec<TopicSnapshotRef<'a>>,
+    /// See [`FetchSnapshotRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchSnapshotRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            cluster_id: None,
+            replica_id: -1_i32,
+            max_bytes: 2147483647,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchSnapshotRequestRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let mut cluster_id = None;
+        let (replica_id, max_bytes) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "ReplicaId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "MaxBytes", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TopicSnapshotRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if true => {
+                            let x = field!(
+                                r,
+                                "ClusterId",
+                                bv::read_opt_ref::<&'a str>(r, flex, v, true)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == None {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                cluster_id = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            cluster_id,
+            replica_id,
+            max_bytes,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for FetchSnapshotRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            FetchSnapshotRequest::API_KEY,
+            FetchSnapshotRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for FetchSnapshotRequestRef<'_> {
+    type Owned = FetchSnapshotRequest;
+    fn into_owned(self) -> FetchSnapshotRequest {
+        FetchSnapshotRequest {
+            cluster_id: self.cluster_id.into_owned(),
+            replica_id: self.replica_id.into_owned(),
+            max_bytes: self.max_bytes.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicSnapshot` (part of `FetchSnapshotRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -347,6 +468,73 @@ impl TopicSnapshot {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicSnapshot`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSnapshotRef<'a> {
+    /// See [`TopicSnapshot::name`].
+    pub name: &'a str,
+    /// See [`TopicSnapshot::partitions`].
+    pub partitions: Vec<PartitionSnapshotRef<'a>>,
+    /// See [`TopicSnapshot::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicSnapshotRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicSnapshotRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicSnapshotRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionSnapshotRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicSnapshotRef<'_> {
+    type Owned = TopicSnapshot;
+    fn into_owned(self) -> TopicSnapshot {
+        TopicSnapshot {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -574,6 +762,134 @@ impl PartitionSnapshot {
     }
 }
 
+/// Borrowed view of [`PartitionSnapshot`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionSnapshotRef<'a> {
+    /// See [`PartitionSnapshot::partition`].
+    pub partition: i32,
+    /// See [`PartitionSnapshot::current_leader_epoch`].
+    pub current_leader_epoch: i32,
+    /// See [`PartitionSnapshot::snapshot_id`].
+    pub snapshot_id: SnapshotIdRef<'a>,
+    /// See [`PartitionSnapshot::position`].
+    pub position: i64,
+    /// See [`PartitionSnapshot::replica_directory_id`].
+    pub replica_directory_id: Uuid,
+    /// See [`PartitionSnapshot::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionSnapshotRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition: 0,
+            current_leader_epoch: 0,
+            snapshot_id: Default::default(),
+            position: 0,
+            replica_directory_id: Uuid::ZERO,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionSnapshotRef<'a> {
+    const MIN_LEN: usize = 30;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionSnapshotRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition, current_leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "CurrentLeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let snapshot_id = field!(
+            r,
+            "SnapshotId",
+            <SnapshotIdRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let position = field!(r, "Position", <i64 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut replica_directory_id = Uuid::ZERO;
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 1 => {
+                            let x = field!(
+                                r,
+                                "ReplicaDirectoryId",
+                                <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Uuid::ZERO {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                replica_directory_id = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            partition,
+            current_leader_epoch,
+            snapshot_id,
+            position,
+            replica_directory_id,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionSnapshotRef<'_> {
+    type Owned = PartitionSnapshot;
+    fn into_owned(self) -> PartitionSnapshot {
+        PartitionSnapshot {
+            partition: self.partition.into_owned(),
+            current_leader_epoch: self.current_leader_epoch.into_owned(),
+            snapshot_id: self.snapshot_id.into_owned(),
+            position: self.position.into_owned(),
+            replica_directory_id: self.replica_directory_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `SnapshotId` (part of `FetchSnapshotRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -713,6 +1029,79 @@ impl SnapshotId {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SnapshotId`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotIdRef<'a> {
+    /// See [`SnapshotId::end_offset`].
+    pub end_offset: i64,
+    /// See [`SnapshotId::epoch`].
+    pub epoch: i32,
+    /// See [`SnapshotId::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SnapshotIdRef<'_> {
+    fn default() -> Self {
+        Self {
+            end_offset: 0,
+            epoch: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SnapshotIdRef<'a> {
+    const MIN_LEN: usize = 13;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> SnapshotIdRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "EndOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Epoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for SnapshotIdRef<'_> {
+    type Owned = SnapshotId;
+    fn into_owned(self) -> SnapshotId {
+        SnapshotId {
+            end_offset: self.end_offset.into_owned(),
+            epoch: self.epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

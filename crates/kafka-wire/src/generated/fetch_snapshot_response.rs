@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -225,6 +229,128 @@ impl FetchSnapshotResponse {
     }
 }
 
+/// Borrowed view of [`FetchSnapshotResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchSnapshotResponseRef<'a> {
+    /// See [`FetchSnapshotResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`FetchSnapshotResponse::error_code`].
+    pub error_code: i16,
+    /// See [`FetchSnapshotResponse::topics`].
+    pub topics: Vec<TopicSnapshotRef<'a>>,
+    /// See [`FetchSnapshotResponse::node_endpoints`].
+    pub node_endpoints: Vec<NodeEndpointRef<'a>>,
+    /// See [`FetchSnapshotResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchSnapshotResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            topics: Vec::new(),
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchSnapshotResponseRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TopicSnapshotRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut node_endpoints = Vec::new();
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 1 => {
+                            let x = field!(
+                                r,
+                                "NodeEndpoints",
+                                <Vec<NodeEndpointRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Vec::new() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                node_endpoints = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            topics,
+            node_endpoints,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for FetchSnapshotResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            FetchSnapshotResponse::API_KEY,
+            FetchSnapshotResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for FetchSnapshotResponseRef<'_> {
+    type Owned = FetchSnapshotResponse;
+    fn into_owned(self) -> FetchSnapshotResponse {
+        FetchSnapshotResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            topics: self.topics.into_owned(),
+            node_endpoints: self.node_endpoints.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicSnapshot` (part of `FetchSnapshotResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -356,6 +482,73 @@ impl TopicSnapshot {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicSnapshot`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSnapshotRef<'a> {
+    /// See [`TopicSnapshot::name`].
+    pub name: &'a str,
+    /// See [`TopicSnapshot::partitions`].
+    pub partitions: Vec<PartitionSnapshotRef<'a>>,
+    /// See [`TopicSnapshot::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicSnapshotRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicSnapshotRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicSnapshotRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionSnapshotRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicSnapshotRef<'_> {
+    type Owned = TopicSnapshot;
+    fn into_owned(self) -> TopicSnapshot {
+        TopicSnapshot {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -619,6 +812,155 @@ impl PartitionSnapshot {
     }
 }
 
+/// Borrowed view of [`PartitionSnapshot`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionSnapshotRef<'a> {
+    /// See [`PartitionSnapshot::index`].
+    pub index: i32,
+    /// See [`PartitionSnapshot::error_code`].
+    pub error_code: i16,
+    /// See [`PartitionSnapshot::snapshot_id`].
+    pub snapshot_id: SnapshotIdRef<'a>,
+    /// See [`PartitionSnapshot::current_leader`].
+    pub current_leader: LeaderIdAndEpochRef<'a>,
+    /// See [`PartitionSnapshot::size`].
+    pub size: i64,
+    /// See [`PartitionSnapshot::position`].
+    pub position: i64,
+    /// See [`PartitionSnapshot::unaligned_records`].
+    pub unaligned_records: &'a [u8],
+    /// See [`PartitionSnapshot::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionSnapshotRef<'_> {
+    fn default() -> Self {
+        Self {
+            index: 0,
+            error_code: 0,
+            snapshot_id: Default::default(),
+            current_leader: Default::default(),
+            size: 0,
+            position: 0,
+            unaligned_records: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionSnapshotRef<'a> {
+    const MIN_LEN: usize = 37;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionSnapshotRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Index", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let snapshot_id = field!(
+            r,
+            "SnapshotId",
+            <SnapshotIdRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut current_leader = Default::default();
+        let (size, position) = if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "Size", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Position", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let unaligned_records = field!(
+            r,
+            "UnalignedRecords",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if true => {
+                            let x = field!(
+                                r,
+                                "CurrentLeader",
+                                <LeaderIdAndEpochRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                current_leader = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            index,
+            error_code,
+            snapshot_id,
+            current_leader,
+            size,
+            position,
+            unaligned_records,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionSnapshotRef<'_> {
+    type Owned = PartitionSnapshot;
+    fn into_owned(self) -> PartitionSnapshot {
+        PartitionSnapshot {
+            index: self.index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            snapshot_id: self.snapshot_id.into_owned(),
+            current_leader: self.current_leader.into_owned(),
+            size: self.size.into_owned(),
+            position: self.position.into_owned(),
+            unaligned_records: self.unaligned_records.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `SnapshotId` (part of `FetchSnapshotResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -761,6 +1103,79 @@ impl SnapshotId {
     }
 }
 
+/// Borrowed view of [`SnapshotId`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotIdRef<'a> {
+    /// See [`SnapshotId::end_offset`].
+    pub end_offset: i64,
+    /// See [`SnapshotId::epoch`].
+    pub epoch: i32,
+    /// See [`SnapshotId::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SnapshotIdRef<'_> {
+    fn default() -> Self {
+        Self {
+            end_offset: 0,
+            epoch: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SnapshotIdRef<'a> {
+    const MIN_LEN: usize = 13;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> SnapshotIdRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (end_offset, epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+            )
+        } else {
+            (
+                field!(r, "EndOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Epoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for SnapshotIdRef<'_> {
+    type Owned = SnapshotId;
+    fn into_owned(self) -> SnapshotId {
+        SnapshotId {
+            end_offset: self.end_offset.into_owned(),
+            epoch: self.epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `LeaderIdAndEpoch` (part of `FetchSnapshotResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -900,6 +1315,83 @@ impl LeaderIdAndEpoch {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaderIdAndEpoch`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderIdAndEpochRef<'a> {
+    /// See [`LeaderIdAndEpoch::leader_id`].
+    pub leader_id: i32,
+    /// See [`LeaderIdAndEpoch::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`LeaderIdAndEpoch::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderIdAndEpochRef<'_> {
+    fn default() -> Self {
+        Self {
+            leader_id: 0,
+            leader_epoch: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderIdAndEpochRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderIdAndEpochRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (leader_id, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "LeaderEpoch",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderIdAndEpochRef<'_> {
+    type Owned = LeaderIdAndEpoch;
+    fn into_owned(self) -> LeaderIdAndEpoch {
+        LeaderIdAndEpoch {
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1101,6 +1593,87 @@ impl NodeEndpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`NodeEndpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEndpointRef<'a> {
+    /// See [`NodeEndpoint::node_id`].
+    pub node_id: i32,
+    /// See [`NodeEndpoint::host`].
+    pub host: &'a str,
+    /// See [`NodeEndpoint::port`].
+    pub port: u16,
+    /// See [`NodeEndpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for NodeEndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            node_id: 0,
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
+    const MIN_LEN: usize = 1;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> NodeEndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let node_id = if v >= 1 {
+            field!(r, "NodeId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 1 {
+            field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let port = if v >= 1 {
+            field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for NodeEndpointRef<'_> {
+    type Owned = NodeEndpoint;
+    fn into_owned(self) -> NodeEndpoint {
+        NodeEndpoint {
+            node_id: self.node_id.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -213,6 +217,91 @@ impl FindCoordinatorRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`FindCoordinatorRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindCoordinatorRequestRef<'a> {
+    /// See [`FindCoordinatorRequest::key`].
+    pub key: &'a str,
+    /// See [`FindCoordinatorRequest::key_type`].
+    pub key_type: i8,
+    /// See [`FindCoordinatorRequest::coordinator_keys`].
+    pub coordinator_keys: Vec<&'a str>,
+    /// See [`FindCoordinatorRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FindCoordinatorRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            key: "",
+            key_type: 0,
+            coordinator_keys: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FindCoordinatorRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let key = if v <= 3 {
+            field!(r, "Key", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let key_type = if v >= 1 {
+            field!(r, "KeyType", <i8 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let coordinator_keys = if v >= 4 {
+            field!(
+                r,
+                "CoordinatorKeys",
+                <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            key,
+            key_type,
+            coordinator_keys,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for FindCoordinatorRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            FindCoordinatorRequest::API_KEY,
+            FindCoordinatorRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for FindCoordinatorRequestRef<'_> {
+    type Owned = FindCoordinatorRequest;
+    fn into_owned(self) -> FindCoordinatorRequest {
+        FindCoordinatorRequest {
+            key: self.key.into_owned(),
+            key_type: self.key_type.into_owned(),
+            coordinator_keys: self.coordinator_keys.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -345,6 +349,139 @@ impl FindCoordinatorResponse {
     }
 }
 
+/// Borrowed view of [`FindCoordinatorResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindCoordinatorResponseRef<'a> {
+    /// See [`FindCoordinatorResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`FindCoordinatorResponse::error_code`].
+    pub error_code: i16,
+    /// See [`FindCoordinatorResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`FindCoordinatorResponse::node_id`].
+    pub node_id: i32,
+    /// See [`FindCoordinatorResponse::host`].
+    pub host: &'a str,
+    /// See [`FindCoordinatorResponse::port`].
+    pub port: i32,
+    /// See [`FindCoordinatorResponse::coordinators`].
+    pub coordinators: Vec<CoordinatorRef<'a>>,
+    /// See [`FindCoordinatorResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FindCoordinatorResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: Some(""),
+            node_id: 0,
+            host: "",
+            port: 0,
+            coordinators: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FindCoordinatorResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let error_code = if v <= 3 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let error_message = if (1..=3).contains(&v) {
+            field!(
+                r,
+                "ErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, (1..=3).contains(&v))
+            )
+        } else {
+            Some("")
+        };
+        let node_id = if v <= 3 {
+            field!(r, "NodeId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v <= 3 {
+            field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let port = if v <= 3 {
+            field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let coordinators = if v >= 4 {
+            field!(
+                r,
+                "Coordinators",
+                <Vec<CoordinatorRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            node_id,
+            host,
+            port,
+            coordinators,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for FindCoordinatorResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            FindCoordinatorResponse::API_KEY,
+            FindCoordinatorResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for FindCoordinatorResponseRef<'_> {
+    type Owned = FindCoordinatorResponse;
+    fn into_owned(self) -> FindCoordinatorResponse {
+        FindCoordinatorResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            node_id: self.node_id.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            coordinators: self.coordinators.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Coordinator` (part of `FindCoordinatorResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -651,6 +788,127 @@ impl Coordinator {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Coordinator`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoordinatorRef<'a> {
+    /// See [`Coordinator::key`].
+    pub key: &'a str,
+    /// See [`Coordinator::node_id`].
+    pub node_id: i32,
+    /// See [`Coordinator::host`].
+    pub host: &'a str,
+    /// See [`Coordinator::port`].
+    pub port: i32,
+    /// See [`Coordinator::error_code`].
+    pub error_code: i16,
+    /// See [`Coordinator::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`Coordinator::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CoordinatorRef<'_> {
+    fn default() -> Self {
+        Self {
+            key: "",
+            node_id: 0,
+            host: "",
+            port: 0,
+            error_code: 0,
+            error_message: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CoordinatorRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CoordinatorRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let key = if v >= 4 {
+            field!(r, "Key", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let node_id = if v >= 4 {
+            field!(r, "NodeId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 4 {
+            field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let (port, error_code) = if v >= 4 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let error_message = if v >= 4 {
+            field!(
+                r,
+                "ErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 4)
+            )
+        } else {
+            Some("")
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            key,
+            node_id,
+            host,
+            port,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CoordinatorRef<'_> {
+    type Owned = Coordinator;
+    fn into_owned(self) -> Coordinator {
+        Coordinator {
+            key: self.key.into_owned(),
+            node_id: self.node_id.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

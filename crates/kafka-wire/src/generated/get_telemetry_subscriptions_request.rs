@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -123,6 +127,67 @@ impl GetTelemetrySubscriptionsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`GetTelemetrySubscriptionsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetTelemetrySubscriptionsRequestRef<'a> {
+    /// See [`GetTelemetrySubscriptionsRequest::client_instance_id`].
+    pub client_instance_id: Uuid,
+    /// See [`GetTelemetrySubscriptionsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for GetTelemetrySubscriptionsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            client_instance_id: Uuid::ZERO,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for GetTelemetrySubscriptionsRequestRef<'a> {
+    const MIN_LEN: usize = 17;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let client_instance_id = field!(
+            r,
+            "ClientInstanceId",
+            <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            client_instance_id,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for GetTelemetrySubscriptionsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            GetTelemetrySubscriptionsRequest::API_KEY,
+            GetTelemetrySubscriptionsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for GetTelemetrySubscriptionsRequestRef<'_> {
+    type Owned = GetTelemetrySubscriptionsRequest;
+    fn into_owned(self) -> GetTelemetrySubscriptionsRequest {
+        GetTelemetrySubscriptionsRequest {
+            client_instance_id: self.client_instance_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -273,6 +277,167 @@ impl GetTelemetrySubscriptionsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`GetTelemetrySubscriptionsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetTelemetrySubscriptionsResponseRef<'a> {
+    /// See [`GetTelemetrySubscriptionsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`GetTelemetrySubscriptionsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`GetTelemetrySubscriptionsResponse::client_instance_id`].
+    pub client_instance_id: Uuid,
+    /// See [`GetTelemetrySubscriptionsResponse::subscription_id`].
+    pub subscription_id: i32,
+    /// See [`GetTelemetrySubscriptionsResponse::accepted_compression_types`].
+    pub accepted_compression_types: PackedRef<'a, i8>,
+    /// See [`GetTelemetrySubscriptionsResponse::push_interval_ms`].
+    pub push_interval_ms: i32,
+    /// See [`GetTelemetrySubscriptionsResponse::telemetry_max_bytes`].
+    pub telemetry_max_bytes: i32,
+    /// See [`GetTelemetrySubscriptionsResponse::delta_temporality`].
+    pub delta_temporality: bool,
+    /// See [`GetTelemetrySubscriptionsResponse::requested_metrics`].
+    pub requested_metrics: Vec<&'a str>,
+    /// See [`GetTelemetrySubscriptionsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for GetTelemetrySubscriptionsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            client_instance_id: Uuid::ZERO,
+            subscription_id: 0,
+            accepted_compression_types: PackedRef::new(),
+            push_interval_ms: 0,
+            telemetry_max_bytes: 0,
+            delta_temporality: false,
+            requested_metrics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for GetTelemetrySubscriptionsResponseRef<'a> {
+    const MIN_LEN: usize = 38;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code, client_instance_id, subscription_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<26>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<26, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<26, 2>(c, 4)),
+                    Uuid(p::chunk::<26, 16>(c, 6)),
+                    i32::from_be_bytes(p::chunk::<26, 4>(c, 22)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ClientInstanceId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "SubscriptionId",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let accepted_compression_types = field!(
+            r,
+            "AcceptedCompressionTypes",
+            <PackedRef<'a, i8> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (push_interval_ms, telemetry_max_bytes) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PushIntervalMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "TelemetryMaxBytes",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let delta_temporality = field!(
+            r,
+            "DeltaTemporality",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let requested_metrics = field!(
+            r,
+            "RequestedMetrics",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            client_instance_id,
+            subscription_id,
+            accepted_compression_types,
+            push_interval_ms,
+            telemetry_max_bytes,
+            delta_temporality,
+            requested_metrics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for GetTelemetrySubscriptionsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            GetTelemetrySubscriptionsResponse::API_KEY,
+            GetTelemetrySubscriptionsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for GetTelemetrySubscriptionsResponseRef<'_> {
+    type Owned = GetTelemetrySubscriptionsResponse;
+    fn into_owned(self) -> GetTelemetrySubscriptionsResponse {
+        GetTelemetrySubscriptionsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            client_instance_id: self.client_instance_id.into_owned(),
+            subscription_id: self.subscription_id.into_owned(),
+            accepted_compression_types: self.accepted_compression_types.into_owned(),
+            push_interval_ms: self.push_interval_ms.into_owned(),
+            telemetry_max_bytes: self.telemetry_max_bytes.into_owned(),
+            delta_temporality: self.delta_temporality.into_owned(),
+            requested_metrics: self.requested_metrics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -202,6 +206,101 @@ impl HeartbeatRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`HeartbeatRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartbeatRequestRef<'a> {
+    /// See [`HeartbeatRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`HeartbeatRequest::generation_id`].
+    pub generation_id: i32,
+    /// See [`HeartbeatRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`HeartbeatRequest::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`HeartbeatRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for HeartbeatRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            generation_id: 0,
+            member_id: "",
+            group_instance_id: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for HeartbeatRequestRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let generation_id = field!(
+            r,
+            "GenerationId",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_instance_id = if v >= 3 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3)
+            )
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for HeartbeatRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            HeartbeatRequest::API_KEY,
+            HeartbeatRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for HeartbeatRequestRef<'_> {
+    type Owned = HeartbeatRequest;
+    fn into_owned(self) -> HeartbeatRequest {
+        HeartbeatRequest {
+            group_id: self.group_id.into_owned(),
+            generation_id: self.generation_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

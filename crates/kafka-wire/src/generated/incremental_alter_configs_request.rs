@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -141,6 +145,77 @@ impl IncrementalAlterConfigsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`IncrementalAlterConfigsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncrementalAlterConfigsRequestRef<'a> {
+    /// See [`IncrementalAlterConfigsRequest::resources`].
+    pub resources: Vec<AlterConfigsResourceRef<'a>>,
+    /// See [`IncrementalAlterConfigsRequest::validate_only`].
+    pub validate_only: bool,
+    /// See [`IncrementalAlterConfigsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for IncrementalAlterConfigsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            resources: Vec::new(),
+            validate_only: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for IncrementalAlterConfigsRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 1;
+        let resources = field!(
+            r,
+            "Resources",
+            <Vec<AlterConfigsResourceRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let validate_only = field!(
+            r,
+            "ValidateOnly",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            resources,
+            validate_only,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for IncrementalAlterConfigsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            IncrementalAlterConfigsRequest::API_KEY,
+            IncrementalAlterConfigsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for IncrementalAlterConfigsRequestRef<'_> {
+    type Owned = IncrementalAlterConfigsRequest;
+    fn into_owned(self) -> IncrementalAlterConfigsRequest {
+        IncrementalAlterConfigsRequest {
+            resources: self.resources.into_owned(),
+            validate_only: self.validate_only.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -291,6 +366,87 @@ impl AlterConfigsResource {
     }
 }
 
+/// Borrowed view of [`AlterConfigsResource`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterConfigsResourceRef<'a> {
+    /// See [`AlterConfigsResource::resource_type`].
+    pub resource_type: i8,
+    /// See [`AlterConfigsResource::resource_name`].
+    pub resource_name: &'a str,
+    /// See [`AlterConfigsResource::configs`].
+    pub configs: Vec<AlterableConfigRef<'a>>,
+    /// See [`AlterConfigsResource::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterConfigsResourceRef<'_> {
+    fn default() -> Self {
+        Self {
+            resource_type: 0,
+            resource_name: "",
+            configs: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterConfigsResourceRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterConfigsResourceRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let resource_type = field!(
+            r,
+            "ResourceType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name = field!(
+            r,
+            "ResourceName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let configs = field!(
+            r,
+            "Configs",
+            <Vec<AlterableConfigRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            resource_type,
+            resource_name,
+            configs,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterConfigsResourceRef<'_> {
+    type Owned = AlterConfigsResource;
+    fn into_owned(self) -> AlterConfigsResource {
+        AlterConfigsResource {
+            resource_type: self.resource_type.into_owned(),
+            resource_name: self.resource_name.into_owned(),
+            configs: self.configs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AlterableConfig` (part of `IncrementalAlterConfigsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -434,6 +590,79 @@ impl AlterableConfig {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterableConfig`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterableConfigRef<'a> {
+    /// See [`AlterableConfig::name`].
+    pub name: &'a str,
+    /// See [`AlterableConfig::config_operation`].
+    pub config_operation: i8,
+    /// See [`AlterableConfig::value`].
+    pub value: Option<&'a str>,
+    /// See [`AlterableConfig::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterableConfigRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            config_operation: 0,
+            value: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterableConfigRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterableConfigRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let config_operation = field!(
+            r,
+            "ConfigOperation",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let value = field!(r, "Value", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            config_operation,
+            value,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterableConfigRef<'_> {
+    type Owned = AlterableConfig;
+    fn into_owned(self) -> AlterableConfig {
+        AlterableConfig {
+            name: self.name.into_owned(),
+            config_operation: self.config_operation.into_owned(),
+            value: self.value.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,77 @@ impl IncrementalAlterConfigsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`IncrementalAlterConfigsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncrementalAlterConfigsResponseRef<'a> {
+    /// See [`IncrementalAlterConfigsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`IncrementalAlterConfigsResponse::responses`].
+    pub responses: Vec<AlterConfigsResourceResponseRef<'a>>,
+    /// See [`IncrementalAlterConfigsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for IncrementalAlterConfigsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            responses: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for IncrementalAlterConfigsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 1;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let responses = field!(
+            r,
+            "Responses",
+            <Vec<AlterConfigsResourceResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            responses,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for IncrementalAlterConfigsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            IncrementalAlterConfigsResponse::API_KEY,
+            IncrementalAlterConfigsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for IncrementalAlterConfigsResponseRef<'_> {
+    type Owned = IncrementalAlterConfigsResponse;
+    fn into_owned(self) -> IncrementalAlterConfigsResponse {
+        IncrementalAlterConfigsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            responses: self.responses.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -311,6 +386,93 @@ impl AlterConfigsResourceResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AlterConfigsResourceResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterConfigsResourceResponseRef<'a> {
+    /// See [`AlterConfigsResourceResponse::error_code`].
+    pub error_code: i16,
+    /// See [`AlterConfigsResourceResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`AlterConfigsResourceResponse::resource_type`].
+    pub resource_type: i8,
+    /// See [`AlterConfigsResourceResponse::resource_name`].
+    pub resource_name: &'a str,
+    /// See [`AlterConfigsResourceResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AlterConfigsResourceResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: Some(""),
+            resource_type: 0,
+            resource_name: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AlterConfigsResourceResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AlterConfigsResourceResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let resource_type = field!(
+            r,
+            "ResourceType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let resource_name = field!(
+            r,
+            "ResourceName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AlterConfigsResourceResponseRef<'_> {
+    type Owned = AlterConfigsResourceResponse;
+    fn into_owned(self) -> AlterConfigsResourceResponse {
+        AlterConfigsResourceResponse {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            resource_type: self.resource_type.into_owned(),
+            resource_name: self.resource_name.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -299,6 +303,131 @@ impl InitProducerIdRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`InitProducerIdRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitProducerIdRequestRef<'a> {
+    /// See [`InitProducerIdRequest::transactional_id`].
+    pub transactional_id: Option<&'a str>,
+    /// See [`InitProducerIdRequest::transaction_timeout_ms`].
+    pub transaction_timeout_ms: i32,
+    /// See [`InitProducerIdRequest::producer_id`].
+    pub producer_id: i64,
+    /// See [`InitProducerIdRequest::producer_epoch`].
+    pub producer_epoch: i16,
+    /// See [`InitProducerIdRequest::enable2_pc`].
+    pub enable2_pc: bool,
+    /// See [`InitProducerIdRequest::keep_prepared_txn`].
+    pub keep_prepared_txn: bool,
+    /// See [`InitProducerIdRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for InitProducerIdRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            transactional_id: Some(""),
+            transaction_timeout_ms: 0,
+            producer_id: -1_i64,
+            producer_epoch: -1_i16,
+            enable2_pc: false,
+            keep_prepared_txn: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for InitProducerIdRequestRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let transactional_id = field!(
+            r,
+            "TransactionalId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let transaction_timeout_ms = field!(
+            r,
+            "TransactionTimeoutMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (producer_id, producer_epoch) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (-1_i64, -1_i16)
+        };
+        let enable2_pc = if v >= 6 {
+            field!(r, "Enable2Pc", <bool as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            false
+        };
+        let keep_prepared_txn = if v >= 6 {
+            field!(
+                r,
+                "KeepPreparedTxn",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            transactional_id,
+            transaction_timeout_ms,
+            producer_id,
+            producer_epoch,
+            enable2_pc,
+            keep_prepared_txn,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for InitProducerIdRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            InitProducerIdRequest::API_KEY,
+            InitProducerIdRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for InitProducerIdRequestRef<'_> {
+    type Owned = InitProducerIdRequest;
+    fn into_owned(self) -> InitProducerIdRequest {
+        InitProducerIdRequest {
+            transactional_id: self.transactional_id.into_owned(),
+            transaction_timeout_ms: self.transaction_timeout_ms.into_owned(),
+            producer_id: self.producer_id.into_owned(),
+            producer_epoch: self.producer_epoch.into_owned(),
+            enable2_pc: self.enable2_pc.into_owned(),
+            keep_prepared_txn: self.keep_prepared_txn.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

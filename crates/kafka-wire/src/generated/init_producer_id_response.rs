@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -258,6 +262,136 @@ impl InitProducerIdResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`InitProducerIdResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitProducerIdResponseRef<'a> {
+    /// See [`InitProducerIdResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`InitProducerIdResponse::error_code`].
+    pub error_code: i16,
+    /// See [`InitProducerIdResponse::producer_id`].
+    pub producer_id: i64,
+    /// See [`InitProducerIdResponse::producer_epoch`].
+    pub producer_epoch: i16,
+    /// See [`InitProducerIdResponse::ongoing_txn_producer_id`].
+    pub ongoing_txn_producer_id: i64,
+    /// See [`InitProducerIdResponse::ongoing_txn_producer_epoch`].
+    pub ongoing_txn_producer_epoch: i16,
+    /// See [`InitProducerIdResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for InitProducerIdResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            producer_id: -1_i64,
+            producer_epoch: 0,
+            ongoing_txn_producer_id: -1_i64,
+            ongoing_txn_producer_epoch: -1_i16,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for InitProducerIdResponseRef<'a> {
+    const MIN_LEN: usize = 16;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let (throttle_time_ms, error_code, producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<16, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 6)),
+                    i16::from_be_bytes(p::chunk::<16, 2>(c, 14)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let (ongoing_txn_producer_id, ongoing_txn_producer_epoch) = if v >= 6 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "OngoingTxnProducerId",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "OngoingTxnProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (-1_i64, -1_i16)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            producer_id,
+            producer_epoch,
+            ongoing_txn_producer_id,
+            ongoing_txn_producer_epoch,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for InitProducerIdResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            InitProducerIdResponse::API_KEY,
+            InitProducerIdResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for InitProducerIdResponseRef<'_> {
+    type Owned = InitProducerIdResponse;
+    fn into_owned(self) -> InitProducerIdResponse {
+        InitProducerIdResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            producer_id: self.producer_id.into_owned(),
+            producer_epoch: self.producer_epoch.into_owned(),
+            ongoing_txn_producer_id: self.ongoing_txn_producer_id.into_owned(),
+            ongoing_txn_producer_epoch: self.ongoing_txn_producer_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -141,6 +145,77 @@ impl InitializeShareGroupStateRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`InitializeShareGroupStateRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitializeShareGroupStateRequestRef<'a> {
+    /// See [`InitializeShareGroupStateRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`InitializeShareGroupStateRequest::topics`].
+    pub topics: Vec<InitializeStateDataRef<'a>>,
+    /// See [`InitializeShareGroupStateRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for InitializeShareGroupStateRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for InitializeShareGroupStateRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<InitializeStateDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for InitializeShareGroupStateRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            InitializeShareGroupStateRequest::API_KEY,
+            InitializeShareGroupStateRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for InitializeShareGroupStateRequestRef<'_> {
+    type Owned = InitializeShareGroupStateRequest;
+    fn into_owned(self) -> InitializeShareGroupStateRequest {
+        InitializeShareGroupStateRequest {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -273,6 +348,73 @@ impl InitializeStateData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`InitializeStateData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitializeStateDataRef<'a> {
+    /// See [`InitializeStateData::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`InitializeStateData::partitions`].
+    pub partitions: Vec<PartitionDataRef<'a>>,
+    /// See [`InitializeStateData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for InitializeStateDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for InitializeStateDataRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> InitializeStateDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for InitializeStateDataRef<'_> {
+    type Owned = InitializeStateData;
+    fn into_owned(self) -> InitializeStateData {
+        InitializeStateData {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -430,6 +572,91 @@ impl PartitionData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`PartitionData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionDataRef<'a> {
+    /// See [`PartitionData::partition`].
+    pub partition: i32,
+    /// See [`PartitionData::state_epoch`].
+    pub state_epoch: i32,
+    /// See [`PartitionData::start_offset`].
+    pub start_offset: i64,
+    /// See [`PartitionData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition: 0,
+            state_epoch: 0,
+            start_offset: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
+    const MIN_LEN: usize = 17;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition, state_epoch, start_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "StateEpoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "StartOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition,
+            state_epoch,
+            start_offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionDataRef<'_> {
+    type Owned = PartitionData;
+    fn into_owned(self) -> PartitionData {
+        PartitionData {
+            partition: self.partition.into_owned(),
+            state_epoch: self.state_epoch.into_owned(),
+            start_offset: self.start_offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -287,6 +291,145 @@ impl JoinGroupRequest {
     }
 }
 
+/// Borrowed view of [`JoinGroupRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinGroupRequestRef<'a> {
+    /// See [`JoinGroupRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`JoinGroupRequest::session_timeout_ms`].
+    pub session_timeout_ms: i32,
+    /// See [`JoinGroupRequest::rebalance_timeout_ms`].
+    pub rebalance_timeout_ms: i32,
+    /// See [`JoinGroupRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`JoinGroupRequest::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`JoinGroupRequest::protocol_type`].
+    pub protocol_type: &'a str,
+    /// See [`JoinGroupRequest::protocols`].
+    pub protocols: Vec<JoinGroupRequestProtocolRef<'a>>,
+    /// See [`JoinGroupRequest::reason`].
+    pub reason: Option<&'a str>,
+    /// See [`JoinGroupRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for JoinGroupRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            session_timeout_ms: 0,
+            rebalance_timeout_ms: -1_i32,
+            member_id: "",
+            group_instance_id: None,
+            protocol_type: "",
+            protocols: Vec::new(),
+            reason: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for JoinGroupRequestRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 6;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let session_timeout_ms = field!(
+            r,
+            "SessionTimeoutMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let rebalance_timeout_ms = if v >= 1 {
+            field!(
+                r,
+                "RebalanceTimeoutMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_instance_id = if v >= 5 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let protocol_type = field!(
+            r,
+            "ProtocolType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let protocols = field!(
+            r,
+            "Protocols",
+            <Vec<JoinGroupRequestProtocolRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let reason = if v >= 8 {
+            field!(r, "Reason", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 8))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            session_timeout_ms,
+            rebalance_timeout_ms,
+            member_id,
+            group_instance_id,
+            protocol_type,
+            protocols,
+            reason,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for JoinGroupRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            JoinGroupRequest::API_KEY,
+            JoinGroupRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for JoinGroupRequestRef<'_> {
+    type Owned = JoinGroupRequest;
+    fn into_owned(self) -> JoinGroupRequest {
+        JoinGroupRequest {
+            group_id: self.group_id.into_owned(),
+            session_timeout_ms: self.session_timeout_ms.into_owned(),
+            rebalance_timeout_ms: self.rebalance_timeout_ms.into_owned(),
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            protocol_type: self.protocol_type.into_owned(),
+            protocols: self.protocols.into_owned(),
+            reason: self.reason.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `JoinGroupRequestProtocol` (part of `JoinGroupRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -416,6 +559,73 @@ impl JoinGroupRequestProtocol {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`JoinGroupRequestProtocol`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinGroupRequestProtocolRef<'a> {
+    /// See [`JoinGroupRequestProtocol::name`].
+    pub name: &'a str,
+    /// See [`JoinGroupRequestProtocol::metadata`].
+    pub metadata: &'a [u8],
+    /// See [`JoinGroupRequestProtocol::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for JoinGroupRequestProtocolRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            metadata: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for JoinGroupRequestProtocolRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> JoinGroupRequestProtocolRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let metadata = field!(
+            r,
+            "Metadata",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            metadata,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for JoinGroupRequestProtocolRef<'_> {
+    type Owned = JoinGroupRequestProtocol;
+    fn into_owned(self) -> JoinGroupRequestProtocol {
+        JoinGroupRequestProtocol {
+            name: self.name.into_owned(),
+            metadata: self.metadata.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -316,6 +320,161 @@ impl JoinGroupResponse {
     }
 }
 
+/// Borrowed view of [`JoinGroupResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinGroupResponseRef<'a> {
+    /// See [`JoinGroupResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`JoinGroupResponse::error_code`].
+    pub error_code: i16,
+    /// See [`JoinGroupResponse::generation_id`].
+    pub generation_id: i32,
+    /// See [`JoinGroupResponse::protocol_type`].
+    pub protocol_type: Option<&'a str>,
+    /// See [`JoinGroupResponse::protocol_name`].
+    pub protocol_name: Option<&'a str>,
+    /// See [`JoinGroupResponse::leader`].
+    pub leader: &'a str,
+    /// See [`JoinGroupResponse::skip_assignment`].
+    pub skip_assignment: bool,
+    /// See [`JoinGroupResponse::member_id`].
+    pub member_id: &'a str,
+    /// See [`JoinGroupResponse::members`].
+    pub members: Vec<JoinGroupResponseMemberRef<'a>>,
+    /// See [`JoinGroupResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for JoinGroupResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            generation_id: -1_i32,
+            protocol_type: None,
+            protocol_name: Some(""),
+            leader: "",
+            skip_assignment: false,
+            member_id: "",
+            members: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for JoinGroupResponseRef<'a> {
+    const MIN_LEN: usize = 15;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 6;
+        let throttle_time_ms = if v >= 2 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let (error_code, generation_id) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "GenerationId",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let protocol_type = if v >= 7 {
+            field!(
+                r,
+                "ProtocolType",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 7)
+            )
+        } else {
+            None
+        };
+        let protocol_name = field!(
+            r,
+            "ProtocolName",
+            bv::read_opt_ref::<&'a str>(r, flex, v, v >= 7)
+        );
+        let leader = field!(r, "Leader", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let skip_assignment = if v >= 9 {
+            field!(
+                r,
+                "SkipAssignment",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let members = field!(
+            r,
+            "Members",
+            <Vec<JoinGroupResponseMemberRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            generation_id,
+            protocol_type,
+            protocol_name,
+            leader,
+            skip_assignment,
+            member_id,
+            members,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for JoinGroupResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            JoinGroupResponse::API_KEY,
+            JoinGroupResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for JoinGroupResponseRef<'_> {
+    type Owned = JoinGroupResponse;
+    fn into_owned(self) -> JoinGroupResponse {
+        JoinGroupResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            generation_id: self.generation_id.into_owned(),
+            protocol_type: self.protocol_type.into_owned(),
+            protocol_name: self.protocol_name.into_owned(),
+            leader: self.leader.into_owned(),
+            skip_assignment: self.skip_assignment.into_owned(),
+            member_id: self.member_id.into_owned(),
+            members: self.members.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `JoinGroupResponseMember` (part of `JoinGroupResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -487,6 +646,91 @@ impl JoinGroupResponseMember {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`JoinGroupResponseMember`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinGroupResponseMemberRef<'a> {
+    /// See [`JoinGroupResponseMember::member_id`].
+    pub member_id: &'a str,
+    /// See [`JoinGroupResponseMember::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`JoinGroupResponseMember::metadata`].
+    pub metadata: &'a [u8],
+    /// See [`JoinGroupResponseMember::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for JoinGroupResponseMemberRef<'_> {
+    fn default() -> Self {
+        Self {
+            member_id: "",
+            group_instance_id: None,
+            metadata: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for JoinGroupResponseMemberRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> JoinGroupResponseMemberRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_instance_id = if v >= 5 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let metadata = field!(
+            r,
+            "Metadata",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            member_id,
+            group_instance_id,
+            metadata,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for JoinGroupResponseMemberRef<'_> {
+    type Owned = JoinGroupResponseMember;
+    fn into_owned(self) -> JoinGroupResponseMember {
+        JoinGroupResponseMember {
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            metadata: self.metadata.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

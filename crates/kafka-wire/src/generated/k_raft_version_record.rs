@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -149,6 +153,83 @@ impl KRaftVersionRecord {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`KRaftVersionRecord`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KRaftVersionRecordRef<'a> {
+    /// See [`KRaftVersionRecord::version`].
+    pub version: i16,
+    /// See [`KRaftVersionRecord::k_raft_version`].
+    pub k_raft_version: i16,
+    /// See [`KRaftVersionRecord::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for KRaftVersionRecordRef<'_> {
+    fn default() -> Self {
+        Self {
+            version: 0,
+            k_raft_version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for KRaftVersionRecordRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (version, k_raft_version) = if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Version", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "KRaftVersion",
+                    <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            version,
+            k_raft_version,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for KRaftVersionRecordRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            KRaftVersionRecord::API_KEY,
+            KRaftVersionRecord::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for KRaftVersionRecordRef<'_> {
+    type Owned = KRaftVersionRecord;
+    fn into_owned(self) -> KRaftVersionRecord {
+        KRaftVersionRecord {
+            version: self.version.into_owned(),
+            k_raft_version: self.k_raft_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

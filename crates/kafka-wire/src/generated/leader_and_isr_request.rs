@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -331,6 +335,153 @@ impl LeaderAndIsrRequest {
     }
 }
 
+/// Borrowed view of [`LeaderAndIsrRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderAndIsrRequestRef<'a> {
+    /// See [`LeaderAndIsrRequest::controller_id`].
+    pub controller_id: i32,
+    /// See [`LeaderAndIsrRequest::is_k_raft_controller`].
+    pub is_k_raft_controller: bool,
+    /// See [`LeaderAndIsrRequest::controller_epoch`].
+    pub controller_epoch: i32,
+    /// See [`LeaderAndIsrRequest::broker_epoch`].
+    pub broker_epoch: i64,
+    /// See [`LeaderAndIsrRequest::type_`].
+    pub type_: i8,
+    /// See [`LeaderAndIsrRequest::ungrouped_partition_states`].
+    pub ungrouped_partition_states: Vec<LeaderAndIsrPartitionStateRef<'a>>,
+    /// See [`LeaderAndIsrRequest::topic_states`].
+    pub topic_states: Vec<LeaderAndIsrTopicStateRef<'a>>,
+    /// See [`LeaderAndIsrRequest::live_leaders`].
+    pub live_leaders: Vec<LeaderAndIsrLiveLeaderRef<'a>>,
+    /// See [`LeaderAndIsrRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderAndIsrRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            controller_id: 0,
+            is_k_raft_controller: false,
+            controller_epoch: 0,
+            broker_epoch: -1_i64,
+            type_: 0,
+            ungrouped_partition_states: Vec::new(),
+            topic_states: Vec::new(),
+            live_leaders: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderAndIsrRequestRef<'a> {
+    const MIN_LEN: usize = 16;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let controller_id = field!(
+            r,
+            "ControllerId",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let is_k_raft_controller = if v >= 7 {
+            field!(
+                r,
+                "isKRaftController",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let controller_epoch = field!(
+            r,
+            "ControllerEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let broker_epoch = if v >= 2 {
+            field!(
+                r,
+                "BrokerEpoch",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let type_ = if v >= 5 {
+            field!(r, "Type", <i8 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let ungrouped_partition_states = if v <= 1 {
+            field!(
+                r,
+                "UngroupedPartitionStates",
+                <Vec<LeaderAndIsrPartitionStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let topic_states = if v >= 2 {
+            field!(
+                r,
+                "TopicStates",
+                <Vec<LeaderAndIsrTopicStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let live_leaders = field!(
+            r,
+            "LiveLeaders",
+            <Vec<LeaderAndIsrLiveLeaderRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            controller_id,
+            is_k_raft_controller,
+            controller_epoch,
+            broker_epoch,
+            type_,
+            ungrouped_partition_states,
+            topic_states,
+            live_leaders,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for LeaderAndIsrRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            LeaderAndIsrRequest::API_KEY,
+            LeaderAndIsrRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for LeaderAndIsrRequestRef<'_> {
+    type Owned = LeaderAndIsrRequest;
+    fn into_owned(self) -> LeaderAndIsrRequest {
+        LeaderAndIsrRequest {
+            controller_id: self.controller_id.into_owned(),
+            is_k_raft_controller: self.is_k_raft_controller.into_owned(),
+            controller_epoch: self.controller_epoch.into_owned(),
+            broker_epoch: self.broker_epoch.into_owned(),
+            type_: self.type_.into_owned(),
+            ungrouped_partition_states: self.ungrouped_partition_states.into_owned(),
+            topic_states: self.topic_states.into_owned(),
+            live_leaders: self.live_leaders.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `LeaderAndIsrTopicState` (part of `LeaderAndIsrRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -527,6 +678,95 @@ impl LeaderAndIsrTopicState {
     }
 }
 
+/// Borrowed view of [`LeaderAndIsrTopicState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderAndIsrTopicStateRef<'a> {
+    /// See [`LeaderAndIsrTopicState::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`LeaderAndIsrTopicState::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`LeaderAndIsrTopicState::partition_states`].
+    pub partition_states: Vec<LeaderAndIsrPartitionStateRef<'a>>,
+    /// See [`LeaderAndIsrTopicState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderAndIsrTopicStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            topic_id: Uuid::ZERO,
+            partition_states: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderAndIsrTopicStateRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderAndIsrTopicStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic_name = if v >= 2 {
+            field!(
+                r,
+                "TopicName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let topic_id = if v >= 5 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_states = if v >= 2 {
+            field!(
+                r,
+                "PartitionStates",
+                <Vec<LeaderAndIsrPartitionStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partition_states,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderAndIsrTopicStateRef<'_> {
+    type Owned = LeaderAndIsrTopicState;
+    fn into_owned(self) -> LeaderAndIsrTopicState {
+        LeaderAndIsrTopicState {
+            topic_name: self.topic_name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partition_states: self.partition_states.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `LeaderAndIsrLiveLeader` (part of `LeaderAndIsrRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -665,6 +905,79 @@ impl LeaderAndIsrLiveLeader {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaderAndIsrLiveLeader`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderAndIsrLiveLeaderRef<'a> {
+    /// See [`LeaderAndIsrLiveLeader::broker_id`].
+    pub broker_id: i32,
+    /// See [`LeaderAndIsrLiveLeader::host_name`].
+    pub host_name: &'a str,
+    /// See [`LeaderAndIsrLiveLeader::port`].
+    pub port: i32,
+    /// See [`LeaderAndIsrLiveLeader::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderAndIsrLiveLeaderRef<'_> {
+    fn default() -> Self {
+        Self {
+            broker_id: 0,
+            host_name: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderAndIsrLiveLeaderRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderAndIsrLiveLeaderRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let broker_id = field!(r, "BrokerId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let host_name = field!(
+            r,
+            "HostName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let port = field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            broker_id,
+            host_name,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderAndIsrLiveLeaderRef<'_> {
+    type Owned = LeaderAndIsrLiveLeader;
+    fn into_owned(self) -> LeaderAndIsrLiveLeader {
+        LeaderAndIsrLiveLeader {
+            broker_id: self.broker_id.into_owned(),
+            host_name: self.host_name.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1004,6 +1317,202 @@ impl LeaderAndIsrPartitionState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaderAndIsrPartitionState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderAndIsrPartitionStateRef<'a> {
+    /// See [`LeaderAndIsrPartitionState::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`LeaderAndIsrPartitionState::partition_index`].
+    pub partition_index: i32,
+    /// See [`LeaderAndIsrPartitionState::controller_epoch`].
+    pub controller_epoch: i32,
+    /// See [`LeaderAndIsrPartitionState::leader`].
+    pub leader: i32,
+    /// See [`LeaderAndIsrPartitionState::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`LeaderAndIsrPartitionState::isr`].
+    pub isr: PackedRef<'a, i32>,
+    /// See [`LeaderAndIsrPartitionState::partition_epoch`].
+    pub partition_epoch: i32,
+    /// See [`LeaderAndIsrPartitionState::replicas`].
+    pub replicas: PackedRef<'a, i32>,
+    /// See [`LeaderAndIsrPartitionState::adding_replicas`].
+    pub adding_replicas: PackedRef<'a, i32>,
+    /// See [`LeaderAndIsrPartitionState::removing_replicas`].
+    pub removing_replicas: PackedRef<'a, i32>,
+    /// See [`LeaderAndIsrPartitionState::is_new`].
+    pub is_new: bool,
+    /// See [`LeaderAndIsrPartitionState::leader_recovery_state`].
+    pub leader_recovery_state: i8,
+    /// See [`LeaderAndIsrPartitionState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderAndIsrPartitionStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_index: 0,
+            controller_epoch: 0,
+            leader: 0,
+            leader_epoch: 0,
+            isr: PackedRef::new(),
+            partition_epoch: 0,
+            replicas: PackedRef::new(),
+            adding_replicas: PackedRef::new(),
+            removing_replicas: PackedRef::new(),
+            is_new: false,
+            leader_recovery_state: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderAndIsrPartitionStateRef<'a> {
+    const MIN_LEN: usize = 26;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderAndIsrPartitionStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic_name = if v <= 1 {
+            field!(
+                r,
+                "TopicName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let (partition_index, controller_epoch, leader, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ControllerEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "Leader", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let isr = field!(
+            r,
+            "Isr",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partition_epoch = field!(
+            r,
+            "PartitionEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let replicas = field!(
+            r,
+            "Replicas",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let adding_replicas = if v >= 3 {
+            field!(
+                r,
+                "AddingReplicas",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let removing_replicas = if v >= 3 {
+            field!(
+                r,
+                "RemovingReplicas",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let is_new = if v >= 1 {
+            field!(r, "IsNew", <bool as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            false
+        };
+        let leader_recovery_state = if v >= 6 {
+            field!(
+                r,
+                "LeaderRecoveryState",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            controller_epoch,
+            leader,
+            leader_epoch,
+            isr,
+            partition_epoch,
+            replicas,
+            adding_replicas,
+            removing_replicas,
+            is_new,
+            leader_recovery_state,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderAndIsrPartitionStateRef<'_> {
+    type Owned = LeaderAndIsrPartitionState;
+    fn into_owned(self) -> LeaderAndIsrPartitionState {
+        LeaderAndIsrPartitionState {
+            topic_name: self.topic_name.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            controller_epoch: self.controller_epoch.into_owned(),
+            leader: self.leader.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            isr: self.isr.into_owned(),
+            partition_epoch: self.partition_epoch.into_owned(),
+            replicas: self.replicas.into_owned(),
+            adding_replicas: self.adding_replicas.into_owned(),
+            removing_replicas: self.removing_replicas.into_owned(),
+            is_new: self.is_new.into_owned(),
+            leader_recovery_state: self.leader_recovery_state.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

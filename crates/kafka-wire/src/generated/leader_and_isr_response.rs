@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -204,6 +208,91 @@ impl LeaderAndIsrResponse {
     }
 }
 
+/// Borrowed view of [`LeaderAndIsrResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderAndIsrResponseRef<'a> {
+    /// See [`LeaderAndIsrResponse::error_code`].
+    pub error_code: i16,
+    /// See [`LeaderAndIsrResponse::partition_errors`].
+    pub partition_errors: Vec<LeaderAndIsrPartitionErrorRef<'a>>,
+    /// See [`LeaderAndIsrResponse::topics`].
+    pub topics: Vec<LeaderAndIsrTopicErrorRef<'a>>,
+    /// See [`LeaderAndIsrResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderAndIsrResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            partition_errors: Vec::new(),
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderAndIsrResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let partition_errors = if v <= 4 {
+            field!(
+                r,
+                "PartitionErrors",
+                <Vec<LeaderAndIsrPartitionErrorRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let topics = if v >= 5 {
+            field!(
+                r,
+                "Topics",
+                <Vec<LeaderAndIsrTopicErrorRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            partition_errors,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for LeaderAndIsrResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            LeaderAndIsrResponse::API_KEY,
+            LeaderAndIsrResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for LeaderAndIsrResponseRef<'_> {
+    type Owned = LeaderAndIsrResponse;
+    fn into_owned(self) -> LeaderAndIsrResponse {
+        LeaderAndIsrResponse {
+            error_code: self.error_code.into_owned(),
+            partition_errors: self.partition_errors.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `LeaderAndIsrTopicError` (part of `LeaderAndIsrResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -379,6 +468,81 @@ impl LeaderAndIsrTopicError {
     }
 }
 
+/// Borrowed view of [`LeaderAndIsrTopicError`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderAndIsrTopicErrorRef<'a> {
+    /// See [`LeaderAndIsrTopicError::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`LeaderAndIsrTopicError::partition_errors`].
+    pub partition_errors: Vec<LeaderAndIsrPartitionErrorRef<'a>>,
+    /// See [`LeaderAndIsrTopicError::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderAndIsrTopicErrorRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partition_errors: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderAndIsrTopicErrorRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderAndIsrTopicErrorRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic_id = if v >= 5 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_errors = if v >= 5 {
+            field!(
+                r,
+                "PartitionErrors",
+                <Vec<LeaderAndIsrPartitionErrorRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partition_errors,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderAndIsrTopicErrorRef<'_> {
+    type Owned = LeaderAndIsrTopicError;
+    fn into_owned(self) -> LeaderAndIsrTopicError {
+        LeaderAndIsrTopicError {
+            topic_id: self.topic_id.into_owned(),
+            partition_errors: self.partition_errors.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `LeaderAndIsrPartitionError` (part of `LeaderAndIsrResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -540,6 +704,98 @@ impl LeaderAndIsrPartitionError {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaderAndIsrPartitionError`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderAndIsrPartitionErrorRef<'a> {
+    /// See [`LeaderAndIsrPartitionError::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`LeaderAndIsrPartitionError::partition_index`].
+    pub partition_index: i32,
+    /// See [`LeaderAndIsrPartitionError::error_code`].
+    pub error_code: i16,
+    /// See [`LeaderAndIsrPartitionError::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderAndIsrPartitionErrorRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_index: 0,
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderAndIsrPartitionErrorRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderAndIsrPartitionErrorRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic_name = if v <= 4 {
+            field!(
+                r,
+                "TopicName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderAndIsrPartitionErrorRef<'_> {
+    type Owned = LeaderAndIsrPartitionError;
+    fn into_owned(self) -> LeaderAndIsrPartitionError {
+        LeaderAndIsrPartitionError {
+            topic_name: self.topic_name.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -178,6 +182,99 @@ impl LeaderChangeMessage {
     }
 }
 
+/// Borrowed view of [`LeaderChangeMessage`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderChangeMessageRef<'a> {
+    /// See [`LeaderChangeMessage::version`].
+    pub version: i16,
+    /// See [`LeaderChangeMessage::leader_id`].
+    pub leader_id: i32,
+    /// See [`LeaderChangeMessage::voters`].
+    pub voters: Vec<VoterRef<'a>>,
+    /// See [`LeaderChangeMessage::granting_voters`].
+    pub granting_voters: Vec<VoterRef<'a>>,
+    /// See [`LeaderChangeMessage::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderChangeMessageRef<'_> {
+    fn default() -> Self {
+        Self {
+            version: 0,
+            leader_id: 0,
+            voters: Vec::new(),
+            granting_voters: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderChangeMessageRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (version, leader_id) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Version", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let voters = field!(
+            r,
+            "Voters",
+            <Vec<VoterRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let granting_voters = field!(
+            r,
+            "GrantingVoters",
+            <Vec<VoterRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            version,
+            leader_id,
+            voters,
+            granting_voters,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for LeaderChangeMessageRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            LeaderChangeMessage::API_KEY,
+            LeaderChangeMessage::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for LeaderChangeMessageRef<'_> {
+    type Owned = LeaderChangeMessage;
+    fn into_owned(self) -> LeaderChangeMessage {
+        LeaderChangeMessage {
+            version: self.version.into_owned(),
+            leader_id: self.leader_id.into_owned(),
+            voters: self.voters.into_owned(),
+            granting_voters: self.granting_voters.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Voter` (part of `LeaderChangeMessage`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -324,6 +421,77 @@ impl Voter {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Voter`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoterRef<'a> {
+    /// See [`Voter::voter_id`].
+    pub voter_id: i32,
+    /// See [`Voter::voter_directory_id`].
+    pub voter_directory_id: Uuid,
+    /// See [`Voter::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for VoterRef<'_> {
+    fn default() -> Self {
+        Self {
+            voter_id: 0,
+            voter_directory_id: Uuid::ZERO,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for VoterRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> VoterRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let voter_id = field!(r, "VoterId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let voter_directory_id = if v >= 1 {
+            field!(
+                r,
+                "VoterDirectoryId",
+                <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Uuid::ZERO
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            voter_id,
+            voter_directory_id,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for VoterRef<'_> {
+    type Owned = Voter;
+    fn into_owned(self) -> Voter {
+        Voter {
+            voter_id: self.voter_id.into_owned(),
+            voter_directory_id: self.voter_directory_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

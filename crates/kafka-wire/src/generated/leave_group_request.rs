@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -192,6 +196,95 @@ impl LeaveGroupRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaveGroupRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaveGroupRequestRef<'a> {
+    /// See [`LeaveGroupRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`LeaveGroupRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`LeaveGroupRequest::members`].
+    pub members: Vec<MemberIdentityRef<'a>>,
+    /// See [`LeaveGroupRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaveGroupRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            member_id: "",
+            members: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaveGroupRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_id = if v <= 2 {
+            field!(
+                r,
+                "MemberId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let members = if v >= 3 {
+            field!(
+                r,
+                "Members",
+                <Vec<MemberIdentityRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            member_id,
+            members,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for LeaveGroupRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            LeaveGroupRequest::API_KEY,
+            LeaveGroupRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for LeaveGroupRequestRef<'_> {
+    type Owned = LeaveGroupRequest;
+    fn into_owned(self) -> LeaveGroupRequest {
+        LeaveGroupRequest {
+            group_id: self.group_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            members: self.members.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -406,6 +499,95 @@ impl MemberIdentity {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`MemberIdentity`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberIdentityRef<'a> {
+    /// See [`MemberIdentity::member_id`].
+    pub member_id: &'a str,
+    /// See [`MemberIdentity::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`MemberIdentity::reason`].
+    pub reason: Option<&'a str>,
+    /// See [`MemberIdentity::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MemberIdentityRef<'_> {
+    fn default() -> Self {
+        Self {
+            member_id: "",
+            group_instance_id: None,
+            reason: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MemberIdentityRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> MemberIdentityRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let member_id = if v >= 3 {
+            field!(
+                r,
+                "MemberId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let group_instance_id = if v >= 3 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3)
+            )
+        } else {
+            None
+        };
+        let reason = if v >= 5 {
+            field!(r, "Reason", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            member_id,
+            group_instance_id,
+            reason,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for MemberIdentityRef<'_> {
+    type Owned = MemberIdentity;
+    fn into_owned(self) -> MemberIdentity {
+        MemberIdentity {
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            reason: self.reason.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

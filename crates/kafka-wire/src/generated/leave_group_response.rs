@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -181,6 +185,91 @@ impl LeaveGroupResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaveGroupResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaveGroupResponseRef<'a> {
+    /// See [`LeaveGroupResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`LeaveGroupResponse::error_code`].
+    pub error_code: i16,
+    /// See [`LeaveGroupResponse::members`].
+    pub members: Vec<MemberResponseRef<'a>>,
+    /// See [`LeaveGroupResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaveGroupResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            members: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaveGroupResponseRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let members = if v >= 3 {
+            field!(
+                r,
+                "Members",
+                <Vec<MemberResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            members,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for LeaveGroupResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            LeaveGroupResponse::API_KEY,
+            LeaveGroupResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for LeaveGroupResponseRef<'_> {
+    type Owned = LeaveGroupResponse;
+    fn into_owned(self) -> LeaveGroupResponse {
+        LeaveGroupResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            members: self.members.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -403,6 +492,95 @@ impl MemberResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`MemberResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberResponseRef<'a> {
+    /// See [`MemberResponse::member_id`].
+    pub member_id: &'a str,
+    /// See [`MemberResponse::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`MemberResponse::error_code`].
+    pub error_code: i16,
+    /// See [`MemberResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MemberResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            member_id: "",
+            group_instance_id: Some(""),
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MemberResponseRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> MemberResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let member_id = if v >= 3 {
+            field!(
+                r,
+                "MemberId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let group_instance_id = if v >= 3 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3)
+            )
+        } else {
+            Some("")
+        };
+        let error_code = if v >= 3 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            member_id,
+            group_instance_id,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for MemberResponseRef<'_> {
+    type Owned = MemberResponse;
+    fn into_owned(self) -> MemberResponse {
+        MemberResponse {
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

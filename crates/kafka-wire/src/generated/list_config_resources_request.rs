@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,71 @@ impl ListConfigResourcesRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListConfigResourcesRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListConfigResourcesRequestRef<'a> {
+    /// See [`ListConfigResourcesRequest::resource_types`].
+    pub resource_types: PackedRef<'a, i8>,
+    /// See [`ListConfigResourcesRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListConfigResourcesRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            resource_types: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListConfigResourcesRequestRef<'a> {
+    const MIN_LEN: usize = 1;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let resource_types = if v >= 1 {
+            field!(
+                r,
+                "ResourceTypes",
+                <PackedRef<'a, i8> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            resource_types,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListConfigResourcesRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListConfigResourcesRequest::API_KEY,
+            ListConfigResourcesRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListConfigResourcesRequestRef<'_> {
+    type Owned = ListConfigResourcesRequest;
+    fn into_owned(self) -> ListConfigResourcesRequest {
+        ListConfigResourcesRequest {
+            resource_types: self.resource_types.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -183,6 +187,85 @@ impl ListGroupsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListGroupsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListGroupsRequestRef<'a> {
+    /// See [`ListGroupsRequest::states_filter`].
+    pub states_filter: Vec<&'a str>,
+    /// See [`ListGroupsRequest::types_filter`].
+    pub types_filter: Vec<&'a str>,
+    /// See [`ListGroupsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListGroupsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            states_filter: Vec::new(),
+            types_filter: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListGroupsRequestRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let states_filter = if v >= 4 {
+            field!(
+                r,
+                "StatesFilter",
+                <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let types_filter = if v >= 5 {
+            field!(
+                r,
+                "TypesFilter",
+                <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            states_filter,
+            types_filter,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListGroupsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListGroupsRequest::API_KEY,
+            ListGroupsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListGroupsRequestRef<'_> {
+    type Owned = ListGroupsRequest;
+    fn into_owned(self) -> ListGroupsRequest {
+        ListGroupsRequest {
+            states_filter: self.states_filter.into_owned(),
+            types_filter: self.types_filter.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -157,6 +161,87 @@ impl ListGroupsResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListGroupsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListGroupsResponseRef<'a> {
+    /// See [`ListGroupsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ListGroupsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ListGroupsResponse::groups`].
+    pub groups: Vec<ListedGroupRef<'a>>,
+    /// See [`ListGroupsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListGroupsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            groups: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListGroupsResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let groups = field!(
+            r,
+            "Groups",
+            <Vec<ListedGroupRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            groups,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListGroupsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListGroupsResponse::API_KEY,
+            ListGroupsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListGroupsResponseRef<'_> {
+    type Owned = ListGroupsResponse;
+    fn into_owned(self) -> ListGroupsResponse {
+        ListGroupsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            groups: self.groups.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -327,6 +412,105 @@ impl ListedGroup {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListedGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedGroupRef<'a> {
+    /// See [`ListedGroup::group_id`].
+    pub group_id: &'a str,
+    /// See [`ListedGroup::protocol_type`].
+    pub protocol_type: &'a str,
+    /// See [`ListedGroup::group_state`].
+    pub group_state: &'a str,
+    /// See [`ListedGroup::group_type`].
+    pub group_type: &'a str,
+    /// See [`ListedGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListedGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            protocol_type: "",
+            group_state: "",
+            group_type: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListedGroupRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListedGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let protocol_type = field!(
+            r,
+            "ProtocolType",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_state = if v >= 4 {
+            field!(
+                r,
+                "GroupState",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let group_type = if v >= 5 {
+            field!(
+                r,
+                "GroupType",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            group_id,
+            protocol_type,
+            group_state,
+            group_type,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListedGroupRef<'_> {
+    type Owned = ListedGroup;
+    fn into_owned(self) -> ListedGroup {
+        ListedGroup {
+            group_id: self.group_id.into_owned(),
+            protocol_type: self.protocol_type.into_owned(),
+            group_state: self.group_state.into_owned(),
+            group_type: self.group_type.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

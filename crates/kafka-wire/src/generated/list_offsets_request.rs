@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -198,6 +202,97 @@ impl ListOffsetsRequest {
     }
 }
 
+/// Borrowed view of [`ListOffsetsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListOffsetsRequestRef<'a> {
+    /// See [`ListOffsetsRequest::replica_id`].
+    pub replica_id: i32,
+    /// See [`ListOffsetsRequest::isolation_level`].
+    pub isolation_level: i8,
+    /// See [`ListOffsetsRequest::topics`].
+    pub topics: Vec<ListOffsetsTopicRef<'a>>,
+    /// See [`ListOffsetsRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`ListOffsetsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListOffsetsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            replica_id: 0,
+            isolation_level: 0,
+            topics: Vec::new(),
+            timeout_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListOffsetsRequestRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 6;
+        let replica_id = field!(r, "ReplicaId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let isolation_level = if v >= 2 {
+            field!(
+                r,
+                "IsolationLevel",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<ListOffsetsTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let timeout_ms = if v >= 10 {
+            field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            replica_id,
+            isolation_level,
+            topics,
+            timeout_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListOffsetsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListOffsetsRequest::API_KEY,
+            ListOffsetsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListOffsetsRequestRef<'_> {
+    type Owned = ListOffsetsRequest;
+    fn into_owned(self) -> ListOffsetsRequest {
+        ListOffsetsRequest {
+            replica_id: self.replica_id.into_owned(),
+            isolation_level: self.isolation_level.into_owned(),
+            topics: self.topics.into_owned(),
+            timeout_ms: self.timeout_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ListOffsetsTopic` (part of `ListOffsetsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -329,6 +424,73 @@ impl ListOffsetsTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListOffsetsTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListOffsetsTopicRef<'a> {
+    /// See [`ListOffsetsTopic::name`].
+    pub name: &'a str,
+    /// See [`ListOffsetsTopic::partitions`].
+    pub partitions: Vec<ListOffsetsPartitionRef<'a>>,
+    /// See [`ListOffsetsTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListOffsetsTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListOffsetsTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListOffsetsTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<ListOffsetsPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListOffsetsTopicRef<'_> {
+    type Owned = ListOffsetsTopic;
+    fn into_owned(self) -> ListOffsetsTopic {
+        ListOffsetsTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -514,6 +676,101 @@ impl ListOffsetsPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListOffsetsPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListOffsetsPartitionRef<'a> {
+    /// See [`ListOffsetsPartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`ListOffsetsPartition::current_leader_epoch`].
+    pub current_leader_epoch: i32,
+    /// See [`ListOffsetsPartition::timestamp`].
+    pub timestamp: i64,
+    /// See [`ListOffsetsPartition::max_num_offsets`].
+    pub max_num_offsets: i32,
+    /// See [`ListOffsetsPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListOffsetsPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            current_leader_epoch: -1_i32,
+            timestamp: 0,
+            max_num_offsets: 1,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListOffsetsPartitionRef<'a> {
+    const MIN_LEN: usize = 12;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListOffsetsPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let current_leader_epoch = if v >= 4 {
+            field!(
+                r,
+                "CurrentLeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let timestamp = field!(r, "Timestamp", <i64 as ValueRef<'a>>::read_ref(r, flex, v));
+        let max_num_offsets = if v <= 0 {
+            field!(
+                r,
+                "MaxNumOffsets",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            1
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            current_leader_epoch,
+            timestamp,
+            max_num_offsets,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListOffsetsPartitionRef<'_> {
+    type Owned = ListOffsetsPartition;
+    fn into_owned(self) -> ListOffsetsPartition {
+        ListOffsetsPartition {
+            partition_index: self.partition_index.into_owned(),
+            current_leader_epoch: self.current_leader_epoch.into_owned(),
+            timestamp: self.timestamp.into_owned(),
+            max_num_offsets: self.max_num_offsets.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

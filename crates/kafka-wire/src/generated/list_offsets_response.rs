@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -153,6 +157,81 @@ impl ListOffsetsResponse {
     }
 }
 
+/// Borrowed view of [`ListOffsetsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListOffsetsResponseRef<'a> {
+    /// See [`ListOffsetsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ListOffsetsResponse::topics`].
+    pub topics: Vec<ListOffsetsTopicResponseRef<'a>>,
+    /// See [`ListOffsetsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListOffsetsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListOffsetsResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 6;
+        let throttle_time_ms = if v >= 2 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<ListOffsetsTopicResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListOffsetsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListOffsetsResponse::API_KEY,
+            ListOffsetsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListOffsetsResponseRef<'_> {
+    type Owned = ListOffsetsResponse;
+    fn into_owned(self) -> ListOffsetsResponse {
+        ListOffsetsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ListOffsetsTopicResponse` (part of `ListOffsetsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -284,6 +363,73 @@ impl ListOffsetsTopicResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListOffsetsTopicResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListOffsetsTopicResponseRef<'a> {
+    /// See [`ListOffsetsTopicResponse::name`].
+    pub name: &'a str,
+    /// See [`ListOffsetsTopicResponse::partitions`].
+    pub partitions: Vec<ListOffsetsPartitionResponseRef<'a>>,
+    /// See [`ListOffsetsTopicResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListOffsetsTopicResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListOffsetsTopicResponseRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListOffsetsTopicResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<ListOffsetsPartitionResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListOffsetsTopicResponseRef<'_> {
+    type Owned = ListOffsetsTopicResponse;
+    fn into_owned(self) -> ListOffsetsTopicResponse {
+        ListOffsetsTopicResponse {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -570,6 +716,138 @@ impl ListOffsetsPartitionResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListOffsetsPartitionResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListOffsetsPartitionResponseRef<'a> {
+    /// See [`ListOffsetsPartitionResponse::partition_index`].
+    pub partition_index: i32,
+    /// See [`ListOffsetsPartitionResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ListOffsetsPartitionResponse::old_style_offsets`].
+    pub old_style_offsets: PackedRef<'a, i64>,
+    /// See [`ListOffsetsPartitionResponse::timestamp`].
+    pub timestamp: i64,
+    /// See [`ListOffsetsPartitionResponse::offset`].
+    pub offset: i64,
+    /// See [`ListOffsetsPartitionResponse::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`ListOffsetsPartitionResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListOffsetsPartitionResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            old_style_offsets: PackedRef::new(),
+            timestamp: -1_i64,
+            offset: -1_i64,
+            leader_epoch: -1_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListOffsetsPartitionResponseRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListOffsetsPartitionResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let old_style_offsets = if v <= 0 {
+            field!(
+                r,
+                "OldStyleOffsets",
+                <PackedRef<'a, i64> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let (timestamp, offset) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "Timestamp", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "Offset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            }
+        } else {
+            (-1_i64, -1_i64)
+        };
+        let leader_epoch = if v >= 4 {
+            field!(
+                r,
+                "LeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            old_style_offsets,
+            timestamp,
+            offset,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListOffsetsPartitionResponseRef<'_> {
+    type Owned = ListOffsetsPartitionResponse;
+    fn into_owned(self) -> ListOffsetsPartitionResponse {
+        ListOffsetsPartitionResponse {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            old_style_offsets: self.old_style_offsets.into_owned(),
+            timestamp: self.timestamp.into_owned(),
+            offset: self.offset.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

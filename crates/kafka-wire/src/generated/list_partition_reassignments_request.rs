@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -150,6 +154,73 @@ impl ListPartitionReassignmentsRequest {
     }
 }
 
+/// Borrowed view of [`ListPartitionReassignmentsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPartitionReassignmentsRequestRef<'a> {
+    /// See [`ListPartitionReassignmentsRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`ListPartitionReassignmentsRequest::topics`].
+    pub topics: Option<Vec<ListPartitionReassignmentsTopicsRef<'a>>>,
+    /// See [`ListPartitionReassignmentsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListPartitionReassignmentsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 60000,
+            topics: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListPartitionReassignmentsRequestRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let timeout_ms = field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let topics = field!(
+            r,
+            "Topics",
+            bv::read_opt_ref::<Vec<ListPartitionReassignmentsTopicsRef<'a>>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            timeout_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListPartitionReassignmentsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListPartitionReassignmentsRequest::API_KEY,
+            ListPartitionReassignmentsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListPartitionReassignmentsRequestRef<'_> {
+    type Owned = ListPartitionReassignmentsRequest;
+    fn into_owned(self) -> ListPartitionReassignmentsRequest {
+        ListPartitionReassignmentsRequest {
+            timeout_ms: self.timeout_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ListPartitionReassignmentsTopics` (part of `ListPartitionReassignmentsRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -280,6 +351,73 @@ impl ListPartitionReassignmentsTopics {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListPartitionReassignmentsTopics`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPartitionReassignmentsTopicsRef<'a> {
+    /// See [`ListPartitionReassignmentsTopics::name`].
+    pub name: &'a str,
+    /// See [`ListPartitionReassignmentsTopics::partition_indexes`].
+    pub partition_indexes: PackedRef<'a, i32>,
+    /// See [`ListPartitionReassignmentsTopics::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListPartitionReassignmentsTopicsRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partition_indexes: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListPartitionReassignmentsTopicsRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListPartitionReassignmentsTopicsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partition_indexes = field!(
+            r,
+            "PartitionIndexes",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partition_indexes,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListPartitionReassignmentsTopicsRef<'_> {
+    type Owned = ListPartitionReassignmentsTopics;
+    fn into_owned(self) -> ListPartitionReassignmentsTopics {
+        ListPartitionReassignmentsTopics {
+            name: self.name.into_owned(),
+            partition_indexes: self.partition_indexes.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

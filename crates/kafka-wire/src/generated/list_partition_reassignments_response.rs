@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -200,6 +204,104 @@ impl ListPartitionReassignmentsResponse {
     }
 }
 
+/// Borrowed view of [`ListPartitionReassignmentsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPartitionReassignmentsResponseRef<'a> {
+    /// See [`ListPartitionReassignmentsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ListPartitionReassignmentsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ListPartitionReassignmentsResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`ListPartitionReassignmentsResponse::topics`].
+    pub topics: Vec<OngoingTopicReassignmentRef<'a>>,
+    /// See [`ListPartitionReassignmentsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListPartitionReassignmentsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: Some(""),
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListPartitionReassignmentsResponseRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<OngoingTopicReassignmentRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListPartitionReassignmentsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListPartitionReassignmentsResponse::API_KEY,
+            ListPartitionReassignmentsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListPartitionReassignmentsResponseRef<'_> {
+    type Owned = ListPartitionReassignmentsResponse;
+    fn into_owned(self) -> ListPartitionReassignmentsResponse {
+        ListPartitionReassignmentsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OngoingTopicReassignment` (part of `ListPartitionReassignmentsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -331,6 +433,73 @@ impl OngoingTopicReassignment {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OngoingTopicReassignment`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OngoingTopicReassignmentRef<'a> {
+    /// See [`OngoingTopicReassignment::name`].
+    pub name: &'a str,
+    /// See [`OngoingTopicReassignment::partitions`].
+    pub partitions: Vec<OngoingPartitionReassignmentRef<'a>>,
+    /// See [`OngoingTopicReassignment::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OngoingTopicReassignmentRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OngoingTopicReassignmentRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OngoingTopicReassignmentRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<OngoingPartitionReassignmentRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OngoingTopicReassignmentRef<'_> {
+    type Owned = OngoingTopicReassignment;
+    fn into_owned(self) -> OngoingTopicReassignment {
+        OngoingTopicReassignment {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -494,6 +663,97 @@ impl OngoingPartitionReassignment {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OngoingPartitionReassignment`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OngoingPartitionReassignmentRef<'a> {
+    /// See [`OngoingPartitionReassignment::partition_index`].
+    pub partition_index: i32,
+    /// See [`OngoingPartitionReassignment::replicas`].
+    pub replicas: PackedRef<'a, i32>,
+    /// See [`OngoingPartitionReassignment::adding_replicas`].
+    pub adding_replicas: PackedRef<'a, i32>,
+    /// See [`OngoingPartitionReassignment::removing_replicas`].
+    pub removing_replicas: PackedRef<'a, i32>,
+    /// See [`OngoingPartitionReassignment::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OngoingPartitionReassignmentRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            replicas: PackedRef::new(),
+            adding_replicas: PackedRef::new(),
+            removing_replicas: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OngoingPartitionReassignmentRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OngoingPartitionReassignmentRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let replicas = field!(
+            r,
+            "Replicas",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let adding_replicas = field!(
+            r,
+            "AddingReplicas",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let removing_replicas = field!(
+            r,
+            "RemovingReplicas",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            replicas,
+            adding_replicas,
+            removing_replicas,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OngoingPartitionReassignmentRef<'_> {
+    type Owned = OngoingPartitionReassignment;
+    fn into_owned(self) -> OngoingPartitionReassignment {
+        OngoingPartitionReassignment {
+            partition_index: self.partition_index.into_owned(),
+            replicas: self.replicas.into_owned(),
+            adding_replicas: self.adding_replicas.into_owned(),
+            removing_replicas: self.removing_replicas.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -233,6 +237,105 @@ impl ListTransactionsRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ListTransactionsRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListTransactionsRequestRef<'a> {
+    /// See [`ListTransactionsRequest::state_filters`].
+    pub state_filters: Vec<&'a str>,
+    /// See [`ListTransactionsRequest::producer_id_filters`].
+    pub producer_id_filters: PackedRef<'a, i64>,
+    /// See [`ListTransactionsRequest::duration_filter`].
+    pub duration_filter: i64,
+    /// See [`ListTransactionsRequest::transactional_id_pattern`].
+    pub transactional_id_pattern: Option<&'a str>,
+    /// See [`ListTransactionsRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListTransactionsRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            state_filters: Vec::new(),
+            producer_id_filters: PackedRef::new(),
+            duration_filter: -1_i64,
+            transactional_id_pattern: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListTransactionsRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let state_filters = field!(
+            r,
+            "StateFilters",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let producer_id_filters = field!(
+            r,
+            "ProducerIdFilters",
+            <PackedRef<'a, i64> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let duration_filter = if v >= 1 {
+            field!(
+                r,
+                "DurationFilter",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let transactional_id_pattern = if v >= 2 {
+            field!(
+                r,
+                "TransactionalIdPattern",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 2)
+            )
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            state_filters,
+            producer_id_filters,
+            duration_filter,
+            transactional_id_pattern,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListTransactionsRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListTransactionsRequest::API_KEY,
+            ListTransactionsRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListTransactionsRequestRef<'_> {
+    type Owned = ListTransactionsRequest;
+    fn into_owned(self) -> ListTransactionsRequest {
+        ListTransactionsRequest {
+            state_filters: self.state_filters.into_owned(),
+            producer_id_filters: self.producer_id_filters.into_owned(),
+            duration_filter: self.duration_filter.into_owned(),
+            transactional_id_pattern: self.transactional_id_pattern.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -193,6 +197,104 @@ impl ListTransactionsResponse {
     }
 }
 
+/// Borrowed view of [`ListTransactionsResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListTransactionsResponseRef<'a> {
+    /// See [`ListTransactionsResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ListTransactionsResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ListTransactionsResponse::unknown_state_filters`].
+    pub unknown_state_filters: Vec<&'a str>,
+    /// See [`ListTransactionsResponse::transaction_states`].
+    pub transaction_states: Vec<TransactionStateRef<'a>>,
+    /// See [`ListTransactionsResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListTransactionsResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            unknown_state_filters: Vec::new(),
+            transaction_states: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListTransactionsResponseRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let unknown_state_filters = field!(
+            r,
+            "UnknownStateFilters",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let transaction_states = field!(
+            r,
+            "TransactionStates",
+            <Vec<TransactionStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            unknown_state_filters,
+            transaction_states,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ListTransactionsResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ListTransactionsResponse::API_KEY,
+            ListTransactionsResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ListTransactionsResponseRef<'_> {
+    type Owned = ListTransactionsResponse;
+    fn into_owned(self) -> ListTransactionsResponse {
+        ListTransactionsResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_state_filters: self.unknown_state_filters.into_owned(),
+            transaction_states: self.transaction_states.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TransactionState` (part of `ListTransactionsResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -341,6 +443,83 @@ impl TransactionState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TransactionState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionStateRef<'a> {
+    /// See [`TransactionState::transactional_id`].
+    pub transactional_id: &'a str,
+    /// See [`TransactionState::producer_id`].
+    pub producer_id: i64,
+    /// See [`TransactionState::transaction_state`].
+    pub transaction_state: &'a str,
+    /// See [`TransactionState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TransactionStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            transactional_id: "",
+            producer_id: 0,
+            transaction_state: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TransactionStateRef<'a> {
+    const MIN_LEN: usize = 11;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TransactionStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let transactional_id = field!(
+            r,
+            "TransactionalId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let producer_id = field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v));
+        let transaction_state = field!(
+            r,
+            "TransactionState",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            transactional_id,
+            producer_id,
+            transaction_state,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TransactionStateRef<'_> {
+    type Owned = TransactionState;
+    fn into_owned(self) -> TransactionState {
+        TransactionState {
+            transactional_id: self.transactional_id.into_owned(),
+            producer_id: self.producer_id.into_owned(),
+            transaction_state: self.transaction_state.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

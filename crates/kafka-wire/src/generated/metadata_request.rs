@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -272,6 +276,108 @@ impl MetadataRequest {
     }
 }
 
+/// Borrowed view of [`MetadataRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataRequestRef<'a> {
+    /// See [`MetadataRequest::topics`].
+    pub topics: Option<Vec<MetadataRequestTopicRef<'a>>>,
+    /// See [`MetadataRequest::allow_auto_topic_creation`].
+    pub allow_auto_topic_creation: bool,
+    /// See [`MetadataRequest::include_cluster_authorized_operations`].
+    pub include_cluster_authorized_operations: bool,
+    /// See [`MetadataRequest::include_topic_authorized_operations`].
+    pub include_topic_authorized_operations: bool,
+    /// See [`MetadataRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MetadataRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            topics: Some(Vec::new()),
+            allow_auto_topic_creation: true,
+            include_cluster_authorized_operations: false,
+            include_topic_authorized_operations: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MetadataRequestRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 9;
+        let topics = field!(
+            r,
+            "Topics",
+            bv::read_opt_ref::<Vec<MetadataRequestTopicRef<'a>>>(r, flex, v, v >= 1)
+        );
+        let allow_auto_topic_creation = if v >= 4 {
+            field!(
+                r,
+                "AllowAutoTopicCreation",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            true
+        };
+        let include_cluster_authorized_operations = if (8..=10).contains(&v) {
+            field!(
+                r,
+                "IncludeClusterAuthorizedOperations",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let include_topic_authorized_operations = if v >= 8 {
+            field!(
+                r,
+                "IncludeTopicAuthorizedOperations",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            topics,
+            allow_auto_topic_creation,
+            include_cluster_authorized_operations,
+            include_topic_authorized_operations,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for MetadataRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(body, v, MetadataRequest::API_KEY, MetadataRequest::VERSIONS)
+    }
+}
+
+impl IntoOwned for MetadataRequestRef<'_> {
+    type Owned = MetadataRequest;
+    fn into_owned(self) -> MetadataRequest {
+        MetadataRequest {
+            topics: self.topics.into_owned(),
+            allow_auto_topic_creation: self.allow_auto_topic_creation.into_owned(),
+            include_cluster_authorized_operations: self
+                .include_cluster_authorized_operations
+                .into_owned(),
+            include_topic_authorized_operations: self
+                .include_topic_authorized_operations
+                .into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `MetadataRequestTopic` (part of `MetadataRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -409,6 +515,73 @@ impl MetadataRequestTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`MetadataRequestTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataRequestTopicRef<'a> {
+    /// See [`MetadataRequestTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`MetadataRequestTopic::name`].
+    pub name: Option<&'a str>,
+    /// See [`MetadataRequestTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MetadataRequestTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            name: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MetadataRequestTopicRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> MetadataRequestTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let name = field!(r, "Name", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 10));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            name,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for MetadataRequestTopicRef<'_> {
+    type Owned = MetadataRequestTopic;
+    fn into_owned(self) -> MetadataRequestTopic {
+        MetadataRequestTopic {
+            topic_id: self.topic_id.into_owned(),
+            name: self.name.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -287,6 +291,143 @@ impl MetadataResponse {
     }
 }
 
+/// Borrowed view of [`MetadataResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataResponseRef<'a> {
+    /// See [`MetadataResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`MetadataResponse::brokers`].
+    pub brokers: Vec<MetadataResponseBrokerRef<'a>>,
+    /// See [`MetadataResponse::cluster_id`].
+    pub cluster_id: Option<&'a str>,
+    /// See [`MetadataResponse::controller_id`].
+    pub controller_id: i32,
+    /// See [`MetadataResponse::topics`].
+    pub topics: Vec<MetadataResponseTopicRef<'a>>,
+    /// See [`MetadataResponse::cluster_authorized_operations`].
+    pub cluster_authorized_operations: i32,
+    /// See [`MetadataResponse::error_code`].
+    pub error_code: i16,
+    /// See [`MetadataResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MetadataResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            brokers: Vec::new(),
+            cluster_id: None,
+            controller_id: -1_i32,
+            topics: Vec::new(),
+            cluster_authorized_operations: -2147483648_i32,
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MetadataResponseRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 9;
+        let throttle_time_ms = if v >= 3 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let brokers = field!(
+            r,
+            "Brokers",
+            <Vec<MetadataResponseBrokerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let cluster_id = if v >= 2 {
+            field!(
+                r,
+                "ClusterId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 2)
+            )
+        } else {
+            None
+        };
+        let controller_id = if v >= 1 {
+            field!(
+                r,
+                "ControllerId",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<MetadataResponseTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let cluster_authorized_operations = if (8..=10).contains(&v) {
+            field!(
+                r,
+                "ClusterAuthorizedOperations",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -2147483648_i32
+        };
+        let error_code = if v >= 13 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            brokers,
+            cluster_id,
+            controller_id,
+            topics,
+            cluster_authorized_operations,
+            error_code,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for MetadataResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            MetadataResponse::API_KEY,
+            MetadataResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for MetadataResponseRef<'_> {
+    type Owned = MetadataResponse;
+    fn into_owned(self) -> MetadataResponse {
+        MetadataResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            brokers: self.brokers.into_owned(),
+            cluster_id: self.cluster_id.into_owned(),
+            controller_id: self.controller_id.into_owned(),
+            topics: self.topics.into_owned(),
+            cluster_authorized_operations: self.cluster_authorized_operations.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `MetadataResponseBroker` (part of `MetadataResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -450,6 +591,85 @@ impl MetadataResponseBroker {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`MetadataResponseBroker`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataResponseBrokerRef<'a> {
+    /// See [`MetadataResponseBroker::node_id`].
+    pub node_id: i32,
+    /// See [`MetadataResponseBroker::host`].
+    pub host: &'a str,
+    /// See [`MetadataResponseBroker::port`].
+    pub port: i32,
+    /// See [`MetadataResponseBroker::rack`].
+    pub rack: Option<&'a str>,
+    /// See [`MetadataResponseBroker::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MetadataResponseBrokerRef<'_> {
+    fn default() -> Self {
+        Self {
+            node_id: 0,
+            host: "",
+            port: 0,
+            rack: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MetadataResponseBrokerRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> MetadataResponseBrokerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let node_id = field!(r, "NodeId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let rack = if v >= 1 {
+            field!(r, "Rack", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 1))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for MetadataResponseBrokerRef<'_> {
+    type Owned = MetadataResponseBroker;
+    fn into_owned(self) -> MetadataResponseBroker {
+        MetadataResponseBroker {
+            node_id: self.node_id.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            rack: self.rack.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -686,6 +906,117 @@ impl MetadataResponseTopic {
     }
 }
 
+/// Borrowed view of [`MetadataResponseTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataResponseTopicRef<'a> {
+    /// See [`MetadataResponseTopic::error_code`].
+    pub error_code: i16,
+    /// See [`MetadataResponseTopic::name`].
+    pub name: Option<&'a str>,
+    /// See [`MetadataResponseTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`MetadataResponseTopic::is_internal`].
+    pub is_internal: bool,
+    /// See [`MetadataResponseTopic::partitions`].
+    pub partitions: Vec<MetadataResponsePartitionRef<'a>>,
+    /// See [`MetadataResponseTopic::topic_authorized_operations`].
+    pub topic_authorized_operations: i32,
+    /// See [`MetadataResponseTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MetadataResponseTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            name: Some(""),
+            topic_id: Uuid::ZERO,
+            is_internal: false,
+            partitions: Vec::new(),
+            topic_authorized_operations: -2147483648_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MetadataResponseTopicRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> MetadataResponseTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let name = field!(r, "Name", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 12));
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let is_internal = if v >= 1 {
+            field!(
+                r,
+                "IsInternal",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<MetadataResponsePartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topic_authorized_operations = if v >= 8 {
+            field!(
+                r,
+                "TopicAuthorizedOperations",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -2147483648_i32
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            name,
+            topic_id,
+            is_internal,
+            partitions,
+            topic_authorized_operations,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for MetadataResponseTopicRef<'_> {
+    type Owned = MetadataResponseTopic;
+    fn into_owned(self) -> MetadataResponseTopic {
+        MetadataResponseTopic {
+            error_code: self.error_code.into_owned(),
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            is_internal: self.is_internal.into_owned(),
+            partitions: self.partitions.into_owned(),
+            topic_authorized_operations: self.topic_authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `MetadataResponsePartition` (part of `MetadataResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -913,6 +1244,139 @@ impl MetadataResponsePartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`MetadataResponsePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataResponsePartitionRef<'a> {
+    /// See [`MetadataResponsePartition::error_code`].
+    pub error_code: i16,
+    /// See [`MetadataResponsePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`MetadataResponsePartition::leader_id`].
+    pub leader_id: i32,
+    /// See [`MetadataResponsePartition::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`MetadataResponsePartition::replica_nodes`].
+    pub replica_nodes: PackedRef<'a, i32>,
+    /// See [`MetadataResponsePartition::isr_nodes`].
+    pub isr_nodes: PackedRef<'a, i32>,
+    /// See [`MetadataResponsePartition::offline_replicas`].
+    pub offline_replicas: PackedRef<'a, i32>,
+    /// See [`MetadataResponsePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MetadataResponsePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            partition_index: 0,
+            leader_id: 0,
+            leader_epoch: -1_i32,
+            replica_nodes: PackedRef::new(),
+            isr_nodes: PackedRef::new(),
+            offline_replicas: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MetadataResponsePartitionRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> MetadataResponsePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let (error_code, partition_index, leader_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<10, 4>(c, 2)),
+                    i32::from_be_bytes(p::chunk::<10, 4>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let leader_epoch = if v >= 7 {
+            field!(
+                r,
+                "LeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let replica_nodes = field!(
+            r,
+            "ReplicaNodes",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let isr_nodes = field!(
+            r,
+            "IsrNodes",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let offline_replicas = if v >= 5 {
+            field!(
+                r,
+                "OfflineReplicas",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            partition_index,
+            leader_id,
+            leader_epoch,
+            replica_nodes,
+            isr_nodes,
+            offline_replicas,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for MetadataResponsePartitionRef<'_> {
+    type Owned = MetadataResponsePartition;
+    fn into_owned(self) -> MetadataResponsePartition {
+        MetadataResponsePartition {
+            error_code: self.error_code.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            replica_nodes: self.replica_nodes.into_owned(),
+            isr_nodes: self.isr_nodes.into_owned(),
+            offline_replicas: self.offline_replicas.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

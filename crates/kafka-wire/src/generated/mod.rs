@@ -205,202 +205,336 @@ pub mod write_share_group_state_response;
 pub mod write_txn_markers_request;
 pub mod write_txn_markers_response;
 
-pub use add_offsets_to_txn_request::AddOffsetsToTxnRequest;
-pub use add_offsets_to_txn_response::AddOffsetsToTxnResponse;
-pub use add_partitions_to_txn_request::AddPartitionsToTxnRequest;
-pub use add_partitions_to_txn_response::AddPartitionsToTxnResponse;
-pub use add_raft_voter_request::AddRaftVoterRequest;
-pub use add_raft_voter_response::AddRaftVoterResponse;
-pub use allocate_producer_ids_request::AllocateProducerIdsRequest;
-pub use allocate_producer_ids_response::AllocateProducerIdsResponse;
-pub use alter_client_quotas_request::AlterClientQuotasRequest;
-pub use alter_client_quotas_response::AlterClientQuotasResponse;
-pub use alter_configs_request::AlterConfigsRequest;
-pub use alter_configs_response::AlterConfigsResponse;
-pub use alter_partition_reassignments_request::AlterPartitionReassignmentsRequest;
-pub use alter_partition_reassignments_response::AlterPartitionReassignmentsResponse;
-pub use alter_partition_request::AlterPartitionRequest;
-pub use alter_partition_response::AlterPartitionResponse;
-pub use alter_replica_log_dirs_request::AlterReplicaLogDirsRequest;
-pub use alter_replica_log_dirs_response::AlterReplicaLogDirsResponse;
-pub use alter_share_group_offsets_request::AlterShareGroupOffsetsRequest;
-pub use alter_share_group_offsets_response::AlterShareGroupOffsetsResponse;
-pub use alter_user_scram_credentials_request::AlterUserScramCredentialsRequest;
-pub use alter_user_scram_credentials_response::AlterUserScramCredentialsResponse;
-pub use api_versions_request::ApiVersionsRequest;
-pub use api_versions_response::ApiVersionsResponse;
-pub use assign_replicas_to_dirs_request::AssignReplicasToDirsRequest;
-pub use assign_replicas_to_dirs_response::AssignReplicasToDirsResponse;
-pub use begin_quorum_epoch_request::BeginQuorumEpochRequest;
-pub use begin_quorum_epoch_response::BeginQuorumEpochResponse;
-pub use broker_heartbeat_request::BrokerHeartbeatRequest;
-pub use broker_heartbeat_response::BrokerHeartbeatResponse;
-pub use broker_registration_request::BrokerRegistrationRequest;
-pub use broker_registration_response::BrokerRegistrationResponse;
-pub use consumer_group_describe_request::ConsumerGroupDescribeRequest;
-pub use consumer_group_describe_response::ConsumerGroupDescribeResponse;
-pub use consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
-pub use consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
-pub use consumer_protocol_assignment::ConsumerProtocolAssignment;
-pub use consumer_protocol_subscription::ConsumerProtocolSubscription;
-pub use control_record_type_schema::ControlRecordTypeSchema;
-pub use controlled_shutdown_request::ControlledShutdownRequest;
-pub use controlled_shutdown_response::ControlledShutdownResponse;
-pub use controller_registration_request::ControllerRegistrationRequest;
-pub use controller_registration_response::ControllerRegistrationResponse;
-pub use create_acls_request::CreateAclsRequest;
-pub use create_acls_response::CreateAclsResponse;
-pub use create_delegation_token_request::CreateDelegationTokenRequest;
-pub use create_delegation_token_response::CreateDelegationTokenResponse;
-pub use create_partitions_request::CreatePartitionsRequest;
-pub use create_partitions_response::CreatePartitionsResponse;
-pub use create_topics_request::CreateTopicsRequest;
-pub use create_topics_response::CreateTopicsResponse;
-pub use default_principal_data::DefaultPrincipalData;
-pub use delete_acls_request::DeleteAclsRequest;
-pub use delete_acls_response::DeleteAclsResponse;
-pub use delete_groups_request::DeleteGroupsRequest;
-pub use delete_groups_response::DeleteGroupsResponse;
-pub use delete_records_request::DeleteRecordsRequest;
-pub use delete_records_response::DeleteRecordsResponse;
-pub use delete_share_group_offsets_request::DeleteShareGroupOffsetsRequest;
-pub use delete_share_group_offsets_response::DeleteShareGroupOffsetsResponse;
-pub use delete_share_group_state_request::DeleteShareGroupStateRequest;
-pub use delete_share_group_state_response::DeleteShareGroupStateResponse;
-pub use delete_topics_request::DeleteTopicsRequest;
-pub use delete_topics_response::DeleteTopicsResponse;
-pub use describe_acls_request::DescribeAclsRequest;
-pub use describe_acls_response::DescribeAclsResponse;
-pub use describe_client_quotas_request::DescribeClientQuotasRequest;
-pub use describe_client_quotas_response::DescribeClientQuotasResponse;
-pub use describe_cluster_request::DescribeClusterRequest;
-pub use describe_cluster_response::DescribeClusterResponse;
-pub use describe_configs_request::DescribeConfigsRequest;
-pub use describe_configs_response::DescribeConfigsResponse;
-pub use describe_delegation_token_request::DescribeDelegationTokenRequest;
-pub use describe_delegation_token_response::DescribeDelegationTokenResponse;
-pub use describe_groups_request::DescribeGroupsRequest;
-pub use describe_groups_response::DescribeGroupsResponse;
-pub use describe_log_dirs_request::DescribeLogDirsRequest;
-pub use describe_log_dirs_response::DescribeLogDirsResponse;
-pub use describe_producers_request::DescribeProducersRequest;
-pub use describe_producers_response::DescribeProducersResponse;
-pub use describe_quorum_request::DescribeQuorumRequest;
-pub use describe_quorum_response::DescribeQuorumResponse;
-pub use describe_share_group_offsets_request::DescribeShareGroupOffsetsRequest;
-pub use describe_share_group_offsets_response::DescribeShareGroupOffsetsResponse;
-pub use describe_topic_partitions_request::DescribeTopicPartitionsRequest;
-pub use describe_topic_partitions_response::DescribeTopicPartitionsResponse;
-pub use describe_transactions_request::DescribeTransactionsRequest;
-pub use describe_transactions_response::DescribeTransactionsResponse;
-pub use describe_user_scram_credentials_request::DescribeUserScramCredentialsRequest;
-pub use describe_user_scram_credentials_response::DescribeUserScramCredentialsResponse;
-pub use elect_leaders_request::ElectLeadersRequest;
-pub use elect_leaders_response::ElectLeadersResponse;
-pub use end_quorum_epoch_request::EndQuorumEpochRequest;
-pub use end_quorum_epoch_response::EndQuorumEpochResponse;
-pub use end_txn_marker::EndTxnMarker;
-pub use end_txn_request::EndTxnRequest;
-pub use end_txn_response::EndTxnResponse;
-pub use envelope_request::EnvelopeRequest;
-pub use envelope_response::EnvelopeResponse;
-pub use expire_delegation_token_request::ExpireDelegationTokenRequest;
-pub use expire_delegation_token_response::ExpireDelegationTokenResponse;
-pub use fetch_request::FetchRequest;
-pub use fetch_response::FetchResponse;
-pub use fetch_snapshot_request::FetchSnapshotRequest;
-pub use fetch_snapshot_response::FetchSnapshotResponse;
-pub use find_coordinator_request::FindCoordinatorRequest;
-pub use find_coordinator_response::FindCoordinatorResponse;
-pub use get_telemetry_subscriptions_request::GetTelemetrySubscriptionsRequest;
-pub use get_telemetry_subscriptions_response::GetTelemetrySubscriptionsResponse;
-pub use heartbeat_request::HeartbeatRequest;
-pub use heartbeat_response::HeartbeatResponse;
-pub use incremental_alter_configs_request::IncrementalAlterConfigsRequest;
-pub use incremental_alter_configs_response::IncrementalAlterConfigsResponse;
-pub use init_producer_id_request::InitProducerIdRequest;
-pub use init_producer_id_response::InitProducerIdResponse;
-pub use initialize_share_group_state_request::InitializeShareGroupStateRequest;
-pub use initialize_share_group_state_response::InitializeShareGroupStateResponse;
-pub use join_group_request::JoinGroupRequest;
-pub use join_group_response::JoinGroupResponse;
-pub use k_raft_version_record::KRaftVersionRecord;
-pub use leader_and_isr_request::LeaderAndIsrRequest;
-pub use leader_and_isr_response::LeaderAndIsrResponse;
-pub use leader_change_message::LeaderChangeMessage;
-pub use leave_group_request::LeaveGroupRequest;
-pub use leave_group_response::LeaveGroupResponse;
-pub use list_config_resources_request::ListConfigResourcesRequest;
-pub use list_config_resources_response::ListConfigResourcesResponse;
-pub use list_groups_request::ListGroupsRequest;
-pub use list_groups_response::ListGroupsResponse;
-pub use list_offsets_request::ListOffsetsRequest;
-pub use list_offsets_response::ListOffsetsResponse;
-pub use list_partition_reassignments_request::ListPartitionReassignmentsRequest;
-pub use list_partition_reassignments_response::ListPartitionReassignmentsResponse;
-pub use list_transactions_request::ListTransactionsRequest;
-pub use list_transactions_response::ListTransactionsResponse;
-pub use metadata_request::MetadataRequest;
-pub use metadata_response::MetadataResponse;
-pub use offset_commit_request::OffsetCommitRequest;
-pub use offset_commit_response::OffsetCommitResponse;
-pub use offset_delete_request::OffsetDeleteRequest;
-pub use offset_delete_response::OffsetDeleteResponse;
-pub use offset_fetch_request::OffsetFetchRequest;
-pub use offset_fetch_response::OffsetFetchResponse;
-pub use offset_for_leader_epoch_request::OffsetForLeaderEpochRequest;
-pub use offset_for_leader_epoch_response::OffsetForLeaderEpochResponse;
-pub use produce_request::ProduceRequest;
-pub use produce_response::ProduceResponse;
-pub use push_telemetry_request::PushTelemetryRequest;
-pub use push_telemetry_response::PushTelemetryResponse;
-pub use read_share_group_state_request::ReadShareGroupStateRequest;
-pub use read_share_group_state_response::ReadShareGroupStateResponse;
-pub use read_share_group_state_summary_request::ReadShareGroupStateSummaryRequest;
-pub use read_share_group_state_summary_response::ReadShareGroupStateSummaryResponse;
-pub use remove_raft_voter_request::RemoveRaftVoterRequest;
-pub use remove_raft_voter_response::RemoveRaftVoterResponse;
-pub use renew_delegation_token_request::RenewDelegationTokenRequest;
-pub use renew_delegation_token_response::RenewDelegationTokenResponse;
-pub use sasl_authenticate_request::SaslAuthenticateRequest;
-pub use sasl_authenticate_response::SaslAuthenticateResponse;
-pub use sasl_handshake_request::SaslHandshakeRequest;
-pub use sasl_handshake_response::SaslHandshakeResponse;
-pub use share_acknowledge_request::ShareAcknowledgeRequest;
-pub use share_acknowledge_response::ShareAcknowledgeResponse;
-pub use share_fetch_request::ShareFetchRequest;
-pub use share_fetch_response::ShareFetchResponse;
-pub use share_group_describe_request::ShareGroupDescribeRequest;
-pub use share_group_describe_response::ShareGroupDescribeResponse;
-pub use share_group_heartbeat_request::ShareGroupHeartbeatRequest;
-pub use share_group_heartbeat_response::ShareGroupHeartbeatResponse;
-pub use snapshot_footer_record::SnapshotFooterRecord;
-pub use snapshot_header_record::SnapshotHeaderRecord;
-pub use stop_replica_request::StopReplicaRequest;
-pub use stop_replica_response::StopReplicaResponse;
-pub use streams_group_describe_request::StreamsGroupDescribeRequest;
-pub use streams_group_describe_response::StreamsGroupDescribeResponse;
-pub use streams_group_heartbeat_request::StreamsGroupHeartbeatRequest;
-pub use streams_group_heartbeat_response::StreamsGroupHeartbeatResponse;
-pub use sync_group_request::SyncGroupRequest;
-pub use sync_group_response::SyncGroupResponse;
-pub use txn_offset_commit_request::TxnOffsetCommitRequest;
-pub use txn_offset_commit_response::TxnOffsetCommitResponse;
-pub use unregister_broker_request::UnregisterBrokerRequest;
-pub use unregister_broker_response::UnregisterBrokerResponse;
-pub use update_features_request::UpdateFeaturesRequest;
-pub use update_features_response::UpdateFeaturesResponse;
-pub use update_metadata_request::UpdateMetadataRequest;
-pub use update_metadata_response::UpdateMetadataResponse;
-pub use update_raft_voter_request::UpdateRaftVoterRequest;
-pub use update_raft_voter_response::UpdateRaftVoterResponse;
-pub use vote_request::VoteRequest;
-pub use vote_response::VoteResponse;
-pub use voters_record::VotersRecord;
-pub use write_share_group_state_request::WriteShareGroupStateRequest;
-pub use write_share_group_state_response::WriteShareGroupStateResponse;
-pub use write_txn_markers_request::WriteTxnMarkersRequest;
-pub use write_txn_markers_response::WriteTxnMarkersResponse;
+pub use add_offsets_to_txn_request::{AddOffsetsToTxnRequest, AddOffsetsToTxnRequestRef};
+pub use add_offsets_to_txn_response::{AddOffsetsToTxnResponse, AddOffsetsToTxnResponseRef};
+pub use add_partitions_to_txn_request::{AddPartitionsToTxnRequest, AddPartitionsToTxnRequestRef};
+pub use add_partitions_to_txn_response::{
+    AddPartitionsToTxnResponse, AddPartitionsToTxnResponseRef,
+};
+pub use add_raft_voter_request::{AddRaftVoterRequest, AddRaftVoterRequestRef};
+pub use add_raft_voter_response::{AddRaftVoterResponse, AddRaftVoterResponseRef};
+pub use allocate_producer_ids_request::{
+    AllocateProducerIdsRequest, AllocateProducerIdsRequestRef,
+};
+pub use allocate_producer_ids_response::{
+    AllocateProducerIdsResponse, AllocateProducerIdsResponseRef,
+};
+pub use alter_client_quotas_request::{AlterClientQuotasRequest, AlterClientQuotasRequestRef};
+pub use alter_client_quotas_response::{AlterClientQuotasResponse, AlterClientQuotasResponseRef};
+pub use alter_configs_request::{AlterConfigsRequest, AlterConfigsRequestRef};
+pub use alter_configs_response::{AlterConfigsResponse, AlterConfigsResponseRef};
+pub use alter_partition_reassignments_request::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsRequestRef,
+};
+pub use alter_partition_reassignments_response::{
+    AlterPartitionReassignmentsResponse, AlterPartitionReassignmentsResponseRef,
+};
+pub use alter_partition_request::{AlterPartitionRequest, AlterPartitionRequestRef};
+pub use alter_partition_response::{AlterPartitionResponse, AlterPartitionResponseRef};
+pub use alter_replica_log_dirs_request::{
+    AlterReplicaLogDirsRequest, AlterReplicaLogDirsRequestRef,
+};
+pub use alter_replica_log_dirs_response::{
+    AlterReplicaLogDirsResponse, AlterReplicaLogDirsResponseRef,
+};
+pub use alter_share_group_offsets_request::{
+    AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsRequestRef,
+};
+pub use alter_share_group_offsets_response::{
+    AlterShareGroupOffsetsResponse, AlterShareGroupOffsetsResponseRef,
+};
+pub use alter_user_scram_credentials_request::{
+    AlterUserScramCredentialsRequest, AlterUserScramCredentialsRequestRef,
+};
+pub use alter_user_scram_credentials_response::{
+    AlterUserScramCredentialsResponse, AlterUserScramCredentialsResponseRef,
+};
+pub use api_versions_request::{ApiVersionsRequest, ApiVersionsRequestRef};
+pub use api_versions_response::{ApiVersionsResponse, ApiVersionsResponseRef};
+pub use assign_replicas_to_dirs_request::{
+    AssignReplicasToDirsRequest, AssignReplicasToDirsRequestRef,
+};
+pub use assign_replicas_to_dirs_response::{
+    AssignReplicasToDirsResponse, AssignReplicasToDirsResponseRef,
+};
+pub use begin_quorum_epoch_request::{BeginQuorumEpochRequest, BeginQuorumEpochRequestRef};
+pub use begin_quorum_epoch_response::{BeginQuorumEpochResponse, BeginQuorumEpochResponseRef};
+pub use broker_heartbeat_request::{BrokerHeartbeatRequest, BrokerHeartbeatRequestRef};
+pub use broker_heartbeat_response::{BrokerHeartbeatResponse, BrokerHeartbeatResponseRef};
+pub use broker_registration_request::{BrokerRegistrationRequest, BrokerRegistrationRequestRef};
+pub use broker_registration_response::{BrokerRegistrationResponse, BrokerRegistrationResponseRef};
+pub use consumer_group_describe_request::{
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeRequestRef,
+};
+pub use consumer_group_describe_response::{
+    ConsumerGroupDescribeResponse, ConsumerGroupDescribeResponseRef,
+};
+pub use consumer_group_heartbeat_request::{
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatRequestRef,
+};
+pub use consumer_group_heartbeat_response::{
+    ConsumerGroupHeartbeatResponse, ConsumerGroupHeartbeatResponseRef,
+};
+pub use consumer_protocol_assignment::{ConsumerProtocolAssignment, ConsumerProtocolAssignmentRef};
+pub use consumer_protocol_subscription::{
+    ConsumerProtocolSubscription, ConsumerProtocolSubscriptionRef,
+};
+pub use control_record_type_schema::{ControlRecordTypeSchema, ControlRecordTypeSchemaRef};
+pub use controlled_shutdown_request::{ControlledShutdownRequest, ControlledShutdownRequestRef};
+pub use controlled_shutdown_response::{ControlledShutdownResponse, ControlledShutdownResponseRef};
+pub use controller_registration_request::{
+    ControllerRegistrationRequest, ControllerRegistrationRequestRef,
+};
+pub use controller_registration_response::{
+    ControllerRegistrationResponse, ControllerRegistrationResponseRef,
+};
+pub use create_acls_request::{CreateAclsRequest, CreateAclsRequestRef};
+pub use create_acls_response::{CreateAclsResponse, CreateAclsResponseRef};
+pub use create_delegation_token_request::{
+    CreateDelegationTokenRequest, CreateDelegationTokenRequestRef,
+};
+pub use create_delegation_token_response::{
+    CreateDelegationTokenResponse, CreateDelegationTokenResponseRef,
+};
+pub use create_partitions_request::{CreatePartitionsRequest, CreatePartitionsRequestRef};
+pub use create_partitions_response::{CreatePartitionsResponse, CreatePartitionsResponseRef};
+pub use create_topics_request::{CreateTopicsRequest, CreateTopicsRequestRef};
+pub use create_topics_response::{CreateTopicsResponse, CreateTopicsResponseRef};
+pub use default_principal_data::{DefaultPrincipalData, DefaultPrincipalDataRef};
+pub use delete_acls_request::{DeleteAclsRequest, DeleteAclsRequestRef};
+pub use delete_acls_response::{DeleteAclsResponse, DeleteAclsResponseRef};
+pub use delete_groups_request::{DeleteGroupsRequest, DeleteGroupsRequestRef};
+pub use delete_groups_response::{DeleteGroupsResponse, DeleteGroupsResponseRef};
+pub use delete_records_request::{DeleteRecordsRequest, DeleteRecordsRequestRef};
+pub use delete_records_response::{DeleteRecordsResponse, DeleteRecordsResponseRef};
+pub use delete_share_group_offsets_request::{
+    DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsRequestRef,
+};
+pub use delete_share_group_offsets_response::{
+    DeleteShareGroupOffsetsResponse, DeleteShareGroupOffsetsResponseRef,
+};
+pub use delete_share_group_state_request::{
+    DeleteShareGroupStateRequest, DeleteShareGroupStateRequestRef,
+};
+pub use delete_share_group_state_response::{
+    DeleteShareGroupStateResponse, DeleteShareGroupStateResponseRef,
+};
+pub use delete_topics_request::{DeleteTopicsRequest, DeleteTopicsRequestRef};
+pub use delete_topics_response::{DeleteTopicsResponse, DeleteTopicsResponseRef};
+pub use describe_acls_request::{DescribeAclsRequest, DescribeAclsRequestRef};
+pub use describe_acls_response::{DescribeAclsResponse, DescribeAclsResponseRef};
+pub use describe_client_quotas_request::{
+    DescribeClientQuotasRequest, DescribeClientQuotasRequestRef,
+};
+pub use describe_client_quotas_response::{
+    DescribeClientQuotasResponse, DescribeClientQuotasResponseRef,
+};
+pub use describe_cluster_request::{DescribeClusterRequest, DescribeClusterRequestRef};
+pub use describe_cluster_response::{DescribeClusterResponse, DescribeClusterResponseRef};
+pub use describe_configs_request::{DescribeConfigsRequest, DescribeConfigsRequestRef};
+pub use describe_configs_response::{DescribeConfigsResponse, DescribeConfigsResponseRef};
+pub use describe_delegation_token_request::{
+    DescribeDelegationTokenRequest, DescribeDelegationTokenRequestRef,
+};
+pub use describe_delegation_token_response::{
+    DescribeDelegationTokenResponse, DescribeDelegationTokenResponseRef,
+};
+pub use describe_groups_request::{DescribeGroupsRequest, DescribeGroupsRequestRef};
+pub use describe_groups_response::{DescribeGroupsResponse, DescribeGroupsResponseRef};
+pub use describe_log_dirs_request::{DescribeLogDirsRequest, DescribeLogDirsRequestRef};
+pub use describe_log_dirs_response::{DescribeLogDirsResponse, DescribeLogDirsResponseRef};
+pub use describe_producers_request::{DescribeProducersRequest, DescribeProducersRequestRef};
+pub use describe_producers_response::{DescribeProducersResponse, DescribeProducersResponseRef};
+pub use describe_quorum_request::{DescribeQuorumRequest, DescribeQuorumRequestRef};
+pub use describe_quorum_response::{DescribeQuorumResponse, DescribeQuorumResponseRef};
+pub use describe_share_group_offsets_request::{
+    DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsRequestRef,
+};
+pub use describe_share_group_offsets_response::{
+    DescribeShareGroupOffsetsResponse, DescribeShareGroupOffsetsResponseRef,
+};
+pub use describe_topic_partitions_request::{
+    DescribeTopicPartitionsRequest, DescribeTopicPartitionsRequestRef,
+};
+pub use describe_topic_partitions_response::{
+    DescribeTopicPartitionsResponse, DescribeTopicPartitionsResponseRef,
+};
+pub use describe_transactions_request::{
+    DescribeTransactionsRequest, DescribeTransactionsRequestRef,
+};
+pub use describe_transactions_response::{
+    DescribeTransactionsResponse, DescribeTransactionsResponseRef,
+};
+pub use describe_user_scram_credentials_request::{
+    DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsRequestRef,
+};
+pub use describe_user_scram_credentials_response::{
+    DescribeUserScramCredentialsResponse, DescribeUserScramCredentialsResponseRef,
+};
+pub use elect_leaders_request::{ElectLeadersRequest, ElectLeadersRequestRef};
+pub use elect_leaders_response::{ElectLeadersResponse, ElectLeadersResponseRef};
+pub use end_quorum_epoch_request::{EndQuorumEpochRequest, EndQuorumEpochRequestRef};
+pub use end_quorum_epoch_response::{EndQuorumEpochResponse, EndQuorumEpochResponseRef};
+pub use end_txn_marker::{EndTxnMarker, EndTxnMarkerRef};
+pub use end_txn_request::{EndTxnRequest, EndTxnRequestRef};
+pub use end_txn_response::{EndTxnResponse, EndTxnResponseRef};
+pub use envelope_request::{EnvelopeRequest, EnvelopeRequestRef};
+pub use envelope_response::{EnvelopeResponse, EnvelopeResponseRef};
+pub use expire_delegation_token_request::{
+    ExpireDelegationTokenRequest, ExpireDelegationTokenRequestRef,
+};
+pub use expire_delegation_token_response::{
+    ExpireDelegationTokenResponse, ExpireDelegationTokenResponseRef,
+};
+pub use fetch_request::{FetchRequest, FetchRequestRef};
+pub use fetch_response::{FetchResponse, FetchResponseRef};
+pub use fetch_snapshot_request::{FetchSnapshotRequest, FetchSnapshotRequestRef};
+pub use fetch_snapshot_response::{FetchSnapshotResponse, FetchSnapshotResponseRef};
+pub use find_coordinator_request::{FindCoordinatorRequest, FindCoordinatorRequestRef};
+pub use find_coordinator_response::{FindCoordinatorResponse, FindCoordinatorResponseRef};
+pub use get_telemetry_subscriptions_request::{
+    GetTelemetrySubscriptionsRequest, GetTelemetrySubscriptionsRequestRef,
+};
+pub use get_telemetry_subscriptions_response::{
+    GetTelemetrySubscriptionsResponse, GetTelemetrySubscriptionsResponseRef,
+};
+pub use heartbeat_request::{HeartbeatRequest, HeartbeatRequestRef};
+pub use heartbeat_response::{HeartbeatResponse, HeartbeatResponseRef};
+pub use incremental_alter_configs_request::{
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsRequestRef,
+};
+pub use incremental_alter_configs_response::{
+    IncrementalAlterConfigsResponse, IncrementalAlterConfigsResponseRef,
+};
+pub use init_producer_id_request::{InitProducerIdRequest, InitProducerIdRequestRef};
+pub use init_producer_id_response::{InitProducerIdResponse, InitProducerIdResponseRef};
+pub use initialize_share_group_state_request::{
+    InitializeShareGroupStateRequest, InitializeShareGroupStateRequestRef,
+};
+pub use initialize_share_group_state_response::{
+    InitializeShareGroupStateResponse, InitializeShareGroupStateResponseRef,
+};
+pub use join_group_request::{JoinGroupRequest, JoinGroupRequestRef};
+pub use join_group_response::{JoinGroupResponse, JoinGroupResponseRef};
+pub use k_raft_version_record::{KRaftVersionRecord, KRaftVersionRecordRef};
+pub use leader_and_isr_request::{LeaderAndIsrRequest, LeaderAndIsrRequestRef};
+pub use leader_and_isr_response::{LeaderAndIsrResponse, LeaderAndIsrResponseRef};
+pub use leader_change_message::{LeaderChangeMessage, LeaderChangeMessageRef};
+pub use leave_group_request::{LeaveGroupRequest, LeaveGroupRequestRef};
+pub use leave_group_response::{LeaveGroupResponse, LeaveGroupResponseRef};
+pub use list_config_resources_request::{
+    ListConfigResourcesRequest, ListConfigResourcesRequestRef,
+};
+pub use list_config_resources_response::{
+    ListConfigResourcesResponse, ListConfigResourcesResponseRef,
+};
+pub use list_groups_request::{ListGroupsRequest, ListGroupsRequestRef};
+pub use list_groups_response::{ListGroupsResponse, ListGroupsResponseRef};
+pub use list_offsets_request::{ListOffsetsRequest, ListOffsetsRequestRef};
+pub use list_offsets_response::{ListOffsetsResponse, ListOffsetsResponseRef};
+pub use list_partition_reassignments_request::{
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsRequestRef,
+};
+pub use list_partition_reassignments_response::{
+    ListPartitionReassignmentsResponse, ListPartitionReassignmentsResponseRef,
+};
+pub use list_transactions_request::{ListTransactionsRequest, ListTransactionsRequestRef};
+pub use list_transactions_response::{ListTransactionsResponse, ListTransactionsResponseRef};
+pub use metadata_request::{MetadataRequest, MetadataRequestRef};
+pub use metadata_response::{MetadataResponse, MetadataResponseRef};
+pub use offset_commit_request::{OffsetCommitRequest, OffsetCommitRequestRef};
+pub use offset_commit_response::{OffsetCommitResponse, OffsetCommitResponseRef};
+pub use offset_delete_request::{OffsetDeleteRequest, OffsetDeleteRequestRef};
+pub use offset_delete_response::{OffsetDeleteResponse, OffsetDeleteResponseRef};
+pub use offset_fetch_request::{OffsetFetchRequest, OffsetFetchRequestRef};
+pub use offset_fetch_response::{OffsetFetchResponse, OffsetFetchResponseRef};
+pub use offset_for_leader_epoch_request::{
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochRequestRef,
+};
+pub use offset_for_leader_epoch_response::{
+    OffsetForLeaderEpochResponse, OffsetForLeaderEpochResponseRef,
+};
+pub use produce_request::{ProduceRequest, ProduceRequestRef};
+pub use produce_response::{ProduceResponse, ProduceResponseRef};
+pub use push_telemetry_request::{PushTelemetryRequest, PushTelemetryRequestRef};
+pub use push_telemetry_response::{PushTelemetryResponse, PushTelemetryResponseRef};
+pub use read_share_group_state_request::{
+    ReadShareGroupStateRequest, ReadShareGroupStateRequestRef,
+};
+pub use read_share_group_state_response::{
+    ReadShareGroupStateResponse, ReadShareGroupStateResponseRef,
+};
+pub use read_share_group_state_summary_request::{
+    ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryRequestRef,
+};
+pub use read_share_group_state_summary_response::{
+    ReadShareGroupStateSummaryResponse, ReadShareGroupStateSummaryResponseRef,
+};
+pub use remove_raft_voter_request::{RemoveRaftVoterRequest, RemoveRaftVoterRequestRef};
+pub use remove_raft_voter_response::{RemoveRaftVoterResponse, RemoveRaftVoterResponseRef};
+pub use renew_delegation_token_request::{
+    RenewDelegationTokenRequest, RenewDelegationTokenRequestRef,
+};
+pub use renew_delegation_token_response::{
+    RenewDelegationTokenResponse, RenewDelegationTokenResponseRef,
+};
+pub use sasl_authenticate_request::{SaslAuthenticateRequest, SaslAuthenticateRequestRef};
+pub use sasl_authenticate_response::{SaslAuthenticateResponse, SaslAuthenticateResponseRef};
+pub use sasl_handshake_request::{SaslHandshakeRequest, SaslHandshakeRequestRef};
+pub use sasl_handshake_response::{SaslHandshakeResponse, SaslHandshakeResponseRef};
+pub use share_acknowledge_request::{ShareAcknowledgeRequest, ShareAcknowledgeRequestRef};
+pub use share_acknowledge_response::{ShareAcknowledgeResponse, ShareAcknowledgeResponseRef};
+pub use share_fetch_request::{ShareFetchRequest, ShareFetchRequestRef};
+pub use share_fetch_response::{ShareFetchResponse, ShareFetchResponseRef};
+pub use share_group_describe_request::{ShareGroupDescribeRequest, ShareGroupDescribeRequestRef};
+pub use share_group_describe_response::{
+    ShareGroupDescribeResponse, ShareGroupDescribeResponseRef,
+};
+pub use share_group_heartbeat_request::{
+    ShareGroupHeartbeatRequest, ShareGroupHeartbeatRequestRef,
+};
+pub use share_group_heartbeat_response::{
+    ShareGroupHeartbeatResponse, ShareGroupHeartbeatResponseRef,
+};
+pub use snapshot_footer_record::{SnapshotFooterRecord, SnapshotFooterRecordRef};
+pub use snapshot_header_record::{SnapshotHeaderRecord, SnapshotHeaderRecordRef};
+pub use stop_replica_request::{StopReplicaRequest, StopReplicaRequestRef};
+pub use stop_replica_response::{StopReplicaResponse, StopReplicaResponseRef};
+pub use streams_group_describe_request::{
+    StreamsGroupDescribeRequest, StreamsGroupDescribeRequestRef,
+};
+pub use streams_group_describe_response::{
+    StreamsGroupDescribeResponse, StreamsGroupDescribeResponseRef,
+};
+pub use streams_group_heartbeat_request::{
+    StreamsGroupHeartbeatRequest, StreamsGroupHeartbeatRequestRef,
+};
+pub use streams_group_heartbeat_response::{
+    StreamsGroupHeartbeatResponse, StreamsGroupHeartbeatResponseRef,
+};
+pub use sync_group_request::{SyncGroupRequest, SyncGroupRequestRef};
+pub use sync_group_response::{SyncGroupResponse, SyncGroupResponseRef};
+pub use txn_offset_commit_request::{TxnOffsetCommitRequest, TxnOffsetCommitRequestRef};
+pub use txn_offset_commit_response::{TxnOffsetCommitResponse, TxnOffsetCommitResponseRef};
+pub use unregister_broker_request::{UnregisterBrokerRequest, UnregisterBrokerRequestRef};
+pub use unregister_broker_response::{UnregisterBrokerResponse, UnregisterBrokerResponseRef};
+pub use update_features_request::{UpdateFeaturesRequest, UpdateFeaturesRequestRef};
+pub use update_features_response::{UpdateFeaturesResponse, UpdateFeaturesResponseRef};
+pub use update_metadata_request::{UpdateMetadataRequest, UpdateMetadataRequestRef};
+pub use update_metadata_response::{UpdateMetadataResponse, UpdateMetadataResponseRef};
+pub use update_raft_voter_request::{UpdateRaftVoterRequest, UpdateRaftVoterRequestRef};
+pub use update_raft_voter_response::{UpdateRaftVoterResponse, UpdateRaftVoterResponseRef};
+pub use vote_request::{VoteRequest, VoteRequestRef};
+pub use vote_response::{VoteResponse, VoteResponseRef};
+pub use voters_record::{VotersRecord, VotersRecordRef};
+pub use write_share_group_state_request::{
+    WriteShareGroupStateRequest, WriteShareGroupStateRequestRef,
+};
+pub use write_share_group_state_response::{
+    WriteShareGroupStateResponse, WriteShareGroupStateResponseRef,
+};
+pub use write_txn_markers_request::{WriteTxnMarkersRequest, WriteTxnMarkersRequestRef};
+pub use write_txn_markers_response::{WriteTxnMarkersResponse, WriteTxnMarkersResponseRef};
 
 impl crate::message::Request for ProduceRequest {
     type Response = ProduceResponse;
@@ -2412,6 +2546,289 @@ impl AnyRequest {
         })
     }
 
+    /// Decodes through the borrowed view ([`crate::DecodeRef`]) and converts the view to the
+    /// owned body (property tests check it equals [`Self::decode`]).
+    ///
+    /// # Errors
+    /// Unsupported versions and malformed bodies.
+    #[cfg(feature = "testing")]
+    pub fn decode_via_ref(key: ApiKey, v: i16, body: &[u8]) -> Result<Self, DecodeError> {
+        use crate::{DecodeRef, IntoOwned};
+        Ok(match key {
+            ApiKey::Produce => Self::Produce(ProduceRequestRef::decode_ref(body, v)?.into_owned()),
+            ApiKey::Fetch => Self::Fetch(FetchRequestRef::decode_ref(body, v)?.into_owned()),
+            ApiKey::ListOffsets => {
+                Self::ListOffsets(ListOffsetsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::Metadata => {
+                Self::Metadata(MetadataRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::LeaderAndIsr => {
+                Self::LeaderAndIsr(LeaderAndIsrRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::StopReplica => {
+                Self::StopReplica(StopReplicaRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::UpdateMetadata => {
+                Self::UpdateMetadata(UpdateMetadataRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ControlledShutdown => Self::ControlledShutdown(
+                ControlledShutdownRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::OffsetCommit => {
+                Self::OffsetCommit(OffsetCommitRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::OffsetFetch => {
+                Self::OffsetFetch(OffsetFetchRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::FindCoordinator => {
+                Self::FindCoordinator(FindCoordinatorRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::JoinGroup => {
+                Self::JoinGroup(JoinGroupRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::Heartbeat => {
+                Self::Heartbeat(HeartbeatRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::LeaveGroup => {
+                Self::LeaveGroup(LeaveGroupRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::SyncGroup => {
+                Self::SyncGroup(SyncGroupRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeGroups => {
+                Self::DescribeGroups(DescribeGroupsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ListGroups => {
+                Self::ListGroups(ListGroupsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::SaslHandshake => {
+                Self::SaslHandshake(SaslHandshakeRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ApiVersions => {
+                Self::ApiVersions(ApiVersionsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::CreateTopics => {
+                Self::CreateTopics(CreateTopicsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DeleteTopics => {
+                Self::DeleteTopics(DeleteTopicsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DeleteRecords => {
+                Self::DeleteRecords(DeleteRecordsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::InitProducerId => {
+                Self::InitProducerId(InitProducerIdRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::OffsetForLeaderEpoch => Self::OffsetForLeaderEpoch(
+                OffsetForLeaderEpochRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AddPartitionsToTxn => Self::AddPartitionsToTxn(
+                AddPartitionsToTxnRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AddOffsetsToTxn => {
+                Self::AddOffsetsToTxn(AddOffsetsToTxnRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::EndTxn => Self::EndTxn(EndTxnRequestRef::decode_ref(body, v)?.into_owned()),
+            ApiKey::WriteTxnMarkers => {
+                Self::WriteTxnMarkers(WriteTxnMarkersRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::TxnOffsetCommit => {
+                Self::TxnOffsetCommit(TxnOffsetCommitRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeAcls => {
+                Self::DescribeAcls(DescribeAclsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::CreateAcls => {
+                Self::CreateAcls(CreateAclsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DeleteAcls => {
+                Self::DeleteAcls(DeleteAclsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeConfigs => {
+                Self::DescribeConfigs(DescribeConfigsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::AlterConfigs => {
+                Self::AlterConfigs(AlterConfigsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::AlterReplicaLogDirs => Self::AlterReplicaLogDirs(
+                AlterReplicaLogDirsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeLogDirs => {
+                Self::DescribeLogDirs(DescribeLogDirsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::SaslAuthenticate => Self::SaslAuthenticate(
+                SaslAuthenticateRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::CreatePartitions => Self::CreatePartitions(
+                CreatePartitionsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::CreateDelegationToken => Self::CreateDelegationToken(
+                CreateDelegationTokenRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::RenewDelegationToken => Self::RenewDelegationToken(
+                RenewDelegationTokenRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ExpireDelegationToken => Self::ExpireDelegationToken(
+                ExpireDelegationTokenRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeDelegationToken => Self::DescribeDelegationToken(
+                DescribeDelegationTokenRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DeleteGroups => {
+                Self::DeleteGroups(DeleteGroupsRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ElectLeaders => {
+                Self::ElectLeaders(ElectLeadersRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::IncrementalAlterConfigs => Self::IncrementalAlterConfigs(
+                IncrementalAlterConfigsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AlterPartitionReassignments => Self::AlterPartitionReassignments(
+                AlterPartitionReassignmentsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ListPartitionReassignments => Self::ListPartitionReassignments(
+                ListPartitionReassignmentsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::OffsetDelete => {
+                Self::OffsetDelete(OffsetDeleteRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeClientQuotas => Self::DescribeClientQuotas(
+                DescribeClientQuotasRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AlterClientQuotas => Self::AlterClientQuotas(
+                AlterClientQuotasRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeUserScramCredentials => Self::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AlterUserScramCredentials => Self::AlterUserScramCredentials(
+                AlterUserScramCredentialsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::Vote => Self::Vote(VoteRequestRef::decode_ref(body, v)?.into_owned()),
+            ApiKey::BeginQuorumEpoch => Self::BeginQuorumEpoch(
+                BeginQuorumEpochRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::EndQuorumEpoch => {
+                Self::EndQuorumEpoch(EndQuorumEpochRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeQuorum => {
+                Self::DescribeQuorum(DescribeQuorumRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::AlterPartition => {
+                Self::AlterPartition(AlterPartitionRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::UpdateFeatures => {
+                Self::UpdateFeatures(UpdateFeaturesRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::Envelope => {
+                Self::Envelope(EnvelopeRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::FetchSnapshot => {
+                Self::FetchSnapshot(FetchSnapshotRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeCluster => {
+                Self::DescribeCluster(DescribeClusterRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeProducers => Self::DescribeProducers(
+                DescribeProducersRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::BrokerRegistration => Self::BrokerRegistration(
+                BrokerRegistrationRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::BrokerHeartbeat => {
+                Self::BrokerHeartbeat(BrokerHeartbeatRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::UnregisterBroker => Self::UnregisterBroker(
+                UnregisterBrokerRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeTransactions => Self::DescribeTransactions(
+                DescribeTransactionsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ListTransactions => Self::ListTransactions(
+                ListTransactionsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AllocateProducerIds => Self::AllocateProducerIds(
+                AllocateProducerIdsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ConsumerGroupHeartbeat => Self::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ConsumerGroupDescribe => Self::ConsumerGroupDescribe(
+                ConsumerGroupDescribeRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ControllerRegistration => Self::ControllerRegistration(
+                ControllerRegistrationRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::GetTelemetrySubscriptions => Self::GetTelemetrySubscriptions(
+                GetTelemetrySubscriptionsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::PushTelemetry => {
+                Self::PushTelemetry(PushTelemetryRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::AssignReplicasToDirs => Self::AssignReplicasToDirs(
+                AssignReplicasToDirsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ListConfigResources => Self::ListConfigResources(
+                ListConfigResourcesRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeTopicPartitions => Self::DescribeTopicPartitions(
+                DescribeTopicPartitionsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ShareGroupHeartbeat => Self::ShareGroupHeartbeat(
+                ShareGroupHeartbeatRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ShareGroupDescribe => Self::ShareGroupDescribe(
+                ShareGroupDescribeRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ShareFetch => {
+                Self::ShareFetch(ShareFetchRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ShareAcknowledge => Self::ShareAcknowledge(
+                ShareAcknowledgeRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AddRaftVoter => {
+                Self::AddRaftVoter(AddRaftVoterRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::RemoveRaftVoter => {
+                Self::RemoveRaftVoter(RemoveRaftVoterRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::UpdateRaftVoter => {
+                Self::UpdateRaftVoter(UpdateRaftVoterRequestRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::InitializeShareGroupState => Self::InitializeShareGroupState(
+                InitializeShareGroupStateRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ReadShareGroupState => Self::ReadShareGroupState(
+                ReadShareGroupStateRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::WriteShareGroupState => Self::WriteShareGroupState(
+                WriteShareGroupStateRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DeleteShareGroupState => Self::DeleteShareGroupState(
+                DeleteShareGroupStateRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ReadShareGroupStateSummary => Self::ReadShareGroupStateSummary(
+                ReadShareGroupStateSummaryRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::StreamsGroupHeartbeat => Self::StreamsGroupHeartbeat(
+                StreamsGroupHeartbeatRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::StreamsGroupDescribe => Self::StreamsGroupDescribe(
+                StreamsGroupDescribeRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeShareGroupOffsets => Self::DescribeShareGroupOffsets(
+                DescribeShareGroupOffsetsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AlterShareGroupOffsets => Self::AlterShareGroupOffsets(
+                AlterShareGroupOffsetsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DeleteShareGroupOffsets => Self::DeleteShareGroupOffsets(
+                DeleteShareGroupOffsetsRequestRef::decode_ref(body, v)?.into_owned(),
+            ),
+        })
+    }
+
     /// The API this body belongs to.
     #[must_use]
     pub const fn api_key(&self) -> ApiKey {
@@ -3904,6 +4321,289 @@ impl AnyResponse {
                 let (x, n) = DeleteShareGroupOffsetsResponse::decode_prefix(body, v)?;
                 (Self::DeleteShareGroupOffsets(x), n)
             }
+        })
+    }
+
+    /// Decodes through the borrowed view ([`crate::DecodeRef`]) and converts the view to the
+    /// owned body (property tests check it equals [`Self::decode`]).
+    ///
+    /// # Errors
+    /// Unsupported versions and malformed bodies.
+    #[cfg(feature = "testing")]
+    pub fn decode_via_ref(key: ApiKey, v: i16, body: &[u8]) -> Result<Self, DecodeError> {
+        use crate::{DecodeRef, IntoOwned};
+        Ok(match key {
+            ApiKey::Produce => Self::Produce(ProduceResponseRef::decode_ref(body, v)?.into_owned()),
+            ApiKey::Fetch => Self::Fetch(FetchResponseRef::decode_ref(body, v)?.into_owned()),
+            ApiKey::ListOffsets => {
+                Self::ListOffsets(ListOffsetsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::Metadata => {
+                Self::Metadata(MetadataResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::LeaderAndIsr => {
+                Self::LeaderAndIsr(LeaderAndIsrResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::StopReplica => {
+                Self::StopReplica(StopReplicaResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::UpdateMetadata => {
+                Self::UpdateMetadata(UpdateMetadataResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ControlledShutdown => Self::ControlledShutdown(
+                ControlledShutdownResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::OffsetCommit => {
+                Self::OffsetCommit(OffsetCommitResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::OffsetFetch => {
+                Self::OffsetFetch(OffsetFetchResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::FindCoordinator => {
+                Self::FindCoordinator(FindCoordinatorResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::JoinGroup => {
+                Self::JoinGroup(JoinGroupResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::Heartbeat => {
+                Self::Heartbeat(HeartbeatResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::LeaveGroup => {
+                Self::LeaveGroup(LeaveGroupResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::SyncGroup => {
+                Self::SyncGroup(SyncGroupResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeGroups => {
+                Self::DescribeGroups(DescribeGroupsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ListGroups => {
+                Self::ListGroups(ListGroupsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::SaslHandshake => {
+                Self::SaslHandshake(SaslHandshakeResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ApiVersions => {
+                Self::ApiVersions(ApiVersionsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::CreateTopics => {
+                Self::CreateTopics(CreateTopicsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DeleteTopics => {
+                Self::DeleteTopics(DeleteTopicsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DeleteRecords => {
+                Self::DeleteRecords(DeleteRecordsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::InitProducerId => {
+                Self::InitProducerId(InitProducerIdResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::OffsetForLeaderEpoch => Self::OffsetForLeaderEpoch(
+                OffsetForLeaderEpochResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AddPartitionsToTxn => Self::AddPartitionsToTxn(
+                AddPartitionsToTxnResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AddOffsetsToTxn => {
+                Self::AddOffsetsToTxn(AddOffsetsToTxnResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::EndTxn => Self::EndTxn(EndTxnResponseRef::decode_ref(body, v)?.into_owned()),
+            ApiKey::WriteTxnMarkers => {
+                Self::WriteTxnMarkers(WriteTxnMarkersResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::TxnOffsetCommit => {
+                Self::TxnOffsetCommit(TxnOffsetCommitResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeAcls => {
+                Self::DescribeAcls(DescribeAclsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::CreateAcls => {
+                Self::CreateAcls(CreateAclsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DeleteAcls => {
+                Self::DeleteAcls(DeleteAclsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeConfigs => {
+                Self::DescribeConfigs(DescribeConfigsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::AlterConfigs => {
+                Self::AlterConfigs(AlterConfigsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::AlterReplicaLogDirs => Self::AlterReplicaLogDirs(
+                AlterReplicaLogDirsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeLogDirs => {
+                Self::DescribeLogDirs(DescribeLogDirsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::SaslAuthenticate => Self::SaslAuthenticate(
+                SaslAuthenticateResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::CreatePartitions => Self::CreatePartitions(
+                CreatePartitionsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::CreateDelegationToken => Self::CreateDelegationToken(
+                CreateDelegationTokenResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::RenewDelegationToken => Self::RenewDelegationToken(
+                RenewDelegationTokenResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ExpireDelegationToken => Self::ExpireDelegationToken(
+                ExpireDelegationTokenResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeDelegationToken => Self::DescribeDelegationToken(
+                DescribeDelegationTokenResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DeleteGroups => {
+                Self::DeleteGroups(DeleteGroupsResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ElectLeaders => {
+                Self::ElectLeaders(ElectLeadersResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::IncrementalAlterConfigs => Self::IncrementalAlterConfigs(
+                IncrementalAlterConfigsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AlterPartitionReassignments => Self::AlterPartitionReassignments(
+                AlterPartitionReassignmentsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ListPartitionReassignments => Self::ListPartitionReassignments(
+                ListPartitionReassignmentsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::OffsetDelete => {
+                Self::OffsetDelete(OffsetDeleteResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeClientQuotas => Self::DescribeClientQuotas(
+                DescribeClientQuotasResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AlterClientQuotas => Self::AlterClientQuotas(
+                AlterClientQuotasResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeUserScramCredentials => Self::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AlterUserScramCredentials => Self::AlterUserScramCredentials(
+                AlterUserScramCredentialsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::Vote => Self::Vote(VoteResponseRef::decode_ref(body, v)?.into_owned()),
+            ApiKey::BeginQuorumEpoch => Self::BeginQuorumEpoch(
+                BeginQuorumEpochResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::EndQuorumEpoch => {
+                Self::EndQuorumEpoch(EndQuorumEpochResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeQuorum => {
+                Self::DescribeQuorum(DescribeQuorumResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::AlterPartition => {
+                Self::AlterPartition(AlterPartitionResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::UpdateFeatures => {
+                Self::UpdateFeatures(UpdateFeaturesResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::Envelope => {
+                Self::Envelope(EnvelopeResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::FetchSnapshot => {
+                Self::FetchSnapshot(FetchSnapshotResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeCluster => {
+                Self::DescribeCluster(DescribeClusterResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::DescribeProducers => Self::DescribeProducers(
+                DescribeProducersResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::BrokerRegistration => Self::BrokerRegistration(
+                BrokerRegistrationResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::BrokerHeartbeat => {
+                Self::BrokerHeartbeat(BrokerHeartbeatResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::UnregisterBroker => Self::UnregisterBroker(
+                UnregisterBrokerResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeTransactions => Self::DescribeTransactions(
+                DescribeTransactionsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ListTransactions => Self::ListTransactions(
+                ListTransactionsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AllocateProducerIds => Self::AllocateProducerIds(
+                AllocateProducerIdsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ConsumerGroupHeartbeat => Self::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ConsumerGroupDescribe => Self::ConsumerGroupDescribe(
+                ConsumerGroupDescribeResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ControllerRegistration => Self::ControllerRegistration(
+                ControllerRegistrationResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::GetTelemetrySubscriptions => Self::GetTelemetrySubscriptions(
+                GetTelemetrySubscriptionsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::PushTelemetry => {
+                Self::PushTelemetry(PushTelemetryResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::AssignReplicasToDirs => Self::AssignReplicasToDirs(
+                AssignReplicasToDirsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ListConfigResources => Self::ListConfigResources(
+                ListConfigResourcesResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeTopicPartitions => Self::DescribeTopicPartitions(
+                DescribeTopicPartitionsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ShareGroupHeartbeat => Self::ShareGroupHeartbeat(
+                ShareGroupHeartbeatResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ShareGroupDescribe => Self::ShareGroupDescribe(
+                ShareGroupDescribeResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ShareFetch => {
+                Self::ShareFetch(ShareFetchResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::ShareAcknowledge => Self::ShareAcknowledge(
+                ShareAcknowledgeResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AddRaftVoter => {
+                Self::AddRaftVoter(AddRaftVoterResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::RemoveRaftVoter => {
+                Self::RemoveRaftVoter(RemoveRaftVoterResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::UpdateRaftVoter => {
+                Self::UpdateRaftVoter(UpdateRaftVoterResponseRef::decode_ref(body, v)?.into_owned())
+            }
+            ApiKey::InitializeShareGroupState => Self::InitializeShareGroupState(
+                InitializeShareGroupStateResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ReadShareGroupState => Self::ReadShareGroupState(
+                ReadShareGroupStateResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::WriteShareGroupState => Self::WriteShareGroupState(
+                WriteShareGroupStateResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DeleteShareGroupState => Self::DeleteShareGroupState(
+                DeleteShareGroupStateResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::ReadShareGroupStateSummary => Self::ReadShareGroupStateSummary(
+                ReadShareGroupStateSummaryResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::StreamsGroupHeartbeat => Self::StreamsGroupHeartbeat(
+                StreamsGroupHeartbeatResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::StreamsGroupDescribe => Self::StreamsGroupDescribe(
+                StreamsGroupDescribeResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DescribeShareGroupOffsets => Self::DescribeShareGroupOffsets(
+                DescribeShareGroupOffsetsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::AlterShareGroupOffsets => Self::AlterShareGroupOffsets(
+                AlterShareGroupOffsetsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
+            ApiKey::DeleteShareGroupOffsets => Self::DeleteShareGroupOffsets(
+                DeleteShareGroupOffsetsResponseRef::decode_ref(body, v)?.into_owned(),
+            ),
         })
     }
 

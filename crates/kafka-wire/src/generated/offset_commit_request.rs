@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -269,6 +273,133 @@ impl OffsetCommitRequest {
     }
 }
 
+/// Borrowed view of [`OffsetCommitRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetCommitRequestRef<'a> {
+    /// See [`OffsetCommitRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`OffsetCommitRequest::generation_id_or_member_epoch`].
+    pub generation_id_or_member_epoch: i32,
+    /// See [`OffsetCommitRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`OffsetCommitRequest::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`OffsetCommitRequest::retention_time_ms`].
+    pub retention_time_ms: i64,
+    /// See [`OffsetCommitRequest::topics`].
+    pub topics: Vec<OffsetCommitRequestTopicRef<'a>>,
+    /// See [`OffsetCommitRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetCommitRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            generation_id_or_member_epoch: -1_i32,
+            member_id: "",
+            group_instance_id: None,
+            retention_time_ms: -1_i64,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetCommitRequestRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 8;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let generation_id_or_member_epoch = if v >= 1 {
+            field!(
+                r,
+                "GenerationIdOrMemberEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let member_id = if v >= 1 {
+            field!(
+                r,
+                "MemberId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let group_instance_id = if v >= 7 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 7)
+            )
+        } else {
+            None
+        };
+        let retention_time_ms = if (2..=4).contains(&v) {
+            field!(
+                r,
+                "RetentionTimeMs",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<OffsetCommitRequestTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            generation_id_or_member_epoch,
+            member_id,
+            group_instance_id,
+            retention_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for OffsetCommitRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            OffsetCommitRequest::API_KEY,
+            OffsetCommitRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for OffsetCommitRequestRef<'_> {
+    type Owned = OffsetCommitRequest;
+    fn into_owned(self) -> OffsetCommitRequest {
+        OffsetCommitRequest {
+            group_id: self.group_id.into_owned(),
+            generation_id_or_member_epoch: self.generation_id_or_member_epoch.into_owned(),
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            retention_time_ms: self.retention_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetCommitRequestTopic` (part of `OffsetCommitRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -429,6 +560,87 @@ impl OffsetCommitRequestTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetCommitRequestTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetCommitRequestTopicRef<'a> {
+    /// See [`OffsetCommitRequestTopic::name`].
+    pub name: &'a str,
+    /// See [`OffsetCommitRequestTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`OffsetCommitRequestTopic::partitions`].
+    pub partitions: Vec<OffsetCommitRequestPartitionRef<'a>>,
+    /// See [`OffsetCommitRequestTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetCommitRequestTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetCommitRequestTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetCommitRequestTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 8;
+        let name = if v <= 9 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<OffsetCommitRequestPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetCommitRequestTopicRef<'_> {
+    type Owned = OffsetCommitRequestTopic;
+    fn into_owned(self) -> OffsetCommitRequestTopic {
+        OffsetCommitRequestTopic {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -664,6 +876,126 @@ impl OffsetCommitRequestPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetCommitRequestPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetCommitRequestPartitionRef<'a> {
+    /// See [`OffsetCommitRequestPartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`OffsetCommitRequestPartition::committed_offset`].
+    pub committed_offset: i64,
+    /// See [`OffsetCommitRequestPartition::committed_leader_epoch`].
+    pub committed_leader_epoch: i32,
+    /// See [`OffsetCommitRequestPartition::commit_timestamp`].
+    pub commit_timestamp: i64,
+    /// See [`OffsetCommitRequestPartition::committed_metadata`].
+    pub committed_metadata: Option<&'a str>,
+    /// See [`OffsetCommitRequestPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetCommitRequestPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            committed_offset: 0,
+            committed_leader_epoch: -1_i32,
+            commit_timestamp: -1_i64,
+            committed_metadata: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetCommitRequestPartitionRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetCommitRequestPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 8;
+        let (partition_index, committed_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "CommittedOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let committed_leader_epoch = if v >= 6 {
+            field!(
+                r,
+                "CommittedLeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let commit_timestamp = if v == 1 {
+            field!(
+                r,
+                "CommitTimestamp",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let committed_metadata = field!(
+            r,
+            "CommittedMetadata",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            commit_timestamp,
+            committed_metadata,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetCommitRequestPartitionRef<'_> {
+    type Owned = OffsetCommitRequestPartition;
+    fn into_owned(self) -> OffsetCommitRequestPartition {
+        OffsetCommitRequestPartition {
+            partition_index: self.partition_index.into_owned(),
+            committed_offset: self.committed_offset.into_owned(),
+            committed_leader_epoch: self.committed_leader_epoch.into_owned(),
+            commit_timestamp: self.commit_timestamp.into_owned(),
+            committed_metadata: self.committed_metadata.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -150,6 +154,81 @@ impl OffsetCommitResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetCommitResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetCommitResponseRef<'a> {
+    /// See [`OffsetCommitResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`OffsetCommitResponse::topics`].
+    pub topics: Vec<OffsetCommitResponseTopicRef<'a>>,
+    /// See [`OffsetCommitResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetCommitResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetCommitResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 8;
+        let throttle_time_ms = if v >= 3 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<OffsetCommitResponseTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for OffsetCommitResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            OffsetCommitResponse::API_KEY,
+            OffsetCommitResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for OffsetCommitResponseRef<'_> {
+    type Owned = OffsetCommitResponse;
+    fn into_owned(self) -> OffsetCommitResponse {
+        OffsetCommitResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -316,6 +395,87 @@ impl OffsetCommitResponseTopic {
     }
 }
 
+/// Borrowed view of [`OffsetCommitResponseTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetCommitResponseTopicRef<'a> {
+    /// See [`OffsetCommitResponseTopic::name`].
+    pub name: &'a str,
+    /// See [`OffsetCommitResponseTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`OffsetCommitResponseTopic::partitions`].
+    pub partitions: Vec<OffsetCommitResponsePartitionRef<'a>>,
+    /// See [`OffsetCommitResponseTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetCommitResponseTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetCommitResponseTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetCommitResponseTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 8;
+        let name = if v <= 9 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<OffsetCommitResponsePartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetCommitResponseTopicRef<'_> {
+    type Owned = OffsetCommitResponseTopic;
+    fn into_owned(self) -> OffsetCommitResponseTopic {
+        OffsetCommitResponseTopic {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetCommitResponsePartition` (part of `OffsetCommitResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -456,6 +616,84 @@ impl OffsetCommitResponsePartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetCommitResponsePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetCommitResponsePartitionRef<'a> {
+    /// See [`OffsetCommitResponsePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`OffsetCommitResponsePartition::error_code`].
+    pub error_code: i16,
+    /// See [`OffsetCommitResponsePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetCommitResponsePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetCommitResponsePartitionRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetCommitResponsePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 8;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetCommitResponsePartitionRef<'_> {
+    type Owned = OffsetCommitResponsePartition;
+    fn into_owned(self) -> OffsetCommitResponsePartition {
+        OffsetCommitResponsePartition {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

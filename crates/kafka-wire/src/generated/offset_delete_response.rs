@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -172,6 +176,94 @@ impl OffsetDeleteResponse {
     }
 }
 
+/// Borrowed view of [`OffsetDeleteResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetDeleteResponseRef<'a> {
+    /// See [`OffsetDeleteResponse::error_code`].
+    pub error_code: i16,
+    /// See [`OffsetDeleteResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`OffsetDeleteResponse::topics`].
+    pub topics: Vec<OffsetDeleteResponseTopicRef<'a>>,
+    /// See [`OffsetDeleteResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetDeleteResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetDeleteResponseRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = false;
+        let (error_code, throttle_time_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<OffsetDeleteResponseTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for OffsetDeleteResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            OffsetDeleteResponse::API_KEY,
+            OffsetDeleteResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for OffsetDeleteResponseRef<'_> {
+    type Owned = OffsetDeleteResponse;
+    fn into_owned(self) -> OffsetDeleteResponse {
+        OffsetDeleteResponse {
+            error_code: self.error_code.into_owned(),
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetDeleteResponseTopic` (part of `OffsetDeleteResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -303,6 +395,73 @@ impl OffsetDeleteResponseTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetDeleteResponseTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetDeleteResponseTopicRef<'a> {
+    /// See [`OffsetDeleteResponseTopic::name`].
+    pub name: &'a str,
+    /// See [`OffsetDeleteResponseTopic::partitions`].
+    pub partitions: Vec<OffsetDeleteResponsePartitionRef<'a>>,
+    /// See [`OffsetDeleteResponseTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetDeleteResponseTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetDeleteResponseTopicRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetDeleteResponseTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = false;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<OffsetDeleteResponsePartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetDeleteResponseTopicRef<'_> {
+    type Owned = OffsetDeleteResponseTopic;
+    fn into_owned(self) -> OffsetDeleteResponseTopic {
+        OffsetDeleteResponseTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -446,6 +605,84 @@ impl OffsetDeleteResponsePartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetDeleteResponsePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetDeleteResponsePartitionRef<'a> {
+    /// See [`OffsetDeleteResponsePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`OffsetDeleteResponsePartition::error_code`].
+    pub error_code: i16,
+    /// See [`OffsetDeleteResponsePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetDeleteResponsePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetDeleteResponsePartitionRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetDeleteResponsePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = false;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetDeleteResponsePartitionRef<'_> {
+    type Owned = OffsetDeleteResponsePartition;
+    fn into_owned(self) -> OffsetDeleteResponsePartition {
+        OffsetDeleteResponsePartition {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

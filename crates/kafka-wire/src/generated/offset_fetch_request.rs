@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -275,6 +279,118 @@ impl OffsetFetchRequest {
     }
 }
 
+/// Borrowed view of [`OffsetFetchRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchRequestRef<'a> {
+    /// See [`OffsetFetchRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`OffsetFetchRequest::topics`].
+    pub topics: Option<Vec<OffsetFetchRequestTopicRef<'a>>>,
+    /// See [`OffsetFetchRequest::groups`].
+    pub groups: Vec<OffsetFetchRequestGroupRef<'a>>,
+    /// See [`OffsetFetchRequest::require_stable`].
+    pub require_stable: bool,
+    /// See [`OffsetFetchRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Some(Vec::new()),
+            groups: Vec::new(),
+            require_stable: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 6;
+        let group_id = if v <= 7 {
+            field!(
+                r,
+                "GroupId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let topics = if v <= 7 {
+            field!(
+                r,
+                "Topics",
+                bv::read_opt_ref::<Vec<OffsetFetchRequestTopicRef<'a>>>(
+                    r,
+                    flex,
+                    v,
+                    (2..=7).contains(&v)
+                )
+            )
+        } else {
+            Some(Vec::new())
+        };
+        let groups = if v >= 8 {
+            field!(
+                r,
+                "Groups",
+                <Vec<OffsetFetchRequestGroupRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let require_stable = if v >= 7 {
+            field!(
+                r,
+                "RequireStable",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            topics,
+            groups,
+            require_stable,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for OffsetFetchRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            OffsetFetchRequest::API_KEY,
+            OffsetFetchRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for OffsetFetchRequestRef<'_> {
+    type Owned = OffsetFetchRequest;
+    fn into_owned(self) -> OffsetFetchRequest {
+        OffsetFetchRequest {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            groups: self.groups.into_owned(),
+            require_stable: self.require_stable.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetFetchRequestTopic` (part of `OffsetFetchRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -445,6 +561,81 @@ impl OffsetFetchRequestTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetFetchRequestTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchRequestTopicRef<'a> {
+    /// See [`OffsetFetchRequestTopic::name`].
+    pub name: &'a str,
+    /// See [`OffsetFetchRequestTopic::partition_indexes`].
+    pub partition_indexes: PackedRef<'a, i32>,
+    /// See [`OffsetFetchRequestTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchRequestTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partition_indexes: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchRequestTopicRef<'a> {
+    const MIN_LEN: usize = 1;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetFetchRequestTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if v <= 7 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let partition_indexes = if v <= 7 {
+            field!(
+                r,
+                "PartitionIndexes",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partition_indexes,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetFetchRequestTopicRef<'_> {
+    type Owned = OffsetFetchRequestTopic;
+    fn into_owned(self) -> OffsetFetchRequestTopic {
+        OffsetFetchRequestTopic {
+            name: self.name.into_owned(),
+            partition_indexes: self.partition_indexes.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -678,6 +869,113 @@ impl OffsetFetchRequestGroup {
     }
 }
 
+/// Borrowed view of [`OffsetFetchRequestGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchRequestGroupRef<'a> {
+    /// See [`OffsetFetchRequestGroup::group_id`].
+    pub group_id: &'a str,
+    /// See [`OffsetFetchRequestGroup::member_id`].
+    pub member_id: Option<&'a str>,
+    /// See [`OffsetFetchRequestGroup::member_epoch`].
+    pub member_epoch: i32,
+    /// See [`OffsetFetchRequestGroup::topics`].
+    pub topics: Option<Vec<OffsetFetchRequestTopicsRef<'a>>>,
+    /// See [`OffsetFetchRequestGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchRequestGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            member_id: None,
+            member_epoch: -1_i32,
+            topics: Some(Vec::new()),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchRequestGroupRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetFetchRequestGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let group_id = if v >= 8 {
+            field!(
+                r,
+                "GroupId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let member_id = if v >= 9 {
+            field!(
+                r,
+                "MemberId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 9)
+            )
+        } else {
+            None
+        };
+        let member_epoch = if v >= 9 {
+            field!(
+                r,
+                "MemberEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let topics = if v >= 8 {
+            field!(
+                r,
+                "Topics",
+                bv::read_opt_ref::<Vec<OffsetFetchRequestTopicsRef<'a>>>(r, flex, v, v >= 8)
+            )
+        } else {
+            Some(Vec::new())
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            group_id,
+            member_id,
+            member_epoch,
+            topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetFetchRequestGroupRef<'_> {
+    type Owned = OffsetFetchRequestGroup;
+    fn into_owned(self) -> OffsetFetchRequestGroup {
+        OffsetFetchRequestGroup {
+            group_id: self.group_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            member_epoch: self.member_epoch.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetFetchRequestTopics` (part of `OffsetFetchRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -857,6 +1155,91 @@ impl OffsetFetchRequestTopics {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetFetchRequestTopics`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchRequestTopicsRef<'a> {
+    /// See [`OffsetFetchRequestTopics::name`].
+    pub name: &'a str,
+    /// See [`OffsetFetchRequestTopics::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`OffsetFetchRequestTopics::partition_indexes`].
+    pub partition_indexes: PackedRef<'a, i32>,
+    /// See [`OffsetFetchRequestTopics::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchRequestTopicsRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            topic_id: Uuid::ZERO,
+            partition_indexes: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchRequestTopicsRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetFetchRequestTopicsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if (8..=9).contains(&v) {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_indexes = if v >= 8 {
+            field!(
+                r,
+                "PartitionIndexes",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partition_indexes,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetFetchRequestTopicsRef<'_> {
+    type Owned = OffsetFetchRequestTopics;
+    fn into_owned(self) -> OffsetFetchRequestTopics {
+        OffsetFetchRequestTopics {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partition_indexes: self.partition_indexes.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -233,6 +237,109 @@ impl OffsetFetchResponse {
     }
 }
 
+/// Borrowed view of [`OffsetFetchResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchResponseRef<'a> {
+    /// See [`OffsetFetchResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`OffsetFetchResponse::topics`].
+    pub topics: Vec<OffsetFetchResponseTopicRef<'a>>,
+    /// See [`OffsetFetchResponse::error_code`].
+    pub error_code: i16,
+    /// See [`OffsetFetchResponse::groups`].
+    pub groups: Vec<OffsetFetchResponseGroupRef<'a>>,
+    /// See [`OffsetFetchResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            error_code: 0,
+            groups: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 6;
+        let throttle_time_ms = if v >= 3 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let topics = if v <= 7 {
+            field!(
+                r,
+                "Topics",
+                <Vec<OffsetFetchResponseTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let error_code = if (2..=7).contains(&v) {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let groups = if v >= 8 {
+            field!(
+                r,
+                "Groups",
+                <Vec<OffsetFetchResponseGroupRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            error_code,
+            groups,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for OffsetFetchResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            OffsetFetchResponse::API_KEY,
+            OffsetFetchResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for OffsetFetchResponseRef<'_> {
+    type Owned = OffsetFetchResponse;
+    fn into_owned(self) -> OffsetFetchResponse {
+        OffsetFetchResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            error_code: self.error_code.into_owned(),
+            groups: self.groups.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetFetchResponseTopic` (part of `OffsetFetchResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -404,6 +511,81 @@ impl OffsetFetchResponseTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetFetchResponseTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchResponseTopicRef<'a> {
+    /// See [`OffsetFetchResponseTopic::name`].
+    pub name: &'a str,
+    /// See [`OffsetFetchResponseTopic::partitions`].
+    pub partitions: Vec<OffsetFetchResponsePartitionRef<'a>>,
+    /// See [`OffsetFetchResponseTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchResponseTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchResponseTopicRef<'a> {
+    const MIN_LEN: usize = 1;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetFetchResponseTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if v <= 7 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let partitions = if v <= 7 {
+            field!(
+                r,
+                "Partitions",
+                <Vec<OffsetFetchResponsePartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetFetchResponseTopicRef<'_> {
+    type Owned = OffsetFetchResponseTopic;
+    fn into_owned(self) -> OffsetFetchResponseTopic {
+        OffsetFetchResponseTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -679,6 +861,129 @@ impl OffsetFetchResponsePartition {
     }
 }
 
+/// Borrowed view of [`OffsetFetchResponsePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchResponsePartitionRef<'a> {
+    /// See [`OffsetFetchResponsePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`OffsetFetchResponsePartition::committed_offset`].
+    pub committed_offset: i64,
+    /// See [`OffsetFetchResponsePartition::committed_leader_epoch`].
+    pub committed_leader_epoch: i32,
+    /// See [`OffsetFetchResponsePartition::metadata`].
+    pub metadata: Option<&'a str>,
+    /// See [`OffsetFetchResponsePartition::error_code`].
+    pub error_code: i16,
+    /// See [`OffsetFetchResponsePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchResponsePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            committed_offset: 0,
+            committed_leader_epoch: -1_i32,
+            metadata: Some(""),
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchResponsePartitionRef<'a> {
+    const MIN_LEN: usize = 1;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetFetchResponsePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let (partition_index, committed_offset) = if v <= 7 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "CommittedOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let committed_leader_epoch = if (5..=7).contains(&v) {
+            field!(
+                r,
+                "CommittedLeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let metadata = if v <= 7 {
+            field!(
+                r,
+                "Metadata",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v <= 7)
+            )
+        } else {
+            Some("")
+        };
+        let error_code = if v <= 7 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetFetchResponsePartitionRef<'_> {
+    type Owned = OffsetFetchResponsePartition;
+    fn into_owned(self) -> OffsetFetchResponsePartition {
+        OffsetFetchResponsePartition {
+            partition_index: self.partition_index.into_owned(),
+            committed_offset: self.committed_offset.into_owned(),
+            committed_leader_epoch: self.committed_leader_epoch.into_owned(),
+            metadata: self.metadata.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetFetchResponseGroup` (part of `OffsetFetchResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -886,6 +1191,95 @@ impl OffsetFetchResponseGroup {
     }
 }
 
+/// Borrowed view of [`OffsetFetchResponseGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchResponseGroupRef<'a> {
+    /// See [`OffsetFetchResponseGroup::group_id`].
+    pub group_id: &'a str,
+    /// See [`OffsetFetchResponseGroup::topics`].
+    pub topics: Vec<OffsetFetchResponseTopicsRef<'a>>,
+    /// See [`OffsetFetchResponseGroup::error_code`].
+    pub error_code: i16,
+    /// See [`OffsetFetchResponseGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchResponseGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Vec::new(),
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchResponseGroupRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetFetchResponseGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let group_id = if v >= 8 {
+            field!(
+                r,
+                "GroupId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let topics = if v >= 8 {
+            field!(
+                r,
+                "Topics",
+                <Vec<OffsetFetchResponseTopicsRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let error_code = if v >= 8 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            group_id,
+            topics,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetFetchResponseGroupRef<'_> {
+    type Owned = OffsetFetchResponseGroup;
+    fn into_owned(self) -> OffsetFetchResponseGroup {
+        OffsetFetchResponseGroup {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetFetchResponseTopics` (part of `OffsetFetchResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1066,6 +1460,91 @@ impl OffsetFetchResponseTopics {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetFetchResponseTopics`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchResponseTopicsRef<'a> {
+    /// See [`OffsetFetchResponseTopics::name`].
+    pub name: &'a str,
+    /// See [`OffsetFetchResponseTopics::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`OffsetFetchResponseTopics::partitions`].
+    pub partitions: Vec<OffsetFetchResponsePartitionsRef<'a>>,
+    /// See [`OffsetFetchResponseTopics::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchResponseTopicsRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchResponseTopicsRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetFetchResponseTopicsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let name = if (8..=9).contains(&v) {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 10 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = if v >= 8 {
+            field!(
+                r,
+                "Partitions",
+                <Vec<OffsetFetchResponsePartitionsRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetFetchResponseTopicsRef<'_> {
+    type Owned = OffsetFetchResponseTopics;
+    fn into_owned(self) -> OffsetFetchResponseTopics {
+        OffsetFetchResponseTopics {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1332,6 +1811,126 @@ impl OffsetFetchResponsePartitions {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetFetchResponsePartitions`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetFetchResponsePartitionsRef<'a> {
+    /// See [`OffsetFetchResponsePartitions::partition_index`].
+    pub partition_index: i32,
+    /// See [`OffsetFetchResponsePartitions::committed_offset`].
+    pub committed_offset: i64,
+    /// See [`OffsetFetchResponsePartitions::committed_leader_epoch`].
+    pub committed_leader_epoch: i32,
+    /// See [`OffsetFetchResponsePartitions::metadata`].
+    pub metadata: Option<&'a str>,
+    /// See [`OffsetFetchResponsePartitions::error_code`].
+    pub error_code: i16,
+    /// See [`OffsetFetchResponsePartitions::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetFetchResponsePartitionsRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            committed_offset: 0,
+            committed_leader_epoch: -1_i32,
+            metadata: Some(""),
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetFetchResponsePartitionsRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetFetchResponsePartitionsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let (partition_index, committed_offset, committed_leader_epoch) = if v >= 8 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<16, 8>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "CommittedOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "CommittedLeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, 0, -1_i32)
+        };
+        let metadata = if v >= 8 {
+            field!(
+                r,
+                "Metadata",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 8)
+            )
+        } else {
+            Some("")
+        };
+        let error_code = if v >= 8 {
+            field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetFetchResponsePartitionsRef<'_> {
+    type Owned = OffsetFetchResponsePartitions;
+    fn into_owned(self) -> OffsetFetchResponsePartitions {
+        OffsetFetchResponsePartitions {
+            partition_index: self.partition_index.into_owned(),
+            committed_offset: self.committed_offset.into_owned(),
+            committed_leader_epoch: self.committed_leader_epoch.into_owned(),
+            metadata: self.metadata.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

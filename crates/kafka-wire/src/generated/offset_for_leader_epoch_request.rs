@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -152,6 +156,77 @@ impl OffsetForLeaderEpochRequest {
     }
 }
 
+/// Borrowed view of [`OffsetForLeaderEpochRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetForLeaderEpochRequestRef<'a> {
+    /// See [`OffsetForLeaderEpochRequest::replica_id`].
+    pub replica_id: i32,
+    /// See [`OffsetForLeaderEpochRequest::topics`].
+    pub topics: Vec<OffsetForLeaderTopicRef<'a>>,
+    /// See [`OffsetForLeaderEpochRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetForLeaderEpochRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            replica_id: -2_i32,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetForLeaderEpochRequestRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let replica_id = if v >= 3 {
+            field!(r, "ReplicaId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            -2_i32
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<OffsetForLeaderTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            replica_id,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for OffsetForLeaderEpochRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            OffsetForLeaderEpochRequest::API_KEY,
+            OffsetForLeaderEpochRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for OffsetForLeaderEpochRequestRef<'_> {
+    type Owned = OffsetForLeaderEpochRequest;
+    fn into_owned(self) -> OffsetForLeaderEpochRequest {
+        OffsetForLeaderEpochRequest {
+            replica_id: self.replica_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetForLeaderTopic` (part of `OffsetForLeaderEpochRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -283,6 +358,73 @@ impl OffsetForLeaderTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetForLeaderTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetForLeaderTopicRef<'a> {
+    /// See [`OffsetForLeaderTopic::topic`].
+    pub topic: &'a str,
+    /// See [`OffsetForLeaderTopic::partitions`].
+    pub partitions: Vec<OffsetForLeaderPartitionRef<'a>>,
+    /// See [`OffsetForLeaderTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetForLeaderTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetForLeaderTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetForLeaderTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic = field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<OffsetForLeaderPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetForLeaderTopicRef<'_> {
+    type Owned = OffsetForLeaderTopic;
+    fn into_owned(self) -> OffsetForLeaderTopic {
+        OffsetForLeaderTopic {
+            topic: self.topic.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -435,6 +577,87 @@ impl OffsetForLeaderPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetForLeaderPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetForLeaderPartitionRef<'a> {
+    /// See [`OffsetForLeaderPartition::partition`].
+    pub partition: i32,
+    /// See [`OffsetForLeaderPartition::current_leader_epoch`].
+    pub current_leader_epoch: i32,
+    /// See [`OffsetForLeaderPartition::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`OffsetForLeaderPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetForLeaderPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition: 0,
+            current_leader_epoch: -1_i32,
+            leader_epoch: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetForLeaderPartitionRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetForLeaderPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let partition = field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let current_leader_epoch = if v >= 2 {
+            field!(
+                r,
+                "CurrentLeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let leader_epoch = field!(
+            r,
+            "LeaderEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition,
+            current_leader_epoch,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetForLeaderPartitionRef<'_> {
+    type Owned = OffsetForLeaderPartition;
+    fn into_owned(self) -> OffsetForLeaderPartition {
+        OffsetForLeaderPartition {
+            partition: self.partition.into_owned(),
+            current_leader_epoch: self.current_leader_epoch.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -153,6 +157,81 @@ impl OffsetForLeaderEpochResponse {
     }
 }
 
+/// Borrowed view of [`OffsetForLeaderEpochResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetForLeaderEpochResponseRef<'a> {
+    /// See [`OffsetForLeaderEpochResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`OffsetForLeaderEpochResponse::topics`].
+    pub topics: Vec<OffsetForLeaderTopicResultRef<'a>>,
+    /// See [`OffsetForLeaderEpochResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetForLeaderEpochResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetForLeaderEpochResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let throttle_time_ms = if v >= 2 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<OffsetForLeaderTopicResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for OffsetForLeaderEpochResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            OffsetForLeaderEpochResponse::API_KEY,
+            OffsetForLeaderEpochResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for OffsetForLeaderEpochResponseRef<'_> {
+    type Owned = OffsetForLeaderEpochResponse;
+    fn into_owned(self) -> OffsetForLeaderEpochResponse {
+        OffsetForLeaderEpochResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `OffsetForLeaderTopicResult` (part of `OffsetForLeaderEpochResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -282,6 +361,73 @@ impl OffsetForLeaderTopicResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`OffsetForLeaderTopicResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetForLeaderTopicResultRef<'a> {
+    /// See [`OffsetForLeaderTopicResult::topic`].
+    pub topic: &'a str,
+    /// See [`OffsetForLeaderTopicResult::partitions`].
+    pub partitions: Vec<EpochEndOffsetRef<'a>>,
+    /// See [`OffsetForLeaderTopicResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for OffsetForLeaderTopicResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for OffsetForLeaderTopicResultRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> OffsetForLeaderTopicResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let topic = field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<EpochEndOffsetRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for OffsetForLeaderTopicResultRef<'_> {
+    type Owned = OffsetForLeaderTopicResult;
+    fn into_owned(self) -> OffsetForLeaderTopicResult {
+        OffsetForLeaderTopicResult {
+            topic: self.topic.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -458,6 +604,99 @@ impl EpochEndOffset {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`EpochEndOffset`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochEndOffsetRef<'a> {
+    /// See [`EpochEndOffset::error_code`].
+    pub error_code: i16,
+    /// See [`EpochEndOffset::partition`].
+    pub partition: i32,
+    /// See [`EpochEndOffset::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`EpochEndOffset::end_offset`].
+    pub end_offset: i64,
+    /// See [`EpochEndOffset::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EpochEndOffsetRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            partition: 0,
+            leader_epoch: -1_i32,
+            end_offset: -1_i64,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EpochEndOffsetRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EpochEndOffsetRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let (error_code, partition) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let leader_epoch = if v >= 1 {
+            field!(
+                r,
+                "LeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let end_offset = field!(r, "EndOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            partition,
+            leader_epoch,
+            end_offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EpochEndOffsetRef<'_> {
+    type Owned = EpochEndOffset;
+    fn into_owned(self) -> EpochEndOffset {
+        EpochEndOffset {
+            error_code: self.error_code.into_owned(),
+            partition: self.partition.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            end_offset: self.end_offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -225,6 +229,98 @@ impl ProduceRequest {
     }
 }
 
+/// Borrowed view of [`ProduceRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProduceRequestRef<'a> {
+    /// See [`ProduceRequest::transactional_id`].
+    pub transactional_id: Option<&'a str>,
+    /// See [`ProduceRequest::acks`].
+    pub acks: i16,
+    /// See [`ProduceRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`ProduceRequest::topic_data`].
+    pub topic_data: Vec<TopicProduceDataRef<'a>>,
+    /// See [`ProduceRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ProduceRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            transactional_id: None,
+            acks: 0,
+            timeout_ms: 0,
+            topic_data: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ProduceRequestRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 9;
+        let transactional_id = if v >= 3 {
+            field!(
+                r,
+                "TransactionalId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3)
+            )
+        } else {
+            None
+        };
+        let (acks, timeout_ms) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 2)),
+            )
+        } else {
+            (
+                field!(r, "Acks", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "TimeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let topic_data = field!(
+            r,
+            "TopicData",
+            <Vec<TopicProduceDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            transactional_id,
+            acks,
+            timeout_ms,
+            topic_data,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ProduceRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(body, v, ProduceRequest::API_KEY, ProduceRequest::VERSIONS)
+    }
+}
+
+impl IntoOwned for ProduceRequestRef<'_> {
+    type Owned = ProduceRequest;
+    fn into_owned(self) -> ProduceRequest {
+        ProduceRequest {
+            transactional_id: self.transactional_id.into_owned(),
+            acks: self.acks.into_owned(),
+            timeout_ms: self.timeout_ms.into_owned(),
+            topic_data: self.topic_data.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicProduceData` (part of `ProduceRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -388,6 +484,87 @@ impl TopicProduceData {
     }
 }
 
+/// Borrowed view of [`TopicProduceData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicProduceDataRef<'a> {
+    /// See [`TopicProduceData::name`].
+    pub name: &'a str,
+    /// See [`TopicProduceData::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`TopicProduceData::partition_data`].
+    pub partition_data: Vec<PartitionProduceDataRef<'a>>,
+    /// See [`TopicProduceData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicProduceDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            topic_id: Uuid::ZERO,
+            partition_data: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicProduceDataRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicProduceDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let name = if v <= 12 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_data = field!(
+            r,
+            "PartitionData",
+            <Vec<PartitionProduceDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partition_data,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicProduceDataRef<'_> {
+    type Owned = TopicProduceData;
+    fn into_owned(self) -> TopicProduceData {
+        TopicProduceData {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partition_data: self.partition_data.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `PartitionProduceData` (part of `ProduceRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -521,6 +698,69 @@ impl PartitionProduceData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`PartitionProduceData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionProduceDataRef<'a> {
+    /// See [`PartitionProduceData::index`].
+    pub index: i32,
+    /// See [`PartitionProduceData::records`].
+    pub records: Option<&'a [u8]>,
+    /// See [`PartitionProduceData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionProduceDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            index: 0,
+            records: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionProduceDataRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionProduceDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let index = field!(r, "Index", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let records = field!(r, "Records", bv::read_opt_ref::<&'a [u8]>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            index,
+            records,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionProduceDataRef<'_> {
+    type Owned = PartitionProduceData;
+    fn into_owned(self) -> PartitionProduceData {
+        PartitionProduceData {
+            index: self.index.into_owned(),
+            records: self.records.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -212,6 +216,110 @@ impl ProduceResponse {
     }
 }
 
+/// Borrowed view of [`ProduceResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProduceResponseRef<'a> {
+    /// See [`ProduceResponse::responses`].
+    pub responses: Vec<TopicProduceResponseRef<'a>>,
+    /// See [`ProduceResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ProduceResponse::node_endpoints`].
+    pub node_endpoints: Vec<NodeEndpointRef<'a>>,
+    /// See [`ProduceResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ProduceResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            responses: Vec::new(),
+            throttle_time_ms: 0,
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ProduceResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 9;
+        let responses = field!(
+            r,
+            "Responses",
+            <Vec<TopicProduceResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let mut node_endpoints = Vec::new();
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 10 => {
+                            let x = field!(
+                                r,
+                                "NodeEndpoints",
+                                <Vec<NodeEndpointRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Vec::new() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                node_endpoints = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            responses,
+            throttle_time_ms,
+            node_endpoints,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ProduceResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(body, v, ProduceResponse::API_KEY, ProduceResponse::VERSIONS)
+    }
+}
+
+impl IntoOwned for ProduceResponseRef<'_> {
+    type Owned = ProduceResponse;
+    fn into_owned(self) -> ProduceResponse {
+        ProduceResponse {
+            responses: self.responses.into_owned(),
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            node_endpoints: self.node_endpoints.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicProduceResponse` (part of `ProduceResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -375,6 +483,87 @@ impl TopicProduceResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicProduceResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicProduceResponseRef<'a> {
+    /// See [`TopicProduceResponse::name`].
+    pub name: &'a str,
+    /// See [`TopicProduceResponse::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`TopicProduceResponse::partition_responses`].
+    pub partition_responses: Vec<PartitionProduceResponseRef<'a>>,
+    /// See [`TopicProduceResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicProduceResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            topic_id: Uuid::ZERO,
+            partition_responses: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicProduceResponseRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicProduceResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let name = if v <= 12 {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let topic_id = if v >= 13 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_responses = field!(
+            r,
+            "PartitionResponses",
+            <Vec<PartitionProduceResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            topic_id,
+            partition_responses,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicProduceResponseRef<'_> {
+    type Owned = TopicProduceResponse;
+    fn into_owned(self) -> TopicProduceResponse {
+        TopicProduceResponse {
+            name: self.name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partition_responses: self.partition_responses.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -701,6 +890,177 @@ impl PartitionProduceResponse {
     }
 }
 
+/// Borrowed view of [`PartitionProduceResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionProduceResponseRef<'a> {
+    /// See [`PartitionProduceResponse::index`].
+    pub index: i32,
+    /// See [`PartitionProduceResponse::error_code`].
+    pub error_code: i16,
+    /// See [`PartitionProduceResponse::base_offset`].
+    pub base_offset: i64,
+    /// See [`PartitionProduceResponse::log_append_time_ms`].
+    pub log_append_time_ms: i64,
+    /// See [`PartitionProduceResponse::log_start_offset`].
+    pub log_start_offset: i64,
+    /// See [`PartitionProduceResponse::record_errors`].
+    pub record_errors: Vec<BatchIndexAndErrorMessageRef<'a>>,
+    /// See [`PartitionProduceResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`PartitionProduceResponse::current_leader`].
+    pub current_leader: LeaderIdAndEpochRef<'a>,
+    /// See [`PartitionProduceResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionProduceResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            index: 0,
+            error_code: 0,
+            base_offset: 0,
+            log_append_time_ms: -1_i64,
+            log_start_offset: -1_i64,
+            record_errors: Vec::new(),
+            error_message: None,
+            current_leader: Default::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionProduceResponseRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionProduceResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let (index, error_code, base_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<14>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<14, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<14, 2>(c, 4)),
+                    i64::from_be_bytes(p::chunk::<14, 8>(c, 6)),
+                )
+            } else {
+                (
+                    field!(r, "Index", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "BaseOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let log_append_time_ms = if v >= 2 {
+            field!(
+                r,
+                "LogAppendTimeMs",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let log_start_offset = if v >= 5 {
+            field!(
+                r,
+                "LogStartOffset",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let record_errors = if v >= 8 {
+            field!(
+                r,
+                "RecordErrors",
+                <Vec<BatchIndexAndErrorMessageRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let error_message = if v >= 8 {
+            field!(
+                r,
+                "ErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 8)
+            )
+        } else {
+            None
+        };
+        let mut current_leader = Default::default();
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 10 => {
+                            let x = field!(
+                                r,
+                                "CurrentLeader",
+                                <LeaderIdAndEpochRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                current_leader = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(k(Self {
+            index,
+            error_code,
+            base_offset,
+            log_append_time_ms,
+            log_start_offset,
+            record_errors,
+            error_message,
+            current_leader,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionProduceResponseRef<'_> {
+    type Owned = PartitionProduceResponse;
+    fn into_owned(self) -> PartitionProduceResponse {
+        PartitionProduceResponse {
+            index: self.index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            base_offset: self.base_offset.into_owned(),
+            log_append_time_ms: self.log_append_time_ms.into_owned(),
+            log_start_offset: self.log_start_offset.into_owned(),
+            record_errors: self.record_errors.into_owned(),
+            error_message: self.error_message.into_owned(),
+            current_leader: self.current_leader.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `BatchIndexAndErrorMessage` (part of `ProduceResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -890,6 +1250,81 @@ impl BatchIndexAndErrorMessage {
     }
 }
 
+/// Borrowed view of [`BatchIndexAndErrorMessage`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchIndexAndErrorMessageRef<'a> {
+    /// See [`BatchIndexAndErrorMessage::batch_index`].
+    pub batch_index: i32,
+    /// See [`BatchIndexAndErrorMessage::batch_index_error_message`].
+    pub batch_index_error_message: Option<&'a str>,
+    /// See [`BatchIndexAndErrorMessage::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for BatchIndexAndErrorMessageRef<'_> {
+    fn default() -> Self {
+        Self {
+            batch_index: 0,
+            batch_index_error_message: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for BatchIndexAndErrorMessageRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> BatchIndexAndErrorMessageRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let batch_index = if v >= 8 {
+            field!(r, "BatchIndex", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let batch_index_error_message = if v >= 8 {
+            field!(
+                r,
+                "BatchIndexErrorMessage",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 8)
+            )
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            batch_index,
+            batch_index_error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for BatchIndexAndErrorMessageRef<'_> {
+    type Owned = BatchIndexAndErrorMessage;
+    fn into_owned(self) -> BatchIndexAndErrorMessage {
+        BatchIndexAndErrorMessage {
+            batch_index: self.batch_index.into_owned(),
+            batch_index_error_message: self.batch_index_error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `LeaderIdAndEpoch` (part of `ProduceResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1061,6 +1496,87 @@ impl LeaderIdAndEpoch {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaderIdAndEpoch`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderIdAndEpochRef<'a> {
+    /// See [`LeaderIdAndEpoch::leader_id`].
+    pub leader_id: i32,
+    /// See [`LeaderIdAndEpoch::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`LeaderIdAndEpoch::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderIdAndEpochRef<'_> {
+    fn default() -> Self {
+        Self {
+            leader_id: -1_i32,
+            leader_epoch: -1_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderIdAndEpochRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderIdAndEpochRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let (leader_id, leader_epoch) = if v >= 10 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (-1_i32, -1_i32)
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderIdAndEpochRef<'_> {
+    type Owned = LeaderIdAndEpoch;
+    fn into_owned(self) -> LeaderIdAndEpoch {
+        LeaderIdAndEpoch {
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1299,6 +1815,97 @@ impl NodeEndpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`NodeEndpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEndpointRef<'a> {
+    /// See [`NodeEndpoint::node_id`].
+    pub node_id: i32,
+    /// See [`NodeEndpoint::host`].
+    pub host: &'a str,
+    /// See [`NodeEndpoint::port`].
+    pub port: i32,
+    /// See [`NodeEndpoint::rack`].
+    pub rack: Option<&'a str>,
+    /// See [`NodeEndpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for NodeEndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            node_id: 0,
+            host: "",
+            port: 0,
+            rack: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> NodeEndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 9;
+        let node_id = if v >= 10 {
+            field!(r, "NodeId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 10 {
+            field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let port = if v >= 10 {
+            field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let rack = if v >= 10 {
+            field!(r, "Rack", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 10))
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for NodeEndpointRef<'_> {
+    type Owned = NodeEndpoint;
+    fn into_owned(self) -> NodeEndpoint {
+        NodeEndpoint {
+            node_id: self.node_id.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            rack: self.rack.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -194,6 +198,118 @@ impl PushTelemetryRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`PushTelemetryRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushTelemetryRequestRef<'a> {
+    /// See [`PushTelemetryRequest::client_instance_id`].
+    pub client_instance_id: Uuid,
+    /// See [`PushTelemetryRequest::subscription_id`].
+    pub subscription_id: i32,
+    /// See [`PushTelemetryRequest::terminating`].
+    pub terminating: bool,
+    /// See [`PushTelemetryRequest::compression_type`].
+    pub compression_type: i8,
+    /// See [`PushTelemetryRequest::metrics`].
+    pub metrics: &'a [u8],
+    /// See [`PushTelemetryRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PushTelemetryRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            client_instance_id: Uuid::ZERO,
+            subscription_id: 0,
+            terminating: false,
+            compression_type: 0,
+            metrics: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PushTelemetryRequestRef<'a> {
+    const MIN_LEN: usize = 24;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (client_instance_id, subscription_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    Uuid(p::chunk::<20, 16>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 16)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ClientInstanceId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "SubscriptionId",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let terminating = field!(
+            r,
+            "Terminating",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let compression_type = field!(
+            r,
+            "CompressionType",
+            <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let metrics = field!(
+            r,
+            "Metrics",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            client_instance_id,
+            subscription_id,
+            terminating,
+            compression_type,
+            metrics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for PushTelemetryRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            PushTelemetryRequest::API_KEY,
+            PushTelemetryRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for PushTelemetryRequestRef<'_> {
+    type Owned = PushTelemetryRequest;
+    fn into_owned(self) -> PushTelemetryRequest {
+        PushTelemetryRequest {
+            client_instance_id: self.client_instance_id.into_owned(),
+            subscription_id: self.subscription_id.into_owned(),
+            terminating: self.terminating.into_owned(),
+            compression_type: self.compression_type.into_owned(),
+            metrics: self.metrics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -135,6 +139,77 @@ impl ReadShareGroupStateRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReadShareGroupStateRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadShareGroupStateRequestRef<'a> {
+    /// See [`ReadShareGroupStateRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`ReadShareGroupStateRequest::topics`].
+    pub topics: Vec<ReadStateDataRef<'a>>,
+    /// See [`ReadShareGroupStateRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReadShareGroupStateRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReadShareGroupStateRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<ReadStateDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ReadShareGroupStateRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ReadShareGroupStateRequest::API_KEY,
+            ReadShareGroupStateRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ReadShareGroupStateRequestRef<'_> {
+    type Owned = ReadShareGroupStateRequest;
+    fn into_owned(self) -> ReadShareGroupStateRequest {
+        ReadShareGroupStateRequest {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -267,6 +342,73 @@ impl ReadStateData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReadStateData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadStateDataRef<'a> {
+    /// See [`ReadStateData::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`ReadStateData::partitions`].
+    pub partitions: Vec<PartitionDataRef<'a>>,
+    /// See [`ReadStateData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReadStateDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReadStateDataRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReadStateDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReadStateDataRef<'_> {
+    type Owned = ReadStateData;
+    fn into_owned(self) -> ReadStateData {
+        ReadStateData {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -409,6 +551,83 @@ impl PartitionData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`PartitionData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionDataRef<'a> {
+    /// See [`PartitionData::partition`].
+    pub partition: i32,
+    /// See [`PartitionData::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`PartitionData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition: 0,
+            leader_epoch: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "LeaderEpoch",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionDataRef<'_> {
+    type Owned = PartitionData;
+    fn into_owned(self) -> PartitionData {
+        PartitionData {
+            partition: self.partition.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

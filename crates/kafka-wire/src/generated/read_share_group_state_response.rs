@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -128,6 +132,67 @@ impl ReadShareGroupStateResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReadShareGroupStateResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadShareGroupStateResponseRef<'a> {
+    /// See [`ReadShareGroupStateResponse::results`].
+    pub results: Vec<ReadStateResultRef<'a>>,
+    /// See [`ReadShareGroupStateResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReadShareGroupStateResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            results: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReadShareGroupStateResponseRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let results = field!(
+            r,
+            "Results",
+            <Vec<ReadStateResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            results,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ReadShareGroupStateResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ReadShareGroupStateResponse::API_KEY,
+            ReadShareGroupStateResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ReadShareGroupStateResponseRef<'_> {
+    type Owned = ReadShareGroupStateResponse;
+    fn into_owned(self) -> ReadShareGroupStateResponse {
+        ReadShareGroupStateResponse {
+            results: self.results.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -262,6 +327,73 @@ impl ReadStateResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ReadStateResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadStateResultRef<'a> {
+    /// See [`ReadStateResult::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`ReadStateResult::partitions`].
+    pub partitions: Vec<PartitionResultRef<'a>>,
+    /// See [`ReadStateResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ReadStateResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ReadStateResultRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ReadStateResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ReadStateResultRef<'_> {
+    type Owned = ReadStateResult;
+    fn into_owned(self) -> ReadStateResult {
+        ReadStateResult {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -493,6 +625,126 @@ impl PartitionResult {
     }
 }
 
+/// Borrowed view of [`PartitionResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionResultRef<'a> {
+    /// See [`PartitionResult::partition`].
+    pub partition: i32,
+    /// See [`PartitionResult::error_code`].
+    pub error_code: i16,
+    /// See [`PartitionResult::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`PartitionResult::state_epoch`].
+    pub state_epoch: i32,
+    /// See [`PartitionResult::start_offset`].
+    pub start_offset: i64,
+    /// See [`PartitionResult::state_batches`].
+    pub state_batches: Vec<StateBatchRef<'a>>,
+    /// See [`PartitionResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition: 0,
+            error_code: 0,
+            error_message: None,
+            state_epoch: 0,
+            start_offset: 0,
+            state_batches: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionResultRef<'a> {
+    const MIN_LEN: usize = 21;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let (state_epoch, start_offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "StateEpoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "StartOffset",
+                    <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let state_batches = field!(
+            r,
+            "StateBatches",
+            <Vec<StateBatchRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition,
+            error_code,
+            error_message,
+            state_epoch,
+            start_offset,
+            state_batches,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionResultRef<'_> {
+    type Owned = PartitionResult;
+    fn into_owned(self) -> PartitionResult {
+        PartitionResult {
+            partition: self.partition.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            state_epoch: self.state_epoch.into_owned(),
+            start_offset: self.start_offset.into_owned(),
+            state_batches: self.state_batches.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `StateBatch` (part of `ReadShareGroupStateResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -661,6 +913,106 @@ impl StateBatch {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StateBatch`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateBatchRef<'a> {
+    /// See [`StateBatch::first_offset`].
+    pub first_offset: i64,
+    /// See [`StateBatch::last_offset`].
+    pub last_offset: i64,
+    /// See [`StateBatch::delivery_state`].
+    pub delivery_state: i8,
+    /// See [`StateBatch::delivery_count`].
+    pub delivery_count: i16,
+    /// See [`StateBatch::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StateBatchRef<'_> {
+    fn default() -> Self {
+        Self {
+            first_offset: 0,
+            last_offset: 0,
+            delivery_state: 0,
+            delivery_count: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StateBatchRef<'a> {
+    const MIN_LEN: usize = 20;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> StateBatchRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (first_offset, last_offset, delivery_state, delivery_count) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<19>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<19, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<19, 8>(c, 8)),
+                    i8::from_be_bytes(p::chunk::<19, 1>(c, 16)),
+                    i16::from_be_bytes(p::chunk::<19, 2>(c, 17)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "FirstOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "LastOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "DeliveryState",
+                        <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "DeliveryCount",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            first_offset,
+            last_offset,
+            delivery_state,
+            delivery_count,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for StateBatchRef<'_> {
+    type Owned = StateBatch;
+    fn into_owned(self) -> StateBatch {
+        StateBatch {
+            first_offset: self.first_offset.into_owned(),
+            last_offset: self.last_offset.into_owned(),
+            delivery_state: self.delivery_state.into_owned(),
+            delivery_count: self.delivery_count.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

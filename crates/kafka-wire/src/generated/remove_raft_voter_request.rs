@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -171,6 +175,94 @@ impl RemoveRaftVoterRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`RemoveRaftVoterRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoveRaftVoterRequestRef<'a> {
+    /// See [`RemoveRaftVoterRequest::cluster_id`].
+    pub cluster_id: Option<&'a str>,
+    /// See [`RemoveRaftVoterRequest::voter_id`].
+    pub voter_id: i32,
+    /// See [`RemoveRaftVoterRequest::voter_directory_id`].
+    pub voter_directory_id: Uuid,
+    /// See [`RemoveRaftVoterRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for RemoveRaftVoterRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            cluster_id: Some(""),
+            voter_id: 0,
+            voter_directory_id: Uuid::ZERO,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for RemoveRaftVoterRequestRef<'a> {
+    const MIN_LEN: usize = 22;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let cluster_id = field!(
+            r,
+            "ClusterId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let (voter_id, voter_directory_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "VoterId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "VoterDirectoryId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            cluster_id,
+            voter_id,
+            voter_directory_id,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for RemoveRaftVoterRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            RemoveRaftVoterRequest::API_KEY,
+            RemoveRaftVoterRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for RemoveRaftVoterRequestRef<'_> {
+    type Owned = RemoveRaftVoterRequest;
+    fn into_owned(self) -> RemoveRaftVoterRequest {
+        RemoveRaftVoterRequest {
+            cluster_id: self.cluster_id.into_owned(),
+            voter_id: self.voter_id.into_owned(),
+            voter_directory_id: self.voter_directory_id.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -139,6 +143,73 @@ impl RenewDelegationTokenRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`RenewDelegationTokenRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenewDelegationTokenRequestRef<'a> {
+    /// See [`RenewDelegationTokenRequest::hmac`].
+    pub hmac: &'a [u8],
+    /// See [`RenewDelegationTokenRequest::renew_period_ms`].
+    pub renew_period_ms: i64,
+    /// See [`RenewDelegationTokenRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for RenewDelegationTokenRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            hmac: <&[u8]>::default(),
+            renew_period_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for RenewDelegationTokenRequestRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let hmac = field!(r, "Hmac", <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v));
+        let renew_period_ms = field!(
+            r,
+            "RenewPeriodMs",
+            <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            hmac,
+            renew_period_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for RenewDelegationTokenRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            RenewDelegationTokenRequest::API_KEY,
+            RenewDelegationTokenRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for RenewDelegationTokenRequestRef<'_> {
+    type Owned = RenewDelegationTokenRequest;
+    fn into_owned(self) -> RenewDelegationTokenRequest {
+        RenewDelegationTokenRequest {
+            hmac: self.hmac.into_owned(),
+            renew_period_ms: self.renew_period_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

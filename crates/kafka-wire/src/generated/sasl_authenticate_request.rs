@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -126,6 +130,67 @@ impl SaslAuthenticateRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SaslAuthenticateRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaslAuthenticateRequestRef<'a> {
+    /// See [`SaslAuthenticateRequest::auth_bytes`].
+    pub auth_bytes: &'a [u8],
+    /// See [`SaslAuthenticateRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SaslAuthenticateRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            auth_bytes: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SaslAuthenticateRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let auth_bytes = field!(
+            r,
+            "AuthBytes",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            auth_bytes,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for SaslAuthenticateRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            SaslAuthenticateRequest::API_KEY,
+            SaslAuthenticateRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for SaslAuthenticateRequestRef<'_> {
+    type Owned = SaslAuthenticateRequest;
+    fn into_owned(self) -> SaslAuthenticateRequest {
+        SaslAuthenticateRequest {
+            auth_bytes: self.auth_bytes.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

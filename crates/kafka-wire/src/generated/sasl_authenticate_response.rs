@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -191,6 +195,97 @@ impl SaslAuthenticateResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SaslAuthenticateResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaslAuthenticateResponseRef<'a> {
+    /// See [`SaslAuthenticateResponse::error_code`].
+    pub error_code: i16,
+    /// See [`SaslAuthenticateResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`SaslAuthenticateResponse::auth_bytes`].
+    pub auth_bytes: &'a [u8],
+    /// See [`SaslAuthenticateResponse::session_lifetime_ms`].
+    pub session_lifetime_ms: i64,
+    /// See [`SaslAuthenticateResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SaslAuthenticateResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: Some(""),
+            auth_bytes: <&[u8]>::default(),
+            session_lifetime_ms: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SaslAuthenticateResponseRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let auth_bytes = field!(
+            r,
+            "AuthBytes",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let session_lifetime_ms = if v >= 1 {
+            field!(
+                r,
+                "SessionLifetimeMs",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            error_message,
+            auth_bytes,
+            session_lifetime_ms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for SaslAuthenticateResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            SaslAuthenticateResponse::API_KEY,
+            SaslAuthenticateResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for SaslAuthenticateResponseRef<'_> {
+    type Owned = SaslAuthenticateResponse;
+    fn into_owned(self) -> SaslAuthenticateResponse {
+        SaslAuthenticateResponse {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            auth_bytes: self.auth_bytes.into_owned(),
+            session_lifetime_ms: self.session_lifetime_ms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

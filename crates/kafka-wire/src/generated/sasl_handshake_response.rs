@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -139,6 +143,73 @@ impl SaslHandshakeResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SaslHandshakeResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaslHandshakeResponseRef<'a> {
+    /// See [`SaslHandshakeResponse::error_code`].
+    pub error_code: i16,
+    /// See [`SaslHandshakeResponse::mechanisms`].
+    pub mechanisms: Vec<&'a str>,
+    /// See [`SaslHandshakeResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SaslHandshakeResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            mechanisms: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SaslHandshakeResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = false;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mechanisms = field!(
+            r,
+            "Mechanisms",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            mechanisms,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for SaslHandshakeResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            SaslHandshakeResponse::API_KEY,
+            SaslHandshakeResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for SaslHandshakeResponseRef<'_> {
+    type Owned = SaslHandshakeResponse;
+    fn into_owned(self) -> SaslHandshakeResponse {
+        SaslHandshakeResponse {
+            error_code: self.error_code.into_owned(),
+            mechanisms: self.mechanisms.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -214,6 +218,103 @@ impl ShareAcknowledgeRequest {
     }
 }
 
+/// Borrowed view of [`ShareAcknowledgeRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareAcknowledgeRequestRef<'a> {
+    /// See [`ShareAcknowledgeRequest::group_id`].
+    pub group_id: Option<&'a str>,
+    /// See [`ShareAcknowledgeRequest::member_id`].
+    pub member_id: Option<&'a str>,
+    /// See [`ShareAcknowledgeRequest::share_session_epoch`].
+    pub share_session_epoch: i32,
+    /// See [`ShareAcknowledgeRequest::is_renew_ack`].
+    pub is_renew_ack: bool,
+    /// See [`ShareAcknowledgeRequest::topics`].
+    pub topics: Vec<AcknowledgeTopicRef<'a>>,
+    /// See [`ShareAcknowledgeRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ShareAcknowledgeRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: None,
+            member_id: Some(""),
+            share_session_epoch: 0,
+            is_renew_ack: false,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ShareAcknowledgeRequestRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(r, "GroupId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let member_id = field!(r, "MemberId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let share_session_epoch = field!(
+            r,
+            "ShareSessionEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let is_renew_ack = if v >= 2 {
+            field!(
+                r,
+                "IsRenewAck",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<AcknowledgeTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            member_id,
+            share_session_epoch,
+            is_renew_ack,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ShareAcknowledgeRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ShareAcknowledgeRequest::API_KEY,
+            ShareAcknowledgeRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ShareAcknowledgeRequestRef<'_> {
+    type Owned = ShareAcknowledgeRequest;
+    fn into_owned(self) -> ShareAcknowledgeRequest {
+        ShareAcknowledgeRequest {
+            group_id: self.group_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            share_session_epoch: self.share_session_epoch.into_owned(),
+            is_renew_ack: self.is_renew_ack.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AcknowledgeTopic` (part of `ShareAcknowledgeRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -345,6 +446,73 @@ impl AcknowledgeTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AcknowledgeTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcknowledgeTopicRef<'a> {
+    /// See [`AcknowledgeTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`AcknowledgeTopic::partitions`].
+    pub partitions: Vec<AcknowledgePartitionRef<'a>>,
+    /// See [`AcknowledgeTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AcknowledgeTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AcknowledgeTopicRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AcknowledgeTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<AcknowledgePartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AcknowledgeTopicRef<'_> {
+    type Owned = AcknowledgeTopic;
+    fn into_owned(self) -> AcknowledgeTopic {
+        AcknowledgeTopic {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -482,6 +650,77 @@ impl AcknowledgePartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AcknowledgePartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcknowledgePartitionRef<'a> {
+    /// See [`AcknowledgePartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`AcknowledgePartition::acknowledgement_batches`].
+    pub acknowledgement_batches: Vec<AcknowledgementBatchRef<'a>>,
+    /// See [`AcknowledgePartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AcknowledgePartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            acknowledgement_batches: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AcknowledgePartitionRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AcknowledgePartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let acknowledgement_batches = field!(
+            r,
+            "AcknowledgementBatches",
+            <Vec<AcknowledgementBatchRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            acknowledgement_batches,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AcknowledgePartitionRef<'_> {
+    type Owned = AcknowledgePartition;
+    fn into_owned(self) -> AcknowledgePartition {
+        AcknowledgePartition {
+            partition_index: self.partition_index.into_owned(),
+            acknowledgement_batches: self.acknowledgement_batches.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -643,6 +882,94 @@ impl AcknowledgementBatch {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`AcknowledgementBatch`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcknowledgementBatchRef<'a> {
+    /// See [`AcknowledgementBatch::first_offset`].
+    pub first_offset: i64,
+    /// See [`AcknowledgementBatch::last_offset`].
+    pub last_offset: i64,
+    /// See [`AcknowledgementBatch::acknowledge_types`].
+    pub acknowledge_types: PackedRef<'a, i8>,
+    /// See [`AcknowledgementBatch::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AcknowledgementBatchRef<'_> {
+    fn default() -> Self {
+        Self {
+            first_offset: 0,
+            last_offset: 0,
+            acknowledge_types: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AcknowledgementBatchRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AcknowledgementBatchRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (first_offset, last_offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<16>()
+        {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "FirstOffset",
+                    <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "LastOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let acknowledge_types = field!(
+            r,
+            "AcknowledgeTypes",
+            <PackedRef<'a, i8> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            first_offset,
+            last_offset,
+            acknowledge_types,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AcknowledgementBatchRef<'_> {
+    type Owned = AcknowledgementBatch;
+    fn into_owned(self) -> AcknowledgementBatch {
+        AcknowledgementBatch {
+            first_offset: self.first_offset.into_owned(),
+            last_offset: self.last_offset.into_owned(),
+            acknowledge_types: self.acknowledge_types.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -245,6 +249,128 @@ impl ShareAcknowledgeResponse {
     }
 }
 
+/// Borrowed view of [`ShareAcknowledgeResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareAcknowledgeResponseRef<'a> {
+    /// See [`ShareAcknowledgeResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ShareAcknowledgeResponse::error_code`].
+    pub error_code: i16,
+    /// See [`ShareAcknowledgeResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`ShareAcknowledgeResponse::acquisition_lock_timeout_ms`].
+    pub acquisition_lock_timeout_ms: i32,
+    /// See [`ShareAcknowledgeResponse::responses`].
+    pub responses: Vec<ShareAcknowledgeTopicResponseRef<'a>>,
+    /// See [`ShareAcknowledgeResponse::node_endpoints`].
+    pub node_endpoints: Vec<NodeEndpointRef<'a>>,
+    /// See [`ShareAcknowledgeResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ShareAcknowledgeResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: None,
+            acquisition_lock_timeout_ms: 0,
+            responses: Vec::new(),
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ShareAcknowledgeResponseRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let acquisition_lock_timeout_ms = if v >= 2 {
+            field!(
+                r,
+                "AcquisitionLockTimeoutMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let responses = field!(
+            r,
+            "Responses",
+            <Vec<ShareAcknowledgeTopicResponseRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let node_endpoints = field!(
+            r,
+            "NodeEndpoints",
+            <Vec<NodeEndpointRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            acquisition_lock_timeout_ms,
+            responses,
+            node_endpoints,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ShareAcknowledgeResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ShareAcknowledgeResponse::API_KEY,
+            ShareAcknowledgeResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ShareAcknowledgeResponseRef<'_> {
+    type Owned = ShareAcknowledgeResponse;
+    fn into_owned(self) -> ShareAcknowledgeResponse {
+        ShareAcknowledgeResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            acquisition_lock_timeout_ms: self.acquisition_lock_timeout_ms.into_owned(),
+            responses: self.responses.into_owned(),
+            node_endpoints: self.node_endpoints.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ShareAcknowledgeTopicResponse` (part of `ShareAcknowledgeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -374,6 +500,73 @@ impl ShareAcknowledgeTopicResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ShareAcknowledgeTopicResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareAcknowledgeTopicResponseRef<'a> {
+    /// See [`ShareAcknowledgeTopicResponse::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`ShareAcknowledgeTopicResponse::partitions`].
+    pub partitions: Vec<PartitionDataRef<'a>>,
+    /// See [`ShareAcknowledgeTopicResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ShareAcknowledgeTopicResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ShareAcknowledgeTopicResponseRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ShareAcknowledgeTopicResponseRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ShareAcknowledgeTopicResponseRef<'_> {
+    type Owned = ShareAcknowledgeTopicResponse;
+    fn into_owned(self) -> ShareAcknowledgeTopicResponse {
+        ShareAcknowledgeTopicResponse {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -565,6 +758,104 @@ impl PartitionData {
     }
 }
 
+/// Borrowed view of [`PartitionData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionDataRef<'a> {
+    /// See [`PartitionData::partition_index`].
+    pub partition_index: i32,
+    /// See [`PartitionData::error_code`].
+    pub error_code: i16,
+    /// See [`PartitionData::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`PartitionData::current_leader`].
+    pub current_leader: LeaderIdAndEpochRef<'a>,
+    /// See [`PartitionData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            error_message: None,
+            current_leader: Default::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
+    const MIN_LEN: usize = 17;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let current_leader = field!(
+            r,
+            "CurrentLeader",
+            <LeaderIdAndEpochRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            error_message,
+            current_leader,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionDataRef<'_> {
+    type Owned = PartitionData;
+    fn into_owned(self) -> PartitionData {
+        PartitionData {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            current_leader: self.current_leader.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `LeaderIdAndEpoch` (part of `ShareAcknowledgeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -704,6 +995,83 @@ impl LeaderIdAndEpoch {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`LeaderIdAndEpoch`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderIdAndEpochRef<'a> {
+    /// See [`LeaderIdAndEpoch::leader_id`].
+    pub leader_id: i32,
+    /// See [`LeaderIdAndEpoch::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`LeaderIdAndEpoch::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for LeaderIdAndEpochRef<'_> {
+    fn default() -> Self {
+        Self {
+            leader_id: 0,
+            leader_epoch: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for LeaderIdAndEpochRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> LeaderIdAndEpochRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (leader_id, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "LeaderEpoch",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for LeaderIdAndEpochRef<'_> {
+    type Owned = LeaderIdAndEpoch;
+    fn into_owned(self) -> LeaderIdAndEpoch {
+        LeaderIdAndEpoch {
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -862,6 +1230,81 @@ impl NodeEndpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`NodeEndpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEndpointRef<'a> {
+    /// See [`NodeEndpoint::node_id`].
+    pub node_id: i32,
+    /// See [`NodeEndpoint::host`].
+    pub host: &'a str,
+    /// See [`NodeEndpoint::port`].
+    pub port: i32,
+    /// See [`NodeEndpoint::rack`].
+    pub rack: Option<&'a str>,
+    /// See [`NodeEndpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for NodeEndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            node_id: 0,
+            host: "",
+            port: 0,
+            rack: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
+    const MIN_LEN: usize = 11;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> NodeEndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let node_id = field!(r, "NodeId", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let rack = field!(r, "Rack", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for NodeEndpointRef<'_> {
+    type Owned = NodeEndpoint;
+    fn into_owned(self) -> NodeEndpoint {
+        NodeEndpoint {
+            node_id: self.node_id.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            rack: self.rack.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

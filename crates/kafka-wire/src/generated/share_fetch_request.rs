@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -377,6 +381,184 @@ impl ShareFetchRequest {
     }
 }
 
+/// Borrowed view of [`ShareFetchRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareFetchRequestRef<'a> {
+    /// See [`ShareFetchRequest::group_id`].
+    pub group_id: Option<&'a str>,
+    /// See [`ShareFetchRequest::member_id`].
+    pub member_id: Option<&'a str>,
+    /// See [`ShareFetchRequest::share_session_epoch`].
+    pub share_session_epoch: i32,
+    /// See [`ShareFetchRequest::max_wait_ms`].
+    pub max_wait_ms: i32,
+    /// See [`ShareFetchRequest::min_bytes`].
+    pub min_bytes: i32,
+    /// See [`ShareFetchRequest::max_bytes`].
+    pub max_bytes: i32,
+    /// See [`ShareFetchRequest::max_records`].
+    pub max_records: i32,
+    /// See [`ShareFetchRequest::batch_size`].
+    pub batch_size: i32,
+    /// See [`ShareFetchRequest::share_acquire_mode`].
+    pub share_acquire_mode: i8,
+    /// See [`ShareFetchRequest::is_renew_ack`].
+    pub is_renew_ack: bool,
+    /// See [`ShareFetchRequest::topics`].
+    pub topics: Vec<FetchTopicRef<'a>>,
+    /// See [`ShareFetchRequest::forgotten_topics_data`].
+    pub forgotten_topics_data: Vec<ForgottenTopicRef<'a>>,
+    /// See [`ShareFetchRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ShareFetchRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: None,
+            member_id: Some(""),
+            share_session_epoch: 0,
+            max_wait_ms: 0,
+            min_bytes: 0,
+            max_bytes: 2147483647,
+            max_records: 0,
+            batch_size: 0,
+            share_acquire_mode: 0,
+            is_renew_ack: false,
+            topics: Vec::new(),
+            forgotten_topics_data: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ShareFetchRequestRef<'a> {
+    const MIN_LEN: usize = 21;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(r, "GroupId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let member_id = field!(r, "MemberId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let (share_session_epoch, max_wait_ms, min_bytes, max_bytes) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ShareSessionEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "MaxWaitMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "MinBytes", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "MaxBytes", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let (max_records, batch_size) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "MaxRecords", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "BatchSize", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            }
+        } else {
+            (0, 0)
+        };
+        let share_acquire_mode = if v >= 2 {
+            field!(
+                r,
+                "ShareAcquireMode",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let is_renew_ack = if v >= 2 {
+            field!(
+                r,
+                "IsRenewAck",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<FetchTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let forgotten_topics_data = field!(
+            r,
+            "ForgottenTopicsData",
+            <Vec<ForgottenTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            member_id,
+            share_session_epoch,
+            max_wait_ms,
+            min_bytes,
+            max_bytes,
+            max_records,
+            batch_size,
+            share_acquire_mode,
+            is_renew_ack,
+            topics,
+            forgotten_topics_data,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ShareFetchRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ShareFetchRequest::API_KEY,
+            ShareFetchRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ShareFetchRequestRef<'_> {
+    type Owned = ShareFetchRequest;
+    fn into_owned(self) -> ShareFetchRequest {
+        ShareFetchRequest {
+            group_id: self.group_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            share_session_epoch: self.share_session_epoch.into_owned(),
+            max_wait_ms: self.max_wait_ms.into_owned(),
+            min_bytes: self.min_bytes.into_owned(),
+            max_bytes: self.max_bytes.into_owned(),
+            max_records: self.max_records.into_owned(),
+            batch_size: self.batch_size.into_owned(),
+            share_acquire_mode: self.share_acquire_mode.into_owned(),
+            is_renew_ack: self.is_renew_ack.into_owned(),
+            topics: self.topics.into_owned(),
+            forgotten_topics_data: self.forgotten_topics_data.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `FetchTopic` (part of `ShareFetchRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -506,6 +688,73 @@ impl FetchTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`FetchTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchTopicRef<'a> {
+    /// See [`FetchTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`FetchTopic::partitions`].
+    pub partitions: Vec<FetchPartitionRef<'a>>,
+    /// See [`FetchTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchTopicRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FetchTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<FetchPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FetchTopicRef<'_> {
+    type Owned = FetchTopic;
+    fn into_owned(self) -> FetchTopic {
+        FetchTopic {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -682,6 +931,91 @@ impl FetchPartition {
     }
 }
 
+/// Borrowed view of [`FetchPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchPartitionRef<'a> {
+    /// See [`FetchPartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`FetchPartition::partition_max_bytes`].
+    pub partition_max_bytes: i32,
+    /// See [`FetchPartition::acknowledgement_batches`].
+    pub acknowledgement_batches: Vec<AcknowledgementBatchRef<'a>>,
+    /// See [`FetchPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FetchPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            partition_max_bytes: 0,
+            acknowledgement_batches: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FetchPartitionRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FetchPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let partition_index = field!(
+            r,
+            "PartitionIndex",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partition_max_bytes = if v <= 0 {
+            field!(
+                r,
+                "PartitionMaxBytes",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let acknowledgement_batches = field!(
+            r,
+            "AcknowledgementBatches",
+            <Vec<AcknowledgementBatchRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            partition_max_bytes,
+            acknowledgement_batches,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FetchPartitionRef<'_> {
+    type Owned = FetchPartition;
+    fn into_owned(self) -> FetchPartition {
+        FetchPartition {
+            partition_index: self.partition_index.into_owned(),
+            partition_max_bytes: self.partition_max_bytes.into_owned(),
+            acknowledgement_batches: self.acknowledgement_batches.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `AcknowledgementBatch` (part of `ShareFetchRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -843,6 +1177,94 @@ impl AcknowledgementBatch {
     }
 }
 
+/// Borrowed view of [`AcknowledgementBatch`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcknowledgementBatchRef<'a> {
+    /// See [`AcknowledgementBatch::first_offset`].
+    pub first_offset: i64,
+    /// See [`AcknowledgementBatch::last_offset`].
+    pub last_offset: i64,
+    /// See [`AcknowledgementBatch::acknowledge_types`].
+    pub acknowledge_types: PackedRef<'a, i8>,
+    /// See [`AcknowledgementBatch::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AcknowledgementBatchRef<'_> {
+    fn default() -> Self {
+        Self {
+            first_offset: 0,
+            last_offset: 0,
+            acknowledge_types: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AcknowledgementBatchRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AcknowledgementBatchRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (first_offset, last_offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<16>()
+        {
+            r.rest = rest;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(c, 8)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "FirstOffset",
+                    <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "LastOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let acknowledge_types = field!(
+            r,
+            "AcknowledgeTypes",
+            <PackedRef<'a, i8> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            first_offset,
+            last_offset,
+            acknowledge_types,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AcknowledgementBatchRef<'_> {
+    type Owned = AcknowledgementBatch;
+    fn into_owned(self) -> AcknowledgementBatch {
+        AcknowledgementBatch {
+            first_offset: self.first_offset.into_owned(),
+            last_offset: self.last_offset.into_owned(),
+            acknowledge_types: self.acknowledge_types.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `ForgottenTopic` (part of `ShareFetchRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -968,6 +1390,73 @@ impl ForgottenTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ForgottenTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgottenTopicRef<'a> {
+    /// See [`ForgottenTopic::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`ForgottenTopic::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`ForgottenTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ForgottenTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ForgottenTopicRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ForgottenTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ForgottenTopicRef<'_> {
+    type Owned = ForgottenTopic;
+    fn into_owned(self) -> ForgottenTopic {
+        ForgottenTopic {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,77 @@ impl ShareGroupDescribeRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ShareGroupDescribeRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareGroupDescribeRequestRef<'a> {
+    /// See [`ShareGroupDescribeRequest::group_ids`].
+    pub group_ids: Vec<&'a str>,
+    /// See [`ShareGroupDescribeRequest::include_authorized_operations`].
+    pub include_authorized_operations: bool,
+    /// See [`ShareGroupDescribeRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ShareGroupDescribeRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_ids: Vec::new(),
+            include_authorized_operations: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ShareGroupDescribeRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_ids = field!(
+            r,
+            "GroupIds",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let include_authorized_operations = field!(
+            r,
+            "IncludeAuthorizedOperations",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_ids,
+            include_authorized_operations,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ShareGroupDescribeRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ShareGroupDescribeRequest::API_KEY,
+            ShareGroupDescribeRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ShareGroupDescribeRequestRef<'_> {
+    type Owned = ShareGroupDescribeRequest;
+    fn into_owned(self) -> ShareGroupDescribeRequest {
+        ShareGroupDescribeRequest {
+            group_ids: self.group_ids.into_owned(),
+            include_authorized_operations: self.include_authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

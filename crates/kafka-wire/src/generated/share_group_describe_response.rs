@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -140,6 +144,77 @@ impl ShareGroupDescribeResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ShareGroupDescribeResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareGroupDescribeResponseRef<'a> {
+    /// See [`ShareGroupDescribeResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`ShareGroupDescribeResponse::groups`].
+    pub groups: Vec<DescribedGroupRef<'a>>,
+    /// See [`ShareGroupDescribeResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ShareGroupDescribeResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            groups: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ShareGroupDescribeResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let groups = field!(
+            r,
+            "Groups",
+            <Vec<DescribedGroupRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            groups,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ShareGroupDescribeResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ShareGroupDescribeResponse::API_KEY,
+            ShareGroupDescribeResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ShareGroupDescribeResponseRef<'_> {
+    type Owned = ShareGroupDescribeResponse;
+    fn into_owned(self) -> ShareGroupDescribeResponse {
+        ShareGroupDescribeResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            groups: self.groups.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -396,6 +471,150 @@ impl DescribedGroup {
     }
 }
 
+/// Borrowed view of [`DescribedGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedGroupRef<'a> {
+    /// See [`DescribedGroup::error_code`].
+    pub error_code: i16,
+    /// See [`DescribedGroup::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribedGroup::group_id`].
+    pub group_id: &'a str,
+    /// See [`DescribedGroup::group_state`].
+    pub group_state: &'a str,
+    /// See [`DescribedGroup::group_epoch`].
+    pub group_epoch: i32,
+    /// See [`DescribedGroup::assignment_epoch`].
+    pub assignment_epoch: i32,
+    /// See [`DescribedGroup::assignor_name`].
+    pub assignor_name: &'a str,
+    /// See [`DescribedGroup::members`].
+    pub members: Vec<MemberRef<'a>>,
+    /// See [`DescribedGroup::authorized_operations`].
+    pub authorized_operations: i32,
+    /// See [`DescribedGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribedGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: None,
+            group_id: "",
+            group_state: "",
+            group_epoch: 0,
+            assignment_epoch: 0,
+            assignor_name: "",
+            members: Vec::new(),
+            authorized_operations: -2147483648_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribedGroupRef<'a> {
+    const MIN_LEN: usize = 20;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribedGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_state = field!(
+            r,
+            "GroupState",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (group_epoch, assignment_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "GroupEpoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "AssignmentEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let assignor_name = field!(
+            r,
+            "AssignorName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let members = field!(
+            r,
+            "Members",
+            <Vec<MemberRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let authorized_operations = field!(
+            r,
+            "AuthorizedOperations",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            group_id,
+            group_state,
+            group_epoch,
+            assignment_epoch,
+            assignor_name,
+            members,
+            authorized_operations,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribedGroupRef<'_> {
+    type Owned = DescribedGroup;
+    fn into_owned(self) -> DescribedGroup {
+        DescribedGroup {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            group_id: self.group_id.into_owned(),
+            group_state: self.group_state.into_owned(),
+            group_epoch: self.group_epoch.into_owned(),
+            assignment_epoch: self.assignment_epoch.into_owned(),
+            assignor_name: self.assignor_name.into_owned(),
+            members: self.members.into_owned(),
+            authorized_operations: self.authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Member` (part of `ShareGroupDescribeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -600,6 +819,123 @@ impl Member {
     }
 }
 
+/// Borrowed view of [`Member`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRef<'a> {
+    /// See [`Member::member_id`].
+    pub member_id: &'a str,
+    /// See [`Member::rack_id`].
+    pub rack_id: Option<&'a str>,
+    /// See [`Member::member_epoch`].
+    pub member_epoch: i32,
+    /// See [`Member::client_id`].
+    pub client_id: &'a str,
+    /// See [`Member::client_host`].
+    pub client_host: &'a str,
+    /// See [`Member::subscribed_topic_names`].
+    pub subscribed_topic_names: Vec<&'a str>,
+    /// See [`Member::assignment`].
+    pub assignment: AssignmentRef<'a>,
+    /// See [`Member::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MemberRef<'_> {
+    fn default() -> Self {
+        Self {
+            member_id: "",
+            rack_id: None,
+            member_epoch: 0,
+            client_id: "",
+            client_host: "",
+            subscribed_topic_names: Vec::new(),
+            assignment: Default::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MemberRef<'a> {
+    const MIN_LEN: usize = 12;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> MemberRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let rack_id = field!(r, "RackId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let member_epoch = field!(
+            r,
+            "MemberEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let client_id = field!(
+            r,
+            "ClientId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let client_host = field!(
+            r,
+            "ClientHost",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let subscribed_topic_names = field!(
+            r,
+            "SubscribedTopicNames",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let assignment = field!(
+            r,
+            "Assignment",
+            <AssignmentRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            member_id,
+            rack_id,
+            member_epoch,
+            client_id,
+            client_host,
+            subscribed_topic_names,
+            assignment,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for MemberRef<'_> {
+    type Owned = Member;
+    fn into_owned(self) -> Member {
+        Member {
+            member_id: self.member_id.into_owned(),
+            rack_id: self.rack_id.into_owned(),
+            member_epoch: self.member_epoch.into_owned(),
+            client_id: self.client_id.into_owned(),
+            client_host: self.client_host.into_owned(),
+            subscribed_topic_names: self.subscribed_topic_names.into_owned(),
+            assignment: self.assignment.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicPartitions` (part of `ShareGroupDescribeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -741,6 +1077,83 @@ impl TopicPartitions {
     }
 }
 
+/// Borrowed view of [`TopicPartitions`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPartitionsRef<'a> {
+    /// See [`TopicPartitions::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`TopicPartitions::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`TopicPartitions::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TopicPartitions::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicPartitionsRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            topic_name: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicPartitionsRef<'a> {
+    const MIN_LEN: usize = 19;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicPartitionsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicPartitionsRef<'_> {
+    type Owned = TopicPartitions;
+    fn into_owned(self) -> TopicPartitions {
+        TopicPartitions {
+            topic_id: self.topic_id.into_owned(),
+            topic_name: self.topic_name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Assignment` (part of `ShareGroupDescribeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -860,6 +1273,67 @@ impl Assignment {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Assignment`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignmentRef<'a> {
+    /// See [`Assignment::topic_partitions`].
+    pub topic_partitions: Vec<TopicPartitionsRef<'a>>,
+    /// See [`Assignment::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AssignmentRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AssignmentRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AssignmentRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_partitions = field!(
+            r,
+            "TopicPartitions",
+            <Vec<TopicPartitionsRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AssignmentRef<'_> {
+    type Owned = Assignment;
+    fn into_owned(self) -> Assignment {
+        Assignment {
+            topic_partitions: self.topic_partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

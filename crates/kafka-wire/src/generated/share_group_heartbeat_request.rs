@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -199,6 +203,103 @@ impl ShareGroupHeartbeatRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`ShareGroupHeartbeatRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareGroupHeartbeatRequestRef<'a> {
+    /// See [`ShareGroupHeartbeatRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`ShareGroupHeartbeatRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`ShareGroupHeartbeatRequest::member_epoch`].
+    pub member_epoch: i32,
+    /// See [`ShareGroupHeartbeatRequest::rack_id`].
+    pub rack_id: Option<&'a str>,
+    /// See [`ShareGroupHeartbeatRequest::subscribed_topic_names`].
+    pub subscribed_topic_names: Option<Vec<&'a str>>,
+    /// See [`ShareGroupHeartbeatRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ShareGroupHeartbeatRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            member_id: "",
+            member_epoch: 0,
+            rack_id: None,
+            subscribed_topic_names: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ShareGroupHeartbeatRequestRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_epoch = field!(
+            r,
+            "MemberEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let rack_id = field!(r, "RackId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let subscribed_topic_names = field!(
+            r,
+            "SubscribedTopicNames",
+            bv::read_opt_ref::<Vec<&'a str>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            member_id,
+            member_epoch,
+            rack_id,
+            subscribed_topic_names,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for ShareGroupHeartbeatRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            ShareGroupHeartbeatRequest::API_KEY,
+            ShareGroupHeartbeatRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for ShareGroupHeartbeatRequestRef<'_> {
+    type Owned = ShareGroupHeartbeatRequest;
+    fn into_owned(self) -> ShareGroupHeartbeatRequest {
+        ShareGroupHeartbeatRequest {
+            group_id: self.group_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            member_epoch: self.member_epoch.into_owned(),
+            rack_id: self.rack_id.into_owned(),
+            subscribed_topic_names: self.subscribed_topic_names.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

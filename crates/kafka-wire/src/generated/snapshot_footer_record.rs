@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -122,6 +126,63 @@ impl SnapshotFooterRecord {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SnapshotFooterRecord`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotFooterRecordRef<'a> {
+    /// See [`SnapshotFooterRecord::version`].
+    pub version: i16,
+    /// See [`SnapshotFooterRecord::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SnapshotFooterRecordRef<'_> {
+    fn default() -> Self {
+        Self {
+            version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SnapshotFooterRecordRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let version = field!(r, "Version", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            version,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for SnapshotFooterRecordRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            SnapshotFooterRecord::API_KEY,
+            SnapshotFooterRecord::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for SnapshotFooterRecordRef<'_> {
+    type Owned = SnapshotFooterRecord;
+    fn into_owned(self) -> SnapshotFooterRecord {
+        SnapshotFooterRecord {
+            version: self.version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -156,6 +160,84 @@ impl SnapshotHeaderRecord {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SnapshotHeaderRecord`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotHeaderRecordRef<'a> {
+    /// See [`SnapshotHeaderRecord::version`].
+    pub version: i16,
+    /// See [`SnapshotHeaderRecord::last_contained_log_timestamp`].
+    pub last_contained_log_timestamp: i64,
+    /// See [`SnapshotHeaderRecord::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SnapshotHeaderRecordRef<'_> {
+    fn default() -> Self {
+        Self {
+            version: 0,
+            last_contained_log_timestamp: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SnapshotHeaderRecordRef<'a> {
+    const MIN_LEN: usize = 11;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (version, last_contained_log_timestamp) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 2)),
+                )
+            } else {
+                (
+                    field!(r, "Version", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LastContainedLogTimestamp",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            version,
+            last_contained_log_timestamp,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for SnapshotHeaderRecordRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            SnapshotHeaderRecord::API_KEY,
+            SnapshotHeaderRecord::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for SnapshotHeaderRecordRef<'_> {
+    type Owned = SnapshotHeaderRecord;
+    fn into_owned(self) -> SnapshotHeaderRecord {
+        SnapshotHeaderRecord {
+            version: self.version.into_owned(),
+            last_contained_log_timestamp: self.last_contained_log_timestamp.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -350,6 +354,161 @@ impl StopReplicaRequest {
     }
 }
 
+/// Borrowed view of [`StopReplicaRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopReplicaRequestRef<'a> {
+    /// See [`StopReplicaRequest::controller_id`].
+    pub controller_id: i32,
+    /// See [`StopReplicaRequest::is_k_raft_controller`].
+    pub is_k_raft_controller: bool,
+    /// See [`StopReplicaRequest::controller_epoch`].
+    pub controller_epoch: i32,
+    /// See [`StopReplicaRequest::broker_epoch`].
+    pub broker_epoch: i64,
+    /// See [`StopReplicaRequest::delete_partitions`].
+    pub delete_partitions: bool,
+    /// See [`StopReplicaRequest::ungrouped_partitions`].
+    pub ungrouped_partitions: Vec<StopReplicaPartitionV0Ref<'a>>,
+    /// See [`StopReplicaRequest::topics`].
+    pub topics: Vec<StopReplicaTopicV1Ref<'a>>,
+    /// See [`StopReplicaRequest::topic_states`].
+    pub topic_states: Vec<StopReplicaTopicStateRef<'a>>,
+    /// See [`StopReplicaRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StopReplicaRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            controller_id: 0,
+            is_k_raft_controller: false,
+            controller_epoch: 0,
+            broker_epoch: -1_i64,
+            delete_partitions: false,
+            ungrouped_partitions: Vec::new(),
+            topics: Vec::new(),
+            topic_states: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StopReplicaRequestRef<'a> {
+    const MIN_LEN: usize = 13;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let controller_id = field!(
+            r,
+            "ControllerId",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let is_k_raft_controller = if v >= 4 {
+            field!(
+                r,
+                "isKRaftController",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let controller_epoch = field!(
+            r,
+            "ControllerEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let broker_epoch = if v >= 1 {
+            field!(
+                r,
+                "BrokerEpoch",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let delete_partitions = if v <= 2 {
+            field!(
+                r,
+                "DeletePartitions",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let ungrouped_partitions = if v <= 0 {
+            field!(
+                r,
+                "UngroupedPartitions",
+                <Vec<StopReplicaPartitionV0Ref<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let topics = if (1..=2).contains(&v) {
+            field!(
+                r,
+                "Topics",
+                <Vec<StopReplicaTopicV1Ref<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let topic_states = if v >= 3 {
+            field!(
+                r,
+                "TopicStates",
+                <Vec<StopReplicaTopicStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            controller_id,
+            is_k_raft_controller,
+            controller_epoch,
+            broker_epoch,
+            delete_partitions,
+            ungrouped_partitions,
+            topics,
+            topic_states,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for StopReplicaRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            StopReplicaRequest::API_KEY,
+            StopReplicaRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for StopReplicaRequestRef<'_> {
+    type Owned = StopReplicaRequest;
+    fn into_owned(self) -> StopReplicaRequest {
+        StopReplicaRequest {
+            controller_id: self.controller_id.into_owned(),
+            is_k_raft_controller: self.is_k_raft_controller.into_owned(),
+            controller_epoch: self.controller_epoch.into_owned(),
+            broker_epoch: self.broker_epoch.into_owned(),
+            delete_partitions: self.delete_partitions.into_owned(),
+            ungrouped_partitions: self.ungrouped_partitions.into_owned(),
+            topics: self.topics.into_owned(),
+            topic_states: self.topic_states.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `StopReplicaPartitionV0` (part of `StopReplicaRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -515,6 +674,85 @@ impl StopReplicaPartitionV0 {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StopReplicaPartitionV0`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopReplicaPartitionV0Ref<'a> {
+    /// See [`StopReplicaPartitionV0::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`StopReplicaPartitionV0::partition_index`].
+    pub partition_index: i32,
+    /// See [`StopReplicaPartitionV0::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StopReplicaPartitionV0Ref<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_index: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StopReplicaPartitionV0Ref<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> StopReplicaPartitionV0Ref<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let topic_name = if v <= 0 {
+            field!(
+                r,
+                "TopicName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let partition_index = if v <= 0 {
+            field!(
+                r,
+                "PartitionIndex",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for StopReplicaPartitionV0Ref<'_> {
+    type Owned = StopReplicaPartitionV0;
+    fn into_owned(self) -> StopReplicaPartitionV0 {
+        StopReplicaPartitionV0 {
+            topic_name: self.topic_name.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -691,6 +929,81 @@ impl StopReplicaTopicV1 {
     }
 }
 
+/// Borrowed view of [`StopReplicaTopicV1`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopReplicaTopicV1Ref<'a> {
+    /// See [`StopReplicaTopicV1::name`].
+    pub name: &'a str,
+    /// See [`StopReplicaTopicV1::partition_indexes`].
+    pub partition_indexes: PackedRef<'a, i32>,
+    /// See [`StopReplicaTopicV1::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StopReplicaTopicV1Ref<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partition_indexes: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StopReplicaTopicV1Ref<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> StopReplicaTopicV1Ref<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let name = if (1..=2).contains(&v) {
+            field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let partition_indexes = if (1..=2).contains(&v) {
+            field!(
+                r,
+                "PartitionIndexes",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partition_indexes,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for StopReplicaTopicV1Ref<'_> {
+    type Owned = StopReplicaTopicV1;
+    fn into_owned(self) -> StopReplicaTopicV1 {
+        StopReplicaTopicV1 {
+            name: self.name.into_owned(),
+            partition_indexes: self.partition_indexes.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `StopReplicaTopicState` (part of `StopReplicaRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -863,6 +1176,85 @@ impl StopReplicaTopicState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StopReplicaTopicState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopReplicaTopicStateRef<'a> {
+    /// See [`StopReplicaTopicState::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`StopReplicaTopicState::partition_states`].
+    pub partition_states: Vec<StopReplicaPartitionStateRef<'a>>,
+    /// See [`StopReplicaTopicState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StopReplicaTopicStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_states: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StopReplicaTopicStateRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> StopReplicaTopicStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let topic_name = if v >= 3 {
+            field!(
+                r,
+                "TopicName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let partition_states = if v >= 3 {
+            field!(
+                r,
+                "PartitionStates",
+                <Vec<StopReplicaPartitionStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_states,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for StopReplicaTopicStateRef<'_> {
+    type Owned = StopReplicaTopicState;
+    fn into_owned(self) -> StopReplicaTopicState {
+        StopReplicaTopicState {
+            topic_name: self.topic_name.into_owned(),
+            partition_states: self.partition_states.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1071,6 +1463,105 @@ impl StopReplicaPartitionState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StopReplicaPartitionState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopReplicaPartitionStateRef<'a> {
+    /// See [`StopReplicaPartitionState::partition_index`].
+    pub partition_index: i32,
+    /// See [`StopReplicaPartitionState::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`StopReplicaPartitionState::delete_partition`].
+    pub delete_partition: bool,
+    /// See [`StopReplicaPartitionState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StopReplicaPartitionStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            leader_epoch: -1_i32,
+            delete_partition: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StopReplicaPartitionStateRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> StopReplicaPartitionStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let (partition_index, leader_epoch) = if v >= 3 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (0, -1_i32)
+        };
+        let delete_partition = if v >= 3 {
+            field!(
+                r,
+                "DeletePartition",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            leader_epoch,
+            delete_partition,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for StopReplicaPartitionStateRef<'_> {
+    type Owned = StopReplicaPartitionState;
+    fn into_owned(self) -> StopReplicaPartitionState {
+        StopReplicaPartitionState {
+            partition_index: self.partition_index.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            delete_partition: self.delete_partition.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

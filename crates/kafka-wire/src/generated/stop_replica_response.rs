@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,73 @@ impl StopReplicaResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StopReplicaResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopReplicaResponseRef<'a> {
+    /// See [`StopReplicaResponse::error_code`].
+    pub error_code: i16,
+    /// See [`StopReplicaResponse::partition_errors`].
+    pub partition_errors: Vec<StopReplicaPartitionErrorRef<'a>>,
+    /// See [`StopReplicaResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StopReplicaResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            partition_errors: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StopReplicaResponseRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 2;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let partition_errors = field!(
+            r,
+            "PartitionErrors",
+            <Vec<StopReplicaPartitionErrorRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            error_code,
+            partition_errors,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for StopReplicaResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            StopReplicaResponse::API_KEY,
+            StopReplicaResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for StopReplicaResponseRef<'_> {
+    type Owned = StopReplicaResponse;
+    fn into_owned(self) -> StopReplicaResponse {
+        StopReplicaResponse {
+            error_code: self.error_code.into_owned(),
+            partition_errors: self.partition_errors.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -298,6 +369,94 @@ impl StopReplicaPartitionError {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StopReplicaPartitionError`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopReplicaPartitionErrorRef<'a> {
+    /// See [`StopReplicaPartitionError::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`StopReplicaPartitionError::partition_index`].
+    pub partition_index: i32,
+    /// See [`StopReplicaPartitionError::error_code`].
+    pub error_code: i16,
+    /// See [`StopReplicaPartitionError::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StopReplicaPartitionErrorRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_index: 0,
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StopReplicaPartitionErrorRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> StopReplicaPartitionErrorRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 2;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for StopReplicaPartitionErrorRef<'_> {
+    type Owned = StopReplicaPartitionError;
+    fn into_owned(self) -> StopReplicaPartitionError {
+        StopReplicaPartitionError {
+            topic_name: self.topic_name.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -142,6 +146,77 @@ impl StreamsGroupDescribeRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StreamsGroupDescribeRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamsGroupDescribeRequestRef<'a> {
+    /// See [`StreamsGroupDescribeRequest::group_ids`].
+    pub group_ids: Vec<&'a str>,
+    /// See [`StreamsGroupDescribeRequest::include_authorized_operations`].
+    pub include_authorized_operations: bool,
+    /// See [`StreamsGroupDescribeRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StreamsGroupDescribeRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_ids: Vec::new(),
+            include_authorized_operations: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StreamsGroupDescribeRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_ids = field!(
+            r,
+            "GroupIds",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let include_authorized_operations = field!(
+            r,
+            "IncludeAuthorizedOperations",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_ids,
+            include_authorized_operations,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for StreamsGroupDescribeRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            StreamsGroupDescribeRequest::API_KEY,
+            StreamsGroupDescribeRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for StreamsGroupDescribeRequestRef<'_> {
+    type Owned = StreamsGroupDescribeRequest;
+    fn into_owned(self) -> StreamsGroupDescribeRequest {
+        StreamsGroupDescribeRequest {
+            group_ids: self.group_ids.into_owned(),
+            include_authorized_operations: self.include_authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

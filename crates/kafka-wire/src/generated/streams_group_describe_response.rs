@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -140,6 +144,77 @@ impl StreamsGroupDescribeResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StreamsGroupDescribeResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamsGroupDescribeResponseRef<'a> {
+    /// See [`StreamsGroupDescribeResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`StreamsGroupDescribeResponse::groups`].
+    pub groups: Vec<DescribedGroupRef<'a>>,
+    /// See [`StreamsGroupDescribeResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StreamsGroupDescribeResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            groups: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StreamsGroupDescribeResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let throttle_time_ms = field!(
+            r,
+            "ThrottleTimeMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let groups = field!(
+            r,
+            "Groups",
+            <Vec<DescribedGroupRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            groups,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for StreamsGroupDescribeResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            StreamsGroupDescribeResponse::API_KEY,
+            StreamsGroupDescribeResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for StreamsGroupDescribeResponseRef<'_> {
+    type Owned = StreamsGroupDescribeResponse;
+    fn into_owned(self) -> StreamsGroupDescribeResponse {
+        StreamsGroupDescribeResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            groups: self.groups.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -400,6 +475,150 @@ impl DescribedGroup {
     }
 }
 
+/// Borrowed view of [`DescribedGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedGroupRef<'a> {
+    /// See [`DescribedGroup::error_code`].
+    pub error_code: i16,
+    /// See [`DescribedGroup::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`DescribedGroup::group_id`].
+    pub group_id: &'a str,
+    /// See [`DescribedGroup::group_state`].
+    pub group_state: &'a str,
+    /// See [`DescribedGroup::group_epoch`].
+    pub group_epoch: i32,
+    /// See [`DescribedGroup::assignment_epoch`].
+    pub assignment_epoch: i32,
+    /// See [`DescribedGroup::topology`].
+    pub topology: Option<TopologyRef<'a>>,
+    /// See [`DescribedGroup::members`].
+    pub members: Vec<MemberRef<'a>>,
+    /// See [`DescribedGroup::authorized_operations`].
+    pub authorized_operations: i32,
+    /// See [`DescribedGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for DescribedGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            error_code: 0,
+            error_message: None,
+            group_id: "",
+            group_state: "",
+            group_epoch: 0,
+            assignment_epoch: 0,
+            topology: None,
+            members: Vec::new(),
+            authorized_operations: -2147483648_i32,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for DescribedGroupRef<'a> {
+    const MIN_LEN: usize = 20;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> DescribedGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_state = field!(
+            r,
+            "GroupState",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (group_epoch, assignment_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "GroupEpoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "AssignmentEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let topology = field!(
+            r,
+            "Topology",
+            bv::read_opt_ref::<TopologyRef<'a>>(r, flex, v, true)
+        );
+        let members = field!(
+            r,
+            "Members",
+            <Vec<MemberRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let authorized_operations = field!(
+            r,
+            "AuthorizedOperations",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            error_code,
+            error_message,
+            group_id,
+            group_state,
+            group_epoch,
+            assignment_epoch,
+            topology,
+            members,
+            authorized_operations,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for DescribedGroupRef<'_> {
+    type Owned = DescribedGroup;
+    fn into_owned(self) -> DescribedGroup {
+        DescribedGroup {
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            group_id: self.group_id.into_owned(),
+            group_state: self.group_state.into_owned(),
+            group_epoch: self.group_epoch.into_owned(),
+            assignment_epoch: self.assignment_epoch.into_owned(),
+            topology: self.topology.into_owned(),
+            members: self.members.into_owned(),
+            authorized_operations: self.authorized_operations.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Topology` (part of `StreamsGroupDescribeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -540,6 +759,73 @@ impl Topology {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Topology`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopologyRef<'a> {
+    /// See [`Topology::epoch`].
+    pub epoch: i32,
+    /// See [`Topology::subtopologies`].
+    pub subtopologies: Option<Vec<SubtopologyRef<'a>>>,
+    /// See [`Topology::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopologyRef<'_> {
+    fn default() -> Self {
+        Self {
+            epoch: 0,
+            subtopologies: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopologyRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopologyRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let epoch = field!(r, "Epoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let subtopologies = field!(
+            r,
+            "Subtopologies",
+            bv::read_opt_ref::<Vec<SubtopologyRef<'a>>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            epoch,
+            subtopologies,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopologyRef<'_> {
+    type Owned = Topology;
+    fn into_owned(self) -> Topology {
+        Topology {
+            epoch: self.epoch.into_owned(),
+            subtopologies: self.subtopologies.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -732,6 +1018,107 @@ impl Subtopology {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Subtopology`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtopologyRef<'a> {
+    /// See [`Subtopology::subtopology_id`].
+    pub subtopology_id: &'a str,
+    /// See [`Subtopology::source_topics`].
+    pub source_topics: Vec<&'a str>,
+    /// See [`Subtopology::repartition_sink_topics`].
+    pub repartition_sink_topics: Vec<&'a str>,
+    /// See [`Subtopology::state_changelog_topics`].
+    pub state_changelog_topics: Vec<TopicInfoRef<'a>>,
+    /// See [`Subtopology::repartition_source_topics`].
+    pub repartition_source_topics: Vec<TopicInfoRef<'a>>,
+    /// See [`Subtopology::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SubtopologyRef<'_> {
+    fn default() -> Self {
+        Self {
+            subtopology_id: "",
+            source_topics: Vec::new(),
+            repartition_sink_topics: Vec::new(),
+            state_changelog_topics: Vec::new(),
+            repartition_source_topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SubtopologyRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> SubtopologyRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(
+            r,
+            "SubtopologyId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let source_topics = field!(
+            r,
+            "SourceTopics",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let repartition_sink_topics = field!(
+            r,
+            "RepartitionSinkTopics",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let state_changelog_topics = field!(
+            r,
+            "StateChangelogTopics",
+            <Vec<TopicInfoRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let repartition_source_topics = field!(
+            r,
+            "RepartitionSourceTopics",
+            <Vec<TopicInfoRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            source_topics,
+            repartition_sink_topics,
+            state_changelog_topics,
+            repartition_source_topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for SubtopologyRef<'_> {
+    type Owned = Subtopology;
+    fn into_owned(self) -> Subtopology {
+        Subtopology {
+            subtopology_id: self.subtopology_id.into_owned(),
+            source_topics: self.source_topics.into_owned(),
+            repartition_sink_topics: self.repartition_sink_topics.into_owned(),
+            state_changelog_topics: self.state_changelog_topics.into_owned(),
+            repartition_source_topics: self.repartition_source_topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1066,6 +1453,199 @@ impl Member {
     }
 }
 
+/// Borrowed view of [`Member`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRef<'a> {
+    /// See [`Member::member_id`].
+    pub member_id: &'a str,
+    /// See [`Member::member_epoch`].
+    pub member_epoch: i32,
+    /// See [`Member::instance_id`].
+    pub instance_id: Option<&'a str>,
+    /// See [`Member::rack_id`].
+    pub rack_id: Option<&'a str>,
+    /// See [`Member::client_id`].
+    pub client_id: &'a str,
+    /// See [`Member::client_host`].
+    pub client_host: &'a str,
+    /// See [`Member::topology_epoch`].
+    pub topology_epoch: i32,
+    /// See [`Member::process_id`].
+    pub process_id: &'a str,
+    /// See [`Member::user_endpoint`].
+    pub user_endpoint: Option<EndpointRef<'a>>,
+    /// See [`Member::client_tags`].
+    pub client_tags: Vec<KeyValueRef<'a>>,
+    /// See [`Member::task_offsets`].
+    pub task_offsets: Vec<TaskOffsetRef<'a>>,
+    /// See [`Member::task_end_offsets`].
+    pub task_end_offsets: Vec<TaskOffsetRef<'a>>,
+    /// See [`Member::assignment`].
+    pub assignment: AssignmentRef<'a>,
+    /// See [`Member::target_assignment`].
+    pub target_assignment: AssignmentRef<'a>,
+    /// See [`Member::is_classic`].
+    pub is_classic: bool,
+    /// See [`Member::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for MemberRef<'_> {
+    fn default() -> Self {
+        Self {
+            member_id: "",
+            member_epoch: 0,
+            instance_id: None,
+            rack_id: None,
+            client_id: "",
+            client_host: "",
+            topology_epoch: 0,
+            process_id: "",
+            user_endpoint: None,
+            client_tags: Vec::new(),
+            task_offsets: Vec::new(),
+            task_end_offsets: Vec::new(),
+            assignment: Default::default(),
+            target_assignment: Default::default(),
+            is_classic: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for MemberRef<'a> {
+    const MIN_LEN: usize = 28;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> MemberRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_epoch = field!(
+            r,
+            "MemberEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let instance_id = field!(
+            r,
+            "InstanceId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let rack_id = field!(r, "RackId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let client_id = field!(
+            r,
+            "ClientId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let client_host = field!(
+            r,
+            "ClientHost",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topology_epoch = field!(
+            r,
+            "TopologyEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let process_id = field!(
+            r,
+            "ProcessId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let user_endpoint = field!(
+            r,
+            "UserEndpoint",
+            bv::read_opt_ref::<EndpointRef<'a>>(r, flex, v, true)
+        );
+        let client_tags = field!(
+            r,
+            "ClientTags",
+            <Vec<KeyValueRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let task_offsets = field!(
+            r,
+            "TaskOffsets",
+            <Vec<TaskOffsetRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let task_end_offsets = field!(
+            r,
+            "TaskEndOffsets",
+            <Vec<TaskOffsetRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let assignment = field!(
+            r,
+            "Assignment",
+            <AssignmentRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let target_assignment = field!(
+            r,
+            "TargetAssignment",
+            <AssignmentRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let is_classic = field!(r, "IsClassic", <bool as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            member_id,
+            member_epoch,
+            instance_id,
+            rack_id,
+            client_id,
+            client_host,
+            topology_epoch,
+            process_id,
+            user_endpoint,
+            client_tags,
+            task_offsets,
+            task_end_offsets,
+            assignment,
+            target_assignment,
+            is_classic,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for MemberRef<'_> {
+    type Owned = Member;
+    fn into_owned(self) -> Member {
+        Member {
+            member_id: self.member_id.into_owned(),
+            member_epoch: self.member_epoch.into_owned(),
+            instance_id: self.instance_id.into_owned(),
+            rack_id: self.rack_id.into_owned(),
+            client_id: self.client_id.into_owned(),
+            client_host: self.client_host.into_owned(),
+            topology_epoch: self.topology_epoch.into_owned(),
+            process_id: self.process_id.into_owned(),
+            user_endpoint: self.user_endpoint.into_owned(),
+            client_tags: self.client_tags.into_owned(),
+            task_offsets: self.task_offsets.into_owned(),
+            task_end_offsets: self.task_end_offsets.into_owned(),
+            assignment: self.assignment.into_owned(),
+            target_assignment: self.target_assignment.into_owned(),
+            is_classic: self.is_classic.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Endpoint` (part of `StreamsGroupDescribeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1191,6 +1771,69 @@ impl Endpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Endpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRef<'a> {
+    /// See [`Endpoint::host`].
+    pub host: &'a str,
+    /// See [`Endpoint::port`].
+    pub port: u16,
+    /// See [`Endpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EndpointRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EndpointRef<'_> {
+    type Owned = Endpoint;
+    fn into_owned(self) -> Endpoint {
+        Endpoint {
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1349,6 +1992,89 @@ impl TaskOffset {
     }
 }
 
+/// Borrowed view of [`TaskOffset`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskOffsetRef<'a> {
+    /// See [`TaskOffset::subtopology_id`].
+    pub subtopology_id: &'a str,
+    /// See [`TaskOffset::partition`].
+    pub partition: i32,
+    /// See [`TaskOffset::offset`].
+    pub offset: i64,
+    /// See [`TaskOffset::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TaskOffsetRef<'_> {
+    fn default() -> Self {
+        Self {
+            subtopology_id: "",
+            partition: 0,
+            offset: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TaskOffsetRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TaskOffsetRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(
+            r,
+            "SubtopologyId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (partition, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Offset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partition,
+            offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TaskOffsetRef<'_> {
+    type Owned = TaskOffset;
+    fn into_owned(self) -> TaskOffset {
+        TaskOffset {
+            subtopology_id: self.subtopology_id.into_owned(),
+            partition: self.partition.into_owned(),
+            offset: self.offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Assignment` (part of `StreamsGroupDescribeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1490,6 +2216,87 @@ impl Assignment {
     }
 }
 
+/// Borrowed view of [`Assignment`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignmentRef<'a> {
+    /// See [`Assignment::active_tasks`].
+    pub active_tasks: Vec<TaskIdsRef<'a>>,
+    /// See [`Assignment::standby_tasks`].
+    pub standby_tasks: Vec<TaskIdsRef<'a>>,
+    /// See [`Assignment::warmup_tasks`].
+    pub warmup_tasks: Vec<TaskIdsRef<'a>>,
+    /// See [`Assignment::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for AssignmentRef<'_> {
+    fn default() -> Self {
+        Self {
+            active_tasks: Vec::new(),
+            standby_tasks: Vec::new(),
+            warmup_tasks: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for AssignmentRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> AssignmentRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let active_tasks = field!(
+            r,
+            "ActiveTasks",
+            <Vec<TaskIdsRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let standby_tasks = field!(
+            r,
+            "StandbyTasks",
+            <Vec<TaskIdsRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let warmup_tasks = field!(
+            r,
+            "WarmupTasks",
+            <Vec<TaskIdsRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            active_tasks,
+            standby_tasks,
+            warmup_tasks,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for AssignmentRef<'_> {
+    type Owned = Assignment;
+    fn into_owned(self) -> Assignment {
+        Assignment {
+            active_tasks: self.active_tasks.into_owned(),
+            standby_tasks: self.standby_tasks.into_owned(),
+            warmup_tasks: self.warmup_tasks.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TaskIds` (part of `StreamsGroupDescribeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1618,6 +2425,77 @@ impl TaskIds {
     }
 }
 
+/// Borrowed view of [`TaskIds`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskIdsRef<'a> {
+    /// See [`TaskIds::subtopology_id`].
+    pub subtopology_id: &'a str,
+    /// See [`TaskIds::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TaskIds::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TaskIdsRef<'_> {
+    fn default() -> Self {
+        Self {
+            subtopology_id: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TaskIdsRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TaskIdsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(
+            r,
+            "SubtopologyId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TaskIdsRef<'_> {
+    type Owned = TaskIds;
+    fn into_owned(self) -> TaskIds {
+        TaskIds {
+            subtopology_id: self.subtopology_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `KeyValue` (part of `StreamsGroupDescribeResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1743,6 +2621,69 @@ impl KeyValue {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`KeyValue`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyValueRef<'a> {
+    /// See [`KeyValue::key`].
+    pub key: &'a str,
+    /// See [`KeyValue::value`].
+    pub value: &'a str,
+    /// See [`KeyValue::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for KeyValueRef<'_> {
+    fn default() -> Self {
+        Self {
+            key: "",
+            value: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for KeyValueRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> KeyValueRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let key = field!(r, "Key", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let value = field!(r, "Value", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            key,
+            value,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for KeyValueRef<'_> {
+    type Owned = KeyValue;
+    fn into_owned(self) -> KeyValue {
+        KeyValue {
+            key: self.key.into_owned(),
+            value: self.value.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1916,6 +2857,100 @@ impl TopicInfo {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicInfo`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicInfoRef<'a> {
+    /// See [`TopicInfo::name`].
+    pub name: &'a str,
+    /// See [`TopicInfo::partitions`].
+    pub partitions: i32,
+    /// See [`TopicInfo::replication_factor`].
+    pub replication_factor: i16,
+    /// See [`TopicInfo::topic_configs`].
+    pub topic_configs: Vec<KeyValueRef<'a>>,
+    /// See [`TopicInfo::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicInfoRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: 0,
+            replication_factor: 0,
+            topic_configs: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicInfoRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicInfoRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Partitions", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ReplicationFactor",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let topic_configs = field!(
+            r,
+            "TopicConfigs",
+            <Vec<KeyValueRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            replication_factor,
+            topic_configs,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicInfoRef<'_> {
+    type Owned = TopicInfo;
+    fn into_owned(self) -> TopicInfo {
+        TopicInfo {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            replication_factor: self.replication_factor.into_owned(),
+            topic_configs: self.topic_configs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -483,6 +487,234 @@ impl StreamsGroupHeartbeatRequest {
     }
 }
 
+/// Borrowed view of [`StreamsGroupHeartbeatRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamsGroupHeartbeatRequestRef<'a> {
+    /// See [`StreamsGroupHeartbeatRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`StreamsGroupHeartbeatRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`StreamsGroupHeartbeatRequest::member_epoch`].
+    pub member_epoch: i32,
+    /// See [`StreamsGroupHeartbeatRequest::endpoint_information_epoch`].
+    pub endpoint_information_epoch: i32,
+    /// See [`StreamsGroupHeartbeatRequest::instance_id`].
+    pub instance_id: Option<&'a str>,
+    /// See [`StreamsGroupHeartbeatRequest::rack_id`].
+    pub rack_id: Option<&'a str>,
+    /// See [`StreamsGroupHeartbeatRequest::rebalance_timeout_ms`].
+    pub rebalance_timeout_ms: i32,
+    /// See [`StreamsGroupHeartbeatRequest::topology`].
+    pub topology: Option<TopologyRef<'a>>,
+    /// See [`StreamsGroupHeartbeatRequest::active_tasks`].
+    pub active_tasks: Option<Vec<TaskIdsRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatRequest::standby_tasks`].
+    pub standby_tasks: Option<Vec<TaskIdsRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatRequest::warmup_tasks`].
+    pub warmup_tasks: Option<Vec<TaskIdsRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatRequest::process_id`].
+    pub process_id: Option<&'a str>,
+    /// See [`StreamsGroupHeartbeatRequest::user_endpoint`].
+    pub user_endpoint: Option<EndpointRef<'a>>,
+    /// See [`StreamsGroupHeartbeatRequest::client_tags`].
+    pub client_tags: Option<Vec<KeyValueRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatRequest::task_offsets`].
+    pub task_offsets: Option<Vec<TaskOffsetRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatRequest::task_end_offsets`].
+    pub task_end_offsets: Option<Vec<TaskOffsetRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatRequest::shutdown_application`].
+    pub shutdown_application: bool,
+    /// See [`StreamsGroupHeartbeatRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StreamsGroupHeartbeatRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            member_id: "",
+            member_epoch: 0,
+            endpoint_information_epoch: 0,
+            instance_id: None,
+            rack_id: None,
+            rebalance_timeout_ms: -1_i32,
+            topology: None,
+            active_tasks: None,
+            standby_tasks: None,
+            warmup_tasks: None,
+            process_id: None,
+            user_endpoint: None,
+            client_tags: None,
+            task_offsets: None,
+            task_end_offsets: None,
+            shutdown_application: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StreamsGroupHeartbeatRequestRef<'a> {
+    const MIN_LEN: usize = 27;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (member_epoch, endpoint_information_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "MemberEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "EndpointInformationEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let instance_id = field!(
+            r,
+            "InstanceId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let rack_id = field!(r, "RackId", bv::read_opt_ref::<&'a str>(r, flex, v, true));
+        let rebalance_timeout_ms = field!(
+            r,
+            "RebalanceTimeoutMs",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topology = field!(
+            r,
+            "Topology",
+            bv::read_opt_ref::<TopologyRef<'a>>(r, flex, v, true)
+        );
+        let active_tasks = field!(
+            r,
+            "ActiveTasks",
+            bv::read_opt_ref::<Vec<TaskIdsRef<'a>>>(r, flex, v, true)
+        );
+        let standby_tasks = field!(
+            r,
+            "StandbyTasks",
+            bv::read_opt_ref::<Vec<TaskIdsRef<'a>>>(r, flex, v, true)
+        );
+        let warmup_tasks = field!(
+            r,
+            "WarmupTasks",
+            bv::read_opt_ref::<Vec<TaskIdsRef<'a>>>(r, flex, v, true)
+        );
+        let process_id = field!(
+            r,
+            "ProcessId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let user_endpoint = field!(
+            r,
+            "UserEndpoint",
+            bv::read_opt_ref::<EndpointRef<'a>>(r, flex, v, true)
+        );
+        let client_tags = field!(
+            r,
+            "ClientTags",
+            bv::read_opt_ref::<Vec<KeyValueRef<'a>>>(r, flex, v, true)
+        );
+        let task_offsets = field!(
+            r,
+            "TaskOffsets",
+            bv::read_opt_ref::<Vec<TaskOffsetRef<'a>>>(r, flex, v, true)
+        );
+        let task_end_offsets = field!(
+            r,
+            "TaskEndOffsets",
+            bv::read_opt_ref::<Vec<TaskOffsetRef<'a>>>(r, flex, v, true)
+        );
+        let shutdown_application = field!(
+            r,
+            "ShutdownApplication",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            member_id,
+            member_epoch,
+            endpoint_information_epoch,
+            instance_id,
+            rack_id,
+            rebalance_timeout_ms,
+            topology,
+            active_tasks,
+            standby_tasks,
+            warmup_tasks,
+            process_id,
+            user_endpoint,
+            client_tags,
+            task_offsets,
+            task_end_offsets,
+            shutdown_application,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for StreamsGroupHeartbeatRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            StreamsGroupHeartbeatRequest::API_KEY,
+            StreamsGroupHeartbeatRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for StreamsGroupHeartbeatRequestRef<'_> {
+    type Owned = StreamsGroupHeartbeatRequest;
+    fn into_owned(self) -> StreamsGroupHeartbeatRequest {
+        StreamsGroupHeartbeatRequest {
+            group_id: self.group_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            member_epoch: self.member_epoch.into_owned(),
+            endpoint_information_epoch: self.endpoint_information_epoch.into_owned(),
+            instance_id: self.instance_id.into_owned(),
+            rack_id: self.rack_id.into_owned(),
+            rebalance_timeout_ms: self.rebalance_timeout_ms.into_owned(),
+            topology: self.topology.into_owned(),
+            active_tasks: self.active_tasks.into_owned(),
+            standby_tasks: self.standby_tasks.into_owned(),
+            warmup_tasks: self.warmup_tasks.into_owned(),
+            process_id: self.process_id.into_owned(),
+            user_endpoint: self.user_endpoint.into_owned(),
+            client_tags: self.client_tags.into_owned(),
+            task_offsets: self.task_offsets.into_owned(),
+            task_end_offsets: self.task_end_offsets.into_owned(),
+            shutdown_application: self.shutdown_application.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Topology` (part of `StreamsGroupHeartbeatRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -612,6 +844,73 @@ impl Topology {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Topology`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopologyRef<'a> {
+    /// See [`Topology::epoch`].
+    pub epoch: i32,
+    /// See [`Topology::subtopologies`].
+    pub subtopologies: Vec<SubtopologyRef<'a>>,
+    /// See [`Topology::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopologyRef<'_> {
+    fn default() -> Self {
+        Self {
+            epoch: 0,
+            subtopologies: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopologyRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopologyRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let epoch = field!(r, "Epoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let subtopologies = field!(
+            r,
+            "Subtopologies",
+            <Vec<SubtopologyRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            epoch,
+            subtopologies,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopologyRef<'_> {
+    type Owned = Topology;
+    fn into_owned(self) -> Topology {
+        Topology {
+            epoch: self.epoch.into_owned(),
+            subtopologies: self.subtopologies.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -845,6 +1144,127 @@ impl Subtopology {
     }
 }
 
+/// Borrowed view of [`Subtopology`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtopologyRef<'a> {
+    /// See [`Subtopology::subtopology_id`].
+    pub subtopology_id: &'a str,
+    /// See [`Subtopology::source_topics`].
+    pub source_topics: Vec<&'a str>,
+    /// See [`Subtopology::source_topic_regex`].
+    pub source_topic_regex: Vec<&'a str>,
+    /// See [`Subtopology::state_changelog_topics`].
+    pub state_changelog_topics: Vec<TopicInfoRef<'a>>,
+    /// See [`Subtopology::repartition_sink_topics`].
+    pub repartition_sink_topics: Vec<&'a str>,
+    /// See [`Subtopology::repartition_source_topics`].
+    pub repartition_source_topics: Vec<TopicInfoRef<'a>>,
+    /// See [`Subtopology::copartition_groups`].
+    pub copartition_groups: Vec<CopartitionGroupRef<'a>>,
+    /// See [`Subtopology::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SubtopologyRef<'_> {
+    fn default() -> Self {
+        Self {
+            subtopology_id: "",
+            source_topics: Vec::new(),
+            source_topic_regex: Vec::new(),
+            state_changelog_topics: Vec::new(),
+            repartition_sink_topics: Vec::new(),
+            repartition_source_topics: Vec::new(),
+            copartition_groups: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SubtopologyRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> SubtopologyRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(
+            r,
+            "SubtopologyId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let source_topics = field!(
+            r,
+            "SourceTopics",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let source_topic_regex = field!(
+            r,
+            "SourceTopicRegex",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let state_changelog_topics = field!(
+            r,
+            "StateChangelogTopics",
+            <Vec<TopicInfoRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let repartition_sink_topics = field!(
+            r,
+            "RepartitionSinkTopics",
+            <Vec<&'a str> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let repartition_source_topics = field!(
+            r,
+            "RepartitionSourceTopics",
+            <Vec<TopicInfoRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let copartition_groups = field!(
+            r,
+            "CopartitionGroups",
+            <Vec<CopartitionGroupRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            source_topics,
+            source_topic_regex,
+            state_changelog_topics,
+            repartition_sink_topics,
+            repartition_source_topics,
+            copartition_groups,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for SubtopologyRef<'_> {
+    type Owned = Subtopology;
+    fn into_owned(self) -> Subtopology {
+        Subtopology {
+            subtopology_id: self.subtopology_id.into_owned(),
+            source_topics: self.source_topics.into_owned(),
+            source_topic_regex: self.source_topic_regex.into_owned(),
+            state_changelog_topics: self.state_changelog_topics.into_owned(),
+            repartition_sink_topics: self.repartition_sink_topics.into_owned(),
+            repartition_source_topics: self.repartition_source_topics.into_owned(),
+            copartition_groups: self.copartition_groups.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `CopartitionGroup` (part of `StreamsGroupHeartbeatRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -998,6 +1418,87 @@ impl CopartitionGroup {
     }
 }
 
+/// Borrowed view of [`CopartitionGroup`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopartitionGroupRef<'a> {
+    /// See [`CopartitionGroup::source_topics`].
+    pub source_topics: PackedRef<'a, i16>,
+    /// See [`CopartitionGroup::source_topic_regex`].
+    pub source_topic_regex: PackedRef<'a, i16>,
+    /// See [`CopartitionGroup::repartition_source_topics`].
+    pub repartition_source_topics: PackedRef<'a, i16>,
+    /// See [`CopartitionGroup::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CopartitionGroupRef<'_> {
+    fn default() -> Self {
+        Self {
+            source_topics: PackedRef::new(),
+            source_topic_regex: PackedRef::new(),
+            repartition_source_topics: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CopartitionGroupRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CopartitionGroupRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let source_topics = field!(
+            r,
+            "SourceTopics",
+            <PackedRef<'a, i16> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let source_topic_regex = field!(
+            r,
+            "SourceTopicRegex",
+            <PackedRef<'a, i16> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let repartition_source_topics = field!(
+            r,
+            "RepartitionSourceTopics",
+            <PackedRef<'a, i16> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            source_topics,
+            source_topic_regex,
+            repartition_source_topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CopartitionGroupRef<'_> {
+    type Owned = CopartitionGroup;
+    fn into_owned(self) -> CopartitionGroup {
+        CopartitionGroup {
+            source_topics: self.source_topics.into_owned(),
+            source_topic_regex: self.source_topic_regex.into_owned(),
+            repartition_source_topics: self.repartition_source_topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `KeyValue` (part of `StreamsGroupHeartbeatRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1123,6 +1624,69 @@ impl KeyValue {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`KeyValue`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyValueRef<'a> {
+    /// See [`KeyValue::key`].
+    pub key: &'a str,
+    /// See [`KeyValue::value`].
+    pub value: &'a str,
+    /// See [`KeyValue::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for KeyValueRef<'_> {
+    fn default() -> Self {
+        Self {
+            key: "",
+            value: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for KeyValueRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> KeyValueRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let key = field!(r, "Key", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let value = field!(r, "Value", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            key,
+            value,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for KeyValueRef<'_> {
+    type Owned = KeyValue;
+    fn into_owned(self) -> KeyValue {
+        KeyValue {
+            key: self.key.into_owned(),
+            value: self.value.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1299,6 +1863,100 @@ impl TopicInfo {
     }
 }
 
+/// Borrowed view of [`TopicInfo`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicInfoRef<'a> {
+    /// See [`TopicInfo::name`].
+    pub name: &'a str,
+    /// See [`TopicInfo::partitions`].
+    pub partitions: i32,
+    /// See [`TopicInfo::replication_factor`].
+    pub replication_factor: i16,
+    /// See [`TopicInfo::topic_configs`].
+    pub topic_configs: Vec<KeyValueRef<'a>>,
+    /// See [`TopicInfo::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicInfoRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: 0,
+            replication_factor: 0,
+            topic_configs: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicInfoRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicInfoRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let (partitions, replication_factor) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "Partitions", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ReplicationFactor",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let topic_configs = field!(
+            r,
+            "TopicConfigs",
+            <Vec<KeyValueRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            replication_factor,
+            topic_configs,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicInfoRef<'_> {
+    type Owned = TopicInfo;
+    fn into_owned(self) -> TopicInfo {
+        TopicInfo {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            replication_factor: self.replication_factor.into_owned(),
+            topic_configs: self.topic_configs.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Endpoint` (part of `StreamsGroupHeartbeatRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1424,6 +2082,69 @@ impl Endpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Endpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRef<'a> {
+    /// See [`Endpoint::host`].
+    pub host: &'a str,
+    /// See [`Endpoint::port`].
+    pub port: u16,
+    /// See [`Endpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EndpointRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EndpointRef<'_> {
+    type Owned = Endpoint;
+    fn into_owned(self) -> Endpoint {
+        Endpoint {
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1582,6 +2303,89 @@ impl TaskOffset {
     }
 }
 
+/// Borrowed view of [`TaskOffset`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskOffsetRef<'a> {
+    /// See [`TaskOffset::subtopology_id`].
+    pub subtopology_id: &'a str,
+    /// See [`TaskOffset::partition`].
+    pub partition: i32,
+    /// See [`TaskOffset::offset`].
+    pub offset: i64,
+    /// See [`TaskOffset::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TaskOffsetRef<'_> {
+    fn default() -> Self {
+        Self {
+            subtopology_id: "",
+            partition: 0,
+            offset: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TaskOffsetRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TaskOffsetRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(
+            r,
+            "SubtopologyId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (partition, offset) = if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(r, "Offset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partition,
+            offset,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TaskOffsetRef<'_> {
+    type Owned = TaskOffset;
+    fn into_owned(self) -> TaskOffset {
+        TaskOffset {
+            subtopology_id: self.subtopology_id.into_owned(),
+            partition: self.partition.into_owned(),
+            offset: self.offset.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TaskIds` (part of `StreamsGroupHeartbeatRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1707,6 +2511,77 @@ impl TaskIds {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TaskIds`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskIdsRef<'a> {
+    /// See [`TaskIds::subtopology_id`].
+    pub subtopology_id: &'a str,
+    /// See [`TaskIds::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TaskIds::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TaskIdsRef<'_> {
+    fn default() -> Self {
+        Self {
+            subtopology_id: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TaskIdsRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TaskIdsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(
+            r,
+            "SubtopologyId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TaskIdsRef<'_> {
+    type Owned = TaskIds;
+    fn into_owned(self) -> TaskIds {
+        TaskIds {
+            subtopology_id: self.subtopology_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

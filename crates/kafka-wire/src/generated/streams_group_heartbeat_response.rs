@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -428,6 +432,217 @@ impl StreamsGroupHeartbeatResponse {
     }
 }
 
+/// Borrowed view of [`StreamsGroupHeartbeatResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamsGroupHeartbeatResponseRef<'a> {
+    /// See [`StreamsGroupHeartbeatResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`StreamsGroupHeartbeatResponse::error_code`].
+    pub error_code: i16,
+    /// See [`StreamsGroupHeartbeatResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`StreamsGroupHeartbeatResponse::member_id`].
+    pub member_id: &'a str,
+    /// See [`StreamsGroupHeartbeatResponse::member_epoch`].
+    pub member_epoch: i32,
+    /// See [`StreamsGroupHeartbeatResponse::heartbeat_interval_ms`].
+    pub heartbeat_interval_ms: i32,
+    /// See [`StreamsGroupHeartbeatResponse::acceptable_recovery_lag`].
+    pub acceptable_recovery_lag: i32,
+    /// See [`StreamsGroupHeartbeatResponse::task_offset_interval_ms`].
+    pub task_offset_interval_ms: i32,
+    /// See [`StreamsGroupHeartbeatResponse::status`].
+    pub status: Option<Vec<StatusRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatResponse::active_tasks`].
+    pub active_tasks: Option<Vec<TaskIdsRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatResponse::standby_tasks`].
+    pub standby_tasks: Option<Vec<TaskIdsRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatResponse::warmup_tasks`].
+    pub warmup_tasks: Option<Vec<TaskIdsRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatResponse::endpoint_information_epoch`].
+    pub endpoint_information_epoch: i32,
+    /// See [`StreamsGroupHeartbeatResponse::partitions_by_user_endpoint`].
+    pub partitions_by_user_endpoint: Option<Vec<EndpointToPartitionsRef<'a>>>,
+    /// See [`StreamsGroupHeartbeatResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StreamsGroupHeartbeatResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: None,
+            member_id: "",
+            member_epoch: 0,
+            heartbeat_interval_ms: 0,
+            acceptable_recovery_lag: 0,
+            task_offset_interval_ms: 0,
+            status: Some(Vec::new()),
+            active_tasks: None,
+            standby_tasks: None,
+            warmup_tasks: None,
+            endpoint_information_epoch: 0,
+            partitions_by_user_endpoint: None,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StreamsGroupHeartbeatResponseRef<'a> {
+    const MIN_LEN: usize = 34;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (member_epoch, heartbeat_interval_ms, acceptable_recovery_lag, task_offset_interval_ms) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "MemberEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "HeartbeatIntervalMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "AcceptableRecoveryLag",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "TaskOffsetIntervalMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let status = field!(
+            r,
+            "Status",
+            bv::read_opt_ref::<Vec<StatusRef<'a>>>(r, flex, v, true)
+        );
+        let active_tasks = field!(
+            r,
+            "ActiveTasks",
+            bv::read_opt_ref::<Vec<TaskIdsRef<'a>>>(r, flex, v, true)
+        );
+        let standby_tasks = field!(
+            r,
+            "StandbyTasks",
+            bv::read_opt_ref::<Vec<TaskIdsRef<'a>>>(r, flex, v, true)
+        );
+        let warmup_tasks = field!(
+            r,
+            "WarmupTasks",
+            bv::read_opt_ref::<Vec<TaskIdsRef<'a>>>(r, flex, v, true)
+        );
+        let endpoint_information_epoch = field!(
+            r,
+            "EndpointInformationEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions_by_user_endpoint = field!(
+            r,
+            "PartitionsByUserEndpoint",
+            bv::read_opt_ref::<Vec<EndpointToPartitionsRef<'a>>>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            member_id,
+            member_epoch,
+            heartbeat_interval_ms,
+            acceptable_recovery_lag,
+            task_offset_interval_ms,
+            status,
+            active_tasks,
+            standby_tasks,
+            warmup_tasks,
+            endpoint_information_epoch,
+            partitions_by_user_endpoint,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for StreamsGroupHeartbeatResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            StreamsGroupHeartbeatResponse::API_KEY,
+            StreamsGroupHeartbeatResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for StreamsGroupHeartbeatResponseRef<'_> {
+    type Owned = StreamsGroupHeartbeatResponse;
+    fn into_owned(self) -> StreamsGroupHeartbeatResponse {
+        StreamsGroupHeartbeatResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            member_id: self.member_id.into_owned(),
+            member_epoch: self.member_epoch.into_owned(),
+            heartbeat_interval_ms: self.heartbeat_interval_ms.into_owned(),
+            acceptable_recovery_lag: self.acceptable_recovery_lag.into_owned(),
+            task_offset_interval_ms: self.task_offset_interval_ms.into_owned(),
+            status: self.status.into_owned(),
+            active_tasks: self.active_tasks.into_owned(),
+            standby_tasks: self.standby_tasks.into_owned(),
+            warmup_tasks: self.warmup_tasks.into_owned(),
+            endpoint_information_epoch: self.endpoint_information_epoch.into_owned(),
+            partitions_by_user_endpoint: self.partitions_by_user_endpoint.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `EndpointToPartitions` (part of `StreamsGroupHeartbeatResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -579,6 +794,87 @@ impl EndpointToPartitions {
     }
 }
 
+/// Borrowed view of [`EndpointToPartitions`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointToPartitionsRef<'a> {
+    /// See [`EndpointToPartitions::user_endpoint`].
+    pub user_endpoint: EndpointRef<'a>,
+    /// See [`EndpointToPartitions::active_partitions`].
+    pub active_partitions: Vec<TopicPartitionRef<'a>>,
+    /// See [`EndpointToPartitions::standby_partitions`].
+    pub standby_partitions: Vec<TopicPartitionRef<'a>>,
+    /// See [`EndpointToPartitions::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EndpointToPartitionsRef<'_> {
+    fn default() -> Self {
+        Self {
+            user_endpoint: Default::default(),
+            active_partitions: Vec::new(),
+            standby_partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EndpointToPartitionsRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EndpointToPartitionsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let user_endpoint = field!(
+            r,
+            "UserEndpoint",
+            <EndpointRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let active_partitions = field!(
+            r,
+            "ActivePartitions",
+            <Vec<TopicPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let standby_partitions = field!(
+            r,
+            "StandbyPartitions",
+            <Vec<TopicPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            user_endpoint,
+            active_partitions,
+            standby_partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EndpointToPartitionsRef<'_> {
+    type Owned = EndpointToPartitions;
+    fn into_owned(self) -> EndpointToPartitions {
+        EndpointToPartitions {
+            user_endpoint: self.user_endpoint.into_owned(),
+            active_partitions: self.active_partitions.into_owned(),
+            standby_partitions: self.standby_partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Status` (part of `StreamsGroupHeartbeatResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -704,6 +1000,73 @@ impl Status {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Status`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusRef<'a> {
+    /// See [`Status::status_code`].
+    pub status_code: i8,
+    /// See [`Status::status_detail`].
+    pub status_detail: &'a str,
+    /// See [`Status::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StatusRef<'_> {
+    fn default() -> Self {
+        Self {
+            status_code: 0,
+            status_detail: "",
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StatusRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> StatusRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let status_code = field!(r, "StatusCode", <i8 as ValueRef<'a>>::read_ref(r, flex, v));
+        let status_detail = field!(
+            r,
+            "StatusDetail",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            status_code,
+            status_detail,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for StatusRef<'_> {
+    type Owned = Status;
+    fn into_owned(self) -> Status {
+        Status {
+            status_code: self.status_code.into_owned(),
+            status_detail: self.status_detail.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -835,6 +1198,73 @@ impl TopicPartition {
     }
 }
 
+/// Borrowed view of [`TopicPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPartitionRef<'a> {
+    /// See [`TopicPartition::topic`].
+    pub topic: &'a str,
+    /// See [`TopicPartition::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TopicPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicPartitionRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic = field!(r, "Topic", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicPartitionRef<'_> {
+    type Owned = TopicPartition;
+    fn into_owned(self) -> TopicPartition {
+        TopicPartition {
+            topic: self.topic.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TaskIds` (part of `StreamsGroupHeartbeatResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -963,6 +1393,77 @@ impl TaskIds {
     }
 }
 
+/// Borrowed view of [`TaskIds`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskIdsRef<'a> {
+    /// See [`TaskIds::subtopology_id`].
+    pub subtopology_id: &'a str,
+    /// See [`TaskIds::partitions`].
+    pub partitions: PackedRef<'a, i32>,
+    /// See [`TaskIds::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TaskIdsRef<'_> {
+    fn default() -> Self {
+        Self {
+            subtopology_id: "",
+            partitions: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TaskIdsRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TaskIdsRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let subtopology_id = field!(
+            r,
+            "SubtopologyId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TaskIdsRef<'_> {
+    type Owned = TaskIds;
+    fn into_owned(self) -> TaskIds {
+        TaskIds {
+            subtopology_id: self.subtopology_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Endpoint` (part of `StreamsGroupHeartbeatResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1088,6 +1589,69 @@ impl Endpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Endpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRef<'a> {
+    /// See [`Endpoint::host`].
+    pub host: &'a str,
+    /// See [`Endpoint::port`].
+    pub port: u16,
+    /// See [`Endpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EndpointRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EndpointRef<'_> {
+    type Owned = Endpoint;
+    fn into_owned(self) -> Endpoint {
+        Endpoint {
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -296,6 +300,139 @@ impl SyncGroupRequest {
     }
 }
 
+/// Borrowed view of [`SyncGroupRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncGroupRequestRef<'a> {
+    /// See [`SyncGroupRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`SyncGroupRequest::generation_id`].
+    pub generation_id: i32,
+    /// See [`SyncGroupRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`SyncGroupRequest::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`SyncGroupRequest::protocol_type`].
+    pub protocol_type: Option<&'a str>,
+    /// See [`SyncGroupRequest::protocol_name`].
+    pub protocol_name: Option<&'a str>,
+    /// See [`SyncGroupRequest::assignments`].
+    pub assignments: Vec<SyncGroupRequestAssignmentRef<'a>>,
+    /// See [`SyncGroupRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SyncGroupRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            generation_id: 0,
+            member_id: "",
+            group_instance_id: None,
+            protocol_type: None,
+            protocol_name: None,
+            assignments: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SyncGroupRequestRef<'a> {
+    const MIN_LEN: usize = 9;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let generation_id = field!(
+            r,
+            "GenerationId",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_instance_id = if v >= 3 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3)
+            )
+        } else {
+            None
+        };
+        let protocol_type = if v >= 5 {
+            field!(
+                r,
+                "ProtocolType",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let protocol_name = if v >= 5 {
+            field!(
+                r,
+                "ProtocolName",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let assignments = field!(
+            r,
+            "Assignments",
+            <Vec<SyncGroupRequestAssignmentRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id,
+            protocol_type,
+            protocol_name,
+            assignments,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for SyncGroupRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            SyncGroupRequest::API_KEY,
+            SyncGroupRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for SyncGroupRequestRef<'_> {
+    type Owned = SyncGroupRequest;
+    fn into_owned(self) -> SyncGroupRequest {
+        SyncGroupRequest {
+            group_id: self.group_id.into_owned(),
+            generation_id: self.generation_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            protocol_type: self.protocol_type.into_owned(),
+            protocol_name: self.protocol_name.into_owned(),
+            assignments: self.assignments.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `SyncGroupRequestAssignment` (part of `SyncGroupRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -425,6 +562,77 @@ impl SyncGroupRequestAssignment {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SyncGroupRequestAssignment`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncGroupRequestAssignmentRef<'a> {
+    /// See [`SyncGroupRequestAssignment::member_id`].
+    pub member_id: &'a str,
+    /// See [`SyncGroupRequestAssignment::assignment`].
+    pub assignment: &'a [u8],
+    /// See [`SyncGroupRequestAssignment::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SyncGroupRequestAssignmentRef<'_> {
+    fn default() -> Self {
+        Self {
+            member_id: "",
+            assignment: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SyncGroupRequestAssignmentRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> SyncGroupRequestAssignmentRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 4;
+        let member_id = field!(
+            r,
+            "MemberId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let assignment = field!(
+            r,
+            "Assignment",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            member_id,
+            assignment,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for SyncGroupRequestAssignmentRef<'_> {
+    type Owned = SyncGroupRequestAssignment;
+    fn into_owned(self) -> SyncGroupRequestAssignment {
+        SyncGroupRequestAssignment {
+            member_id: self.member_id.into_owned(),
+            assignment: self.assignment.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

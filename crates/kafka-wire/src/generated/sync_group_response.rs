@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -233,6 +237,115 @@ impl SyncGroupResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`SyncGroupResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncGroupResponseRef<'a> {
+    /// See [`SyncGroupResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`SyncGroupResponse::error_code`].
+    pub error_code: i16,
+    /// See [`SyncGroupResponse::protocol_type`].
+    pub protocol_type: Option<&'a str>,
+    /// See [`SyncGroupResponse::protocol_name`].
+    pub protocol_name: Option<&'a str>,
+    /// See [`SyncGroupResponse::assignment`].
+    pub assignment: &'a [u8],
+    /// See [`SyncGroupResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for SyncGroupResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            protocol_type: None,
+            protocol_name: None,
+            assignment: <&[u8]>::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for SyncGroupResponseRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 4;
+        let throttle_time_ms = if v >= 1 {
+            field!(
+                r,
+                "ThrottleTimeMs",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let protocol_type = if v >= 5 {
+            field!(
+                r,
+                "ProtocolType",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let protocol_name = if v >= 5 {
+            field!(
+                r,
+                "ProtocolName",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
+            )
+        } else {
+            None
+        };
+        let assignment = field!(
+            r,
+            "Assignment",
+            <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            protocol_type,
+            protocol_name,
+            assignment,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for SyncGroupResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            SyncGroupResponse::API_KEY,
+            SyncGroupResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for SyncGroupResponseRef<'_> {
+    type Owned = SyncGroupResponse;
+    fn into_owned(self) -> SyncGroupResponse {
+        SyncGroupResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            protocol_type: self.protocol_type.into_owned(),
+            protocol_name: self.protocol_name.into_owned(),
+            assignment: self.assignment.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

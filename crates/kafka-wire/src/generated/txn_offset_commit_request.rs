@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -323,6 +327,156 @@ impl TxnOffsetCommitRequest {
     }
 }
 
+/// Borrowed view of [`TxnOffsetCommitRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxnOffsetCommitRequestRef<'a> {
+    /// See [`TxnOffsetCommitRequest::transactional_id`].
+    pub transactional_id: &'a str,
+    /// See [`TxnOffsetCommitRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`TxnOffsetCommitRequest::producer_id`].
+    pub producer_id: i64,
+    /// See [`TxnOffsetCommitRequest::producer_epoch`].
+    pub producer_epoch: i16,
+    /// See [`TxnOffsetCommitRequest::generation_id`].
+    pub generation_id: i32,
+    /// See [`TxnOffsetCommitRequest::member_id`].
+    pub member_id: &'a str,
+    /// See [`TxnOffsetCommitRequest::group_instance_id`].
+    pub group_instance_id: Option<&'a str>,
+    /// See [`TxnOffsetCommitRequest::topics`].
+    pub topics: Vec<TxnOffsetCommitRequestTopicRef<'a>>,
+    /// See [`TxnOffsetCommitRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TxnOffsetCommitRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            transactional_id: "",
+            group_id: "",
+            producer_id: 0,
+            producer_epoch: 0,
+            generation_id: -1_i32,
+            member_id: "",
+            group_instance_id: None,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TxnOffsetCommitRequestRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 3;
+        let transactional_id = field!(
+            r,
+            "TransactionalId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let (producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let generation_id = if v >= 3 {
+            field!(
+                r,
+                "GenerationId",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let member_id = if v >= 3 {
+            field!(
+                r,
+                "MemberId",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let group_instance_id = if v >= 3 {
+            field!(
+                r,
+                "GroupInstanceId",
+                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3)
+            )
+        } else {
+            None
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TxnOffsetCommitRequestTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            transactional_id,
+            group_id,
+            producer_id,
+            producer_epoch,
+            generation_id,
+            member_id,
+            group_instance_id,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for TxnOffsetCommitRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            TxnOffsetCommitRequest::API_KEY,
+            TxnOffsetCommitRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for TxnOffsetCommitRequestRef<'_> {
+    type Owned = TxnOffsetCommitRequest;
+    fn into_owned(self) -> TxnOffsetCommitRequest {
+        TxnOffsetCommitRequest {
+            transactional_id: self.transactional_id.into_owned(),
+            group_id: self.group_id.into_owned(),
+            producer_id: self.producer_id.into_owned(),
+            producer_epoch: self.producer_epoch.into_owned(),
+            generation_id: self.generation_id.into_owned(),
+            member_id: self.member_id.into_owned(),
+            group_instance_id: self.group_instance_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TxnOffsetCommitRequestTopic` (part of `TxnOffsetCommitRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -454,6 +608,73 @@ impl TxnOffsetCommitRequestTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TxnOffsetCommitRequestTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxnOffsetCommitRequestTopicRef<'a> {
+    /// See [`TxnOffsetCommitRequestTopic::name`].
+    pub name: &'a str,
+    /// See [`TxnOffsetCommitRequestTopic::partitions`].
+    pub partitions: Vec<TxnOffsetCommitRequestPartitionRef<'a>>,
+    /// See [`TxnOffsetCommitRequestTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TxnOffsetCommitRequestTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TxnOffsetCommitRequestTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TxnOffsetCommitRequestTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<TxnOffsetCommitRequestPartitionRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TxnOffsetCommitRequestTopicRef<'_> {
+    type Owned = TxnOffsetCommitRequestTopic;
+    fn into_owned(self) -> TxnOffsetCommitRequestTopic {
+        TxnOffsetCommitRequestTopic {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -655,6 +876,112 @@ impl TxnOffsetCommitRequestPartition {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TxnOffsetCommitRequestPartition`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxnOffsetCommitRequestPartitionRef<'a> {
+    /// See [`TxnOffsetCommitRequestPartition::partition_index`].
+    pub partition_index: i32,
+    /// See [`TxnOffsetCommitRequestPartition::committed_offset`].
+    pub committed_offset: i64,
+    /// See [`TxnOffsetCommitRequestPartition::committed_leader_epoch`].
+    pub committed_leader_epoch: i32,
+    /// See [`TxnOffsetCommitRequestPartition::committed_metadata`].
+    pub committed_metadata: Option<&'a str>,
+    /// See [`TxnOffsetCommitRequestPartition::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TxnOffsetCommitRequestPartitionRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            committed_offset: 0,
+            committed_leader_epoch: -1_i32,
+            committed_metadata: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TxnOffsetCommitRequestPartitionRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TxnOffsetCommitRequestPartitionRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 3;
+        let (partition_index, committed_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "CommittedOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let committed_leader_epoch = if v >= 2 {
+            field!(
+                r,
+                "CommittedLeaderEpoch",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let committed_metadata = field!(
+            r,
+            "CommittedMetadata",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            committed_metadata,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TxnOffsetCommitRequestPartitionRef<'_> {
+    type Owned = TxnOffsetCommitRequestPartition;
+    fn into_owned(self) -> TxnOffsetCommitRequestPartition {
+        TxnOffsetCommitRequestPartition {
+            partition_index: self.partition_index.into_owned(),
+            committed_offset: self.committed_offset.into_owned(),
+            committed_leader_epoch: self.committed_leader_epoch.into_owned(),
+            committed_metadata: self.committed_metadata.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

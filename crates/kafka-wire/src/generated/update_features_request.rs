@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -174,6 +178,87 @@ impl UpdateFeaturesRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`UpdateFeaturesRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateFeaturesRequestRef<'a> {
+    /// See [`UpdateFeaturesRequest::timeout_ms`].
+    pub timeout_ms: i32,
+    /// See [`UpdateFeaturesRequest::feature_updates`].
+    pub feature_updates: Vec<FeatureUpdateKeyRef<'a>>,
+    /// See [`UpdateFeaturesRequest::validate_only`].
+    pub validate_only: bool,
+    /// See [`UpdateFeaturesRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateFeaturesRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 60000,
+            feature_updates: Vec::new(),
+            validate_only: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateFeaturesRequestRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let timeout_ms = field!(r, "timeoutMs", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let feature_updates = field!(
+            r,
+            "FeatureUpdates",
+            <Vec<FeatureUpdateKeyRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let validate_only = if v >= 1 {
+            field!(
+                r,
+                "ValidateOnly",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            timeout_ms,
+            feature_updates,
+            validate_only,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for UpdateFeaturesRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            UpdateFeaturesRequest::API_KEY,
+            UpdateFeaturesRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for UpdateFeaturesRequestRef<'_> {
+    type Owned = UpdateFeaturesRequest;
+    fn into_owned(self) -> UpdateFeaturesRequest {
+        UpdateFeaturesRequest {
+            timeout_ms: self.timeout_ms.into_owned(),
+            feature_updates: self.feature_updates.into_owned(),
+            validate_only: self.validate_only.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -369,6 +454,101 @@ impl FeatureUpdateKey {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`FeatureUpdateKey`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureUpdateKeyRef<'a> {
+    /// See [`FeatureUpdateKey::feature`].
+    pub feature: &'a str,
+    /// See [`FeatureUpdateKey::max_version_level`].
+    pub max_version_level: i16,
+    /// See [`FeatureUpdateKey::allow_downgrade`].
+    pub allow_downgrade: bool,
+    /// See [`FeatureUpdateKey::upgrade_type`].
+    pub upgrade_type: i8,
+    /// See [`FeatureUpdateKey::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for FeatureUpdateKeyRef<'_> {
+    fn default() -> Self {
+        Self {
+            feature: "",
+            max_version_level: 0,
+            allow_downgrade: false,
+            upgrade_type: 1,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for FeatureUpdateKeyRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> FeatureUpdateKeyRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let feature = field!(
+            r,
+            "Feature",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let max_version_level = field!(
+            r,
+            "MaxVersionLevel",
+            <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let allow_downgrade = if v <= 0 {
+            field!(
+                r,
+                "AllowDowngrade",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let upgrade_type = if v >= 1 {
+            field!(r, "UpgradeType", <i8 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            1
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            feature,
+            max_version_level,
+            allow_downgrade,
+            upgrade_type,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for FeatureUpdateKeyRef<'_> {
+    type Owned = FeatureUpdateKey;
+    fn into_owned(self) -> FeatureUpdateKey {
+        FeatureUpdateKey {
+            feature: self.feature.into_owned(),
+            max_version_level: self.max_version_level.into_owned(),
+            allow_downgrade: self.allow_downgrade.into_owned(),
+            upgrade_type: self.upgrade_type.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

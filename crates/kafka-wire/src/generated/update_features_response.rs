@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -208,6 +212,108 @@ impl UpdateFeaturesResponse {
     }
 }
 
+/// Borrowed view of [`UpdateFeaturesResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateFeaturesResponseRef<'a> {
+    /// See [`UpdateFeaturesResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`UpdateFeaturesResponse::error_code`].
+    pub error_code: i16,
+    /// See [`UpdateFeaturesResponse::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`UpdateFeaturesResponse::results`].
+    pub results: Vec<UpdatableFeatureResultRef<'a>>,
+    /// See [`UpdateFeaturesResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateFeaturesResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            error_message: Some(""),
+            results: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateFeaturesResponseRef<'a> {
+    const MIN_LEN: usize = 8;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let results = if v <= 1 {
+            field!(
+                r,
+                "Results",
+                <Vec<UpdatableFeatureResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            error_message,
+            results,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for UpdateFeaturesResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            UpdateFeaturesResponse::API_KEY,
+            UpdateFeaturesResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for UpdateFeaturesResponseRef<'_> {
+    type Owned = UpdateFeaturesResponse;
+    fn into_owned(self) -> UpdateFeaturesResponse {
+        UpdateFeaturesResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            results: self.results.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `UpdatableFeatureResult` (part of `UpdateFeaturesResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -361,6 +467,83 @@ impl UpdatableFeatureResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`UpdatableFeatureResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatableFeatureResultRef<'a> {
+    /// See [`UpdatableFeatureResult::feature`].
+    pub feature: &'a str,
+    /// See [`UpdatableFeatureResult::error_code`].
+    pub error_code: i16,
+    /// See [`UpdatableFeatureResult::error_message`].
+    pub error_message: Option<&'a str>,
+    /// See [`UpdatableFeatureResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdatableFeatureResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            feature: "",
+            error_code: 0,
+            error_message: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdatableFeatureResultRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> UpdatableFeatureResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let feature = field!(
+            r,
+            "Feature",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let error_message = field!(
+            r,
+            "ErrorMessage",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            feature,
+            error_code,
+            error_message,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for UpdatableFeatureResultRef<'_> {
+    type Owned = UpdatableFeatureResult;
+    fn into_owned(self) -> UpdatableFeatureResult {
+        UpdatableFeatureResult {
+            feature: self.feature.into_owned(),
+            error_code: self.error_code.into_owned(),
+            error_message: self.error_message.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

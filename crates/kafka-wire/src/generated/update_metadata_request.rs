@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -355,6 +359,173 @@ impl UpdateMetadataRequest {
     }
 }
 
+/// Borrowed view of [`UpdateMetadataRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateMetadataRequestRef<'a> {
+    /// See [`UpdateMetadataRequest::controller_id`].
+    pub controller_id: i32,
+    /// See [`UpdateMetadataRequest::is_k_raft_controller`].
+    pub is_k_raft_controller: bool,
+    /// See [`UpdateMetadataRequest::type_`].
+    pub type_: i8,
+    /// See [`UpdateMetadataRequest::controller_epoch`].
+    pub controller_epoch: i32,
+    /// See [`UpdateMetadataRequest::broker_epoch`].
+    pub broker_epoch: i64,
+    /// See [`UpdateMetadataRequest::ungrouped_partition_states`].
+    pub ungrouped_partition_states: Vec<UpdateMetadataPartitionStateRef<'a>>,
+    /// See [`UpdateMetadataRequest::topic_states`].
+    pub topic_states: Vec<UpdateMetadataTopicStateRef<'a>>,
+    /// See [`UpdateMetadataRequest::live_brokers`].
+    pub live_brokers: Vec<UpdateMetadataBrokerRef<'a>>,
+    /// See [`UpdateMetadataRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateMetadataRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            controller_id: 0,
+            is_k_raft_controller: false,
+            type_: 0,
+            controller_epoch: 0,
+            broker_epoch: -1_i64,
+            ungrouped_partition_states: Vec::new(),
+            topic_states: Vec::new(),
+            live_brokers: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateMetadataRequestRef<'a> {
+    const MIN_LEN: usize = 16;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 6;
+        let controller_id = field!(
+            r,
+            "ControllerId",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let is_k_raft_controller = if v >= 8 {
+            field!(
+                r,
+                "isKRaftController",
+                <bool as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            false
+        };
+        let mut type_ = 0;
+        let controller_epoch = field!(
+            r,
+            "ControllerEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let broker_epoch = if v >= 5 {
+            field!(
+                r,
+                "BrokerEpoch",
+                <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i64
+        };
+        let ungrouped_partition_states = if v <= 4 {
+            field!(
+                r,
+                "UngroupedPartitionStates",
+                <Vec<UpdateMetadataPartitionStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let topic_states = if v >= 5 {
+            field!(
+                r,
+                "TopicStates",
+                <Vec<UpdateMetadataTopicStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let live_brokers = field!(
+            r,
+            "LiveBrokers",
+            <Vec<UpdateMetadataBrokerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if v >= 8 => {
+                            let x = field!(r, "Type", <i8 as ValueRef<'a>>::read_ref(r, flex, v));
+                            r.tagged_done(body, tag)?;
+                            if x == 0 {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                type_ = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            controller_id,
+            is_k_raft_controller,
+            type_,
+            controller_epoch,
+            broker_epoch,
+            ungrouped_partition_states,
+            topic_states,
+            live_brokers,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for UpdateMetadataRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            UpdateMetadataRequest::API_KEY,
+            UpdateMetadataRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for UpdateMetadataRequestRef<'_> {
+    type Owned = UpdateMetadataRequest;
+    fn into_owned(self) -> UpdateMetadataRequest {
+        UpdateMetadataRequest {
+            controller_id: self.controller_id.into_owned(),
+            is_k_raft_controller: self.is_k_raft_controller.into_owned(),
+            type_: self.type_.into_owned(),
+            controller_epoch: self.controller_epoch.into_owned(),
+            broker_epoch: self.broker_epoch.into_owned(),
+            ungrouped_partition_states: self.ungrouped_partition_states.into_owned(),
+            topic_states: self.topic_states.into_owned(),
+            live_brokers: self.live_brokers.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `UpdateMetadataTopicState` (part of `UpdateMetadataRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -548,6 +719,95 @@ impl UpdateMetadataTopicState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`UpdateMetadataTopicState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateMetadataTopicStateRef<'a> {
+    /// See [`UpdateMetadataTopicState::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`UpdateMetadataTopicState::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`UpdateMetadataTopicState::partition_states`].
+    pub partition_states: Vec<UpdateMetadataPartitionStateRef<'a>>,
+    /// See [`UpdateMetadataTopicState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateMetadataTopicStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            topic_id: Uuid::ZERO,
+            partition_states: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateMetadataTopicStateRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> UpdateMetadataTopicStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let topic_name = if v >= 5 {
+            field!(
+                r,
+                "TopicName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let topic_id = if v >= 7 {
+            field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            Uuid::ZERO
+        };
+        let partition_states = if v >= 5 {
+            field!(
+                r,
+                "PartitionStates",
+                <Vec<UpdateMetadataPartitionStateRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            topic_id,
+            partition_states,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for UpdateMetadataTopicStateRef<'_> {
+    type Owned = UpdateMetadataTopicState;
+    fn into_owned(self) -> UpdateMetadataTopicState {
+        UpdateMetadataTopicState {
+            topic_name: self.topic_name.into_owned(),
+            topic_id: self.topic_id.into_owned(),
+            partition_states: self.partition_states.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -757,6 +1017,107 @@ impl UpdateMetadataBroker {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`UpdateMetadataBroker`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateMetadataBrokerRef<'a> {
+    /// See [`UpdateMetadataBroker::id`].
+    pub id: i32,
+    /// See [`UpdateMetadataBroker::v0_host`].
+    pub v0_host: &'a str,
+    /// See [`UpdateMetadataBroker::v0_port`].
+    pub v0_port: i32,
+    /// See [`UpdateMetadataBroker::endpoints`].
+    pub endpoints: Vec<UpdateMetadataEndpointRef<'a>>,
+    /// See [`UpdateMetadataBroker::rack`].
+    pub rack: Option<&'a str>,
+    /// See [`UpdateMetadataBroker::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateMetadataBrokerRef<'_> {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            v0_host: "",
+            v0_port: 0,
+            endpoints: Vec::new(),
+            rack: Some(""),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateMetadataBrokerRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> UpdateMetadataBrokerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let id = field!(r, "Id", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let v0_host = if v <= 0 {
+            field!(r, "V0Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let v0_port = if v <= 0 {
+            field!(r, "V0Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let endpoints = if v >= 1 {
+            field!(
+                r,
+                "Endpoints",
+                <Vec<UpdateMetadataEndpointRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            Vec::new()
+        };
+        let rack = if v >= 2 {
+            field!(r, "Rack", bv::read_opt_ref::<&'a str>(r, flex, v, true))
+        } else {
+            Some("")
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            id,
+            v0_host,
+            v0_port,
+            endpoints,
+            rack,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for UpdateMetadataBrokerRef<'_> {
+    type Owned = UpdateMetadataBroker;
+    fn into_owned(self) -> UpdateMetadataBroker {
+        UpdateMetadataBroker {
+            id: self.id.into_owned(),
+            v0_host: self.v0_host.into_owned(),
+            v0_port: self.v0_port.into_owned(),
+            endpoints: self.endpoints.into_owned(),
+            rack: self.rack.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -980,6 +1341,105 @@ impl UpdateMetadataEndpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`UpdateMetadataEndpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateMetadataEndpointRef<'a> {
+    /// See [`UpdateMetadataEndpoint::port`].
+    pub port: i32,
+    /// See [`UpdateMetadataEndpoint::host`].
+    pub host: &'a str,
+    /// See [`UpdateMetadataEndpoint::listener`].
+    pub listener: &'a str,
+    /// See [`UpdateMetadataEndpoint::security_protocol`].
+    pub security_protocol: i16,
+    /// See [`UpdateMetadataEndpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateMetadataEndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            host: "",
+            listener: "",
+            security_protocol: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateMetadataEndpointRef<'a> {
+    const MIN_LEN: usize = 0;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> UpdateMetadataEndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let port = if v >= 1 {
+            field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            0
+        };
+        let host = if v >= 1 {
+            field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            ""
+        };
+        let listener = if v >= 3 {
+            field!(
+                r,
+                "Listener",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let security_protocol = if v >= 1 {
+            field!(
+                r,
+                "SecurityProtocol",
+                <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            port,
+            host,
+            listener,
+            security_protocol,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for UpdateMetadataEndpointRef<'_> {
+    type Owned = UpdateMetadataEndpoint;
+    fn into_owned(self) -> UpdateMetadataEndpoint {
+        UpdateMetadataEndpoint {
+            port: self.port.into_owned(),
+            host: self.host.into_owned(),
+            listener: self.listener.into_owned(),
+            security_protocol: self.security_protocol.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -1237,6 +1697,160 @@ impl UpdateMetadataPartitionState {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`UpdateMetadataPartitionState`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateMetadataPartitionStateRef<'a> {
+    /// See [`UpdateMetadataPartitionState::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`UpdateMetadataPartitionState::partition_index`].
+    pub partition_index: i32,
+    /// See [`UpdateMetadataPartitionState::controller_epoch`].
+    pub controller_epoch: i32,
+    /// See [`UpdateMetadataPartitionState::leader`].
+    pub leader: i32,
+    /// See [`UpdateMetadataPartitionState::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`UpdateMetadataPartitionState::isr`].
+    pub isr: PackedRef<'a, i32>,
+    /// See [`UpdateMetadataPartitionState::zk_version`].
+    pub zk_version: i32,
+    /// See [`UpdateMetadataPartitionState::replicas`].
+    pub replicas: PackedRef<'a, i32>,
+    /// See [`UpdateMetadataPartitionState::offline_replicas`].
+    pub offline_replicas: PackedRef<'a, i32>,
+    /// See [`UpdateMetadataPartitionState::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateMetadataPartitionStateRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partition_index: 0,
+            controller_epoch: 0,
+            leader: 0,
+            leader_epoch: 0,
+            isr: PackedRef::new(),
+            zk_version: 0,
+            replicas: PackedRef::new(),
+            offline_replicas: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateMetadataPartitionStateRef<'a> {
+    const MIN_LEN: usize = 24;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> UpdateMetadataPartitionStateRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 6;
+        let topic_name = if v <= 4 {
+            field!(
+                r,
+                "TopicName",
+                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            ""
+        };
+        let (partition_index, controller_epoch, leader, leader_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<16>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 8)),
+                    i32::from_be_bytes(p::chunk::<16, 4>(c, 12)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ControllerEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "Leader", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let isr = field!(
+            r,
+            "Isr",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let zk_version = field!(r, "ZkVersion", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let replicas = field!(
+            r,
+            "Replicas",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let offline_replicas = if v >= 4 {
+            field!(
+                r,
+                "OfflineReplicas",
+                <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            PackedRef::new()
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partition_index,
+            controller_epoch,
+            leader,
+            leader_epoch,
+            isr,
+            zk_version,
+            replicas,
+            offline_replicas,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for UpdateMetadataPartitionStateRef<'_> {
+    type Owned = UpdateMetadataPartitionState;
+    fn into_owned(self) -> UpdateMetadataPartitionState {
+        UpdateMetadataPartitionState {
+            topic_name: self.topic_name.into_owned(),
+            partition_index: self.partition_index.into_owned(),
+            controller_epoch: self.controller_epoch.into_owned(),
+            leader: self.leader.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            isr: self.isr.into_owned(),
+            zk_version: self.zk_version.into_owned(),
+            replicas: self.replicas.into_owned(),
+            offline_replicas: self.offline_replicas.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

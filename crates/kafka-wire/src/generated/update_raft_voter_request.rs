@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -223,6 +227,125 @@ impl UpdateRaftVoterRequest {
     }
 }
 
+/// Borrowed view of [`UpdateRaftVoterRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRaftVoterRequestRef<'a> {
+    /// See [`UpdateRaftVoterRequest::cluster_id`].
+    pub cluster_id: Option<&'a str>,
+    /// See [`UpdateRaftVoterRequest::current_leader_epoch`].
+    pub current_leader_epoch: i32,
+    /// See [`UpdateRaftVoterRequest::voter_id`].
+    pub voter_id: i32,
+    /// See [`UpdateRaftVoterRequest::voter_directory_id`].
+    pub voter_directory_id: Uuid,
+    /// See [`UpdateRaftVoterRequest::listeners`].
+    pub listeners: Vec<ListenerRef<'a>>,
+    /// See [`UpdateRaftVoterRequest::k_raft_version_feature`].
+    pub k_raft_version_feature: KRaftVersionFeatureRef<'a>,
+    /// See [`UpdateRaftVoterRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateRaftVoterRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            cluster_id: Some(""),
+            current_leader_epoch: 0,
+            voter_id: 0,
+            voter_directory_id: Uuid::ZERO,
+            listeners: Vec::new(),
+            k_raft_version_feature: Default::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateRaftVoterRequestRef<'a> {
+    const MIN_LEN: usize = 32;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let cluster_id = field!(
+            r,
+            "ClusterId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let (current_leader_epoch, voter_id, voter_directory_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<24>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<24, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<24, 4>(c, 4)),
+                    Uuid(p::chunk::<24, 16>(c, 8)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "CurrentLeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "VoterId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "VoterDirectoryId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let listeners = field!(
+            r,
+            "Listeners",
+            <Vec<ListenerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let k_raft_version_feature = field!(
+            r,
+            "KRaftVersionFeature",
+            <KRaftVersionFeatureRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            cluster_id,
+            current_leader_epoch,
+            voter_id,
+            voter_directory_id,
+            listeners,
+            k_raft_version_feature,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for UpdateRaftVoterRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            UpdateRaftVoterRequest::API_KEY,
+            UpdateRaftVoterRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for UpdateRaftVoterRequestRef<'_> {
+    type Owned = UpdateRaftVoterRequest;
+    fn into_owned(self) -> UpdateRaftVoterRequest {
+        UpdateRaftVoterRequest {
+            cluster_id: self.cluster_id.into_owned(),
+            current_leader_epoch: self.current_leader_epoch.into_owned(),
+            voter_id: self.voter_id.into_owned(),
+            voter_directory_id: self.voter_directory_id.into_owned(),
+            listeners: self.listeners.into_owned(),
+            k_raft_version_feature: self.k_raft_version_feature.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Listener` (part of `UpdateRaftVoterRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -361,6 +484,75 @@ impl Listener {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Listener`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerRef<'a> {
+    /// See [`Listener::name`].
+    pub name: &'a str,
+    /// See [`Listener::host`].
+    pub host: &'a str,
+    /// See [`Listener::port`].
+    pub port: u16,
+    /// See [`Listener::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for ListenerRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for ListenerRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> ListenerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for ListenerRef<'_> {
+    type Owned = Listener;
+    fn into_owned(self) -> Listener {
+        Listener {
+            name: self.name.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -508,6 +700,88 @@ impl KRaftVersionFeature {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`KRaftVersionFeature`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KRaftVersionFeatureRef<'a> {
+    /// See [`KRaftVersionFeature::min_supported_version`].
+    pub min_supported_version: i16,
+    /// See [`KRaftVersionFeature::max_supported_version`].
+    pub max_supported_version: i16,
+    /// See [`KRaftVersionFeature::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for KRaftVersionFeatureRef<'_> {
+    fn default() -> Self {
+        Self {
+            min_supported_version: 0,
+            max_supported_version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for KRaftVersionFeatureRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> KRaftVersionFeatureRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (min_supported_version, max_supported_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "MinSupportedVersion",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "MaxSupportedVersion",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for KRaftVersionFeatureRef<'_> {
+    type Owned = KRaftVersionFeature;
+    fn into_owned(self) -> KRaftVersionFeature {
+        KRaftVersionFeature {
+            min_supported_version: self.min_supported_version.into_owned(),
+            max_supported_version: self.max_supported_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

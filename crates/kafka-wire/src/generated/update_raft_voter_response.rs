@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -200,6 +204,118 @@ impl UpdateRaftVoterResponse {
     }
 }
 
+/// Borrowed view of [`UpdateRaftVoterResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRaftVoterResponseRef<'a> {
+    /// See [`UpdateRaftVoterResponse::throttle_time_ms`].
+    pub throttle_time_ms: i32,
+    /// See [`UpdateRaftVoterResponse::error_code`].
+    pub error_code: i16,
+    /// See [`UpdateRaftVoterResponse::current_leader`].
+    pub current_leader: CurrentLeaderRef<'a>,
+    /// See [`UpdateRaftVoterResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for UpdateRaftVoterResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0,
+            error_code: 0,
+            current_leader: Default::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for UpdateRaftVoterResponseRef<'a> {
+    const MIN_LEN: usize = 7;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let (throttle_time_ms, error_code) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<6>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ThrottleTimeMs",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let mut current_leader = Default::default();
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            if let Some((&0, rest)) = r.rest.split_first() {
+                r.rest = rest;
+            } else {
+                let n = r.uvarint()?;
+                let mut last = None;
+                for _ in 0..n {
+                    let at = r.rest;
+                    let (tag, after) = r.tagged_field()?;
+                    r.check_tag_order(at, &mut last, tag)?;
+                    let body = r.rest;
+                    match tag {
+                        0 if true => {
+                            let x = field!(
+                                r,
+                                "CurrentLeader",
+                                <CurrentLeaderRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+                            );
+                            r.tagged_done(body, tag)?;
+                            if x == Default::default() {
+                                unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body });
+                            } else {
+                                current_leader = x;
+                            }
+                        }
+                        _ => unknown_tagged_fields.push(RawTaggedFieldRef { tag, data: body }),
+                    }
+                    r.rest = after;
+                }
+            }
+        }
+        Ok(Self {
+            throttle_time_ms,
+            error_code,
+            current_leader,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for UpdateRaftVoterResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            UpdateRaftVoterResponse::API_KEY,
+            UpdateRaftVoterResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for UpdateRaftVoterResponseRef<'_> {
+    type Owned = UpdateRaftVoterResponse;
+    fn into_owned(self) -> UpdateRaftVoterResponse {
+        UpdateRaftVoterResponse {
+            throttle_time_ms: self.throttle_time_ms.into_owned(),
+            error_code: self.error_code.into_owned(),
+            current_leader: self.current_leader.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `CurrentLeader` (part of `UpdateRaftVoterResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -365,6 +481,95 @@ impl CurrentLeader {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`CurrentLeader`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentLeaderRef<'a> {
+    /// See [`CurrentLeader::leader_id`].
+    pub leader_id: i32,
+    /// See [`CurrentLeader::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`CurrentLeader::host`].
+    pub host: &'a str,
+    /// See [`CurrentLeader::port`].
+    pub port: i32,
+    /// See [`CurrentLeader::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for CurrentLeaderRef<'_> {
+    fn default() -> Self {
+        Self {
+            leader_id: -1_i32,
+            leader_epoch: -1_i32,
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for CurrentLeaderRef<'a> {
+    const MIN_LEN: usize = 14;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> CurrentLeaderRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (leader_id, leader_epoch) = if let Some((c, rest)) = r.rest.split_first_chunk::<8>() {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(c, 4)),
+            )
+        } else {
+            (
+                field!(r, "LeaderId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                field!(
+                    r,
+                    "LeaderEpoch",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+            )
+        };
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <i32 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            leader_id,
+            leader_epoch,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for CurrentLeaderRef<'_> {
+    type Owned = CurrentLeader;
+    fn into_owned(self) -> CurrentLeader {
+        CurrentLeader {
+            leader_id: self.leader_id.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -167,6 +171,82 @@ impl VoteRequest {
     }
 }
 
+/// Borrowed view of [`VoteRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoteRequestRef<'a> {
+    /// See [`VoteRequest::cluster_id`].
+    pub cluster_id: Option<&'a str>,
+    /// See [`VoteRequest::voter_id`].
+    pub voter_id: i32,
+    /// See [`VoteRequest::topics`].
+    pub topics: Vec<TopicDataRef<'a>>,
+    /// See [`VoteRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for VoteRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            cluster_id: None,
+            voter_id: -1_i32,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for VoteRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let cluster_id = field!(
+            r,
+            "ClusterId",
+            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+        );
+        let voter_id = if v >= 1 {
+            field!(r, "VoterId", <i32 as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            -1_i32
+        };
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<TopicDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            cluster_id,
+            voter_id,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for VoteRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(body, v, VoteRequest::API_KEY, VoteRequest::VERSIONS)
+    }
+}
+
+impl IntoOwned for VoteRequestRef<'_> {
+    type Owned = VoteRequest;
+    fn into_owned(self) -> VoteRequest {
+        VoteRequest {
+            cluster_id: self.cluster_id.into_owned(),
+            voter_id: self.voter_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `TopicData` (part of `VoteRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -296,6 +376,77 @@ impl TopicData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`TopicData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicDataRef<'a> {
+    /// See [`TopicData::topic_name`].
+    pub topic_name: &'a str,
+    /// See [`TopicData::partitions`].
+    pub partitions: Vec<PartitionDataRef<'a>>,
+    /// See [`TopicData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for TopicDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for TopicDataRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> TopicDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_name = field!(
+            r,
+            "TopicName",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for TopicDataRef<'_> {
+    type Owned = TopicData;
+    fn into_owned(self) -> TopicData {
+        TopicData {
+            topic_name: self.topic_name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -577,6 +728,166 @@ impl PartitionData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`PartitionData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionDataRef<'a> {
+    /// See [`PartitionData::partition_index`].
+    pub partition_index: i32,
+    /// See [`PartitionData::replica_epoch`].
+    pub replica_epoch: i32,
+    /// See [`PartitionData::replica_id`].
+    pub replica_id: i32,
+    /// See [`PartitionData::replica_directory_id`].
+    pub replica_directory_id: Uuid,
+    /// See [`PartitionData::voter_directory_id`].
+    pub voter_directory_id: Uuid,
+    /// See [`PartitionData::last_offset_epoch`].
+    pub last_offset_epoch: i32,
+    /// See [`PartitionData::last_offset`].
+    pub last_offset: i64,
+    /// See [`PartitionData::pre_vote`].
+    pub pre_vote: bool,
+    /// See [`PartitionData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            replica_epoch: 0,
+            replica_id: 0,
+            replica_directory_id: Uuid::ZERO,
+            voter_directory_id: Uuid::ZERO,
+            last_offset_epoch: 0,
+            last_offset: 0,
+            pre_vote: false,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
+    const MIN_LEN: usize = 25;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition_index, replica_epoch, replica_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 8)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "PartitionIndex",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "ReplicaEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "ReplicaId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let (replica_directory_id, voter_directory_id) = if v >= 1 {
+            if let Some((c, rest)) = r.rest.split_first_chunk::<32>() {
+                r.rest = rest;
+                (
+                    Uuid(p::chunk::<32, 16>(c, 0)),
+                    Uuid(p::chunk::<32, 16>(c, 16)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "ReplicaDirectoryId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "VoterDirectoryId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            }
+        } else {
+            (Uuid::ZERO, Uuid::ZERO)
+        };
+        let (last_offset_epoch, last_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<12>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<12, 4>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<12, 8>(c, 4)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "LastOffsetEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "LastOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                )
+            };
+        let pre_vote = if v >= 2 {
+            field!(r, "PreVote", <bool as ValueRef<'a>>::read_ref(r, flex, v))
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            replica_epoch,
+            replica_id,
+            replica_directory_id,
+            voter_directory_id,
+            last_offset_epoch,
+            last_offset,
+            pre_vote,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionDataRef<'_> {
+    type Owned = PartitionData;
+    fn into_owned(self) -> PartitionData {
+        PartitionData {
+            partition_index: self.partition_index.into_owned(),
+            replica_epoch: self.replica_epoch.into_owned(),
+            replica_id: self.replica_id.into_owned(),
+            replica_directory_id: self.replica_directory_id.into_owned(),
+            voter_directory_id: self.voter_directory_id.into_owned(),
+            last_offset_epoch: self.last_offset_epoch.into_owned(),
+            last_offset: self.last_offset.into_owned(),
+            pre_vote: self.pre_vote.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

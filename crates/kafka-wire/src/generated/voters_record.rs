@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -135,6 +139,68 @@ impl VotersRecord {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`VotersRecord`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VotersRecordRef<'a> {
+    /// See [`VotersRecord::version`].
+    pub version: i16,
+    /// See [`VotersRecord::voters`].
+    pub voters: Vec<VoterRef<'a>>,
+    /// See [`VotersRecord::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for VotersRecordRef<'_> {
+    fn default() -> Self {
+        Self {
+            version: 0,
+            voters: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for VotersRecordRef<'a> {
+    const MIN_LEN: usize = 4;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let version = field!(r, "Version", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let voters = field!(
+            r,
+            "Voters",
+            <Vec<VoterRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            version,
+            voters,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for VotersRecordRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(body, v, VotersRecord::API_KEY, VotersRecord::VERSIONS)
+    }
+}
+
+impl IntoOwned for VotersRecordRef<'_> {
+    type Owned = VotersRecord;
+    fn into_owned(self) -> VotersRecord {
+        VotersRecord {
+            version: self.version.into_owned(),
+            voters: self.voters.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -314,6 +380,104 @@ impl Voter {
     }
 }
 
+/// Borrowed view of [`Voter`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoterRef<'a> {
+    /// See [`Voter::voter_id`].
+    pub voter_id: i32,
+    /// See [`Voter::voter_directory_id`].
+    pub voter_directory_id: Uuid,
+    /// See [`Voter::endpoints`].
+    pub endpoints: Vec<EndpointRef<'a>>,
+    /// See [`Voter::k_raft_version_feature`].
+    pub k_raft_version_feature: KRaftVersionFeatureRef<'a>,
+    /// See [`Voter::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for VoterRef<'_> {
+    fn default() -> Self {
+        Self {
+            voter_id: 0,
+            voter_directory_id: Uuid::ZERO,
+            endpoints: Vec::new(),
+            k_raft_version_feature: Default::default(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for VoterRef<'a> {
+    const MIN_LEN: usize = 27;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> VoterRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (voter_id, voter_directory_id) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    Uuid(p::chunk::<20, 16>(c, 4)),
+                )
+            } else {
+                (
+                    field!(r, "VoterId", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "VoterDirectoryId",
+                        <Uuid as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let endpoints = field!(
+            r,
+            "Endpoints",
+            <Vec<EndpointRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let k_raft_version_feature = field!(
+            r,
+            "KRaftVersionFeature",
+            <KRaftVersionFeatureRef<'a> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            voter_id,
+            voter_directory_id,
+            endpoints,
+            k_raft_version_feature,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for VoterRef<'_> {
+    type Owned = Voter;
+    fn into_owned(self) -> Voter {
+        Voter {
+            voter_id: self.voter_id.into_owned(),
+            voter_directory_id: self.voter_directory_id.into_owned(),
+            endpoints: self.endpoints.into_owned(),
+            k_raft_version_feature: self.k_raft_version_feature.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `Endpoint` (part of `VotersRecord`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -452,6 +616,75 @@ impl Endpoint {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`Endpoint`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRef<'a> {
+    /// See [`Endpoint::name`].
+    pub name: &'a str,
+    /// See [`Endpoint::host`].
+    pub host: &'a str,
+    /// See [`Endpoint::port`].
+    pub port: u16,
+    /// See [`Endpoint::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for EndpointRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            host: "",
+            port: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for EndpointRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> EndpointRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let host = field!(r, "Host", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let port = field!(r, "Port", <u16 as ValueRef<'a>>::read_ref(r, flex, v));
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for EndpointRef<'_> {
+    type Owned = Endpoint;
+    fn into_owned(self) -> Endpoint {
+        Endpoint {
+            name: self.name.into_owned(),
+            host: self.host.into_owned(),
+            port: self.port.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -599,6 +832,88 @@ impl KRaftVersionFeature {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`KRaftVersionFeature`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KRaftVersionFeatureRef<'a> {
+    /// See [`KRaftVersionFeature::min_supported_version`].
+    pub min_supported_version: i16,
+    /// See [`KRaftVersionFeature::max_supported_version`].
+    pub max_supported_version: i16,
+    /// See [`KRaftVersionFeature::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for KRaftVersionFeatureRef<'_> {
+    fn default() -> Self {
+        Self {
+            min_supported_version: 0,
+            max_supported_version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for KRaftVersionFeatureRef<'a> {
+    const MIN_LEN: usize = 5;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> KRaftVersionFeatureRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (min_supported_version, max_supported_version) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<4>() {
+                r.rest = rest;
+                (
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<4, 2>(c, 2)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "MinSupportedVersion",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "MaxSupportedVersion",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for KRaftVersionFeatureRef<'_> {
+    type Owned = KRaftVersionFeature;
+    fn into_owned(self) -> KRaftVersionFeature {
+        KRaftVersionFeature {
+            min_supported_version: self.min_supported_version.into_owned(),
+            max_supported_version: self.max_supported_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

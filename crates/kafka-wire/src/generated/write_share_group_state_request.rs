@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -139,6 +143,77 @@ impl WriteShareGroupStateRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`WriteShareGroupStateRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteShareGroupStateRequestRef<'a> {
+    /// See [`WriteShareGroupStateRequest::group_id`].
+    pub group_id: &'a str,
+    /// See [`WriteShareGroupStateRequest::topics`].
+    pub topics: Vec<WriteStateDataRef<'a>>,
+    /// See [`WriteShareGroupStateRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WriteShareGroupStateRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            group_id: "",
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WriteShareGroupStateRequestRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = true;
+        let group_id = field!(
+            r,
+            "GroupId",
+            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<WriteStateDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            group_id,
+            topics,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for WriteShareGroupStateRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            WriteShareGroupStateRequest::API_KEY,
+            WriteShareGroupStateRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for WriteShareGroupStateRequestRef<'_> {
+    type Owned = WriteShareGroupStateRequest;
+    fn into_owned(self) -> WriteShareGroupStateRequest {
+        WriteShareGroupStateRequest {
+            group_id: self.group_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -271,6 +346,73 @@ impl WriteStateData {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`WriteStateData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteStateDataRef<'a> {
+    /// See [`WriteStateData::topic_id`].
+    pub topic_id: Uuid,
+    /// See [`WriteStateData::partitions`].
+    pub partitions: Vec<PartitionDataRef<'a>>,
+    /// See [`WriteStateData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WriteStateDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            topic_id: Uuid::ZERO,
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WriteStateDataRef<'a> {
+    const MIN_LEN: usize = 18;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> WriteStateDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let topic_id = field!(r, "TopicId", <Uuid as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<PartitionDataRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for WriteStateDataRef<'_> {
+    type Owned = WriteStateData;
+    fn into_owned(self) -> WriteStateData {
+        WriteStateData {
+            topic_id: self.topic_id.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -486,6 +628,126 @@ impl PartitionData {
     }
 }
 
+/// Borrowed view of [`PartitionData`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionDataRef<'a> {
+    /// See [`PartitionData::partition`].
+    pub partition: i32,
+    /// See [`PartitionData::state_epoch`].
+    pub state_epoch: i32,
+    /// See [`PartitionData::leader_epoch`].
+    pub leader_epoch: i32,
+    /// See [`PartitionData::start_offset`].
+    pub start_offset: i64,
+    /// See [`PartitionData::delivery_complete_count`].
+    pub delivery_complete_count: i32,
+    /// See [`PartitionData::state_batches`].
+    pub state_batches: Vec<StateBatchRef<'a>>,
+    /// See [`PartitionData::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for PartitionDataRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition: 0,
+            state_epoch: 0,
+            leader_epoch: 0,
+            start_offset: 0,
+            delivery_complete_count: -1_i32,
+            state_batches: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
+    const MIN_LEN: usize = 22;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> PartitionDataRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (partition, state_epoch, leader_epoch, start_offset) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<20>() {
+                r.rest = rest;
+                (
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 0)),
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 4)),
+                    i32::from_be_bytes(p::chunk::<20, 4>(c, 8)),
+                    i64::from_be_bytes(p::chunk::<20, 8>(c, 12)),
+                )
+            } else {
+                (
+                    field!(r, "Partition", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(r, "StateEpoch", <i32 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "LeaderEpoch",
+                        <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "StartOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let delivery_complete_count = if v >= 1 {
+            field!(
+                r,
+                "DeliveryCompleteCount",
+                <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            -1_i32
+        };
+        let state_batches = field!(
+            r,
+            "StateBatches",
+            <Vec<StateBatchRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition,
+            state_epoch,
+            leader_epoch,
+            start_offset,
+            delivery_complete_count,
+            state_batches,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for PartitionDataRef<'_> {
+    type Owned = PartitionData;
+    fn into_owned(self) -> PartitionData {
+        PartitionData {
+            partition: self.partition.into_owned(),
+            state_epoch: self.state_epoch.into_owned(),
+            leader_epoch: self.leader_epoch.into_owned(),
+            start_offset: self.start_offset.into_owned(),
+            delivery_complete_count: self.delivery_complete_count.into_owned(),
+            state_batches: self.state_batches.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `StateBatch` (part of `WriteShareGroupStateRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -654,6 +916,106 @@ impl StateBatch {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`StateBatch`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateBatchRef<'a> {
+    /// See [`StateBatch::first_offset`].
+    pub first_offset: i64,
+    /// See [`StateBatch::last_offset`].
+    pub last_offset: i64,
+    /// See [`StateBatch::delivery_state`].
+    pub delivery_state: i8,
+    /// See [`StateBatch::delivery_count`].
+    pub delivery_count: i16,
+    /// See [`StateBatch::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for StateBatchRef<'_> {
+    fn default() -> Self {
+        Self {
+            first_offset: 0,
+            last_offset: 0,
+            delivery_state: 0,
+            delivery_count: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for StateBatchRef<'a> {
+    const MIN_LEN: usize = 20;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> StateBatchRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = true;
+        let (first_offset, last_offset, delivery_state, delivery_count) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<19>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<19, 8>(c, 0)),
+                    i64::from_be_bytes(p::chunk::<19, 8>(c, 8)),
+                    i8::from_be_bytes(p::chunk::<19, 1>(c, 16)),
+                    i16::from_be_bytes(p::chunk::<19, 2>(c, 17)),
+                )
+            } else {
+                (
+                    field!(
+                        r,
+                        "FirstOffset",
+                        <i64 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(r, "LastOffset", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "DeliveryState",
+                        <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                    field!(
+                        r,
+                        "DeliveryCount",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            first_offset,
+            last_offset,
+            delivery_state,
+            delivery_count,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for StateBatchRef<'_> {
+    type Owned = StateBatch;
+    fn into_owned(self) -> StateBatch {
+        StateBatch {
+            first_offset: self.first_offset.into_owned(),
+            last_offset: self.last_offset.into_owned(),
+            delivery_state: self.delivery_state.into_owned(),
+            delivery_count: self.delivery_count.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

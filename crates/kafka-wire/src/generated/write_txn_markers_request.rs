@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -128,6 +132,67 @@ impl WriteTxnMarkersRequest {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`WriteTxnMarkersRequest`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteTxnMarkersRequestRef<'a> {
+    /// See [`WriteTxnMarkersRequest::markers`].
+    pub markers: Vec<WritableTxnMarkerRef<'a>>,
+    /// See [`WriteTxnMarkersRequest::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WriteTxnMarkersRequestRef<'_> {
+    fn default() -> Self {
+        Self {
+            markers: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WriteTxnMarkersRequestRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 1;
+        let markers = field!(
+            r,
+            "Markers",
+            <Vec<WritableTxnMarkerRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            markers,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for WriteTxnMarkersRequestRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            WriteTxnMarkersRequest::API_KEY,
+            WriteTxnMarkersRequest::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for WriteTxnMarkersRequestRef<'_> {
+    type Owned = WriteTxnMarkersRequest;
+    fn into_owned(self) -> WriteTxnMarkersRequest {
+        WriteTxnMarkersRequest {
+            markers: self.markers.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -345,6 +410,128 @@ impl WritableTxnMarker {
     }
 }
 
+/// Borrowed view of [`WritableTxnMarker`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritableTxnMarkerRef<'a> {
+    /// See [`WritableTxnMarker::producer_id`].
+    pub producer_id: i64,
+    /// See [`WritableTxnMarker::producer_epoch`].
+    pub producer_epoch: i16,
+    /// See [`WritableTxnMarker::transaction_result`].
+    pub transaction_result: bool,
+    /// See [`WritableTxnMarker::topics`].
+    pub topics: Vec<WritableTxnMarkerTopicRef<'a>>,
+    /// See [`WritableTxnMarker::coordinator_epoch`].
+    pub coordinator_epoch: i32,
+    /// See [`WritableTxnMarker::transaction_version`].
+    pub transaction_version: i8,
+    /// See [`WritableTxnMarker::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WritableTxnMarkerRef<'_> {
+    fn default() -> Self {
+        Self {
+            producer_id: 0,
+            producer_epoch: 0,
+            transaction_result: false,
+            topics: Vec::new(),
+            coordinator_epoch: 0,
+            transaction_version: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WritableTxnMarkerRef<'a> {
+    const MIN_LEN: usize = 17;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> WritableTxnMarkerRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let (producer_id, producer_epoch) =
+            if let Some((c, rest)) = r.rest.split_first_chunk::<10>() {
+                r.rest = rest;
+                (
+                    i64::from_be_bytes(p::chunk::<10, 8>(c, 0)),
+                    i16::from_be_bytes(p::chunk::<10, 2>(c, 8)),
+                )
+            } else {
+                (
+                    field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v)),
+                    field!(
+                        r,
+                        "ProducerEpoch",
+                        <i16 as ValueRef<'a>>::read_ref(r, flex, v)
+                    ),
+                )
+            };
+        let transaction_result = field!(
+            r,
+            "TransactionResult",
+            <bool as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<WritableTxnMarkerTopicRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let coordinator_epoch = field!(
+            r,
+            "CoordinatorEpoch",
+            <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let transaction_version = if v >= 2 {
+            field!(
+                r,
+                "TransactionVersion",
+                <i8 as ValueRef<'a>>::read_ref(r, flex, v)
+            )
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            producer_id,
+            producer_epoch,
+            transaction_result,
+            topics,
+            coordinator_epoch,
+            transaction_version,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for WritableTxnMarkerRef<'_> {
+    type Owned = WritableTxnMarker;
+    fn into_owned(self) -> WritableTxnMarker {
+        WritableTxnMarker {
+            producer_id: self.producer_id.into_owned(),
+            producer_epoch: self.producer_epoch.into_owned(),
+            transaction_result: self.transaction_result.into_owned(),
+            topics: self.topics.into_owned(),
+            coordinator_epoch: self.coordinator_epoch.into_owned(),
+            transaction_version: self.transaction_version.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `WritableTxnMarkerTopic` (part of `WriteTxnMarkersRequest`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -475,6 +662,73 @@ impl WritableTxnMarkerTopic {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`WritableTxnMarkerTopic`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritableTxnMarkerTopicRef<'a> {
+    /// See [`WritableTxnMarkerTopic::name`].
+    pub name: &'a str,
+    /// See [`WritableTxnMarkerTopic::partition_indexes`].
+    pub partition_indexes: PackedRef<'a, i32>,
+    /// See [`WritableTxnMarkerTopic::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WritableTxnMarkerTopicRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partition_indexes: PackedRef::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WritableTxnMarkerTopicRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> WritableTxnMarkerTopicRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partition_indexes = field!(
+            r,
+            "PartitionIndexes",
+            <PackedRef<'a, i32> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partition_indexes,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for WritableTxnMarkerTopicRef<'_> {
+    type Owned = WritableTxnMarkerTopic;
+    fn into_owned(self) -> WritableTxnMarkerTopic {
+        WritableTxnMarkerTopic {
+            name: self.name.into_owned(),
+            partition_indexes: self.partition_indexes.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
+use crate::borrowed::{
+    self as bv, DecodeRef, IntoOwned, PackedRef, RawTaggedFieldRef, TaggedFieldsRef, ValueRef,
+    WireStructRef,
+};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
@@ -128,6 +132,67 @@ impl WriteTxnMarkersResponse {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`WriteTxnMarkersResponse`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteTxnMarkersResponseRef<'a> {
+    /// See [`WriteTxnMarkersResponse::markers`].
+    pub markers: Vec<WritableTxnMarkerResultRef<'a>>,
+    /// See [`WriteTxnMarkersResponse::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WriteTxnMarkersResponseRef<'_> {
+    fn default() -> Self {
+        Self {
+            markers: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WriteTxnMarkersResponseRef<'a> {
+    const MIN_LEN: usize = 2;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        let flex = v >= 1;
+        let markers = field!(
+            r,
+            "Markers",
+            <Vec<WritableTxnMarkerResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(Self {
+            markers,
+            unknown_tagged_fields,
+        })
+    }
+}
+
+impl<'a> DecodeRef<'a> for WriteTxnMarkersResponseRef<'a> {
+    fn decode_ref_prefix(body: &'a [u8], v: i16) -> Result<(Self, usize), DecodeError> {
+        bv::decode_top(
+            body,
+            v,
+            WriteTxnMarkersResponse::API_KEY,
+            WriteTxnMarkersResponse::VERSIONS,
+        )
+    }
+}
+
+impl IntoOwned for WriteTxnMarkersResponseRef<'_> {
+    type Owned = WriteTxnMarkersResponse;
+    fn into_owned(self) -> WriteTxnMarkersResponse {
+        WriteTxnMarkersResponse {
+            markers: self.markers.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -265,6 +330,73 @@ impl WritableTxnMarkerResult {
     }
 }
 
+/// Borrowed view of [`WritableTxnMarkerResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritableTxnMarkerResultRef<'a> {
+    /// See [`WritableTxnMarkerResult::producer_id`].
+    pub producer_id: i64,
+    /// See [`WritableTxnMarkerResult::topics`].
+    pub topics: Vec<WritableTxnMarkerTopicResultRef<'a>>,
+    /// See [`WritableTxnMarkerResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WritableTxnMarkerResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            producer_id: 0,
+            topics: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WritableTxnMarkerResultRef<'a> {
+    const MIN_LEN: usize = 10;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> WritableTxnMarkerResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let producer_id = field!(r, "ProducerId", <i64 as ValueRef<'a>>::read_ref(r, flex, v));
+        let topics = field!(
+            r,
+            "Topics",
+            <Vec<WritableTxnMarkerTopicResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            producer_id,
+            topics,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for WritableTxnMarkerResultRef<'_> {
+    type Owned = WritableTxnMarkerResult;
+    fn into_owned(self) -> WritableTxnMarkerResult {
+        WritableTxnMarkerResult {
+            producer_id: self.producer_id.into_owned(),
+            topics: self.topics.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
+    }
+}
+
 /// `WritableTxnMarkerTopicResult` (part of `WriteTxnMarkersResponse`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -396,6 +528,73 @@ impl WritableTxnMarkerTopicResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`WritableTxnMarkerTopicResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritableTxnMarkerTopicResultRef<'a> {
+    /// See [`WritableTxnMarkerTopicResult::name`].
+    pub name: &'a str,
+    /// See [`WritableTxnMarkerTopicResult::partitions`].
+    pub partitions: Vec<WritableTxnMarkerPartitionResultRef<'a>>,
+    /// See [`WritableTxnMarkerTopicResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WritableTxnMarkerTopicResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            name: "",
+            partitions: Vec::new(),
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WritableTxnMarkerTopicResultRef<'a> {
+    const MIN_LEN: usize = 3;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> WritableTxnMarkerTopicResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let partitions = field!(
+            r,
+            "Partitions",
+            <Vec<WritableTxnMarkerPartitionResultRef<'a>> as ValueRef<'a>>::read_ref(r, flex, v)
+        );
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            name,
+            partitions,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for WritableTxnMarkerTopicResultRef<'_> {
+    type Owned = WritableTxnMarkerTopicResult;
+    fn into_owned(self) -> WritableTxnMarkerTopicResult {
+        WritableTxnMarkerTopicResult {
+            name: self.name.into_owned(),
+            partitions: self.partitions.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 
@@ -539,6 +738,84 @@ impl WritableTxnMarkerPartitionResult {
             x.unknown_tagged_fields = g.unknown_tags(0).into();
         }
         x
+    }
+}
+
+/// Borrowed view of [`WritableTxnMarkerPartitionResult`]: strings and byte fields are slices of the input (see
+/// [`crate::borrowed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritableTxnMarkerPartitionResultRef<'a> {
+    /// See [`WritableTxnMarkerPartitionResult::partition_index`].
+    pub partition_index: i32,
+    /// See [`WritableTxnMarkerPartitionResult::error_code`].
+    pub error_code: i16,
+    /// See [`WritableTxnMarkerPartitionResult::unknown_tagged_fields`].
+    pub unknown_tagged_fields: TaggedFieldsRef<'a>,
+}
+
+impl Default for WritableTxnMarkerPartitionResultRef<'_> {
+    fn default() -> Self {
+        Self {
+            partition_index: 0,
+            error_code: 0,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        }
+    }
+}
+
+impl<'a> WireStructRef<'a> for WritableTxnMarkerPartitionResultRef<'a> {
+    const MIN_LEN: usize = 6;
+
+    fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
+        Self::decode_with(r, v, |x| x)
+    }
+
+    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
+        Self::decode_with(r, v, |x| out.push(x))
+    }
+}
+
+impl<'a> WritableTxnMarkerPartitionResultRef<'a> {
+    #[inline(always)]
+    fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
+        let flex = v >= 1;
+        let (partition_index, error_code) = if let Some((c, rest)) = r.rest.split_first_chunk::<6>()
+        {
+            r.rest = rest;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(c, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(c, 4)),
+            )
+        } else {
+            (
+                field!(
+                    r,
+                    "PartitionIndex",
+                    <i32 as ValueRef<'a>>::read_ref(r, flex, v)
+                ),
+                field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
+            )
+        };
+        let mut unknown_tagged_fields = TaggedFieldsRef::new();
+        if flex {
+            unknown_tagged_fields = r.unknown_tags_ref()?;
+        }
+        Ok(k(Self {
+            partition_index,
+            error_code,
+            unknown_tagged_fields,
+        }))
+    }
+}
+
+impl IntoOwned for WritableTxnMarkerPartitionResultRef<'_> {
+    type Owned = WritableTxnMarkerPartitionResult;
+    fn into_owned(self) -> WritableTxnMarkerPartitionResult {
+        WritableTxnMarkerPartitionResult {
+            partition_index: self.partition_index.into_owned(),
+            error_code: self.error_code.into_owned(),
+            unknown_tagged_fields: self.unknown_tagged_fields.into_owned(),
+        }
     }
 }
 

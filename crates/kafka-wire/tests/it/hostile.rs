@@ -77,11 +77,18 @@ fn every_truncation_point_of_valid_messages_is_a_typed_error() {
             ] {
                 for cut in 0..full.len() {
                     let part = full.slice(..cut);
-                    let res = if label == "request" {
-                        AnyRequest::decode(k, v, &part).map(|_| ())
+                    let (res, via_ref) = if label == "request" {
+                        (
+                            AnyRequest::decode(k, v, &part).map(|_| ()),
+                            AnyRequest::decode_via_ref(k, v, &part).map(|_| ()),
+                        )
                     } else {
-                        AnyResponse::decode(k, v, &part).map(|_| ())
+                        (
+                            AnyResponse::decode(k, v, &part).map(|_| ()),
+                            AnyResponse::decode_via_ref(k, v, &part).map(|_| ()),
+                        )
                     };
+                    assert_eq!(res, via_ref, "{k:?} v{v} {label} cut {cut}: borrowed view");
                     // A prefix can be a valid message only when the tail was optional; then the
                     // full input must have had more bytes, which decode() rejects as trailing.
                     if let Err(e) = res {
@@ -189,8 +196,18 @@ fn random_garbage_never_panics() {
         for &k in ApiKey::ALL {
             let r = k.versions();
             let v = r.min + (round as i16 % (r.max - r.min + 1));
-            let _ = AnyRequest::decode(k, v, &b);
-            let _ = AnyResponse::decode(k, v, &b);
+            // The borrowed views reject the same garbage with the same error (or accept it
+            // with the same value).
+            assert_eq!(
+                AnyRequest::decode(k, v, &b),
+                AnyRequest::decode_via_ref(k, v, &b),
+                "{k:?} v{v} request"
+            );
+            assert_eq!(
+                AnyResponse::decode(k, v, &b),
+                AnyResponse::decode_via_ref(k, v, &b),
+                "{k:?} v{v} response"
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use kafka_wire::generated::*;
 use kafka_wire::testing::Gen;
-use kafka_wire::{AnyRequest, AnyResponse, ApiKey, Decode, Encode, Message};
+use kafka_wire::{AnyRequest, AnyResponse, ApiKey, Decode, DecodeRef, Encode, IntoOwned, Message};
 use proptest::prelude::*;
 
 /// The vectored encode (every byte field kept as its own chunk, and with the default
@@ -43,6 +43,9 @@ fn check_request(key: ApiKey, v: i16, seed: u64) {
     let back = AnyRequest::decode(key, v, &bytes)
         .unwrap_or_else(|e| panic!("{key:?} v{v} seed {seed}: {e}\n{x:?}"));
     assert_eq!(back, x, "{key:?} v{v} seed {seed}");
+    let view = AnyRequest::decode_via_ref(key, v, &bytes)
+        .unwrap_or_else(|e| panic!("{key:?} v{v} seed {seed}: borrowed view: {e}"));
+    assert_eq!(view, x, "{key:?} v{v} seed {seed}: borrowed view");
 }
 
 fn check_response(key: ApiKey, v: i16, seed: u64) {
@@ -57,10 +60,14 @@ fn check_response(key: ApiKey, v: i16, seed: u64) {
     let back = AnyResponse::decode(key, v, &bytes)
         .unwrap_or_else(|e| panic!("{key:?} v{v} seed {seed}: {e}\n{x:?}"));
     assert_eq!(back, x, "{key:?} v{v} seed {seed}");
+    let view = AnyResponse::decode_via_ref(key, v, &bytes)
+        .unwrap_or_else(|e| panic!("{key:?} v{v} seed {seed}: borrowed view: {e}"));
+    assert_eq!(view, x, "{key:?} v{v} seed {seed}: borrowed view");
 }
 
 fn check_data<T: Message + Encode + Decode + PartialEq + core::fmt::Debug>(
     random: fn(&mut Gen, i16) -> T,
+    via_ref: fn(&[u8], i16) -> Result<T, kafka_wire::DecodeError>,
     seed: u64,
 ) {
     for v in T::VERSIONS.min..=T::VERSIONS.max {
@@ -69,8 +76,11 @@ fn check_data<T: Message + Encode + Decode + PartialEq + core::fmt::Debug>(
         let mut out = BytesMut::new();
         x.encode(v, &mut out).expect("encode");
         assert_eq!(out.len(), len);
-        let back = T::decode(&out.freeze(), v).expect("decode");
+        let bytes = out.freeze();
+        let back = T::decode(&bytes, v).expect("decode");
         assert_eq!(back, x, "{} v{v}", T::NAME);
+        let view = via_ref(&bytes, v).expect("borrowed view");
+        assert_eq!(view, x, "{} v{v}: borrowed view", T::NAME);
     }
 }
 
@@ -131,16 +141,16 @@ proptest! {
 
     #[test]
     fn data_schemas(seed in any::<u64>()) {
-        check_data(ConsumerProtocolSubscription::random, seed);
-        check_data(ConsumerProtocolAssignment::random, seed);
-        check_data(ControlRecordTypeSchema::random, seed);
-        check_data(DefaultPrincipalData::random, seed);
-        check_data(EndTxnMarker::random, seed);
-        check_data(KRaftVersionRecord::random, seed);
-        check_data(LeaderChangeMessage::random, seed);
-        check_data(SnapshotFooterRecord::random, seed);
-        check_data(SnapshotHeaderRecord::random, seed);
-        check_data(VotersRecord::random, seed);
+        check_data(ConsumerProtocolSubscription::random, |b, v| ConsumerProtocolSubscriptionRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(ConsumerProtocolAssignment::random, |b, v| ConsumerProtocolAssignmentRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(ControlRecordTypeSchema::random, |b, v| ControlRecordTypeSchemaRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(DefaultPrincipalData::random, |b, v| DefaultPrincipalDataRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(EndTxnMarker::random, |b, v| EndTxnMarkerRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(KRaftVersionRecord::random, |b, v| KRaftVersionRecordRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(LeaderChangeMessage::random, |b, v| LeaderChangeMessageRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(SnapshotFooterRecord::random, |b, v| SnapshotFooterRecordRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(SnapshotHeaderRecord::random, |b, v| SnapshotHeaderRecordRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
+        check_data(VotersRecord::random, |b, v| VotersRecordRef::decode_ref(b, v).map(IntoOwned::into_owned), seed);
     }
 }
 
