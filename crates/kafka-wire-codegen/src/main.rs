@@ -847,17 +847,18 @@ fn emit_struct(
     o.push_str("        x\n    }\n}\n\n");
 }
 
-/// Pushes a struct's `decode_body` (and `decode_into`) into its trait impl. Structs other than
+/// Pushes a struct's `decode_body` (and `decode_n`) into its trait impl. Structs other than
 /// the message itself can be array elements: their body is one inline function that hands the
-/// finished value to a continuation, so `decode_into` builds it straight into the `Vec` (no
-/// copy of a large struct through a return slot). Returns that function, for an inherent impl.
+/// finished value to a continuation, so `decode_n` builds each element straight into the `Vec`
+/// (no copy of a large struct through a return slot) in a loop the body is inlined into.
+/// Returns that function, for an inherent impl.
 fn push_decode(o: &mut String, dec: &str, top: bool, rd: &str) -> Option<String> {
     if top {
         o.push_str(dec);
         return None;
     }
     writeln!(o, "    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{\n        Self::decode_with(r, v, |x| x)\n    }}\n").unwrap();
-    writeln!(o, "    fn decode_into(r: &mut {rd}, v: i16, out: &mut Vec<Self>) -> RResult<()> {{\n        Self::decode_with(r, v, |x| out.push(x))\n    }}\n").unwrap();
+    writeln!(o, "    fn decode_n(r: &mut {rd}, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {{\n        for _ in 0..n {{\n            Self::decode_with(r, v, |x| out.push(x))?;\n        }}\n        Ok(())\n    }}\n").unwrap();
     let with = dec
         .replacen(
             &format!("    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{\n"),

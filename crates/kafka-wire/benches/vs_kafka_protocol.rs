@@ -39,12 +39,13 @@ use criterion::{
 use kafka_protocol::messages as kp;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_wire::generated::{
-    ConsumerProtocolSubscription, FetchResponse, JoinGroupResponse, MetadataResponse,
-    OffsetCommitRequest, consumer_protocol_subscription, fetch_response, join_group_response,
-    metadata_response, offset_commit_request,
+    ConsumerProtocolSubscription, ConsumerProtocolSubscriptionRef, FetchResponse, FetchResponseRef,
+    JoinGroupResponse, JoinGroupResponseRef, MetadataResponse, MetadataResponseRef,
+    OffsetCommitRequest, OffsetCommitRequestRef, consumer_protocol_subscription, fetch_response,
+    join_group_response, metadata_response, offset_commit_request,
 };
 use kafka_wire::records::{Record, RecordBatch};
-use kafka_wire::{ByteString, Decode, Encode, Packed, Uuid, Vectored};
+use kafka_wire::{ByteString, Decode, DecodeRef, Encode, Packed, Uuid, Vectored};
 
 const METADATA_VERSION: i16 = 12;
 const JOIN_GROUP_VERSION: i16 = 9;
@@ -115,6 +116,25 @@ fn kw_decode_once<W: Decode>(wire: &Bytes, v: i16) {
     drop(black_box(W::decode(black_box(wire), v)));
 }
 
+/// Decodes `wire` as the borrowed view `R` and drops it.
+fn kw_view_once<'a, R: DecodeRef<'a>>(wire: &'a Bytes, v: i16) {
+    drop(black_box(R::decode_ref(black_box(wire), v)));
+}
+
+/// Checks that the borrowed view of `wire` holds the same message as the owned decode `w`.
+fn assert_view_matches<'a, R>(name: &str, wire: &'a Bytes, v: i16, w: &R::Owned) -> R
+where
+    R: DecodeRef<'a> + Clone,
+    R::Owned: PartialEq + core::fmt::Debug,
+{
+    let view = R::decode_ref(wire, v).expect("kafka-wire view decode");
+    assert!(
+        view.clone().into_owned() == *w,
+        "{name}: the borrowed view differs from the owned decode"
+    );
+    view
+}
+
 fn kp_decode_once<P: Decodable>(wire: &Bytes, v: i16) {
     let mut buf = black_box(wire).clone();
     drop(black_box(P::decode(&mut buf, v)));
@@ -156,7 +176,7 @@ fn kp_encode_once<P: Encodable>(p: &P, v: i16, buf: &mut BytesMut) {
 }
 
 /// Times decode and encode of `wire` with both crates in one criterion group named `name`.
-fn bench_case<W, P>(c: &mut Criterion, name: &str, wire: &Bytes, v: i16)
+fn bench_case<W, P>(c: &mut Criterion, name: &str, wire: &Bytes, v: i16, view: fn(&Bytes, i16))
 where
     W: Decode + Encode,
     P: Decodable + Encodable,
@@ -176,6 +196,9 @@ where
     });
     g.bench_function(BenchmarkId::new("decode", "kafka-protocol"), |b| {
         b.iter(|| kp_decode_once::<P>(wire, v));
+    });
+    g.bench_function(BenchmarkId::new("decode_view", "kafka-wire"), |b| {
+        b.iter(|| view(wire, v));
     });
 
     let mut buf = BytesMut::with_capacity(wire.len());
@@ -293,7 +316,13 @@ fn byte_fields(name: &str, wire: &Bytes, v: i16) -> Vec<Bytes> {
 }
 
 /// One markdown row per operation of the interleaved A/B comparison of a case.
-fn ab_case<W, P>(name: &str, wire: &Bytes, v: i16, budget: Duration) -> String
+fn ab_case<W, P>(
+    name: &str,
+    wire: &Bytes,
+    v: i16,
+    view: fn(&Bytes, i16),
+    budget: Duration,
+) -> String
 where
     W: Decode + Encode,
     P: Decodable + Encodable,
@@ -305,6 +334,7 @@ where
         || kp_decode_once::<P>(wire, v),
         budget,
     );
+    let dec_view = ab(|| view(wire, v), || kp_decode_once::<P>(wire, v), budget);
     let mut buf_w = BytesMut::with_capacity(wire.len());
     let mut buf_p = BytesMut::with_capacity(wire.len());
     let enc = ab(
@@ -339,8 +369,9 @@ where
         )
     };
     let mut rows = format!(
-        "{}\n{}\n{}",
+        "{}\n{}\n{}\n{}",
         row("decode", dec, 3.0),
+        row("decode (kw borrowed view)", dec_view, 3.0),
         row("encode", enc, 1.5),
         vec_row(vec_enc)
     );
@@ -497,6 +528,18 @@ fn check_metadata(wire: &Bytes) {
         "kafka-protocol topic name",
         plast.name.as_ref().expect("name").as_bytes(),
     );
+    let view: MetadataResponseRef<'_> = assert_view_matches("metadata", wire, v, &w);
+    let vlast = view.topics.last().expect("topics");
+    assert_inside(
+        wire,
+        "view topic name",
+        vlast.name.expect("name").as_bytes(),
+    );
+    assert_inside(
+        wire,
+        "view replica_nodes",
+        vlast.partitions[99].replica_nodes.wire_bytes(),
+    );
     assert_round_trips("metadata", wire, &w, &p, v);
 }
 
@@ -553,6 +596,13 @@ fn check_join_group(wire: &Bytes) {
     assert_inside(wire, "kafka-protocol member metadata", &pm.metadata);
     assert_inside(wire, "kafka-wire member id", wm.member_id.as_bytes());
     assert_inside(wire, "kafka-protocol member id", pm.member_id.as_bytes());
+    let view: JoinGroupResponseRef<'_> = assert_view_matches("join_group", wire, v, &w);
+    assert_inside(wire, "view member metadata", view.members[999].metadata);
+    assert_inside(
+        wire,
+        "view member id",
+        view.members[999].member_id.as_bytes(),
+    );
     assert_round_trips("join_group", wire, &w, &p, v);
 }
 
@@ -656,6 +706,10 @@ fn check_fetch(wire: &Bytes) {
             assert_inside(wire, "record value", value);
         }
     }
+    let view: FetchResponseRef<'_> = assert_view_matches("fetch", wire, v, &w);
+    for part in view.responses.iter().flat_map(|t| &t.partitions) {
+        assert_inside(wire, "view records", part.records.expect("records"));
+    }
     assert_round_trips("fetch", wire, &w, &p, v);
 }
 
@@ -721,6 +775,8 @@ fn check_offset_commit(wire: &Bytes) {
         "kafka-protocol topic name",
         p.topics[99].name.as_bytes(),
     );
+    let view: OffsetCommitRequestRef<'_> = assert_view_matches("offset_commit", wire, v, &w);
+    assert_inside(wire, "view topic name", view.topics[99].name.as_bytes());
     assert_round_trips("offset_commit", wire, &w, &p, v);
 }
 
@@ -773,6 +829,14 @@ fn check_subscription(wire: &Bytes) {
     );
     assert_inside(wire, "kafka-wire topic", w.topics[9].as_bytes());
     assert_inside(wire, "kafka-protocol topic", p.topics[9].as_bytes());
+    let view: ConsumerProtocolSubscriptionRef<'_> =
+        assert_view_matches("subscription", wire, v, &w);
+    assert_inside(wire, "view topic", view.topics[9].as_bytes());
+    assert_inside(
+        wire,
+        "view owned partitions",
+        view.owned_partitions[9].partitions.wire_bytes(),
+    );
     assert_round_trips("subscription", wire, &w, &p, v);
 }
 
@@ -828,25 +892,35 @@ fn vs_kafka_protocol(c: &mut Criterion) {
         "a_metadata_v12",
         &w.metadata,
         METADATA_VERSION,
+        |b, v| kw_view_once::<MetadataResponseRef<'_>>(b, v),
     );
     bench_case::<JoinGroupResponse, kp::JoinGroupResponse>(
         c,
         "b_join_group_v9",
         &w.join_group,
         JOIN_GROUP_VERSION,
+        |b, v| kw_view_once::<JoinGroupResponseRef<'_>>(b, v),
     );
-    bench_case::<FetchResponse, kp::FetchResponse>(c, "c_fetch_v16", &w.fetch, FETCH_VERSION);
+    bench_case::<FetchResponse, kp::FetchResponse>(
+        c,
+        "c_fetch_v16",
+        &w.fetch,
+        FETCH_VERSION,
+        |b, v| kw_view_once::<FetchResponseRef<'_>>(b, v),
+    );
     bench_case::<OffsetCommitRequest, kp::OffsetCommitRequest>(
         c,
         "d_offset_commit_v9",
         &w.offset_commit,
         OFFSET_COMMIT_VERSION,
+        |b, v| kw_view_once::<OffsetCommitRequestRef<'_>>(b, v),
     );
     bench_case::<ConsumerProtocolSubscription, kp::ConsumerProtocolSubscription>(
         c,
         "e_subscription_v3",
         &w.subscription,
         SUBSCRIPTION_VERSION,
+        |b, v| kw_view_once::<ConsumerProtocolSubscriptionRef<'_>>(b, v),
     );
 }
 
@@ -872,25 +946,35 @@ fn ab_summary() {
             "a_metadata_v12",
             &w.metadata,
             METADATA_VERSION,
+            |b, v| kw_view_once::<MetadataResponseRef<'_>>(b, v),
             budget,
         ),
         ab_case::<JoinGroupResponse, kp::JoinGroupResponse>(
             "b_join_group_v9",
             &w.join_group,
             JOIN_GROUP_VERSION,
+            |b, v| kw_view_once::<JoinGroupResponseRef<'_>>(b, v),
             budget,
         ),
-        ab_case::<FetchResponse, kp::FetchResponse>("c_fetch_v16", &w.fetch, FETCH_VERSION, budget),
+        ab_case::<FetchResponse, kp::FetchResponse>(
+            "c_fetch_v16",
+            &w.fetch,
+            FETCH_VERSION,
+            |b, v| kw_view_once::<FetchResponseRef<'_>>(b, v),
+            budget,
+        ),
         ab_case::<OffsetCommitRequest, kp::OffsetCommitRequest>(
             "d_offset_commit_v9",
             &w.offset_commit,
             OFFSET_COMMIT_VERSION,
+            |b, v| kw_view_once::<OffsetCommitRequestRef<'_>>(b, v),
             budget,
         ),
         ab_case::<ConsumerProtocolSubscription, kp::ConsumerProtocolSubscription>(
             "e_subscription_v3",
             &w.subscription,
             SUBSCRIPTION_VERSION,
+            |b, v| kw_view_once::<ConsumerProtocolSubscriptionRef<'_>>(b, v),
             budget,
         ),
     ];

@@ -79,10 +79,12 @@ pub(crate) trait WireStructRef<'a>: Sized {
     /// Lower bound of the encoded size at any version.
     const MIN_LEN: usize;
     fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self>;
-    /// Decodes one value and appends it to `out`.
+    /// Decodes `n` values and appends them to `out`.
     #[inline]
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        out.push(Self::decode_body(r, v)?);
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            out.push(Self::decode_body(r, v)?);
+        }
         Ok(())
     }
 }
@@ -212,8 +214,16 @@ impl<'a, T: PackedElem> ValueRef<'a> for PackedRef<'a, T> {
 pub(crate) trait ArrayElemRef<'a>: ValueRef<'a> {
     const MIN_ELEM: usize;
     #[inline(always)]
-    fn read_into_ref(r: &mut Rd<'a>, flex: bool, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        out.push(Self::read_ref(r, flex, v)?);
+    fn read_n_ref(
+        r: &mut Rd<'a>,
+        flex: bool,
+        v: i16,
+        n: usize,
+        out: &mut Vec<Self>,
+    ) -> RResult<()> {
+        for _ in 0..n {
+            out.push(Self::read_ref(r, flex, v)?);
+        }
         Ok(())
     }
 }
@@ -225,8 +235,8 @@ impl<'a> ArrayElemRef<'a> for &'a str {
 impl<'a, S: WireStructRef<'a>> ArrayElemRef<'a> for S {
     const MIN_ELEM: usize = S::MIN_LEN;
     #[inline(always)]
-    fn read_into_ref(r: &mut Rd<'a>, _: bool, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        S::decode_into(r, v, out)
+    fn read_n_ref(r: &mut Rd<'a>, _: bool, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        S::decode_n(r, v, n, out)
     }
 }
 
@@ -239,8 +249,8 @@ impl<'a, T: ArrayElemRef<'a>> ValueRef<'a> for Vec<T> {
     }
     #[inline]
     fn read_nullable_ref(r: &mut Rd<'a>, flex: bool, v: i16) -> RResult<Option<Self>> {
-        r.nullable_vec(flex, T::MIN_ELEM, |r, out| {
-            T::read_into_ref(r, flex, v, out)
+        r.nullable_vec(flex, T::MIN_ELEM, |r, n, out| {
+            T::read_n_ref(r, flex, v, n, out)
         })
     }
 }

@@ -324,21 +324,19 @@ impl<'a> Rd<'a> {
         }
     }
 
-    /// An array of `T`s, each appended by `read_into`.
+    /// An array of `T`s: `read_all(self, n, out)` appends the `n` elements the count names.
     #[inline(always)]
     pub(crate) fn nullable_vec<T>(
         &mut self,
         flex: bool,
         min_elem: usize,
-        mut read_into: impl FnMut(&mut Self, &mut Vec<T>) -> RResult<()>,
+        read_all: impl FnOnce(&mut Self, usize, &mut Vec<T>) -> RResult<()>,
     ) -> RResult<Option<Vec<T>>> {
         let Some(n) = self.array_len(flex, min_elem)? else {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            read_into(self, &mut out)?;
-        }
+        read_all(self, n, &mut out)?;
         Ok(Some(out))
     }
 

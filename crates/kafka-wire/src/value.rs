@@ -17,11 +17,13 @@ pub(crate) trait WireStruct: Sized {
     /// Lower bound of the encoded size at any version (to reject lying array counts early).
     const MIN_LEN: usize;
     fn decode_body(r: &mut Rd<'_>, v: i16) -> RResult<Self>;
-    /// Decodes one value and appends it to `out` (array elements: generated structs build the
-    /// value in place).
+    /// Decodes `n` values and appends them to `out` (array elements: generated structs build
+    /// each value in place, in one loop the element decode is inlined into).
     #[inline]
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        out.push(Self::decode_body(r, v)?);
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            out.push(Self::decode_body(r, v)?);
+        }
         Ok(())
     }
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError>;
@@ -310,10 +312,12 @@ impl<T: PackedElem> Value for Packed<T> {
 /// An element of a `Vec` array field: strings or generated structs.
 pub(crate) trait ArrayElem: Value {
     const MIN_ELEM: usize;
-    /// Reads one element and appends it to `out`.
+    /// Reads `n` elements and appends them to `out`.
     #[inline(always)]
-    fn read_into(r: &mut Rd<'_>, flex: bool, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        out.push(Self::read(r, flex, v)?);
+    fn read_n(r: &mut Rd<'_>, flex: bool, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            out.push(Self::read(r, flex, v)?);
+        }
         Ok(())
     }
 }
@@ -325,8 +329,8 @@ impl ArrayElem for ByteString {
 impl<S: WireStruct> ArrayElem for S {
     const MIN_ELEM: usize = S::MIN_LEN;
     #[inline(always)]
-    fn read_into(r: &mut Rd<'_>, _: bool, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        S::decode_into(r, v, out)
+    fn read_n(r: &mut Rd<'_>, _: bool, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        S::decode_n(r, v, n, out)
     }
 }
 
@@ -341,7 +345,7 @@ impl<T: ArrayElem> Value for Vec<T> {
     }
     #[inline]
     fn read_nullable(r: &mut Rd<'_>, flex: bool, v: i16) -> RResult<Option<Self>> {
-        r.nullable_vec(flex, T::MIN_ELEM, |r, out| T::read_into(r, flex, v, out))
+        r.nullable_vec(flex, T::MIN_ELEM, |r, n, out| T::read_n(r, flex, v, n, out))
     }
     fn write<B: Out>(
         &self,

@@ -317,8 +317,11 @@ impl WireStruct for ReassignableTopic {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -438,8 +441,11 @@ impl<'a> WireStructRef<'a> for ReassignableTopicRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -518,8 +524,11 @@ impl WireStruct for ReassignablePartition {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -641,8 +650,11 @@ impl<'a> WireStructRef<'a> for ReassignablePartitionRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 

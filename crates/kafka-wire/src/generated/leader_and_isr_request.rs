@@ -530,8 +530,11 @@ impl WireStruct for LeaderAndIsrTopicState {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -710,8 +713,11 @@ impl<'a> WireStructRef<'a> for LeaderAndIsrTopicStateRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -815,8 +821,11 @@ impl WireStruct for LeaderAndIsrLiveLeader {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -940,8 +949,11 @@ impl<'a> WireStructRef<'a> for LeaderAndIsrLiveLeaderRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -1083,8 +1095,11 @@ impl WireStruct for LeaderAndIsrPartitionState {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1379,8 +1394,11 @@ impl<'a> WireStructRef<'a> for LeaderAndIsrPartitionStateRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 

@@ -269,8 +269,11 @@ impl WireStruct for OffsetForLeaderTopic {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -390,8 +393,11 @@ impl<'a> WireStructRef<'a> for OffsetForLeaderTopicRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -476,8 +482,11 @@ impl WireStruct for OffsetForLeaderPartition {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -612,8 +621,11 @@ impl<'a> WireStructRef<'a> for OffsetForLeaderPartitionRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 

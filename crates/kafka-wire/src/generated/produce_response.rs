@@ -368,8 +368,11 @@ impl WireStruct for TopicProduceResponse {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -518,8 +521,11 @@ impl<'a> WireStructRef<'a> for TopicProduceResponseRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -645,8 +651,11 @@ impl WireStruct for PartitionProduceResponse {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -937,8 +946,11 @@ impl<'a> WireStructRef<'a> for PartitionProduceResponseRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -1103,8 +1115,11 @@ impl WireStruct for BatchIndexAndErrorMessage {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1279,8 +1294,11 @@ impl<'a> WireStructRef<'a> for BatchIndexAndErrorMessageRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -1367,8 +1385,11 @@ impl WireStruct for LeaderIdAndEpoch {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1528,8 +1549,11 @@ impl<'a> WireStructRef<'a> for LeaderIdAndEpochRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -1634,8 +1658,11 @@ impl WireStruct for NodeEndpoint {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1853,8 +1880,11 @@ impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 

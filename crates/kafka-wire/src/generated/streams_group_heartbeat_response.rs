@@ -691,8 +691,11 @@ impl WireStruct for EndpointToPartitions {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -826,8 +829,11 @@ impl<'a> WireStructRef<'a> for EndpointToPartitionsRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -917,8 +923,11 @@ impl WireStruct for Status {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1032,8 +1041,11 @@ impl<'a> WireStructRef<'a> for StatusRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -1112,8 +1124,11 @@ impl WireStruct for TopicPartition {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1227,8 +1242,11 @@ impl<'a> WireStructRef<'a> for TopicPartitionRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -1307,8 +1325,11 @@ impl WireStruct for TaskIds {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1422,8 +1443,11 @@ impl<'a> WireStructRef<'a> for TaskIdsRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
@@ -1506,8 +1530,11 @@ impl WireStruct for Endpoint {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'_>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1621,8 +1648,11 @@ impl<'a> WireStructRef<'a> for EndpointRef<'a> {
         Self::decode_with(r, v, |x| x)
     }
 
-    fn decode_into(r: &mut Rd<'a>, v: i16, out: &mut Vec<Self>) -> RResult<()> {
-        Self::decode_with(r, v, |x| out.push(x))
+    fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
+        for _ in 0..n {
+            Self::decode_with(r, v, |x| out.push(x))?;
+        }
+        Ok(())
     }
 }
 
