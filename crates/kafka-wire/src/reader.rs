@@ -37,6 +37,13 @@ macro_rules! field {
 }
 pub(crate) use field;
 
+/// Bytes after a string validated as UTF-8 in one pass, for the strings that follow it (see
+/// [`Rd::str_of`]).
+const UTF8_WINDOW: usize = 1024;
+
+/// Strings validated on their own after a window that served fewer than two strings.
+const WINDOW_BACKOFF: u8 = 7;
+
 /// A cursor over a suffix (or a bounded sub-slice) of `ctx`.
 pub(crate) struct Rd<'a> {
     /// The bytes not yet read.
@@ -44,7 +51,19 @@ pub(crate) struct Rd<'a> {
     /// The buffer zero-copy values are cut from; `None` for a borrowed decode
     /// ([`Rd::borrowed`]), which takes `&'a [u8]` slices instead.
     ctx: Option<&'a Bytes>,
+    /// The whole input (`ctx`, or the borrowed input).
+    all: &'a [u8],
     base: usize,
+    /// Offset in `all` of the UTF-8 window of the borrowed decode: `win` is the longest valid
+    /// UTF-8 prefix of the up to [`UTF8_WINDOW`] bytes there.
+    win_lo: usize,
+    win: &'a str,
+    /// Whether a window was opened since the last back-off, and how many strings were found
+    /// in it (up to 255); strings left to validate alone before the next window (see
+    /// [`Rd::str_of`]).
+    win_open: bool,
+    win_hits: u8,
+    win_skip: u8,
     /// The error of the last failed read.
     pub(crate) err: WireError,
 }
@@ -55,7 +74,13 @@ impl<'a> Rd<'a> {
         Self {
             rest: ctx,
             ctx: Some(ctx),
+            all: ctx,
             base: ctx.as_ptr() as usize,
+            win_lo: 0,
+            win: "",
+            win_open: false,
+            win_hits: 0,
+            win_skip: 0,
             err: WireError::at(ctx, DecodeErrorKind::UnexpectedEnd),
         }
     }
@@ -66,7 +91,13 @@ impl<'a> Rd<'a> {
         Self {
             rest: input,
             ctx: None,
+            all: input,
             base: input.as_ptr() as usize,
+            win_lo: 0,
+            win: "",
+            win_open: false,
+            win_hits: 0,
+            win_skip: 0,
             err: WireError::at(input, DecodeErrorKind::UnexpectedEnd),
         }
     }
@@ -249,6 +280,82 @@ impl<'a> Rd<'a> {
             Ok(s) => Ok(Some(s)),
             Err(_) => Err(self.fail_at(at, DecodeErrorKind::InvalidUtf8)),
         }
+    }
+
+    /// Where `s` (inside `all`) lies in the UTF-8 window of length `win_len`, if wholly
+    /// inside it.
+    #[inline(always)]
+    fn in_window(&self, s: &[u8], win_len: usize) -> Option<core::ops::Range<usize>> {
+        let rel = self.offset_of(s).wrapping_sub(self.win_lo);
+        (rel <= win_len && s.len() <= win_len - rel).then(|| rel..rel + s.len())
+    }
+
+    /// `raw` (taken from the input) as a string, or `None` if it is not valid UTF-8.
+    ///
+    /// Strings in a message often sit close together (topic lists, names and ids, config
+    /// entries), and on short ones the per-call cost of `from_utf8` dominates. So after
+    /// validating a string on its own, the cursor may validate up to [`UTF8_WINDOW`] of the
+    /// bytes that follow it in one pass and keep the longest valid prefix; a later string
+    /// wholly inside that window needs only the two char-boundary checks of `str::get`. A slice
+    /// of valid UTF-8 is itself valid exactly when both its ends are char boundaries, so the
+    /// answer is the one `from_utf8(raw)` gives. Windows follow the strings that open them and
+    /// do not overlap, so the extra work is at most one more pass over the input.
+    ///
+    /// Opening a window costs about what validating two short strings alone costs, so one that
+    /// served fewer than two strings is not tried again for the next [`WINDOW_BACKOFF`]
+    /// strings: messages whose strings sit far apart (between byte fields or long arrays) pay
+    /// for at most one window per that many strings, and take the plain path otherwise.
+    #[inline(always)]
+    pub(crate) fn str_of(&mut self, raw: &'a [u8]) -> Option<&'a str> {
+        if let Some(range) = self.in_window(raw, self.win.len()) {
+            if let Some(s) = self.win.get(range) {
+                self.win_hits = self.win_hits.saturating_add(1);
+                return Some(s);
+            }
+        }
+        if self.win_skip != 0 {
+            self.win_skip -= 1;
+            return core::str::from_utf8(raw).ok();
+        }
+        self.str_then_window(raw)
+    }
+
+    /// [`Rd::str_of`] when no back-off is running: validates `raw`, then either backs off
+    /// (the last window served fewer than two strings) or opens a window after `raw`.
+    #[inline(never)]
+    fn str_then_window(&mut self, raw: &'a [u8]) -> Option<&'a str> {
+        let s = core::str::from_utf8(raw).ok()?;
+        if self.win_open && self.win_hits < 2 {
+            self.win_open = false;
+            self.win_skip = WINDOW_BACKOFF;
+        } else {
+            self.win_open = true;
+            self.win_hits = 0;
+            self.window_after(raw);
+        }
+        Some(s)
+    }
+
+    /// Opens the window of a borrowed cursor on the bytes after `raw`.
+    #[inline(never)]
+    fn window_after(&mut self, raw: &'a [u8]) {
+        let lo = self.offset_of(raw) + raw.len();
+        let window = self.window_at(lo);
+        self.win_lo = lo;
+        self.win = match core::str::from_utf8(window) {
+            Ok(s) => s,
+            // Too short to hold a length and a character: not worth a second pass.
+            Err(e) if e.valid_up_to() < 2 => "",
+            Err(e) => core::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default(),
+        };
+    }
+
+    /// Up to [`UTF8_WINDOW`] bytes of `all` from `lo`.
+    #[inline(always)]
+    fn window_at(&self, lo: usize) -> &'a [u8] {
+        let all = self.all;
+        let hi = all.len().min(lo.saturating_add(UTF8_WINDOW));
+        all.get(lo..hi).unwrap_or_default()
     }
 
     /// A non-nullable string, zero-copy.
@@ -457,10 +564,13 @@ impl<'a> Rd<'a> {
         let Some(len) = self.str_len(flex)? else {
             return Ok(None);
         };
+        if len == 0 {
+            return Ok(Some(""));
+        }
         let raw = self.take(len)?;
-        match core::str::from_utf8(raw) {
-            Ok(s) => Ok(Some(s)),
-            Err(_) => Err(self.fail_at(at, DecodeErrorKind::InvalidUtf8)),
+        match self.str_of(raw) {
+            Some(s) => Ok(Some(s)),
+            None => Err(self.fail_at(at, DecodeErrorKind::InvalidUtf8)),
         }
     }
 
@@ -542,5 +652,89 @@ mod tests {
             assert_eq!(r.uvarint().ok(), want, "{input:?}");
             assert_eq!(p::uvarint(input).ok().map(|(_, v)| v), want, "{input:?}");
         }
+    }
+
+    /// Pieces that strings and the bytes between them are made of: ASCII, multi-byte
+    /// characters, a lone continuation byte, a truncated 3-byte character, an overlong
+    /// encoding, a surrogate, and binary filler.
+    const PIECES: [&[u8]; 9] = [
+        b"topic-",
+        "\u{e9}".as_bytes(),
+        "\u{20ac}".as_bytes(),
+        "\u{1f600}".as_bytes(),
+        &[0x80],
+        &[0xe2, 0x82],
+        &[0xc0, 0xaf],
+        &[0xed, 0xa0, 0x80],
+        &[0x00, 0x07, 0xff, 0x10],
+    ];
+
+    /// Every string read through the UTF-8 window gives what `from_utf8` gives on the string's
+    /// own bytes, for both cursors, whatever surrounds it; accepted strings lie inside the
+    /// input.
+    #[test]
+    fn utf8_window_agrees_with_from_utf8() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut accepted, mut rejected) = (0, 0);
+        for _ in 0..400 {
+            // Each entry: a gap (u8 length, then any pieces), then a string (int16 length,
+            // then its bytes).
+            let mut input = Vec::new();
+            let mut raws = Vec::new();
+            for _ in 0..1 + next(40) {
+                let mut gap = Vec::new();
+                for _ in 0..next(4) {
+                    gap.extend_from_slice(PIECES[next(PIECES.len())]);
+                }
+                input.push(gap.len() as u8);
+                input.extend_from_slice(&gap);
+                // Mostly valid strings, sometimes one longer than the window.
+                let mut raw = Vec::new();
+                let pieces = if next(20) == 0 { 400 } else { next(8) };
+                let valid_only = next(3) != 0;
+                for _ in 0..pieces {
+                    let k = if valid_only {
+                        next(4)
+                    } else {
+                        next(PIECES.len() - 1)
+                    };
+                    raw.extend_from_slice(PIECES[k]);
+                }
+                input.extend_from_slice(&(raw.len() as i16).to_be_bytes());
+                input.extend_from_slice(&raw);
+                raws.push(raw);
+            }
+            let b = Bytes::from(input);
+            let mut owned = Rd::new(&b);
+            let mut view = Rd::borrowed(&b);
+            for raw in &raws {
+                for r in [&mut owned, &mut view] {
+                    let gap = r.array::<1>().unwrap()[0];
+                    r.take(usize::from(gap)).unwrap();
+                }
+                let want = core::str::from_utf8(raw).ok();
+                let got_owned = owned.nullable_string(false).ok().flatten();
+                let got_view = view.nullable_str_ref(false).ok().flatten();
+                assert_eq!(got_owned.as_deref(), want, "owned {raw:?}");
+                assert_eq!(got_view, want, "view {raw:?}");
+                if let (Some(s), Some(o)) = (got_view, &got_owned) {
+                    for p in [s.as_ptr(), o.as_ptr()] {
+                        let at = (p as usize).wrapping_sub(b.as_ptr() as usize);
+                        assert!(s.is_empty() || at + s.len() <= b.len());
+                    }
+                    accepted += 1;
+                } else {
+                    // Both reads took the string's bytes before checking them.
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(accepted > 1000 && rejected > 1000, "{accepted} {rejected}");
     }
 }
