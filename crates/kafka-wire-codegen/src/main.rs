@@ -981,6 +981,12 @@ fn decode_fn(
     )
     .unwrap();
     writeln!(o, "        let flex = {flex_cond};").unwrap();
+    // A view of a struct with byte fields (JoinGroup members, Fetch partitions) reads its
+    // strings alone: they sit apart, so the UTF-8 window (`Rd::str_of`) cannot pay there.
+    let alone = matches!(view, View::Borrowed)
+        && fields
+            .iter()
+            .any(|f| matches!(f.ty, Ty::Bytes | Ty::Records));
     let runs = fixed_runs(fields, valid);
     let mut skip_to = 0;
     for (k, f) in fields.iter().enumerate() {
@@ -995,7 +1001,11 @@ fn decode_fn(
         let id = field_ident(&f.name);
         let mand = f.versions.minus_tagged(f.tagged);
         let present = cond(mand, valid);
-        let read = read_expr(f, valid, view);
+        let read = if alone && matches!(f.ty, Ty::String) {
+            read_str_alone_expr(f, valid)
+        } else {
+            read_expr(f, valid, view)
+        };
         let mutkw = if f.tagged.is_empty() { "" } else { "mut " };
         if present == "false" {
             writeln!(o, "        let {mutkw}{id} = {};", default_expr_v(f, view)).unwrap();
@@ -1196,6 +1206,15 @@ fn read_expr(f: &Field, valid: Range, view: View) -> String {
         ),
         (false, View::Owned) => format!("<{t} as Value>::read(r, flex, v)"),
         (false, View::Borrowed) => format!("<{t} as ValueRef<'a>>::read_ref(r, flex, v)"),
+    }
+}
+
+/// Read expression for a string field of a borrowed view validated alone (no UTF-8 window).
+fn read_str_alone_expr(f: &Field, valid: Range) -> String {
+    if is_nullable(f) {
+        format!("bv::read_str_alone(r, flex, {})", cond(f.nullable, valid))
+    } else {
+        "bv::read_str_alone_req(r, flex)".into()
     }
 }
 

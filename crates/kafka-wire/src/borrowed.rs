@@ -134,6 +134,31 @@ pub(crate) fn read_opt_ref<'a, T: ValueRef<'a>>(
     }
 }
 
+/// Reads a string field validated on its own, without the UTF-8 window (the generator uses it
+/// in structs with byte fields, whose strings sit apart); null allowed only when `nullable`.
+#[inline(always)]
+pub(crate) fn read_str_alone<'a>(
+    r: &mut Rd<'a>,
+    flex: bool,
+    nullable: bool,
+) -> RResult<Option<&'a str>> {
+    let at = r.rest;
+    let s = r.nullable_str_alone(flex)?;
+    if nullable {
+        Ok(s)
+    } else {
+        r.required(at, s).map(Some)
+    }
+}
+
+/// [`read_str_alone`] for a non-nullable field.
+#[inline(always)]
+pub(crate) fn read_str_alone_req<'a>(r: &mut Rd<'a>, flex: bool) -> RResult<&'a str> {
+    let at = r.rest;
+    let s = r.nullable_str_alone(flex)?;
+    r.required(at, s)
+}
+
 /// Fixed-width values read the same in both views.
 macro_rules! same_as_owned {
     ($($t:ty),*) => {$(

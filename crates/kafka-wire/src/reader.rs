@@ -574,6 +574,23 @@ impl<'a> Rd<'a> {
         }
     }
 
+    /// A nullable string, borrowed, validated on its own (no UTF-8 window).
+    #[inline(always)]
+    pub(crate) fn nullable_str_alone(&mut self, flex: bool) -> RResult<Option<&'a str>> {
+        let at = self.rest;
+        let Some(len) = self.str_len(flex)? else {
+            return Ok(None);
+        };
+        if len == 0 {
+            return Ok(Some(""));
+        }
+        let raw = self.take(len)?;
+        match core::str::from_utf8(raw) {
+            Ok(s) => Ok(Some(s)),
+            Err(_) => Err(self.fail_at(at, DecodeErrorKind::InvalidUtf8)),
+        }
+    }
+
     /// Nullable bytes (also records), borrowed.
     #[inline(always)]
     pub(crate) fn nullable_bytes_ref(&mut self, flex: bool) -> RResult<Option<&'a [u8]>> {

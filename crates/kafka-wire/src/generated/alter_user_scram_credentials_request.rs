@@ -664,7 +664,7 @@ impl<'a> ScramCredentialUpsertionRef<'a> {
     #[inline(always)]
     fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
         let flex = true;
-        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let name = field!(r, "Name", bv::read_str_alone_req(r, flex));
         let (mechanism, iterations) = if let Some((c, rest)) = r.rest.split_first_chunk::<5>() {
             r.rest = rest;
             (

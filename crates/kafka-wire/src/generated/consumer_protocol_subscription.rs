@@ -287,7 +287,7 @@ impl<'a> WireStructRef<'a> for ConsumerProtocolSubscriptionRef<'a> {
             -1_i32
         };
         let rack_id = if v >= 3 {
-            field!(r, "RackId", bv::read_opt_ref::<&'a str>(r, flex, v, v >= 3))
+            field!(r, "RackId", bv::read_str_alone(r, flex, v >= 3))
         } else {
             None
         };

@@ -399,21 +399,13 @@ impl<'a> WireStructRef<'a> for CreateDelegationTokenResponseRef<'a> {
     fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
         let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
-        let principal_type = field!(
-            r,
-            "PrincipalType",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
-        let principal_name = field!(
-            r,
-            "PrincipalName",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
+        let principal_type = field!(r, "PrincipalType", bv::read_str_alone_req(r, flex));
+        let principal_name = field!(r, "PrincipalName", bv::read_str_alone_req(r, flex));
         let token_requester_principal_type = if v >= 3 {
             field!(
                 r,
                 "TokenRequesterPrincipalType",
-                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+                bv::read_str_alone_req(r, flex)
             )
         } else {
             ""
@@ -422,7 +414,7 @@ impl<'a> WireStructRef<'a> for CreateDelegationTokenResponseRef<'a> {
             field!(
                 r,
                 "TokenRequesterPrincipalName",
-                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+                bv::read_str_alone_req(r, flex)
             )
         } else {
             ""
@@ -454,11 +446,7 @@ impl<'a> WireStructRef<'a> for CreateDelegationTokenResponseRef<'a> {
                     ),
                 )
             };
-        let token_id = field!(
-            r,
-            "TokenId",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
+        let token_id = field!(r, "TokenId", bv::read_str_alone_req(r, flex));
         let hmac = field!(r, "Hmac", <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v));
         let throttle_time_ms = field!(
             r,

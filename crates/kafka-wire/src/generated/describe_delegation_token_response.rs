@@ -627,21 +627,13 @@ impl<'a> DescribedDelegationTokenRef<'a> {
     #[inline(always)]
     fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
         let flex = v >= 2;
-        let principal_type = field!(
-            r,
-            "PrincipalType",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
-        let principal_name = field!(
-            r,
-            "PrincipalName",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
+        let principal_type = field!(r, "PrincipalType", bv::read_str_alone_req(r, flex));
+        let principal_name = field!(r, "PrincipalName", bv::read_str_alone_req(r, flex));
         let token_requester_principal_type = if v >= 3 {
             field!(
                 r,
                 "TokenRequesterPrincipalType",
-                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+                bv::read_str_alone_req(r, flex)
             )
         } else {
             ""
@@ -650,7 +642,7 @@ impl<'a> DescribedDelegationTokenRef<'a> {
             field!(
                 r,
                 "TokenRequesterPrincipalName",
-                <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
+                bv::read_str_alone_req(r, flex)
             )
         } else {
             ""
@@ -682,11 +674,7 @@ impl<'a> DescribedDelegationTokenRef<'a> {
                     ),
                 )
             };
-        let token_id = field!(
-            r,
-            "TokenId",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
+        let token_id = field!(r, "TokenId", bv::read_str_alone_req(r, flex));
         let hmac = field!(r, "Hmac", <&'a [u8] as ValueRef<'a>>::read_ref(r, flex, v));
         let renewers = field!(
             r,

@@ -915,30 +915,14 @@ impl<'a> DescribedGroupMemberRef<'a> {
     #[inline(always)]
     fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
         let flex = v >= 5;
-        let member_id = field!(
-            r,
-            "MemberId",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
+        let member_id = field!(r, "MemberId", bv::read_str_alone_req(r, flex));
         let group_instance_id = if v >= 4 {
-            field!(
-                r,
-                "GroupInstanceId",
-                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 4)
-            )
+            field!(r, "GroupInstanceId", bv::read_str_alone(r, flex, v >= 4))
         } else {
             None
         };
-        let client_id = field!(
-            r,
-            "ClientId",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
-        let client_host = field!(
-            r,
-            "ClientHost",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
+        let client_id = field!(r, "ClientId", bv::read_str_alone_req(r, flex));
+        let client_host = field!(r, "ClientHost", bv::read_str_alone_req(r, flex));
         let member_metadata = field!(
             r,
             "MemberMetadata",

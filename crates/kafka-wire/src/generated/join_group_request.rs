@@ -606,7 +606,7 @@ impl<'a> JoinGroupRequestProtocolRef<'a> {
     #[inline(always)]
     fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
         let flex = v >= 6;
-        let name = field!(r, "Name", <&'a str as ValueRef<'a>>::read_ref(r, flex, v));
+        let name = field!(r, "Name", bv::read_str_alone_req(r, flex));
         let metadata = field!(
             r,
             "Metadata",

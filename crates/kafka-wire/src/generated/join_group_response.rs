@@ -696,17 +696,9 @@ impl<'a> JoinGroupResponseMemberRef<'a> {
     #[inline(always)]
     fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
         let flex = v >= 6;
-        let member_id = field!(
-            r,
-            "MemberId",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
+        let member_id = field!(r, "MemberId", bv::read_str_alone_req(r, flex));
         let group_instance_id = if v >= 5 {
-            field!(
-                r,
-                "GroupInstanceId",
-                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
-            )
+            field!(r, "GroupInstanceId", bv::read_str_alone(r, flex, v >= 5))
         } else {
             None
         };

@@ -232,11 +232,7 @@ impl<'a> WireStructRef<'a> for SaslAuthenticateResponseRef<'a> {
     fn decode_body(r: &mut Rd<'a>, v: i16) -> RResult<Self> {
         let flex = v >= 2;
         let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            bv::read_opt_ref::<&'a str>(r, flex, v, true)
-        );
+        let error_message = field!(r, "ErrorMessage", bv::read_str_alone(r, flex, true));
         let auth_bytes = field!(
             r,
             "AuthBytes",

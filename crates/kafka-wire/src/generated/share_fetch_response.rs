@@ -947,11 +947,7 @@ impl<'a> PartitionDataRef<'a> {
                 field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v)),
             )
         };
-        let error_message = field!(
-            r,
-            "ErrorMessage",
-            bv::read_opt_ref::<&'a str>(r, flex, v, true)
-        );
+        let error_message = field!(r, "ErrorMessage", bv::read_str_alone(r, flex, true));
         let acknowledge_error_code = field!(
             r,
             "AcknowledgeErrorCode",
@@ -960,7 +956,7 @@ impl<'a> PartitionDataRef<'a> {
         let acknowledge_error_message = field!(
             r,
             "AcknowledgeErrorMessage",
-            bv::read_opt_ref::<&'a str>(r, flex, v, true)
+            bv::read_str_alone(r, flex, true)
         );
         let current_leader = field!(
             r,

@@ -609,11 +609,7 @@ impl<'a> SyncGroupRequestAssignmentRef<'a> {
     #[inline(always)]
     fn decode_with<K>(r: &mut Rd<'a>, v: i16, k: impl FnOnce(Self) -> K) -> RResult<K> {
         let flex = v >= 4;
-        let member_id = field!(
-            r,
-            "MemberId",
-            <&'a str as ValueRef<'a>>::read_ref(r, flex, v)
-        );
+        let member_id = field!(r, "MemberId", bv::read_str_alone_req(r, flex));
         let assignment = field!(
             r,
             "Assignment",

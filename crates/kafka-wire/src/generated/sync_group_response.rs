@@ -287,20 +287,12 @@ impl<'a> WireStructRef<'a> for SyncGroupResponseRef<'a> {
         };
         let error_code = field!(r, "ErrorCode", <i16 as ValueRef<'a>>::read_ref(r, flex, v));
         let protocol_type = if v >= 5 {
-            field!(
-                r,
-                "ProtocolType",
-                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
-            )
+            field!(r, "ProtocolType", bv::read_str_alone(r, flex, v >= 5))
         } else {
             None
         };
         let protocol_name = if v >= 5 {
-            field!(
-                r,
-                "ProtocolName",
-                bv::read_opt_ref::<&'a str>(r, flex, v, v >= 5)
-            )
+            field!(r, "ProtocolName", bv::read_str_alone(r, flex, v >= 5))
         } else {
             None
         };
