@@ -557,26 +557,25 @@ impl<'a> Rd<'a> {
         }
     }
 
-    /// A nullable string, borrowed.
+    /// A nullable string, borrowed, validated through the UTF-8 window ([`Rd::str_of`]).
     #[inline(always)]
     pub(crate) fn nullable_str_ref(&mut self, flex: bool) -> RResult<Option<&'a str>> {
-        let at = self.rest;
-        let Some(len) = self.str_len(flex)? else {
-            return Ok(None);
-        };
-        if len == 0 {
-            return Ok(Some(""));
-        }
-        let raw = self.take(len)?;
-        match self.str_of(raw) {
-            Some(s) => Ok(Some(s)),
-            None => Err(self.fail_at(at, DecodeErrorKind::InvalidUtf8)),
-        }
+        self.nullable_str_by(flex, Self::str_of)
     }
 
     /// A nullable string, borrowed, validated on its own (no UTF-8 window).
     #[inline(always)]
     pub(crate) fn nullable_str_alone(&mut self, flex: bool) -> RResult<Option<&'a str>> {
+        self.nullable_str_by(flex, |_, raw| core::str::from_utf8(raw).ok())
+    }
+
+    /// A nullable borrowed string whose bytes `check` validates.
+    #[inline(always)]
+    fn nullable_str_by(
+        &mut self,
+        flex: bool,
+        check: impl FnOnce(&mut Self, &'a [u8]) -> Option<&'a str>,
+    ) -> RResult<Option<&'a str>> {
         let at = self.rest;
         let Some(len) = self.str_len(flex)? else {
             return Ok(None);
@@ -585,9 +584,9 @@ impl<'a> Rd<'a> {
             return Ok(Some(""));
         }
         let raw = self.take(len)?;
-        match core::str::from_utf8(raw) {
-            Ok(s) => Ok(Some(s)),
-            Err(_) => Err(self.fail_at(at, DecodeErrorKind::InvalidUtf8)),
+        match check(self, raw) {
+            Some(s) => Ok(Some(s)),
+            None => Err(self.fail_at(at, DecodeErrorKind::InvalidUtf8)),
         }
     }
 
