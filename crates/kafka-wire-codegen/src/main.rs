@@ -981,7 +981,7 @@ fn decode_fn(
     )
     .unwrap();
     writeln!(o, "        let flex = {flex_cond};").unwrap();
-    // A view of a struct with byte fields (JoinGroup members, Fetch partitions) reads its
+    // A view of a struct with byte fields (JoinGroup members, SyncGroup assignments) reads its
     // strings alone: they sit apart, so the UTF-8 window (`Rd::str_of`) cannot pay there.
     let alone = matches!(view, View::Borrowed)
         && fields
