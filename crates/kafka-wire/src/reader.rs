@@ -442,6 +442,11 @@ impl<'a> Rd<'a> {
         let Some(n) = self.array_len(flex, min_elem)? else {
             return Ok(None);
         };
+        if n == 0 {
+            // Common (empty aborted-transaction lists, no unknown tags): skip the element loop,
+            // which is often not inlined.
+            return Ok(Some(Vec::new()));
+        }
         let mut out = Vec::with_capacity(n);
         read_all(self, n, &mut out)?;
         Ok(Some(out))
