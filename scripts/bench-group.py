@@ -96,6 +96,8 @@ def argv_for(kind, a, group, i):
             cmd += ["--max-versions", a.max_versions]
         if a.leader_sync_delay_ms is not None:
             cmd += ["--leader-sync-delay-ms", str(a.leader_sync_delay_ms)]
+        if a.follower_sync_delay_ms is not None:
+            cmd += ["--follower-sync-delay-ms", str(a.follower_sync_delay_ms)]
         return cmd
     return [sys.executable, os.path.join(HERE, "peers", "ck_member.py"), "--bootstrap", a.bootstrap,
             "--group", group, "--topic", a.topic,
@@ -164,7 +166,9 @@ def main():
     ap.add_argument("--heartbeat-ms", type=int, default=500)
     ap.add_argument("--max-versions", default="")
     ap.add_argument("--leader-sync-delay-ms", type=int, default=None,
-                    help="passed to our members (kgroup's default: 50)")
+                    help="passed to our members (kgroup's default: 50 with the mock preset, else 0)")
+    ap.add_argument("--follower-sync-delay-ms", type=int, default=None,
+                    help="passed to our members (kgroup's default: 0 with the mock preset, else 50)")
     ap.add_argument("--clients", default="ours,ck")
     ap.add_argument("--protocol", choices=["classic", "consumer"], default="classic")
     ap.add_argument("--quiet", type=float, default=2.0)

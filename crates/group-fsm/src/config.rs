@@ -65,8 +65,19 @@ pub struct Config {
     /// them up can take longer than the leader's metadata round trip; 50 ms made the race go
     /// the followers' way in every run we traced. Tansu 0.6 goes the other way: followers'
     /// SyncGroups that arrive first wait there about a second longer, so a delay costs a
-    /// second per rebalance.
+    /// second per rebalance (see [`follower_sync_delay`](Self::follower_sync_delay)).
     pub leader_sync_delay: Duration,
+    /// Classic protocol: how long after its JoinGroup answer a follower waits, at least,
+    /// before it sends its SyncGroup (zero, the default: at once).
+    ///
+    /// The mirror of [`leader_sync_delay`](Self::leader_sync_delay), for Tansu 0.6: a
+    /// follower whose SyncGroup arrives there before the leader's gets its answer about a
+    /// second after the leader's SyncGroup, so the leader's should come first
+    /// ([`TANSU_FOLLOWER_SYNC_DELAY`](Self::TANSU_FOLLOWER_SYNC_DELAY)). On Apache Kafka the
+    /// order does not matter, and a delay costs at most its length per rebalance (followers
+    /// wait for the leader's SyncGroup anyway). Never set both delays: librdkafka's mock
+    /// needs the opposite order.
+    pub follower_sync_delay: Duration,
     /// Seed for the core's only randomness: the backoff jitter and, under
     /// [`GroupProtocol::Consumer`], the client-generated member id (KIP-1082). Members of one
     /// group must get different seeds (adapters seed it from the OS).
@@ -77,6 +88,10 @@ impl Config {
     /// A [`leader_sync_delay`](Self::leader_sync_delay) for librdkafka's mock cluster (50 ms):
     /// in every run traced on the 2.16 mock, the followers' SyncGroups then came first.
     pub const MOCK_LEADER_SYNC_DELAY: Duration = Duration::from_millis(50);
+
+    /// A [`follower_sync_delay`](Self::follower_sync_delay) for Tansu 0.6 (50 ms): enough for
+    /// the leader's metadata refresh and assignment on a loaded machine.
+    pub const TANSU_FOLLOWER_SYNC_DELAY: Duration = Duration::from_millis(50);
 
     /// A configuration for `group_id` with every other setting at its default.
     #[must_use]
@@ -99,6 +114,7 @@ impl Config {
             metadata_max_age: Duration::from_secs(300),
             leave_on_close: None,
             leader_sync_delay: Duration::ZERO,
+            follower_sync_delay: Duration::ZERO,
             rng_seed: 0,
         }
     }

@@ -146,6 +146,9 @@ pub(crate) struct ClassicMember {
     cluster: ClusterView,
     assigned_snapshot: Option<ClusterView>,
     leader_work: Option<LeaderWork>,
+    /// A follower's SyncGroup held back until this time (`Config::follower_sync_delay`), for
+    /// this generation.
+    follower_sync: Option<(i32, Instant)>,
     /// Metadata responses handled so far.
     metadata_responses: u64,
     revoking: Option<Revocation>,
@@ -202,6 +205,7 @@ impl ClassicMember {
             cluster: ClusterView::default(),
             assigned_snapshot: None,
             leader_work: None,
+            follower_sync: None,
             metadata_responses: 0,
             revoking: None,
             revocation_announced: false,
@@ -493,6 +497,7 @@ impl ClassicMember {
         self.protocol_name = None;
         self.leader_id.clear();
         self.leader_work = None;
+        self.follower_sync = None;
         if reset_member_id {
             self.member_id.clear();
         }
@@ -548,6 +553,20 @@ impl ClassicMember {
         // Metadata for the subscription (and for the leader's assignment).
         if self.needs_metadata() && !self.has_pending(|p| matches!(p, Pending::Metadata)) {
             self.send_metadata();
+        }
+        if let Some((generation, at)) = self.follower_sync {
+            if self.state != StateKind::Syncing || generation != self.generation {
+                self.follower_sync = None;
+            } else if self.now < at {
+                if !self.timers.is_set(Timer::LeaderSync) {
+                    self.timers.set(Timer::LeaderSync, at);
+                }
+                return;
+            } else {
+                self.follower_sync = None;
+                self.send_sync(Vec::new());
+                return;
+            }
         }
         if let Some(work) = self.leader_work.take() {
             if self.metadata_covers(&work.members) && self.metadata_responses >= work.min_metadata {
@@ -1078,6 +1097,7 @@ impl ClassicMember {
         self.protocol_name = None;
         self.leader_id.clear();
         self.leader_work = None;
+        self.follower_sync = None;
         self.timers.clear();
         self.closing = false;
         self.heartbeat_in_flight = false;
@@ -1492,8 +1512,12 @@ impl ClassicMember {
             // before the leader's, which librdkafka's mock broker needs (it answers a follower
             // whose SyncGroup comes after the leader's with INVALID_REQUEST), and so does
             // `Config::leader_sync_delay` when the refresh is faster than the followers.
-        } else {
+        } else if leader || self.config.follower_sync_delay.is_zero() {
             self.send_sync(Vec::new());
+        } else {
+            // progress() sends it once the delay is over (see the config field).
+            self.follower_sync =
+                Some((self.generation, self.now + self.config.follower_sync_delay));
         }
     }
 

@@ -17,7 +17,8 @@ pub(crate) enum Timer {
     AutoCommit = 4,
     /// When to refresh topic metadata.
     Metadata = 5,
-    /// The classic leader's earliest SyncGroup (`Config::leader_sync_delay`).
+    /// The classic member's earliest SyncGroup (`Config::leader_sync_delay` for the leader,
+    /// `Config::follower_sync_delay` for a follower).
     LeaderSync = 6,
 }
 

@@ -144,6 +144,13 @@ pub(crate) struct ConsumeArgs {
     /// `--max-versions librdkafka-mock`, else 0.
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     leader_sync_delay_ms: Option<u64>,
+    /// Classic follower: the least time from its JoinGroup answer to its SyncGroup, so that
+    /// the leader's SyncGroup reaches the coordinator first (Tansu answers followers that come
+    /// first about a second late; on Apache Kafka it costs at most this much per rebalance).
+    /// Default: 0 with `--max-versions librdkafka-mock` (that mock needs the opposite order)
+    /// or a nonzero `--leader-sync-delay-ms`, else 50.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    follower_sync_delay_ms: Option<u64>,
     /// Stop after this many messages.
     #[arg(long)]
     max_messages: Option<u64>,
@@ -316,6 +323,11 @@ fn config(args: &ConsumeArgs, group_id: &str) -> Result<ConsumerConfig, CliError
         Some(ms) => Duration::from_millis(ms),
         None if mock => group_fsm::Config::MOCK_LEADER_SYNC_DELAY,
         None => Duration::ZERO,
+    };
+    group.follower_sync_delay = match args.follower_sync_delay_ms {
+        Some(ms) => Duration::from_millis(ms),
+        None if mock || !group.leader_sync_delay.is_zero() => Duration::ZERO,
+        None => group_fsm::Config::TANSU_FOLLOWER_SYNC_DELAY,
     };
     group.auto_commit = args.commit == CommitMode::Auto;
     group.group_protocol = match args.protocol {

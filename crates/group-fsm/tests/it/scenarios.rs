@@ -679,6 +679,65 @@ fn the_leader_waits_its_sync_delay_and_followers_do_not() {
     }
 }
 
+/// The mirror: each follower's SyncGroup goes out `follower_sync_delay` after its JoinGroup
+/// answer, never sooner, while the leader's goes out after its metadata refresh alone, so it
+/// reaches the coordinator first (Tansu answers followers that come first a second late).
+#[test]
+fn followers_wait_their_sync_delay_and_the_leader_does_not() {
+    for delay_ms in [0u64, 50, 300] {
+        let mut w = World::new(TOPICS);
+        for i in 0..3 {
+            let mut c = World::config("g", i);
+            c.follower_sync_delay = core::time::Duration::from_millis(delay_ms);
+            w.add_member_with(
+                c,
+                vec![Box::new(group_fsm::assignor::RangeAssignor)],
+                &["orders"],
+            );
+        }
+        w.run_for(20_000);
+        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        let mut followers = 0;
+        for m in &w.members {
+            let (joined_at, leader) = m
+                .events
+                .iter()
+                .rev()
+                .find_map(|(t, e)| match e {
+                    Event::Joined { leader, .. } => Some((*t, *leader)),
+                    _ => None,
+                })
+                .expect("joined");
+            let synced_at = m
+                .sent
+                .iter()
+                .rev()
+                .find(|(_, api)| *api == ApiKey::SyncGroup)
+                .map(|(t, _)| *t)
+                .expect("a SyncGroup");
+            let gap = synced_at - joined_at;
+            if leader {
+                assert_eq!(
+                    gap,
+                    2 * w.latency,
+                    "delay {delay_ms}: the leader synced {gap} ms after joining, want its \
+                     metadata round trip only\n{}",
+                    w.log.join("\n")
+                );
+            } else {
+                followers += 1;
+                assert_eq!(
+                    gap,
+                    delay_ms,
+                    "delay {delay_ms}: a follower synced {gap} ms after joining\n{}",
+                    w.log.join("\n")
+                );
+            }
+        }
+        assert_eq!(followers, 2);
+    }
+}
+
 /// After partitions are lost and assigned again, the member's record of what it last committed
 /// is gone: the same position is committed again (the broker's offset may have changed in
 /// between, e.g. another owner committed, or the broker lost its state in a restart).
