@@ -143,6 +143,9 @@ pub(crate) struct ClassicMember {
     pattern: Option<regex_automata::meta::Regex>,
     joined_subscription: Vec<String>,
     owned: Vec<TopicPartition>,
+    /// The generation whose SyncGroup gave us `owned` (-1: none since the last reset). The
+    /// subscription's `GenerationId` (KIP-792) says how fresh the claim on `owned` is.
+    owned_generation: i32,
     cluster: ClusterView,
     assigned_snapshot: Option<ClusterView>,
     leader_work: Option<LeaderWork>,
@@ -202,6 +205,7 @@ impl ClassicMember {
             pattern: None,
             joined_subscription: Vec::new(),
             owned: Vec::new(),
+            owned_generation: -1,
             cluster: ClusterView::default(),
             assigned_snapshot: None,
             leader_work: None,
@@ -498,6 +502,7 @@ impl ClassicMember {
         self.leader_id.clear();
         self.leader_work = None;
         self.follower_sync = None;
+        self.owned_generation = -1;
         if reset_member_id {
             self.member_id.clear();
         }
@@ -782,7 +787,11 @@ impl ClassicMember {
                 RebalanceProtocol::Cooperative => self.owned.clone(),
                 RebalanceProtocol::Eager => Vec::new(),
             },
-            generation: self.generation,
+            // Not the generation being joined: a member whose SyncGroup failed still claims
+            // what it got in the last one that succeeded. (Its JoinGroup metadata then stays
+            // the same from one try to the next, which Tansu 0.6 needs: it takes a changed
+            // subscription for a new round without telling the leader.)
+            generation: self.owned_generation,
             rack_id: self.config.rack_id.clone(),
             instance_id: None,
         };
@@ -1098,6 +1107,7 @@ impl ClassicMember {
         self.leader_id.clear();
         self.leader_work = None;
         self.follower_sync = None;
+        self.owned_generation = -1;
         self.timers.clear();
         self.closing = false;
         self.heartbeat_in_flight = false;
@@ -1585,6 +1595,7 @@ impl ClassicMember {
             self.request_rejoin("subscription changed during rebalance");
         }
         let idle = assigned.is_empty();
+        self.owned_generation = generation;
         match self.protocol {
             RebalanceProtocol::Eager => {
                 self.owned = assigned.clone();

@@ -61,6 +61,11 @@ use testkit::process::{free_port, run_bounded};
 const PARTS: i32 = 6;
 /// Session timeout of every member.
 const SESSION_MS: u64 = 6000;
+/// Session timeout of the static-membership scenario's members. Tansu 0.6 refreshes a static
+/// member's last contact only when it first inserts it, not on the join and sync that follow
+/// (each parked for seconds), so a 6 s session expires a static joiner before its first
+/// heartbeat.
+const STATIC_SESSION_MS: u64 = 15_000;
 /// Heartbeat interval of every member.
 const HEARTBEAT_MS: u64 = 500;
 /// A split counts as stable when it has not changed for this long.
@@ -434,6 +439,8 @@ struct Spec {
     strategy: &'static str,
     caps: Option<&'static str>,
     instance_id: Option<String>,
+    /// `session.timeout.ms` ([`SESSION_MS`] unless a scenario needs another).
+    session_ms: u64,
     /// More arguments for ours (e.g. `--lanes single`).
     extra: Vec<String>,
 }
@@ -467,7 +474,7 @@ impl Member {
                     c.args(["--assignor", spec.strategy]);
                 }
                 c.args(["--from", "earliest", "--commit", "auto"])
-                    .args(["--session-timeout-ms", &SESSION_MS.to_string()])
+                    .args(["--session-timeout-ms", &spec.session_ms.to_string()])
                     .args(["--heartbeat-interval-ms", &HEARTBEAT_MS.to_string()])
                     .args(["--timeout", &MEMBER_MAX_SECONDS.to_string()])
                     .args([
@@ -503,7 +510,7 @@ impl Member {
                     c.args(["--strategy", spec.strategy]);
                 }
                 c.args(["--client-id", &spec.label])
-                    .args(["--session-ms", &SESSION_MS.to_string()])
+                    .args(["--session-ms", &spec.session_ms.to_string()])
                     .args(["--heartbeat-ms", &HEARTBEAT_MS.to_string()])
                     .args(["--seconds", &MEMBER_MAX_SECONDS.to_string()]);
                 if spec.imp == Impl::Ck {
@@ -761,6 +768,7 @@ fn spec(
         strategy,
         caps: if imp.is_ours() { broker.caps() } else { None },
         instance_id: None,
+        session_ms: SESSION_MS,
         extra: Vec::new(),
     }
 }
@@ -2032,8 +2040,12 @@ fn s_static(b: &Broker, topic: &str) -> Outcome {
     b.topic(topic)?;
     let group = format!("g-{topic}-{}", unique());
     let mut lines = Vec::new();
+    let with_session = |mut s: Spec| {
+        s.session_ms = STATIC_SESSION_MS;
+        s
+    };
     let mut members = vec![
-        Member::start(spec(
+        Member::start(with_session(spec(
             "ours-tokio",
             Impl::OursTokio,
             b,
@@ -2041,12 +2053,28 @@ fn s_static(b: &Broker, topic: &str) -> Outcome {
             &group,
             topic,
             COOP,
-        ))?,
-        Member::start(spec("ck-1", Impl::Ck, b, None, &group, topic, COOP))?,
+        )))?,
+        Member::start(with_session(spec(
+            "ck-1",
+            Impl::Ck,
+            b,
+            None,
+            &group,
+            topic,
+            COOP,
+        )))?,
     ];
     wait_stable(&mut members.iter_mut().collect::<Vec<_>>(), STABLE_TIMEOUT)?;
     let instance = format!("static-{}", unique());
-    let mut s = spec("ours-static", Impl::OursStd, b, None, &group, topic, COOP);
+    let mut s = with_session(spec(
+        "ours-static",
+        Impl::OursStd,
+        b,
+        None,
+        &group,
+        topic,
+        COOP,
+    ));
     s.instance_id = Some(instance.clone());
     members.push(Member::start(s.clone())?);
     let (_, split) = wait_stable(&mut members.iter_mut().collect::<Vec<_>>(), STABLE_TIMEOUT)?;
@@ -2058,11 +2086,11 @@ fn s_static(b: &Broker, topic: &str) -> Outcome {
     members.push(Member::start(s)?);
     let t_restart = now();
     let back = wait_for(
-        Duration::from_millis(SESSION_MS) + Duration::from_secs(10),
+        Duration::from_millis(STATIC_SESSION_MS) + Duration::from_secs(10),
         || (members[3].owned() == mine).then(now),
     );
     // watch the others past the session timeout of the killed instance
-    let watch_until = t_k + SESSION_MS as f64 / 1000.0 + 4.0;
+    let watch_until = t_k + STATIC_SESSION_MS as f64 / 1000.0 + 4.0;
     while now() < watch_until {
         thread::sleep(Duration::from_millis(100));
     }

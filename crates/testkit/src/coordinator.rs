@@ -108,6 +108,9 @@ pub struct MemberView {
     pub rebalance_timeout_ms: u64,
     /// Protocol names in the member's order of preference.
     pub protocols: Vec<String>,
+    /// Protocol metadata from its last JoinGroup, one per entry of `protocols` (for
+    /// consumers: a `ConsumerProtocolSubscription`).
+    pub metadata: Vec<Bytes>,
     /// Raw assignment bytes (for consumers: a `ConsumerProtocolAssignment`) of the current
     /// generation; empty before the leader's SyncGroup.
     pub assignment: Bytes,
@@ -279,6 +282,7 @@ impl Member {
             session_timeout_ms: self.session_timeout_ms,
             rebalance_timeout_ms: self.rebalance_timeout_ms,
             protocols: self.protocols.iter().map(|(n, _)| n.clone()).collect(),
+            metadata: self.protocols.iter().map(|(_, m)| m.clone()).collect(),
             assignment: self.assignment.clone(),
             awaiting_join: self.join_waiter.is_some(),
             awaiting_sync: self.sync_waiter.is_some(),

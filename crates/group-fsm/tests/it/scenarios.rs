@@ -152,6 +152,65 @@ fn rebalance_in_progress_on_join_retries_and_unknown_member_resets() {
     assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
 }
 
+/// The subscription's `GenerationId` (KIP-792) is the generation whose SyncGroup gave the
+/// member what it owns, not the one it last joined: after a failed SyncGroup the next JoinGroup
+/// claims the same as before, with the same metadata (Tansu 0.6 takes changed metadata for a
+/// new round without telling the leader, and a static member never gets in).
+#[test]
+fn a_failed_sync_leaves_the_subscription_generation_alone() {
+    let mut w = World::new(TOPICS);
+    w.add_member_with(
+        World::config("g", 0),
+        vec![Box::new(group_fsm::assignor::RangeAssignor)],
+        &["orders"],
+    );
+    w.run_for(15_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    let synced = w.members[0].member.generation();
+    // A rebalance whose SyncGroup fails, then one that works.
+    w.broker
+        .inject_error(ApiKey::Heartbeat, ErrorCode::REBALANCE_IN_PROGRESS.0, 1);
+    w.broker
+        .inject_error(ApiKey::SyncGroup, ErrorCode::REBALANCE_IN_PROGRESS.0, 1);
+    // The subscription's generation, each time it changes.
+    let mut claimed = Vec::new();
+    let until = w.now + 20_000;
+    w.run_until(until, |w| {
+        let Some(m) = w.broker.group("g").and_then(|v| v.members.first().cloned()) else {
+            return;
+        };
+        let sub = group_fsm::assignor::consumer_protocol::decode_subscription(&m.metadata[0])
+            .expect("a subscription");
+        if claimed.last() != Some(&sub.generation) {
+            claimed.push(sub.generation);
+        }
+    });
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    let now = w.members[0].member.generation();
+    // Unchanged metadata: the coordinator answers the second JoinGroup with the generation
+    // the first one made (changed metadata would have started another round).
+    assert_eq!(
+        now,
+        synced + 1,
+        "one round, joined twice\n{}",
+        w.log.join("\n")
+    );
+    let syncs = w.members[0]
+        .sent
+        .iter()
+        .filter(|(_, api)| *api == ApiKey::SyncGroup)
+        .count();
+    assert!(syncs >= 3, "the failed SyncGroup was sent ({syncs} in all)");
+    // The first join claimed nothing (-1); both JoinGroups of the two rounds claimed the
+    // generation of the last good SyncGroup, never the one whose SyncGroup failed.
+    assert_eq!(
+        claimed,
+        vec![-1, synced],
+        "the subscription's generation as it changed\n{}",
+        w.log.join("\n")
+    );
+}
+
 #[test]
 fn fenced_instance_id_is_fatal() {
     let mut w = World::new(TOPICS);
