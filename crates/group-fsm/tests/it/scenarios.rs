@@ -685,26 +685,29 @@ fn the_leader_refreshes_metadata_before_each_assignment() {
     assert_eq!(metadata(&w) - before, 1 + elections, "{}", w.log.join("\n"));
 }
 
-/// The leader's SyncGroup goes out `leader_sync_delay` after its JoinGroup answer, never
-/// sooner, even though its metadata refresh is back earlier; followers send theirs at once.
-/// (librdkafka's mock completes the generation with the leader's SyncGroup and rejects later
-/// followers with INVALID_REQUEST, so a fast leader used to cost the group a round.)
-#[test]
-fn the_leader_waits_its_sync_delay_and_followers_do_not() {
-    for delay_ms in [0u64, 50, 300] {
-        let mut w = World::new(TOPICS);
-        for i in 0..3 {
-            let mut c = World::config("g", i);
-            c.leader_sync_delay = core::time::Duration::from_millis(delay_ms);
-            w.add_member_with(
-                c,
-                vec![Box::new(group_fsm::assignor::RangeAssignor)],
-                &["orders"],
-            );
-        }
-        w.run_for(20_000);
-        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
-        for m in &w.members {
+/// Three range members of group "g", each configured by `tune`, run until stable.
+fn sync_delay_world(tune: impl Fn(&mut group_fsm::Config)) -> World {
+    let mut w = World::new(TOPICS);
+    for i in 0..3 {
+        let mut c = World::config("g", i);
+        tune(&mut c);
+        w.add_member_with(
+            c,
+            vec![Box::new(group_fsm::assignor::RangeAssignor)],
+            &["orders"],
+        );
+    }
+    w.run_for(20_000);
+    assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+    w
+}
+
+/// Per member: whether it led its last generation, and the time from that JoinGroup answer to
+/// its last SyncGroup (ms).
+fn sync_gaps(w: &World) -> Vec<(bool, u64)> {
+    w.members
+        .iter()
+        .map(|m| {
             let (joined_at, leader) = m
                 .events
                 .iter()
@@ -721,7 +724,21 @@ fn the_leader_waits_its_sync_delay_and_followers_do_not() {
                 .find(|(_, api)| *api == ApiKey::SyncGroup)
                 .map(|(t, _)| *t)
                 .expect("a SyncGroup");
-            let gap = synced_at - joined_at;
+            (leader, synced_at - joined_at)
+        })
+        .collect()
+}
+
+/// The leader's SyncGroup goes out `leader_sync_delay` after its JoinGroup answer, never
+/// sooner, even though its metadata refresh is back earlier; followers send theirs at once.
+/// (librdkafka's mock completes the generation with the leader's SyncGroup and rejects later
+/// followers with INVALID_REQUEST, so a fast leader used to cost the group a round.)
+#[test]
+fn the_leader_waits_its_sync_delay_and_followers_do_not() {
+    for delay_ms in [0u64, 50, 300] {
+        let w =
+            sync_delay_world(|c| c.leader_sync_delay = core::time::Duration::from_millis(delay_ms));
+        for (leader, gap) in sync_gaps(&w) {
             if leader {
                 // The metadata round trip (2 x latency) bounds the gap from below when the
                 // delay is shorter.
@@ -744,37 +761,11 @@ fn the_leader_waits_its_sync_delay_and_followers_do_not() {
 #[test]
 fn followers_wait_their_sync_delay_and_the_leader_does_not() {
     for delay_ms in [0u64, 50, 300] {
-        let mut w = World::new(TOPICS);
-        for i in 0..3 {
-            let mut c = World::config("g", i);
-            c.follower_sync_delay = core::time::Duration::from_millis(delay_ms);
-            w.add_member_with(
-                c,
-                vec![Box::new(group_fsm::assignor::RangeAssignor)],
-                &["orders"],
-            );
-        }
-        w.run_for(20_000);
-        assert!(w.fully_assigned(TOPICS), "{}", w.log.join("\n"));
+        let w = sync_delay_world(|c| {
+            c.follower_sync_delay = core::time::Duration::from_millis(delay_ms)
+        });
         let mut followers = 0;
-        for m in &w.members {
-            let (joined_at, leader) = m
-                .events
-                .iter()
-                .rev()
-                .find_map(|(t, e)| match e {
-                    Event::Joined { leader, .. } => Some((*t, *leader)),
-                    _ => None,
-                })
-                .expect("joined");
-            let synced_at = m
-                .sent
-                .iter()
-                .rev()
-                .find(|(_, api)| *api == ApiKey::SyncGroup)
-                .map(|(t, _)| *t)
-                .expect("a SyncGroup");
-            let gap = synced_at - joined_at;
+        for (leader, gap) in sync_gaps(&w) {
             if leader {
                 assert_eq!(
                     gap,
