@@ -25,11 +25,11 @@ if [ ! -f /usr/include/librdkafka/rdkafka.h ]; then
   apt-get install -y -q librdkafka-dev >/dev/null 2>&1 \
     || { apt-get update -q >/dev/null && apt-get install -y -q librdkafka-dev >/dev/null; }
 fi
-libdir="$("$PY" -c 'import confluent_kafka, os; print(os.path.join(os.path.dirname(os.path.dirname(confluent_kafka.__file__)), "confluent_kafka.libs"))')"
-lib="$(cd "$libdir" && ls librdkafka-*.so.1 | head -1)"
+# The wheel's librdkafka, found as the mock cluster finds it.
+so="$("$PY" -c 'import sys; sys.path.insert(0, "scripts/peers"); import mock_cluster; print(mock_cluster.find_lib("confluent"))')"
 mkdir -p target/peers
 gcc -O2 -Wall -Wextra -o target/peers/rdkafka_consume scripts/peers/rdkafka_consume.c \
-  -L"$libdir" -l:"$lib" -Wl,-rpath,"$libdir"
+  -L"$(dirname "$so")" -l:"$(basename "$so")" -Wl,-rpath,"$(dirname "$so")"
 scripts/peers/tansu.sh start "$port" >/dev/null
 trap 'scripts/peers/tansu.sh stop "$port" >/dev/null 2>&1 || true' EXIT
 scripts/peers/tansu.sh topic "$port" bench-consume 4 >/dev/null

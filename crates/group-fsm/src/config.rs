@@ -84,7 +84,36 @@ pub struct Config {
     pub rng_seed: u64,
 }
 
+/// Which SyncGroup a classic group's coordinator should see first, for brokers where the
+/// order matters; [`Config::set_sync_order`] turns it into the two delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncOrder {
+    /// No delay either way (the default; Apache Kafka parks followers until the leader's).
+    Any,
+    /// The leader's first: followers wait
+    /// [`TANSU_FOLLOWER_SYNC_DELAY`](Config::TANSU_FOLLOWER_SYNC_DELAY) (Tansu 0.6 answers
+    /// followers that come first about a second late).
+    LeaderFirst,
+    /// The followers' first: the leader waits
+    /// [`MOCK_LEADER_SYNC_DELAY`](Config::MOCK_LEADER_SYNC_DELAY) (librdkafka's mock rejects
+    /// a follower that comes after the leader with INVALID_REQUEST).
+    FollowersFirst,
+}
+
 impl Config {
+    /// Sets [`leader_sync_delay`](Self::leader_sync_delay) and
+    /// [`follower_sync_delay`](Self::follower_sync_delay) for `order` (at most one of them is
+    /// nonzero).
+    pub fn set_sync_order(&mut self, order: SyncOrder) {
+        let (leader, follower) = match order {
+            SyncOrder::Any => (Duration::ZERO, Duration::ZERO),
+            SyncOrder::LeaderFirst => (Duration::ZERO, Self::TANSU_FOLLOWER_SYNC_DELAY),
+            SyncOrder::FollowersFirst => (Self::MOCK_LEADER_SYNC_DELAY, Duration::ZERO),
+        };
+        self.leader_sync_delay = leader;
+        self.follower_sync_delay = follower;
+    }
+
     /// A [`leader_sync_delay`](Self::leader_sync_delay) for librdkafka's mock cluster (50 ms):
     /// in every run traced on the 2.16 mock, the followers' SyncGroups then came first.
     pub const MOCK_LEADER_SYNC_DELAY: Duration = Duration::from_millis(50);

@@ -64,7 +64,7 @@ mod time;
 mod timer;
 pub mod vec_map;
 
-pub use config::{Config, GroupProtocol};
+pub use config::{Config, GroupProtocol, SyncOrder};
 pub use consumer::ConsumerState;
 pub use error::{GroupError, UsageError};
 pub use group::Member;

@@ -317,18 +317,23 @@ fn config(args: &ConsumeArgs, group_id: &str) -> Result<ConsumerConfig, CliError
         args.heartbeat_interval_ms
             .unwrap_or_else(|| (args.session_timeout_ms / 3).clamp(1, 3000)),
     );
-    // The `librdkafka-mock` preset names that broker, so it also gets its sync delay.
+    // The `librdkafka-mock` preset names that broker, so it also gets its SyncGroup order; an
+    // explicit leader delay asks for the same order. Otherwise plan for Tansu's (costs at most
+    // 50 ms per rebalance on Apache Kafka, where the order does not matter).
     let mock = args.max_versions.as_deref() == Some("librdkafka-mock");
-    group.leader_sync_delay = match args.leader_sync_delay_ms {
-        Some(ms) => Duration::from_millis(ms),
-        None if mock => group_fsm::Config::MOCK_LEADER_SYNC_DELAY,
-        None => Duration::ZERO,
-    };
-    group.follower_sync_delay = match args.follower_sync_delay_ms {
-        Some(ms) => Duration::from_millis(ms),
-        None if mock || !group.leader_sync_delay.is_zero() => Duration::ZERO,
-        None => group_fsm::Config::TANSU_FOLLOWER_SYNC_DELAY,
-    };
+    group.set_sync_order(
+        if mock || args.leader_sync_delay_ms.is_some_and(|ms| ms > 0) {
+            group_fsm::SyncOrder::FollowersFirst
+        } else {
+            group_fsm::SyncOrder::LeaderFirst
+        },
+    );
+    if let Some(ms) = args.leader_sync_delay_ms {
+        group.leader_sync_delay = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.follower_sync_delay_ms {
+        group.follower_sync_delay = Duration::from_millis(ms);
+    }
     group.auto_commit = args.commit == CommitMode::Auto;
     group.group_protocol = match args.protocol {
         ProtocolName::Classic => GroupProtocol::Classic,

@@ -755,6 +755,39 @@ fn the_leader_waits_its_sync_delay_and_followers_do_not() {
     }
 }
 
+/// `Config::set_sync_order` puts the SyncGroup it names first at the coordinator: for Tansu
+/// the leader's, for librdkafka's mock every follower's; `Any` leaves followers undelayed.
+#[test]
+fn the_sync_order_puts_the_named_syncgroup_first() {
+    use group_fsm::SyncOrder;
+    for order in [
+        SyncOrder::Any,
+        SyncOrder::LeaderFirst,
+        SyncOrder::FollowersFirst,
+    ] {
+        let w = sync_delay_world(|c| c.set_sync_order(order));
+        let gaps = sync_gaps(&w);
+        let leader = gaps
+            .iter()
+            .find(|(l, _)| *l)
+            .map(|(_, g)| *g)
+            .expect("a leader");
+        let followers: Vec<u64> = gaps.iter().filter(|(l, _)| !*l).map(|(_, g)| *g).collect();
+        assert_eq!(followers.len(), 2, "{order:?}: {gaps:?}");
+        // The model coordinator answers a round's parked JoinGroups together (zero latency
+        // spread between members), so the gaps order the SyncGroups as it sees them.
+        match order {
+            SyncOrder::Any => assert!(followers.iter().all(|&g| g == 0), "{order:?}: {gaps:?}"),
+            SyncOrder::LeaderFirst => {
+                assert!(followers.iter().all(|&g| g > leader), "{order:?}: {gaps:?}");
+            }
+            SyncOrder::FollowersFirst => {
+                assert!(followers.iter().all(|&g| g < leader), "{order:?}: {gaps:?}");
+            }
+        }
+    }
+}
+
 /// The mirror: each follower's SyncGroup goes out `follower_sync_delay` after its JoinGroup
 /// answer, never sooner, while the leader's goes out after its metadata refresh alone, so it
 /// reaches the coordinator first (Tansu answers followers that come first a second late).
