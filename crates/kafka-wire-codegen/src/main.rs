@@ -453,7 +453,7 @@ fn emit_spec(spec: &Spec) -> String {
     o.push_str("use crate::error::{DecodeError, DecodeErrorKind, EncodeError};\n");
     o.push_str("use crate::message::{Decode, Encode, Message, VersionRange};\n");
     o.push_str("use crate::primitives as p;\n");
-    o.push_str("use crate::reader::{field, RResult, Rd};\n");
+    o.push_str("use crate::reader::{field, read_n, RResult, Rd};\n");
     o.push_str("use crate::vectored::{Out, Vectored};\n");
     o.push_str("use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};\n");
     o.push_str("use crate::value::{self as val, Value, WireStruct};\n");
@@ -848,9 +848,10 @@ fn emit_struct(
 }
 
 /// Pushes a struct's `decode_body` (and `decode_n`) into its trait impl. Structs other than
-/// the message itself can be array elements: their body is one inline function that hands the
-/// finished value to a continuation, so `decode_n` builds each element straight into the `Vec`
-/// (no copy of a large struct through a return slot) in a loop the body is inlined into.
+/// the message itself can be array elements: their body is one inline function, and
+/// `decode_n` fills the `Vec` through `reader::read_n`, whose counted `extend` builds each
+/// element straight in its slot (no stack copy of a large struct) in a loop the body is
+/// inlined into.
 /// Returns that function, for an inherent impl.
 fn push_decode(o: &mut String, dec: &str, top: bool, rd: &str) -> Option<String> {
     if top {
@@ -858,7 +859,7 @@ fn push_decode(o: &mut String, dec: &str, top: bool, rd: &str) -> Option<String>
         return None;
     }
     writeln!(o, "    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{\n        Self::decode_with(r, v, |x| x)\n    }}\n").unwrap();
-    writeln!(o, "    fn decode_n(r: &mut {rd}, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {{\n        for _ in 0..n {{\n            Self::decode_with(r, v, |x| out.push(x))?;\n        }}\n        Ok(())\n    }}\n").unwrap();
+    writeln!(o, "    fn decode_n(r: &mut {rd}, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {{\n        read_n(out, n, || Self::decode_with(r, v, |x| x))\n    }}\n").unwrap();
     let with = dec
         .replacen(
             &format!("    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{\n"),

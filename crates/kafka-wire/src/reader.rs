@@ -37,6 +37,32 @@ macro_rules! field {
 }
 pub(crate) use field;
 
+/// Appends `n` elements read by `one` to `out`, stopping at the first error.
+///
+/// The elements go in through `Vec::extend` over a counted range, so each one is built
+/// straight into the `Vec`'s reserved slot; `push` in a loop builds it on the stack and
+/// copies it (a `memcpy` call for structs above 128 bytes, such as Fetch's partitions). After
+/// an error the remaining slots are filled with defaults, which hold no allocation, and the
+/// caller drops the `Vec` with the error.
+#[inline(always)]
+pub(crate) fn read_n<T: Default>(
+    out: &mut Vec<T>,
+    n: usize,
+    mut one: impl FnMut() -> RResult<T>,
+) -> RResult<()> {
+    let mut res = Ok(());
+    out.extend((0..n).map(|_| {
+        if res.is_ok() {
+            match one() {
+                Ok(x) => return x,
+                Err(e) => res = Err(e),
+            }
+        }
+        T::default()
+    }));
+    res
+}
+
 /// Bytes after a string validated as UTF-8 in one pass, for the strings that follow it (see
 /// [`Rd::str_of`]).
 const UTF8_WINDOW: usize = 1024;
@@ -168,6 +194,10 @@ impl<'a> Rd<'a> {
             [b0, b1, rest @ ..] if *b1 < 0x80 => {
                 self.rest = rest;
                 Ok(u32::from(b0 & 0x7f) | (u32::from(*b1) << 7))
+            }
+            [b0, b1, b2, rest @ ..] if *b2 < 0x80 => {
+                self.rest = rest;
+                Ok(u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(*b2) << 14))
             }
             _ => self.uvarint_slow(),
         }

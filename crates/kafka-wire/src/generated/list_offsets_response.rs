@@ -20,7 +20,7 @@ use crate::borrowed::{
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
-use crate::reader::{RResult, Rd, field};
+use crate::reader::{RResult, Rd, field, read_n};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 use crate::vectored::{Out, Vectored};
@@ -275,10 +275,7 @@ impl WireStruct for ListOffsetsTopicResponse {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -399,10 +396,7 @@ impl<'a> WireStructRef<'a> for ListOffsetsTopicResponseRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -506,10 +500,7 @@ impl WireStruct for ListOffsetsPartitionResponse {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -770,10 +761,7 @@ impl<'a> WireStructRef<'a> for ListOffsetsPartitionResponseRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 

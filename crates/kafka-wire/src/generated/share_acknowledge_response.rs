@@ -20,7 +20,7 @@ use crate::borrowed::{
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
-use crate::reader::{RResult, Rd, field};
+use crate::reader::{RResult, Rd, field, read_n};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 use crate::vectored::{Out, Vectored};
@@ -414,10 +414,7 @@ impl WireStruct for ShareAcknowledgeTopicResponse {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -536,10 +533,7 @@ impl<'a> WireStructRef<'a> for ShareAcknowledgeTopicResponseRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -631,10 +625,7 @@ impl WireStruct for PartitionData {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -803,10 +794,7 @@ impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -911,10 +899,7 @@ impl WireStruct for LeaderIdAndEpoch {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1043,10 +1028,7 @@ impl<'a> WireStructRef<'a> for LeaderIdAndEpochRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -1148,10 +1130,7 @@ impl WireStruct for NodeEndpoint {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1290,10 +1269,7 @@ impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::borrowed::{
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
-use crate::reader::{RResult, Rd, field};
+use crate::reader::{RResult, Rd, field, read_n};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 use crate::vectored::{Out, Vectored};
@@ -552,10 +552,7 @@ impl WireStruct for StopReplicaPartitionV0 {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -710,10 +707,7 @@ impl<'a> WireStructRef<'a> for StopReplicaPartitionV0Ref<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -805,10 +799,7 @@ impl WireStruct for StopReplicaTopicV1 {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -968,10 +959,7 @@ impl<'a> WireStructRef<'a> for StopReplicaTopicV1Ref<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -1059,10 +1047,7 @@ impl WireStruct for StopReplicaTopicState {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1224,10 +1209,7 @@ impl<'a> WireStructRef<'a> for StopReplicaTopicStateRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -1325,10 +1307,7 @@ impl WireStruct for StopReplicaPartitionState {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1520,10 +1499,7 @@ impl<'a> WireStructRef<'a> for StopReplicaPartitionStateRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 

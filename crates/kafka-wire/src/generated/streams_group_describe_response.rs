@@ -20,7 +20,7 @@ use crate::borrowed::{
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
-use crate::reader::{RResult, Rd, field};
+use crate::reader::{RResult, Rd, field, read_n};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 use crate::vectored::{Out, Vectored};
@@ -303,10 +303,7 @@ impl WireStruct for DescribedGroup {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -529,10 +526,7 @@ impl<'a> WireStructRef<'a> for DescribedGroupRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -668,10 +662,7 @@ impl WireStruct for Topology {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -801,10 +792,7 @@ impl<'a> WireStructRef<'a> for TopologyRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -902,10 +890,7 @@ impl WireStruct for Subtopology {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1075,10 +1060,7 @@ impl<'a> WireStructRef<'a> for SubtopologyRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -1261,10 +1243,7 @@ impl WireStruct for Member {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1543,10 +1522,7 @@ impl<'a> WireStructRef<'a> for MemberRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -1713,10 +1689,7 @@ impl WireStruct for Endpoint {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1831,10 +1804,7 @@ impl<'a> WireStructRef<'a> for EndpointRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -1916,10 +1886,7 @@ impl WireStruct for TaskOffset {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -2058,10 +2025,7 @@ impl<'a> WireStructRef<'a> for TaskOffsetRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -2160,10 +2124,7 @@ impl WireStruct for Assignment {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -2288,10 +2249,7 @@ impl<'a> WireStructRef<'a> for AssignmentRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -2382,10 +2340,7 @@ impl WireStruct for TaskIds {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -2500,10 +2455,7 @@ impl<'a> WireStructRef<'a> for TaskIdsRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -2587,10 +2539,7 @@ impl WireStruct for KeyValue {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -2705,10 +2654,7 @@ impl<'a> WireStructRef<'a> for KeyValueRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -2796,10 +2742,7 @@ impl WireStruct for TopicInfo {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -2953,10 +2896,7 @@ impl<'a> WireStructRef<'a> for TopicInfoRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::borrowed::{
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::primitives as p;
-use crate::reader::{RResult, Rd, field};
+use crate::reader::{RResult, Rd, field, read_n};
 use crate::types::{Packed, RawTaggedField, TaggedFields, Uuid};
 use crate::value::{self as val, Value, WireStruct};
 use crate::vectored::{Out, Vectored};
@@ -340,10 +340,7 @@ impl WireStruct for TopicData {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -462,10 +459,7 @@ impl<'a> WireStructRef<'a> for TopicDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -567,10 +561,7 @@ impl WireStruct for PartitionData {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -732,10 +723,7 @@ impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
@@ -851,10 +839,7 @@ impl WireStruct for NodeEndpoint {
     }
 
     fn decode_n(r: &mut Rd<'_>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 
     fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {
@@ -1039,10 +1024,7 @@ impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        for _ in 0..n {
-            Self::decode_with(r, v, |x| out.push(x))?;
-        }
-        Ok(())
+        read_n(out, n, || Self::decode_with(r, v, |x| x))
     }
 }
 
