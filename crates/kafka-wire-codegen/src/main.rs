@@ -661,7 +661,7 @@ fn emit_struct(
     )
     .unwrap();
     let dec = decode_fn(fields, valid, &flex_cond, &tagged, View::Owned);
-    let decode_with = push_decode(o, &dec, top, "Rd<'_>");
+    let decode_with = push_decode(o, &dec, top, "Rd<'_>", false);
     let runs = fixed_runs(fields, valid);
 
     // encode + size share the checks
@@ -853,13 +853,17 @@ fn emit_struct(
 /// element straight in its slot (no stack copy of a large struct) in a loop the body is
 /// inlined into.
 /// Returns that function, for an inherent impl.
-fn push_decode(o: &mut String, dec: &str, top: bool, rd: &str) -> Option<String> {
+fn push_decode(o: &mut String, dec: &str, top: bool, rd: &str, fast: bool) -> Option<String> {
     if top {
         o.push_str(dec);
         return None;
     }
     writeln!(o, "    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{\n        Self::decode_with(r, v, |x| x)\n    }}\n").unwrap();
-    writeln!(o, "    fn decode_n(r: &mut {rd}, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {{\n        read_n(out, n, || Self::decode_with(r, v, |x| x))\n    }}\n").unwrap();
+    if fast {
+        writeln!(o, "    fn decode_n(r: &mut {rd}, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {{\n        read_n(out, n, || {{\n            let mut c = r.rest;\n            match Self::fast(r, &mut c, v) {{\n                Some(x) => {{\n                    r.rest = c;\n                    Ok(x)\n                }}\n                None => Self::decode_with(r, v, |x| x),\n            }}\n        }})\n    }}\n").unwrap();
+    } else {
+        writeln!(o, "    fn decode_n(r: &mut {rd}, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {{\n        read_n(out, n, || Self::decode_with(r, v, |x| x))\n    }}\n").unwrap();
+    }
     let with = dec
         .replacen(
             &format!("    fn decode_body(r: &mut {rd}, v: i16) -> RResult<Self> {{\n"),
@@ -934,10 +938,20 @@ fn emit_struct_ref(
     )
     .unwrap();
     let dec = decode_fn(fields, valid, &flex_cond, &tagged, View::Borrowed);
-    let decode_with = push_decode(o, &dec, top, "Rd<'a>");
+    let fast = if top {
+        None
+    } else {
+        fast_fn(fields, valid, &flex_cond)
+    };
+    let decode_with = push_decode(o, &dec, top, "Rd<'a>", fast.is_some());
     o.push_str("}\n\n");
     if let Some(with) = decode_with {
-        writeln!(o, "impl<'a> {name}Ref<'a> {{\n{with}}}\n").unwrap();
+        writeln!(
+            o,
+            "impl<'a> {name}Ref<'a> {{\n{with}{}}}\n",
+            fast.unwrap_or_default()
+        )
+        .unwrap();
     }
     if top {
         writeln!(
@@ -1092,6 +1106,127 @@ fn fixed_width(ty: &Ty) -> Option<usize> {
         Ty::Int64 | Ty::Float64 => Some(8),
         Ty::Uuid => Some(16),
         _ => None,
+    }
+}
+
+/// The optimistic `fast` decode of an array element of a borrowed view (see
+/// `kafka_wire::borrowed::fast`), or `None` when the struct is not of the shape it serves:
+/// every field read at some version must be fixed-width, a string, bytes, records, a packed
+/// array or a list that the spec lets be null (an optional list, usually empty: the fast path
+/// takes only empty or null lists, and a struct whose lists are usually full would pay for a
+/// failed try on every element). Structs holding a struct field are left to the full decoder.
+fn fast_fn(fields: &[Field], valid: Range, flex_cond: &str) -> Option<String> {
+    let mut body = String::new();
+    let alone = fields
+        .iter()
+        .any(|f| matches!(f.ty, Ty::Bytes | Ty::Records));
+    let runs = fixed_runs(fields, valid);
+    let mut skip_to = 0;
+    for (k, f) in fields.iter().enumerate() {
+        if k < skip_to {
+            continue;
+        }
+        if let Some(&(a, b)) = runs.iter().find(|r| r.0 == k) {
+            emit_fixed_run_fast(&mut body, &fields[a..b], valid);
+            skip_to = b;
+            continue;
+        }
+        let id = field_ident(&f.name);
+        let present = cond(f.versions.minus_tagged(f.tagged), valid);
+        let read = if present == "false" {
+            String::new()
+        } else {
+            let nullable = is_nullable(f);
+            let nc = cond(f.nullable, valid);
+            match &f.ty {
+                Ty::Struct(_) => return None,
+                Ty::Array(_) if !base_type_ref(&f.ty).starts_with("PackedRef") => {
+                    if !nullable {
+                        return None;
+                    }
+                    format!(
+                        "bv::fast::opt::<{}>(r, c, flex, {nc})?",
+                        base_type_ref(&f.ty)
+                    )
+                }
+                Ty::String if alone => {
+                    if nullable {
+                        format!("bv::fast::str_alone(c, flex, {nc})?")
+                    } else {
+                        "bv::fast::str_alone(c, flex, false)??".into()
+                    }
+                }
+                _ if nullable => format!(
+                    "bv::fast::opt::<{}>(r, c, flex, {nc})?",
+                    base_type_ref(&f.ty)
+                ),
+                _ => format!(
+                    "<{} as bv::fast::Fast<'a>>::fast(r, c, flex)?",
+                    base_type_ref(&f.ty)
+                ),
+            }
+        };
+        let dflt = default_expr_v(f, View::Borrowed);
+        match present.as_str() {
+            "false" => writeln!(body, "        let {id} = {dflt};").unwrap(),
+            "true" => writeln!(body, "        let {id} = {read};").unwrap(),
+            p => writeln!(
+                body,
+                "        let {id} = if {p} {{ {read} }} else {{ {dflt} }};"
+            )
+            .unwrap(),
+        }
+    }
+    let mut o = String::new();
+    o.push_str("    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means\n    /// the full decoder must read it.\n");
+    o.push_str("    #[inline(always)]\n    #[allow(unused_variables)]\n");
+    writeln!(o, "    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {{\n        let flex = {flex_cond};").unwrap();
+    o.push_str(&body);
+    o.push_str(
+        "        if flex {\n            bv::fast::no_tags(c)?;\n        }\n        Some(Self {\n",
+    );
+    for f in fields {
+        writeln!(o, "            {},", field_ident(&f.name)).unwrap();
+    }
+    o.push_str("            unknown_tagged_fields: TaggedFieldsRef::new(),\n        })\n    }\n");
+    Some(o)
+}
+
+/// The optimistic read of a run of fixed-width fields: one bounds check for all of them.
+fn emit_fixed_run_fast(o: &mut String, run: &[Field], valid: Range) {
+    let total: usize = run.iter().map(|f| fixed_width(&f.ty).unwrap_or(0)).sum();
+    let present = cond(run[0].versions, valid);
+    let ids: Vec<String> = run.iter().map(|f| field_ident(&f.name)).collect();
+    let mut vals = Vec::new();
+    let mut off = 0;
+    for f in run {
+        let w = fixed_width(&f.ty).unwrap_or(0);
+        let arr = format!("p::chunk::<{total}, {w}>(&h, {off})");
+        vals.push(if matches!(f.ty, Ty::Uuid) {
+            format!("Uuid({arr})")
+        } else {
+            format!("{}::from_be_bytes({arr})", base_type(&f.ty))
+        });
+        off += w;
+    }
+    let read = format!(
+        "{{ let h = bv::fast::array::<{total}>(c)?; ({}) }}",
+        vals.join(", ")
+    );
+    if present == "true" {
+        writeln!(o, "        let ({}) = {read};", ids.join(", ")).unwrap();
+    } else {
+        let defaults: Vec<String> = run
+            .iter()
+            .map(|f| default_expr_v(f, View::Borrowed))
+            .collect();
+        writeln!(
+            o,
+            "        let ({}) = if {present} {read} else {{ ({}) }};",
+            ids.join(", "),
+            defaults.join(", ")
+        )
+        .unwrap();
     }
 }
 

@@ -468,3 +468,222 @@ impl IntoOwned for TaggedFieldsRef<'_> {
         out
     }
 }
+
+/// The optimistic decode of a view's array elements.
+///
+/// Every reader method updates the cursor behind `&mut Rd`, and the cursor's address reaches
+/// the (cold) error paths, so the compiler keeps it in memory: each field stores it and the
+/// next one loads it back, a store-to-load chain of a few cycles per field. Elements of the
+/// common shape (fixed-width fields, strings, bytes, packed arrays, empty or null lists, no
+/// tagged fields) are first read here from a local slice held in registers. Anything else (a
+/// long varint, a non-empty list, a tagged field, any error) gives `None`, and the caller reads
+/// the element again from its start with the full decoder, which gives the same value or the
+/// same [`DecodeError`]; so this path changes speed only.
+pub(crate) mod fast {
+    use alloc::vec::Vec;
+
+    use super::PackedRef;
+    use crate::reader::Rd;
+    use crate::types::{PackedElem, Uuid};
+
+    /// A varint of at most three bytes (the longer ones take the full decoder).
+    #[inline(always)]
+    fn uvarint(c: &mut &[u8]) -> Option<u32> {
+        match **c {
+            [b, ref rest @ ..] if b < 0x80 => {
+                *c = rest;
+                Some(u32::from(b))
+            }
+            [b0, b1, ref rest @ ..] if b1 < 0x80 => {
+                *c = rest;
+                Some(u32::from(b0 & 0x7f) | (u32::from(b1) << 7))
+            }
+            [b0, b1, b2, ref rest @ ..] if b2 < 0x80 => {
+                *c = rest;
+                Some(u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(b2) << 14))
+            }
+            _ => None,
+        }
+    }
+
+    /// The next `N` bytes (a run of fixed-width fields read with one bounds check).
+    #[inline(always)]
+    pub(crate) fn array<const N: usize>(c: &mut &[u8]) -> Option<[u8; N]> {
+        let (a, rest) = c.split_first_chunk::<N>()?;
+        *c = rest;
+        Some(*a)
+    }
+
+    #[inline(always)]
+    fn take<'a>(c: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (a, rest) = c.split_at_checked(n)?;
+        *c = rest;
+        Some(a)
+    }
+
+    /// A classic length: `Some(None)` for -1 (null), `None` for the other negatives.
+    #[inline(always)]
+    fn classic(n: i32) -> Option<Option<usize>> {
+        match n {
+            0.. => Some(Some(n as usize)),
+            -1 => Some(None),
+            _ => None,
+        }
+    }
+
+    /// Length of bytes or an array: compact N+1 or int32.
+    #[inline(always)]
+    fn len(c: &mut &[u8], flex: bool) -> Option<Option<usize>> {
+        if flex {
+            Some(uvarint(c)?.checked_sub(1).map(|n| n as usize))
+        } else {
+            classic(i32::from_be_bytes(array(c)?))
+        }
+    }
+
+    /// Length of a string: compact N+1 or int16.
+    #[inline(always)]
+    fn str_len(c: &mut &[u8], flex: bool) -> Option<Option<usize>> {
+        if flex {
+            Some(uvarint(c)?.checked_sub(1).map(|n| n as usize))
+        } else {
+            classic(i32::from(i16::from_be_bytes(array(c)?)))
+        }
+    }
+
+    /// A value the optimistic path reads; `nullable` gives `Some(None)` for null.
+    pub(crate) trait Fast<'a>: Sized {
+        /// A non-null value.
+        fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], flex: bool) -> Option<Self> {
+            Self::fast_nullable(r, c, flex)?
+        }
+        /// A value or null.
+        fn fast_nullable(r: &mut Rd<'a>, c: &mut &'a [u8], flex: bool) -> Option<Option<Self>>;
+    }
+
+    macro_rules! fixed {
+        ($($t:ty),*) => {$(
+            impl<'a> Fast<'a> for $t {
+                #[inline(always)]
+                fn fast(_: &mut Rd<'a>, c: &mut &'a [u8], _: bool) -> Option<Self> {
+                    Some(<$t>::from_be_bytes(array(c)?))
+                }
+                fn fast_nullable(_: &mut Rd<'a>, _: &mut &'a [u8], _: bool) -> Option<Option<Self>> {
+                    None
+                }
+            }
+        )*};
+    }
+    fixed!(i8, i16, u16, i32, u32, i64, f64);
+
+    impl<'a> Fast<'a> for Uuid {
+        #[inline(always)]
+        fn fast(_: &mut Rd<'a>, c: &mut &'a [u8], _: bool) -> Option<Self> {
+            Some(Uuid(array(c)?))
+        }
+        fn fast_nullable(_: &mut Rd<'a>, _: &mut &'a [u8], _: bool) -> Option<Option<Self>> {
+            None
+        }
+    }
+
+    impl<'a> Fast<'a> for bool {
+        #[inline(always)]
+        fn fast(_: &mut Rd<'a>, c: &mut &'a [u8], _: bool) -> Option<Self> {
+            match array::<1>(c)? {
+                [0] => Some(false),
+                [1] => Some(true),
+                _ => None,
+            }
+        }
+        fn fast_nullable(_: &mut Rd<'a>, _: &mut &'a [u8], _: bool) -> Option<Option<Self>> {
+            None
+        }
+    }
+
+    impl<'a> Fast<'a> for &'a [u8] {
+        #[inline(always)]
+        fn fast_nullable(_: &mut Rd<'a>, c: &mut &'a [u8], flex: bool) -> Option<Option<Self>> {
+            match len(c, flex)? {
+                Some(n) => Some(Some(take(c, n)?)),
+                None => Some(None),
+            }
+        }
+    }
+
+    /// Strings through the cursor's UTF-8 window, as [`Rd::str_of`] gives them.
+    impl<'a> Fast<'a> for &'a str {
+        #[inline(always)]
+        fn fast_nullable(r: &mut Rd<'a>, c: &mut &'a [u8], flex: bool) -> Option<Option<Self>> {
+            match str_len(c, flex)? {
+                Some(0) => Some(Some("")),
+                Some(n) => Some(Some(r.str_of(take(c, n)?)?)),
+                None => Some(None),
+            }
+        }
+    }
+
+    impl<'a, T: PackedElem> Fast<'a> for PackedRef<'a, T> {
+        #[inline(always)]
+        fn fast_nullable(_: &mut Rd<'a>, c: &mut &'a [u8], flex: bool) -> Option<Option<Self>> {
+            match len(c, flex)? {
+                Some(n) => Some(Some(PackedRef::from_wire(take(
+                    c,
+                    n.checked_mul(T::SIZE)?,
+                )?))),
+                None => Some(None),
+            }
+        }
+    }
+
+    /// Lists of strings or structs: only empty or null ones.
+    impl<'a, T> Fast<'a> for Vec<T> {
+        #[inline(always)]
+        fn fast_nullable(_: &mut Rd<'a>, c: &mut &'a [u8], flex: bool) -> Option<Option<Self>> {
+            match len(c, flex)? {
+                Some(0) => Some(Some(Vec::new())),
+                Some(_) => None,
+                None => Some(None),
+            }
+        }
+    }
+
+    /// A field typed `Option<T>`: null allowed only when `nullable`.
+    #[inline(always)]
+    pub(crate) fn opt<'a, T: Fast<'a>>(
+        r: &mut Rd<'a>,
+        c: &mut &'a [u8],
+        flex: bool,
+        nullable: bool,
+    ) -> Option<Option<T>> {
+        if nullable {
+            T::fast_nullable(r, c, flex)
+        } else {
+            Some(Some(T::fast(r, c, flex)?))
+        }
+    }
+
+    /// A string validated on its own (no UTF-8 window); null allowed only when `nullable`.
+    #[inline(always)]
+    pub(crate) fn str_alone<'a>(
+        c: &mut &'a [u8],
+        flex: bool,
+        nullable: bool,
+    ) -> Option<Option<&'a str>> {
+        match str_len(c, flex)? {
+            Some(0) => Some(Some("")),
+            Some(n) => Some(Some(core::str::from_utf8(take(c, n)?).ok()?)),
+            None if nullable => Some(None),
+            None => None,
+        }
+    }
+
+    /// The tagged-field section: only an empty one.
+    #[inline(always)]
+    pub(crate) fn no_tags(c: &mut &[u8]) -> Option<()> {
+        let (&0, rest) = c.split_first()? else {
+            return None;
+        };
+        *c = rest;
+        Some(())
+    }
+}

@@ -578,7 +578,16 @@ impl<'a> WireStructRef<'a> for EntityDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -605,6 +614,24 @@ impl<'a> EntityDataRef<'a> {
             entity_name,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 1;
+        let entity_type = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let entity_name = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            entity_type,
+            entity_name,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -793,7 +820,16 @@ impl<'a> WireStructRef<'a> for OpDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -814,6 +850,26 @@ impl<'a> OpDataRef<'a> {
             remove,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 1;
+        let key = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let value = <f64 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let remove = <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            key,
+            value,
+            remove,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

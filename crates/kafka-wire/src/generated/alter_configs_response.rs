@@ -425,7 +425,16 @@ impl<'a> WireStructRef<'a> for AlterConfigsResourceResponseRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -460,6 +469,28 @@ impl<'a> AlterConfigsResourceResponseRef<'a> {
             resource_name,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let error_code = <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let error_message = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        let resource_type = <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let resource_name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -730,7 +730,16 @@ impl<'a> WireStructRef<'a> for ReassignablePartitionResponseRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -770,6 +779,31 @@ impl<'a> ReassignablePartitionResponseRef<'a> {
             error_message,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (partition_index, error_code) = {
+            let h = bv::fast::array::<6>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 4)),
+            )
+        };
+        let error_message = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            error_code,
+            error_message,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -770,7 +770,16 @@ impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -836,6 +845,43 @@ impl<'a> PartitionDataRef<'a> {
             partition_epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (partition_index, error_code, leader_id, leader_epoch) = {
+            let h = bv::fast::array::<14>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<14, 2>(&h, 4)),
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 6)),
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 10)),
+            )
+        };
+        let isr = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let leader_recovery_state = if v >= 1 {
+            <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        let partition_epoch = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            error_code,
+            leader_id,
+            leader_epoch,
+            isr,
+            leader_recovery_state,
+            partition_epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

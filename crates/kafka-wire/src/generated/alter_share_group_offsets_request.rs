@@ -599,7 +599,16 @@ impl<'a> WireStructRef<'a> for AlterShareGroupOffsetsRequestPartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -637,6 +646,29 @@ impl<'a> AlterShareGroupOffsetsRequestPartitionRef<'a> {
             start_offset,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (partition_index, start_offset) = {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(&h, 4)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            start_offset,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

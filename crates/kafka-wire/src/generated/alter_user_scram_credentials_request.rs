@@ -383,7 +383,16 @@ impl<'a> WireStructRef<'a> for ScramCredentialDeletionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -402,6 +411,24 @@ impl<'a> ScramCredentialDeletionRef<'a> {
             mechanism,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let mechanism = <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            mechanism,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -644,7 +671,16 @@ impl<'a> WireStructRef<'a> for ScramCredentialUpsertionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -683,6 +719,35 @@ impl<'a> ScramCredentialUpsertionRef<'a> {
             salted_password,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let name = bv::fast::str_alone(c, flex, false)??;
+        let (mechanism, iterations) = {
+            let h = bv::fast::array::<5>(c)?;
+            (
+                i8::from_be_bytes(p::chunk::<5, 1>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<5, 4>(&h, 1)),
+            )
+        };
+        let salt = <&'a [u8] as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let salted_password = <&'a [u8] as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            mechanism,
+            iterations,
+            salt,
+            salted_password,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

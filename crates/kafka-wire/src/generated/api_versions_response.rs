@@ -733,7 +733,16 @@ impl<'a> WireStructRef<'a> for ApiVersionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -766,6 +775,31 @@ impl<'a> ApiVersionRef<'a> {
             max_version,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 3;
+        let (api_key, min_version, max_version) = {
+            let h = bv::fast::array::<6>(c)?;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 2)),
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 4)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            api_key,
+            min_version,
+            max_version,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1021,7 +1055,16 @@ impl<'a> WireStructRef<'a> for SupportedFeatureKeyRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1060,6 +1103,37 @@ impl<'a> SupportedFeatureKeyRef<'a> {
             max_version,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 3;
+        let name = if v >= 3 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let (min_version, max_version) = if v >= 3 {
+            let h = bv::fast::array::<4>(c)?;
+            (
+                i16::from_be_bytes(p::chunk::<4, 2>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(&h, 2)),
+            )
+        } else {
+            (0, 0)
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            min_version,
+            max_version,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1315,7 +1389,16 @@ impl<'a> WireStructRef<'a> for FinalizedFeatureKeyRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1362,6 +1445,37 @@ impl<'a> FinalizedFeatureKeyRef<'a> {
             min_version_level,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 3;
+        let name = if v >= 3 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let (max_version_level, min_version_level) = if v >= 3 {
+            let h = bv::fast::array::<4>(c)?;
+            (
+                i16::from_be_bytes(p::chunk::<4, 2>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(&h, 2)),
+            )
+        } else {
+            (0, 0)
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            max_version_level,
+            min_version_level,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

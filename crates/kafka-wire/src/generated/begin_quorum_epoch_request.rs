@@ -708,7 +708,16 @@ impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -757,6 +766,37 @@ impl<'a> PartitionDataRef<'a> {
             leader_epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 1;
+        let partition_index = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let voter_directory_id = if v >= 1 {
+            <Uuid as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            Uuid::ZERO
+        };
+        let (leader_id, leader_epoch) = {
+            let h = bv::fast::array::<8>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 4)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            voter_directory_id,
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1007,7 +1047,16 @@ impl<'a> WireStructRef<'a> for LeaderEndpointRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1040,6 +1089,38 @@ impl<'a> LeaderEndpointRef<'a> {
             port,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 1;
+        let name = if v >= 1 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let host = if v >= 1 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let port = if v >= 1 {
+            <u16 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

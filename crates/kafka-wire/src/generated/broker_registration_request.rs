@@ -628,7 +628,16 @@ impl<'a> WireStructRef<'a> for ListenerRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -665,6 +674,33 @@ impl<'a> ListenerRef<'a> {
             security_protocol,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let host = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let (port, security_protocol) = {
+            let h = bv::fast::array::<4>(c)?;
+            (
+                u16::from_be_bytes(p::chunk::<4, 2>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(&h, 2)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            host,
+            port,
+            security_protocol,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -874,7 +910,16 @@ impl<'a> WireStructRef<'a> for FeatureRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -914,6 +959,31 @@ impl<'a> FeatureRef<'a> {
             max_supported_version,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let (min_supported_version, max_supported_version) = {
+            let h = bv::fast::array::<4>(c)?;
+            (
+                i16::from_be_bytes(p::chunk::<4, 2>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<4, 2>(&h, 2)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            min_supported_version,
+            max_supported_version,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -599,7 +599,16 @@ impl<'a> WireStructRef<'a> for CreatableTopicResultRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -700,6 +709,55 @@ impl<'a> CreatableTopicResultRef<'a> {
             configs,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 5;
+        let name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let topic_id = if v >= 7 {
+            <Uuid as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            Uuid::ZERO
+        };
+        let error_code = <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let error_message = if v >= 1 {
+            bv::fast::opt::<&'a str>(r, c, flex, true)?
+        } else {
+            Some("")
+        };
+        let topic_config_error_code = 0;
+        let (num_partitions, replication_factor) = if v >= 5 {
+            let h = bv::fast::array::<6>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 4)),
+            )
+        } else {
+            (-1_i32, -1_i16)
+        };
+        let configs = if v >= 5 {
+            bv::fast::opt::<Vec<CreatableTopicConfigsRef<'a>>>(r, c, flex, v >= 5)?
+        } else {
+            Some(Vec::new())
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            topic_config_error_code,
+            num_partitions,
+            replication_factor,
+            configs,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1018,7 +1076,16 @@ impl<'a> WireStructRef<'a> for CreatableTopicConfigsRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1071,6 +1138,50 @@ impl<'a> CreatableTopicConfigsRef<'a> {
             is_sensitive,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 5;
+        let name = if v >= 5 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let value = if v >= 5 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 5)?
+        } else {
+            Some("")
+        };
+        let read_only = if v >= 5 {
+            <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            false
+        };
+        let config_source = if v >= 5 {
+            <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i8
+        };
+        let is_sensitive = if v >= 5 {
+            <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            false
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            value,
+            read_only,
+            config_source,
+            is_sensitive,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

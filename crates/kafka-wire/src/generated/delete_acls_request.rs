@@ -525,7 +525,16 @@ impl<'a> WireStructRef<'a> for DeleteAclsFilterRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -593,6 +602,43 @@ impl<'a> DeleteAclsFilterRef<'a> {
             permission_type,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let resource_type_filter = <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let resource_name_filter = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        let pattern_type_filter = if v >= 1 {
+            <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            3
+        };
+        let principal_filter = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        let host_filter = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        let (operation, permission_type) = {
+            let h = bv::fast::array::<2>(c)?;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(&h, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(&h, 1)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            resource_type_filter,
+            resource_name_filter,
+            pattern_type_filter,
+            principal_filter,
+            host_filter,
+            operation,
+            permission_type,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -779,7 +779,16 @@ impl<'a> WireStructRef<'a> for DeleteAclsMatchingAclRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -847,6 +856,47 @@ impl<'a> DeleteAclsMatchingAclRef<'a> {
             permission_type,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let error_code = <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let error_message = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        let resource_type = <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let resource_name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let pattern_type = if v >= 1 {
+            <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            3
+        };
+        let principal = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let host = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let (operation, permission_type) = {
+            let h = bv::fast::array::<2>(c)?;
+            (
+                i8::from_be_bytes(p::chunk::<2, 1>(&h, 0)),
+                i8::from_be_bytes(p::chunk::<2, 1>(&h, 1)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            error_code,
+            error_message,
+            resource_type,
+            resource_name,
+            pattern_type,
+            principal,
+            host,
+            operation,
+            permission_type,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -611,7 +611,16 @@ impl<'a> WireStructRef<'a> for DeleteRecordsPartitionResultRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -652,6 +661,31 @@ impl<'a> DeleteRecordsPartitionResultRef<'a> {
             error_code,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let (partition_index, low_watermark, error_code) = {
+            let h = bv::fast::array::<14>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<14, 8>(&h, 4)),
+                i16::from_be_bytes(p::chunk::<14, 2>(&h, 12)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            low_watermark,
+            error_code,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -457,7 +457,16 @@ impl<'a> WireStructRef<'a> for DeletableTopicResultRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -492,6 +501,36 @@ impl<'a> DeletableTopicResultRef<'a> {
             error_message,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 4;
+        let name = bv::fast::opt::<&'a str>(r, c, flex, v >= 6)?;
+        let topic_id = if v >= 6 {
+            <Uuid as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            Uuid::ZERO
+        };
+        let error_code = <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let error_message = if v >= 5 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 5)?
+        } else {
+            None
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            topic_id,
+            error_code,
+            error_message,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -655,7 +655,16 @@ impl<'a> WireStructRef<'a> for DescribeClusterBrokerRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -684,6 +693,34 @@ impl<'a> DescribeClusterBrokerRef<'a> {
             is_fenced,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let broker_id = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let host = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let port = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let rack = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        let is_fenced = if v >= 2 {
+            <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            false
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            broker_id,
+            host,
+            port,
+            rack,
+            is_fenced,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

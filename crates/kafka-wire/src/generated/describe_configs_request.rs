@@ -489,7 +489,16 @@ impl<'a> WireStructRef<'a> for DescribeConfigsResourceRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -522,6 +531,26 @@ impl<'a> DescribeConfigsResourceRef<'a> {
             configuration_keys,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 4;
+        let resource_type = <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let resource_name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let configuration_keys = bv::fast::opt::<Vec<&'a str>>(r, c, flex, true)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            resource_type,
+            resource_name,
+            configuration_keys,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -360,7 +360,16 @@ impl<'a> WireStructRef<'a> for DescribeDelegationTokenOwnerRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -387,6 +396,24 @@ impl<'a> DescribeDelegationTokenOwnerRef<'a> {
             principal_name,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let principal_type = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let principal_name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            principal_type,
+            principal_name,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

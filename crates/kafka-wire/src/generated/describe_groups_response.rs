@@ -895,7 +895,16 @@ impl<'a> WireStructRef<'a> for DescribedGroupMemberRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -934,6 +943,36 @@ impl<'a> DescribedGroupMemberRef<'a> {
             member_assignment,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 5;
+        let member_id = bv::fast::str_alone(c, flex, false)??;
+        let group_instance_id = if v >= 4 {
+            bv::fast::str_alone(c, flex, v >= 4)?
+        } else {
+            None
+        };
+        let client_id = bv::fast::str_alone(c, flex, false)??;
+        let client_host = bv::fast::str_alone(c, flex, false)??;
+        let member_metadata = <&'a [u8] as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let member_assignment = <&'a [u8] as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            member_id,
+            group_instance_id,
+            client_id,
+            client_host,
+            member_metadata,
+            member_assignment,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

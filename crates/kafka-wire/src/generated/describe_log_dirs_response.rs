@@ -991,7 +991,16 @@ impl<'a> WireStructRef<'a> for DescribeLogDirsPartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1038,6 +1047,33 @@ impl<'a> DescribeLogDirsPartitionRef<'a> {
             is_future_key,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let (partition_index, partition_size, offset_lag) = {
+            let h = bv::fast::array::<20>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<20, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<20, 8>(&h, 4)),
+                i64::from_be_bytes(p::chunk::<20, 8>(&h, 12)),
+            )
+        };
+        let is_future_key = <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            partition_size,
+            offset_lag,
+            is_future_key,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -951,7 +951,16 @@ impl<'a> WireStructRef<'a> for ProducerStateRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1019,6 +1028,44 @@ impl<'a> ProducerStateRef<'a> {
             current_txn_start_offset,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (
+            producer_id,
+            producer_epoch,
+            last_sequence,
+            last_timestamp,
+            coordinator_epoch,
+            current_txn_start_offset,
+        ) = {
+            let h = bv::fast::array::<36>(c)?;
+            (
+                i64::from_be_bytes(p::chunk::<36, 8>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<36, 4>(&h, 8)),
+                i32::from_be_bytes(p::chunk::<36, 4>(&h, 12)),
+                i64::from_be_bytes(p::chunk::<36, 8>(&h, 16)),
+                i32::from_be_bytes(p::chunk::<36, 4>(&h, 24)),
+                i64::from_be_bytes(p::chunk::<36, 8>(&h, 28)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            producer_id,
+            producer_epoch,
+            last_sequence,
+            last_timestamp,
+            coordinator_epoch,
+            current_txn_start_offset,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -1404,7 +1404,16 @@ impl<'a> WireStructRef<'a> for ListenerRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1437,6 +1446,38 @@ impl<'a> ListenerRef<'a> {
             port,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let name = if v >= 2 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let host = if v >= 2 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let port = if v >= 2 {
+            <u16 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            host,
+            port,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1707,7 +1748,16 @@ impl<'a> WireStructRef<'a> for ReplicaStateRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1766,6 +1816,41 @@ impl<'a> ReplicaStateRef<'a> {
             last_caught_up_timestamp,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let replica_id = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let replica_directory_id = if v >= 2 {
+            <Uuid as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            Uuid::ZERO
+        };
+        let log_end_offset = <i64 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let (last_fetch_timestamp, last_caught_up_timestamp) = if v >= 1 {
+            let h = bv::fast::array::<16>(c)?;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 8)),
+            )
+        } else {
+            (-1_i64, -1_i64)
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            replica_id,
+            replica_directory_id,
+            log_end_offset,
+            last_fetch_timestamp,
+            last_caught_up_timestamp,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

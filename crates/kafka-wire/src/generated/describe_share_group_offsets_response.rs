@@ -973,7 +973,16 @@ impl<'a> WireStructRef<'a> for DescribeShareGroupOffsetsResponsePartitionRef<'a>
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1032,6 +1041,41 @@ impl<'a> DescribeShareGroupOffsetsResponsePartitionRef<'a> {
             error_message,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (partition_index, start_offset, leader_epoch) = {
+            let h = bv::fast::array::<16>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 4)),
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 12)),
+            )
+        };
+        let lag = if v >= 1 {
+            <i64 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i64
+        };
+        let error_code = <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let error_message = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            start_offset,
+            leader_epoch,
+            lag,
+            error_code,
+            error_message,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -875,7 +875,16 @@ impl<'a> WireStructRef<'a> for DescribeTopicPartitionsResponsePartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -949,6 +958,43 @@ impl<'a> DescribeTopicPartitionsResponsePartitionRef<'a> {
             offline_replicas,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (error_code, partition_index, leader_id, leader_epoch) = {
+            let h = bv::fast::array::<14>(c)?;
+            (
+                i16::from_be_bytes(p::chunk::<14, 2>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 2)),
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 6)),
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 10)),
+            )
+        };
+        let replica_nodes = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let isr_nodes = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let eligible_leader_replicas = bv::fast::opt::<PackedRef<'a, i32>>(r, c, flex, true)?;
+        let last_known_elr = bv::fast::opt::<PackedRef<'a, i32>>(r, c, flex, true)?;
+        let offline_replicas = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            error_code,
+            partition_index,
+            leader_id,
+            leader_epoch,
+            replica_nodes,
+            isr_nodes,
+            eligible_leader_replicas,
+            last_known_elr,
+            offline_replicas,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1128,7 +1174,16 @@ impl<'a> WireStructRef<'a> for CursorRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1155,6 +1210,24 @@ impl<'a> CursorRef<'a> {
             partition_index,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let topic_name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let partition_index = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            topic_name,
+            partition_index,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

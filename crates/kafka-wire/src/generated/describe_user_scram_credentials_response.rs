@@ -731,7 +731,16 @@ impl<'a> WireStructRef<'a> for CredentialInfoRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -760,6 +769,29 @@ impl<'a> CredentialInfoRef<'a> {
             iterations,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (mechanism, iterations) = {
+            let h = bv::fast::array::<5>(c)?;
+            (
+                i8::from_be_bytes(p::chunk::<5, 1>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<5, 4>(&h, 1)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            mechanism,
+            iterations,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -712,7 +712,16 @@ impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -756,6 +765,33 @@ impl<'a> PartitionDataRef<'a> {
             leader_epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 1;
+        let (partition_index, error_code, leader_id, leader_epoch) = {
+            let h = bv::fast::array::<14>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<14, 2>(&h, 4)),
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 6)),
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 10)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            error_code,
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1006,7 +1042,16 @@ impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1039,6 +1084,38 @@ impl<'a> NodeEndpointRef<'a> {
             port,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 1;
+        let node_id = if v >= 1 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        let host = if v >= 1 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let port = if v >= 1 {
+            <u16 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            node_id,
+            host,
+            port,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -886,7 +886,16 @@ impl<'a> WireStructRef<'a> for ReplicaStateRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -923,6 +932,31 @@ impl<'a> ReplicaStateRef<'a> {
             replica_epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let (replica_id, replica_epoch) = if v >= 15 {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(&h, 4)),
+            )
+        } else {
+            (-1_i32, -1_i64)
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            replica_id,
+            replica_epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1543,7 +1577,16 @@ impl<'a> WireStructRef<'a> for FetchPartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1647,6 +1690,48 @@ impl<'a> FetchPartitionRef<'a> {
             high_watermark,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let partition = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let current_leader_epoch = if v >= 9 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        let fetch_offset = <i64 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let last_fetched_epoch = if v >= 12 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        let log_start_offset = if v >= 5 {
+            <i64 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i64
+        };
+        let partition_max_bytes = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let replica_directory_id = Uuid::ZERO;
+        let high_watermark = 9223372036854775807;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition,
+            current_leader_epoch,
+            fetch_offset,
+            last_fetched_epoch,
+            log_start_offset,
+            partition_max_bytes,
+            replica_directory_id,
+            high_watermark,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1877,7 +1962,16 @@ impl<'a> WireStructRef<'a> for ForgottenTopicRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1914,6 +2008,38 @@ impl<'a> ForgottenTopicRef<'a> {
             partitions,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let topic = if (7..=12).contains(&v) {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let topic_id = if v >= 13 {
+            <Uuid as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            Uuid::ZERO
+        };
+        let partitions = if v >= 7 {
+            <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            PackedRef::new()
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            topic,
+            topic_id,
+            partitions,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -1187,7 +1187,16 @@ impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1330,6 +1339,63 @@ impl<'a> PartitionDataRef<'a> {
             records,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let (partition_index, error_code, high_watermark) = {
+            let h = bv::fast::array::<14>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<14, 4>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<14, 2>(&h, 4)),
+                i64::from_be_bytes(p::chunk::<14, 8>(&h, 6)),
+            )
+        };
+        let last_stable_offset = if v >= 4 {
+            <i64 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i64
+        };
+        let log_start_offset = if v >= 5 {
+            <i64 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i64
+        };
+        let diverging_epoch = Default::default();
+        let current_leader = Default::default();
+        let snapshot_id = Default::default();
+        let aborted_transactions = if v >= 4 {
+            bv::fast::opt::<Vec<AbortedTransactionRef<'a>>>(r, c, flex, v >= 4)?
+        } else {
+            Some(Vec::new())
+        };
+        let preferred_read_replica = if v >= 11 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        let records = bv::fast::opt::<&'a [u8]>(r, c, flex, true)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            error_code,
+            high_watermark,
+            last_stable_offset,
+            log_start_offset,
+            diverging_epoch,
+            current_leader,
+            snapshot_id,
+            aborted_transactions,
+            preferred_read_replica,
+            records,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1557,7 +1623,16 @@ impl<'a> WireStructRef<'a> for EpochEndOffsetRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1590,6 +1665,31 @@ impl<'a> EpochEndOffsetRef<'a> {
             end_offset,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let (epoch, end_offset) = if v >= 12 {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(&h, 4)),
+            )
+        } else {
+            (-1_i32, -1_i64)
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            epoch,
+            end_offset,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1808,7 +1908,16 @@ impl<'a> WireStructRef<'a> for LeaderIdAndEpochRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1845,6 +1954,31 @@ impl<'a> LeaderIdAndEpochRef<'a> {
             leader_epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let (leader_id, leader_epoch) = if v >= 12 {
+            let h = bv::fast::array::<8>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 4)),
+            )
+        } else {
+            (-1_i32, -1_i32)
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -2031,7 +2165,16 @@ impl<'a> WireStructRef<'a> for SnapshotIdRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -2060,6 +2203,29 @@ impl<'a> SnapshotIdRef<'a> {
             epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let (end_offset, epoch) = {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 8)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -2278,7 +2444,16 @@ impl<'a> WireStructRef<'a> for AbortedTransactionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -2315,6 +2490,31 @@ impl<'a> AbortedTransactionRef<'a> {
             first_offset,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let (producer_id, first_offset) = if v >= 4 {
+            let h = bv::fast::array::<16>(c)?;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 8)),
+            )
+        } else {
+            (0, 0)
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            producer_id,
+            first_offset,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -2603,7 +2803,16 @@ impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -2642,6 +2851,44 @@ impl<'a> NodeEndpointRef<'a> {
             rack,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 12;
+        let node_id = if v >= 16 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        let host = if v >= 16 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let port = if v >= 16 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        let rack = if v >= 16 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 16)?
+        } else {
+            None
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -1062,7 +1062,16 @@ impl<'a> WireStructRef<'a> for SnapshotIdRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1091,6 +1100,29 @@ impl<'a> SnapshotIdRef<'a> {
             epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (end_offset, epoch) = {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i64::from_be_bytes(p::chunk::<12, 8>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 8)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            end_offset,
+            epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

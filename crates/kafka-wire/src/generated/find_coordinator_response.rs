@@ -833,7 +833,16 @@ impl<'a> WireStructRef<'a> for CoordinatorRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -894,6 +903,55 @@ impl<'a> CoordinatorRef<'a> {
             error_message,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 3;
+        let key = if v >= 4 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let node_id = if v >= 4 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        let host = if v >= 4 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let (port, error_code) = if v >= 4 {
+            let h = bv::fast::array::<6>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 4)),
+            )
+        } else {
+            (0, 0)
+        };
+        let error_message = if v >= 4 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 4)?
+        } else {
+            Some("")
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            key,
+            node_id,
+            host,
+            port,
+            error_code,
+            error_message,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -626,7 +626,16 @@ impl<'a> WireStructRef<'a> for AlterableConfigRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -651,6 +660,26 @@ impl<'a> AlterableConfigRef<'a> {
             value,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 1;
+        let name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let config_operation = <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let value = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            config_operation,
+            value,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -941,7 +941,16 @@ impl<'a> WireStructRef<'a> for LeaderAndIsrLiveLeaderRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -966,6 +975,26 @@ impl<'a> LeaderAndIsrLiveLeaderRef<'a> {
             port,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 4;
+        let broker_id = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let host_name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let port = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            broker_id,
+            host_name,
+            port,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1380,7 +1409,16 @@ impl<'a> WireStructRef<'a> for LeaderAndIsrPartitionStateRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1492,6 +1530,69 @@ impl<'a> LeaderAndIsrPartitionStateRef<'a> {
             leader_recovery_state,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 4;
+        let topic_name = if v <= 1 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let (partition_index, controller_epoch, leader, leader_epoch) = {
+            let h = bv::fast::array::<16>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 4)),
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 8)),
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 12)),
+            )
+        };
+        let isr = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let partition_epoch = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let replicas = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let adding_replicas = if v >= 3 {
+            <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            PackedRef::new()
+        };
+        let removing_replicas = if v >= 3 {
+            <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            PackedRef::new()
+        };
+        let is_new = if v >= 1 {
+            <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            false
+        };
+        let leader_recovery_state = if v >= 6 {
+            <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            topic_name,
+            partition_index,
+            controller_epoch,
+            leader,
+            leader_epoch,
+            isr,
+            partition_epoch,
+            replicas,
+            adding_replicas,
+            removing_replicas,
+            is_new,
+            leader_recovery_state,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

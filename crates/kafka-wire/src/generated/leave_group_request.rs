@@ -535,7 +535,16 @@ impl<'a> WireStructRef<'a> for MemberIdentityRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -576,6 +585,38 @@ impl<'a> MemberIdentityRef<'a> {
             reason,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 4;
+        let member_id = if v >= 3 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let group_instance_id = if v >= 3 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 3)?
+        } else {
+            None
+        };
+        let reason = if v >= 5 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 5)?
+        } else {
+            None
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            member_id,
+            group_instance_id,
+            reason,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

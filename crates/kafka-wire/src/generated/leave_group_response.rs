@@ -528,7 +528,16 @@ impl<'a> WireStructRef<'a> for MemberResponseRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -569,6 +578,38 @@ impl<'a> MemberResponseRef<'a> {
             error_code,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 4;
+        let member_id = if v >= 3 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let group_instance_id = if v >= 3 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 3)?
+        } else {
+            Some("")
+        };
+        let error_code = if v >= 3 {
+            <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            member_id,
+            group_instance_id,
+            error_code,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -429,7 +429,16 @@ impl<'a> WireStructRef<'a> for ConfigResourceRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -460,6 +469,28 @@ impl<'a> ConfigResourceRef<'a> {
             resource_type,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let resource_name = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let resource_type = if v >= 1 {
+            <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            16
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            resource_name,
+            resource_type,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -451,7 +451,16 @@ impl<'a> WireStructRef<'a> for ListedGroupRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -498,6 +507,36 @@ impl<'a> ListedGroupRef<'a> {
             group_type,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 3;
+        let group_id = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let protocol_type = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let group_state = if v >= 4 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let group_type = if v >= 5 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            group_id,
+            protocol_type,
+            group_state,
+            group_type,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

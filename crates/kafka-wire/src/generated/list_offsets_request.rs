@@ -715,7 +715,16 @@ impl<'a> WireStructRef<'a> for ListOffsetsPartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -758,6 +767,36 @@ impl<'a> ListOffsetsPartitionRef<'a> {
             max_num_offsets,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 6;
+        let partition_index = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let current_leader_epoch = if v >= 4 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        let timestamp = <i64 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let max_num_offsets = if v <= 0 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            1
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            current_leader_epoch,
+            timestamp,
+            max_num_offsets,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

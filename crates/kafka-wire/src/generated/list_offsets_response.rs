@@ -761,7 +761,16 @@ impl<'a> WireStructRef<'a> for ListOffsetsPartitionResponseRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -833,6 +842,52 @@ impl<'a> ListOffsetsPartitionResponseRef<'a> {
             leader_epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 6;
+        let (partition_index, error_code) = {
+            let h = bv::fast::array::<6>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 4)),
+            )
+        };
+        let old_style_offsets = if v <= 0 {
+            <PackedRef<'a, i64> as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            PackedRef::new()
+        };
+        let (timestamp, offset) = if v >= 1 {
+            let h = bv::fast::array::<16>(c)?;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 8)),
+            )
+        } else {
+            (-1_i64, -1_i64)
+        };
+        let leader_epoch = if v >= 4 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            error_code,
+            old_style_offsets,
+            timestamp,
+            offset,
+            leader_epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -548,7 +548,16 @@ impl<'a> WireStructRef<'a> for MetadataRequestTopicRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -571,6 +580,28 @@ impl<'a> MetadataRequestTopicRef<'a> {
             name,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 9;
+        let topic_id = if v >= 10 {
+            <Uuid as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            Uuid::ZERO
+        };
+        let name = bv::fast::opt::<&'a str>(r, c, flex, v >= 10)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            topic_id,
+            name,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

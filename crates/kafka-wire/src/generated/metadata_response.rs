@@ -630,7 +630,16 @@ impl<'a> WireStructRef<'a> for MetadataResponseBrokerRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -657,6 +666,32 @@ impl<'a> MetadataResponseBrokerRef<'a> {
             rack,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 9;
+        let node_id = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let host = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let port = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let rack = if v >= 1 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 1)?
+        } else {
+            None
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1292,7 +1327,16 @@ impl<'a> WireStructRef<'a> for MetadataResponsePartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1361,6 +1405,47 @@ impl<'a> MetadataResponsePartitionRef<'a> {
             offline_replicas,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 9;
+        let (error_code, partition_index, leader_id) = {
+            let h = bv::fast::array::<10>(c)?;
+            (
+                i16::from_be_bytes(p::chunk::<10, 2>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<10, 4>(&h, 2)),
+                i32::from_be_bytes(p::chunk::<10, 4>(&h, 6)),
+            )
+        };
+        let leader_epoch = if v >= 7 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        let replica_nodes = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let isr_nodes = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let offline_replicas = if v >= 5 {
+            <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            PackedRef::new()
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            error_code,
+            partition_index,
+            leader_id,
+            leader_epoch,
+            replica_nodes,
+            isr_nodes,
+            offline_replicas,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

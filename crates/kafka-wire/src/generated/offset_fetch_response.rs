@@ -900,7 +900,16 @@ impl<'a> WireStructRef<'a> for OffsetFetchResponsePartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -967,6 +976,49 @@ impl<'a> OffsetFetchResponsePartitionRef<'a> {
             error_code,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 6;
+        let (partition_index, committed_offset) = if v <= 7 {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(&h, 4)),
+            )
+        } else {
+            (0, 0)
+        };
+        let committed_leader_epoch = if (5..=7).contains(&v) {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        let metadata = if v <= 7 {
+            bv::fast::opt::<&'a str>(r, c, flex, v <= 7)?
+        } else {
+            Some("")
+        };
+        let error_code = if v <= 7 {
+            <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1853,7 +1905,16 @@ impl<'a> WireStructRef<'a> for OffsetFetchResponsePartitionsRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1917,6 +1978,45 @@ impl<'a> OffsetFetchResponsePartitionsRef<'a> {
             error_code,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 6;
+        let (partition_index, committed_offset, committed_leader_epoch) = if v >= 8 {
+            let h = bv::fast::array::<16>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 4)),
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 12)),
+            )
+        } else {
+            (0, 0, -1_i32)
+        };
+        let metadata = if v >= 8 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 8)?
+        } else {
+            Some("")
+        };
+        let error_code = if v >= 8 {
+            <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            metadata,
+            error_code,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -643,7 +643,16 @@ impl<'a> WireStructRef<'a> for EpochEndOffsetRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -684,6 +693,37 @@ impl<'a> EpochEndOffsetRef<'a> {
             end_offset,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 4;
+        let (error_code, partition) = {
+            let h = bv::fast::array::<6>(c)?;
+            (
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<6, 4>(&h, 2)),
+            )
+        };
+        let leader_epoch = if v >= 1 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        let end_offset = <i64 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            error_code,
+            partition,
+            leader_epoch,
+            end_offset,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -1280,7 +1280,16 @@ impl<'a> WireStructRef<'a> for BatchIndexAndErrorMessageRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1311,6 +1320,32 @@ impl<'a> BatchIndexAndErrorMessageRef<'a> {
             batch_index_error_message,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 9;
+        let batch_index = if v >= 8 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        let batch_index_error_message = if v >= 8 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 8)?
+        } else {
+            None
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            batch_index,
+            batch_index_error_message,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1529,7 +1564,16 @@ impl<'a> WireStructRef<'a> for LeaderIdAndEpochRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1566,6 +1610,31 @@ impl<'a> LeaderIdAndEpochRef<'a> {
             leader_epoch,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 9;
+        let (leader_id, leader_epoch) = if v >= 10 {
+            let h = bv::fast::array::<8>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 4)),
+            )
+        } else {
+            (-1_i32, -1_i32)
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            leader_id,
+            leader_epoch,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1854,7 +1923,16 @@ impl<'a> WireStructRef<'a> for NodeEndpointRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1893,6 +1971,44 @@ impl<'a> NodeEndpointRef<'a> {
             rack,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 9;
+        let node_id = if v >= 10 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        let host = if v >= 10 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let port = if v >= 10 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        let rack = if v >= 10 {
+            bv::fast::opt::<&'a str>(r, c, flex, v >= 10)?
+        } else {
+            None
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            node_id,
+            host,
+            port,
+            rack,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -952,7 +952,16 @@ impl<'a> WireStructRef<'a> for StateBatchRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1000,6 +1009,33 @@ impl<'a> StateBatchRef<'a> {
             delivery_count,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (first_offset, last_offset, delivery_state, delivery_count) = {
+            let h = bv::fast::array::<19>(c)?;
+            (
+                i64::from_be_bytes(p::chunk::<19, 8>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<19, 8>(&h, 8)),
+                i8::from_be_bytes(p::chunk::<19, 1>(&h, 16)),
+                i16::from_be_bytes(p::chunk::<19, 2>(&h, 17)),
+            )
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            first_offset,
+            last_offset,
+            delivery_state,
+            delivery_count,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

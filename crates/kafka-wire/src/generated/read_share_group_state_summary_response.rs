@@ -691,7 +691,16 @@ impl<'a> WireStructRef<'a> for PartitionResultRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -762,6 +771,48 @@ impl<'a> PartitionResultRef<'a> {
             delivery_complete_count,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (partition, error_code) = {
+            let h = bv::fast::array::<6>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<6, 4>(&h, 0)),
+                i16::from_be_bytes(p::chunk::<6, 2>(&h, 4)),
+            )
+        };
+        let error_message = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        let (state_epoch, leader_epoch, start_offset) = {
+            let h = bv::fast::array::<16>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<16, 4>(&h, 4)),
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 8)),
+            )
+        };
+        let delivery_complete_count = if v >= 1 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition,
+            error_code,
+            error_message,
+            state_epoch,
+            leader_epoch,
+            start_offset,
+            delivery_complete_count,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

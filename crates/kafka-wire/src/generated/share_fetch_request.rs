@@ -1210,7 +1210,16 @@ impl<'a> WireStructRef<'a> for AcknowledgementBatchRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1250,6 +1259,31 @@ impl<'a> AcknowledgementBatchRef<'a> {
             acknowledge_types,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (first_offset, last_offset) = {
+            let h = bv::fast::array::<16>(c)?;
+            (
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<16, 8>(&h, 8)),
+            )
+        };
+        let acknowledge_types = <PackedRef<'a, i8> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            first_offset,
+            last_offset,
+            acknowledge_types,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1423,7 +1457,16 @@ impl<'a> WireStructRef<'a> for ForgottenTopicRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1446,6 +1489,24 @@ impl<'a> ForgottenTopicRef<'a> {
             partitions,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let topic_id = <Uuid as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let partitions = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            topic_id,
+            partitions,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

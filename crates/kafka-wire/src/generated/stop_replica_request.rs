@@ -707,7 +707,16 @@ impl<'a> WireStructRef<'a> for StopReplicaPartitionV0Ref<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -742,6 +751,32 @@ impl<'a> StopReplicaPartitionV0Ref<'a> {
             partition_index,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let topic_name = if v <= 0 {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let partition_index = if v <= 0 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            0
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            topic_name,
+            partition_index,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -959,7 +994,16 @@ impl<'a> WireStructRef<'a> for StopReplicaTopicV1Ref<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -990,6 +1034,32 @@ impl<'a> StopReplicaTopicV1Ref<'a> {
             partition_indexes,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let name = if (1..=2).contains(&v) {
+            <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            ""
+        };
+        let partition_indexes = if (1..=2).contains(&v) {
+            <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            PackedRef::new()
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            name,
+            partition_indexes,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1499,7 +1569,16 @@ impl<'a> WireStructRef<'a> for StopReplicaPartitionStateRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1550,6 +1629,37 @@ impl<'a> StopReplicaPartitionStateRef<'a> {
             delete_partition,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 2;
+        let (partition_index, leader_epoch) = if v >= 3 {
+            let h = bv::fast::array::<8>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 4)),
+            )
+        } else {
+            (0, -1_i32)
+        };
+        let delete_partition = if v >= 3 {
+            <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            false
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            leader_epoch,
+            delete_partition,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -1033,7 +1033,16 @@ impl<'a> WireStructRef<'a> for StatusRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1056,6 +1065,24 @@ impl<'a> StatusRef<'a> {
             status_detail,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let status_code = <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let status_detail = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            status_code,
+            status_detail,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1228,7 +1255,16 @@ impl<'a> WireStructRef<'a> for TopicPartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1251,6 +1287,24 @@ impl<'a> TopicPartitionRef<'a> {
             partitions,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let topic = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let partitions = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            topic,
+            partitions,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1423,7 +1477,16 @@ impl<'a> WireStructRef<'a> for TaskIdsRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1450,6 +1513,24 @@ impl<'a> TaskIdsRef<'a> {
             partitions,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let subtopology_id = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let partitions = <PackedRef<'a, i32> as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            subtopology_id,
+            partitions,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
@@ -1622,7 +1703,16 @@ impl<'a> WireStructRef<'a> for EndpointRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -1641,6 +1731,24 @@ impl<'a> EndpointRef<'a> {
             port,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let host = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let port = <u16 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            host,
+            port,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -915,7 +915,16 @@ impl<'a> WireStructRef<'a> for TxnOffsetCommitRequestPartitionRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -969,6 +978,37 @@ impl<'a> TxnOffsetCommitRequestPartitionRef<'a> {
             committed_metadata,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = v >= 3;
+        let (partition_index, committed_offset) = {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(&h, 4)),
+            )
+        };
+        let committed_leader_epoch = if v >= 2 {
+            <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            -1_i32
+        };
+        let committed_metadata = bv::fast::opt::<&'a str>(r, c, flex, true)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            committed_offset,
+            committed_leader_epoch,
+            committed_metadata,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

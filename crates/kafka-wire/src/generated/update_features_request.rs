@@ -493,7 +493,16 @@ impl<'a> WireStructRef<'a> for FeatureUpdateKeyRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -536,6 +545,36 @@ impl<'a> FeatureUpdateKeyRef<'a> {
             upgrade_type,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let feature = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let max_version_level = <i16 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let allow_downgrade = if v <= 0 {
+            <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            false
+        };
+        let upgrade_type = if v >= 1 {
+            <i8 as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            1
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            feature,
+            max_version_level,
+            allow_downgrade,
+            upgrade_type,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -520,7 +520,16 @@ impl<'a> WireStructRef<'a> for CurrentLeaderRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -557,6 +566,33 @@ impl<'a> CurrentLeaderRef<'a> {
             port,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (leader_id, leader_epoch) = {
+            let h = bv::fast::array::<8>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<8, 4>(&h, 4)),
+            )
+        };
+        let host = <&'a str as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        let port = <i32 as bv::fast::Fast<'a>>::fast(r, c, flex)?;
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            leader_id,
+            leader_epoch,
+            host,
+            port,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 

@@ -779,7 +779,16 @@ impl<'a> WireStructRef<'a> for PartitionDataRef<'a> {
     }
 
     fn decode_n(r: &mut Rd<'a>, v: i16, n: usize, out: &mut Vec<Self>) -> RResult<()> {
-        read_n(out, n, || Self::decode_with(r, v, |x| x))
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match Self::fast(r, &mut c, v) {
+                Some(x) => {
+                    r.rest = c;
+                    Ok(x)
+                }
+                None => Self::decode_with(r, v, |x| x),
+            }
+        })
     }
 }
 
@@ -871,6 +880,57 @@ impl<'a> PartitionDataRef<'a> {
             pre_vote,
             unknown_tagged_fields,
         }))
+    }
+
+    /// The optimistic decode of an element from `c` (see `borrowed::fast`); `None` means
+    /// the full decoder must read it.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn fast(r: &mut Rd<'a>, c: &mut &'a [u8], v: i16) -> Option<Self> {
+        let flex = true;
+        let (partition_index, replica_epoch, replica_id) = {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 0)),
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 4)),
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 8)),
+            )
+        };
+        let (replica_directory_id, voter_directory_id) = if v >= 1 {
+            let h = bv::fast::array::<32>(c)?;
+            (
+                Uuid(p::chunk::<32, 16>(&h, 0)),
+                Uuid(p::chunk::<32, 16>(&h, 16)),
+            )
+        } else {
+            (Uuid::ZERO, Uuid::ZERO)
+        };
+        let (last_offset_epoch, last_offset) = {
+            let h = bv::fast::array::<12>(c)?;
+            (
+                i32::from_be_bytes(p::chunk::<12, 4>(&h, 0)),
+                i64::from_be_bytes(p::chunk::<12, 8>(&h, 4)),
+            )
+        };
+        let pre_vote = if v >= 2 {
+            <bool as bv::fast::Fast<'a>>::fast(r, c, flex)?
+        } else {
+            false
+        };
+        if flex {
+            bv::fast::no_tags(c)?;
+        }
+        Some(Self {
+            partition_index,
+            replica_epoch,
+            replica_id,
+            replica_directory_id,
+            voter_directory_id,
+            last_offset_epoch,
+            last_offset,
+            pre_vote,
+            unknown_tagged_fields: TaggedFieldsRef::new(),
+        })
     }
 }
 
