@@ -483,28 +483,8 @@ pub(crate) mod fast {
     use alloc::vec::Vec;
 
     use super::PackedRef;
-    use crate::reader::Rd;
+    use crate::reader::{Rd, short_uvarint as uvarint};
     use crate::types::{PackedElem, Uuid};
-
-    /// A varint of at most three bytes (the longer ones take the full decoder).
-    #[inline(always)]
-    fn uvarint(c: &mut &[u8]) -> Option<u32> {
-        match **c {
-            [b, ref rest @ ..] if b < 0x80 => {
-                *c = rest;
-                Some(u32::from(b))
-            }
-            [b0, b1, ref rest @ ..] if b1 < 0x80 => {
-                *c = rest;
-                Some(u32::from(b0 & 0x7f) | (u32::from(b1) << 7))
-            }
-            [b0, b1, b2, ref rest @ ..] if b2 < 0x80 => {
-                *c = rest;
-                Some(u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(b2) << 14))
-            }
-            _ => None,
-        }
-    }
 
     /// The next `N` bytes (a run of fixed-width fields read with one bounds check).
     #[inline(always)]

@@ -37,6 +37,27 @@ macro_rules! field {
 }
 pub(crate) use field;
 
+/// A varint of one to three bytes from the start of `c`, advancing it; `None` (and `c`
+/// untouched) for a longer or cut one, which [`Rd::uvarint`] reads on its slow path.
+#[inline(always)]
+pub(crate) fn short_uvarint(c: &mut &[u8]) -> Option<u32> {
+    match **c {
+        [b, ref rest @ ..] if b < 0x80 => {
+            *c = rest;
+            Some(u32::from(b))
+        }
+        [b0, b1, ref rest @ ..] if b1 < 0x80 => {
+            *c = rest;
+            Some(u32::from(b0 & 0x7f) | (u32::from(b1) << 7))
+        }
+        [b0, b1, b2, ref rest @ ..] if b2 < 0x80 => {
+            *c = rest;
+            Some(u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(b2) << 14))
+        }
+        _ => None,
+    }
+}
+
 /// Appends `n` elements read by `one` to `out`, stopping at the first error.
 ///
 /// The elements go in through `Vec::extend` over a counted range, so each one is built
@@ -186,20 +207,9 @@ impl<'a> Rd<'a> {
     /// path.
     #[inline(always)]
     pub(crate) fn uvarint(&mut self) -> RResult<u32> {
-        match self.rest {
-            [b, rest @ ..] if *b < 0x80 => {
-                self.rest = rest;
-                Ok(u32::from(*b))
-            }
-            [b0, b1, rest @ ..] if *b1 < 0x80 => {
-                self.rest = rest;
-                Ok(u32::from(b0 & 0x7f) | (u32::from(*b1) << 7))
-            }
-            [b0, b1, b2, rest @ ..] if *b2 < 0x80 => {
-                self.rest = rest;
-                Ok(u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(*b2) << 14))
-            }
-            _ => self.uvarint_slow(),
+        match short_uvarint(&mut self.rest) {
+            Some(x) => Ok(x),
+            None => self.uvarint_slow(),
         }
     }
 
