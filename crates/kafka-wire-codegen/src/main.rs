@@ -669,6 +669,11 @@ fn emit_struct(
         if pass == "encode" {
             o.push_str("    fn encode_body<B: Out>(&self, out: &mut B, v: i16) -> Result<(), EncodeError> {\n");
         } else {
+            // Nested structs' sizes are summed in a loop by the parent: inlined there, the
+            // per-element call and its `Result` in memory go away (JoinGroup encode -30%).
+            if !top {
+                o.push_str("    #[inline]\n");
+            }
             o.push_str("    fn body_size(&self, v: i16) -> Result<usize, EncodeError> {\n        let mut n = 0usize;\n");
         }
         writeln!(o, "        let flex = {flex_cond};").unwrap();

@@ -320,12 +320,29 @@ pub(crate) fn put_len<B: Out>(
     short: bool,
     name: &'static str,
 ) -> Result<(), EncodeError> {
-    // Fast path: a compact length below 127 is one byte.
-    if let (true, Some(n @ 0..=126)) = (flex, len) {
-        out.put_u8(n as u8 + 1);
-        return Ok(());
+    // Fast paths (`flex` and `short` are constants at every call site, so one arm remains):
+    // a compact length below 127 is one byte, below 16,383 two; a classic length that fits its prefix is
+    // written directly. Null, long compact lengths and overflows go out of line.
+    match (flex, len) {
+        (true, Some(n @ 0..=126)) => {
+            out.put_u8(n as u8 + 1);
+            Ok(())
+        }
+        (true, Some(n @ 127..=16_382)) => {
+            let v = n as u32 + 1;
+            out.put_slice(&[(v as u8) | 0x80, (v >> 7) as u8]);
+            Ok(())
+        }
+        (false, Some(n)) if short && n <= i16::MAX as usize => {
+            out.put_i16(n as i16);
+            Ok(())
+        }
+        (false, Some(n)) if !short && n <= i32::MAX as usize => {
+            out.put_i32(n as i32);
+            Ok(())
+        }
+        _ => put_len_slow(out, len, flex, short, name),
     }
-    put_len_slow(out, len, flex, short, name)
 }
 
 #[inline(never)]

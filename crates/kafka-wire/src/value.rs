@@ -216,7 +216,7 @@ impl Value for ByteString {
     fn read_nullable(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Option<Self>> {
         r.nullable_string(flex)
     }
-    #[inline]
+    #[inline(always)]
     fn write<B: Out>(
         &self,
         out: &mut B,
@@ -250,7 +250,7 @@ impl Value for Bytes {
     fn read_nullable(r: &mut Rd<'_>, flex: bool, _: i16) -> RResult<Option<Self>> {
         r.nullable_bytes(flex)
     }
-    #[inline]
+    #[inline(always)]
     fn write<B: Out>(
         &self,
         out: &mut B,

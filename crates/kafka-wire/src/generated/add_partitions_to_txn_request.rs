@@ -573,6 +573,7 @@ impl WireStruct for AddPartitionsToTxnTransaction {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;
@@ -918,6 +919,7 @@ impl WireStruct for AddPartitionsToTxnTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;

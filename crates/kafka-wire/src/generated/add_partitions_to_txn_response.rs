@@ -424,6 +424,7 @@ impl WireStruct for AddPartitionsToTxnResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;
@@ -666,6 +667,7 @@ impl WireStruct for AddPartitionsToTxnTopicResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;
@@ -873,6 +875,7 @@ impl WireStruct for AddPartitionsToTxnPartitionResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;

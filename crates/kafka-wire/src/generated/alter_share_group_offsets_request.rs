@@ -288,6 +288,7 @@ impl WireStruct for AlterShareGroupOffsetsRequestTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -499,6 +500,7 @@ impl WireStruct for AlterShareGroupOffsetsRequestPartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -378,6 +378,7 @@ impl WireStruct for AlterShareGroupOffsetsResponseTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -615,6 +616,7 @@ impl WireStruct for AlterShareGroupOffsetsResponsePartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -294,6 +294,7 @@ impl WireStruct for ScramCredentialDeletion {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -545,6 +546,7 @@ impl WireStruct for ScramCredentialUpsertion {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -623,6 +623,7 @@ impl WireStruct for ApiVersion {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;
@@ -915,6 +916,7 @@ impl WireStruct for SupportedFeatureKey {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;
@@ -1249,6 +1251,7 @@ impl WireStruct for FinalizedFeatureKey {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;

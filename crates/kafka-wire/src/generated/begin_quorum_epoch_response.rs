@@ -371,6 +371,7 @@ impl WireStruct for TopicData {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 1;
@@ -592,6 +593,7 @@ impl WireStruct for PartitionData {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 1;
@@ -908,6 +910,7 @@ impl WireStruct for NodeEndpoint {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 1;

@@ -590,6 +590,7 @@ impl WireStruct for TopicPartitions {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

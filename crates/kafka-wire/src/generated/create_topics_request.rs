@@ -354,6 +354,7 @@ impl WireStruct for CreatableTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 5;
@@ -631,6 +632,7 @@ impl WireStruct for CreatableReplicaAssignment {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 5;
@@ -857,6 +859,7 @@ impl WireStruct for CreatableTopicConfig {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 5;

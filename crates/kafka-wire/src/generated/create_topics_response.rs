@@ -370,6 +370,7 @@ impl WireStruct for CreatableTopicResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 5;
@@ -902,6 +903,7 @@ impl WireStruct for CreatableTopicConfigs {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 5;

@@ -328,6 +328,7 @@ impl WireStruct for DeleteAclsFilter {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;

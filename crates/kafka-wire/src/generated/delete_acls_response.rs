@@ -303,6 +303,7 @@ impl WireStruct for DeleteAclsFilterResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;
@@ -596,6 +597,7 @@ impl WireStruct for DeleteAclsMatchingAcl {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;

@@ -284,6 +284,7 @@ impl WireStruct for DeleteRecordsTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;
@@ -489,6 +490,7 @@ impl WireStruct for DeleteRecordsPartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;

@@ -281,6 +281,7 @@ impl WireStruct for DeleteShareGroupOffsetsRequestTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

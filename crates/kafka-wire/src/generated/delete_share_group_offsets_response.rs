@@ -398,6 +398,7 @@ impl WireStruct for DeleteShareGroupOffsetsResponseTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

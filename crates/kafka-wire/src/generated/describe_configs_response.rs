@@ -317,6 +317,7 @@ impl WireStruct for DescribeConfigsResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;
@@ -646,6 +647,7 @@ impl WireStruct for DescribeConfigsResourceResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;
@@ -1042,6 +1044,7 @@ impl WireStruct for DescribeConfigsSynonym {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;

@@ -398,6 +398,7 @@ impl WireStruct for DescribedDelegationToken {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;
@@ -783,6 +784,7 @@ impl WireStruct for DescribedDelegationTokenRenewer {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;

@@ -365,6 +365,7 @@ impl WireStruct for DescribedGroup {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 5;
@@ -750,6 +751,7 @@ impl WireStruct for DescribedGroupMember {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 5;

@@ -354,6 +354,7 @@ impl WireStruct for DescribeLogDirsResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;
@@ -653,6 +654,7 @@ impl WireStruct for DescribeLogDirsTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;
@@ -872,6 +874,7 @@ impl WireStruct for DescribeLogDirsPartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;

@@ -267,6 +267,7 @@ impl WireStruct for DescribeShareGroupOffsetsRequestGroup {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -506,6 +507,7 @@ impl WireStruct for DescribeShareGroupOffsetsRequestTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -312,6 +312,7 @@ impl WireStruct for DescribeShareGroupOffsetsResponseGroup {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -562,6 +563,7 @@ impl WireStruct for DescribeShareGroupOffsetsResponseTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -822,6 +824,7 @@ impl WireStruct for DescribeShareGroupOffsetsResponsePartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -309,6 +309,7 @@ impl WireStruct for TopicRequest {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -513,6 +514,7 @@ impl WireStruct for Cursor {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -393,6 +393,7 @@ impl WireStruct for DescribeUserScramCredentialsResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -632,6 +633,7 @@ impl WireStruct for CredentialInfo {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -336,6 +336,7 @@ impl WireStruct for ReplicaElectionResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;
@@ -555,6 +556,7 @@ impl WireStruct for PartitionResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 2;

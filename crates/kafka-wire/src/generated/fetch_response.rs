@@ -486,6 +486,7 @@ impl WireStruct for FetchableTopicResponse {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 12;
@@ -865,6 +866,7 @@ impl WireStruct for PartitionData {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 12;
@@ -1504,6 +1506,7 @@ impl WireStruct for EpochEndOffset {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 12;
@@ -1789,6 +1792,7 @@ impl WireStruct for LeaderIdAndEpoch {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 12;
@@ -2066,6 +2070,7 @@ impl WireStruct for SnapshotId {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 12;
@@ -2325,6 +2330,7 @@ impl WireStruct for AbortedTransaction {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 12;
@@ -2644,6 +2650,7 @@ impl WireStruct for NodeEndpoint {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 12;

@@ -628,6 +628,7 @@ impl WireStruct for Coordinator {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;

@@ -295,6 +295,7 @@ impl WireStruct for AlterConfigsResource {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 1;
@@ -524,6 +525,7 @@ impl WireStruct for AlterableConfig {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 1;

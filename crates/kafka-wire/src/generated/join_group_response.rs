@@ -564,6 +564,7 @@ impl WireStruct for JoinGroupResponseMember {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;

@@ -577,6 +577,7 @@ impl WireStruct for LeaderAndIsrTopicState {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;
@@ -843,6 +844,7 @@ impl WireStruct for LeaderAndIsrLiveLeader {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;
@@ -1171,6 +1173,7 @@ impl WireStruct for LeaderAndIsrPartitionState {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;

@@ -379,6 +379,7 @@ impl WireStruct for LeaderAndIsrTopicError {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;
@@ -625,6 +626,7 @@ impl WireStruct for LeaderAndIsrPartitionError {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;

@@ -380,6 +380,7 @@ impl WireStruct for MemberResponse {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;

@@ -301,6 +301,7 @@ impl WireStruct for ListOffsetsTopicResponse {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -567,6 +568,7 @@ impl WireStruct for ListOffsetsPartitionResponse {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;

@@ -371,6 +371,7 @@ impl WireStruct for OngoingTopicReassignment {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -587,6 +588,7 @@ impl WireStruct for OngoingPartitionReassignment {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -449,6 +449,7 @@ impl WireStruct for MetadataRequestTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;

@@ -513,6 +513,7 @@ impl WireStruct for MetadataResponseBroker {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;
@@ -818,6 +819,7 @@ impl WireStruct for MetadataResponseTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;
@@ -1165,6 +1167,7 @@ impl WireStruct for MetadataResponsePartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;

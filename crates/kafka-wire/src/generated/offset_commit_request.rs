@@ -480,6 +480,7 @@ impl WireStruct for OffsetCommitRequestTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 8;
@@ -757,6 +758,7 @@ impl WireStruct for OffsetCommitRequestPartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 8;

@@ -288,6 +288,7 @@ impl WireStruct for OffsetDeleteRequestTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = false;
@@ -482,6 +483,7 @@ impl WireStruct for OffsetDeleteRequestPartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = false;

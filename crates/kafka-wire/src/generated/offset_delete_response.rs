@@ -333,6 +333,7 @@ impl WireStruct for OffsetDeleteResponseTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = false;
@@ -538,6 +539,7 @@ impl WireStruct for OffsetDeleteResponsePartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = false;

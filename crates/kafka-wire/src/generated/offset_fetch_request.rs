@@ -477,6 +477,7 @@ impl WireStruct for OffsetFetchRequestTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -777,6 +778,7 @@ impl WireStruct for OffsetFetchRequestGroup {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -1147,6 +1149,7 @@ impl WireStruct for OffsetFetchRequestTopics {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;

@@ -425,6 +425,7 @@ impl WireStruct for OffsetFetchResponseTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -714,6 +715,7 @@ impl WireStruct for OffsetFetchResponsePartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -1136,6 +1138,7 @@ impl WireStruct for OffsetFetchResponseGroup {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -1420,6 +1423,7 @@ impl WireStruct for OffsetFetchResponseTopics {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -1722,6 +1726,7 @@ impl WireStruct for OffsetFetchResponsePartitions {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;

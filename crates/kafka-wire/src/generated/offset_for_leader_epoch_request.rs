@@ -296,6 +296,7 @@ impl WireStruct for OffsetForLeaderTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;
@@ -507,6 +508,7 @@ impl WireStruct for OffsetForLeaderPartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;

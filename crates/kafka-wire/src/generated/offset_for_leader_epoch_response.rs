@@ -301,6 +301,7 @@ impl WireStruct for OffsetForLeaderTopicResult {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;
@@ -520,6 +521,7 @@ impl WireStruct for EpochEndOffset {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;

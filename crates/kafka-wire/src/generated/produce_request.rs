@@ -401,6 +401,7 @@ impl WireStruct for TopicProduceData {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;
@@ -638,6 +639,7 @@ impl WireStruct for PartitionProduceData {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;

@@ -401,6 +401,7 @@ impl WireStruct for TopicProduceResponse {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;
@@ -710,6 +711,7 @@ impl WireStruct for PartitionProduceResponse {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;
@@ -1153,6 +1155,7 @@ impl WireStruct for BatchIndexAndErrorMessage {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;
@@ -1445,6 +1448,7 @@ impl WireStruct for LeaderIdAndEpoch {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;
@@ -1764,6 +1768,7 @@ impl WireStruct for NodeEndpoint {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 9;

@@ -282,6 +282,7 @@ impl WireStruct for ReadStateData {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -485,6 +486,7 @@ impl WireStruct for PartitionData {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -628,6 +628,7 @@ impl WireStruct for FetchTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -844,6 +845,7 @@ impl WireStruct for FetchPartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -1097,6 +1099,7 @@ impl WireStruct for AcknowledgementBatch {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -1368,6 +1371,7 @@ impl WireStruct for ForgottenTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

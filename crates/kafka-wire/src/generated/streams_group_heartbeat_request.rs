@@ -784,6 +784,7 @@ impl WireStruct for Topology {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -1023,6 +1024,7 @@ impl WireStruct for Subtopology {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -1343,6 +1345,7 @@ impl WireStruct for CopartitionGroup {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -1598,6 +1601,7 @@ impl WireStruct for KeyValue {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -1834,6 +1838,7 @@ impl WireStruct for TopicInfo {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -2083,6 +2088,7 @@ impl WireStruct for Endpoint {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -2312,6 +2318,7 @@ impl WireStruct for TaskOffset {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;
@@ -2573,6 +2580,7 @@ impl WireStruct for TaskIds {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = true;

@@ -506,6 +506,7 @@ impl WireStruct for SyncGroupRequestAssignment {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 4;

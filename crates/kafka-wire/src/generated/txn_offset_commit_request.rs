@@ -546,6 +546,7 @@ impl WireStruct for TxnOffsetCommitRequestTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;
@@ -775,6 +776,7 @@ impl WireStruct for TxnOffsetCommitRequestPartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;

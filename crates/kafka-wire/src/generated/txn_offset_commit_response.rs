@@ -289,6 +289,7 @@ impl WireStruct for TxnOffsetCommitResponseTopic {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;
@@ -494,6 +495,7 @@ impl WireStruct for TxnOffsetCommitResponsePartition {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 3;

@@ -621,6 +621,7 @@ impl WireStruct for UpdateMetadataTopicState {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -909,6 +910,7 @@ impl WireStruct for UpdateMetadataBroker {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -1231,6 +1233,7 @@ impl WireStruct for UpdateMetadataEndpoint {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
@@ -1617,6 +1620,7 @@ impl WireStruct for UpdateMetadataPartitionState {
         }
         Ok(())
     }
+    #[inline]
     fn body_size(&self, v: i16) -> Result<usize, EncodeError> {
         let mut n = 0usize;
         let flex = v >= 6;
