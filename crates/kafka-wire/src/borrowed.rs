@@ -37,7 +37,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::reader::{RResult, Rd};
+use crate::reader::{RResult, Rd, read_n};
 use crate::types::{Packed, PackedElem, RawTaggedField, TaggedFields, Uuid};
 
 /// A message's borrowed view: decodes from `&'a [u8]` (see the [module docs](self)).
@@ -255,6 +255,27 @@ pub(crate) trait ArrayElemRef<'a>: ValueRef<'a> {
 
 impl<'a> ArrayElemRef<'a> for &'a str {
     const MIN_ELEM: usize = 1;
+    /// Each string is tried on the fast path (a local slice), then, on anything unusual, read
+    /// again from its start by [`ValueRef::read_ref`], which gives the value or the error.
+    #[inline(always)]
+    fn read_n_ref(
+        r: &mut Rd<'a>,
+        flex: bool,
+        v: i16,
+        n: usize,
+        out: &mut Vec<Self>,
+    ) -> RResult<()> {
+        read_n(out, n, || {
+            let mut c = r.rest;
+            match <&'a str as fast::Fast<'a>>::fast(r, &mut c, flex) {
+                Some(s) => {
+                    r.rest = c;
+                    Ok(s)
+                }
+                None => Self::read_ref(r, flex, v),
+            }
+        })
+    }
 }
 
 impl<'a, S: WireStructRef<'a>> ArrayElemRef<'a> for S {
