@@ -333,13 +333,14 @@ impl<'a> Rd<'a> {
     /// `raw` (taken from the input) as a string, or `None` if it is not valid UTF-8.
     ///
     /// Strings in a message often sit close together (topic lists, names and ids, config
-    /// entries), and on short ones the per-call cost of `from_utf8` dominates. So after
-    /// validating a string on its own, the cursor may validate up to [`UTF8_WINDOW`] of the
-    /// bytes that follow it in one pass and keep the longest valid prefix; a later string
-    /// wholly inside that window needs only the two char-boundary checks of `str::get`. A slice
+    /// entries), and on short ones the per-call cost of `from_utf8` dominates. So a string
+    /// not inside the current window may open a new one: up to [`UTF8_WINDOW`] bytes from the
+    /// string's start, validated in one pass, keeping the longest valid prefix. That string
+    /// and every later one wholly inside the window need only the two char-boundary checks of
+    /// `str::get`; a string that reaches past the valid prefix is validated on its own. A slice
     /// of valid UTF-8 is itself valid exactly when both its ends are char boundaries, so the
-    /// answer is the one `from_utf8(raw)` gives. Windows follow the strings that open them and
-    /// do not overlap, so the extra work is at most one more pass over the input.
+    /// answer is the one `from_utf8(raw)` gives. Windows start at the strings that open them
+    /// and do not overlap, so the extra work is at most one more pass over the input.
     ///
     /// Opening a window costs about what validating two short strings alone costs, so one that
     /// served fewer than two strings is not tried again for the next [`WINDOW_BACKOFF`]
@@ -360,26 +361,33 @@ impl<'a> Rd<'a> {
         self.str_then_window(raw)
     }
 
-    /// [`Rd::str_of`] when no back-off is running: validates `raw`, then either backs off
-    /// (the last window served fewer than two strings) or opens a window after `raw`.
+    /// [`Rd::str_of`] when no back-off is running: either backs off (the last window served
+    /// fewer than two strings) and validates `raw` alone, or opens a window at the start of
+    /// `raw`, so one pass validates `raw` and the bytes after it.
     #[inline(never)]
     fn str_then_window(&mut self, raw: &'a [u8]) -> Option<&'a str> {
-        let s = core::str::from_utf8(raw).ok()?;
         if self.win_open && self.win_hits < 2 {
             self.win_open = false;
             self.win_skip = WINDOW_BACKOFF;
-        } else {
-            self.win_open = true;
-            self.win_hits = 0;
-            self.window_after(raw);
+            return core::str::from_utf8(raw).ok();
         }
-        Some(s)
+        self.win_open = true;
+        self.win_hits = 0;
+        self.window_from(raw);
+        if let Some(range) = self.in_window(raw, self.win.len()) {
+            if let Some(s) = self.win.get(range) {
+                return Some(s);
+            }
+        }
+        // `raw` reaches past the window's valid prefix: the answer is its own.
+        core::str::from_utf8(raw).ok()
     }
 
-    /// Opens the window of a borrowed cursor on the bytes after `raw`.
+    /// Opens the window of a borrowed cursor at the start of `raw`: the longest valid UTF-8
+    /// prefix of the next [`UTF8_WINDOW`] bytes.
     #[inline(never)]
-    fn window_after(&mut self, raw: &'a [u8]) {
-        let lo = self.offset_of(raw) + raw.len();
+    fn window_from(&mut self, raw: &'a [u8]) {
+        let lo = self.offset_of(raw);
         let window = self.window_at(lo);
         self.win_lo = lo;
         self.win = match core::str::from_utf8(window) {
