@@ -320,9 +320,9 @@ pub(crate) fn put_len<B: Out>(
     short: bool,
     name: &'static str,
 ) -> Result<(), EncodeError> {
-    // Fast paths (`flex` and `short` are constants at every call site, so one arm remains):
-    // a compact length below 127 is one byte, below 16,383 two; a classic length that fits its prefix is
-    // written directly. Null, long compact lengths and overflows go out of line.
+    // Fast paths (`short` is a constant at every call site, and so is `flex` in most): a
+    // compact length below 127 is one byte, below 16,383 two; a classic length that fits its
+    // prefix is written directly. Null, longer compact lengths and overflows go out of line.
     match (flex, len) {
         (true, Some(n @ 0..=126)) => {
             out.put_u8(n as u8 + 1);
