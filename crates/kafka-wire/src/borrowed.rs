@@ -238,19 +238,9 @@ impl<'a, T: PackedElem> ValueRef<'a> for PackedRef<'a, T> {
 /// An element of a `Vec` array field of a borrowed view.
 pub(crate) trait ArrayElemRef<'a>: ValueRef<'a> {
     const MIN_ELEM: usize;
-    #[inline(always)]
-    fn read_n_ref(
-        r: &mut Rd<'a>,
-        flex: bool,
-        v: i16,
-        n: usize,
-        out: &mut Vec<Self>,
-    ) -> RResult<()> {
-        for _ in 0..n {
-            out.push(Self::read_ref(r, flex, v)?);
-        }
-        Ok(())
-    }
+    /// Reads `n` elements, appending them to `out`.
+    fn read_n_ref(r: &mut Rd<'a>, flex: bool, v: i16, n: usize, out: &mut Vec<Self>)
+    -> RResult<()>;
 }
 
 impl<'a> ArrayElemRef<'a> for &'a str {
