@@ -12,6 +12,12 @@
 //! [`decode_request`] and [`encode_response`] are the server-side mirror, for test brokers,
 //! model coordinators and proxies.
 //!
+//! Every encoder has a vectored twin ([`ClientCodec::encode_request_vectored`],
+//! [`ClientCodec::encode_any_vectored`], [`encode_response_vectored`]) that writes into a
+//! [`Vectored`] output: the same bytes, but record batches and other large `bytes` fields stay
+//! the `Bytes` the message holds, ready for `writev`, so a Produce request's or a Fetch
+//! response's records are never copied.
+//!
 //! # Run loop (client)
 //!
 //! 1. `codec.encode_request(&req, version, &mut out)` and write `out` to the socket;
@@ -35,6 +41,7 @@ use crate::generated::api_versions_response::ApiVersionsResponse;
 use crate::generated::{AnyRequest, AnyResponse, ApiKey};
 use crate::header::{RequestHeader, ResponseHeader};
 use crate::message::{Decode, Request, VersionRange};
+use crate::vectored::{Mark, Vectored};
 
 /// Kafka error code `UNSUPPORTED_VERSION`.
 const UNSUPPORTED_VERSION: i16 = crate::error_code::ErrorCode::UNSUPPORTED_VERSION.0;
@@ -79,7 +86,9 @@ struct InFlight {
 ///   [`in_flight`](Self::in_flight);
 /// - output: [`encode_request`](Self::encode_request), [`encode_any`](Self::encode_any) append
 ///   one complete frame (size prefix, header, body) to the caller's buffer and record the
-///   request as in flight;
+///   request as in flight; [`encode_request_vectored`](Self::encode_request_vectored) and
+///   [`encode_any_vectored`](Self::encode_any_vectored) do the same into a [`Vectored`]
+///   output, without copying record batches;
 /// - input: [`decode_response`](Self::decode_response) takes one frame body (as returned by
 ///   [`frame::split`]) and removes its request from the in-flight table;
 /// - [`forget`](Self::forget) drops a request that will never be answered (Produce with
@@ -173,6 +182,78 @@ impl ClientCodec {
         })
     }
 
+    /// Like [`encode_request`](Self::encode_request), into a [`Vectored`] output: `bytes` and
+    /// `records` fields of at least the output's threshold (a Produce request's record batches)
+    /// are referenced as the `Bytes` the request holds, not copied; the size prefix, header
+    /// and the rest of the body are copied. The concatenated chunks are the same bytes
+    /// `encode_request` writes.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use kafka_wire::codec::ClientCodec;
+    /// use kafka_wire::generated::produce_request::{PartitionProduceData, TopicProduceData};
+    /// use kafka_wire::generated::ProduceRequest;
+    /// use kafka_wire::Vectored;
+    ///
+    /// let batch = Bytes::from(vec![0u8; 16 * 1024]); // an encoded record batch
+    /// let req = ProduceRequest {
+    ///     acks: -1,
+    ///     timeout_ms: 30_000,
+    ///     topic_data: vec![TopicProduceData {
+    ///         name: "events".into(),
+    ///         partition_data: vec![PartitionProduceData {
+    ///             index: 0,
+    ///             records: Some(batch.clone()),
+    ///             ..Default::default()
+    ///         }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let mut codec = ClientCodec::new(Some("app".into()));
+    /// let mut out = Vectored::new();
+    /// codec.encode_request_vectored(&req, 9, &mut out)?;
+    /// let chunks = out.take_chunks(); // hand these to `write_vectored`
+    /// assert!(chunks.iter().any(|c| c.as_ptr() == batch.as_ptr()));
+    /// # Ok::<(), kafka_wire::EncodeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`encode_request`](Self::encode_request); on error the output holds the same bytes
+    /// as before the call (possibly split into chunks differently).
+    pub fn encode_request_vectored<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+        out: &mut Vectored,
+    ) -> Result<CorrelationId, EncodeError> {
+        let key = ApiKey::from_i16(R::API_KEY).ok_or(EncodeError::UnsupportedVersion {
+            name: R::NAME,
+            version,
+        })?;
+        let body_len = req.encoded_len(version)?;
+        self.write_request(key, version, body_len, out, |out| {
+            req.encode_vectored(version, out)
+        })
+    }
+
+    /// Like [`encode_any`](Self::encode_any), into a [`Vectored`] output (see
+    /// [`encode_request_vectored`](Self::encode_request_vectored)).
+    ///
+    /// # Errors
+    /// As [`encode_request_vectored`](Self::encode_request_vectored).
+    pub fn encode_any_vectored(
+        &mut self,
+        req: &AnyRequest,
+        version: i16,
+        out: &mut Vectored,
+    ) -> Result<CorrelationId, EncodeError> {
+        let body_len = req.encoded_len(version)?;
+        self.write_request(req.api_key(), version, body_len, out, |out| {
+            req.encode_vectored(version, out)
+        })
+    }
+
     /// The next id not in flight, starting at `next_id`.
     fn free_id(&self) -> Option<i32> {
         // Ids are 0..=i32::MAX; if every one of them is in flight there is none left.
@@ -186,13 +267,13 @@ impl ClientCodec {
         Some(id)
     }
 
-    fn write_request(
+    fn write_request<O: FrameOut>(
         &mut self,
         key: ApiKey,
         version: i16,
         body_len: usize,
-        out: &mut BytesMut,
-        body: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+        out: &mut O,
+        body: impl FnOnce(&mut O) -> Result<(), EncodeError>,
     ) -> Result<CorrelationId, EncodeError> {
         let id = self.free_id().ok_or(EncodeError::TooLong {
             field: "CorrelationId",
@@ -207,7 +288,7 @@ impl ClientCodec {
         let hv = key.request_header_version(version);
         let header_len = header.encoded_len(hv)?;
         write_framed(out, header_len, body_len, |out| {
-            header.encode(hv, out)?;
+            header.encode(hv, out.copied())?;
             body(out)
         })?;
         self.in_flight.insert(id, InFlight { key, version });
@@ -283,24 +364,79 @@ const fn next_id(id: i32) -> i32 {
 
 /// Writes size prefix + `write`'s output into `out`, reserving the exact size first.
 /// On error `out` is restored to its previous length.
-fn write_framed(
-    out: &mut BytesMut,
+/// A frame output: a contiguous [`BytesMut`] or a [`Vectored`] list of chunks.
+trait FrameOut {
+    /// A position to roll back to.
+    type Mark: Copy;
+    fn mark(&self) -> Self::Mark;
+    /// Drops everything written since `mark`.
+    fn rollback(&mut self, mark: Self::Mark);
+    /// Total bytes written since `mark`.
+    fn written_since(&self, mark: Self::Mark) -> usize;
+    /// Where the size prefix and header go (copied bytes).
+    fn copied(&mut self) -> &mut BytesMut;
+    /// Makes room for a frame of `size` bytes after its prefix.
+    fn reserve_frame(&mut self, size: usize);
+}
+
+impl FrameOut for BytesMut {
+    type Mark = usize;
+    fn mark(&self) -> usize {
+        self.len()
+    }
+    fn rollback(&mut self, mark: usize) {
+        self.truncate(mark);
+    }
+    fn written_since(&self, mark: usize) -> usize {
+        self.len() - mark
+    }
+    fn copied(&mut self) -> &mut BytesMut {
+        self
+    }
+    fn reserve_frame(&mut self, size: usize) {
+        self.reserve(size);
+    }
+}
+
+impl FrameOut for Vectored {
+    type Mark = (Mark, usize);
+    fn mark(&self) -> (Mark, usize) {
+        (Vectored::mark(self), self.len())
+    }
+    fn rollback(&mut self, mark: (Mark, usize)) {
+        Vectored::rollback(self, mark.0);
+    }
+    fn written_since(&self, mark: (Mark, usize)) -> usize {
+        self.len() - mark.1
+    }
+    fn copied(&mut self) -> &mut BytesMut {
+        self.head_mut()
+    }
+    fn reserve_frame(&mut self, size: usize) {
+        // Large frames are large because of the fields that are referenced, not copied: only
+        // the first 64 KiB are reserved up front, the rest grows as needed.
+        self.reserve(size.min(64 * 1024));
+    }
+}
+
+fn write_framed<O: FrameOut>(
+    out: &mut O,
     header_len: usize,
     body_len: usize,
-    write: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+    write: impl FnOnce(&mut O) -> Result<(), EncodeError>,
 ) -> Result<(), EncodeError> {
     let size = header_len
         .checked_add(body_len)
         .ok_or(EncodeError::TooLong { field: "frame" })?;
-    let start = out.len();
-    frame::write_prefix(size, out).map_err(|_| EncodeError::TooLong { field: "frame" })?;
-    out.reserve(size);
+    let start = out.mark();
+    frame::write_prefix(size, out.copied()).map_err(|_| EncodeError::TooLong { field: "frame" })?;
+    out.reserve_frame(size);
     if let Err(e) = write(out) {
-        out.truncate(start);
+        out.rollback(start);
         return Err(e);
     }
     debug_assert_eq!(
-        out.len() - start,
+        out.written_since(start),
         PREFIX_LEN + size,
         "encoded_len disagrees with encode"
     );
@@ -569,6 +705,32 @@ pub fn encode_response(
     })
 }
 
+/// Server side: like [`encode_response`], into a [`Vectored`] output, so a Fetch response's
+/// record sets (and other `bytes`/`records` fields of at least the output's threshold) are
+/// referenced as the `Bytes` the response holds instead of being copied. The concatenated
+/// chunks are the bytes `encode_response` writes.
+///
+/// # Errors
+/// As [`encode_response`]; on error the output holds the same bytes as before the call.
+pub fn encode_response_vectored(
+    correlation_id: CorrelationId,
+    version: i16,
+    resp: &AnyResponse,
+    out: &mut Vectored,
+) -> Result<(), EncodeError> {
+    let hv = resp.api_key().response_header_version(version);
+    let header = ResponseHeader {
+        correlation_id: correlation_id.0,
+        unknown_tagged_fields: crate::types::TaggedFields::new(),
+    };
+    let header_len = header.encoded_len(hv)?;
+    let body_len = resp.encoded_len(version)?;
+    write_framed(out, header_len, body_len, |out| {
+        header.encode(hv, out.copied())?;
+        resp.encode_vectored(version, out)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::vec;
@@ -668,6 +830,146 @@ mod tests {
         assert_eq!(codec.in_flight_len(), 0);
         let id = codec.encode_request(&heartbeat(), 2, &mut out).unwrap();
         assert_eq!(id, CorrelationId(0), "failed encodes consume no id");
+    }
+
+    /// Concatenation of a vectored output's chunks.
+    fn joined(out: &mut Vectored) -> Vec<u8> {
+        out.chunks()
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .collect()
+    }
+
+    fn produce(records: &Bytes) -> crate::generated::ProduceRequest {
+        use crate::generated::produce_request::{
+            PartitionProduceData, ProduceRequest, TopicProduceData,
+        };
+        ProduceRequest {
+            acks: -1,
+            timeout_ms: 30_000,
+            topic_data: vec![TopicProduceData {
+                name: "t".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 3,
+                    records: Some(records.clone()),
+                    ..PartitionProduceData::default()
+                }],
+                ..TopicProduceData::default()
+            }],
+            ..ProduceRequest::default()
+        }
+    }
+
+    #[test]
+    fn codec_vectored_request_matches_contiguous_and_shares_records() {
+        let records = Bytes::from(vec![0xAB; 64 * 1024]);
+        let req = produce(&records);
+        for version in [3, 9, 12] {
+            let mut a = ClientCodec::new(Some("c".into()));
+            let mut b = ClientCodec::new(Some("c".into()));
+            let mut flat = BytesMut::new();
+            let mut vec = Vectored::new();
+            for _ in 0..2 {
+                let x = a.encode_request(&req, version, &mut flat).unwrap();
+                let y = b.encode_request_vectored(&req, version, &mut vec).unwrap();
+                assert_eq!(x, y);
+                assert_eq!(b.in_flight(y), Some((ApiKey::Produce, version)));
+            }
+            assert_eq!(joined(&mut vec), &flat[..], "v{version}");
+            let shared = vec
+                .chunks()
+                .iter()
+                .filter(|c| c.as_ptr() == records.as_ptr())
+                .count();
+            assert_eq!(shared, 2, "both frames reference the records, v{version}");
+            // The frames split back out of the concatenation and decode.
+            let mut input = BytesMut::from(&joined(&mut vec)[..]);
+            for _ in 0..2 {
+                let f = frame::split(&mut input, frame::DEFAULT_MAX_FRAME)
+                    .unwrap()
+                    .unwrap();
+                let (_, back) = decode_request(&f).unwrap();
+                assert_eq!(back, AnyRequest::Produce(req.clone()));
+            }
+            let any = AnyRequest::Produce(req.clone());
+            let mut c = ClientCodec::new(Some("c".into()));
+            let mut one = Vectored::new();
+            c.encode_any_vectored(&any, version, &mut one).unwrap();
+            let mut flat_one = BytesMut::new();
+            ClientCodec::new(Some("c".into()))
+                .encode_any(&any, version, &mut flat_one)
+                .unwrap();
+            assert_eq!(joined(&mut one), &flat_one[..]);
+        }
+    }
+
+    #[test]
+    fn codec_vectored_encode_error_leaves_no_trace() {
+        let records = Bytes::from(vec![1; 8192]);
+        let mut codec = ClientCodec::new(None);
+        let mut out = Vectored::new();
+        codec
+            .encode_request(&heartbeat(), 2, &mut BytesMut::new())
+            .unwrap();
+        codec
+            .encode_request_vectored(&produce(&records), 9, &mut out)
+            .unwrap();
+        let before = joined(&mut out);
+        let with_instance = HeartbeatRequest {
+            group_instance_id: Some("i".into()),
+            ..heartbeat()
+        };
+        assert!(
+            codec
+                .encode_request_vectored(&with_instance, 2, &mut out)
+                .is_err()
+        );
+        assert!(
+            codec
+                .encode_request_vectored(&heartbeat(), 99, &mut out)
+                .is_err()
+        );
+        assert_eq!(joined(&mut out), before);
+        assert_eq!(codec.in_flight_len(), 2);
+    }
+
+    #[test]
+    fn vectored_response_matches_contiguous_and_shares_records() {
+        use crate::generated::fetch_response::{
+            FetchResponse, FetchableTopicResponse, PartitionData,
+        };
+        let sets: Vec<Bytes> = (0..3u8).map(|i| Bytes::from(vec![i; 20_000])).collect();
+        let resp = AnyResponse::Fetch(FetchResponse {
+            responses: vec![FetchableTopicResponse {
+                topic: "t".into(),
+                partitions: sets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| PartitionData {
+                        partition_index: i as i32,
+                        records: Some(r.clone()),
+                        ..PartitionData::default()
+                    })
+                    .collect(),
+                ..FetchableTopicResponse::default()
+            }],
+            ..FetchResponse::default()
+        });
+        for version in [4, 11, 12, 16] {
+            let mut flat = BytesMut::new();
+            encode_response(CorrelationId(7), version, &resp, &mut flat).unwrap();
+            let mut vec = Vectored::new();
+            encode_response_vectored(CorrelationId(7), version, &resp, &mut vec).unwrap();
+            assert_eq!(joined(&mut vec), &flat[..], "v{version}");
+            for r in &sets {
+                assert!(vec.chunks().iter().any(|c| c.as_ptr() == r.as_ptr()));
+            }
+            // Below the threshold everything is copied, same bytes.
+            let mut copied = Vectored::with_threshold(1 << 20);
+            encode_response_vectored(CorrelationId(7), version, &resp, &mut copied).unwrap();
+            assert_eq!(copied.chunks().len(), 1);
+            assert_eq!(joined(&mut copied), &flat[..]);
+        }
     }
 
     /// A fake broker: answers every request frame in `input` with a Heartbeat response whose

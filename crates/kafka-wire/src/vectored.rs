@@ -167,12 +167,57 @@ impl Vectored {
         &self.done
     }
 
+    /// Where the output stands now, for [`rollback`](Self::rollback).
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            chunks: self.done.len(),
+            done_len: self.done_len,
+            head_len: self.head.len(),
+        }
+    }
+
+    /// Drops everything written since `mark` (taken from this output, with no
+    /// [`take_chunks`](Self::take_chunks) or [`clear`](Self::clear) since). The bytes before
+    /// the mark are kept; they may end up split into chunks differently.
+    pub(crate) fn rollback(&mut self, mark: Mark) {
+        if self.done.len() == mark.chunks {
+            self.head.truncate(mark.head_len);
+            return;
+        }
+        // The first flush after the mark pushed the head of that time, plus what followed it,
+        // as chunk `mark.chunks`; keep only the part from before the mark.
+        if mark.head_len == 0 {
+            self.done.truncate(mark.chunks);
+        } else {
+            self.done.truncate(mark.chunks + 1);
+            if let Some(last) = self.done.last_mut() {
+                last.truncate(mark.head_len);
+            }
+        }
+        self.done_len = mark.done_len + mark.head_len;
+        self.head.clear();
+    }
+
+    /// The buffer that copied bytes go to, for writers that need a [`BufMut`] (frame prefixes
+    /// and headers).
+    pub(crate) fn head_mut(&mut self) -> &mut BytesMut {
+        &mut self.head
+    }
+
     fn flush(&mut self) {
         if !self.head.is_empty() {
             self.done_len += self.head.len();
             self.done.push(self.head.split().freeze());
         }
     }
+}
+
+/// A position in a [`Vectored`] output (see [`Vectored::rollback`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    chunks: usize,
+    done_len: usize,
+    head_len: usize,
 }
 
 impl Out for Vectored {
@@ -189,6 +234,67 @@ impl Out for Vectored {
             self.done.push(b.clone());
         } else {
             self.head.extend_from_slice(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use super::*;
+
+    fn joined(out: &mut Vectored) -> Vec<u8> {
+        out.chunks()
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .collect()
+    }
+
+    /// Writes `copied` bytes, then a shared chunk of `shared` bytes (if any), then `tail`.
+    fn write(out: &mut Vectored, copied: &[u8], shared: usize, tail: &[u8]) {
+        out.put_slice(copied);
+        if shared > 0 {
+            out.put_shared(&Bytes::from(vec![9; shared]));
+        }
+        out.put_slice(tail);
+    }
+
+    #[test]
+    fn rollback_restores_the_bytes_in_every_layout() {
+        // (bytes before the mark: copied, shared, tail), (after the mark: the same)
+        let befores: [(&[u8], usize, &[u8]); 4] = [
+            (b"", 0, b""),
+            (b"ab", 0, b""),
+            (b"ab", 8, b""),
+            (b"ab", 8, b"cd"),
+        ];
+        let afters: [(&[u8], usize, &[u8]); 4] = [
+            (b"x", 0, b""),
+            (b"x", 8, b""),
+            (b"", 8, b"y"),
+            (b"x", 8, b"yz"),
+        ];
+        for (bc, bs, bt) in befores {
+            for (ac, as_, at) in afters {
+                let mut out = Vectored::with_threshold(8);
+                write(&mut out, bc, bs, bt);
+                let mut expected = out.clone();
+                let expected = joined(&mut expected);
+                let mark = out.mark();
+                write(&mut out, ac, as_, at);
+                out.rollback(mark);
+                assert_eq!(out.len(), expected.len());
+                assert_eq!(joined(&mut out), expected);
+                // The output stays usable: later writes append after the kept bytes.
+                write(&mut out, b"q", 8, b"r");
+                let mut want = expected.clone();
+                want.extend_from_slice(b"q");
+                want.extend_from_slice(&[9; 8]);
+                want.extend_from_slice(b"r");
+                assert_eq!(out.len(), want.len());
+                assert_eq!(joined(&mut out), want);
+            }
         }
     }
 }
