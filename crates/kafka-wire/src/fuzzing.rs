@@ -107,6 +107,7 @@ trait Body: Sized + PartialEq + Debug {
     fn decode_via_ref(key: ApiKey, v: i16, body: &[u8]) -> Result<Self, DecodeError>;
     fn encoded_len(&self, v: i16) -> Result<usize, EncodeError>;
     fn encode(&self, v: i16, out: &mut Vec<u8>) -> Result<(), EncodeError>;
+    fn encode_vectored(&self, v: i16, out: &mut crate::Vectored) -> Result<(), EncodeError>;
 }
 
 impl Body for AnyRequest {
@@ -126,6 +127,9 @@ impl Body for AnyRequest {
     fn encode(&self, v: i16, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.encode(v, out)
     }
+    fn encode_vectored(&self, v: i16, out: &mut crate::Vectored) -> Result<(), EncodeError> {
+        self.encode_vectored(v, out)
+    }
 }
 
 impl Body for AnyResponse {
@@ -144,6 +148,9 @@ impl Body for AnyResponse {
     }
     fn encode(&self, v: i16, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.encode(v, out)
+    }
+    fn encode_vectored(&self, v: i16, out: &mut crate::Vectored) -> Result<(), EncodeError> {
+        self.encode_vectored(v, out)
     }
 }
 
@@ -168,6 +175,21 @@ fn round_trip<T: Body>(x: &T, key: ApiKey, v: i16) -> Bytes {
         "{kind} {key:?} v{v}: encoded_len disagrees with the bytes encode wrote"
     );
     let e1 = Bytes::from(e1);
+    // The vectored encode writes the same bytes; threshold 1 references every non-empty
+    // bytes/records field instead of copying it.
+    let mut vec = crate::Vectored::with_threshold(1);
+    x.encode_vectored(v, &mut vec)
+        .unwrap_or_else(|e| panic!("{kind} {key:?} v{v}: vectored encode failed: {e}"));
+    assert_eq!(vec.len(), e1.len(), "{kind} {key:?} v{v}: vectored length");
+    let joined: Vec<u8> = vec
+        .chunks()
+        .iter()
+        .flat_map(|c| c.iter().copied())
+        .collect();
+    assert!(
+        joined[..] == e1[..],
+        "{kind} {key:?} v{v}: vectored encode differs from encode"
+    );
     let y = T::decode(key, v, &e1)
         .unwrap_or_else(|e| panic!("{kind} {key:?} v{v}: re-encoded bytes do not decode: {e}"));
     assert!(
