@@ -158,10 +158,7 @@ impl ClientCodec {
         version: i16,
         out: &mut BytesMut,
     ) -> Result<CorrelationId, EncodeError> {
-        let key = ApiKey::from_i16(R::API_KEY).ok_or(EncodeError::UnsupportedVersion {
-            name: R::NAME,
-            version,
-        })?;
+        let key = request_key::<R>(version)?;
         let body_len = req.encoded_len(version)?;
         self.write_request(key, version, body_len, out, |out| req.encode(version, out))
     }
@@ -227,10 +224,7 @@ impl ClientCodec {
         version: i16,
         out: &mut Vectored,
     ) -> Result<CorrelationId, EncodeError> {
-        let key = ApiKey::from_i16(R::API_KEY).ok_or(EncodeError::UnsupportedVersion {
-            name: R::NAME,
-            version,
-        })?;
+        let key = request_key::<R>(version)?;
         let body_len = req.encoded_len(version)?;
         self.write_request(key, version, body_len, out, |out| {
             req.encode_vectored(version, out)
@@ -362,8 +356,14 @@ const fn next_id(id: i32) -> i32 {
     if id == i32::MAX { 0 } else { id + 1 }
 }
 
-/// Writes size prefix + `write`'s output into `out`, reserving the exact size first.
-/// On error `out` is restored to its previous length.
+/// The [`ApiKey`] of request type `R` (an error naming `version` if the key is unknown).
+fn request_key<R: Request>(version: i16) -> Result<ApiKey, EncodeError> {
+    ApiKey::from_i16(R::API_KEY).ok_or(EncodeError::UnsupportedVersion {
+        name: R::NAME,
+        version,
+    })
+}
+
 /// A frame output: a contiguous [`BytesMut`] or a [`Vectored`] list of chunks.
 trait FrameOut {
     /// A position to roll back to.
@@ -419,6 +419,8 @@ impl FrameOut for Vectored {
     }
 }
 
+/// Writes size prefix + `write`'s output into `out`, reserving the exact size first.
+/// On error `out` is restored to what it held before.
 fn write_framed<O: FrameOut>(
     out: &mut O,
     header_len: usize,
@@ -692,15 +694,7 @@ pub fn encode_response(
     resp: &AnyResponse,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    let hv = resp.api_key().response_header_version(version);
-    let header = ResponseHeader {
-        correlation_id: correlation_id.0,
-        unknown_tagged_fields: crate::types::TaggedFields::new(),
-    };
-    let header_len = header.encoded_len(hv)?;
-    let body_len = resp.encoded_len(version)?;
-    write_framed(out, header_len, body_len, |out| {
-        header.encode(hv, out)?;
+    write_response(correlation_id, version, resp, out, |out| {
         resp.encode(version, out)
     })
 }
@@ -718,6 +712,19 @@ pub fn encode_response_vectored(
     resp: &AnyResponse,
     out: &mut Vectored,
 ) -> Result<(), EncodeError> {
+    write_response(correlation_id, version, resp, out, |out| {
+        resp.encode_vectored(version, out)
+    })
+}
+
+/// The frame of `resp` (response header at the version its API uses, then `body`'s output).
+fn write_response<O: FrameOut>(
+    correlation_id: CorrelationId,
+    version: i16,
+    resp: &AnyResponse,
+    out: &mut O,
+    body: impl FnOnce(&mut O) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
     let hv = resp.api_key().response_header_version(version);
     let header = ResponseHeader {
         correlation_id: correlation_id.0,
@@ -727,7 +734,7 @@ pub fn encode_response_vectored(
     let body_len = resp.encoded_len(version)?;
     write_framed(out, header_len, body_len, |out| {
         header.encode(hv, out.copied())?;
-        resp.encode_vectored(version, out)
+        body(out)
     })
 }
 
